@@ -1,0 +1,393 @@
+"""The embedded catalog: sharded RocksDB mapping every key to its location.
+
+Open one with :meth:`Catalog.open` (``root/catalog`` for a local deployment root). One process at a
+time may open a catalog for writing (a lock file plus RocksDB's own lock per shard); others get
+:class:`CatalogLockedError` at once. Readers that must run beside a writer open with ``read_only=True``
+(a snapshot as of opening).
+
+Guarantees:
+
+- ``register_many`` is all-or-nothing across shards and durable when it returns (see
+  :mod:`catalog.journal`); it is idempotent by key and content digest: the same key with the same digest
+  changes nothing, the same key with a new digest points the key at the new location.
+- ``list`` yields canonical keys in SURT order (URLs) and then key order (other keys), merged across
+  shards.
+- Counts in :meth:`stats` are exact.
+"""
+from __future__ import annotations
+
+import fcntl
+import heapq
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import rocksdict as rd
+
+from catalog.errors import CatalogError, CatalogLockedError, CatalogNotFoundError, KeyNotFoundError
+from catalog.journal import Journal
+from catalog.keys import canonical_key, key_id, listing_prefix, sort_key
+from catalog.location import Location
+from catalog.manifest import MANIFEST_NAME, SLOT_BITS, Manifest
+from catalog.shard import CF_LISTING, CF_MARKS, Shard, shard_dir
+from catalog.volume_table import VolumeTable
+
+DEFAULT_SHARDS = 4
+DEFAULT_CACHE_BYTES = 1 << 30
+JOURNAL_ROTATE_BYTES = 64 << 20
+_CF_CODES = {0: "default", 1: CF_LISTING, 2: CF_MARKS}
+LISTING_SEP = b"\x00"
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    """What a registration did: new keys, keys moved to new content, keys already registered as is."""
+
+    added: int
+    updated: int
+    unchanged: int
+
+
+def listing_entry(canonical: str) -> bytes:
+    """The listing-index key of a canonical key (sort key, then the key itself for URLs)."""
+    sk = sort_key(canonical).encode("utf-8", "surrogatepass")
+    if sk[:1] == b"u":
+        return sk + LISTING_SEP + canonical.encode("utf-8", "surrogatepass")
+    return sk
+
+
+def key_of_listing_entry(entry: bytes) -> str:
+    if entry[:1] == b"u":
+        return entry.split(LISTING_SEP, 1)[1].decode("utf-8", "surrogatepass")
+    return entry[1:].decode("utf-8", "surrogatepass")
+
+
+class Catalog:
+    """A sharded catalog opened in this process. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, directory: Path, manifest: Manifest, *, read_only: bool,
+                 cache_bytes: int, durable: bool) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        self.read_only = read_only
+        self._lock_fd: int | None = None
+        if not read_only:
+            self._lock_fd = _take_lock(directory)
+        self.cache = rd.Cache(cache_bytes)
+        try:
+            self.shards = [Shard(shard_dir(directory, i), self.cache, read_only=read_only)
+                           for i in range(manifest.num_shards)]
+            self.volumes = VolumeTable(directory / "volumes", read_only=read_only)
+        except Exception:
+            self._release_lock()
+            raise
+        self._slot_to_shard = np.asarray(manifest.slot_map, dtype=np.int32)
+        self._pool = ThreadPoolExecutor(max_workers=min(manifest.num_shards, os.cpu_count() or 2))
+        self.journal: Journal | None = None
+        self._seq = max(s.applied_seq() for s in self.shards)
+        if not read_only:
+            self.journal = Journal(directory, durable=durable)
+            self._recover()
+
+    # -- opening ---------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str], *, num_shards: int = DEFAULT_SHARDS,
+             create: bool = True, read_only: bool = False,
+             cache_bytes: int = DEFAULT_CACHE_BYTES, durable: bool = True) -> "Catalog":
+        """Open (or create) the catalog stored in ``directory`` (a local directory).
+
+        ``num_shards`` applies only when creating. Raises :class:`CatalogNotFoundError` when there is
+        no catalog and ``create`` is false or ``read_only`` is true, :class:`SchemaVersionError` for a
+        catalog of another schema version, :class:`CatalogLockedError` if another process writes it.
+        """
+        path = Path(directory)
+        if (path / MANIFEST_NAME).exists():
+            manifest = Manifest.load(path)
+        elif create and not read_only:
+            path.mkdir(parents=True, exist_ok=True)
+            manifest = Manifest.new(num_shards)
+            manifest.save(path)
+        else:
+            raise CatalogNotFoundError(
+                f"no catalog at {path}: register something first (e.g. `haybale ingest files DIR`) "
+                "or point --root at an existing deployment"
+            )
+        return cls(path, manifest, read_only=read_only, cache_bytes=cache_bytes, durable=durable)
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        self._pool.shutdown(wait=True)
+        if self.journal is not None:
+            self.journal.close()
+        for shard in self.shards:
+            shard.close()
+        self.volumes.close()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- routing ---------------------------------------------------------------------------------
+    def shard_of(self, kid: bytes) -> int:
+        slot = int.from_bytes(kid[:2], "big") >> (16 - SLOT_BITS)
+        return int(self._slot_to_shard[slot])
+
+    def _group_ids(self, ids: Sequence[bytes]) -> list[tuple[int, np.ndarray, list[bytes]]]:
+        """Split ids by shard; each group's ids are sorted (sorted multi-get reads fewer blocks)."""
+        arr = np.frombuffer(b"".join(ids), dtype=np.uint8).reshape(-1, 16) if ids else np.empty((0, 16), np.uint8)
+        slots = (arr[:, 0].astype(np.int32) << 4) | (arr[:, 1].astype(np.int32) >> 4)
+        shard_idx = self._slot_to_shard[slots]
+        hi = arr[:, :8].copy().view(">u8").ravel()
+        lo = arr[:, 8:].copy().view(">u8").ravel()
+        order = np.lexsort((lo, hi, shard_idx))
+        groups = []
+        sorted_shards = shard_idx[order]
+        bounds = np.flatnonzero(np.diff(sorted_shards)) + 1
+        for part in np.split(order, bounds):
+            if len(part):
+                groups.append((int(shard_idx[part[0]]), part, [ids[i] for i in part]))
+        return groups
+
+    # -- reads -----------------------------------------------------------------------------------
+    def get_many_ids(self, ids: Sequence[bytes]) -> list[bytes | None]:
+        """Packed locations for key ids, in input order (None where absent); shards read in parallel."""
+        out: list[bytes | None] = [None] * len(ids)
+        groups = self._group_ids(ids)
+        results = self._pool.map(lambda g: self.shards[g[0]].get_many(g[2]), groups)
+        for (_, positions, _), values in zip(groups, results):
+            for pos, value in zip(positions.tolist(), values):
+                out[pos] = value
+        return out
+
+    def get_many(self, keys: Sequence[str]) -> list[Location | None]:
+        """Locations of ``keys`` in input order, None for keys not registered."""
+        ids = [key_id(canonical_key(k)) for k in keys]
+        return [Location.unpack(v) if v is not None else None for v in self.get_many_ids(ids)]
+
+    def get(self, key: str) -> Location:
+        """Location of ``key``; raises :class:`KeyNotFoundError` (a ``KeyError``) if absent."""
+        kid = key_id(canonical_key(key))
+        value = self.shards[self.shard_of(kid)].get(kid)
+        if value is None:
+            raise KeyNotFoundError(f"key {key!r} is not in the catalog at {self.directory}: "
+                                   "check the spelling, or list nearby keys with `haybale catalog ls`")
+        return Location.unpack(value)
+
+    def exists(self, key: str) -> bool:
+        kid = key_id(canonical_key(key))
+        return self.shards[self.shard_of(kid)].get(kid) is not None
+
+    def exists_many(self, keys: Sequence[str]) -> list[bool]:
+        return [v is not None for v in self.get_many(keys)]
+
+    def list(self, prefix: str = "", limit: int | None = None) -> Iterator[str]:
+        """Canonical keys starting with ``prefix`` (URL, SURT or plain prefix), merged across shards."""
+        lower = listing_prefix(prefix).encode("utf-8", "surrogatepass")
+        upper = _prefix_upper_bound(lower)
+        streams = [shard.scan_listing(lower, upper) for shard in self.shards]
+        for n, entry in enumerate(heapq.merge(*streams)):
+            if limit is not None and n >= limit:
+                return
+            yield key_of_listing_entry(entry)
+
+    def items(self, prefix: str = "") -> Iterator[tuple[str, Location]]:
+        """(canonical key, location) for every key under ``prefix``, in listing order, batched reads."""
+        batch: list[str] = []
+        for key in self.list(prefix):
+            batch.append(key)
+            if len(batch) >= 4096:
+                yield from self._located(batch)
+                batch = []
+        yield from self._located(batch)
+
+    def _located(self, keys: list[str]) -> Iterator[tuple[str, Location]]:
+        for key, loc in zip(keys, self.get_many(keys)):
+            if loc is not None:
+                yield key, loc
+
+    def mark_of(self, key: str) -> tuple[str, str] | None:
+        """The (status, reason) mark of a key, or None."""
+        kid = key_id(canonical_key(key))
+        raw = self.shards[self.shard_of(kid)].mark_of(kid)
+        if raw is None:
+            return None
+        status, _, reason = raw.decode().partition("\t")
+        return status, reason
+
+    def stats(self) -> dict[str, Any]:
+        """Exact record count, volumes and their bytes, shards and their disk use."""
+        shard_stats = []
+        for i, shard in enumerate(self.shards):
+            disk = shard.disk_bytes()
+            shard_stats.append({"shard": i, "records": shard.count(), "disk_bytes": disk})
+        volumes = list(self.volumes)
+        return {
+            "catalog": str(self.directory),
+            "schema_version": self.manifest.schema_version,
+            "records": sum(s["records"] for s in shard_stats),
+            "shards": len(self.shards),
+            "slots": len(self.manifest.slot_map),
+            "volumes": len(volumes),
+            "volume_bytes": sum(int(v.get("bytes", 0)) for v in volumes),
+            "catalog_disk_bytes": sum(sum(s["disk_bytes"].values()) for s in shard_stats),
+            "per_shard": shard_stats,
+        }
+
+    # -- writes ----------------------------------------------------------------------------------
+    def register_many(self, entries: Iterable[tuple[str, Location]]) -> RegisterResult:
+        """Register (key, location) pairs atomically and durably; see the module docstring."""
+        self._require_writable()
+        latest: dict[str, Location] = {}
+        for key, loc in entries:
+            latest[canonical_key(key)] = loc
+        if not latest:
+            return RegisterResult(0, 0, 0)
+        keys = list(latest)
+        ids = [key_id(k) for k in keys]
+        current = self.get_many_ids(ids)
+        ops: dict[int, list[list[Any]]] = {}
+        deltas: dict[int, int] = {}
+        added = updated = unchanged = 0
+        for key, kid, old in zip(keys, ids, current):
+            loc = latest[key]
+            shard = self.shard_of(kid)
+            if old is not None:
+                if Location.unpack(old).digest == loc.digest:
+                    unchanged += 1
+                    continue
+                updated += 1
+            else:
+                added += 1
+                deltas[shard] = deltas.get(shard, 0) + 1
+                ops.setdefault(shard, []).append([1, listing_entry(key), b""])
+            ops.setdefault(shard, []).append([0, kid, loc.pack()])
+        self._commit(ops, deltas)
+        return RegisterResult(added, updated, unchanged)
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        """Delete keys (location, listing entry and mark); returns how many existed."""
+        self._require_writable()
+        canon = list(dict.fromkeys(canonical_key(k) for k in keys))
+        ids = [key_id(k) for k in canon]
+        current = self.get_many_ids(ids)
+        ops: dict[int, list[list[Any]]] = {}
+        deltas: dict[int, int] = {}
+        for key, kid, old in zip(canon, ids, current):
+            if old is None:
+                continue
+            shard = self.shard_of(kid)
+            deltas[shard] = deltas.get(shard, 0) - 1
+            ops.setdefault(shard, []).extend(
+                [[0, kid, None], [1, listing_entry(key), None], [2, kid, None]])
+        self._commit(ops, deltas)
+        return -sum(deltas.values())
+
+    def mark_many(self, marks: Iterable[tuple[str, str, str]]) -> int:
+        """Set (key, status, reason) marks on registered keys; returns how many keys were marked.
+
+        Raises :class:`KeyNotFoundError` naming the first key that is not registered.
+        """
+        self._require_writable()
+        rows = [(canonical_key(k), s, r) for k, s, r in marks]
+        ids = [key_id(k) for k, _, _ in rows]
+        ops: dict[int, list[list[Any]]] = {}
+        for (key, status, reason), kid, cur in zip(rows, ids, self.get_many_ids(ids)):
+            if cur is None:
+                raise KeyNotFoundError(f"cannot mark {key!r}: it is not in the catalog")
+            if "\t" in status:
+                raise CatalogError(f"mark status {status!r} contains a tab: use a plain word")
+            ops.setdefault(self.shard_of(kid), []).append([2, kid, f"{status}\t{reason}".encode()])
+        self._commit(ops, {})
+        return len(rows)
+
+    def _commit(self, ops: dict[int, list[list[Any]]], deltas: dict[int, int]) -> None:
+        if not ops:
+            return
+        assert self.journal is not None
+        self._seq += 1
+        record = {"t": "ops", "s": {str(s): [ops[s], deltas.get(s, 0)] for s in ops}}
+        self.journal.append(self._seq, record)
+        self._apply(self._seq, record)
+        if self.journal.size() > JOURNAL_ROTATE_BYTES:
+            self.checkpoint()
+
+    def _apply(self, seq: int, record: dict[str, Any]) -> None:
+        """Apply one journal record to every shard that has not applied it yet (idempotent)."""
+        if record["t"] == "ops":
+            for shard_str, (shard_ops, delta) in record["s"].items():
+                shard = self.shards[int(shard_str)]
+                if shard.applied_seq() >= seq:
+                    continue
+                batch = shard.new_batch()
+                handles = {0: shard.h_default, 1: shard.h_listing, 2: shard.h_marks}
+                for cf, key, value in shard_ops:
+                    if value is None:
+                        batch.delete(key, handles[cf])
+                    else:
+                        batch.put(key, value, handles[cf])
+                shard.write(batch, delta, seq)
+        elif record["t"] == "bulk":
+            from catalog.bulk import apply_bulk_record
+
+            apply_bulk_record(self, seq, record)
+        else:
+            raise CatalogError(f"unknown journal record type {record['t']!r} in {self.directory}")
+
+    def _recover(self) -> None:
+        assert self.journal is not None
+        for seq, record in self.journal.records():
+            self._apply(seq, record)
+            self._seq = max(self._seq, seq)
+        from catalog.bulk import drop_staged_files
+
+        drop_staged_files(self)
+
+    def checkpoint(self) -> None:
+        """Flush every shard to SST files, then empty the journal (everything in it is now durable)."""
+        self._require_writable()
+        assert self.journal is not None
+        for shard in self.shards:
+            shard.flush()
+        self.journal.reset()
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise CatalogError(f"catalog {self.directory} is open read-only: open it without read_only to write")
+
+
+def _take_lock(directory: Path) -> int:
+    fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise CatalogLockedError(
+            f"catalog {directory} is open for writing by another process: wait for it to finish, "
+            "or open read-only (Catalog.open(..., read_only=True))"
+        ) from None
+    return fd
+
+
+def _prefix_upper_bound(prefix: bytes) -> bytes | None:
+    """Smallest byte string greater than every string starting with ``prefix`` (None = unbounded)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])

@@ -1,0 +1,76 @@
+"""CDXJ sidecar indexes, one per volume, in the pywb / Common Crawl line format.
+
+Each line is ``<sort key> <14-digit timestamp> <JSON>``: the SURT for web records (``com,example)/a``),
+the key itself for other records (spaces escaped as ``%20``), then a JSON object with ``url`` or
+``key``, ``offset``, ``length``, ``filename``, ``mime``, ``status`` where known, and ``digest`` (the
+catalog's xxh3-64 payload digest, hex). Lines are sorted, as CDX tools expect.
+
+The sidecar makes the catalog rebuildable from storage alone and lets other tools use our index.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from catalog.keys import is_web_url, surt
+from catalog.warc_records import WarcRecord
+
+SIDECAR_SUFFIX = ".cdxj"
+
+
+def sidecar_url(volume_url: str) -> str:
+    """``x.warc.gz`` → ``x.cdxj`` (also ``x.warc`` → ``x.cdxj``)."""
+    for suffix in (".warc.gz", ".warc", ".arc.gz", ".arc"):
+        if volume_url.endswith(suffix):
+            return volume_url[: -len(suffix)] + SIDECAR_SUFFIX
+    return volume_url + SIDECAR_SUFFIX
+
+
+def _timestamp(warc_date: str) -> str:
+    digits = "".join(ch for ch in warc_date if ch.isdigit())
+    return (digits + "00000000000000")[:14]
+
+
+def cdxj_line(key: str, record: WarcRecord, offset: int, length: int, digest: int,
+              filename: str, extra: dict[str, Any] | None = None) -> str:
+    """One sidecar line for ``record`` stored at ``offset``/``length`` of ``filename``."""
+    web = is_web_url(key)
+    head = surt(key) if web else key.replace(" ", "%20")
+    fields: dict[str, Any] = {"url": key} if web else {"key": key}
+    fields.update(mime=record.content_type.split(";")[0], offset=offset, length=length,
+                  digest=f"{digest:016x}", filename=filename, type=record.record_type)
+    if record.record_type == "response":
+        status_line = record.block[:64].split(b"\r\n", 1)[0].decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) >= 2 and parts[1].isdigit():
+            fields["status"] = int(parts[1])
+    if extra:
+        fields.update(extra)
+    return f"{head} {_timestamp(record.date)} {json.dumps(fields, separators=(',', ':'))}\n"
+
+
+@dataclass(frozen=True)
+class CdxEntry:
+    """A parsed sidecar line: the record's key and byte range and digest."""
+
+    key: str
+    offset: int
+    length: int
+    digest: int
+    fields: dict[str, Any]
+
+
+def parse_cdxj(text: str, source: str) -> Iterator[CdxEntry | tuple[int, str]]:
+    """Entries of a sidecar; a line that does not parse yields ``(line number, reason)`` instead."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            _, _, payload = line.split(" ", 2)
+            fields = json.loads(payload)
+            key = fields.get("url") or fields["key"]
+            yield CdxEntry(key, int(fields["offset"]), int(fields["length"]),
+                           int(fields["digest"], 16), fields)
+        except (ValueError, KeyError) as exc:
+            yield (n, f"{source} line {n}: {exc}")

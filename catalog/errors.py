@@ -1,0 +1,61 @@
+"""Errors raised by the catalog and the volume store.
+
+Every message names the bad input (key, volume, offset, path) and says what to do.
+
+::
+
+    CatalogError                      catch this for anything the catalog raises
+    ├── InvalidKeyError               empty, oversized or malformed key
+    ├── KeyNotFoundError              (also a KeyError) the key is not registered
+    ├── CatalogLockedError            another writer holds a shard
+    ├── SchemaVersionError            the catalog on disk was written by another schema version
+    ├── CatalogNotFoundError          no catalog at the root (and create=False)
+    └── VolumeError                   anything about volume bytes
+        ├── CorruptRecordError        a record's bytes fail their checksum or do not parse
+        └── VolumeNotFoundError       a volume file named by the catalog is missing
+"""
+from __future__ import annotations
+
+
+class CatalogError(Exception):
+    """Base class of every error raised by the ``catalog`` package."""
+
+
+class InvalidKeyError(CatalogError, ValueError):
+    """A key is empty, too long, not a string, or otherwise unusable."""
+
+
+class KeyNotFoundError(CatalogError, KeyError):
+    """The key is not in the catalog."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
+        return str(self.args[0]) if self.args else "key not found"
+
+
+class CatalogLockedError(CatalogError):
+    """Another process holds the write lock of a shard (RocksDB allows one writer per directory)."""
+
+
+class SchemaVersionError(CatalogError):
+    """The catalog manifest was written by an incompatible schema version."""
+
+
+class CatalogNotFoundError(CatalogError):
+    """No catalog exists at the given root."""
+
+
+class VolumeError(CatalogError):
+    """A volume cannot be written or read."""
+
+
+class CorruptRecordError(VolumeError):
+    """A record's stored bytes do not match their checksum, or do not parse as a WARC record."""
+
+    def __init__(self, message: str, volume: str = "", offset: int = -1) -> None:
+        super().__init__(message)
+        self.volume = volume
+        self.offset = offset
+
+
+class VolumeNotFoundError(VolumeError):
+    """A volume referenced by the catalog does not exist in storage."""

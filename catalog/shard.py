@@ -1,0 +1,247 @@
+"""One catalog shard: a RocksDB instance (rocksdict, raw mode) owning a range of slots.
+
+Column families:
+
+- ``default``  — key id (16 bytes) → packed :class:`~catalog.location.Location` (22 bytes)
+- ``listing``  — sort key (``u`` + SURT + NUL + canonical URL, or ``k`` + key) → empty; range scans
+- ``marks``    — key id → mark (``status`` and ``reason``, UTF-8, tab-separated)
+- ``meta``     — bookkeeping written in the same atomic batch as the data: ``count`` (exact number of
+  keys) and ``applied_seq`` (the last journal sequence applied, see :mod:`catalog.journal`)
+
+The table format is chosen for point lookups, since most lookups are batched gets and misses (dedup,
+crawl frontier): 4 KiB blocks with a data-block hash index, a 10-bit bloom filter, index and filter
+blocks in a shared LRU cache, LZ4 for upper levels and ZSTD at the bottom.
+
+RocksDB allows one writer per directory: opening a shard another process holds raises
+:class:`CatalogLockedError`. Never fork after opening a shard.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import struct
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import rocksdict as rd
+
+from catalog.errors import CatalogError, CatalogLockedError
+
+CF_LISTING = "listing"
+CF_MARKS = "marks"
+CF_META = "meta"
+_META_COUNT = b"count"
+_META_APPLIED = b"applied_seq"
+_U64 = struct.Struct("<Q")
+_I64 = struct.Struct("<q")
+
+
+def table_options(cache: rd.Cache) -> rd.Options:
+    """RocksDB options tuned for point lookups (used for live shards and for bulk SST files)."""
+    opts = rd.Options(raw_mode=True)
+    opts.create_if_missing(True)
+    opts.create_missing_column_families(True)
+    table = rd.BlockBasedOptions()
+    table.set_block_size(4096)
+    table.set_data_block_index_type(rd.DataBlockIndexType.binary_and_hash())
+    table.set_data_block_hash_ratio(0.75)
+    table.set_bloom_filter(10, False)
+    table.set_block_cache(cache)
+    table.set_cache_index_and_filter_blocks(True)
+    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+    table.set_format_version(5)
+    opts.set_block_based_table_factory(table)
+    opts.set_compression_type(rd.DBCompressionType.lz4())
+    opts.set_bottommost_compression_type(rd.DBCompressionType.zstd())
+    opts.set_max_background_jobs(2)
+    opts.set_keep_log_file_num(3)
+    opts.set_max_open_files(512)
+    return opts
+
+
+def listing_options(cache: rd.Cache) -> rd.Options:
+    """Options of the listing column family: scanned, not point-read, so bigger blocks, no bloom."""
+    opts = rd.Options(raw_mode=True)
+    table = rd.BlockBasedOptions()
+    table.set_block_size(16384)
+    table.set_block_cache(cache)
+    opts.set_block_based_table_factory(table)
+    opts.set_compression_type(rd.DBCompressionType.lz4())
+    opts.set_bottommost_compression_type(rd.DBCompressionType.zstd())
+    return opts
+
+
+class Shard:
+    """A RocksDB shard opened for reading and writing by this process."""
+
+    def __init__(self, path: Path, cache: rd.Cache, *, read_only: bool = False) -> None:
+        self.path = path
+        self.cache = cache
+        self.options = table_options(cache)
+        cfs = {CF_LISTING: listing_options(cache), CF_MARKS: rd.Options(raw_mode=True),
+               CF_META: rd.Options(raw_mode=True)}
+        access = rd.AccessType.read_only() if read_only else rd.AccessType.read_write()
+        try:
+            self.db = rd.Rdict(str(path), self.options, column_families=cfs, access_type=access)
+        except Exception as exc:  # rocksdict raises a bare Exception with RocksDB's message
+            text = str(exc)
+            if "lock" in text.lower():
+                raise CatalogLockedError(
+                    f"catalog shard {path} is open for writing in another process ({text.strip()}): "
+                    "stop that writer, or query it through the catalog service instead"
+                ) from exc
+            raise CatalogError(f"cannot open catalog shard {path}: {text}") from exc
+        self.listing = self.db.get_column_family(CF_LISTING)
+        self.marks = self.db.get_column_family(CF_MARKS)
+        self.meta = self.db.get_column_family(CF_META)
+        self.h_default = self.db.get_column_family_handle("default")
+        self.h_listing = self.db.get_column_family_handle(CF_LISTING)
+        self.h_marks = self.db.get_column_family_handle(CF_MARKS)
+        self.h_meta = self.db.get_column_family_handle(CF_META)
+        self._read_opts = rd.ReadOptions()
+        self._read_opts.set_verify_checksums(False)  # block checksums cost ~15% per get; SSTs are verified at ingest
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def count(self) -> int:
+        """Exact number of keys in this shard (maintained atomically with every write)."""
+        raw = self.meta.get(_META_COUNT)
+        return _I64.unpack(raw)[0] if raw else 0
+
+    def applied_seq(self) -> int:
+        raw = self.meta.get(_META_APPLIED)
+        return _U64.unpack(raw)[0] if raw else 0
+
+    # -- reads -----------------------------------------------------------------------------------
+    def get_many(self, ids: Sequence[bytes]) -> list[bytes | None]:
+        """Values for ``ids`` in the same order (None where absent). Sorted input reads fastest."""
+        if not ids:
+            return []
+        return self.db.get(list(ids), read_opt=self._read_opts)
+
+    def get(self, key_id: bytes) -> bytes | None:
+        return self.db.get(key_id, read_opt=self._read_opts)
+
+    def mark_of(self, key_id: bytes) -> bytes | None:
+        return self.marks.get(key_id)
+
+    def scan_listing(self, lower: bytes, upper: bytes | None, chunk: int = 4096) -> Iterator[bytes]:
+        """Listing keys ``k`` with ``lower <= k < upper`` (``upper`` None = to the end), in order.
+
+        Reads in chunks and holds no RocksDB iterator between yields, so an abandoned generator never
+        keeps the shard open.
+        """
+        start = lower
+        first = True
+        while True:
+            keys = self._listing_chunk(start, upper, chunk, skip_start=not first)
+            yield from keys
+            if len(keys) < chunk:
+                return
+            start, first = keys[-1], False
+
+    def _listing_chunk(self, start: bytes, upper: bytes | None, chunk: int,
+                       skip_start: bool) -> list[bytes]:
+        ropts = rd.ReadOptions()
+        if upper is not None:
+            ropts.set_iterate_upper_bound(upper)
+        it = self.listing.iter(ropts)
+        if start:
+            it.seek(start)
+        else:  # an empty seek target is mishandled by rocksdict; start at the first key instead
+            it.seek_to_first()
+        out: list[bytes] = []
+        if skip_start and it.valid() and it.key() == start:
+            it.next()
+        while it.valid() and len(out) < chunk:
+            out.append(it.key())
+            it.next()
+        del it
+        return out
+
+    def scan_locations(self, chunk: int = 4096) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key id, packed location) in key-id order (chunked like :meth:`scan_listing`)."""
+        start: bytes | None = None
+        while True:
+            it = self.db.iter(rd.ReadOptions())
+            if start is None:
+                it.seek_to_first()
+            else:
+                it.seek(start)
+                if it.valid() and it.key() == start:
+                    it.next()
+            rows: list[tuple[bytes, bytes]] = []
+            while it.valid() and len(rows) < chunk:
+                rows.append((it.key(), it.value()))
+                it.next()
+            del it
+            yield from rows
+            if len(rows) < chunk:
+                return
+            start = rows[-1][0]
+
+    # -- writes ----------------------------------------------------------------------------------
+    def write(self, batch: rd.WriteBatch, count_delta: int, seq: int | None) -> None:
+        """Apply ``batch`` plus the count/applied-seq bookkeeping atomically (one RocksDB batch)."""
+        if count_delta:
+            batch.put(_META_COUNT, _I64.pack(self.count() + count_delta), self.h_meta)
+        if seq is not None:
+            batch.put(_META_APPLIED, _U64.pack(seq), self.h_meta)
+        self.db.write(batch)
+
+    def new_batch(self) -> rd.WriteBatch:
+        return rd.WriteBatch(raw_mode=True)
+
+    def ingest_ssts(self, location_sst: str | None, listing_sst: str | None, count_delta: int,
+                    seq: int) -> None:
+        """Ingest bulk SST files (copies; the caller's files stay until it drops them), then record
+        the count and sequence. Re-ingesting the same files is harmless (same keys, same values)."""
+        ingest = rd.IngestExternalFileOptions()
+        ingest.set_move_files(False)
+        if location_sst:
+            self.db.ingest_external_file([location_sst], ingest)
+        if listing_sst:
+            self.listing.ingest_external_file([listing_sst], ingest)
+        self.write(self.new_batch(), count_delta, seq)
+
+    def sst_writer(self, path: str, listing: bool = False) -> rd.SstFileWriter:
+        writer = rd.SstFileWriter(listing_options(self.cache) if listing else self.options)
+        writer.open(path)
+        return writer
+
+    def flush(self) -> None:
+        """Persist memtables to SST files (after which the journal can be truncated)."""
+        self.db.flush(wait=True)
+        for cf in (self.listing, self.marks, self.meta):
+            cf.flush(wait=True)
+
+    def disk_bytes(self) -> dict[str, int]:
+        """Bytes of live SST files per column family, plus WAL/other files under 'other'."""
+        sizes: dict[str, int] = {}
+        for info in self.db.live_files():
+            cf = info.get("column_family_name", "default")
+            sizes[cf] = sizes.get(cf, 0) + int(info.get("size", 0))
+        total = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+        sizes["other"] = max(0, total - sum(sizes.values()))
+        return sizes
+
+    def close(self) -> None:
+        """Close the shard and release its RocksDB lock.
+
+        Column-family objects, handles and live iterators keep the database open, so every reference
+        is dropped and collected before closing; otherwise a reopen in this process finds the lock held.
+        """
+        self.listing = self.marks = self.meta = None  # type: ignore[assignment]
+        self.h_default = self.h_listing = self.h_marks = self.h_meta = None
+        gc.collect()
+        self.db.close()
+        self.db = None  # type: ignore[assignment]
+        gc.collect()
+
+
+def shard_dir(catalog_dir: Path, index: int) -> Path:
+    return catalog_dir / f"shard-{index:04d}"
+
+
+def ensure_dir(path: Path) -> Path:
+    os.makedirs(path, exist_ok=True)
+    return path

@@ -1,0 +1,111 @@
+"""A deployment root: the catalog plus the volume store, and the operations that need both.
+
+``root`` is a local directory or any fsspec URL. For a local root the catalog lives in
+``root/catalog`` and volumes in ``root/volumes``. RocksDB needs a local disk, so for a remote root
+(``s3://bucket/haybale``) pass ``catalog_dir`` explicitly; volumes then go to ``root/volumes``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from catalog.bulk import BulkEntries, register_bulk
+from catalog.catalog import DEFAULT_SHARDS, Catalog, RegisterResult
+from catalog.errors import CatalogError
+from catalog.http_payload import http_body
+from catalog.keys import canonical_key, key_id
+from catalog.location import LOCATION_SIZE, Location
+from catalog.volume import SealedVolume, VolumeReader, VolumeWriter, is_local, local_path
+from catalog.warc_records import ParsedRecord
+
+DEFAULT_ROOT = "./haybale-data"
+
+
+def resolve_root(root: str | None) -> str:
+    """``root`` if given, else ``$HAYBALE_ROOT``, else ``./haybale-data``."""
+    return root or os.environ.get("HAYBALE_ROOT") or DEFAULT_ROOT
+
+
+@dataclass(frozen=True)
+class RootLayout:
+    catalog_dir: Path
+    volumes_url: str
+
+
+def layout(root: str, catalog_dir: str | None = None) -> RootLayout:
+    if is_local(root):
+        base = Path(local_path(root)).absolute()
+        return RootLayout(Path(catalog_dir) if catalog_dir else base / "catalog", str(base / "volumes"))
+    if not catalog_dir:
+        raise CatalogError(f"root {root!r} is remote; RocksDB needs a local disk: pass --catalog-dir "
+                           "(or HAYBALE_CATALOG_DIR) naming a local directory for the catalog")
+    return RootLayout(Path(catalog_dir), root.rstrip("/") + "/volumes")
+
+
+class Store:
+    """Catalog + volumes of one deployment root. Close it (or use ``with``) to release the catalog."""
+
+    def __init__(self, root: str | None = None, *, catalog_dir: str | None = None,
+                 read_only: bool = False, create: bool = True, num_shards: int = DEFAULT_SHARDS,
+                 durable: bool = True) -> None:
+        self.root = resolve_root(root)
+        lay = layout(self.root, catalog_dir or os.environ.get("HAYBALE_CATALOG_DIR"))
+        self.volumes_url = lay.volumes_url
+        self.catalog = Catalog.open(lay.catalog_dir, num_shards=num_shards, create=create,
+                                    read_only=read_only, durable=durable)
+        self.reader = VolumeReader()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.reader.close()
+        self.catalog.close()
+
+    def writer(self, **kwargs: Any) -> VolumeWriter:
+        """A volume writer into this root's volume store (see :class:`VolumeWriter` for options)."""
+        return VolumeWriter(self.volumes_url, **kwargs)
+
+    def register_sealed(self, sealed: SealedVolume, *, bulk: bool = False) -> RegisterResult:
+        """Record a sealed volume in the volume table, then register its records' locations."""
+        number = self.catalog.volumes.add(sealed.url, {
+            "bytes": sealed.bytes, "records": len(sealed.records), "sidecar": sealed.sidecar,
+            "kind": "volume", **sealed.info})
+        if bulk:
+            import numpy as np
+
+            locs = [Location(number, off, length, dig).pack() for _, off, length, dig in sealed.records]
+            from catalog.catalog import listing_entry
+
+            canon = [canonical_key(k) for k, _, _, _ in sealed.records]
+            entries = BulkEntries(np.array([key_id(k) for k in canon], dtype="S16"),
+                                  np.array(locs, dtype=f"S{LOCATION_SIZE}"),
+                                  [listing_entry(k) for k in canon])
+            return register_bulk(self.catalog, entries)
+        return self.catalog.register_many(
+            (key, Location(number, off, length, dig)) for key, off, length, dig in sealed.records)
+
+    def volume_url(self, number: int) -> str:
+        return str(self.catalog.volumes.get(number)["url"])
+
+    def read(self, key: str) -> tuple[ParsedRecord, Location, str]:
+        """The verified record stored under ``key``, its location and its volume URL."""
+        loc = self.catalog.get(key)
+        url = self.volume_url(loc.volume)
+        return self.reader.read(url, loc), loc, url
+
+    def cat(self, key: str, *, raw: bool = False) -> bytes:
+        """What ``haybale catalog cat`` prints: the file bytes, or for a web page the HTTP body with
+        transfer and content encodings removed; ``raw`` gives the whole uncompressed WARC record."""
+        record, loc, url = self.read(key)
+        if raw:
+            head = "WARC/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in record.headers) + "\r\n"
+            return head.encode("utf-8") + record.block + b"\r\n\r\n"
+        if record.record_type == "response" and record.payload_offset:
+            return http_body(record.block, f"{url} at offset {loc.offset}")
+        return record.payload

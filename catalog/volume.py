@@ -1,0 +1,227 @@
+"""Volumes: large immutable WARC files (one gzip member per record) on any fsspec URL.
+
+Writing: :class:`VolumeWriter` appends records to a temporary file and *seals* it when it reaches
+``max_bytes`` or on :meth:`VolumeWriter.close`: the bytes are flushed and fsynced (local disk) or the
+upload completed (object stores), the file is renamed to its final name, and then its CDXJ sidecar is
+written the same way. Only a sealed volume's records may be registered in the catalog, so the catalog
+never points at bytes that are not durable. Volume file names come from a timestamp, a random id and a
+counter — never from keys — so no key can steer where bytes are written.
+
+Reading: :class:`VolumeReader` reads one record with one ranged read of exactly its bytes
+(``os.pread`` on local disk, ``fs.cat_file(path, start, end)`` elsewhere) and verifies it: the gzip
+CRC and the payload digest stored in the location must both match.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+
+from catalog.cdxj import cdxj_line, sidecar_url
+from catalog.errors import CorruptRecordError, VolumeError, VolumeNotFoundError
+from catalog.location import Location
+from catalog.warc_records import ParsedRecord, WarcRecord, gzip_member, parse_record, payload_digest
+
+DEFAULT_VOLUME_BYTES = 1 << 30
+VOLUME_SUFFIX = ".warc.gz"
+TMP_SUFFIX = ".tmp"
+
+
+def is_local(url: str) -> bool:
+    return "://" not in url or url.startswith("file://")
+
+
+def local_path(url: str) -> str:
+    return url[len("file://"):] if url.startswith("file://") else url
+
+
+@dataclass
+class SealedVolume:
+    """A volume whose bytes are durable: its URL, size, and (key, offset, length, digest) per record."""
+
+    url: str
+    bytes: int
+    records: list[tuple[str, int, int, int]]
+    sidecar: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class VolumeWriter:
+    """Appends WARC records to volumes under ``volumes_url``; not thread-safe (one writer per thread).
+
+    ``append`` returns the volumes it sealed while appending (zero or one); ``close`` seals the last.
+    Records appended to a volume that was never sealed (a crash) are simply not in any sealed volume:
+    the temporary file is garbage, never referenced.
+    """
+
+    def __init__(self, volumes_url: str, *, max_bytes: int = DEFAULT_VOLUME_BYTES,
+                 compresslevel: int = 6, name_prefix: str = "vol") -> None:
+        if max_bytes <= 0:
+            raise VolumeError(f"max_bytes={max_bytes}: give a positive volume size")
+        self.volumes_url = volumes_url.rstrip("/")
+        self.max_bytes = max_bytes
+        self.level = compresslevel
+        self.prefix = name_prefix
+        self._session = f"{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:10]}"
+        self._counter = 0
+        self._local = is_local(self.volumes_url)
+        self._fs, self._root = fsspec.core.url_to_fs(self.volumes_url)
+        self._fs.makedirs(self._root, exist_ok=True)
+        self._fh: Any = None
+        self._name = ""
+        self._size = 0
+        self._records: list[tuple[str, int, int, int]] = []
+        self._cdx: list[str] = []
+
+    def _open(self) -> None:
+        self._counter += 1
+        self._name = f"{self.prefix}-{self._session}-{self._counter:05d}{VOLUME_SUFFIX}"
+        tmp = f"{self._root}/{self._name}{TMP_SUFFIX}"
+        self._fh = open(tmp, "wb") if self._local else self._fs.open(tmp, "wb")
+        self._size = 0
+        self._records = []
+        self._cdx = []
+
+    def append(self, key: str, record: WarcRecord, *, gzip_bytes: bytes | None = None,
+               cdx_extra: dict[str, Any] | None = None) -> list[SealedVolume]:
+        """Append one record for canonical ``key``. ``gzip_bytes`` may carry the already compressed
+        member (workers compress in parallel); it must be ``gzip_member(record.to_bytes())``."""
+        if self._fh is None:
+            self._open()
+        member = gzip_bytes if gzip_bytes is not None else gzip_member(record.to_bytes(), self.level)
+        digest = payload_digest(record.payload)
+        offset = self._size
+        self._fh.write(member)
+        self._size += len(member)
+        self._records.append((key, offset, len(member), digest))
+        self._cdx.append(cdxj_line(key, record, offset, len(member), digest, self._name, cdx_extra))
+        if self._size >= self.max_bytes:
+            return [self._seal()]
+        return []
+
+    def close(self) -> list[SealedVolume]:
+        """Seal the open volume, if any; returns it."""
+        if self._fh is None or not self._records:
+            self._discard()
+            return []
+        return [self._seal()]
+
+    def _discard(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            tmp = f"{self._root}/{self._name}{TMP_SUFFIX}"
+            try:
+                self._fs.rm(tmp)
+            except FileNotFoundError:
+                pass
+            self._fh = None
+
+    def _seal(self) -> SealedVolume:
+        final = f"{self._root}/{self._name}"
+        tmp = final + TMP_SUFFIX
+        if self._local:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(tmp, final)
+            _fsync_dir(os.path.dirname(final))
+        else:
+            self._fh.close()  # completes the upload
+            self._fs.mv(tmp, final)
+        self._fh = None
+        side = sidecar_url(final)
+        body = "".join(sorted(self._cdx)).encode("utf-8")
+        _write_atomic(self._fs, side, body, self._local)
+        url = final if not self._local else os.path.abspath(final)
+        if not self._local:
+            url = self._fs.unstrip_protocol(final)
+        side_url = sidecar_url(url)
+        return SealedVolume(url, self._size, self._records, side_url)
+
+
+def _write_atomic(fs: Any, path: str, data: bytes, local: bool) -> None:
+    tmp = path + TMP_SUFFIX
+    if local:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    else:
+        with fs.open(tmp, "wb") as fh:
+            fh.write(data)
+        fs.mv(tmp, path)
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class VolumeReader:
+    """Reads single records by location with one ranged read each; safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._fds: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def read_bytes(self, url: str, offset: int, length: int) -> bytes:
+        """Exactly ``length`` bytes at ``offset`` of the volume ``url``."""
+        if is_local(url):
+            fd = self._fd(local_path(url))
+            data = os.pread(fd, length, offset)
+        else:
+            try:
+                fs, path = fsspec.core.url_to_fs(url)
+                data = fs.cat_file(path, start=offset, end=offset + length)
+            except FileNotFoundError as exc:
+                raise VolumeNotFoundError(f"volume {url} is missing: restore it, or rebuild the "
+                                          "catalog without it") from exc
+        if len(data) != length:
+            raise CorruptRecordError(f"volume {url} ends before the record at offset {offset} "
+                                     f"({len(data)} of {length} bytes): the volume is truncated",
+                                     url, offset)
+        return data
+
+    def _fd(self, path: str) -> int:
+        fd = self._fds.get(path)
+        if fd is None:
+            with self._lock:
+                fd = self._fds.get(path)
+                if fd is None:
+                    try:
+                        fd = os.open(path, os.O_RDONLY)
+                    except FileNotFoundError as exc:
+                        raise VolumeNotFoundError(f"volume {path} is missing: restore it, or run "
+                                                  "`haybale catalog rebuild`") from exc
+                    self._fds[path] = fd
+        return fd
+
+    def read(self, url: str, loc: Location) -> ParsedRecord:
+        """The record at ``loc`` in volume ``url``, verified against ``loc.digest``.
+
+        Raises :class:`CorruptRecordError` naming the volume and offset if the bytes do not
+        decompress, do not parse, or their payload digest differs.
+        """
+        raw = self.read_bytes(url, loc.offset, loc.length)
+        record = parse_record(raw, source=url, offset=loc.offset)
+        if payload_digest(record.payload) != loc.digest:
+            raise CorruptRecordError(
+                f"record in {url} at offset {loc.offset} fails its checksum (payload digest differs "
+                "from the catalog's): the volume is damaged or was overwritten; re-ingest the source",
+                url, loc.offset)
+        return record
+
+    def close(self) -> None:
+        with self._lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()

@@ -1,0 +1,184 @@
+"""Building and parsing single WARC records (WARC/1.0, as Common Crawl writes them).
+
+A volume is a sequence of records, each compressed as its own gzip member, so one ranged read of a
+member yields one complete record that any WARC reader (warcio, FastWARC) parses alone.
+
+The *payload* of a record is what the digest in its catalog location covers: for ``response`` records
+the bytes after the HTTP headers (as stored), for every other type the whole block.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import xxhash
+
+from catalog.errors import CorruptRecordError
+
+CRLF = b"\r\n"
+
+
+def warc_date(ts: float | None = None) -> str:
+    moment = datetime.now(timezone.utc) if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sha1_b32(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()
+
+
+def payload_digest(payload: bytes) -> int:
+    """The 64-bit digest stored in a location: xxh3_64 of the record payload."""
+    return xxhash.xxh3_64_intdigest(payload)
+
+
+@dataclass
+class WarcRecord:
+    """A record to write. ``block`` is the full content block (HTTP message for responses)."""
+
+    record_type: str
+    target_uri: str
+    block: bytes
+    content_type: str
+    payload_offset: int = 0  # where the payload starts in block (HTTP header length for responses)
+    date: str = field(default_factory=warc_date)
+    extra_headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def payload(self) -> bytes:
+        return self.block[self.payload_offset:]
+
+    def to_bytes(self) -> bytes:
+        """The uncompressed record: version line, headers, blank line, block, two CRLFs."""
+        headers = [
+            ("WARC-Type", self.record_type),
+            ("WARC-Record-ID", f"<urn:uuid:{uuid.uuid4()}>"),
+            ("WARC-Date", self.date),
+            ("WARC-Target-URI", self.target_uri),
+            ("Content-Type", self.content_type),
+            ("WARC-Block-Digest", sha1_b32(self.block)),
+        ]
+        if self.record_type == "response":
+            headers.append(("WARC-Payload-Digest", sha1_b32(self.payload)))
+        headers.extend(self.extra_headers)
+        headers.append(("Content-Length", str(len(self.block))))
+        head = "WARC/1.0\r\n" + "".join(f"{k}: {_clean(v)}\r\n" for k, v in headers) + "\r\n"
+        return head.encode("utf-8") + self.block + CRLF + CRLF
+
+
+def _clean(value: str) -> str:
+    """Header values may not contain line breaks (they would inject headers)."""
+    return value.replace("\r", "%0D").replace("\n", "%0A")
+
+
+def resource_record(uri: str, data: bytes, content_type: str | None = None,
+                    mtime: float | None = None) -> WarcRecord:
+    """A ``resource`` record holding a file's bytes as they are."""
+    ctype = content_type or mimetypes.guess_type(uri)[0] or "application/octet-stream"
+    return WarcRecord("resource", uri, data, ctype, 0, warc_date(mtime))
+
+
+def response_record(url: str, status_line: str, http_headers: list[tuple[str, str]], body: bytes,
+                    *, ip: str | None = None, fetched_at: float | None = None,
+                    truncated: str | None = None) -> WarcRecord:
+    """A ``response`` record: the HTTP status line, headers and body, as fetched.
+
+    ``truncated`` is the WARC-Truncated reason (``length``, ``time``, ...) when the body was cut.
+    """
+    head = status_line.rstrip("\r\n") + "\r\n" + "".join(
+        f"{k}: {_clean(v)}\r\n" for k, v in http_headers) + "\r\n"
+    head_bytes = head.encode("latin-1", "replace")
+    extra = []
+    if ip:
+        extra.append(("WARC-IP-Address", ip))
+    if truncated:
+        extra.append(("WARC-Truncated", truncated))
+    return WarcRecord("response", url, head_bytes + body, "application/http; msgtype=response",
+                      len(head_bytes), warc_date(fetched_at), extra)
+
+
+def gzip_member(data: bytes, level: int = 6) -> bytes:
+    """One complete gzip member (header, deflate stream, CRC32 and size trailer)."""
+    comp = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return comp.compress(data) + comp.flush()
+
+
+@dataclass
+class ParsedRecord:
+    """A record read back: its WARC headers (in order) and its block."""
+
+    headers: list[tuple[str, str]]
+    block: bytes
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        lname = name.lower()
+        for k, v in self.headers:
+            if k.lower() == lname:
+                return v
+        return default
+
+    @property
+    def record_type(self) -> str:
+        return (self.header("WARC-Type") or "").lower()
+
+    @property
+    def payload_offset(self) -> int:
+        if self.record_type == "response" and (self.header("Content-Type") or "").startswith("application/http"):
+            end = self.block.find(b"\r\n\r\n")
+            if end < 0:
+                end2 = self.block.find(b"\n\n")
+                return end2 + 2 if end2 >= 0 else len(self.block)
+            return end + 4
+        return 0
+
+    @property
+    def payload(self) -> bytes:
+        return self.block[self.payload_offset:]
+
+
+def parse_record(raw: bytes, *, source: str = "", offset: int = -1) -> ParsedRecord:
+    """Parse one record from its stored bytes (a gzip member, or plain WARC bytes).
+
+    Raises :class:`CorruptRecordError` naming ``source`` and ``offset`` if the gzip stream fails its CRC,
+    the headers do not parse, or the block is shorter than its Content-Length.
+    """
+    where = f"{source} at offset {offset}"
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            d = zlib.decompressobj(31)
+            data = d.decompress(raw)
+            if not d.eof:
+                raise zlib.error("gzip member is truncated")
+        except zlib.error as exc:
+            raise CorruptRecordError(f"record in {where} does not decompress ({exc}): the volume is "
+                                     "damaged; restore it from a replica or re-ingest the source",
+                                     source, offset) from exc
+    else:
+        data = raw
+    end = data.find(b"\r\n\r\n")
+    if not data.startswith(b"WARC/") or end < 0:
+        raise CorruptRecordError(f"record in {where} has no WARC header: the catalog points at the "
+                                 "wrong bytes or the volume is damaged; run `haybale catalog rebuild`",
+                                 source, offset)
+    lines = data[:end].decode("utf-8", "replace").split("\r\n")[1:]
+    headers: list[tuple[str, str]] = []
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    rec = ParsedRecord(headers, b"")
+    try:
+        length = int(rec.header("Content-Length", "-1") or -1)
+    except ValueError:
+        length = -1
+    start = end + 4
+    if length < 0 or start + length > len(data):
+        raise CorruptRecordError(f"record in {where} is truncated (Content-Length {length}, "
+                                 f"{len(data) - start} bytes present)", source, offset)
+    rec.block = data[start:start + length]
+    return rec

@@ -1,0 +1,5 @@
+import sys
+
+from haybale.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""Progress display for long jobs: items/s, bytes/s, errors and ETA on stderr, at most every second.
+
+Writes one updating line on a terminal and plain periodic lines otherwise (CI logs stay readable).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+class Progress:
+    """Counts items, bytes and errors; ``update`` is cheap enough to call per batch."""
+
+    def __init__(self, label: str, total: int | None = None, *, unit: str = "files",
+                 stream: TextIO | None = None, interval: float = 1.0, enabled: bool = True) -> None:
+        self.label = label
+        self.total = total
+        self.unit = unit
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self.enabled = enabled
+        self.items = 0
+        self.bytes = 0
+        self.errors = 0
+        self.started = time.perf_counter()
+        self._last = 0.0
+        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def update(self, items: int = 0, nbytes: int = 0, errors: int = 0) -> None:
+        self.items += items
+        self.bytes += nbytes
+        self.errors += errors
+        now = time.perf_counter()
+        if self.enabled and now - self._last >= self.interval:
+            self._last = now
+            self._emit(final=False)
+
+    def line(self) -> str:
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate = self.items / elapsed
+        parts = [f"{self.label}: {self.items:,}" + (f"/{self.total:,}" if self.total else "") + f" {self.unit}",
+                 f"{rate:,.0f} {self.unit}/s", f"{human_bytes(self.bytes / elapsed)}/s",
+                 f"{self.errors} errors"]
+        if self.total and rate > 0 and self.items < self.total:
+            parts.append(f"ETA {(self.total - self.items) / rate:,.0f} s")
+        parts.append(f"{elapsed:,.1f} s")
+        return " | ".join(parts)
+
+    def _emit(self, final: bool) -> None:
+        text = self.line()
+        if self._tty:
+            self.stream.write("\r" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self) -> float:
+        """Print the final line; returns elapsed seconds."""
+        if self.enabled:
+            self._emit(final=True)
+        return time.perf_counter() - self.started

@@ -1,0 +1,130 @@
+"""The sharded catalog: registration, idempotency, reads, listing, marks, deletes, bulk path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from catalog.bulk import prepare_bulk, register_bulk
+from catalog.catalog import Catalog
+from catalog.errors import CatalogError, CatalogNotFoundError, KeyNotFoundError, SchemaVersionError
+from catalog.location import Location
+
+
+def loc(i: int, digest: int | None = None) -> Location:
+    return Location(1 + i % 3, i * 1000, 900 + i % 50, i if digest is None else digest)
+
+
+def test_register_get_and_idempotency(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c", num_shards=3) as cat:
+        keys = [f"https://host{i % 7}.example.org/page/{i}" for i in range(500)]
+        r = cat.register_many((k, loc(i)) for i, k in enumerate(keys))
+        assert (r.added, r.updated, r.unchanged) == (500, 0, 0)
+        # same key + same digest: nothing changes; same key + new digest: points at the new location
+        r = cat.register_many([(keys[0], loc(0)), (keys[1], Location(9, 5, 6, 12345))])
+        assert (r.added, r.updated, r.unchanged) == (0, 1, 1)
+        assert cat.get(keys[1]) == Location(9, 5, 6, 12345)
+        assert cat.get(keys[2].upper().replace("PAGE", "page").replace("HTTPS", "https")) == loc(2)
+        assert cat.stats()["records"] == 500
+        got = cat.get_many(keys[:10] + ["https://absent.example/"])
+        assert got[:10] == [loc(0)] + [Location(9, 5, 6, 12345)] + [loc(i) for i in range(2, 10)]
+        assert got[10] is None
+        assert cat.exists(keys[3]) and not cat.exists("https://absent.example/")
+        assert cat.exists_many([keys[4], "nope"]) == [True, False]
+        with pytest.raises(KeyNotFoundError, match="not in the catalog"):
+            cat.get("https://absent.example/")
+
+
+def test_listing_is_surt_ordered_and_prefix_scoped_across_shards(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c", num_shards=4) as cat:
+        urls = ["https://www.b.com/x", "http://a.com/2", "https://a.com/1", "https://a.com/1/deep",
+                "https://sub.a.com/", "file:///data/z.txt", "file:///data/a.txt", "plain-key"]
+        cat.register_many((u, loc(i)) for i, u in enumerate(urls))
+        assert list(cat.list("https://a.com")) == ["https://a.com/1", "https://a.com/1/deep", "http://a.com/2"]
+        assert list(cat.list("https://a.com/1")) == ["https://a.com/1", "https://a.com/1/deep"]
+        assert list(cat.list("com,a,sub)")) == ["https://sub.a.com/"]
+        assert list(cat.list("file:///data/")) == ["file:///data/a.txt", "file:///data/z.txt"]
+        everything = list(cat.list())
+        assert len(everything) == len(urls)
+        assert everything[:2] == ["file:///data/a.txt", "file:///data/z.txt"]  # 'k' sorts before 'u'
+        assert everything.index("https://www.b.com/x") > everything.index("https://sub.a.com/")
+        assert list(cat.list(limit=3)) == everything[:3]
+        assert dict(cat.items("https://a.com"))["https://a.com/1"] == loc(2)
+
+
+def test_marks_and_deletes(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c") as cat:
+        cat.register_many([("k1", loc(1)), ("k2", loc(2))])
+        cat.mark_many([("k1", "removed", "near_duplicate")])
+        assert cat.mark_of("k1") == ("removed", "near_duplicate")
+        assert cat.mark_of("k2") is None
+        with pytest.raises(KeyNotFoundError):
+            cat.mark_many([("absent", "kept", "")])
+        assert cat.delete_many(["k1", "absent"]) == 1
+        assert not cat.exists("k1") and cat.mark_of("k1") is None
+        assert list(cat.list()) == ["k2"]
+        assert cat.stats()["records"] == 1
+
+
+def test_bulk_path_matches_register_many_and_is_idempotent(tmp_path: Path) -> None:
+    keys = [f"https://h{i % 13}.example/{i}" for i in range(5000)]
+    locs = [loc(i) for i in range(5000)]
+    with Catalog.open(tmp_path / "bulk") as a, Catalog.open(tmp_path / "puts") as b:
+        r = register_bulk(a, prepare_bulk(keys, locs))
+        assert r.added == 5000
+        b.register_many(zip(keys, locs))
+        assert list(a.list()) == list(b.list())
+        assert a.get_many(keys) == b.get_many(keys)
+        # again, with one change and a duplicate key inside the batch (last one wins)
+        changed = locs[:100]
+        changed[5] = Location(3, 3, 3, 999)
+        r = register_bulk(a, prepare_bulk(keys[:100] + [keys[7]], changed + [Location(4, 4, 4, 444)]))
+        assert (r.added, r.updated, r.unchanged) == (0, 2, 98)
+        assert a.get(keys[5]) == Location(3, 3, 3, 999) and a.get(keys[7]) == Location(4, 4, 4, 444)
+        assert a.stats()["records"] == 5000
+    # ids whose last byte is NUL must survive the numpy paths (S16 arrays strip trailing NULs)
+    from catalog.keys import key_id
+
+    nul_keys = [k for k in keys if key_id(k).endswith(b"\x00")]
+    assert nul_keys, "5000 random ids contain ~20 ending in a NUL byte"
+    with Catalog.open(tmp_path / "bulk") as a:
+        assert all(v is not None for v in a.get_many(nul_keys))
+
+
+def test_reopen_keeps_everything_and_counts(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c", num_shards=2) as cat:
+        cat.register_many((f"k{i}", loc(i)) for i in range(100))
+    with Catalog.open(tmp_path / "c", num_shards=8) as cat:  # num_shards applies only on create
+        assert len(cat.shards) == 2
+        assert cat.stats()["records"] == 100 and cat.get("k42") == loc(42)
+
+
+def test_missing_catalog_and_read_only(tmp_path: Path) -> None:
+    with pytest.raises(CatalogNotFoundError, match="no catalog"):
+        Catalog.open(tmp_path / "none", create=False)
+    with Catalog.open(tmp_path / "c") as cat:
+        cat.register_many([("k", loc(1))])
+        with Catalog.open(tmp_path / "c", read_only=True) as ro:  # readers beside the writer
+            assert ro.get("k") == loc(1)
+            with pytest.raises(CatalogError, match="read-only"):
+                ro.register_many([("x", loc(2))])
+
+
+def test_schema_version_mismatch_is_a_clear_error(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c"):
+        pass
+    manifest = tmp_path / "c" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"schema_version": 1', '"schema_version": 99'))
+    with pytest.raises(SchemaVersionError, match="schema version 99"):
+        Catalog.open(tmp_path / "c")
+
+
+def test_shard_routing_uses_the_slot_map(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "c", num_shards=4) as cat:
+        cat.register_many((f"key-{i}", loc(i)) for i in range(2000))
+        counts = [s.count() for s in cat.shards]
+        assert sum(counts) == 2000 and min(counts) > 350  # xxh3 spreads keys evenly
+        ids = np.frombuffer(b"".join(k for k, _ in cat.shards[2].scan_locations()), np.uint8).reshape(-1, 16)
+        slots = (ids[:, 0].astype(int) << 4) | (ids[:, 1].astype(int) >> 4)
+        assert set(cat.manifest.slot_map[s] for s in slots) == {2}

@@ -85,6 +85,7 @@ class Catalog:
             self._release_lock()
             raise
         self._slot_to_shard = np.asarray(manifest.slot_map, dtype=np.int32)
+        self._slot_list = list(manifest.slot_map)  # scalar lookups: a list is faster than numpy
         self._pool = ThreadPoolExecutor(max_workers=min(manifest.num_shards, os.cpu_count() or 2))
         self.journal: Journal | None = None
         self._seq = max(s.applied_seq() for s in self.shards)
@@ -142,8 +143,7 @@ class Catalog:
 
     # -- routing ---------------------------------------------------------------------------------
     def shard_of(self, kid: bytes) -> int:
-        slot = int.from_bytes(kid[:2], "big") >> (16 - SLOT_BITS)
-        return int(self._slot_to_shard[slot])
+        return self._slot_list[((kid[0] << 8) | kid[1]) >> (16 - SLOT_BITS)]
 
     def _group_ids(self, ids: Sequence[bytes]) -> list[tuple[int, np.ndarray, list[bytes]]]:
         """Split ids by shard; each group's ids are sorted (sorted multi-get reads fewer blocks)."""

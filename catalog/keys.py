@@ -78,6 +78,13 @@ def _remove_dot_segments(path: str) -> str:
     return result if result.startswith("/") else "/" + result
 
 
+# A URL already in canonical form: lowercase scheme and host, no port, userinfo, fragment, percent
+# escapes or characters needing escapes. Most keys (our own outputs) match and skip the slow path.
+_SIMPLE_CANONICAL = re.compile(
+    r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*"
+    r"(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*)?")
+
+
 def canonical_url(url: str) -> str:
     """Normalize an http(s) URL: lowercase scheme and host, IDNA host, default port and fragment
     dropped, dot segments resolved, spaces and unsafe characters percent-encoded, escapes uppercased.
@@ -85,6 +92,8 @@ def canonical_url(url: str) -> str:
     Query parameter order is kept (servers may depend on it). Raises :class:`InvalidKeyError` for a URL
     without a host.
     """
+    if _SIMPLE_CANONICAL.fullmatch(url) and "/." not in url and not url.endswith("?"):
+        return url
     raw = url.strip()
     parts = urlsplit(raw)
     scheme = parts.scheme.lower()
@@ -140,6 +149,20 @@ def surt(url: str) -> str:
     Host labels reversed and comma-joined, a leading ``www`` dropped, scheme dropped, everything
     lowercased and query arguments sorted (as the ``surt`` package does by default).
     """
+    rest = url[url.find("://") + 3:]
+    slash = rest.find("/")
+    host = rest[:slash] if slash >= 0 else ""
+    if host and not any(ch in host for ch in ":@[") and host == host.lower() and "#" not in url:
+        # fast path for canonical URLs without port or userinfo (the common case)
+        tail = rest[slash:].lower()
+        labels = host.split(".")
+        if labels[0] == "www":
+            labels = labels[1:]
+        path, qmark, query = tail.partition("?")
+        out = ",".join(reversed(labels)) + ")" + path
+        if qmark and query:
+            out += "?" + "&".join(sorted(query.split("&")))
+        return out
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     labels = host.split(".")

@@ -11,8 +11,7 @@ Offsets up to 256 TiB and records up to 4 GiB are representable; larger raise ``
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,9 +27,11 @@ LOCATION_DTYPE = np.dtype(
 assert LOCATION_DTYPE.itemsize == LOCATION_SIZE
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """One record's place: ``length`` bytes at ``offset`` of volume number ``volume``."""
+class Location(NamedTuple):
+    """One record's place: ``length`` bytes at ``offset`` of volume number ``volume``.
+
+    A named tuple rather than a dataclass: lookups create millions of these, and tuples are cheap.
+    """
 
     volume: int
     offset: int
@@ -45,13 +46,13 @@ class Location:
             self.volume, self.offset & 0xFFFFFFFF, self.offset >> 32, self.length, self.digest
         )
 
-    @classmethod
-    def unpack(cls, value: bytes) -> "Location":
+    @staticmethod
+    def unpack(value: bytes) -> "Location":
         """Inverse of :meth:`pack`. Raises ``ValueError`` for a value of the wrong size."""
         if len(value) != LOCATION_SIZE:
             raise ValueError(f"catalog value is {len(value)} bytes, expected {LOCATION_SIZE}")
         vol, lo, hi, length, digest = _STRUCT.unpack(value)
-        return cls(vol, lo | (hi << 32), length, digest)
+        return Location(vol, lo | (hi << 32), length, digest)
 
     def as_dict(self) -> dict[str, Any]:
         return {"volume": self.volume, "offset": self.offset, "length": self.length,

@@ -203,11 +203,6 @@ class Shard:
             self.listing.ingest_external_file([listing_sst], ingest)
         self.write(self.new_batch(), count_delta, seq)
 
-    def sst_writer(self, path: str, listing: bool = False) -> rd.SstFileWriter:
-        writer = rd.SstFileWriter(listing_options(self.cache) if listing else self.options)
-        writer.open(path)
-        return writer
-
     def flush(self) -> None:
         """Persist memtables to SST files (after which the journal can be truncated)."""
         self.db.flush(wait=True)
@@ -215,11 +210,11 @@ class Shard:
             cf.flush(wait=True)
 
     def disk_bytes(self) -> dict[str, int]:
-        """Bytes of live SST files per column family, plus WAL/other files under 'other'."""
+        """Bytes of live SST files per column family, plus WAL, manifest and logs under 'other'."""
         sizes: dict[str, int] = {}
-        for info in self.db.live_files():
-            cf = info.get("column_family_name", "default")
-            sizes[cf] = sizes.get(cf, 0) + int(info.get("size", 0))
+        for name, cf in (("default", self.db), (CF_LISTING, self.listing), (CF_MARKS, self.marks),
+                         (CF_META, self.meta)):
+            sizes[name] = int(cf.property_int_value("rocksdb.total-sst-files-size") or 0)
         total = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
         sizes["other"] = max(0, total - sum(sizes.values()))
         return sizes

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from catalog.bulk import BulkEntries, register_bulk
+from catalog.bulk import prepare_bulk, register_bulk
 from catalog.catalog import DEFAULT_SHARDS, Catalog, RegisterResult
 from catalog.errors import CatalogError
 from catalog.http_payload import http_body
-from catalog.keys import canonical_key, key_id
-from catalog.location import LOCATION_SIZE, Location
+from catalog.location import Location
 from catalog.volume import SealedVolume, VolumeReader, VolumeWriter, is_local, local_path
 from catalog.warc_records import ParsedRecord
 
@@ -77,15 +76,9 @@ class Store:
             "bytes": sealed.bytes, "records": len(sealed.records), "sidecar": sealed.sidecar,
             "kind": "volume", **sealed.info})
         if bulk:
-            import numpy as np
-
-            locs = [Location(number, off, length, dig).pack() for _, off, length, dig in sealed.records]
-            from catalog.catalog import listing_entry
-
-            canon = [canonical_key(k) for k, _, _, _ in sealed.records]
-            entries = BulkEntries(np.array([key_id(k) for k in canon], dtype="S16"),
-                                  np.array(locs, dtype=f"S{LOCATION_SIZE}"),
-                                  [listing_entry(k) for k in canon])
+            entries = prepare_bulk([k for k, _, _, _ in sealed.records],
+                                   [Location(number, off, length, dig) for _, off, length, dig in sealed.records],
+                                   self.catalog.manifest.slot_map)
             return register_bulk(self.catalog, entries)
         return self.catalog.register_many(
             (key, Location(number, off, length, dig)) for key, off, length, dig in sealed.records)

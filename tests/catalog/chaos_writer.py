@@ -26,7 +26,7 @@ def main() -> None:
             locs = [Location(n + 1, j * 10, 10, n * 100_000 + j) for j in range(size)]
             print(f"START {n}", flush=True)
             if n % 2:
-                register_bulk(cat, prepare_bulk(keys, locs))
+                register_bulk(cat, prepare_bulk(keys, locs, cat.manifest.slot_map))
             else:
                 cat.register_many(zip(keys, locs))
             print(f"ACK {n}", flush=True)

@@ -28,7 +28,7 @@ test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## run the benchmarks side by side (writes bench/results/)
-	$(PY) -m bench.run_all
+	$(PY) -m bench.run_all $(BENCH)
 
 lint: $(STAMP)
 	$(PY) -m ruff check . || true

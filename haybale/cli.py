@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     from catalog.errors import CatalogError
-    from ingest.files import IngestError
+    from ingest.errors import IngestError
 
     errors: list[type[BaseException]] = [CatalogError, IngestError, FileNotFoundError, PermissionError]
     try:

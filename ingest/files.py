@@ -18,10 +18,7 @@ from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import payload_digest, resource_record
 from haybale.progress import Progress
-
-
-class IngestError(Exception):
-    """Base class of errors raised by the ``ingest`` package."""
+from ingest.errors import IngestError
 
 
 @dataclass

@@ -1,0 +1,29 @@
+"""Errors raised by the ``ingest`` package.
+
+Bad *records* are not errors: readers quarantine them and go on. These exceptions are for bad
+configuration or for a caller asking for something that cannot be done.
+
+::
+
+    IngestError                 catch this for anything the ingest package raises
+    ├── CrawlConfigError        a CrawlConfig field is out of range or inconsistent
+    ├── UnsupportedURLError     a URL that is not http(s) or has no host was given to the crawler
+    └── WarcSourceError         a WARC/ARC file cannot be opened or a ranged read does not hold a record
+"""
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base class of every error raised by the ``ingest`` package."""
+
+
+class CrawlConfigError(IngestError, ValueError):
+    """A crawl setting is invalid; the message names the field and the accepted range."""
+
+
+class UnsupportedURLError(IngestError, ValueError):
+    """A URL the crawler cannot fetch (scheme other than http/https, no host)."""
+
+
+class WarcSourceError(IngestError):
+    """A WARC/ARC source file cannot be opened, or bytes at an offset are not one record."""

@@ -1,0 +1,92 @@
+"""``haybale dedup clean-html SRC_DIR DST_DIR`` as a function: clean every HTML file of a directory.
+
+For each ``X.html`` or ``X.html.gz`` under ``src_dir`` (recursively; any fsspec URL), writes
+``X.txt`` at the same relative place under ``dst_dir``: the cleaned main text, exactly what the dedup
+job keeps for that page. A file that cannot be read (truncated gzip, I/O error) or parsed is
+skipped and listed in the summary's ``errors`` with its path and reason; the run goes on.
+"""
+from __future__ import annotations
+
+import gzip
+import sys
+import time
+import zlib
+from typing import Any, TextIO
+
+import fsspec
+
+from .adblock_filter import load_rules
+from .config import CleanConfig
+from .errors import CleanDirError, HtmlParseError
+from .pipeline import clean_html
+
+HTML_SUFFIXES = (".html.gz", ".html")
+_PROGRESS_EVERY_SECONDS = 2.0
+
+
+def _output_name(relative: str) -> str:
+    for suffix in HTML_SUFFIXES:
+        if relative.endswith(suffix):
+            return relative[: -len(suffix)] + ".txt"
+    raise ValueError(f"{relative!r} is not an .html or .html.gz file")
+
+
+def clean_html_dir(
+    src_dir: str,
+    dst_dir: str,
+    config: CleanConfig = CleanConfig(),
+    progress: TextIO | None = sys.stderr,
+) -> dict[str, Any]:
+    """Clean every ``*.html`` / ``*.html.gz`` under ``src_dir`` into ``*.txt`` under ``dst_dir``.
+
+    Progress lines go to ``progress`` (stderr by default; None for silence) every ~2 s and at the end.
+    Returns a summary: ``files`` (HTML files found), ``written``, ``errors`` (list of
+    ``{"path", "reason"}``), ``bytes_in`` (HTML bytes read, after gunzip), ``chars_out`` (text characters
+    written), ``removals`` (filter name -> characters removed, summed), ``seconds``, ``files_per_second``.
+    Raises CleanDirError if ``src_dir`` is not a directory, AdblockListError if the configured
+    list cannot be loaded (checked before any file is read).
+    """
+    src_fs, src_root = fsspec.core.url_to_fs(src_dir)
+    dst_fs, dst_root = fsspec.core.url_to_fs(dst_dir)
+    if not src_fs.isdir(src_root):
+        raise CleanDirError(f"clean-html source {src_dir!r} is not a directory; give a folder of .html/.html.gz files")
+    if config.adblock_list is not None:
+        load_rules(config.adblock_list)
+    src_root = src_root.rstrip("/")
+    paths = sorted(p for p in src_fs.find(src_root) if p.endswith(HTML_SUFFIXES))
+    summary: dict[str, Any] = {
+        "files": len(paths), "written": 0, "errors": [], "bytes_in": 0, "chars_out": 0, "removals": {},
+    }
+    started = last_report = time.monotonic()
+    for done, path in enumerate(paths, 1):
+        relative = path[len(src_root) + 1:]
+        try:
+            data = src_fs.cat_file(path)
+            if path.endswith(".gz"):
+                data = gzip.decompress(data)
+            result = clean_html(data, None, config)
+        except (OSError, EOFError, zlib.error, HtmlParseError) as exc:
+            summary["errors"].append({"path": path, "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        target = f"{dst_root.rstrip('/')}/{_output_name(relative)}"
+        dst_fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        with dst_fs.open(target, "wb") as out:
+            out.write(result.text.encode("utf-8"))
+        summary["written"] += 1
+        summary["bytes_in"] += len(data)
+        summary["chars_out"] += len(result.text)
+        for name, chars in result.removals:
+            summary["removals"][name] = summary["removals"].get(name, 0) + chars
+        now = time.monotonic()
+        if progress is not None and now - last_report >= _PROGRESS_EVERY_SECONDS:
+            print(f"clean-html: {done}/{len(paths)} files, {len(summary['errors'])} errors", file=progress)
+            last_report = now
+    summary["seconds"] = time.monotonic() - started
+    summary["files_per_second"] = summary["written"] / summary["seconds"] if summary["seconds"] > 0 else 0.0
+    if progress is not None:
+        print(
+            f"clean-html: {summary['written']}/{len(paths)} files written to {dst_dir}, "
+            f"{len(summary['errors'])} errors, {summary['files_per_second']:.0f} files/s",
+            file=progress,
+        )
+    return summary

@@ -27,6 +27,7 @@ from catalog.catalog import Catalog, RegisterResult, listing_entry
 from catalog.keys import canonical_key, key_id
 from catalog.location import LOCATION_SIZE, Location
 from catalog.manifest import SLOT_BITS
+from haybale.failpoints import failpoint
 from catalog.sst_files import ShardSstJob, run_jobs
 
 STAGING = "staging"
@@ -159,6 +160,7 @@ def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None
     record = {"t": "bulk", "f": files}
     assert catalog.journal is not None
     catalog.journal.append(seq, record)
+    failpoint("catalog.after_journal")
     apply_bulk_record(catalog, seq, record)
     for job in done:
         os.unlink(job.loc_path)
@@ -174,6 +176,7 @@ def apply_bulk_record(catalog: Catalog, seq: int, record: dict[str, Any]) -> Non
         if shard.applied_seq() >= seq:
             continue
         shard.ingest_ssts(loc_path, list_path, int(n_new), seq)
+        failpoint("catalog.mid_apply")
 
 
 def drop_staged_files(catalog: Catalog) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import rocksdict as rd
 
+from haybale.failpoints import failpoint
 from catalog.errors import CatalogError, CatalogLockedError, CatalogNotFoundError, KeyNotFoundError
 from catalog.journal import Journal
 from catalog.keys import canonical_key, key_id, listing_prefix, sort_key
@@ -320,6 +321,7 @@ class Catalog:
         self._seq += 1
         record = {"t": "ops", "s": {str(s): [ops[s], deltas.get(s, 0)] for s in ops}}
         self.journal.append(self._seq, record)
+        failpoint("catalog.after_journal")
         self._apply(self._seq, record)
         if self.journal.size() > JOURNAL_ROTATE_BYTES:
             self.checkpoint()
@@ -339,6 +341,7 @@ class Catalog:
                     else:
                         batch.put(key, value, handles[cf])
                 shard.write(batch, delta, seq)
+                failpoint("catalog.mid_apply")
         elif record["t"] == "bulk":
             from catalog.bulk import apply_bulk_record
 

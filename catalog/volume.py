@@ -25,6 +25,7 @@ import fsspec
 from catalog.cdxj import cdxj_line, sidecar_url
 from catalog.errors import CorruptRecordError, VolumeError, VolumeNotFoundError
 from catalog.location import Location
+from haybale.failpoints import failpoint
 from catalog.warc_records import ParsedRecord, WarcRecord, gzip_member, parse_record, payload_digest
 
 DEFAULT_VOLUME_BYTES = 1 << 30
@@ -99,6 +100,7 @@ class VolumeWriter:
         self._fh.write(member)
         self._size += len(member)
         self._records.append((key, offset, len(member), digest))
+        failpoint("volume.after_append")
         self._cdx.append(cdxj_line(key, record, offset, len(member), digest, self._name, cdx_extra))
         if self._size >= self.max_bytes:
             return [self._seal()]
@@ -134,6 +136,7 @@ class VolumeWriter:
             self._fh.close()  # completes the upload
             self._fs.mv(tmp, final)
         self._fh = None
+        failpoint("volume.after_seal")
         side = sidecar_url(final)
         body = "".join(sorted(self._cdx)).encode("utf-8")
         _write_atomic(self._fs, side, body, self._local)

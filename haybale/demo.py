@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generated {args.files:,} small files ({total / 1e6:.1f} MB) under {src}")
 
     print("\n== 1. pack small files into volumes and register them in the catalog ==")
-    summary = json.loads(run(["ingest", "files", str(src), "--json", "--quiet",
+    summary = json.loads(run(["ingest", "files", str(src), "--run-id", "demo-files", "--json", "--quiet",
                               "--volume-bytes", str(4 << 20)], root, show=12))
     print("\n== 2. catalog statistics ==")
     run(["catalog", "stats"], root)
@@ -84,9 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     original = (src / "part-3" / Path(key).name).read_text()
     assert content == original, "cat returned different bytes than the file"
     print("  (identical to the original file)")
-    print("\n== 5. idempotent re-run: nothing is written twice ==")
-    again = json.loads(run(["ingest", "files", str(src), "--json", "--quiet"], root, show=0))
-    print(f"  re-run: {again['added']} added, {again['unchanged']:,} unchanged, {again['volumes']} new volumes")
+    print("\n== 5. resume: rerunning the same run id skips what is done; a file-by-file pass finds all unchanged ==")
+    again = json.loads(run(["ingest", "files", str(src), "--run-id", "demo-files", "--json", "--quiet"], root, show=0))
+    print(f"  same run id: {again['splits_skipped_done']} of {again['splits']} splits already done, "
+          f"{again['added']} added")
+    again = json.loads(run(["ingest", "files", "--no-ray", str(src), "--json", "--quiet"], root, show=0))
+    print(f"  --no-ray pass: {again['added']} added, {again['unchanged']:,} unchanged, {again['volumes']} new volumes")
     print("\n== 6. rebuild the catalog from the volumes and their CDXJ sidecars alone ==")
     rebuilt_dir = os.path.join(root, "catalog-rebuilt")
     report = json.loads(run(["catalog", "rebuild", "--into", rebuilt_dir, "--json"], root, show=6))

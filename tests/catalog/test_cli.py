@@ -24,7 +24,7 @@ def haybale(*args: str, root: str, check: bool = True) -> subprocess.CompletedPr
 @pytest.fixture
 def ingested(tmp_path: Path, small_files: dict[str, bytes]) -> tuple[str, dict[str, bytes]]:
     root = str(tmp_path / "root")
-    out = haybale("ingest", "files", str(tmp_path / "src"), "--json", "--volume-bytes", "200000", root=root)
+    out = haybale("ingest", "files", "--no-ray", str(tmp_path / "src"), "--json", "--volume-bytes", "200000", root=root)
     summary = json.loads(out.stdout)
     assert summary["files"] == summary["added"] == len(small_files)
     assert summary["volumes"] >= 2
@@ -50,7 +50,7 @@ def test_get_cat_ls_stats(ingested: tuple[str, dict[str, bytes]]) -> None:
 
 def test_rerun_is_idempotent_and_rebuild_in_place(ingested: tuple[str, dict[str, bytes]], tmp_path: Path) -> None:
     root, files = ingested
-    again = json.loads(haybale("ingest", "files", str(tmp_path / "src"), "--json", root=root).stdout)
+    again = json.loads(haybale("ingest", "files", "--no-ray", str(tmp_path / "src"), "--json", root=root).stdout)
     assert again["unchanged"] == len(files) and again["added"] == 0 and again["volumes"] == 0
     before = haybale("catalog", "ls", "--long", root=root).stdout
     report = json.loads(haybale("catalog", "rebuild", "--json", root=root).stdout)

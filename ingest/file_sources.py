@@ -1,0 +1,105 @@
+"""Finding input files on any fsspec filesystem and cutting them into splits (units of work).
+
+``expand_inputs`` turns what a user typed — a local directory, a glob, a single file, or the same as a
+URL (``s3://bucket/prefix/*.txt``, ``memory://x``) — into a sorted list of files. ``plan_splits`` cuts
+that list into splits by file count and bytes. Both are deterministic, so a rerun with the same inputs
+makes the same plan; the job also stores its plan with the run, so a rerun never re-plans.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import fsspec
+
+from catalog.keys import canonical_key, file_uri
+from ingest.errors import IngestError
+
+GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """One input file: its URL (absolute path for local files), size, and catalog key."""
+
+    url: str
+    size: int
+    key: str
+
+
+@dataclass(frozen=True)
+class Split:
+    """A unit of work: files processed, packed and registered together."""
+
+    index: int
+    files: tuple[FileRef, ...]
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def _is_local(url: str) -> bool:
+    return "://" not in url or url.startswith("file://")
+
+
+def key_for(url: str) -> str:
+    """The catalog key of an input file: ``file://`` URI for local files, the URL otherwise."""
+    if _is_local(url):
+        return file_uri(url[len("file://"):] if url.startswith("file://") else url)
+    return canonical_key(url)
+
+
+def expand_inputs(inputs: list[str]) -> list[FileRef]:
+    """Every regular file named by ``inputs`` (directories are walked), sorted by URL, no repeats.
+
+    Raises :class:`IngestError` naming an input that matches nothing.
+    """
+    seen: dict[str, FileRef] = {}
+    for raw in inputs:
+        fs, path = fsspec.core.url_to_fs(raw)
+        local = _is_local(raw)
+
+        def url_of(p: str) -> str:
+            return os.path.abspath(p) if local else fs.unstrip_protocol(p)
+
+        if any(ch in path for ch in GLOB_CHARS):
+            matches = fs.glob(path, detail=True)
+            infos = {p: i for p, i in matches.items() if i.get("type") == "file"}
+            dirs = [p for p, i in matches.items() if i.get("type") == "directory"]
+            for d in dirs:
+                infos.update({p: i for p, i in fs.find(d, detail=True).items() if i.get("type") == "file"})
+        elif fs.isdir(path):
+            infos = {p: i for p, i in fs.find(path, detail=True).items() if i.get("type") == "file"}
+        elif fs.isfile(path):
+            infos = {path: fs.info(path)}
+        else:
+            raise IngestError(f"input {raw!r} does not exist: check the path or URL (globs like "
+                              "'dir/*.txt' must be quoted so the shell does not expand them)")
+        if not infos:
+            raise IngestError(f"input {raw!r} matches no files: check the pattern")
+        for p, info in infos.items():
+            url = url_of(p)
+            if local and os.path.islink(p):
+                continue  # symlinks could point anywhere; pack the target itself if wanted
+            seen[url] = FileRef(url, int(info.get("size") or 0), key_for(url))
+    return [seen[u] for u in sorted(seen)]
+
+
+def plan_splits(files: list[FileRef], *, max_files: int = 5000, max_bytes: int = 256 << 20) -> list[Split]:
+    """Consecutive runs of files, each at most ``max_files`` files and (unless one file is larger)
+    ``max_bytes`` bytes."""
+    if max_files <= 0 or max_bytes <= 0:
+        raise IngestError(f"split size max_files={max_files}, max_bytes={max_bytes}: both must be positive")
+    splits: list[Split] = []
+    current: list[FileRef] = []
+    size = 0
+    for f in files:
+        if current and (len(current) >= max_files or size + f.size > max_bytes):
+            splits.append(Split(len(splits), tuple(current)))
+            current, size = [], 0
+        current.append(f)
+        size += f.size
+    if current:
+        splits.append(Split(len(splits), tuple(current)))
+    return splits

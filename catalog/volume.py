@@ -25,8 +25,9 @@ import fsspec
 from catalog.cdxj import cdxj_line, sidecar_url
 from catalog.errors import CorruptRecordError, VolumeError, VolumeNotFoundError
 from catalog.location import Location
+from catalog.warc_records import (DEFAULT_COMPRESS_LEVEL, ParsedRecord, WarcRecord, gzip_member, parse_record,
+                                   payload_digest)
 from haybale.failpoints import failpoint
-from catalog.warc_records import ParsedRecord, WarcRecord, gzip_member, parse_record, payload_digest
 
 DEFAULT_VOLUME_BYTES = 1 << 30
 VOLUME_SUFFIX = ".warc.gz"
@@ -61,7 +62,7 @@ class VolumeWriter:
     """
 
     def __init__(self, volumes_url: str, *, max_bytes: int = DEFAULT_VOLUME_BYTES,
-                 compresslevel: int = 6, name_prefix: str = "vol") -> None:
+                 compresslevel: int = DEFAULT_COMPRESS_LEVEL, name_prefix: str = "vol") -> None:
         if max_bytes <= 0:
             raise VolumeError(f"max_bytes={max_bytes}: give a positive volume size")
         self.volumes_url = volumes_url.rstrip("/")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import xxhash
+from isal import isal_zlib
 
 from catalog.errors import CorruptRecordError
 
@@ -102,9 +103,18 @@ def response_record(url: str, status_line: str, http_headers: list[tuple[str, st
                       len(head_bytes), warc_date(fetched_at), extra)
 
 
-def gzip_member(data: bytes, level: int = 6) -> bytes:
-    """One complete gzip member (header, deflate stream, CRC32 and size trailer)."""
-    comp = zlib.compressobj(level, zlib.DEFLATED, 31)
+DEFAULT_COMPRESS_LEVEL = 2
+
+
+def gzip_member(data: bytes, level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
+    """One complete, standard gzip member (header, deflate stream, CRC32 and size trailer).
+
+    Compressed with ISA-L (``isal``), levels 0-3: measured ~6x faster than zlib level 6 on text, with
+    a slightly better ratio at level 2 (see README). Any gzip reader decompresses it.
+    """
+    if not 0 <= level <= 3:
+        raise ValueError(f"compression level {level}: ISA-L levels are 0 (fastest) to 3 (smallest)")
+    comp = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)
     return comp.compress(data) + comp.flush()
 
 

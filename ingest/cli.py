@@ -7,6 +7,7 @@ import json
 from catalog.cli import add_common
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
+from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from ingest.errors import IngestError
 
 
@@ -20,7 +21,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="directories, files or quoted globs, local or any fsspec URL (s3://..., memory://...)")
     p.add_argument("--volume-bytes", type=int, default=DEFAULT_VOLUME_BYTES,
                    help="seal a volume once it reaches this size (default 1 GiB)")
-    p.add_argument("--compress-level", type=int, default=6, choices=range(0, 10), metavar="0-9")
+    p.add_argument("--compress-level", type=int, default=DEFAULT_COMPRESS_LEVEL, choices=range(0, 4),
+                   metavar="0-3", help="ISA-L gzip level of each record (default 2)")
     p.add_argument("--split-files", type=int, default=5000, help="files per unit of work (default 5000)")
     p.add_argument("--split-bytes", type=int, default=256 << 20, help="bytes per unit of work (default 256 MiB)")
     add_ray(p)

@@ -16,7 +16,7 @@ from typing import Iterator
 from catalog.keys import file_uri
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
-from catalog.warc_records import payload_digest, resource_record
+from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, payload_digest, resource_record
 from haybale.progress import Progress
 from ingest.errors import IngestError
 
@@ -55,7 +55,7 @@ def walk_files(directory: str) -> Iterator[Path]:
 
 
 def ingest_files(store: Store, directory: str, *, volume_bytes: int = DEFAULT_VOLUME_BYTES,
-                 compresslevel: int = 6, show_progress: bool = True) -> FilesSummary:
+                 compresslevel: int = DEFAULT_COMPRESS_LEVEL, show_progress: bool = True) -> FilesSummary:
     """Pack every file under ``directory`` into ``store``'s volumes and register it."""
     summary = FilesSummary()
     progress = Progress(f"ingest files {directory}", enabled=show_progress)

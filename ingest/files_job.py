@@ -19,6 +19,7 @@ from typing import Any
 
 import fsspec
 
+from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES, SealedVolume
 from haybale.failpoints import failpoint
@@ -38,7 +39,7 @@ class FilesJobConfig:
     split_files: int = 5000
     split_bytes: int = 256 << 20
     volume_bytes: int = DEFAULT_VOLUME_BYTES
-    compresslevel: int = 6
+    compresslevel: int = DEFAULT_COMPRESS_LEVEL
     max_in_flight: int = 0  # 0: twice the cluster's CPUs
     task_retries: int = 3
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import fsspec
 
 from catalog.volume import SealedVolume, VolumeWriter
-from catalog.warc_records import resource_record
+from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, resource_record
 from ingest.file_sources import Split
 
 
@@ -31,7 +31,7 @@ def _read_local(url: str) -> bytes:
         return fh.read()
 
 
-def pack_split(split: Split, volumes_url: str, *, volume_bytes: int, compresslevel: int = 6,
+def pack_split(split: Split, volumes_url: str, *, volume_bytes: int, compresslevel: int = DEFAULT_COMPRESS_LEVEL,
                name_prefix: str = "vol") -> PackResult:
     """Read every file of ``split`` and append it as a WARC resource record to volumes under
     ``volumes_url``; seal them. Unreadable files become rejects; the split goes on."""

@@ -1,0 +1,86 @@
+"""The record parsers behind :mod:`ingest.warc_source`, each turned into one stream of :class:`RawRecord`.
+
+Each backend reads a binary stream positioned at a record start and yields records with ``pos`` relative
+to where the stream started. Backends raise on bad bytes; :mod:`ingest.warc_source` decides what then.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+HEADER_FIELDS = ("WARC-Target-URI", "WARC-Date", "WARC-Record-ID", "Content-Type", "WARC-Payload-Digest")
+# Header name as written (exact spelling, then lowercased) -> the name we report it under.
+_WANTED = {**{n: n for n in (*HEADER_FIELDS, "WARC-Type")}, **{n.lower(): n for n in (*HEADER_FIELDS, "WARC-Type")}}
+
+
+def _wanted_headers(items: Any) -> dict[str, str]:
+    """The first value of each wanted header, names matched case-insensitively. One pass over the
+    headers is ~2.5x faster than one FastWARC ``get`` per field (measured)."""
+    out: dict[str, str] = {}
+    for name, value in items:
+        key = _WANTED.get(name) or _WANTED.get(name.lower())
+        if key is not None and key not in out:
+            out[key] = value
+    return out
+
+
+@dataclass(slots=True)
+class RawRecord:
+    pos: int
+    length: int | None  # known only from warcio; FastWARC positions give it from the next record
+    record_type: str
+    headers: dict[str, str]
+    content_length: int
+    payload: bytes | None
+    http_status: int | None
+    http_headers: list[tuple[str, str]] | None
+
+
+Backend = Callable[[Any, bool], Iterator[RawRecord]]
+
+
+def _fastwarc_backend(quirks: bool) -> Backend:
+    def run(stream: Any, read_payload: bool) -> Iterator[RawRecord]:
+        from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+        for rec in ArchiveIterator(stream, record_types=int(WarcRecordType.any_type), parse_http=read_payload,
+                                   fsspec_args=False, quirks_mode=quirks, stream_detect=True):
+            hdrs = _wanted_headers(rec.headers.items())
+            payload = status = http_headers = None
+            if read_payload:
+                if rec.is_http and rec.http_headers is not None:
+                    status = rec.http_headers.status_code
+                    http_headers = list(rec.http_headers.items())
+                payload = rec.reader.read()
+            yield RawRecord(rec.stream_pos, None, hdrs.pop("WARC-Type", None) or "unknown", hdrs, rec.content_length,
+                            payload, status, http_headers)
+
+    return run
+
+
+def _warcio_backend(stream: Any, read_payload: bool) -> Iterator[RawRecord]:
+    from warcio.archiveiterator import ArchiveIterator
+
+    it = ArchiveIterator(stream, arc2warc=True, no_record_parse=not read_payload)
+    for rec in it:
+        pos = it.get_record_offset()
+        hdrs = {name: v for name in HEADER_FIELDS if (v := rec.rec_headers.get_header(name)) is not None}
+        payload = status = http_headers = None
+        if read_payload:
+            if rec.http_headers is not None:
+                code = rec.http_headers.get_statuscode()
+                status = int(code) if code and code.isdigit() else None
+                http_headers = list(rec.http_headers.headers)
+            payload = rec.raw_stream.read()
+        it.read_to_end(rec)
+        clen = rec.rec_headers.get_header("Content-Length")
+        yield RawRecord(pos, it.get_record_length(), rec.rec_type or "unknown", hdrs,
+                        int(clen) if clen and clen.isdigit() else 0, payload, status, http_headers)
+
+
+BACKENDS: dict[str, Backend] = {
+    "fastwarc": _fastwarc_backend(quirks=False),
+    "fastwarc-quirks": _fastwarc_backend(quirks=True),
+    "warcio": _warcio_backend,
+}
+"""Parsers by name, fastest and strictest first."""

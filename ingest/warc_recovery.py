@@ -1,0 +1,100 @@
+"""Finding where a damaged WARC file can be read again, and whether its last record is whole.
+
+All functions read bounded amounts: one record, or blocks of ``_SCAN_BLOCK`` bytes while scanning.
+"""
+from __future__ import annotations
+
+import zlib
+
+from ingest.warc_layout import SourceFile
+
+_SCAN_BLOCK = 1 << 20
+_GZIP_MEMBER_START = b"\x1f\x8b\x08"
+
+
+def _starts_record(head: bytes) -> bool:
+    return head.lstrip(b"\r\n").startswith(b"WARC/")
+
+
+def _member_head(data: bytes) -> bytes | None:
+    """First decompressed bytes of a gzip member starting at ``data[0]``, or None if it is not one."""
+    d = zlib.decompressobj(31)
+    try:
+        return d.decompress(data, 64)
+    except zlib.error:
+        return None
+
+
+def record_end(src: SourceFile, offset: int, gzipped: bool, content_length: int) -> int | None:
+    """End offset of the record at ``offset``: its gzip member's end, or header + Content-Length + CRLFCRLF
+    for an uncompressed record. None if that cannot be told (corrupt member, no header end)."""
+    size = src.size
+    if gzipped:
+        d = zlib.decompressobj(31)
+        pos = offset
+        while pos < size:
+            data = src.read(pos, min(size, pos + _SCAN_BLOCK))
+            try:
+                while data and not d.eof:
+                    d.decompress(data, _SCAN_BLOCK)
+                    data = d.unconsumed_tail
+            except zlib.error:
+                return None
+            if d.eof:
+                return pos + (min(size, pos + _SCAN_BLOCK) - pos) - len(d.unused_data)
+            pos += _SCAN_BLOCK
+        return None
+    head = src.read(offset, min(size, offset + 65536))
+    header_end = head.find(b"\r\n\r\n")
+    if header_end < 0:
+        return None
+    return min(size, offset + header_end + 4 + content_length + 4)
+
+
+def next_record_start(src: SourceFile, start: int, gzipped: bool) -> int | None:
+    """Offset of the first record start at or after ``start``: a gzip member that decompresses to
+    ``WARC/...``, or a line beginning with ``WARC/1.`` in an uncompressed file. None if there is none."""
+    size = src.size
+    pos = start
+    needle = _GZIP_MEMBER_START if gzipped else b"WARC/1."
+    while pos < size:
+        block = src.read(pos, min(size, pos + _SCAN_BLOCK + 64))
+        i = block.find(needle)
+        while 0 <= i < _SCAN_BLOCK:
+            at = pos + i
+            if gzipped:
+                head = _member_head(src.read(at, min(size, at + 65536)))
+                if head is not None and _starts_record(head):
+                    return at
+            elif at == 0 or block[i - 1:i] == b"\n" or (i == 0 and src.read(at - 1, at) == b"\n"):
+                return at
+            i = block.find(needle, i + 1)
+        pos += _SCAN_BLOCK
+    return None
+
+
+def truncation_problem(src: SourceFile, offset: int, length: int, content_length: int) -> str | None:
+    """Why the record at ``[offset, offset+length)`` is cut short, or None if it is whole.
+
+    Parsers hand out a record whose file ends early (an interrupted download or copy) as if it were
+    complete; the last record of a file is where that happens, so callers check only it: its gzip
+    member(s) must end properly and its block must hold ``Content-Length`` bytes after the header.
+    """
+    data = src.read(offset, offset + length)
+    if data.startswith(b"\x1f\x8b"):
+        out = bytearray()
+        while data:
+            d = zlib.decompressobj(31)
+            try:
+                out += d.decompress(data)
+            except zlib.error as exc:
+                return f"last record's gzip member is corrupt ({exc}): file damaged"
+            if not d.eof:
+                return f"last record's gzip member ends early after {len(out)} bytes: file truncated"
+            data = d.unused_data
+        data = bytes(out)
+    header_end = data.find(b"\r\n\r\n")
+    block = len(data) - header_end - 4 if header_end >= 0 else -1
+    if block < content_length:
+        return f"last record holds {max(block, 0)} of its {content_length} Content-Length bytes: file truncated"
+    return None

@@ -61,7 +61,8 @@ class SourceFile:
 
     def __init__(self, url: str, fs: Any, path: str, size: int) -> None:
         self.url, self.fs, self.path, self.size = url, fs, path, size
-        self._handle: Any = None
+        self._handle: Any = None  # streamed by parsers
+        self._side: Any = None  # ranged reads while a parser streams the other handle
 
     def open(self) -> Any:
         """A new handle at offset 0; the caller closes it."""
@@ -81,12 +82,23 @@ class SourceFile:
         return self._handle
 
     def read(self, start: int, end: int) -> bytes:
-        return bytes(self.shared(start).read(max(0, min(end, self.size) - start)))
+        """Bytes ``[start, end)`` (clipped to the file), without moving the shared handle."""
+        end = min(end, self.size)
+        if end <= start:
+            return b""
+        if not isinstance(self.fs, LocalFileSystem):
+            # Some filesystems hand out one object per path (memory://): never seek a second "handle".
+            return bytes(self.fs.cat_file(self.path, start=start, end=end))
+        if self._side is None:
+            self._side = self.open()
+        self._side.seek(start)
+        return bytes(self._side.read(end - start))
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        for handle in (self._handle, self._side):
+            if handle is not None:
+                handle.close()
+        self._handle = self._side = None
 
 
 def resolve_source(url: str, storage_options: dict[str, Any] | None = None) -> SourceFile:

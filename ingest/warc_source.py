@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ingest.errors import WarcSourceError
-from ingest.warc_layout import Compression, FileLayout, RecordFormat, SourceFile, probe_layout, resolve_source
+from ingest.warc_layout import (Compression, FileLayout, RecordFormat, SourceFile, is_indexable_in_place,
+                                 probe_layout, resolve_source)
 from ingest.warc_parsers import BACKENDS, RawRecord
 from ingest.warc_recovery import next_record_start, record_end, truncation_problem
 
@@ -155,6 +156,15 @@ class _SegmentEnd:
     yielded: int = 0
 
 
+def _junk_before(src: _Source, prev: RawRecord, next_pos: int) -> int | None:
+    """Offset of non-blank bytes between the end ``prev``'s headers declare and ``next_pos``, or None."""
+    expected = record_end(src.file, prev.pos, False, prev.content_length)
+    if expected is None or not prev.pos < expected < next_pos:
+        return None
+    gap = src.file.read(expected, min(next_pos, expected + (1 << 20)))
+    return expected if gap.strip(b"\r\n \t") else None
+
+
 def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload: bool, end: _SegmentEnd
                    ) -> Iterator[SourceRecord | Quarantined]:
     url = src.url
@@ -163,6 +173,8 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
     pending: tuple[RawRecord, str] | None = None
     for parser in chain:
         skip = yielded + (1 if pending is not None else 0)
+        # Where a stricter parser gave up, a lenient one may have skipped junk: look for it once.
+        check_gap = pending is not None and in_place and not src.gzipped
         stream = src.open(base)
         try:
             for raw in BACKENDS[parser](stream, read_payload):
@@ -170,6 +182,16 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                     skip -= 1
                     continue
                 raw.pos += base
+                if pending is not None and check_gap:
+                    check_gap = False
+                    prev, prev_parser = pending
+                    junk_at = _junk_before(src, prev, raw.pos)
+                    if junk_at is not None:
+                        yield _to_record(url, prev, junk_at - prev.pos, in_place, prev_parser)
+                        yield Quarantined(url, junk_at, f"{raw.pos - junk_at} bytes between records are not part "
+                                                        f"of any record (found by {parser})")
+                        yielded += 1
+                        pending = None
                 if pending is not None:
                     prev, prev_parser = pending
                     if raw.pos > prev.pos:
@@ -289,9 +311,3 @@ def read_record_at(url: str, offset: int, length: int, *, storage_options: dict[
             return _to_record(url, raws[0], length, True, parser)
     raise WarcSourceError(f"bytes {offset}..{offset + length} of {url!r} are not exactly one WARC/ARC record: "
                           "check the offset, or repack the file if it is gzipped as one stream")
-
-
-def is_indexable_in_place(url: str, storage_options: dict[str, Any] | None = None) -> bool:
-    """True if ``url`` is uncompressed or gzip-per-record (offsets usable for ranged reads), False if it
-    must be repacked (whole-file gzip, or not a WARC/ARC file)."""
-    return probe_layout(url, storage_options).indexable_in_place

@@ -20,7 +20,7 @@ import contextlib
 import random
 import time
 from typing import AsyncIterator, Callable, Iterable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from catalog.keys import canonical_url
 from ingest.crawl.config import CrawlConfig
@@ -153,7 +153,7 @@ class Crawler:
         fresh: list[tuple[str, str]] = []
         for url in urls:
             try:
-                if url[:8].lower().split(":", 1)[0] not in ("http", "https"):
+                if url.lstrip()[:8].lower().split(":", 1)[0] not in ("http", "https"):
                     raise UnsupportedURLError(f"URL {url[:120]!r} is not http(s): only http and https are crawled")
                 canon = canonical_url(url)
             except ValueError as exc:  # UnsupportedURLError, InvalidKeyError, urlsplit's ValueError
@@ -171,8 +171,8 @@ class Crawler:
             self.summary.skipped_known += sum(1 for f in flags if f)
             fresh = [pair for pair, known in zip(fresh, flags) if not known]
         for url, canon in fresh:
-            parts = urlsplit(canon)
-            self._sched.add(WorkItem(url, canon, f"{parts.scheme}://{parts.netloc}", depth))
+            # Canonical URLs always read scheme://netloc/...: the origin is everything before that slash.
+            self._sched.add(WorkItem(url, canon, canon[:canon.index("/", canon.index("//") + 2)], depth))
 
     async def _worker(self) -> None:
         assert self._sched is not None

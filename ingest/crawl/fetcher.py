@@ -51,21 +51,24 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _media_type(headers: list[tuple[str, str]]) -> str | None:
-    for name, value in headers:
-        if name.lower() == "content-type":
-            return value.split(";", 1)[0].strip().lower()
-    return None
+def _media_type(content_type: str | None) -> str | None:
+    return content_type.split(";", 1)[0].strip().lower() if content_type is not None else None
 
 
-def _recorded_headers(raw: list[tuple[str, str]], decoded: bool) -> list[tuple[str, str]]:
-    """Headers as received, renamed as Common Crawl does for what the stored body no longer matches."""
+_ALWAYS_RENAMED = frozenset({b"transfer-encoding"})
+_RENAMED_WHEN_DECODED = frozenset({b"transfer-encoding", b"content-encoding", b"content-length"})
+
+
+def _recorded_headers(raw: tuple[tuple[bytes, bytes], ...], decoded: bool) -> list[tuple[str, str]]:
+    """Headers as received (latin-1 decoded), renamed as Common Crawl does for what the stored body no
+    longer matches: ``X-Crawler-`` + name."""
+    renamed = _RENAMED_WHEN_DECODED if decoded else _ALWAYS_RENAMED
     out = []
     for name, value in raw:
-        low = name.lower()
-        if low == "transfer-encoding" or (decoded and low in ("content-encoding", "content-length")):
-            name = "X-Crawler-" + name
-        out.append((name, value))
+        text = name.decode("latin-1")
+        if name.lower() in renamed:
+            text = "X-Crawler-" + text
+        out.append((text, value.decode("latin-1")))
     return out
 
 
@@ -128,10 +131,10 @@ class Fetcher:
         async with self._session.get(target, allow_redirects=False) as resp:
             fetched_at = time.time()
             peer = peer_ip_of(resp)  # already checked by GuardedConnector when the socket connected
-            raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
+            raw_headers = resp.raw_headers
             status_line = f"HTTP/{resp.version.major}.{resp.version.minor} {resp.status} {resp.reason or ''}".rstrip()
             status = resp.status
-            media = _media_type(raw_headers)
+            media = _media_type(resp.headers.get("Content-Type"))
             if (check_content_type and 200 <= status < 300
                     and not (media in self._allowed_types or (media is None and cfg.accept_missing_content_type))):
                 resp.close()  # do not download what we will not keep

@@ -1,0 +1,123 @@
+"""The ``dedup`` command group: ``dedup run`` (the batch job) and ``dedup clean-html``.
+
+``register(subparsers)`` adds the group to a parent argparse parser (the ``haybale`` command);
+``main(argv)`` runs it standalone (``python -m dedup ...``). Exit codes: 0 ok, 2 bad arguments or
+settings, 1 job failure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from dedup.config import DEFAULT_LSH_THRESHOLD, DEFAULT_THRESHOLD, DedupConfig
+from dedup.errors import DedupError
+from dedup.minhash import MinHashConfig
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add ``dedup run`` and ``dedup clean-html`` to a parent parser's subcommands."""
+    group = subparsers.add_parser("dedup", help="clean and deduplicate documents (exact + MinHash-LSH)")
+    commands = group.add_subparsers(dest="dedup_command", required=True)
+
+    run = commands.add_parser("run", help="run (or resume) the dedup batch job on Ray")
+    # SUPPRESS: a --root given to the parent command is not overwritten by this default.
+    run.add_argument("--root", default=argparse.SUPPRESS, help="project root (accepted for the common CLI; unused)")
+    run.add_argument("--input", action="append", required=True, help="file, directory or glob on any fsspec URL (repeatable)")
+    run.add_argument("--output", required=True, help="output directory (any fsspec URL)")
+    run.add_argument("--text-field", default="text", help="JSONL/Parquet field holding the text (default: text)")
+    run.add_argument("--id-field", default="id", help="JSONL/Parquet field holding the id (default: id)")
+    run.add_argument("--ngram", type=int, default=5, help="words per shingle (default: 5)")
+    run.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: 128)")
+    run.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help=f"Jaccard threshold (default: {DEFAULT_THRESHOLD})")
+    run.add_argument(
+        "--lsh-threshold", type=float, default=DEFAULT_LSH_THRESHOLD,
+        help=f"similarity the LSH bands x rows are tuned for (default: {DEFAULT_LSH_THRESHOLD})",
+    )
+    run.add_argument("--bands", type=int, help="LSH bands (with --rows; default: chosen from --lsh-threshold)")
+    run.add_argument("--rows", type=int, help="LSH rows per band (with --bands)")
+    run.add_argument(
+        "--verify", choices=("exact", "estimate"), default="exact",
+        help="candidate check: exact Jaccard of shingle sets, or the signature estimate (default: exact)",
+    )
+    run.add_argument("--hash", choices=("words64", "sha1"), default="words64", help="shingle hash (default: words64)")
+    run.add_argument("--keep", choices=("first", "longest", "priority"), default="first", help="kept document per cluster")
+    run.add_argument("--priority-field", help="metadata field with a number, for --keep priority (highest kept)")
+    run.add_argument("--partitions", type=int, default=16, help="shuffle partitions (default: 16)")
+    run.add_argument("--clean-text", action="store_true", help="apply the line filters to text inputs too")
+    run.add_argument("--adblock-list", help="EasyList-format rules for HTML cleaning")
+    run.add_argument("--max-bad-records", type=int, default=-1, help="fail when more records are quarantined (-1: no limit)")
+    run.add_argument("--run-id", help="resume this run (default: a new run id)")
+    run.add_argument("--address", help="Ray address (default: start a local Ray)")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    run.set_defaults(dedup_handler=_run)
+
+    clean = commands.add_parser("clean-html", help="write X.txt with the cleaned main text of each X.html[.gz]")
+    clean.add_argument("--root", default=argparse.SUPPRESS, help="project root (accepted for the common CLI; unused)")
+    clean.add_argument("src_dir")
+    clean.add_argument("dst_dir")
+    clean.add_argument("--adblock-list", help="EasyList-format rules")
+    clean.add_argument("--json", action="store_true", help="print the result as JSON")
+    clean.set_defaults(dedup_handler=_clean_html)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dedup.inputs import source_for_inputs
+    from dedup.job import run_dedup
+
+    config = DedupConfig(
+        minhash=MinHashConfig(num_perm=args.num_perm, ngram=args.ngram, hash=args.hash),
+        threshold=args.threshold,
+        lsh_threshold=args.lsh_threshold,
+        bands=args.bands,
+        rows=args.rows,
+        verify=args.verify,
+        keep=args.keep,
+        priority_field=args.priority_field,
+        partitions=args.partitions,
+        clean_text=args.clean_text,
+        adblock_list=args.adblock_list,
+        max_bad_records=args.max_bad_records,
+    )
+    source = source_for_inputs(args.input, text_field=args.text_field, id_field=args.id_field)
+    summary = run_dedup(
+        source, args.output, config, run_id=args.run_id, address=args.address, progress=not args.quiet, inputs=args.input
+    )
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        documents = summary["documents"]
+        print(
+            f"run {summary['run_id']}: kept {documents['kept']} of {documents['input']} documents; "
+            f"removed {documents['removed_by_reason']}; quarantined {documents['quarantined']}; output in {args.output}"
+        )
+    return 0
+
+
+def _clean_html(args: argparse.Namespace) -> int:
+    try:
+        from dedup.clean import CleanConfig, clean_html_dir
+    except ImportError as exc:
+        raise DedupError(f"dedup.clean is not available: {exc}") from exc
+    config = CleanConfig(adblock_list=args.adblock_list) if args.adblock_list else CleanConfig()
+    result = clean_html_dir(args.src_dir, args.dst_dir, config)
+    print(json.dumps(result, indent=1, default=str) if args.json else f"cleaned into {args.dst_dir}: {result}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point: ``python -m dedup run ...`` or ``python -m dedup clean-html ...``."""
+    parser = argparse.ArgumentParser(prog="python -m")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    register(subparsers)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or arguments[0] != "dedup":
+        arguments = ["dedup", *arguments]
+    args = parser.parse_args(arguments)
+    try:
+        return int(args.dedup_handler(args))
+    except DedupError as exc:
+        print(f"dedup: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, (ValueError,)) else 1

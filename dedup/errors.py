@@ -1,0 +1,43 @@
+"""The dedup package's errors. Callers catch :class:`DedupError`.
+
+::
+
+    DedupError
+    ├── ConfigError        a setting is invalid (flag values, LSH parameters, keep policy)
+    ├── SourceError        an input cannot be listed or read at all (missing path, unknown format)
+    │   └── RecordError    one record is bad (undecodable line, missing field); carries file + line
+    └── JobError           a stage of the batch job failed; names the stage and the split
+"""
+from __future__ import annotations
+
+
+class DedupError(Exception):
+    """Base class of every error raised by the dedup package."""
+
+
+class ConfigError(DedupError, ValueError):
+    """A configuration value is invalid; the message names the setting and the allowed values."""
+
+
+class SourceError(DedupError):
+    """An input cannot be listed or opened; the message names the input URL."""
+
+
+class RecordError(SourceError):
+    """One record of an input is unusable.
+
+    Attributes:
+        source: URL of the file holding the record.
+        offset: line number (JSONL, 1-based), row number (Parquet) or byte offset (WARC).
+        reason: what is wrong, in words.
+    """
+
+    def __init__(self, source: str, offset: int, reason: str) -> None:
+        super().__init__(f"{source}: record at {offset}: {reason}")
+        self.source = source
+        self.offset = offset
+        self.reason = reason
+
+
+class JobError(DedupError):
+    """A stage of the batch job failed; the message names the stage and the unit of work."""

@@ -1,0 +1,256 @@
+"""MinHash signatures of word n-grams, vectorized over batches of documents with numpy.
+
+Contract: for every document, :meth:`MinHasher.signatures` equals ``datasketch.MinHash`` built with
+the same ``num_perm``, ``seed`` and ``scheme``, updated with :func:`shingles` of the text and given
+:meth:`MinHasher.datasketch_hashfunc` as ``hashfunc``. With ``hash="sha1"`` that hashfunc is
+datasketch's own default (``sha1_hash32``), so plain ``datasketch.MinHash()`` objects fed the same
+shingle bytes are equal to ours.
+
+Hashes (``MinHashConfig.hash``):
+
+- ``"words64"`` (default, fast): every token gets a 64-bit hash (:mod:`dedup.tokens`); the n-gram's
+  32-bit hash is the top half of ``sum(token_hash[k] * C[k]) mod 2**64`` over its n tokens. All of it
+  runs in numpy over the whole batch.
+- ``"sha1"``: datasketch's default, SHA-1 of the shingle bytes (one hashlib call per shingle; slow).
+
+Schemes: ``"affine32"`` (datasketch 2.x default: fmix32 pre-mix, then ``a*h+b`` mod 2**32) and
+``"legacy"`` (datasketch < 2: ``(a*h+b) mod (2**61-1)``, truncated to 32 bits).
+
+A document with fewer than ``ngram`` tokens (but at least one) has one shingle, all its tokens; an
+empty document has none, and its signature is all ``0xFFFFFFFF`` (datasketch's empty MinHash).
+"""
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+from typing import Callable, Literal, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from dedup.errors import ConfigError
+from dedup.tokens import TokenBatch, token_hash_reference, tokenize_batch, tokenize_reference
+
+HashName = Literal["words64", "sha1"]
+SchemeName = Literal["affine32", "legacy"]
+
+_MASK64 = (1 << 64) - 1
+_MERSENNE_PRIME = (1 << 61) - 1
+_MAX_HASH32 = 0xFFFFFFFF
+# Odd, distinct position multipliers make the n-gram hash order-sensitive.
+_POSITION_MULTIPLIERS = tuple(
+    (0x9E3779B97F4A7C15 * (2 * k + 1) + 0xD6E8FEB86659FD93 * k) & _MASK64 | 1 for k in range(64)
+)
+# Shingles per permutation block (128 x 16384 uint32 = 8 MiB): large blocks amortize the
+# per-block numpy calls, which measured costlier than the cache misses.
+_BLOCK = 16384
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """How signatures are made. Frozen so that it can be printed into a run's summary.
+
+    Attributes:
+        num_perm: number of permutations (signature length), 1..1024.
+        ngram: words per shingle, 1..64.
+        seed: seed of the permutations (datasketch's ``seed``).
+        hash: ``"words64"`` or ``"sha1"`` (see the module docstring).
+        scheme: ``"affine32"`` or ``"legacy"`` (datasketch's ``scheme``).
+    """
+
+    num_perm: int = 128
+    ngram: int = 5
+    seed: int = 1
+    hash: HashName = "words64"
+    scheme: SchemeName = "affine32"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_perm <= 1024:
+            raise ConfigError(f"num_perm must be in 1..1024, got {self.num_perm}")
+        if not 1 <= self.ngram <= 64:
+            raise ConfigError(f"ngram must be in 1..64, got {self.ngram}")
+        if self.hash not in ("words64", "sha1"):
+            raise ConfigError(f"hash must be 'words64' or 'sha1', got {self.hash!r}")
+        if self.scheme not in ("affine32", "legacy"):
+            raise ConfigError(f"scheme must be 'affine32' or 'legacy', got {self.scheme!r}")
+
+
+def shingles(text: str, ngram: int = 5) -> list[bytes]:
+    """The word n-gram shingles of a text as bytes (normalized tokens joined by one space).
+
+    These are what to feed ``datasketch.MinHash.update_batch`` to reproduce our signatures.
+    """
+    tokens = tokenize_reference(text)
+    if not tokens:
+        return []
+    if len(tokens) < ngram:
+        return [b" ".join(tokens)]
+    return [b" ".join(tokens[i : i + ngram]) for i in range(len(tokens) - ngram + 1)]
+
+
+def words64_hash32(shingle: bytes) -> int:
+    """The ``"words64"`` 32-bit hash of one shingle's bytes (a datasketch ``hashfunc``)."""
+    acc = 0
+    for k, token in enumerate(shingle.split(b" ")):
+        acc = (acc + token_hash_reference(token) * _POSITION_MULTIPLIERS[k]) & _MASK64
+    return acc >> 32
+
+
+def sha1_hash32(shingle: bytes) -> int:
+    """datasketch's default hashfunc: the first 4 bytes of SHA-1, little-endian."""
+    return int(struct.unpack("<I", hashlib.sha1(shingle).digest()[:4])[0])
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    v = values ^ (values >> np.uint32(16))
+    v *= np.uint32(0x85EBCA6B)
+    v ^= v >> np.uint32(13)
+    v *= np.uint32(0xC2B2AE35)
+    v ^= v >> np.uint32(16)
+    return v
+
+
+class MinHasher:
+    """Computes signatures for batches of documents. Cheap to build; safe to pickle.
+
+    Not thread-safe for concurrent calls on one instance only because numpy buffers are reused.
+    """
+
+    def __init__(self, config: MinHashConfig = MinHashConfig()) -> None:
+        self.config = config
+        self.perm_a, self.perm_b = _permutations(config.num_perm, config.seed, config.scheme)
+
+    def datasketch_hashfunc(self) -> Callable[[bytes], int]:
+        """The ``hashfunc`` to give ``datasketch.MinHash`` for equal signatures."""
+        return sha1_hash32 if self.config.hash == "sha1" else words64_hash32
+
+    def signatures(self, texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Signatures of a batch of texts: uint32 array of shape (n_docs, num_perm).
+
+        Nulls are empty documents. Errors: TypeError if ``texts`` is not strings.
+        """
+        tokens = tokenize_batch(texts)
+        return self.signatures_of_tokens(tokens, texts)
+
+    def signatures_of_tokens(
+        self, tokens: TokenBatch, texts: Sequence[str | None] | pa.Array | pa.ChunkedArray | None = None
+    ) -> np.ndarray:
+        """Signatures from an already tokenized batch (``texts`` needed only for ``hash="sha1"``)."""
+        shingle_hashes, shingle_doc_offsets = self.shingle_hashes(tokens, texts)
+        return self._permute_min(shingle_hashes, shingle_doc_offsets)
+
+    def shingle_hashes(
+        self, tokens: TokenBatch, texts: Sequence[str | None] | pa.Array | pa.ChunkedArray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The 32-bit hash of every shingle (uint32) and per-document offsets (n_docs + 1)."""
+        if self.config.hash == "sha1":
+            if texts is None:
+                raise ConfigError("hash='sha1' needs the texts, not only their tokens")
+            return self._sha1_shingle_hashes(texts)
+        return shingle_hashes_words64(tokens, self.config.ngram)
+
+    def signatures_and_shingles(
+        self, tokens: TokenBatch, texts: Sequence[str | None] | pa.Array | pa.ChunkedArray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Signatures plus every shingle hash (for exact Jaccard later; repeats not removed).
+
+        Returns (signatures, shingle_hashes uint32, offsets int64 of length n_docs + 1).
+        """
+        hashes, offsets = self.shingle_hashes(tokens, texts)
+        return self._permute_min(hashes, offsets), hashes, offsets
+
+    def _sha1_shingle_hashes(
+        self, texts: Sequence[str | None] | pa.Array | pa.ChunkedArray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        values = texts.to_pylist() if isinstance(texts, (pa.Array, pa.ChunkedArray)) else list(texts)
+        hashes: list[int] = []
+        counts = [0]
+        for text in values:
+            doc_shingles = shingles(text or "", self.config.ngram)
+            hashes.extend(sha1_hash32(s) for s in doc_shingles)
+            counts.append(len(doc_shingles))
+        return np.asarray(hashes, dtype=np.uint32), np.cumsum(counts, dtype=np.int64)
+
+    def _permute_min(self, shingle_hashes: np.ndarray, doc_offsets: np.ndarray) -> np.ndarray:
+        n_docs = len(doc_offsets) - 1
+        num_perm = self.config.num_perm
+        signature = np.full((num_perm, n_docs), _MAX_HASH32, dtype=np.uint32)
+        counts = np.diff(doc_offsets)
+        shingle_doc = np.repeat(np.arange(n_docs, dtype=np.int64), counts)
+        if self.config.scheme == "affine32":
+            hashes = _fmix32(shingle_hashes.astype(np.uint32))
+            a = self.perm_a.astype(np.uint32)[:, None]
+            b = self.perm_b.astype(np.uint32)[:, None]
+            work = np.empty((num_perm, min(_BLOCK, max(len(hashes), 1))), dtype=np.uint32)
+        else:
+            hashes = shingle_hashes.astype(np.uint64)
+            a = self.perm_a[:, None]
+            b = self.perm_b[:, None]
+            work = np.empty((num_perm, min(_BLOCK, max(len(hashes), 1))), dtype=np.uint64)
+        # Segments = runs of one document inside one block; computed once for the whole batch.
+        nonempty_starts = doc_offsets[:-1][counts > 0]
+        block_starts = np.arange(0, len(hashes), _BLOCK, dtype=np.int64)
+        cuts = np.union1d(nonempty_starts, block_starts)
+        cut_docs = shingle_doc[cuts] if len(cuts) else np.zeros(0, np.int64)
+        block_bounds = np.searchsorted(cuts, np.r_[block_starts, len(hashes)])
+        for block_index, begin in enumerate(block_starts):
+            block = hashes[begin : begin + _BLOCK]
+            view = work[:, : len(block)]
+            np.multiply(a, block[None, :], out=view)
+            np.add(view, b, out=view)
+            if self.config.scheme == "legacy":
+                np.remainder(view, np.uint64(_MERSENNE_PRIME), out=view)
+                np.bitwise_and(view, np.uint64(_MAX_HASH32), out=view)
+            first, last = block_bounds[block_index], block_bounds[block_index + 1]
+            minima = np.minimum.reduceat(view, cuts[first:last] - begin, axis=1)
+            segment_docs = cut_docs[first:last]
+            # Only the first and last segment of a block can share a document with another block.
+            signature[:, segment_docs] = np.minimum(signature[:, segment_docs], minima)
+        return np.ascontiguousarray(signature.T)
+
+
+def shingle_hashes_words64(tokens: TokenBatch, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit ``"words64"`` hashes of every shingle of a tokenized batch, and per-document offsets.
+
+    Returns (hashes uint32, offsets int64 of length n_docs + 1).
+    """
+    counts = tokens.token_counts()
+    n_tokens = len(tokens.hashes)
+    shingle_counts = np.where(counts >= ngram, counts - ngram + 1, np.minimum(counts, 1))
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(shingle_counts, out=offsets[1:])
+    padded = np.zeros(n_tokens + ngram, dtype=np.uint64)
+    padded[:n_tokens] = tokens.hashes
+    window = np.zeros(n_tokens, dtype=np.uint64)
+    for k in range(ngram):
+        window += padded[k : k + n_tokens] * np.uint64(_POSITION_MULTIPLIERS[k])
+    # Token position where each shingle starts: its document's first token plus its rank in the document.
+    shift = np.repeat(tokens.doc_offsets[:-1] - offsets[:-1], shingle_counts)
+    starts = shift + np.arange(int(offsets[-1]), dtype=np.int64)
+    result = window[starts]
+    for doc in np.flatnonzero((counts > 0) & (counts < ngram)):  # rare: shorter than one n-gram
+        begin, end = int(tokens.doc_offsets[doc]), int(tokens.doc_offsets[doc + 1])
+        acc = sum(int(tokens.hashes[begin + k]) * _POSITION_MULTIPLIERS[k] for k in range(end - begin))
+        result[offsets[doc]] = acc & _MASK64
+    return (result >> np.uint64(32)).astype(np.uint32), offsets
+
+
+def _permutations(num_perm: int, seed: int, scheme: SchemeName) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's permutation parameters (same RandomState draws, same order)."""
+    gen = np.random.RandomState(seed)
+    if scheme == "legacy":
+        pairs = np.array(
+            [
+                (
+                    gen.randint(1, _MERSENNE_PRIME, dtype=np.uint64),
+                    gen.randint(0, _MERSENNE_PRIME, dtype=np.uint64),
+                )
+                for _ in range(num_perm)
+            ],
+            dtype=np.uint64,
+        ).T
+        return pairs[0], pairs[1]
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a.astype(np.uint64), b.astype(np.uint64)

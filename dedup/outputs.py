@@ -1,0 +1,153 @@
+"""Stage 4 and the run's outputs: clean Parquet shards, the removal report, summary and plots.
+
+Layout of ``--output``::
+
+    data/part-S.parquet       kept documents of split S: id, url, text, metadata
+    removed/part-S.parquet    one row per removed document: id, reason, kept_id, similarity, detail
+                              (reasons: exact_duplicate, near_duplicate, empty, ad_or_boilerplate,
+                              clean_error; detail names the cleaning filters that removed text)
+    quarantine.parquet        bad input records: source, offset, reason
+    summary.json              counts, settings, timings
+    cluster_sizes.png         histogram of duplicate cluster sizes
+    s_curve.png               candidate probability vs Jaccard similarity for the bands x rows used
+"""
+from __future__ import annotations
+
+import io
+from typing import Any, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dedup.components import ASSIGN_SCHEMA
+from dedup.lsh_params import LshParams
+from dedup.split_stage import DROPPED_SCHEMA, split_name
+from dedup.workdir import WorkDir
+
+OUTPUT_SCHEMA = pa.schema(
+    [("id", pa.string()), ("url", pa.string()), ("text", pa.large_string()), ("metadata", pa.string())]
+)
+REPORT_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("reason", pa.string()),
+        ("kept_id", pa.string()),
+        ("similarity", pa.float32()),
+        ("detail", pa.string()),
+    ]
+)
+
+
+def data_path(work: WorkDir, split: int) -> str:
+    return f"{work.output}/data/part-{split_name(split)}.parquet"
+
+
+def report_path(work: WorkDir, split: int) -> str:
+    return f"{work.output}/removed/part-{split_name(split)}.parquet"
+
+
+def write_split_outputs(split: int, work: WorkDir) -> dict[str, int]:
+    """Write the clean shard and the removal report of one split; returns kept/removed counts."""
+    name = split_name(split)
+    docs = work.read_table(work.path("docs", f"{name}.parquet"))
+    assign_file = work.path("assign", f"{name}.parquet")
+    assigned = work.read_table(assign_file) if work.exists(assign_file) else ASSIGN_SCHEMA.empty_table()
+    removed = pc.is_in(docs.column("ordinal"), value_set=assigned.column("ordinal"))
+    kept = docs.filter(pc.invert(removed)).select(["id", "url", "text", "metadata"]).cast(OUTPUT_SCHEMA)
+    work.write_table(data_path(work, split), kept, compression="zstd")
+    dropped = work.read_table(work.path("dropped", f"{name}.parquet"))
+    report = pa.concat_tables(
+        [
+            pa.table(
+                {
+                    "id": assigned.column("id"),
+                    "reason": assigned.column("reason"),
+                    "kept_id": assigned.column("kept_id"),
+                    "similarity": assigned.column("similarity"),
+                    "detail": pa.nulls(assigned.num_rows, pa.string()),
+                },
+                schema=REPORT_SCHEMA,
+            ),
+            pa.table(
+                {
+                    "id": dropped.column("id"),
+                    "reason": dropped.column("reason"),
+                    "kept_id": pa.nulls(dropped.num_rows, pa.string()),
+                    "similarity": pa.nulls(dropped.num_rows, pa.float32()),
+                    "detail": dropped.column("detail"),
+                },
+                schema=REPORT_SCHEMA,
+            ),
+        ]
+    )
+    work.write_table(report_path(work, split), report, compression="zstd")
+    reasons = report.column("reason").to_pylist()
+    counts: dict[str, int] = {"kept": kept.num_rows}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    return counts
+
+
+def iter_marks(work: WorkDir, n_splits: int) -> Iterator[tuple[list[str], list[str], list[str | None]]]:
+    """(ids, status, reason) per split for a MarkSink: every kept and every removed document."""
+    for split in range(n_splits):
+        kept = work.read_table(data_path(work, split), columns=["id"]).column("id").to_pylist()
+        report = work.read_table(report_path(work, split), columns=["id", "reason"])
+        removed = report.column("id").to_pylist()
+        reasons = report.column("reason").to_pylist()
+        yield kept + removed, ["kept"] * len(kept) + ["removed"] * len(removed), [None] * len(kept) + reasons
+
+
+def plot_cluster_sizes(cluster_sizes: dict[int, int]) -> bytes:
+    """PNG bar chart of how many duplicate clusters have each size (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    if cluster_sizes:
+        sizes = sorted(cluster_sizes)
+        axes.bar([str(s) for s in sizes] if len(sizes) <= 30 else sizes, [cluster_sizes[s] for s in sizes])
+        axes.set_yscale("log")
+    else:
+        axes.text(0.5, 0.5, "no duplicate clusters", ha="center", va="center", transform=axes.transAxes)
+    axes.set_xlabel("documents in cluster")
+    axes.set_ylabel("clusters")
+    axes.set_title("Duplicate cluster sizes")
+    return _png(figure)
+
+
+def plot_s_curve(lsh: LshParams, threshold: float) -> bytes:
+    """PNG of the LSH S-curve (P(candidate) vs Jaccard similarity) with the threshold marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = np.linspace(0, 1, 501)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.plot(grid, lsh.candidate_probability(grid), label=f"{lsh.bands} bands x {lsh.rows} rows")
+    axes.axvline(threshold, color="red", linestyle="--", label=f"threshold {threshold}")
+    axes.set_xlabel("Jaccard similarity of word n-grams")
+    axes.set_ylabel("P(candidate pair)")
+    axes.set_title("LSH S-curve")
+    axes.legend()
+    return _png(figure)
+
+
+def _png(figure: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    sink = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(sink, format="png", dpi=100)
+    plt.close(figure)
+    return sink.getvalue()
+
+
+def collect_quarantine(work: WorkDir, n_splits: int) -> pa.Table:
+    """All quarantined records of the run, split by split."""
+    tables = [work.read_table(work.path("quarantine", f"{split_name(s)}.parquet")) for s in range(n_splits)]
+    return pa.concat_tables(tables) if tables else pa.schema(DROPPED_SCHEMA).empty_table()

@@ -1,0 +1,291 @@
+"""Stage 1, for one split: read → clean → normalize → exact digest → signature → spill.
+
+Pure Python (no Ray): :func:`process_split` reads one split of a source and writes, into the work
+directory, the clean documents, their signatures, their LSH band keys and exact digests hashed into
+``partitions`` shuffle partitions, the documents removed by cleaning and the quarantined records.
+A document's *ordinal* is ``split_index << 32 | row``: unique, and ordered like the input.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from dedup.config import DedupConfig
+from dedup.errors import JobError, RecordError
+from dedup.minhash import MinHasher
+from dedup.sources import DocumentSource, Split
+from dedup.tokens import fmix64, tokenize_batch
+from dedup.workdir import WorkDir
+
+try:  # The cleaner lives in dedup.clean (written separately); text inputs work without it.
+    from dedup.clean import CleanConfig, clean_html, clean_text
+except ImportError:  # pragma: no cover - depends on the other package being present
+    CleanConfig = None  # type: ignore[assignment,misc]
+    clean_html = None  # type: ignore[assignment]
+    clean_text = None  # type: ignore[assignment]
+
+DOCS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("url", pa.string()),
+        ("text", pa.large_string()),
+        ("metadata", pa.string()),
+        ("ordinal", pa.uint64()),
+        ("length", pa.int64()),
+        ("priority", pa.float64()),
+        ("digest_hi", pa.uint64()),
+        ("digest_lo", pa.uint64()),
+    ]
+)
+BANDS_SCHEMA = pa.schema([("band_key", pa.uint64()), ("ordinal", pa.uint64())])
+DIGESTS_SCHEMA = pa.schema([("digest_hi", pa.uint64()), ("digest_lo", pa.uint64()), ("ordinal", pa.uint64())])
+DROPPED_SCHEMA = pa.schema([("id", pa.string()), ("reason", pa.string()), ("detail", pa.string())])
+QUARANTINE_SCHEMA = pa.schema([("source", pa.string()), ("offset", pa.int64()), ("reason", pa.string())])
+
+_BAND_SEED = 0x2545F4914F6CDD1D
+_ROW_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass
+class SplitStats:
+    """What stage 1 did with one split."""
+
+    split: int
+    url: str
+    documents_in: int
+    documents_out: int
+    bytes_in: int
+    dropped: int
+    quarantined: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def split_name(split_index: int) -> str:
+    return f"{split_index:06d}"
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """uint64 key of every (document, band): a hash of the band index and its ``rows`` values.
+
+    Returns shape (n_docs, bands). Equal keys in one band mean equal rows (up to 64-bit collisions).
+    """
+    n_docs = signatures.shape[0]
+    keys = np.empty((n_docs, bands), dtype=np.uint64)
+    values = signatures[:, : bands * rows].astype(np.uint64).reshape(n_docs, bands, rows)
+    for band in range(bands):
+        acc = np.full(n_docs, ((band + 1) * _BAND_SEED) & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64)
+        for row in range(rows):
+            acc = fmix64((acc ^ values[:, band, row]) * _ROW_MULTIPLIER)
+        keys[:, band] = acc
+    return keys
+
+
+def partition_of(keys: np.ndarray, partitions: int) -> np.ndarray:
+    """Shuffle partition of uint64 keys (their top bits, so it is independent of bucket order)."""
+    return ((keys >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
+
+
+def _priority(metadata: str | None, field: str | None) -> float:
+    if not field or not metadata:
+        return 0.0
+    try:
+        value = json.loads(metadata).get(field)
+        return float(value) if value is not None else 0.0
+    except (ValueError, TypeError, AttributeError):
+        return 0.0
+
+
+class _Cleaner:
+    """Turns a source batch (``text`` or ``html`` column) into clean texts plus drop reasons."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        self.config = config
+        self.clean_config: Any = None
+        if CleanConfig is not None:
+            self.clean_config = CleanConfig(adblock_list=config.adblock_list) if config.adblock_list else CleanConfig()
+
+    def clean(self, batch: pa.RecordBatch) -> tuple[pa.Array, list[str | None]]:
+        """(texts, detail) where detail names the filters that removed text (None if nothing)."""
+        if "html" in batch.schema.names:
+            if clean_html is None:
+                raise JobError("HTML input needs dedup.clean (clean_html), which is not installed")
+            texts, details = [], []
+            for html, url in zip(batch.column("html").to_pylist(), batch.column("url").to_pylist()):
+                try:
+                    result = clean_html(html or "", url=url, config=self.clean_config)
+                except Exception as exc:  # one unparseable page must not fail the split
+                    texts.append("")
+                    details.append(f"clean_error:{type(exc).__name__}: {exc}"[:300])
+                    continue
+                texts.append(result.text)
+                details.append(_removal_detail(result.removals))
+            return pa.array(texts, pa.large_string()), details
+        column = batch.column("text").cast(pa.large_string())
+        if not self.config.clean_text:
+            return column, [None] * len(column)
+        if clean_text is None:
+            raise JobError("clean_text=True needs dedup.clean (clean_text), which is not installed")
+        cleaned, details = [], []
+        for text in column.to_pylist():
+            result = clean_text(text or "", config=self.clean_config)
+            cleaned.append(result.text)
+            details.append(_removal_detail(result.removals))
+        return pa.array(cleaned, pa.large_string()), details
+
+
+def _drop_reason(detail: str | None) -> str:
+    """Why a document without any token left is dropped."""
+    if detail is None:
+        return "empty"
+    return "clean_error" if detail.startswith("clean_error:") else "ad_or_boilerplate"
+
+
+def _removal_detail(removals: tuple[tuple[str, int], ...]) -> str | None:
+    parts = [f"{name}:{count}" for name, count in removals if count]
+    return ",".join(parts) if parts else None
+
+
+def process_split(
+    split_index: int,
+    split: Split,
+    source: DocumentSource,
+    config: DedupConfig,
+    work: WorkDir,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> SplitStats:
+    """Run stage 1 on one split and write its outputs (see the module docstring).
+
+    ``on_progress(documents, bytes)`` is called after each batch. Idempotent: a rerun overwrites
+    the same files with the same content. Errors: SourceError if the split cannot be read at all.
+    """
+    name = split_name(split_index)
+    hasher = MinHasher(config.minhash)
+    lsh = config.lsh
+    cleaner = _Cleaner(config)
+    quarantine: list[RecordError] = []
+    signatures: list[np.ndarray] = []
+    ordinal_parts: list[np.ndarray] = []
+    digest_parts: list[np.ndarray] = []
+    set_values: list[np.ndarray] = []
+    set_lengths: list[np.ndarray] = []
+    dropped: dict[str, list[Any]] = {"id": [], "reason": [], "detail": []}
+    row = 0
+    docs_in = bytes_in = 0
+    # Documents stream to Parquet batch by batch: a split's text is never all in memory; only its
+    # signatures (num_perm x 4 bytes per document) and digests are kept until the end.
+    with work.table_writer(work.path("docs", f"{name}.parquet"), DOCS_SCHEMA) as docs_writer:
+        for batch in source.read(split, on_bad_record=quarantine.append):
+            docs_in += batch.num_rows
+            texts, details = cleaner.clean(batch)
+            tokens = tokenize_batch(texts)
+            counts = tokens.token_counts()
+            bytes_in += int(tokens.byte_lengths.sum())
+            keep = counts > 0
+            for index in np.flatnonzero(~keep):
+                dropped["id"].append(batch.column("id")[int(index)].as_py())
+                dropped["reason"].append(_drop_reason(details[index]))
+                dropped["detail"].append(details[index])
+            if keep.any():
+                kept_index = np.flatnonzero(keep)
+                kept_array = pa.array(kept_index)
+                if config.verify == "exact":
+                    sig, values, offsets = hasher.signatures_and_shingles(tokens, texts)
+                    # Documents without tokens have no shingles, so the kept documents' shingles
+                    # are exactly ``values``, in order.
+                    set_values.append(values)
+                    set_lengths.append(np.diff(offsets)[kept_index])
+                else:
+                    sig = hasher.signatures_of_tokens(tokens, texts)
+                signatures.append(sig[kept_index])
+                digests = _digests(tokens.hashes, tokens.doc_offsets, kept_index)
+                metadata = batch.column("metadata").to_pylist() if config.priority_field else [None] * batch.num_rows
+                n = len(kept_index)
+                ordinals = (np.uint64(split_index) << np.uint64(32)) + np.arange(row, row + n, dtype=np.uint64)
+                ordinal_parts.append(ordinals)
+                digest_parts.append(digests)
+                docs_writer.write_table(
+                    pa.table(
+                        {
+                            "id": batch.column("id").take(kept_array).cast(pa.string()),
+                            "url": batch.column("url").take(kept_array).cast(pa.string()),
+                            "text": texts.take(kept_array),
+                            "metadata": pa.array([metadata[i] for i in kept_index], pa.string()),
+                            "ordinal": pa.array(ordinals),
+                            "length": pa.array(tokens.byte_lengths[kept_index].astype(np.int64)),
+                            "priority": pa.array([_priority(metadata[i], config.priority_field) for i in kept_index], pa.float64()),
+                            "digest_hi": pa.array(digests[:, 0]),
+                            "digest_lo": pa.array(digests[:, 1]),
+                        },
+                        schema=DOCS_SCHEMA,
+                    )
+                )
+                row += n
+            if on_progress is not None:
+                on_progress(batch.num_rows, int(tokens.byte_lengths.sum()))
+    sig_all = np.concatenate(signatures) if signatures else np.zeros((0, config.minhash.num_perm), np.uint32)
+    ordinals = np.concatenate(ordinal_parts) if ordinal_parts else np.zeros(0, np.uint64)
+    digests_all = np.concatenate(digest_parts) if digest_parts else np.zeros((0, 2), np.uint64)
+    work.write_array(work.path("sigs", f"{name}.npy"), sig_all)
+    if config.verify == "exact":
+        lengths = np.concatenate(set_lengths) if set_lengths else np.zeros(0, np.int64)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        values = np.concatenate(set_values) if set_values else np.zeros(0, np.uint32)
+        work.write_array(work.path("shingles", f"{name}.values.npy"), values)
+        work.write_array(work.path("shingles", f"{name}.offsets.npy"), offsets)
+    _spill_bands(work, name, band_keys(sig_all, lsh.bands, lsh.rows), ordinals, config.partitions)
+    _spill_digests(work, name, digests_all[:, 0], digests_all[:, 1], ordinals, config.partitions)
+    work.write_table(work.path("dropped", f"{name}.parquet"), pa.table(dropped, schema=DROPPED_SCHEMA))
+    work.write_table(
+        work.path("quarantine", f"{name}.parquet"),
+        pa.table(
+            {
+                "source": [e.source for e in quarantine],
+                "offset": [e.offset for e in quarantine],
+                "reason": [e.reason for e in quarantine],
+            },
+            schema=QUARANTINE_SCHEMA,
+        ),
+    )
+    return SplitStats(split_index, split.url, docs_in, len(ordinals), bytes_in, len(dropped["id"]), len(quarantine))
+
+
+def _digests(token_hashes: np.ndarray, doc_offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """128-bit digest (two uint64) of each document's normalized token sequence."""
+    out = np.empty((len(docs), 2), dtype=np.uint64)
+    for position, doc in enumerate(docs):
+        digest = xxhash.xxh3_128_digest(token_hashes[doc_offsets[doc] : doc_offsets[doc + 1]].tobytes())
+        out[position, 0] = int.from_bytes(digest[:8], "little")
+        out[position, 1] = int.from_bytes(digest[8:], "little")
+    return out
+
+
+def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarray, partitions: int) -> None:
+    flat_keys = keys.reshape(-1)
+    flat_ordinals = np.repeat(ordinals, keys.shape[1])
+    parts = partition_of(flat_keys, partitions)
+    order = np.argsort(parts, kind="stable")
+    bounds = np.searchsorted(parts[order], np.arange(partitions + 1))
+    for part in range(partitions):
+        chosen = order[bounds[part] : bounds[part + 1]]
+        table = pa.table({"band_key": flat_keys[chosen], "ordinal": flat_ordinals[chosen]}, schema=BANDS_SCHEMA)
+        work.write_table(work.path("bands", f"{part:05d}", f"{name}.parquet"), table)
+
+
+def _spill_digests(
+    work: WorkDir, name: str, high: np.ndarray, low: np.ndarray, ordinals: np.ndarray, partitions: int
+) -> None:
+    parts = partition_of(high, partitions)
+    for part in range(partitions):
+        chosen = np.flatnonzero(parts == part)
+        table = pa.table(
+            {"digest_hi": high[chosen], "digest_lo": low[chosen], "ordinal": ordinals[chosen]}, schema=DIGESTS_SCHEMA
+        )
+        work.write_table(work.path("digests", f"{part:05d}", f"{name}.parquet"), table)

@@ -1,0 +1,130 @@
+"""The work directory of a run: where stages spill their results and mark their completion.
+
+Layout under ``{output}/_work/{run_id}/``::
+
+    config.json                 the run's settings (a resumed run must match them)
+    docs/S.parquet              clean documents of split S (+ ordinal, length, priority, digest)
+    sigs/S.npy                  their signatures, row for row (uint32, n x num_perm)
+    bands/P/S.parquet           (band_key, ordinal) of split S that fall in partition P
+    digests/P/S.parquet         (digest_hi, digest_lo, ordinal) of split S in partition P
+    dropped/S.parquet           documents of split S removed by cleaning (id, reason, detail)
+    quarantine/S.parquet        bad records of split S (source, offset, reason)
+    edges/P.parquet             verified duplicate pairs found in partition P
+    forest/R-I.parquet          union-find forest I after merge round R
+    assign/S.parquet            removed documents of split S with their kept document
+    markers/NAME.json           a unit of work is complete (written last, after its data)
+
+Every file is written under a temporary name and renamed into place, so a killed stage leaves
+either nothing or a whole file; a unit counts as done only when its marker exists.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import uuid
+from typing import Any, Iterator
+
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class WorkDir:
+    """Paths and atomic writes of one run's work directory (any fsspec URL). Picklable."""
+
+    def __init__(self, output: str, run_id: str) -> None:
+        self.output = output.rstrip("/")
+        self.run_id = run_id
+        self.root = f"{self.output}/_work/{run_id}"
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        return fsspec.core.url_to_fs(self.root)[0]
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    def is_local(self) -> bool:
+        return "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+
+    # -- atomic writes -------------------------------------------------------------------------
+    def write_bytes(self, path: str, data: bytes) -> None:
+        fs = self.fs
+        fs.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+        with fs.open(temporary, "wb") as handle:
+            handle.write(data)
+        fs.mv(temporary, path)
+
+    def write_table(self, path: str, table: pa.Table, compression: str = "lz4") -> None:
+        """Write a Parquet file atomically (lz4 for work files: cheap to write and read back)."""
+        sink = io.BytesIO()
+        pq.write_table(table, sink, compression=compression)
+        self.write_bytes(path, sink.getvalue())
+
+    @contextlib.contextmanager
+    def table_writer(self, path: str, schema: pa.Schema, compression: str = "lz4") -> Iterator[pq.ParquetWriter]:
+        """A streaming Parquet writer whose file appears at ``path`` only if the block succeeds."""
+        fs = self.fs
+        fs.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+        with fs.open(temporary, "wb") as handle:
+            writer = pq.ParquetWriter(handle, schema, compression=compression)
+            try:
+                yield writer
+            finally:
+                writer.close()
+        fs.mv(temporary, path)
+
+    def write_array(self, path: str, array: np.ndarray) -> None:
+        sink = io.BytesIO()
+        np.save(sink, array, allow_pickle=False)
+        self.write_bytes(path, sink.getvalue())
+
+    def write_json(self, path: str, data: Any) -> None:
+        self.write_bytes(path, json.dumps(data, indent=1, sort_keys=True).encode())
+
+    # -- reads ---------------------------------------------------------------------------------
+    def read_table(self, path: str, columns: list[str] | None = None) -> pa.Table:
+        with self.fs.open(path, "rb") as handle:
+            return pq.read_table(handle, columns=columns)
+
+    def read_tables(self, paths: list[str], schema: pa.Schema) -> pa.Table:
+        tables = [self.read_table(p) for p in paths]
+        return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def open_array(self, path: str) -> np.ndarray:
+        """A saved array; memory-mapped when the work dir is local (only touched rows are read)."""
+        if self.is_local():
+            return np.load(self.fs._strip_protocol(path), mmap_mode="r", allow_pickle=False)
+        with self.fs.open(path, "rb") as handle:
+            return np.load(io.BytesIO(handle.read()), allow_pickle=False)
+
+    def read_json(self, path: str) -> Any:
+        with self.fs.open(path, "rb") as handle:
+            return json.loads(handle.read())
+
+    def exists(self, path: str) -> bool:
+        return bool(self.fs.exists(path))
+
+    def list(self, directory: str) -> list[str]:
+        fs = self.fs
+        if not fs.exists(directory):
+            return []
+        return sorted(p for p in fs.ls(directory, detail=False) if ".tmp-" not in p)
+
+    # -- markers -------------------------------------------------------------------------------
+    def marker(self, name: str) -> str:
+        return self.path("markers", f"{name}.json")
+
+    def done(self, name: str) -> bool:
+        return self.exists(self.marker(name))
+
+    def mark_done(self, name: str, info: dict[str, Any]) -> None:
+        self.write_json(self.marker(name), info)
+
+    def marker_info(self, name: str) -> dict[str, Any]:
+        return dict(self.read_json(self.marker(name)))

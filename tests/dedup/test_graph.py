@@ -1,0 +1,75 @@
+"""Candidate pairs from buckets, connected components, band keys (no Ray)."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from dedup.candidates import group_pairs, unique_pairs
+from dedup.components import connected_components
+from dedup.split_stage import band_keys
+
+
+def _union_find_roots(edges: list[tuple[int, int]]) -> dict[int, int]:
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {node: find(node) for node in parent}
+
+
+def test_components_match_union_find() -> None:
+    rng = random.Random(3)
+    for _ in range(20):
+        edges = [(rng.randrange(300), rng.randrange(300)) for _ in range(rng.randrange(1, 400))]
+        a = np.array([e[0] for e in edges], dtype=np.uint64) * np.uint64(1 << 33)
+        b = np.array([e[1] for e in edges], dtype=np.uint64) * np.uint64(1 << 33)
+        nodes, roots = connected_components(a, b)
+        expected = _union_find_roots(edges)
+        got = {int(n) >> 33: int(r) >> 33 for n, r in zip(nodes, roots)}
+        assert got == expected
+
+
+def test_long_chain_converges() -> None:
+    n = 5000
+    nodes, roots = connected_components(np.arange(n - 1, dtype=np.uint64), np.arange(1, n, dtype=np.uint64))
+    assert len(nodes) == n and (roots == 0).all()
+
+
+def test_group_pairs() -> None:
+    keys = np.array([5, 5, 7, 5, 9, 7], dtype=np.uint64)
+    ordinals = np.array([10, 11, 12, 13, 14, 15], dtype=np.uint64)
+    pairs = group_pairs(keys, ordinals).tolist()
+    assert pairs == [[10, 11], [10, 13], [11, 13], [12, 15]]
+
+
+def test_big_group_is_linear() -> None:
+    keys = np.zeros(1000, dtype=np.uint64)
+    pairs = group_pairs(keys, np.arange(1000, dtype=np.uint64), max_group_pairs=32)
+    assert len(pairs) < 2000
+    nodes, roots = connected_components(pairs[:, 0], pairs[:, 1])
+    assert len(nodes) == 1000 and (roots == 0).all()
+
+
+def test_unique_pairs_orders_and_dedupes() -> None:
+    pairs = np.array([[3, 1], [1, 3], [2, 2], [0, 4]], dtype=np.uint64)
+    assert unique_pairs(pairs).tolist() == [[0, 4], [1, 3]]
+
+
+def test_band_keys_agree_only_on_equal_bands() -> None:
+    rng = np.random.default_rng(0)
+    sig = rng.integers(0, 2**32, size=(3, 12), dtype=np.uint32)
+    sig[1, :4] = sig[0, :4]  # same first band
+    keys = band_keys(sig, bands=3, rows=4)
+    assert keys[0, 0] == keys[1, 0]
+    assert keys[0, 1] != keys[1, 1] and keys[0, 2] != keys[1, 2]
+    assert len(set(keys[2].tolist()) & set(keys[0].tolist())) == 0

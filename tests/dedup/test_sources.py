@@ -1,0 +1,121 @@
+"""JSONL, Parquet and WARC/WET sources: files, directories, globs, and bad records."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dedup.errors import RecordError, SourceError
+from dedup.inputs import detect_format, source_for_inputs
+from dedup.sources import DocumentSource, JsonlSource, ParquetSource
+from dedup.warc_source import WarcSource
+
+
+def _read_all(source: DocumentSource, bad: list[RecordError] | None = None) -> pa.Table:
+    batches = [b for split in source.splits() for b in source.read(split, bad.append if bad is not None else None)]
+    return pa.Table.from_batches(batches) if batches else pa.table({})
+
+
+def _write_jsonl(path: Path, records: list[dict[str, object]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_jsonl_file_dir_glob_and_gzip(tmp_path: Path) -> None:
+    _write_jsonl(tmp_path / "a.jsonl", [{"id": "a1", "text": "first", "url": "http://x/1"}, {"id": 2, "text": "second"}])
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt") as handle:
+        handle.write(json.dumps({"id": "b1", "text": "third", "lang": "en"}) + "\n")
+    (tmp_path / "notes.txt").write_text("not an input")
+    for url in (str(tmp_path), str(tmp_path / "*.jsonl*"), f"file://{tmp_path}"):
+        table = _read_all(JsonlSource([url]))
+        assert table.column("id").to_pylist() == ["a1", "2", "b1"], url
+    table = _read_all(JsonlSource([str(tmp_path / "b.jsonl.gz")]))
+    assert json.loads(table.column("metadata")[0].as_py()) == {"lang": "en"}
+    assert table.schema.names == ["id", "url", "text", "metadata"]
+
+
+def test_jsonl_named_fields(tmp_path: Path) -> None:
+    _write_jsonl(tmp_path / "a.jsonl", [{"doc": "k1", "content": "hello there"}])
+    table = _read_all(JsonlSource([str(tmp_path)], text_field="content", id_field="doc"))
+    assert table.to_pylist() == [{"id": "k1", "url": None, "text": "hello there", "metadata": None}]
+
+
+def test_jsonl_bad_lines_are_quarantined_with_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(
+        b'{"id": "ok1", "text": "fine"}\n'
+        b'{"id": "x", "text": "\xff\xfe broken"}\n'
+        b"{not json\n"
+        b'{"id": "no-text"}\n'
+        b"[1, 2]\n"
+        b'{"id": "ok2", "text": "also fine"}\n'
+    )
+    bad: list[RecordError] = []
+    table = _read_all(JsonlSource([str(path)]), bad)
+    assert table.column("id").to_pylist() == ["ok1", "ok2"]
+    assert [(e.offset, e.source) for e in bad] == [(2, str(path)), (3, str(path)), (4, str(path)), (5, str(path))]
+    assert "UTF-8" in bad[0].reason and "JSON" in bad[1].reason and "'text'" in bad[2].reason
+
+
+def test_jsonl_bad_line_raises_without_handler(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": 1, "text": "a"}\n{oops\n')
+    with pytest.raises(RecordError, match=r"bad.jsonl: record at 2"):
+        _read_all(JsonlSource([str(path)]))
+
+
+def test_missing_input() -> None:
+    with pytest.raises(SourceError, match="not found"):
+        JsonlSource(["/nonexistent/input.jsonl"]).splits()
+
+
+def test_parquet(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"key": ["p1", "p2", None], "body": ["one", "two", "three"], "url": ["u", None, "w"]}), tmp_path / "a.parquet")
+    bad: list[RecordError] = []
+    table = _read_all(ParquetSource([str(tmp_path)], text_field="body", id_field="key"), bad)
+    assert table.column("id").to_pylist() == ["p1", "p2"]
+    assert table.column("url").to_pylist() == ["u", None]
+    assert [e.offset for e in bad] == [2]
+    with pytest.raises(SourceError, match="no column 'text'"):
+        _read_all(ParquetSource([str(tmp_path)], id_field="key"))
+
+
+def test_warc_wet_and_arc(shared_data_dir: Path) -> None:
+    warc = shared_data_dir / "warc"
+    html = _read_all(WarcSource([str(warc / "whirlwind.warc.gz")]))
+    assert html.schema.names == ["id", "url", "html", "metadata"]
+    assert html.num_rows == 1 and html.column("url")[0].as_py().startswith("https://")
+    text = _read_all(WarcSource([str(warc / "whirlwind.warc.wet.gz")]))
+    assert text.schema.names == ["id", "url", "text", "metadata"] and len(text.column("text")[0].as_py()) > 1000
+    bad: list[RecordError] = []
+    assert _read_all(WarcSource([str(warc / "example.arc.gz")]), bad).num_rows == 0
+    assert bad and bad[0].source.endswith("example.arc.gz") and bad[0].offset == 0
+    wget = _read_all(WarcSource([str(warc / "dolma-wget-sample-0000.warc.gz")]))
+    assert wget.num_rows > 5 and all(not u.startswith("<") for u in wget.column("url").to_pylist())
+
+
+def test_detect_format_and_mixed_inputs(tmp_path: Path, shared_data_dir: Path) -> None:
+    _write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": "x y z"}])
+    assert detect_format(str(tmp_path / "a.jsonl")) == "jsonl"
+    assert detect_format(str(tmp_path)) == "jsonl"
+    source = source_for_inputs([str(tmp_path), str(shared_data_dir / "warc" / "whirlwind.warc.wet.gz")])
+    kinds = [s.kind for s in source.splits()]
+    assert kinds == ["jsonl", "warc"]
+    assert sum(b.num_rows for s in source.splits() for b in source.read(s)) == 2
+    with pytest.raises(SourceError, match="cannot tell the format"):
+        detect_format(str(tmp_path / "data.csv"))
+
+
+def test_truncated_gzip_keeps_the_readable_part(tmp_path: Path) -> None:
+    rows = "".join(json.dumps({"id": i, "text": f"word{i} " * 400}) + "\n" for i in range(2000))
+    data = gzip.compress(rows.encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    bad: list[RecordError] = []
+    table = _read_all(JsonlSource([str(path)]), bad)
+    assert len(bad) == 1 and bad[0].source == str(path) and "unreadable" in bad[0].reason
+    assert 0 < table.num_rows < 2000
+    assert table.column("id").to_pylist() == [str(i) for i in range(table.num_rows)]

@@ -203,6 +203,8 @@ def listing_prefix(prefix: str) -> str:
         return ""
     if is_web_url(prefix):
         parts = urlsplit(prefix.strip())
+        if not parts.hostname:  # "https://" alone: every URL key (both schemes share SURT order)
+            return "u"
         if not parts.path and not parts.query:
             # "https://example.com" means the whole host: SURT of host + ")".
             return "u" + surt(canonical_url(prefix)).rsplit(")", 1)[0] + ")"

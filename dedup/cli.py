@@ -22,9 +22,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     commands = group.add_subparsers(dest="dedup_command", required=True)
 
     run = commands.add_parser("run", help="run (or resume) the dedup batch job on Ray")
-    # SUPPRESS: a --root given to the parent command is not overwritten by this default.
-    run.add_argument("--root", default=argparse.SUPPRESS, help="project root (accepted for the common CLI; unused)")
-    run.add_argument("--input", action="append", required=True, help="file, directory or glob on any fsspec URL (repeatable)")
+    run.add_argument("--root", default=None,
+                     help="deployment root whose catalog a 'catalog:PREFIX' input reads and marks "
+                          "(default: $HAYBALE_ROOT or ./haybale-data)")
+    run.add_argument("--catalog-dir", default=None, help="local catalog directory (for remote roots)")
+    run.add_argument("--input", action="append", required=True,
+                     help="file, directory or glob on any fsspec URL, or 'catalog:PREFIX' for the records "
+                          "of the catalog under a key/URL prefix ('catalog:' for all); repeatable")
     run.add_argument("--output", required=True, help="output directory (any fsspec URL)")
     run.add_argument("--text-field", default="text", help="JSONL/Parquet field holding the text (default: text)")
     run.add_argument("--id-field", default="id", help="JSONL/Parquet field holding the id (default: id)")
@@ -52,15 +56,15 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     run.add_argument("--address", help="Ray address (default: start a local Ray)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    run.set_defaults(dedup_handler=_run)
+    run.set_defaults(dedup_handler=_run, func=_run)
 
     clean = commands.add_parser("clean-html", help="write X.txt with the cleaned main text of each X.html[.gz]")
-    clean.add_argument("--root", default=argparse.SUPPRESS, help="project root (accepted for the common CLI; unused)")
+    clean.add_argument("--root", default=None, help="accepted for the common CLI; clean-html reads and writes directories")
     clean.add_argument("src_dir")
     clean.add_argument("dst_dir")
     clean.add_argument("--adblock-list", help="EasyList-format rules")
     clean.add_argument("--json", action="store_true", help="print the result as JSON")
-    clean.set_defaults(dedup_handler=_clean_html)
+    clean.set_defaults(dedup_handler=_clean_html, func=_clean_html)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -81,10 +85,18 @@ def _run(args: argparse.Namespace) -> int:
         adblock_list=args.adblock_list,
         max_bad_records=args.max_bad_records,
     )
-    source = source_for_inputs(args.input, text_field=args.text_field, id_field=args.id_field)
-    summary = run_dedup(
-        source, args.output, config, run_id=args.run_id, address=args.address, progress=not args.quiet, inputs=args.input
-    )
+    from dedup.catalog_source import CATALOG_INPUT_PREFIX
+
+    catalog_inputs = [i[len(CATALOG_INPUT_PREFIX):] for i in args.input if i.startswith(CATALOG_INPUT_PREFIX)]
+    file_inputs = [i for i in args.input if not i.startswith(CATALOG_INPUT_PREFIX)]
+    if catalog_inputs:
+        summary = _run_on_catalog(args, config, catalog_inputs, file_inputs)
+    else:
+        source = source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field)
+        summary = run_dedup(
+            source, args.output, config, run_id=args.run_id, address=args.address, progress=not args.quiet,
+            inputs=args.input
+        )
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
@@ -94,6 +106,32 @@ def _run(args: argparse.Namespace) -> int:
             f"removed {documents['removed_by_reason']}; quarantined {documents['quarantined']}; output in {args.output}"
         )
     return 0
+
+
+def _run_on_catalog(args: argparse.Namespace, config: DedupConfig, prefixes: list[str],
+                    file_inputs: list[str]) -> dict:
+    """Dedup the catalog's records under ``prefixes`` (plus any file inputs); mark every catalog key
+    kept or removed when the job ends."""
+    import uuid
+
+    from catalog.store import Store
+    from dedup.catalog_source import CatalogMarkSink, plan_catalog_source
+    from dedup.inputs import MultiSource, source_for_inputs
+    from dedup.job import run_dedup
+
+    run_id = args.run_id or f"dedup-{uuid.uuid4().hex[:10]}"
+    with Store(getattr(args, "root", None), catalog_dir=getattr(args, "catalog_dir", None), create=False) as store:
+        manifest_root = f"{store.root.rstrip('/')}/runs/{run_id}/catalog-splits"
+        sources = [plan_catalog_source(store.catalog, prefix, f"{manifest_root}/{n:03d}")
+                   for n, prefix in enumerate(prefixes)]
+        if file_inputs:
+            sources.append(source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field))
+        source = sources[0] if len(sources) == 1 else MultiSource(sources)
+        sink = CatalogMarkSink(store.catalog)
+        summary = run_dedup(source, args.output, config, run_id=run_id, address=args.address,
+                            mark_sink=sink, progress=not args.quiet, inputs=args.input)
+        summary["catalog_marks"] = sink.marked
+    return summary
 
 
 def _clean_html(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ class MultiSource:
 
     def read(self, split: Split, on_bad_record: BadRecordHandler | None = None) -> Iterator[pa.RecordBatch]:
         for source in self.sources:
-            if split.kind == _KIND_OF[type(source)]:
+            if split.kind == getattr(source, "kind", None) or split.kind == _KIND_OF.get(type(source)):
                 return source.read(split, on_bad_record)
         raise SourceError(f"no source reads splits of kind {split.kind!r}")
 

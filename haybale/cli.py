@@ -59,7 +59,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
     errors: list[type[BaseException]] = [CatalogError, IngestError, FileNotFoundError, PermissionError]
     try:
-        from dedup.errors import DedupError  # type: ignore[import-not-found]
+        from dedup.errors import DedupError
         errors.append(DedupError)
     except ImportError:
         pass

@@ -21,9 +21,11 @@ WORDS = ("hay bale needle volume catalog shard record crawl page data clean text
 
 
 def generate_files(directory: Path, count: int, seed: int = 2026) -> int:
-    """``count`` text files of 1-16 KB in a few subdirectories; returns total bytes."""
+    """``count`` text files of 1-16 KB in a few subdirectories, plus near-duplicate copies of every 50th
+    file (one sentence appended) under ``mirror/``; returns total bytes."""
     rng = random.Random(seed)
     total = 0
+    (directory / "mirror").mkdir(parents=True, exist_ok=True)
     for i in range(count):
         sub = directory / f"part-{i % 8}"
         sub.mkdir(parents=True, exist_ok=True)
@@ -37,6 +39,10 @@ def generate_files(directory: Path, count: int, seed: int = 2026) -> int:
         text = f"document {i}\n" + " ".join(words)[:size] + "\n"
         (sub / f"doc-{i:05d}.txt").write_text(text)
         total += len(text)
+        if i % 50 == 0:
+            copy = text + "This copy was mirrored from another site.\n"
+            (directory / "mirror" / f"copy-of-doc-{i:05d}.txt").write_text(copy)
+            total += len(copy)
     return total
 
 
@@ -100,6 +106,20 @@ def main(argv: list[str] | None = None) -> int:
            [line.split("volume=")[0] + line.split(" ", 1)[1] for line in after.splitlines()]
     print(f"  rebuilt catalog {'matches' if same else 'DIFFERS FROM'} the original "
           f"({report['records']:,} records, {report['skipped']} skipped)")
+    print("\n== 7. dedup the catalog's records on Ray: exact + MinHash-LSH near duplicates, marks in the catalog ==")
+    out = os.path.join(root, "dedup-output")
+    dd = json.loads(run(["dedup", "run", "--input", f"catalog:file://{src}/", "--output", out, "--run-id",
+                         "demo-dedup", "--json", "--quiet"], root, show=0))
+    docs = dd["documents"]
+    print(f"  {docs['input']:,} documents in, {docs['kept']:,} kept, removed: {docs['removed_by_reason']}")
+    print(f"  clean dataset, removal report, summary and plots in {out}: {sorted(os.listdir(out))}")
+    import pyarrow.parquet as pq
+
+    first = pq.read_table(os.path.join(out, "removed")).slice(0, 1).to_pylist()[0]
+    print(f"  e.g. removed {first['id']}\n    as {first['reason']} of {first['kept_id']} "
+          f"(similarity {first['similarity']:.2f}); its catalog entry now carries the mark:")
+    run(["catalog", "get", first["id"]], root)
+
     print(f"\ndone: {summary['files']:,} files in {summary['volumes']} volumes, "
           f"{summary['files_per_s']:,} files/s. Try: HAYBALE_ROOT={root} .venv/bin/haybale catalog ls | head")
     return 0 if same else 1

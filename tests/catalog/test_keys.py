@@ -54,6 +54,7 @@ def test_listing_prefix_forms() -> None:
     assert listing_prefix("com,example)/a") == "ucom,example)/a"
     assert listing_prefix("file:///data/") == "kfile:///data/"
     assert listing_prefix("") == ""
+    assert listing_prefix("https://") == "u"
 
 
 def test_file_uri_is_absolute_and_escaped(tmp_path) -> None:

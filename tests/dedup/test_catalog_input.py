@@ -1,0 +1,65 @@
+"""Dedup with the catalog as input: pages stored as WARC response records are read from the volumes
+by the workers, near duplicates are removed, and every key is marked kept or removed in the catalog."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from catalog.store import Store
+from catalog.warc_records import resource_record, response_record
+from haybale.cli import main as haybale_main
+
+
+def _store_pages(root: str, pages: list[bytes]) -> tuple[list[str], dict[str, str]]:
+    """Originals under https://news.example/a/N, edited copies under https://mirror.example/N."""
+    originals = []
+    copies: dict[str, str] = {}
+    with Store(root) as store:
+        writer = store.writer(max_bytes=400_000)
+        sealed = []
+        for n, html in enumerate(pages):
+            url = f"https://news.example/a/{n}"
+            originals.append(url)
+            sealed += writer.append(url, response_record(url, "HTTP/1.1 200 OK",
+                                                         [("Content-Type", "text/html; charset=utf-8")], html))
+            if n % 5 == 0:  # a mirror that adds a line to the page: a near duplicate
+                copy = f"https://mirror.example/{n}"
+                edited = html.replace(b"</body>", b"<p>Mirrored with permission.</p></body>", 1)
+                sealed += writer.append(copy, response_record(copy, "HTTP/1.1 200 OK",
+                                                              [("Content-Type", "text/html")], edited))
+                copies[copy] = url
+        sealed += writer.append("file:///img/logo.png", resource_record("file:///img/logo.png", b"\x89PNG\r\n",
+                                                                        "image/png"))
+        sealed += writer.close()
+        for s in sealed:
+            store.register_sealed(s)
+    return originals, copies
+
+
+@pytest.mark.ray
+def test_dedup_reads_the_catalog_and_marks_every_key(ray_session: None, shared_data_dir: Path, tmp_path: Path) -> None:
+    pages = [gzip.decompress(p.read_bytes()) for p in sorted((shared_data_dir / "aeb-dev" / "html").glob("*.html.gz"))[:20]]
+    root = str(tmp_path / "root")
+    originals, copies = _store_pages(root, pages)
+    out = tmp_path / "out"
+    code = haybale_main(["dedup", "run", "--root", root, "--input", "catalog:https://", "--input", "catalog:file:///img/",
+                         "--output", str(out), "--run-id", "catalog-dedup", "--quiet", "--json"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["documents"]["input"] == len(originals) + len(copies)
+    assert summary["documents"]["quarantined"] == 1  # the PNG is not text
+    removed = pq.read_table(out / "removed").to_pylist()
+    by_id = {r["id"]: r for r in removed}
+    for copy, original in copies.items():
+        assert copy in by_id, f"{copy} should be removed as a near duplicate of {original}"
+        assert by_id[copy]["kept_id"] == original and by_id[copy]["reason"] in ("near_duplicate", "exact_duplicate")
+    with Store(root, read_only=True) as store:
+        for copy in copies:
+            status, reason = store.catalog.mark_of(copy)
+            assert status == "removed" and reason == by_id[copy]["reason"]
+        for url in originals:
+            assert store.catalog.mark_of(url) == ("kept", "")

@@ -17,6 +17,7 @@ Guarantees:
 from __future__ import annotations
 
 import fcntl
+import warnings
 import heapq
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,8 @@ from haybale.failpoints import failpoint
 from catalog.errors import CatalogError, CatalogLockedError, CatalogNotFoundError, KeyNotFoundError
 from catalog.journal import Journal
 from catalog.keys import canonical_key, key_id, listing_prefix, sort_key
-from catalog.location import Location
+from catalog.location import LOCATION_SIZE, Location
+from catalog.readers import ReaderPool, shard_paths
 from catalog.manifest import MANIFEST_NAME, SLOT_BITS, Manifest
 from catalog.shard import CF_LISTING, CF_MARKS, Shard, shard_dir
 from catalog.volume_table import VolumeTable
@@ -39,6 +41,7 @@ from catalog.volume_table import VolumeTable
 DEFAULT_SHARDS = 4
 DEFAULT_CACHE_BYTES = 1 << 30
 JOURNAL_ROTATE_BYTES = 64 << 20
+PARALLEL_LOOKUP_MIN = 20_000  # below this a batch is served in-process (reader round trip not worth it)
 _CF_CODES = {0: "default", 1: CF_LISTING, 2: CF_MARKS}
 LISTING_SEP = b"\x00"
 
@@ -70,7 +73,7 @@ class Catalog:
     """A sharded catalog opened in this process. Use as a context manager or call :meth:`close`."""
 
     def __init__(self, directory: Path, manifest: Manifest, *, read_only: bool,
-                 cache_bytes: int, durable: bool) -> None:
+                 cache_bytes: int, durable: bool, parallel_readers: int | None = None) -> None:
         self.directory = directory
         self.manifest = manifest
         self.read_only = read_only
@@ -88,6 +91,8 @@ class Catalog:
         self._slot_to_shard = np.asarray(manifest.slot_map, dtype=np.int32)
         self._slot_list = list(manifest.slot_map)  # scalar lookups: a list is faster than numpy
         self._pool = ThreadPoolExecutor(max_workers=min(manifest.num_shards, os.cpu_count() or 2))
+        workers = (os.cpu_count() or 1) if parallel_readers is None else parallel_readers
+        self._readers = ReaderPool(shard_paths(directory, manifest.num_shards), workers) if workers > 1 else None
         self.journal: Journal | None = None
         self._seq = max(s.applied_seq() for s in self.shards)
         if not read_only:
@@ -98,10 +103,12 @@ class Catalog:
     @classmethod
     def open(cls, directory: str | os.PathLike[str], *, num_shards: int = DEFAULT_SHARDS,
              create: bool = True, read_only: bool = False,
-             cache_bytes: int = DEFAULT_CACHE_BYTES, durable: bool = True) -> "Catalog":
+             cache_bytes: int = DEFAULT_CACHE_BYTES, durable: bool = True,
+             parallel_readers: int | None = None) -> "Catalog":
         """Open (or create) the catalog stored in ``directory`` (a local directory).
 
-        ``num_shards`` applies only when creating. Raises :class:`CatalogNotFoundError` when there is
+        ``num_shards`` applies only when creating. ``parallel_readers`` is the number of reader
+        processes serving large batched lookups (default: one per core; 0 or 1 = none). Raises :class:`CatalogNotFoundError` when there is
         no catalog and ``create`` is false or ``read_only`` is true, :class:`SchemaVersionError` for a
         catalog of another schema version, :class:`CatalogLockedError` if another process writes it.
         """
@@ -117,7 +124,8 @@ class Catalog:
                 f"no catalog at {path}: register something first (e.g. `haybale ingest files DIR`) "
                 "or point --root at an existing deployment"
             )
-        return cls(path, manifest, read_only=read_only, cache_bytes=cache_bytes, durable=durable)
+        return cls(path, manifest, read_only=read_only, cache_bytes=cache_bytes, durable=durable,
+                   parallel_readers=parallel_readers)
 
     def __enter__(self) -> "Catalog":
         return self
@@ -130,6 +138,8 @@ class Catalog:
             return
         self._closed = True
         self._pool.shutdown(wait=True)
+        if self._readers is not None:
+            self._readers.close()
         if self.journal is not None:
             self.journal.close()
         for shard in self.shards:
@@ -163,8 +173,61 @@ class Catalog:
         return groups
 
     # -- reads -----------------------------------------------------------------------------------
+    def lookup_ids(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Batched lookup without per-key Python objects: ``ids`` is an (n, 16) uint8 array; returns
+        (found: bool array, values: (n, 22) uint8 array of packed locations, zero where not found).
+
+        Batches of at least :data:`PARALLEL_LOOKUP_MIN` keys go to the reader processes (see
+        :mod:`catalog.readers`), smaller ones to threads over the shards in this process.
+        """
+        ids = np.ascontiguousarray(ids, dtype=np.uint8).reshape(-1, 16)
+        n = len(ids)
+        found = np.zeros(n, dtype=bool)
+        values = np.zeros((n, LOCATION_SIZE), dtype=np.uint8)
+        if n == 0:
+            return found, values
+        slots = (ids[:, 0].astype(np.int32) << 4) | (ids[:, 1].astype(np.int32) >> 4)
+        shard_idx = self._slot_to_shard[slots]
+        hi = ids[:, :8].copy().view(">u8").ravel()
+        lo = ids[:, 8:].copy().view(">u8").ravel()
+        order = np.lexsort((lo, hi, shard_idx))
+        bounds = np.flatnonzero(np.diff(shard_idx[order])) + 1
+        groups = [part for part in np.split(order, bounds) if len(part)]
+        jobs = [(int(shard_idx[part[0]]), ids[part]) for part in groups]
+        results = None
+        if self._readers is not None and n >= PARALLEL_LOOKUP_MIN:
+            try:
+                results = self._readers.lookup(jobs)
+            except (OSError, EOFError) as exc:
+                # a reader died or could not start: serve this and later batches in-process
+                warnings.warn(f"catalog {self.directory}: parallel readers failed ({exc!r}); "
+                              "falling back to in-process lookups", RuntimeWarning, stacklevel=2)
+                self._readers.close()
+                self._readers = None
+        if results is None:
+            results = list(self._pool.map(self._lookup_in_process, jobs))
+        for part, (f, v) in zip(groups, results):
+            found[part] = f
+            values[part] = v
+        return found, values
+
+    def _lookup_in_process(self, job: tuple[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        shard, ids = job
+        raw = ids.tobytes()
+        got = self.shards[shard].get_many([raw[i:i + 16] for i in range(0, len(raw), 16)])
+        found = np.fromiter((v is not None for v in got), dtype=bool, count=len(got))
+        values = np.zeros((len(got), LOCATION_SIZE), dtype=np.uint8)
+        if found.any():
+            values[found] = np.frombuffer(b"".join(v for v in got if v is not None), dtype=np.uint8).reshape(-1, LOCATION_SIZE)
+        return found, values
+
     def get_many_ids(self, ids: Sequence[bytes]) -> list[bytes | None]:
         """Packed locations for key ids, in input order (None where absent); shards read in parallel."""
+        if len(ids) >= PARALLEL_LOOKUP_MIN and self._readers is not None:
+            found, values = self.lookup_ids(np.frombuffer(b"".join(ids), dtype=np.uint8))
+            buf = values.tobytes()
+            w = LOCATION_SIZE
+            return [buf[i * w:(i + 1) * w] if f else None for i, f in enumerate(found.tolist())]
         out: list[bytes | None] = [None] * len(ids)
         groups = self._group_ids(ids)
         results = self._pool.map(lambda g: self.shards[g[0]].get_many(g[2]), groups)

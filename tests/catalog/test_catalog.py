@@ -138,3 +138,24 @@ def test_bulk_sst_files_written_by_spawned_workers_equal_in_process(tmp_path: Pa
         register_bulk(b, prepare_bulk(keys, locs, b.manifest.slot_map), workers=2)
         assert list(a.items()) == list(b.items())
         assert b.stats()["records"] == 3000
+
+
+def test_parallel_reader_processes_see_every_acknowledged_write(tmp_path: Path) -> None:
+    from catalog.catalog import PARALLEL_LOOKUP_MIN
+    from catalog.keys import canonical_key, key_id
+
+    n = PARALLEL_LOOKUP_MIN + 5000
+    keys = [f"https://r{i % 101}.example/{i}" for i in range(n)]
+    with Catalog.open(tmp_path / "c", parallel_readers=2) as cat:
+        cat.register_many((k, loc(i)) for i, k in enumerate(keys[: n // 2]))
+        ids = [key_id(canonical_key(k)) for k in keys]
+        first = cat.get_many_ids(ids)  # starts the readers
+        assert cat._readers is not None and cat._readers._procs, "large batches go to reader processes"
+        assert sum(v is not None for v in first) == n // 2
+        # written after the readers opened their secondary instances: still visible (catch-up)
+        cat.register_many((k, loc(i)) for i, k in enumerate(keys) if i >= n // 2)
+        found, values = cat.lookup_ids(np.frombuffer(b"".join(ids), dtype=np.uint8))
+        assert found.all()
+        assert [Location.unpack(values[i].tobytes()) for i in (0, n - 1)] == [loc(0), loc(n - 1)]
+        with Catalog.open(tmp_path / "c", read_only=True, parallel_readers=0) as plain:
+            assert plain.get_many_ids(ids) == cat.get_many_ids(ids)  # in-process path agrees

@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("plain rocksdict load ...", flush=True)
         plain, plain_s, plain_loc_s = plain_rocksdict_load(work / "plain", entries)
         result["plain_register_locations_only_entries_per_s"] = n / plain_loc_s
-        sst_files.worker_pool(os.cpu_count() or 2)  # a long-running catalog has its writers started
+        sst_files.warm_up(os.cpu_count() or 2)  # a long-running catalog has its writer processes started
         result["plain_register_entries_per_s"] = n / plain_s
         print("haybale bulk register ...", flush=True)
         t0 = time.perf_counter()
@@ -246,6 +246,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             batched_rate(plain.get, batches[:1], repeats=1)
             hb_rate = batched_rate(cat.get_many_ids, batches)
             plain_rate = batched_rate(plain.get, batches)
+            arrays = [np.frombuffer(b"".join(b), dtype=np.uint8).reshape(-1, 16) for b in batches]
+            array_rate = batched_rate(lambda a: cat.lookup_ids(a)[0], arrays)
             str_batches = [[keys[i] for i in pick[j:j + BATCH]] for j in range(0, 2 * BATCH, BATCH)]
             str_rate = batched_rate(cat.get_many, str_batches, repeats=1)
             singles = [rng.randrange(n) for _ in range(20_000)]
@@ -256,6 +258,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         gc.collect()
         result["lookup"] = {
             "batched_get_many_ids_keys_per_s": hb_rate,
+            "batched_lookup_ids_array_keys_per_s": array_rate,
             "plain_rocksdict_get_list_keys_per_s": plain_rate,
             "ratio_vs_plain": hb_rate / plain_rate,
             "batched_get_many_str_keys_per_s": str_rate,
@@ -297,6 +300,7 @@ def print_table(r: dict[str, Any]) -> None:
         ("plain rocksdict, locations only", f"{r['plain_register_locations_only_entries_per_s']:,.0f} entries/s"),
         ("  ratio haybale / plain", f"{r['register_ratio_vs_plain']:.2f}x"),
         ("haybale batched get_many (ids, 100k batch)", f"{lk['batched_get_many_ids_keys_per_s']:,.0f} keys/s"),
+        ("haybale lookup_ids (numpy array API)", f"{lk['batched_lookup_ids_array_keys_per_s']:,.0f} keys/s"),
         ("plain rocksdict get(list)", f"{lk['plain_rocksdict_get_list_keys_per_s']:,.0f} keys/s"),
         ("  ratio haybale / plain", f"{lk['ratio_vs_plain']:.2f}x"),
         ("haybale get_many (URL strings, canonicalized)", f"{lk['batched_get_many_str_keys_per_s']:,.0f} keys/s"),

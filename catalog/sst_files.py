@@ -103,6 +103,18 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     return _POOL
 
 
+def _ready() -> int:
+    import rocksdict  # noqa: F401  (the import is the slow part of a worker's start)
+
+    return os.getpid()
+
+
+def warm_up(workers: int) -> None:
+    """Start the pool's processes now (a long-running catalog does this once, not per load)."""
+    pool = worker_pool(workers)
+    list(pool.map(_ready, range(workers * 2)))
+
+
 def run_jobs(jobs: list[ShardSstJob], workers: int) -> list[ShardSstJob]:
     """Write every job's files, in ``workers`` spawned processes when more than one."""
     if workers <= 1 or len(jobs) <= 1:

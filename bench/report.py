@@ -1,0 +1,166 @@
+"""The README's benchmark section, rendered from bench/results/*.json (what ``make bench`` wrote).
+
+    python -m bench.report                  # print the markdown
+    python -m bench.report --update-readme  # replace the section between the README's markers
+
+Only figures present in the results are shown; each row names the benchmark module that made it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _f(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def catalog(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    lk = r["lookup"]
+    rows = [
+        ("bulk registration (locations + SURT listing), entries/s", _f(r["register_entries_per_s"]),
+         f"plain rocksdict, same puts: {_f(r['plain_register_entries_per_s'])} ({r['register_ratio_vs_plain']:.2f}x)",
+         "≥ 1,000,000; ≥ 0.8x plain"),
+        ("batched get_many (100k random ids), keys/s", _f(lk["batched_get_many_ids_keys_per_s"]),
+         f"plain rocksdict get(list): {_f(lk['plain_rocksdict_get_list_keys_per_s'])} ({lk['ratio_vs_plain']:.2f}x)",
+         "≥ 1,000,000; ≥ 0.8x plain"),
+        ("batched lookup_ids (numpy array API, 100k ids), keys/s", _f(lk.get("batched_lookup_ids_array_keys_per_s", 0)),
+         "", "≥ 1,000,000"),
+        ("single get p50 / p99", f"{lk['single_get']['p50_us']:.1f} / {lk['single_get']['p99_us']:.1f} µs",
+         f"plain: {lk['plain_single_get']['p50_us']:.1f} / {lk['plain_single_get']['p99_us']:.1f} µs", ""),
+        ("disk, location index", f"{r['disk']['location_index_bytes_per_entry']:.1f} B/entry",
+         f"plain rocksdict: {r['disk']['plain_rocksdict_bytes_per_entry']:.1f} B/entry", "≤ 40 B/entry"),
+        ("disk, whole catalog (with SURT listing index)", f"{r['disk']['total_catalog_bytes_per_entry']:.1f} B/entry",
+         f"listing index alone: {r['disk']['listing_index_bytes_per_entry']:.1f} B/entry", ""),
+    ]
+    if "growth_p99_ratio_last_vs_first_warm" in r:
+        g = r["growth"]
+        rows.append((f"growth: p99 at {g[-1]['entries']:,} / p99 at {g[0]['entries']:,} (warm)",
+                     f"{r['growth_p99_ratio_last_vs_first_warm']:.2f}x",
+                     "; ".join(f"{p['entries']:,}: p99 {p['warm']['single_get']['p99_us']:.0f} µs, "
+                               f"{_f(p['warm']['batched_keys_per_s'])} keys/s" for p in g),
+                     "≤ 2x (plot: bench/results/catalog_growth.png)"))
+    rt = r["retrieval"]["cat"]
+    rows.append((f"cat of {r['retrieval']['reads']:,} random records", f"p50 {rt['p50_us'] / 1000:.3f} ms",
+                 f"p99 {rt['p99_us'] / 1000:.3f} ms", "p50 ≤ 1 ms"))
+    return rows
+
+
+def ingest_files(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return [(f"{r['files']:,} small files ({r['bytes'] / 1e6:,.0f} MB) into volumes + catalog",
+             f"{_f(r['haybale_files_per_s'])} files/s, {_f(r['haybale_mb_per_s'])} MB/s",
+             f"tar -czf {_f(r['tar_czf_files_per_s'])} files/s ({r['ratio_vs_tar_czf']:.2f}x); "
+             f"tar -cf {_f(r['tar_cf_files_per_s'])} files/s ({r['ratio_vs_tar_cf']:.2f}x)",
+             "≥ 2x tar -czf")]
+
+
+def ingest_crawl(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return [(f"crawler core, {r['pages']:,} pages over {r['hosts']} hosts", f"{_f(r['crawler_pages_per_s'])} pages/s",
+             f"plain aiohttp loop {_f(r['plain_pages_per_s'])} pages/s ({r['ratio']:.2f}x)", "≥ 0.4x, ≥ 2,000/s")]
+
+
+def ingest_warc_index(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    g = r["generated"]
+    return [("WARC reader index pass (300 MB, per-record gzip)", f"{_f(g['records_per_s']['haybale'])} records/s",
+             f"FastWARC {_f(g['records_per_s']['fastwarc'])} records/s ({g['ratio_haybale_vs_fastwarc']:.2f}x)", "≥ 0.7x")]
+
+
+def dedup_minhash(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    mb = r["mb_per_s"]
+    hb = next(v for k, v in mb.items() if k.startswith("haybale (words64"))
+    return [("MinHash signatures, 128 perms, word 5-grams, 1 core", f"{hb:.1f} MB/s",
+             f"datasketch bulk {r['ratio_vs_datasketch_bulk']:.1f}x slower; rensa {r['ratio_vs_rensa']:.1f}x slower",
+             "≥ 8x datasketch, ≥ 2x rensa")]
+
+
+def dedup_clean(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    e = r["extractors"]
+    hb, tr = e["haybale"], e["trafilatura"]
+    return [("HTML cleaning on aeb-dev (F1 / pages/s)", f"F1 {hb['f1']:.3f}, {_f(hb['pages_per_second'])} pages/s",
+             f"trafilatura F1 {tr['f1']:.3f}, {_f(tr['pages_per_second'])} pages/s "
+             f"({hb['pages_per_second'] / tr['pages_per_second']:.1f}x faster)", "F1 ≥ 0.95 at ≥ 5x")]
+
+
+def dedup_e2e(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    m = r["methods"]
+    hb = m["haybale"]
+    rows = [(f"dedup end to end, {r['documents']:,} docs / {r['megabytes']:.0f} MB",
+             f"{hb['seconds']:.1f} s, recall {hb['recall_planted']:.3f}",
+             "; ".join(f"{name} {v['seconds']:.1f} s ({v['haybale_speedup']:.1f}x slower), recall {v['recall_planted']:.3f}"
+                       for name, v in m.items() if name != "haybale"),
+             "≥ 10x datatrove, ≥ 3x plain")]
+    dev = _load("dedup_devset")
+    if dev:
+        d = dev["defaults"]
+        rows.append(("dedup defaults on the real-text dev set", f"F1 {d['f1']:.3f}",
+                     f"precision {d['precision']:.3f}, recall {d['recall']:.3f} ({dev['pairs']:,} labelled pairs)", "F1 ≥ 0.88"))
+    return rows
+
+
+def generic(name: str) -> Callable[[dict[str, Any]], list[tuple[str, str, str, str]]]:
+    def render(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+        rows = []
+        for key, value in r.items():
+            if isinstance(value, (int, float)) and ("per_s" in key or "ratio" in key):
+                rows.append((f"{name}: {key}", _f(value, 2 if abs(value) < 100 else 0), "", ""))
+        return rows
+    return render
+
+
+SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[tuple[str, str, str, str]]]]] = [
+    ("catalog", "catalog_bench", catalog),
+    ("ingest_files", "ingest_files_bench", ingest_files),
+    ("ingest_crawl", "ingest_crawl", ingest_crawl),
+    ("ingest_crawl_job", "ingest_crawl_job", generic("crawl job")),
+    ("ingest_warc_index", "ingest_warc_index", ingest_warc_index),
+    ("ingest_warc_job", "ingest_warc_job", generic("warc job")),
+    ("dedup_minhash", "dedup_minhash", dedup_minhash),
+    ("dedup_clean", "dedup_clean", dedup_clean),
+    ("dedup_e2e", "dedup_e2e", dedup_e2e),
+]
+
+
+def render() -> str:
+    lines = [START, "", "| measure | haybale | baseline in the same run | target | made by |", "|---|---|---|---|---|"]
+    for result, module, fn in SECTIONS:
+        data = _load(result)
+        if data is None:
+            continue
+        for what, ours, base, target in fn(data):
+            lines.append(f"| {what} | {ours} | {base} | {target} | `python -m bench.{module}` |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--update-readme", action="store_true")
+    args = ap.parse_args(argv)
+    text = render()
+    if not args.update_readme:
+        print(text)
+        return 0
+    readme = ROOT / "README.md"
+    body = readme.read_text()
+    if START in body and END in body:
+        body = body[:body.index(START)] + text + body[body.index(END) + len(END):]
+    else:
+        body = body.rstrip() + "\n\n" + text + "\n"
+    readme.write_text(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

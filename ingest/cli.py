@@ -32,6 +32,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_files)
 
+    from ingest.crawl_cli import register as register_crawl
+
+    register_crawl(cmds)
+
 
 def add_ray(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-id", default="", help="name of this run; rerun with the same id to resume "

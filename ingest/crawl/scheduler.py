@@ -202,8 +202,10 @@ class Scheduler:
         self._loop.call_at(hq.next_time, self._on_wake, hq)
 
     def _on_wake(self, hq: HostQueue) -> None:
-        if hq.wake_at is not None and hq.wake_at <= self._loop.time():
-            hq.wake_at = None
+        # Forget the wake-up even if it fired early (uvloop rounds timers to milliseconds, so loop.time()
+        # can still be below wake_at): otherwise _wake_later sees it pending, never re-arms, and the host
+        # stalls. A stale later timer firing after this is harmless (one extra _make_ready).
+        hq.wake_at = None
         self._make_ready(hq)
 
     def _wake_one(self) -> None:

@@ -1,0 +1,107 @@
+"""``haybale ingest crawl --seeds FILE``: crawl seed URLs on Ray actors into volumes and the catalog.
+
+Wired into ``haybale ingest`` by :func:`register`; also runnable alone as
+``python -m ingest.crawl_cli crawl --seeds FILE ...`` (same options).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from catalog.cli import add_common
+from catalog.volume import DEFAULT_VOLUME_BYTES
+from ingest.crawl import CrawlConfig
+
+
+def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add the ``crawl`` subcommand to the ``haybale ingest`` subparsers ``cmds``."""
+    from ingest.cli import add_ray
+
+    defaults = CrawlConfig()
+    p = cmds.add_parser("crawl", help="crawl the URLs of a seeds file into volumes and the catalog (a Ray job)")
+    add_common(p)
+    p.add_argument("--seeds", required=True, metavar="FILE",
+                   help="text file with one URL per line ('#' comments and blank lines are skipped)")
+    p.add_argument("--allow-private", action="store_true",
+                   help="also fetch private, loopback and link-local addresses (tests, intranets)")
+    p.add_argument("--no-politeness", action="store_true",
+                   help="no per-host concurrency cap or delay (only for your own servers); robots.txt still obeyed")
+    p.add_argument("--concurrency", type=int, default=defaults.concurrency,
+                   help=f"requests in flight per fetcher actor (default {defaults.concurrency})")
+    p.add_argument("--per-host-concurrency", type=int, default=defaults.per_host_concurrency,
+                   help=f"requests in flight per host (default {defaults.per_host_concurrency})")
+    p.add_argument("--delay", type=float, default=defaults.delay,
+                   help=f"seconds between requests to one host, raised to its Crawl-delay (default {defaults.delay})")
+    p.add_argument("--max-body-bytes", type=int, default=defaults.max_body_bytes,
+                   help="bodies longer than this are stored truncated, marked WARC-Truncated (default 1 MiB)")
+    p.add_argument("--follow-links", action="store_true", help="also crawl links found on pages (needs --allow-domain)")
+    p.add_argument("--max-depth", type=int, default=1, help="link depth to follow from the seeds (default 1)")
+    p.add_argument("--allow-domain", action="append", default=[], metavar="DOMAIN",
+                   help="follow links only to this domain and its subdomains (repeatable)")
+    p.add_argument("--actors", type=int, default=0, help="fetcher actors (default: one per CPU of the cluster)")
+    p.add_argument("--batch-urls", type=int, default=5000, help="URLs per unit of work (default 5000)")
+    p.add_argument("--volume-bytes", type=int, default=DEFAULT_VOLUME_BYTES,
+                   help="seal a volume once it reaches this size (default 1 GiB)")
+    add_ray(p)
+    p.add_argument("--json", action="store_true", help="print the job summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_crawl)
+
+
+def crawl_config_of(args: argparse.Namespace) -> CrawlConfig:
+    """The :class:`CrawlConfig` the options ask for (raises CrawlConfigError for bad values)."""
+    return CrawlConfig(allow_private=args.allow_private, politeness=not args.no_politeness,
+                       concurrency=args.concurrency, per_host_concurrency=args.per_host_concurrency,
+                       delay=args.delay, max_body_bytes=args.max_body_bytes, follow_links=args.follow_links,
+                       max_depth=args.max_depth if args.follow_links else 0,
+                       allowed_domains=tuple(d.lower().strip(".") for d in args.allow_domain))
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from catalog.store import Store
+    from ingest.crawl_job import CrawlJobConfig, run_crawl_job
+
+    crawl_config = crawl_config_of(args)
+    config = CrawlJobConfig(run_id=args.run_id, actors=args.actors, batch_urls=args.batch_urls,
+                            volume_bytes=args.volume_bytes)
+    with Store(args.root, catalog_dir=args.catalog_dir) as store:
+        out = run_crawl_job(store, args.seeds, crawl_config, config, show_progress=not args.quiet,
+                            address=args.address, num_cpus=args.num_cpus).as_dict()
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(format_summary(out))
+    return 0
+
+
+def format_summary(out: dict[str, Any]) -> str:
+    lines = [f"crawled {out['results']:,} URLs in {out['seconds']} s [run {out['run_id']}]: {out['pages']:,} pages "
+             f"stored ({out['records']:,} records, {out['body_bytes']:,} body bytes) in {out['volumes']} volumes; "
+             f"{out['added']} added, {out['updated']} updated, {out['unchanged']} unchanged",
+             "outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(out["outcomes"].items())),
+             f"seeds {out['seeds']:,} ({out['seeds_invalid']} invalid, {out['seeds_duplicate']} duplicate), "
+             f"{out['skipped_known']:,} already in the catalog; {out['batches']} batches "
+             f"({out['batches_skipped_done']} done before); {out['rejects_total']:,} rejects"]
+    lines += [f"  rejected: {r}" for r in out["rejected"][:20]]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ingest.crawl_cli crawl ...`` — the subcommand without the rest of ``haybale``."""
+    from catalog.errors import CatalogError
+    from ingest.errors import IngestError
+
+    parser = argparse.ArgumentParser(prog="haybale ingest")
+    register(parser.add_subparsers(dest="ingest_cmd", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (CatalogError, IngestError, FileNotFoundError, PermissionError) as exc:
+        print(f"haybale: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -54,6 +54,21 @@ def cdxj_line(key: str, record: WarcRecord, offset: int, length: int, digest: in
     return f"{head} {_timestamp(record.date)} {text}}}\n"
 
 
+def external_cdxj_line(key: str, *, record_type: str, content_type: str | None, date: str | None, offset: int,
+                       length: int, digest: int, filename: str, status: int | None = None) -> str:
+    """A line in :func:`cdxj_line`'s format for a record of a file we did not write (a WARC indexed in
+    place): the fields come from the record's headers instead of a :class:`WarcRecord`, and
+    ``filename`` is the file's full URL."""
+    web = is_web_url(key)
+    head = surt(key) if web else key.replace(" ", "%20")
+    text = (f'{{"{"url" if web else "key"}":{json.dumps(key)},"mime":{json.dumps((content_type or "").split(";")[0])},'
+            f'"offset":{offset},"length":{length},"digest":"{digest:016x}",'
+            f'"filename":{json.dumps(filename)},"type":"{record_type}"')
+    if record_type == "response" and status is not None:
+        text += f',"status":{int(status)}'
+    return f"{head} {_timestamp(date or '')} {text}}}\n"
+
+
 @dataclass(frozen=True)
 class CdxEntry:
     """A parsed sidecar line: the record's key and byte range and digest."""

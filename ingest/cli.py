@@ -33,7 +33,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=cmd_files)
 
     from ingest.crawl_cli import register as register_crawl
+    from ingest.warc_cli import register as register_warc
 
+    register_warc(cmds)
     register_crawl(cmds)
 
 

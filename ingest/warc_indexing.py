@@ -1,0 +1,375 @@
+"""Indexing or repacking one split of WARC/WET/ARC files (plain Python; the job runs it on Ray).
+
+Which records get catalog keys: ``response``, ``resource`` and ``conversion`` (the extracted text of
+WET files) — the record types that carry a document. ``request``, ``metadata``, ``warcinfo``,
+``revisit`` (no body of its own) and any other type are skipped and counted by type. The key is the
+canonical form of the record's ``WARC-Target-URI`` (``<...>`` around it, as wget writes, removed).
+
+Per file, the mode:
+
+- **in place** (a WARC file, uncompressed or one gzip member per record, and no ``repack``): each keyed
+  record's location points into the original file; its digest is computed so that
+  ``VolumeReader.read`` of exactly that range succeeds later (see :mod:`ingest.warc_record_bytes`).
+  The split writes a CDXJ index of the file under ``indexes_url`` (data first: the index exists before
+  the driver registers anything). A record that cannot be served by one ranged read (e.g. split over
+  several gzip members) is repacked into a volume instead.
+- **repack** (``repack=True``, whole-file gzip, ARC): records are re-written into volumes, keeping
+  their WARC type, target URI, date, content type and block; ARC records become ``response`` records
+  if they hold an HTTP message, else ``resource``. Whole-file gzip is decompressed to a local
+  temporary file first; quarantine offsets for it are positions in the decompressed stream
+  (marked ``"decompressed": true``).
+
+Contract of :func:`index_split`: never raises for bad bytes — every record the reader yields ends up
+indexed, repacked, skipped or quarantined (file, offset, reason), and every unreadable byte range the
+reader reports is quarantined. Nothing is registered here; only sealed volumes and written index files
+are returned, so a crash leaves at worst files nothing points to.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import fsspec
+import xxhash
+
+from catalog.cdxj import external_cdxj_line
+from catalog.errors import InvalidKeyError
+from catalog.keys import canonical_key
+from catalog.volume import SealedVolume, VolumeWriter, is_local
+from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, WarcRecord
+from haybale.failpoints import failpoint
+from ingest.errors import WarcSourceError
+from ingest.file_sources import Split
+from ingest.warc_layout import Compression, RecordFormat, SourceFile, probe_layout, resolve_source
+from ingest.warc_record_bytes import (RecordUnreadable, clean_target_uri, exact_digest, fast_digest,
+                                      read_arc_record, read_warc_record)
+from ingest.warc_source import Quarantined, SourceRecord, iter_records
+
+KEYED_TYPES = frozenset({"response", "resource", "conversion"})
+IN_PLACE, REPACK = "in-place", "repack"
+_COPY_BLOCK = 1 << 20
+
+
+@dataclass
+class FileCounts:
+    """What happened to one input file's records. ``records`` counts the records the reader yielded
+    (quarantined byte ranges are not records, so ``records == indexed + repacked + skipped +`` the
+    quarantined *records*)."""
+
+    url: str
+    mode: str
+    records: int = 0
+    indexed: int = 0
+    repacked: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+
+
+@dataclass
+class ExternalIndex:
+    """An input file indexed in place: its records' (key, offset, length, digest) and its CDXJ index."""
+
+    url: str
+    size: int
+    records: list[tuple[str, int, int, int]]
+    index_url: str
+    file_index: int  # position of the file in its split
+
+
+@dataclass
+class WarcSplitResult:
+    split: int
+    files: list[FileCounts] = field(default_factory=list)
+    external: list[ExternalIndex] = field(default_factory=list)
+    sealed: list[SealedVolume] = field(default_factory=list)
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    # (file position in the split, offset in the source) of each repacked record, in the order of the
+    # sealed volumes' records: registration orders all records by source position ("later wins")
+    repack_sources: list[tuple[int, int]] = field(default_factory=list)
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    repack: bool = False
+    volume_bytes: int = 1 << 30
+    compresslevel: int = DEFAULT_COMPRESS_LEVEL
+    name_prefix: str = "warc"
+
+
+def index_file_name(url: str) -> str:
+    """File name of the CDXJ index of ``url``: readable and unique per URL, the same on every redo."""
+    base = "".join(c if c.isalnum() or c in "._-" else "_" for c in url.rstrip("/").rsplit("/", 1)[-1])[:80]
+    return f"{base}-{xxhash.xxh64_hexdigest(url.encode())}.cdxj"
+
+
+def record_key(target_uri: str | None) -> str:
+    """The catalog key of a record. Raises :class:`RecordUnreadable` if it has no usable target URI."""
+    uri = clean_target_uri(target_uri)
+    if not uri:
+        raise RecordUnreadable("record has no WARC-Target-URI, so it has no key")
+    try:
+        return canonical_key(uri)
+    except InvalidKeyError as exc:
+        raise RecordUnreadable(f"WARC-Target-URI is not a usable key: {exc}") from exc
+
+
+class _SplitWork:
+    """State of one split while it runs: the result, and the volume writer opened on first need."""
+
+    def __init__(self, split: Split, volumes_url: str, indexes_url: str, options: IndexOptions) -> None:
+        self.result = WarcSplitResult(split.index)
+        self.volumes_url, self.indexes_url, self.options = volumes_url, indexes_url.rstrip("/"), options
+        self._writer: VolumeWriter | None = None
+        self.file_index = 0
+
+    def quarantine(self, counts: FileCounts, file: str, offset: int, reason: str, decompressed: bool = False
+                   ) -> None:
+        entry: dict[str, Any] = {"file": file, "offset": offset, "reason": reason}
+        if decompressed:
+            entry["decompressed"] = True
+        self.result.quarantined.append(entry)
+        counts.quarantined += 1
+
+    def append(self, key: str, record: WarcRecord, source: str, offset: int) -> None:
+        if self._writer is None:
+            self._writer = VolumeWriter(self.volumes_url, max_bytes=self.options.volume_bytes,
+                                        compresslevel=self.options.compresslevel,
+                                        name_prefix=self.options.name_prefix)
+        self.result.sealed += self._writer.append(key, record, cdx_extra={"source": source,
+                                                                         "source_offset": offset})
+        self.result.repack_sources.append((self.file_index, offset))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self.result.sealed += self._writer.close()
+
+
+def index_split(split: Split, volumes_url: str, indexes_url: str, options: IndexOptions) -> WarcSplitResult:
+    """Index in place or repack every file of ``split`` (see the module docstring for the contract)."""
+    started = time.perf_counter()
+    work = _SplitWork(split, volumes_url, indexes_url, options)
+    for position, ref in enumerate(split.files):
+        work.file_index = position
+        work.result.files.append(_process_file(ref.url, work))
+        work.result.bytes += ref.size
+        failpoint("warc_indexing.after_file")
+    work.close()
+    work.result.seconds = time.perf_counter() - started
+    return work.result
+
+
+def _process_file(url: str, work: _SplitWork) -> FileCounts:
+    try:
+        src = resolve_source(url)
+    except WarcSourceError as exc:
+        counts = FileCounts(url, REPACK)
+        work.quarantine(counts, url, 0, str(exc))
+        return counts
+    counts = FileCounts(url, REPACK)
+    try:
+        layout = probe_layout(src)
+        if not work.options.repack and layout.record_format is RecordFormat.WARC and layout.indexable_in_place:
+            counts.mode = IN_PLACE
+            _index_in_place(src, layout.compression is Compression.GZIP_PER_RECORD, counts, work)
+            return counts
+        arc = layout.record_format is RecordFormat.ARC
+        if layout.compression is Compression.GZIP_WHOLE_FILE:
+            _repack_decompressed(src, arc, counts, work)
+        else:
+            _repack(src, src, arc, False, counts, work)
+    except (WarcSourceError, OSError) as exc:
+        # the file went away or its storage failed mid-read: what was read stands, the rest is reported
+        work.quarantine(counts, url, 0, f"file could not be read to the end ({type(exc).__name__}: {exc}); "
+                                        "records not counted as indexed or repacked were not ingested")
+    finally:
+        src.close()
+    return counts
+
+
+def _keyed(item: SourceRecord, counts: FileCounts) -> str | None:
+    """The record's key if it is of a keyed type, None (counted as skipped) otherwise. Raises
+    :class:`RecordUnreadable` for a keyed record without a usable target URI."""
+    counts.records += 1
+    kind = item.record_type.lower()
+    if kind not in KEYED_TYPES:
+        counts.skipped[kind] = counts.skipped.get(kind, 0) + 1
+        return None
+    return record_key(item.target_uri)
+
+
+@dataclass
+class _InPlacePlan:
+    """One pass over a file: what to do with each record, applied only once the pass is accepted."""
+
+    counts: FileCounts
+    records: list[tuple[str, int, int, int]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    repack: list[tuple[str, int, int, str]] = field(default_factory=list)  # key, offset, length, problem
+    quarantine: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _in_place_pass(src: SourceFile, gzipped: bool, counts: FileCounts, read_payload: bool
+                   ) -> _InPlacePlan | None:
+    """Plan the in-place index of ``src``. With ``read_payload`` (the fast pass: digests from the
+    parser's payload) it gives up — returns None — as soon as the strict parser is not the one reading
+    or bytes are damaged: the reader then splits records differently than without payloads, so such
+    files are decided record by record from their bytes (the repack path sees the same records)."""
+    url = src.url
+    plan = _InPlacePlan(counts)
+    for item in iter_records(url, read_payload=read_payload):
+        if isinstance(item, Quarantined):
+            if read_payload:
+                return None
+            plan.quarantine.append((item.offset, item.reason))
+            continue
+        if read_payload and item.parser != "fastwarc":
+            return None
+        try:
+            key = _keyed(item, counts)
+        except RecordUnreadable as exc:
+            plan.quarantine.append((item.offset, str(exc)))
+            continue
+        if key is None:
+            continue
+        offset, length = item.offset, item.length
+        if not item.in_place or not length:
+            plan.quarantine.append((offset, "record shares its gzip member with other records or its end is "
+                                            "unknown, so no ranged read returns it alone: gunzip the file and "
+                                            "ingest the plain WARC"))
+            continue
+        digest = fast_digest(src, offset, length, gzipped, item.payload) if item.payload is not None else None
+        if digest is None:
+            try:
+                digest = exact_digest(src, offset, length)
+            except RecordUnreadable as in_place_problem:
+                plan.repack.append((key, offset, length, str(in_place_problem)))
+                continue
+        plan.records.append((key, offset, length, digest))
+        plan.lines.append(external_cdxj_line(key, record_type=item.record_type.lower(),
+                                             content_type=item.content_type, date=item.date, offset=offset,
+                                             length=length, digest=digest, filename=url, status=item.http_status))
+    return plan
+
+
+def _index_in_place(src: SourceFile, gzipped: bool, counts: FileCounts, work: _SplitWork) -> None:
+    plan = _in_place_pass(src, gzipped, counts, True)
+    if plan is None:
+        counts.records, counts.skipped = 0, {}
+        plan = _in_place_pass(src, gzipped, counts, False)
+    assert plan is not None
+    url = src.url
+    for offset, reason in plan.quarantine:
+        work.quarantine(counts, url, offset, reason)
+    for key, offset, length, problem in plan.repack:
+        _repack_one(src, key, offset, length, False, counts, work, url, False, problem)
+    counts.indexed = len(plan.records)
+    if plan.records:
+        index_url = f"{work.indexes_url}/{index_file_name(url)}"
+        _write_atomic(index_url, "".join(sorted(plan.lines)).encode("utf-8"))
+        work.result.external.append(ExternalIndex(url, src.size, plan.records, index_url, work.file_index))
+
+
+def _repack_one(src: SourceFile, key: str, offset: int, length: int, arc: bool, counts: FileCounts,
+                work: _SplitWork, file: str, decompressed: bool, in_place_problem: str = "") -> None:
+    try:
+        record = read_arc_record(src, offset, length) if arc else read_warc_record(src, offset, length)
+    except RecordUnreadable as exc:
+        reason = f"cannot be indexed in place ({in_place_problem}) nor repacked ({exc})" if in_place_problem \
+            else str(exc)
+        work.quarantine(counts, file, offset, reason, decompressed)
+        return
+    work.append(key, record, file, offset)
+    counts.repacked += 1
+
+
+def _repack(read_from: SourceFile, original: SourceFile, arc: bool, decompressed: bool, counts: FileCounts,
+            work: _SplitWork) -> None:
+    """Repack the records of ``read_from`` (the original file, or its decompressed copy); quarantine
+    entries name ``original``."""
+    file = original.url
+    for item in iter_records(read_from.url):
+        if isinstance(item, Quarantined):
+            work.quarantine(counts, file, item.offset, item.reason, decompressed)
+            continue
+        try:
+            key = _keyed(item, counts)
+        except RecordUnreadable as exc:
+            work.quarantine(counts, file, item.offset, str(exc), decompressed)
+            continue
+        if key is None:
+            continue
+        if not item.in_place or not item.length:
+            work.quarantine(counts, file, item.offset, "record shares its gzip member with other records or its "
+                                                       "end is unknown: gunzip the file and ingest the plain WARC",
+                            decompressed)
+            continue
+        _repack_one(read_from, key, item.offset, item.length, arc, counts, work, file, decompressed)
+
+
+def _repack_decompressed(src: SourceFile, arc: bool, counts: FileCounts, work: _SplitWork) -> None:
+    """Decompress a whole-file gzip to a local temporary file, then repack from it."""
+    fd, tmp = tempfile.mkstemp(suffix=".arc" if arc else ".warc", prefix="hb-gunzip-")
+    try:
+        with os.fdopen(fd, "wb") as out, src.open() as fh:
+            problem = _gunzip(fh.read, out.write)
+        if problem is not None:
+            work.quarantine(counts, src.url, problem[0], problem[1], True)
+        if os.path.getsize(tmp):
+            plain = resolve_source(tmp)
+            try:
+                _repack(plain, src, arc, True, counts, work)
+            finally:
+                plain.close()
+    finally:
+        os.unlink(tmp)
+
+
+def _gunzip(read: Callable[[int], bytes], write: Callable[[bytes], Any]) -> tuple[int, str] | None:
+    """Decompress every gzip member of a stream, in bounded memory; returns (decompressed offset,
+    reason) where it stops early on corrupt or truncated data, else None."""
+    d = zlib.decompressobj(31)
+    started = False  # has the current decompressor been fed bytes of a member?
+    produced = 0
+    while True:
+        block = read(_COPY_BLOCK)
+        if not block:
+            return (produced, "gzip stream ends early (file truncated); the rest is lost") if started else None
+        while block:
+            if not started and not block.strip(b"\x00"):
+                break  # zero padding after the last member, as some writers leave
+            started = True
+            try:
+                out = d.decompress(block, _COPY_BLOCK * 16)
+            except zlib.error as exc:
+                return produced, f"gzip stream is corrupt here ({exc}); the rest of the file is skipped"
+            write(out)
+            produced += len(out)
+            if d.eof:
+                block = d.unused_data
+                d = zlib.decompressobj(31)
+                started = False
+            else:
+                block = d.unconsumed_tail
+
+
+def _write_atomic(url: str, data: bytes) -> None:
+    """Write ``url`` whole or not at all (temporary name, fsync on local disk, rename)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    tmp = path + ".tmp"
+    if is_local(url):
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    else:
+        with fs.open(tmp, "wb") as fh:
+            fh.write(data)
+        fs.mv(tmp, path)

@@ -46,6 +46,69 @@ def generate_files(directory: Path, count: int, seed: int = 2026) -> int:
     return total
 
 
+def generate_site(directory: Path, pages: int, seed: int = 7) -> None:
+    """A small web site: article pages with navigation and an ad box, an index linking to them, and
+    a 'syndicated' copy of every 10th article (the same story in another page frame)."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    links = []
+    for i in range(pages):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(150, 400))]
+        paras = "".join(f"<p>{' '.join(words[j:j + 30]).capitalize()}.</p>" for j in range(0, len(words), 30))
+        frame = ('<html><head><title>Story {i}</title></head><body><nav><a href="/">Home</a> | '
+                 '<a href="/about.html">About</a></nav><div class="ad-banner">Advertisement: buy hay now'
+                 '</div><article><h1>Story {i}</h1>{paras}</article><footer>Copyright haybale demo</footer>'
+                 '</body></html>')
+        (directory / f"story-{i}.html").write_text(frame.format(i=i, paras=paras))
+        links.append(f'<a href="/story-{i}.html">story {i}</a>')
+        if i % 10 == 0:
+            (directory / f"syndicated-{i}.html").write_text(
+                "<html><body><div>Syndicated from the haybale demo</div><main>" + paras +
+                "<p>Shared with permission.</p></main></body></html>")
+            links.append(f'<a href="/syndicated-{i}.html">syndicated {i}</a>')
+    (directory / "index.html").write_text("<html><body>" + " ".join(links) + "</body></html>")
+    (directory / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+
+
+def write_warc(path: Path, pages: int, seed: int = 11) -> None:
+    """A gzipped WARC of request + response records, written with warcio (one gzip member per record)."""
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for i in range(pages):
+            url = f"https://warc.example/page/{i}"
+            body = ("<html><body><p>" + " ".join(rng.choice(WORDS) for _ in range(200)) + "</p></body></html>").encode()
+            req = writer.create_warc_record(url, "request", payload=BytesIO(b""),
+                                            http_headers=StatusAndHeaders("GET /page/%d HTTP/1.1" % i, [("Host", "warc.example")],
+                                                                          is_http_request=True))
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))],
+                                       protocol="HTTP/1.1")
+            resp = writer.create_warc_record(url, "response", payload=BytesIO(body), http_headers=headers)
+            writer.write_record(req)
+            writer.write_record(resp)
+
+
+def serve(directory: Path) -> tuple[str, "object"]:
+    """Serve ``directory`` on 127.0.0.1 (an OS-chosen port) in a thread; returns (base URL, server)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
 def run(args: list[str], root: str, *, capture: bool = False, show: int = 40) -> str:
     """Run ``haybale ARGS`` against ``root``, echo the command and (up to ``show`` lines of) output."""
     print(f"\n$ haybale {' '.join(shlex.quote(a) for a in args)}", flush=True)
@@ -106,9 +169,36 @@ def main(argv: list[str] | None = None) -> int:
            [line.split("volume=")[0] + line.split(" ", 1)[1] for line in after.splitlines()]
     print(f"  rebuilt catalog {'matches' if same else 'DIFFERS FROM'} the original "
           f"({report['records']:,} records, {report['skipped']} skipped)")
-    print("\n== 7. dedup the catalog's records on Ray: exact + MinHash-LSH near duplicates, marks in the catalog ==")
+    print("\n== 7. crawl a local web site on Ray actors (robots.txt, link following, WARC response records) ==")
+    site = Path(root) / "demo-input" / "site"
+    generate_site(site, 120)
+    base, server = serve(site)
+    try:
+        seeds = Path(root) / "demo-input" / "seeds.txt"
+        seeds.write_text(f"# one URL per line\n{base}/index.html\n{base}/private/secret.html\n")
+        crawl = json.loads(run(["ingest", "crawl", "--seeds", str(seeds), "--allow-private", "--no-politeness",
+                                "--follow-links", "--max-depth", "1", "--allow-domain", "127.0.0.1",
+                                "--run-id", "demo-crawl", "--json",
+                                "--quiet"], root, show=0))
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+    print(f"  outcomes {crawl['outcomes']}; {crawl['pages']} pages stored in {crawl['volumes']} volume(s); "
+          f"rejected: {[r['url'].rsplit('/', 2)[-2:] for r in crawl['rejected']]}")
+    run(["catalog", "ls", base + "/", "--limit", "3"], root)
+    run(["catalog", "cat", f"{base}/story-3.html"], root, show=2)
+
+    print("\n== 8. index a WARC file written by another tool (warcio) in place: the catalog points into it ==")
+    warc_path = Path(root) / "demo-input" / "warc" / "pages.warc.gz"
+    write_warc(warc_path, 50)
+    warc = json.loads(run(["ingest", "warc", str(warc_path), "--run-id", "demo-warc", "--json", "--quiet"],
+                          root, show=0))
+    print(f"  indexed {warc.get('indexed', warc.get('added'))} records in place, skipped by type "
+          f"{warc.get('skipped_by_type', warc.get('skipped'))}, quarantined {warc.get('quarantined', 0)}")
+    run(["catalog", "get", "https://warc.example/page/7"], root)
+
+    print("\n== 9. dedup everything in the catalog on Ray: clean HTML, exact + MinHash-LSH near duplicates ==")
     out = os.path.join(root, "dedup-output")
-    dd = json.loads(run(["dedup", "run", "--input", f"catalog:file://{src}/", "--output", out, "--run-id",
+    dd = json.loads(run(["dedup", "run", "--input", "catalog:", "--output", out, "--run-id",
                          "demo-dedup", "--json", "--quiet"], root, show=0))
     docs = dd["documents"]
     print(f"  {docs['input']:,} documents in, {docs['kept']:,} kept, removed: {docs['removed_by_reason']}")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import fsspec
+
 from catalog.bulk import prepare_bulk, register_bulk
 from catalog.catalog import DEFAULT_SHARDS, Catalog, RegisterResult
 from catalog.errors import CatalogError
@@ -82,6 +84,20 @@ class Store:
             return register_bulk(self.catalog, entries)
         return self.catalog.register_many(
             (key, Location(number, off, length, dig)) for key, off, length, dig in sealed.records)
+
+    def drop_volume(self, sealed: SealedVolume) -> None:
+        """Delete a sealed volume none of whose records the catalog references (a job's redo after a
+        crash wrote it again), and mark it dropped in the volume table. The caller guarantees that no
+        location points into it."""
+        number = self.catalog.volumes.number_of(sealed.url)
+        if number is not None:
+            self.catalog.volumes.update(number, {"dropped": True})
+        for url in (sealed.url, sealed.sidecar):
+            fs, path = fsspec.core.url_to_fs(url)
+            try:
+                fs.rm(path)
+            except FileNotFoundError:
+                pass
 
     def volume_url(self, number: int) -> str:
         return str(self.catalog.volumes.get(number)["url"])

@@ -148,6 +148,14 @@ class VolumeWriter:
         return SealedVolume(url, self._size, self._records, side_url)
 
 
+def write_atomic(url: str, data: bytes) -> None:
+    """Write ``url`` (any fsspec URL) whole or not at all: a temporary name, fsync on local disk, then
+    rename (or a completed upload and a move on object stores)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    _write_atomic(fs, path, data, is_local(url))
+
+
 def _write_atomic(fs: Any, path: str, data: bytes, local: bool) -> None:
     tmp = path + TMP_SUFFIX
     if local:

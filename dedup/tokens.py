@@ -145,7 +145,6 @@ def tokenize_batch(texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> 
     # bytes.translate is several times faster than a numpy table lookup; 8 zero bytes of padding let
     # the unaligned uint64 view read past the last token.
     padded = np.frombuffer(bytearray(raw.tobytes().translate(_TRANSLATION) + bytes(8)), dtype=np.uint8)
-    normalized = padded[: raw.size]
     _blank_multibyte_separators(padded, raw.size)
     # One sentinel separator after the data makes every token end inside the array.
     is_word = padded[: raw.size + 1] != 0

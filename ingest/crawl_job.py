@@ -37,11 +37,9 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
-import fsspec
 import ray
 
 from catalog.store import Store
-from catalog.volume import SealedVolume
 from haybale.failpoints import failpoint
 from haybale.progress import Progress
 from ingest.checkpoint import RunState
@@ -176,14 +174,6 @@ def _plan(store: Store, state: RunState, seeds_path: str, config: CrawlJobConfig
     return [CrawlBatch(b["index"], tuple(b["urls"]), tuple(b["hosts"])) for b in saved["batches"]], resumed
 
 
-def _drop_volume(sealed: SealedVolume) -> None:
-    fs, path = fsspec.core.url_to_fs(sealed.url)
-    for p in (path, fsspec.core.url_to_fs(sealed.sidecar)[1]):
-        try:
-            fs.rm(p)
-        except FileNotFoundError:
-            pass
-
 
 def _register(store: Store, result: BatchResult, summary: CrawlJobSummary) -> tuple[set[str], list[str]]:
     """Register a batch's sealed volumes. Returns the URLs of volumes its records now live in, and the
@@ -198,8 +188,7 @@ def _register(store: Store, result: BatchResult, summary: CrawlJobSummary) -> tu
         if reg.unchanged:
             elsewhere += [key for key, *_ in sealed.records]
         if reg.added + reg.updated == 0:  # every record already registered (a redo): nothing points here
-            store.catalog.volumes.update(store.catalog.volumes.number_of(sealed.url) or 0, {"dropped": True})
-            _drop_volume(sealed)
+            store.drop_volume(sealed)
             summary.unreferenced_volumes_removed += 1
             continue
         volumes.add(sealed.url)

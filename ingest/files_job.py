@@ -17,11 +17,10 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import fsspec
 
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from catalog.store import Store
-from catalog.volume import DEFAULT_VOLUME_BYTES, SealedVolume
+from catalog.volume import DEFAULT_VOLUME_BYTES
 from haybale.failpoints import failpoint
 from haybale.progress import Progress
 from ingest.checkpoint import RunState
@@ -78,14 +77,6 @@ def _plan(state: RunState, inputs: list[str], config: FilesJobConfig) -> list[Sp
     return splits
 
 
-def _drop_volume(sealed: SealedVolume) -> None:
-    fs, path = fsspec.core.url_to_fs(sealed.url)
-    for p in (path, fsspec.core.url_to_fs(sealed.sidecar)[1]):
-        try:
-            fs.rm(p)
-        except FileNotFoundError:
-            pass
-
 
 def _register(store: Store, split: Split, result: PackResult, summary: FilesJobSummary) -> list[str]:
     """Register a split's sealed volumes; returns the URLs of the volumes its records now live in
@@ -97,8 +88,7 @@ def _register(store: Store, split: Split, result: PackResult, summary: FilesJobS
         summary.unchanged += reg.unchanged
         if reg.added + reg.updated == 0:
             # every record already registered elsewhere (a redo after a crash): nothing points here
-            store.catalog.volumes.update(store.catalog.volumes.number_of(sealed.url) or 0, {"dropped": True})
-            _drop_volume(sealed)
+            store.drop_volume(sealed)
             summary.unreferenced_volumes_removed += 1
             continue
         summary.volumes += 1

@@ -33,13 +33,12 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import fsspec
 import xxhash
 
 from catalog.cdxj import external_cdxj_line
 from catalog.errors import InvalidKeyError
 from catalog.keys import canonical_key
-from catalog.volume import SealedVolume, VolumeWriter, is_local
+from catalog.volume import SealedVolume, VolumeWriter, write_atomic
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, WarcRecord
 from haybale.failpoints import failpoint
 from ingest.errors import WarcSourceError
@@ -271,7 +270,7 @@ def _index_in_place(src: SourceFile, gzipped: bool, counts: FileCounts, work: _S
     counts.indexed = len(plan.records)
     if plan.records:
         index_url = f"{work.indexes_url}/{index_file_name(url)}"
-        _write_atomic(index_url, "".join(sorted(plan.lines)).encode("utf-8"))
+        write_atomic(index_url, "".join(sorted(plan.lines)).encode("utf-8"))
         work.result.external.append(ExternalIndex(url, src.size, plan.records, index_url, work.file_index))
 
 
@@ -356,20 +355,3 @@ def _gunzip(read: Callable[[int], bytes], write: Callable[[bytes], Any]) -> tupl
                 started = False
             else:
                 block = d.unconsumed_tail
-
-
-def _write_atomic(url: str, data: bytes) -> None:
-    """Write ``url`` whole or not at all (temporary name, fsync on local disk, rename)."""
-    fs, path = fsspec.core.url_to_fs(url)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    tmp = path + ".tmp"
-    if is_local(url):
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    else:
-        with fs.open(tmp, "wb") as fh:
-            fh.write(data)
-        fs.mv(tmp, path)

@@ -39,7 +39,6 @@ from haybale.progress import Progress
 from ingest.checkpoint import RunState
 from ingest.errors import IngestError
 from ingest.file_sources import FileRef, Split, expand_inputs, plan_splits
-from ingest.files_job import _drop_volume
 from ingest.ray_runtime import ray_connection
 from ingest.warc_indexing import IndexOptions, WarcSplitResult, index_split
 
@@ -144,8 +143,7 @@ def register_split(store: Store, result: WarcSplitResult, run_id: str, summary: 
     referenced = {loc.volume for loc in store.catalog.get_many(keys) if loc is not None}
     for sealed, number in zip(result.sealed, sealed_numbers):
         if number not in referenced:
-            volumes.update(number, {"dropped": True})
-            _drop_volume(sealed)
+            store.drop_volume(sealed)
             summary.unreferenced_volumes_removed += 1
             continue
         summary.volumes += 1

@@ -6,16 +6,12 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import functools
 import http.server
 import threading
 import fsspec
-import psutil
 import pytest
 
 from catalog.store import Store
@@ -24,6 +20,7 @@ from ingest.file_sources import FileRef, Split, expand_inputs, plan_splits
 from ingest.files_job import FilesJobConfig, run_files_job
 from ingest.packing import pack_split
 from tests.catalog.conftest import make_files
+from tests.ingest.job_runner import run_job_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -104,32 +101,8 @@ def test_job_packs_directories_globs_and_memory_urls(ray_session: None, tmp_path
 
 def _run_job(root: str, src: str, run_id: str, env_extra: dict[str, str], kill_after: float | None = None
              ) -> tuple[int, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), **env_extra}
-    cmd = [sys.executable, "-m", "haybale", "ingest", "files", src, "--root", root, "--run-id", run_id,
-           "--split-files", "40", "--num-cpus", "2", "--json", "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, text=True)
-    descendants: list[psutil.Process] = []
-    try:
-        if kill_after is not None:
-            deadline = time.monotonic() + kill_after
-            while time.monotonic() < deadline and proc.poll() is None:
-                try:
-                    descendants = psutil.Process(proc.pid).children(recursive=True) or descendants
-                except psutil.NoSuchProcess:
-                    break
-                time.sleep(0.05)
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=300)
-    finally:
-        # end whatever this job started that outlived it (by pid, never by name)
-        for child in descendants:
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
-    return proc.returncode, out + err
+    return run_job_process(["haybale", "ingest", "files", src, "--root", root, "--run-id", run_id,
+                            "--split-files", "40", "--num-cpus", "2", "--json", "--quiet"], env_extra, kill_after)
 
 
 @pytest.mark.chaos

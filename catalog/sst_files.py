@@ -103,7 +103,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     return _POOL
 
 
-def _ready() -> int:
+def _ready(_: int = 0) -> int:
     import rocksdict  # noqa: F401  (the import is the slow part of a worker's start)
 
     return os.getpid()

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HAYBALE_ROOT ?= ./haybale-data
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test bench lint clean
+.PHONY: help install demo test bench clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -29,9 +29,6 @@ test: $(STAMP)  ## run the whole test suite
 
 bench: $(STAMP)  ## run the benchmarks side by side (writes bench/results/)
 	$(PY) -m bench.run_all $(BENCH)
-
-lint: $(STAMP)
-	$(PY) -m ruff check . || true
 
 clean:
 	rm -rf $(VENV) haybale-data .pytest_cache

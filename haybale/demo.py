@@ -131,8 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", type=int, default=5000)
     args = ap.parse_args(argv)
     root = os.path.abspath(args.root)
-    if os.path.exists(root):
+    marker = os.path.join(root, ".haybale-demo")
+    if os.path.exists(root) and os.listdir(root):
+        if not os.path.exists(marker):
+            raise SystemExit(f"{root} exists and was not made by the demo: the demo starts from an empty "
+                             "root, so give it another one (--root DIR or HAYBALE_ROOT=DIR make demo)")
         shutil.rmtree(root)
+    os.makedirs(root, exist_ok=True)
+    Path(marker).write_text("made by `make demo`; the next demo run replaces this directory\n")
     src = Path(root) / "demo-input" / "files"
     print(f"haybale demo — deployment root {root} (embedded catalog, local volumes)")
     total = generate_files(src, args.files)

@@ -18,7 +18,6 @@ RocksDB allows one writer per directory: opening a shard another process holds r
 from __future__ import annotations
 
 import gc
-import os
 import struct
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -235,8 +234,3 @@ class Shard:
 
 def shard_dir(catalog_dir: Path, index: int) -> Path:
     return catalog_dir / f"shard-{index:04d}"
-
-
-def ensure_dir(path: Path) -> Path:
-    os.makedirs(path, exist_ok=True)
-    return path

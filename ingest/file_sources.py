@@ -8,11 +8,14 @@ makes the same plan; the job also stores its plan with the run, so a rerun never
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import fsspec
 
 from catalog.keys import canonical_key, file_uri
+from ingest.checkpoint import RunState
 from ingest.errors import IngestError
 
 GLOB_CHARS = set("*?[")
@@ -102,4 +105,17 @@ def plan_splits(files: list[FileRef], *, max_files: int = 5000, max_bytes: int =
         size += f.size
     if current:
         splits.append(Split(len(splits), tuple(current)))
+    return splits
+
+
+def load_or_plan(state: RunState, inputs: list[str], *, max_files: int, max_bytes: int,
+                 **extra: Any) -> list[Split]:
+    """The run's splits: the saved plan on a rerun, else a new plan of ``inputs`` saved before any
+    work (with ``extra`` settings recorded beside it), so every attempt of a run does the same splits."""
+    saved = state.load_plan()
+    if saved is not None:
+        return [Split(s["index"], tuple(FileRef(**f) for f in s["files"])) for s in saved["splits"]]
+    splits = plan_splits(expand_inputs(inputs), max_files=max_files, max_bytes=max_bytes)
+    state.save_plan({"inputs": inputs, "created": time.time(), **extra,
+                     "splits": [{"index": s.index, "files": [asdict(f) for f in s.files]} for s in splits]})
     return splits

@@ -25,7 +25,7 @@ from haybale.failpoints import failpoint
 from haybale.progress import Progress
 from ingest.checkpoint import RunState
 from ingest.errors import IngestError
-from ingest.file_sources import FileRef, Split, expand_inputs, plan_splits
+from ingest.file_sources import Split, load_or_plan
 from ingest.packing import PackResult, pack_split
 from ingest.ray_runtime import ray_connection
 
@@ -67,17 +67,6 @@ class FilesJobSummary:
         return out
 
 
-def _plan(state: RunState, inputs: list[str], config: FilesJobConfig) -> list[Split]:
-    saved = state.load_plan()
-    if saved is not None:
-        return [Split(s["index"], tuple(FileRef(**f) for f in s["files"])) for s in saved["splits"]]
-    splits = plan_splits(expand_inputs(inputs), max_files=config.split_files, max_bytes=config.split_bytes)
-    state.save_plan({"inputs": inputs, "created": time.time(),
-                     "splits": [{"index": s.index, "files": [asdict(f) for f in s.files]} for s in splits]})
-    return splits
-
-
-
 def _register(store: Store, split: Split, result: PackResult, summary: FilesJobSummary) -> list[str]:
     """Register a split's sealed volumes; returns the URLs of the volumes its records now live in
     (after a redo these can be volumes an earlier, killed attempt wrote and registered)."""
@@ -110,7 +99,7 @@ def run_files_job(store: Store, inputs: list[str], config: FilesJobConfig, *,
     run_id = config.run_id or f"files-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     state = RunState(store.root.rstrip("/") + "/runs", run_id)
     summary = FilesJobSummary(run_id, config=asdict(config))
-    splits = _plan(state, inputs, config)
+    splits = load_or_plan(state, inputs, max_files=config.split_files, max_bytes=config.split_bytes)
     done = state.done_splits()
     todo = [s for s in splits if s.index not in done]
     summary.splits = len(splits)

@@ -38,7 +38,7 @@ from haybale.failpoints import failpoint
 from haybale.progress import Progress
 from ingest.checkpoint import RunState
 from ingest.errors import IngestError
-from ingest.file_sources import FileRef, Split, expand_inputs, plan_splits
+from ingest.file_sources import Split, load_or_plan
 from ingest.ray_runtime import ray_connection
 from ingest.warc_indexing import IndexOptions, WarcSplitResult, index_split
 
@@ -96,16 +96,6 @@ class WarcJobSummary:
         out["records_per_s"] = round(self.records / self.seconds, 1) if self.seconds else None
         out["mb_per_s"] = round(self.bytes / self.seconds / 1e6, 2) if self.seconds else None
         return out
-
-
-def _plan(state: RunState, inputs: list[str], config: WarcJobConfig) -> list[Split]:
-    saved = state.load_plan()
-    if saved is not None:
-        return [Split(s["index"], tuple(FileRef(**f) for f in s["files"])) for s in saved["splits"]]
-    splits = plan_splits(expand_inputs(inputs), max_files=config.split_files, max_bytes=config.split_bytes)
-    state.save_plan({"inputs": inputs, "created": time.time(), "repack": config.repack,
-                     "splits": [{"index": s.index, "files": [asdict(f) for f in s.files]} for s in splits]})
-    return splits
 
 
 def register_split(store: Store, result: WarcSplitResult, run_id: str, summary: WarcJobSummary) -> dict[str, Any]:
@@ -192,7 +182,7 @@ def run_warc_job(store: Store, inputs: list[str], config: WarcJobConfig, *, show
     state = RunState(store.root.rstrip("/") + "/runs", run_id)
     summary = WarcJobSummary(run_id, config=asdict(config))
     summary.quarantine_file = f"{store.root.rstrip('/')}/runs/{run_id}/quarantine.jsonl"
-    splits = _plan(state, inputs, config)
+    splits = load_or_plan(state, inputs, max_files=config.split_files, max_bytes=config.split_bytes, repack=config.repack)
     done = state.done_splits()
     todo = [s for s in splits if s.index not in done]
     summary.splits = len(splits)

@@ -31,7 +31,7 @@ from catalog.catalog import DEFAULT_SHARDS, Catalog
 from catalog.keys import canonical_key, key_id
 from catalog.location import LOCATION_SIZE, pack_many, split_fixed
 from catalog.manifest import Manifest
-from catalog.sst_files import sorted_unique_order
+from catalog.sst_files import listing_keys, sorted_unique_order
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH = 100_000
@@ -89,7 +89,7 @@ def plain_rocksdict_load(path: Path, entries: BulkEntries) -> tuple[rd.Rdict, fl
     db = rd.Rdict(str(path), opts, column_families={"listing": rd.Options(raw_mode=True)})
     db.ingest_external_file([sst])
     loc_seconds = time.perf_counter() - t0
-    listing = sorted(k for b in entries.shards.values() for k in b.listing)
+    listing = sorted(k for b in entries.shards.values() for k in listing_keys(b.listing_blob, b.listing_ends))
     lw = rd.SstFileWriter(opts)
     lw.open(sst + ".list")
     for k in listing:

@@ -6,9 +6,10 @@ spreads: :func:`prepare_bulk` (canonicalize, hash, SURT, group by shard) runs wh
 ingest workers — and each shard's sorting and SST writing runs in its own process.
 
 Atomicity across shards uses the journal like ordinary batches: the staged SST files are written and
-fsynced first, then one journal record names them, then each shard ingests its files and records the
-sequence number. After a crash, recovery re-ingests the files of every shard that had not recorded the
-sequence (ingesting the same file twice writes the same values), then deletes the staged files.
+fsynced first, then one journal record names them, then each shard ingests its files (moving them in,
+so the bytes are written once) and records the sequence number. After a crash, recovery ingests the
+files still staged for every shard that had not recorded the sequence (a file ingested twice writes the
+same values; a file already moved in is no longer staged), then deletes what is left of the stage.
 
 Idempotency matches :meth:`Catalog.register_many`: keys already registered with the same digest are
 skipped; keys already registered with another digest are overwritten. Within one call the last
@@ -23,7 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from catalog.catalog import Catalog, RegisterResult, listing_entry
+from catalog.catalog import Catalog, RegisterResult
+from catalog.listing import listing_entry
 from catalog.keys import canonical_key, key_id
 from catalog.location import LOCATION_SIZE, Location
 from catalog.manifest import SLOT_BITS
@@ -36,15 +38,21 @@ PARALLEL_THRESHOLD = 200_000
 
 @dataclass
 class ShardBatch:
-    """One shard's share of a bulk load: concatenated 16-byte ids and 22-byte locations (input
-    order) and the listing keys."""
+    """One shard's share of a bulk load, three aligned columns sorted by listing key: 16-byte ids,
+    22-byte locations and listing keys (concatenated in ``listing_blob``, entry ``i`` ending at
+    ``listing_ends[i]``). Repeats of a key stay in input order."""
 
-    ids: bytearray = field(default_factory=bytearray)
-    locations: bytearray = field(default_factory=bytearray)
-    listing: list[bytes] = field(default_factory=list)
+    ids: bytes = b""
+    locations: bytes = b""
+    listing_blob: bytes = b""
+    listing_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.ids) // 16
+
+    def listing_at(self, i: int) -> bytes:
+        begin = int(self.listing_ends[i - 1]) if i else 0
+        return self.listing_blob[begin:int(self.listing_ends[i])]
 
 
 @dataclass
@@ -63,46 +71,68 @@ def prepare_bulk(keys: Sequence[str], locations: np.ndarray | Sequence[Location]
 
     ``locations`` is a sequence of :class:`Location` or an array of packed 22-byte values.
     ``slot_map`` is the catalog's (``catalog.manifest.slot_map``); this is the per-key Python work,
-    meant to run on the workers that produced the entries.
+    meant to run on the workers that produced the entries. Each shard's entries come out sorted by
+    listing key (a stable sort), so the shard writer's sort is linear: the n log n part of a load is
+    paid here, on the many workers that prepare entries.
     """
     if len(keys) != len(locations):
         raise ValueError(f"{len(keys)} keys but {len(locations)} locations")
-    packed = (locations.tobytes() if isinstance(locations, np.ndarray)
-              else b"".join(loc.pack() for loc in locations))
-    shards: dict[int, ShardBatch] = {}
+    packed = np.frombuffer(
+        locations.tobytes() if isinstance(locations, np.ndarray) else b"".join(loc.pack() for loc in locations),
+        dtype=np.uint8).reshape(-1, LOCATION_SIZE)
+    columns: dict[int, tuple[list[bytes], list[bytes], list[int]]] = {}
     shift = 16 - SLOT_BITS
     for i, key in enumerate(keys):
         canon = canonical_key(key)
         kid = key_id(canon)
         shard = slot_map[((kid[0] << 8) | kid[1]) >> shift]
-        batch = shards.get(shard)
-        if batch is None:
-            batch = shards[shard] = ShardBatch()
-        batch.ids += kid
-        batch.locations += packed[i * LOCATION_SIZE:(i + 1) * LOCATION_SIZE]
-        batch.listing.append(listing_entry(canon))
-    for batch in shards.values():
-        # Sorted runs make the shard writer's sort nearly linear (timsort merges runs), so the
-        # n log n part of a load is paid here, on the many workers that prepare entries.
-        batch.listing.sort()
+        column = columns.get(shard)
+        if column is None:
+            column = columns[shard] = ([], [], [])
+        column[0].append(listing_entry(canon))
+        column[1].append(kid)
+        column[2].append(i)
+    shards: dict[int, ShardBatch] = {}
+    for shard, (listing, kids, rows) in columns.items():
+        order = sorted(range(len(listing)), key=listing.__getitem__)
+        ordered = [listing[j] for j in order]
+        shards[shard] = ShardBatch(
+            ids=b"".join([kids[j] for j in order]),
+            locations=packed[np.asarray(rows, dtype=np.int64)[order]].tobytes(),
+            listing_blob=b"".join(ordered),
+            listing_ends=np.cumsum(np.fromiter(map(len, ordered), dtype=np.int64, count=len(ordered))))
     return BulkEntries(shards)
 
 
-def _existing_filter(catalog: Catalog, shard_index: int, batch: ShardBatch
-                     ) -> tuple[ShardBatch, int, int, int]:
-    """For a non-empty shard: drop keys registered with the same digest; listing only for new keys.
-    Returns (batch to write, added, updated, unchanged)."""
+@dataclass
+class _Filtered:
+    """What is left of a batch to write after the existence checks."""
+
+    ids: bytes
+    locations: bytes
+    listing_blob: bytes
+    listing_ends: np.ndarray
+    added: int
+    updated: int
+    unchanged: int
+
+
+def _existing_filter(catalog: Catalog, shard_index: int, batch: ShardBatch) -> _Filtered:
+    """For a non-empty shard: drop keys registered with the same digest; listing keys only for keys
+    not registered yet (a key keeps its listing entry when its location changes)."""
     shard = catalog.shards[shard_index]
-    latest: dict[bytes, tuple[bytes, bytes]] = {}
+    latest: dict[bytes, int] = {}
     for i in range(len(batch)):
-        latest[bytes(batch.ids[i * 16:(i + 1) * 16])] = (
-            bytes(batch.locations[i * LOCATION_SIZE:(i + 1) * LOCATION_SIZE]), batch.listing[i])
+        latest[batch.ids[i * 16:(i + 1) * 16]] = i  # a repeated key: the last occurrence wins
     ids = list(latest)
     current = shard.get_many(ids)
-    out = ShardBatch()
+    out_ids: list[bytes] = []
+    out_locations: list[bytes] = []
+    new_listing: list[bytes] = []
     added = updated = unchanged = 0
     for kid, old in zip(ids, current):
-        value, list_key = latest[kid]
+        i = latest[kid]
+        value = batch.locations[i * LOCATION_SIZE:(i + 1) * LOCATION_SIZE]
         if old is not None:
             if old[-8:] == value[-8:]:  # same digest (the last 8 bytes of a location)
                 unchanged += 1
@@ -110,10 +140,12 @@ def _existing_filter(catalog: Catalog, shard_index: int, batch: ShardBatch
             updated += 1
         else:
             added += 1
-            out.listing.append(list_key)
-        out.ids += kid
-        out.locations += value
-    return out, added, updated, unchanged
+            new_listing.append(batch.listing_at(i))
+        out_ids.append(kid)
+        out_locations.append(value)
+    ends = np.cumsum(np.fromiter(map(len, new_listing), dtype=np.int64, count=len(new_listing)))
+    return _Filtered(b"".join(out_ids), b"".join(out_locations), b"".join(new_listing), ends,
+                     added, updated, unchanged)
 
 
 def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None = None) -> RegisterResult:
@@ -134,18 +166,19 @@ def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None
         if not len(batch):
             continue
         if catalog.shards[shard_index].count() > 0:
-            batch, a, u, n = _existing_filter(catalog, shard_index, batch)
-            added, updated, unchanged = added + a, updated + u, unchanged + n
-            new_keys[shard_index] = a
-            if not len(batch):
+            kept = _existing_filter(catalog, shard_index, batch)
+            added, updated, unchanged = added + kept.added, updated + kept.updated, unchanged + kept.unchanged
+            new_keys[shard_index] = kept.added
+            if not kept.ids:
                 continue
+            ids, values, blob, ends = kept.ids, kept.locations, kept.listing_blob, kept.listing_ends
         else:  # an empty shard needs no existence checks (a first load): every distinct id is new
             fresh.add(shard_index)
+            ids, values, blob, ends = batch.ids, batch.locations, batch.listing_blob, batch.listing_ends
         jobs.append(ShardSstJob(
             shard=shard_index, loc_path=str(stage / f"{seq}-{shard_index}-loc.sst"),
-            list_path=str(stage / f"{seq}-{shard_index}-list.sst") if batch.listing else None,
-            ids=bytes(batch.ids), values=bytes(batch.locations), value_size=LOCATION_SIZE,
-            listing=batch.listing))
+            list_path=str(stage / f"{seq}-{shard_index}-list.sst") if len(ends) else None,
+            ids=ids, values=values, value_size=LOCATION_SIZE, listing_blob=blob, listing_ends=ends))
     if workers is None:
         workers = min(len(jobs), os.cpu_count() or 1) if len(entries) >= PARALLEL_THRESHOLD else 1
     done = run_jobs(jobs, workers)
@@ -162,15 +195,16 @@ def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None
     catalog.journal.append(seq, record)
     failpoint("catalog.after_journal")
     apply_bulk_record(catalog, seq, record)
-    for job in done:
-        os.unlink(job.loc_path)
-        if job.list_path:
-            os.unlink(job.list_path)
     return RegisterResult(added, updated, unchanged)
 
 
 def apply_bulk_record(catalog: Catalog, seq: int, record: dict[str, Any]) -> None:
-    """Ingest a bulk record's files into every shard that has not applied ``seq`` yet."""
+    """Ingest a bulk record's files into every shard that has not applied ``seq`` yet.
+
+    Ingestion moves a staged file into the shard (no second copy of the bytes); a staged file that is
+    gone was therefore ingested already (staged files are removed only by their ingestion, or after
+    every shard applied the record), so it is skipped.
+    """
     for shard_str, (loc_path, list_path, n_new) in record["f"].items():
         shard = catalog.shards[int(shard_str)]
         if shard.applied_seq() >= seq:

@@ -31,7 +31,8 @@ import rocksdict as rd
 from haybale.failpoints import failpoint
 from catalog.errors import CatalogError, CatalogLockedError, CatalogNotFoundError, KeyNotFoundError
 from catalog.journal import Journal
-from catalog.keys import canonical_key, key_id, listing_prefix, sort_key
+from catalog.keys import canonical_key, key_id, listing_prefix
+from catalog.listing import key_of_listing_entry, listing_entries_of, listing_entry
 from catalog.location import LOCATION_SIZE, Location
 from catalog.readers import ReaderPool, shard_paths
 from catalog.manifest import MANIFEST_NAME, SLOT_BITS, Manifest
@@ -43,7 +44,6 @@ DEFAULT_CACHE_BYTES = 1 << 30
 JOURNAL_ROTATE_BYTES = 64 << 20
 PARALLEL_LOOKUP_MIN = 20_000  # below this a batch is served in-process (reader round trip not worth it)
 _CF_CODES = {0: "default", 1: CF_LISTING, 2: CF_MARKS}
-LISTING_SEP = b"\x00"
 
 
 @dataclass(frozen=True)
@@ -53,20 +53,6 @@ class RegisterResult:
     added: int
     updated: int
     unchanged: int
-
-
-def listing_entry(canonical: str) -> bytes:
-    """The listing-index key of a canonical key (sort key, then the key itself for URLs)."""
-    sk = sort_key(canonical).encode("utf-8", "surrogatepass")
-    if sk[:1] == b"u":
-        return sk + LISTING_SEP + canonical.encode("utf-8", "surrogatepass")
-    return sk
-
-
-def key_of_listing_entry(entry: bytes) -> str:
-    if entry[:1] == b"u":
-        return entry.split(LISTING_SEP, 1)[1].decode("utf-8", "surrogatepass")
-    return entry[1:].decode("utf-8", "surrogatepass")
 
 
 class Catalog:
@@ -92,7 +78,11 @@ class Catalog:
         self._slot_list = list(manifest.slot_map)  # scalar lookups: a list is faster than numpy
         self._pool = ThreadPoolExecutor(max_workers=min(manifest.num_shards, os.cpu_count() or 2))
         workers = (os.cpu_count() or 1) if parallel_readers is None else parallel_readers
-        self._readers = ReaderPool(shard_paths(directory, manifest.num_shards), workers) if workers > 1 else None
+        # Each reader gets a block cache as large as the catalog's own (filled lazily): with a smaller one
+        # the location blocks of 10^7 entries (~110 MB uncompressed per shard) no longer fit, and every
+        # lookup pays a block read plus ZSTD decompression (measured ~2.7 vs ~1.1 µs per key).
+        self._readers = (ReaderPool(shard_paths(directory, manifest.num_shards), workers, cache_bytes)
+                         if workers > 1 else None)
         self.journal: Journal | None = None
         self._seq = max(s.applied_seq() for s in self.shards)
         if not read_only:
@@ -108,7 +98,8 @@ class Catalog:
         """Open (or create) the catalog stored in ``directory`` (a local directory).
 
         ``num_shards`` applies only when creating. ``parallel_readers`` is the number of reader
-        processes serving large batched lookups (default: one per core; 0 or 1 = none). Raises :class:`CatalogNotFoundError` when there is
+        processes serving large batched lookups (default: one per core; 0 or 1 = none); each has a block
+        cache of ``cache_bytes``, like the catalog itself. Raises :class:`CatalogNotFoundError` when there is
         no catalog and ``create`` is false or ``read_only`` is true, :class:`SchemaVersionError` for a
         catalog of another schema version, :class:`CatalogLockedError` if another process writes it.
         """
@@ -260,7 +251,7 @@ class Catalog:
     def list(self, prefix: str = "", limit: int | None = None) -> Iterator[str]:
         """Canonical keys starting with ``prefix`` (URL, SURT or plain prefix), merged across shards."""
         lower = listing_prefix(prefix).encode("utf-8", "surrogatepass")
-        upper = _prefix_upper_bound(lower)
+        upper = prefix_upper_bound(lower)
         streams = [shard.scan_listing(lower, upper) for shard in self.shards]
         for n, entry in enumerate(heapq.merge(*streams)):
             if limit is not None and n >= limit:
@@ -355,7 +346,7 @@ class Catalog:
             shard = self.shard_of(kid)
             deltas[shard] = deltas.get(shard, 0) - 1
             ops.setdefault(shard, []).extend(
-                [[0, kid, None], [1, listing_entry(key), None], [2, kid, None]])
+                [[0, kid, None], *([1, entry, None] for entry in listing_entries_of(key)), [2, kid, None]])
         self._commit(ops, deltas)
         return -sum(deltas.values())
 
@@ -451,7 +442,7 @@ def _take_lock(directory: Path) -> int:
     return fd
 
 
-def _prefix_upper_bound(prefix: bytes) -> bytes | None:
+def prefix_upper_bound(prefix: bytes) -> bytes | None:
     """Smallest byte string greater than every string starting with ``prefix`` (None = unbounded)."""
     stripped = prefix.rstrip(b"\xff")
     if not stripped:

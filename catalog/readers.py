@@ -74,7 +74,7 @@ def _reader_main(conn: Connection, shard_paths: list[str], scratch: str, cache_b
 class ReaderPool:
     """``workers`` reader processes over the shards of one catalog directory."""
 
-    def __init__(self, shard_paths: list[str], workers: int, cache_bytes: int = 256 << 20) -> None:
+    def __init__(self, shard_paths: list[str], workers: int, cache_bytes: int = 1 << 30) -> None:
         self.shard_paths = shard_paths
         self.workers = workers
         self.cache_bytes = cache_bytes

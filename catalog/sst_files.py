@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import rocksdict as rd
@@ -23,7 +23,11 @@ from catalog.shard import listing_options, table_options
 @dataclass
 class ShardSstJob:
     """Unsorted ids and packed values for one shard (contiguous buffers, input order; for a repeated
-    id the last one wins) and the listing keys of the new keys (any order, may repeat)."""
+    id the last one wins) and the listing keys of the new keys, concatenated in ``listing_blob`` with
+    their end offsets in ``listing_ends`` (sorted, may repeat: :func:`catalog.bulk.prepare_bulk` sorts
+    them, so the writer checks the order in the same pass that writes, and never sorts). One buffer
+    instead of a list of bytes objects: pickling millions of small objects to a worker costs more
+    than writing them."""
 
     shard: int
     loc_path: str
@@ -31,21 +35,37 @@ class ShardSstJob:
     ids: bytes
     values: bytes
     value_size: int
-    listing: list[bytes]
+    listing_blob: bytes = b""
+    listing_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     written: int = 0  # filled in by the writer: distinct ids written
 
 
 def sorted_unique_order(ids: np.ndarray) -> np.ndarray:
-    """Positions of ``ids`` (an (n, 16) uint8 array) in byte order, keeping the last of equal ids."""
+    """Positions of ``ids`` (an (n, 16) uint8 array) in byte order, keeping the last of equal ids.
+
+    Key ids are hashes, so their first 8 bytes almost never tie: one unstable sort of those is the
+    fast path (~8x a two-key lexsort); any tie (a repeated key, or a 64-bit prefix collision) falls back
+    to the stable sort on all 16 bytes, which keeps repeats in input order so the last one wins.
+    """
     hi = ids[:, :8].copy().view(">u8").ravel()
+    order = np.argsort(hi)
+    if len(order) < 2:
+        return order
+    sorted_hi = hi[order]
+    if not (sorted_hi[1:] == sorted_hi[:-1]).any():
+        return order
     lo = ids[:, 8:].copy().view(">u8").ravel()
     order = np.lexsort((lo, hi))  # stable: equal ids stay in input order
-    if len(order) > 1:
-        s_hi, s_lo = hi[order], lo[order]
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = (s_hi[:-1] != s_hi[1:]) | (s_lo[:-1] != s_lo[1:])
-        order = order[last]
-    return order
+    s_hi, s_lo = hi[order], lo[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (s_hi[:-1] != s_hi[1:]) | (s_lo[:-1] != s_lo[1:])
+    return order[last]
+
+
+def listing_keys(blob: bytes, ends: np.ndarray) -> list[bytes]:
+    """The keys packed in ``blob`` with end offsets ``ends`` (see :class:`ShardSstJob`)."""
+    bounds = [0, *ends.tolist()]
+    return [blob[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
 
 
 def write_shard_ssts(job: ShardSstJob) -> ShardSstJob:
@@ -63,20 +83,25 @@ def write_shard_ssts(job: ShardSstJob) -> ShardSstJob:
         writer[id_buf[i * 16:i * 16 + 16]] = val_buf[i * width:i * width + width]
     writer.finish()
     _fsync(job.loc_path)
-    if job.list_path and job.listing:
-        keys = sorted(job.listing)  # near-linear when the batch arrives as sorted runs
+    if job.list_path and len(job.listing_ends):
+        blob = job.listing_blob
+        bounds = [0, *job.listing_ends.tolist()]
         lw = rd.SstFileWriter(listing_options(cache))
         lw.open(job.list_path)
-        previous = None
-        for key in keys:
-            if key != previous:
+        previous = b""
+        for i in range(len(bounds) - 1):
+            key = blob[bounds[i]:bounds[i + 1]]
+            if key > previous:
                 lw[key] = b""
                 previous = key
+            elif key < previous:
+                raise ValueError(f"listing keys of the bulk job for shard {job.shard} are not sorted "
+                                 f"({key!r} after {previous!r}): build jobs with catalog.bulk.prepare_bulk")
         lw.finish()
         _fsync(job.list_path)
     job.written = len(order)
-    job.ids = job.values = b""  # nothing large travels back
-    job.listing = []
+    job.ids = job.values = job.listing_blob = b""  # nothing large travels back
+    job.listing_ends = np.zeros(0, dtype=np.int64)
     return job
 
 

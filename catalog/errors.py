@@ -10,9 +10,12 @@ Every message names the bad input (key, volume, offset, path) and says what to d
     ├── CatalogLockedError            another writer holds a shard
     ├── SchemaVersionError            the catalog on disk was written by another schema version
     ├── CatalogNotFoundError          no catalog at the root (and create=False)
-    └── VolumeError                   anything about volume bytes
-        ├── CorruptRecordError        a record's bytes fail their checksum or do not parse
-        └── VolumeNotFoundError       a volume file named by the catalog is missing
+    ├── VolumeError                   anything about volume bytes
+    │   ├── CorruptRecordError        a record's bytes fail their checksum or do not parse
+    │   └── VolumeNotFoundError       a volume file named by the catalog is missing
+    └── ServiceError                  the catalog service failed to answer a request
+        ├── ServiceUnavailableError   nothing answers at the service URL (not started, stopped, wrong port)
+        └── BadRequestError           (also a ValueError) the service rejected the request's input
 """
 from __future__ import annotations
 
@@ -59,3 +62,26 @@ class CorruptRecordError(VolumeError):
 
 class VolumeNotFoundError(VolumeError):
     """A volume referenced by the catalog does not exist in storage."""
+
+
+# -- errors of the catalog query service (catalog.service / catalog.client) ----------------------
+
+
+class ServiceError(CatalogError):
+    """The catalog service answered with an error, or an answer that is not what the API promises.
+
+    ``status`` is the HTTP status (0 when there was no answer) and ``url`` the request's URL.
+    """
+
+    def __init__(self, message: str, status: int = 0, url: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+
+
+class ServiceUnavailableError(ServiceError):
+    """No catalog service answers at the given URL (connection refused, reset or timed out)."""
+
+
+class BadRequestError(ServiceError, ValueError):
+    """The service rejected a request: a missing or malformed parameter, bad JSON, a batch too large."""

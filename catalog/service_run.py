@@ -1,0 +1,166 @@
+"""Starting and stopping the catalog service: in the foreground with signal handling (``haybale catalog
+serve``), or on a background thread of this process (:class:`ServiceThread`, for tests and notebooks).
+
+Shutdown (SIGTERM, SIGINT, :meth:`RunningService.stop`) stops accepting connections, lets requests in
+flight finish (up to :data:`~catalog.service.SHUTDOWN_GRACE_SECONDS`), stops the refresh task, waits
+for the read threads and closes the store (releasing RocksDB and volume file handles).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from aiohttp import web
+
+from catalog.errors import ServiceError
+from catalog.service import (MAX_REQUEST_LINE, SHUTDOWN_GRACE_SECONDS, ServiceConfig, build_app, log)
+from catalog.service_store import RefreshingStore
+
+
+class RunningService:
+    """A started service; ``url`` is where it answers (the real port when the config asked for 0)."""
+
+    def __init__(self, runner: web.AppRunner, backend: RefreshingStore, pool: ThreadPoolExecutor,
+                 refresher: asyncio.Task[None] | None, url: str) -> None:
+        self.runner = runner
+        self.backend = backend
+        self.pool = pool
+        self.refresher = refresher
+        self.url = url
+
+    async def stop(self) -> None:
+        """Stop serving and close the store; idempotent."""
+        if self.refresher is not None:
+            self.refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.refresher
+            self.refresher = None
+        await self.runner.cleanup()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.pool.shutdown)
+        await loop.run_in_executor(None, self.backend.close)
+
+
+async def _follow_writer(backend: RefreshingStore, pool: ThreadPoolExecutor, seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await loop.run_in_executor(pool, backend.refresh)
+        except Exception as exc:  # kept in backend.last_error; the old snapshot keeps serving
+            log.warning("catalog service: reopening the catalog failed (will retry): %s", exc)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=512)
+
+
+async def start_service(config: ServiceConfig) -> RunningService:
+    """Open the root read-only, bind, and start answering. Raises
+    :class:`~catalog.errors.CatalogNotFoundError` if the root has no catalog,
+    :class:`~catalog.errors.ServiceError` if it cannot listen on the address."""
+    loop = asyncio.get_running_loop()
+    backend = await loop.run_in_executor(None, lambda: RefreshingStore(config.root, config.catalog_dir))
+    pool = ThreadPoolExecutor(config.threads, thread_name_prefix="catalog-service")
+    try:
+        sock = _bind(config.host, config.port)
+    except OSError as exc:
+        pool.shutdown()
+        backend.close()
+        raise ServiceError(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc}): is another "
+                           "service using the port? pick another --port, or 0 for any free port") from exc
+    runner = web.AppRunner(build_app(backend, pool, config), access_log=None, handle_signals=False,
+                           shutdown_timeout=SHUTDOWN_GRACE_SECONDS, max_line_size=MAX_REQUEST_LINE,
+                           max_field_size=MAX_REQUEST_LINE)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    refresher = (asyncio.create_task(_follow_writer(backend, pool, config.refresh_seconds))
+                 if config.refresh_seconds > 0 else None)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return RunningService(runner, backend, pool, refresher, f"http://{shown}:{port}")
+
+
+def serve(config: ServiceConfig, announce: Callable[[RunningService], None] | None = None) -> None:
+    """Run the service in the foreground until SIGTERM or SIGINT, then shut down cleanly.
+
+    ``announce`` is called once the service answers (the CLI prints the URL there).
+    """
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        service = await start_service(config)
+        try:
+            if announce is not None:
+                announce(service)
+            await stop.wait()
+        finally:
+            await service.stop()
+
+    asyncio.run(main())
+
+
+class ServiceThread:
+    """The service on a background thread of this process. ``start()`` returns once it answers
+    (or raises what starting raised); ``stop()`` shuts it down and joins the thread."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.url = ""
+        self.service: RunningService | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self) -> "ServiceThread":
+        self._thread = threading.Thread(target=self._run, name="catalog-service", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise self._error
+        return self
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            try:
+                self.service = await start_service(self.config)
+            except BaseException as exc:
+                self._error = exc
+                self._ready.set()
+                return
+            self.url = self.service.url
+            self._ready.set()
+            try:
+                await self._stop.wait()
+            finally:
+                await self.service.stop()
+
+        asyncio.run(main())
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stop is not None and self._error is None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join()
+        self._thread = None
+
+    def __enter__(self) -> "ServiceThread":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -136,6 +136,23 @@ def lookup_profile(cat: Catalog, keys: list[str], id_list: list[bytes], rng: ran
     }
 
 
+def lookup_batch_sizes(cat: Catalog, id_list: list[bytes], rng: random.Random,
+                       sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict[str, float]:
+    """``lookup_ids`` keys/s by batch size (random keys, ~2M per size). A sorted batch's seeks land
+    closer together the larger it is relative to the catalog, so bigger batches read fewer blocks."""
+    n = len(id_list)
+    rates: dict[str, float] = {}
+    for size in sizes:
+        if size > n:
+            continue
+        count = max(1, 2_000_000 // size)
+        arrays = [np.frombuffer(b"".join(id_list[rng.randrange(n)] for _ in range(size)), dtype=np.uint8)
+                  .reshape(-1, 16) for _ in range(count)]
+        batched_rate(lambda a: cat.lookup_ids(a)[0], arrays[:1], repeats=1)  # warm
+        rates[str(size)] = batched_rate(lambda a: cat.lookup_ids(a)[0], arrays)
+    return rates
+
+
 def growth_point(n: int, keys: list[str], work: Path, rng: random.Random,
                  existing: Path | None = None) -> dict[str, Any]:
     """Lookups on a catalog of ``n`` entries: cold (fresh block cache) then warm."""
@@ -248,6 +265,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             plain_rate = batched_rate(plain.get, batches)
             arrays = [np.frombuffer(b"".join(b), dtype=np.uint8).reshape(-1, 16) for b in batches]
             array_rate = batched_rate(lambda a: cat.lookup_ids(a)[0], arrays)
+            by_batch_size = lookup_batch_sizes(cat, id_list, rng)
             str_batches = [[keys[i] for i in pick[j:j + BATCH]] for j in range(0, 2 * BATCH, BATCH)]
             str_rate = batched_rate(cat.get_many, str_batches, repeats=1)
             singles = [rng.randrange(n) for _ in range(20_000)]
@@ -262,6 +280,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "plain_rocksdict_get_list_keys_per_s": plain_rate,
             "ratio_vs_plain": hb_rate / plain_rate,
             "batched_get_many_str_keys_per_s": str_rate,
+            "lookup_ids_keys_per_s_by_batch_size": by_batch_size,
             "single_get": hb_single,
             "plain_single_get": plain_single,
         }
@@ -301,6 +320,8 @@ def print_table(r: dict[str, Any]) -> None:
         ("  ratio haybale / plain", f"{r['register_ratio_vs_plain']:.2f}x"),
         ("haybale batched get_many (ids, 100k batch)", f"{lk['batched_get_many_ids_keys_per_s']:,.0f} keys/s"),
         ("haybale lookup_ids (numpy array API)", f"{lk['batched_lookup_ids_array_keys_per_s']:,.0f} keys/s"),
+        *((f"haybale lookup_ids, batches of {int(size):,}", f"{rate:,.0f} keys/s")
+          for size, rate in lk.get("lookup_ids_keys_per_s_by_batch_size", {}).items()),
         ("plain rocksdict get(list)", f"{lk['plain_rocksdict_get_list_keys_per_s']:,.0f} keys/s"),
         ("  ratio haybale / plain", f"{lk['ratio_vs_plain']:.2f}x"),
         ("haybale get_many (URL strings, canonicalized)", f"{lk['batched_get_many_str_keys_per_s']:,.0f} keys/s"),

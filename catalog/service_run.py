@@ -8,6 +8,7 @@ for the read threads and closes the store (releasing RocksDB and volume file han
 from __future__ import annotations
 
 import asyncio
+import os
 import contextlib
 import signal
 import socket
@@ -164,3 +165,28 @@ class ServiceThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def spawn_service(root: str, *args: str, env: dict[str, str] | None = None,
+                  cwd: str | None = None) -> tuple["subprocess.Popen[str]", str]:
+    """Start ``haybale catalog serve --port 0 ARGS`` for ``root`` as a child process in its own
+    session; returns (process, URL) once it announced its URL. The caller stops it (SIGTERM to this
+    pid). Raises :class:`ServiceError` with the child's output if it exits instead.
+    """
+    import re
+    import subprocess
+    import sys
+
+    child_env = {**(env if env is not None else os.environ), "HAYBALE_ROOT": root}
+    proc = subprocess.Popen([sys.executable, "-m", "haybale", "catalog", "serve", "--port", "0", *args],
+                            env=child_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    found = re.search(r"http://[^\s:]+:\d+", line)
+    if not found:
+        proc.kill()
+        rest = proc.stdout.read()
+        proc.wait()
+        raise ServiceError(f"`haybale catalog serve` for root {root} did not start: {(line + rest).strip()}")
+    return proc, found.group(0)

@@ -2,7 +2,8 @@
 
 Each step runs the real ``haybale`` command (printed before its output, so it can be copied):
 generate a set of small files, pack them into volumes and register them, look them up, read them
-back, list them, rebuild the catalog from the volumes alone, and check the rebuilt catalog matches.
+back, list them, resume a run, rebuild the catalog from the volumes alone (and check it matches), crawl
+a local site, index a WARC file in place, dedup the whole catalog, and serve the catalog over HTTP.
 """
 from __future__ import annotations
 
@@ -215,6 +216,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  e.g. removed {first['id']}\n    as {first['reason']} of {first['kept_id']} "
           f"(similarity {first['similarity']:.2f}); its catalog entry now carries the mark:")
     run(["catalog", "get", first["id"]], root)
+
+    print("\n== 10. serve the catalog over HTTP (loopback) and query it from other processes ==")
+    from catalog.service_run import spawn_service
+
+    print("\n$ haybale catalog serve --port 0 &", flush=True)
+    service, url = spawn_service(root)
+    print(f"  serving on {url}")
+    try:
+        run(["catalog", "stats", "--url", url, "--json"], root, show=4)
+        run(["catalog", "ls", base + "/", "--limit", "2", "--url", url], root)
+        served = run(["catalog", "cat", key, "--url", url], root, show=0)
+        assert served == original, "the service returned different bytes than the file"
+        print("  (cat through the service: identical to the original file)")
+    finally:
+        service.terminate()  # SIGTERM to the one process this demo started: it closes the store and exits
+        service.wait(timeout=30)
+    print(f"  service stopped (exit {service.returncode})")
 
     print(f"\ndone: {summary['files']:,} files in {summary['volumes']} volumes, "
           f"{summary['files_per_s']:,} files/s. Try: HAYBALE_ROOT={root} .venv/bin/haybale catalog ls | head")

@@ -1,4 +1,4 @@
-"""MinHash signatures of word n-grams, vectorized over batches of documents with numpy.
+"""MinHash signatures of word n-grams over batches of documents (compiled kernels).
 
 Contract: for every document, :meth:`MinHasher.signatures` equals ``datasketch.MinHash`` built with
 the same ``num_perm``, ``seed`` and ``scheme``, updated with :func:`shingles` of the text and given
@@ -10,11 +10,12 @@ Hashes (``MinHashConfig.hash``):
 
 - ``"words64"`` (default, fast): every token gets a 64-bit hash (:mod:`dedup.tokens`); the n-gram's
   32-bit hash is the top half of ``sum(token_hash[k] * C[k]) mod 2**64`` over its n tokens. All of it
-  runs in numpy over the whole batch.
+  runs in compiled loops (:mod:`dedup.minhash_kernels`) over the whole batch.
 - ``"sha1"``: datasketch's default, SHA-1 of the shingle bytes (one hashlib call per shingle; slow).
 
 Schemes: ``"affine32"`` (datasketch 2.x default: fmix32 pre-mix, then ``a*h+b`` mod 2**32) and
-``"legacy"`` (datasketch < 2: ``(a*h+b) mod (2**61-1)``, truncated to 32 bits).
+``"legacy"`` (datasketch < 2: ``(a*h+b) mod (2**61-1)``, truncated to 32 bits). Both run as compiled
+loops, shingles outer and permutations inner, so a document's signature row stays in L1 cache.
 
 A document with fewer than ``ngram`` tokens (but at least one) has one shingle, all its tokens; an
 empty document has none, and its signature is all ``0xFFFFFFFF`` (datasketch's empty MinHash).
@@ -30,6 +31,8 @@ import numpy as np
 import pyarrow as pa
 
 from dedup.errors import ConfigError
+from dedup.minhash_kernels import permute_min_affine32, permute_min_legacy
+from dedup.minhash_kernels import shingle_hashes_words64 as words64_kernel
 from dedup.tokens import TokenBatch, token_hash_reference, tokenize_batch, tokenize_reference
 
 HashName = Literal["words64", "sha1"]
@@ -37,14 +40,11 @@ SchemeName = Literal["affine32", "legacy"]
 
 _MASK64 = (1 << 64) - 1
 _MERSENNE_PRIME = (1 << 61) - 1
-_MAX_HASH32 = 0xFFFFFFFF
 # Odd, distinct position multipliers make the n-gram hash order-sensitive.
 _POSITION_MULTIPLIERS = tuple(
     (0x9E3779B97F4A7C15 * (2 * k + 1) + 0xD6E8FEB86659FD93 * k) & _MASK64 | 1 for k in range(64)
 )
-# Shingles per permutation block (128 x 16384 uint32 = 8 MiB): large blocks amortize the
-# per-block numpy calls, which measured costlier than the cache misses.
-_BLOCK = 16384
+_POSITION_MULTIPLIER_ARRAY = np.array(_POSITION_MULTIPLIERS, dtype=np.uint64)
 
 
 @dataclass(frozen=True)
@@ -102,24 +102,17 @@ def sha1_hash32(shingle: bytes) -> int:
     return int(struct.unpack("<I", hashlib.sha1(shingle).digest()[:4])[0])
 
 
-def _fmix32(values: np.ndarray) -> np.ndarray:
-    v = values ^ (values >> np.uint32(16))
-    v *= np.uint32(0x85EBCA6B)
-    v ^= v >> np.uint32(13)
-    v *= np.uint32(0xC2B2AE35)
-    v ^= v >> np.uint32(16)
-    return v
-
-
 class MinHasher:
     """Computes signatures for batches of documents. Cheap to build; safe to pickle.
 
-    Not thread-safe for concurrent calls on one instance only because numpy buffers are reused.
+    Thread-safe; the compiled kernels release the GIL.
     """
 
     def __init__(self, config: MinHashConfig = MinHashConfig()) -> None:
         self.config = config
         self.perm_a, self.perm_b = _permutations(config.num_perm, config.seed, config.scheme)
+        self._perm_a32 = self.perm_a.astype(np.uint32)
+        self._perm_b32 = self.perm_b.astype(np.uint32)
 
     def datasketch_hashfunc(self) -> Callable[[bytes], int]:
         """The ``hashfunc`` to give ``datasketch.MinHash`` for equal signatures."""
@@ -173,67 +166,26 @@ class MinHasher:
         return np.asarray(hashes, dtype=np.uint32), np.cumsum(counts, dtype=np.int64)
 
     def _permute_min(self, shingle_hashes: np.ndarray, doc_offsets: np.ndarray) -> np.ndarray:
-        n_docs = len(doc_offsets) - 1
-        num_perm = self.config.num_perm
-        signature = np.full((num_perm, n_docs), _MAX_HASH32, dtype=np.uint32)
-        counts = np.diff(doc_offsets)
-        shingle_doc = np.repeat(np.arange(n_docs, dtype=np.int64), counts)
+        """Signatures (uint32, n_docs x num_perm) from shingle hashes and per-document offsets."""
+        hashes = np.ascontiguousarray(shingle_hashes, dtype=np.uint32)
+        offsets = np.ascontiguousarray(doc_offsets, dtype=np.int64)
         if self.config.scheme == "affine32":
-            hashes = _fmix32(shingle_hashes.astype(np.uint32))
-            a = self.perm_a.astype(np.uint32)[:, None]
-            b = self.perm_b.astype(np.uint32)[:, None]
-            work = np.empty((num_perm, min(_BLOCK, max(len(hashes), 1))), dtype=np.uint32)
-        else:
-            hashes = shingle_hashes.astype(np.uint64)
-            a = self.perm_a[:, None]
-            b = self.perm_b[:, None]
-            work = np.empty((num_perm, min(_BLOCK, max(len(hashes), 1))), dtype=np.uint64)
-        # Segments = runs of one document inside one block; computed once for the whole batch.
-        nonempty_starts = doc_offsets[:-1][counts > 0]
-        block_starts = np.arange(0, len(hashes), _BLOCK, dtype=np.int64)
-        cuts = np.union1d(nonempty_starts, block_starts)
-        cut_docs = shingle_doc[cuts] if len(cuts) else np.zeros(0, np.int64)
-        block_bounds = np.searchsorted(cuts, np.r_[block_starts, len(hashes)])
-        for block_index, begin in enumerate(block_starts):
-            block = hashes[begin : begin + _BLOCK]
-            view = work[:, : len(block)]
-            np.multiply(a, block[None, :], out=view)
-            np.add(view, b, out=view)
-            if self.config.scheme == "legacy":
-                np.remainder(view, np.uint64(_MERSENNE_PRIME), out=view)
-                np.bitwise_and(view, np.uint64(_MAX_HASH32), out=view)
-            first, last = block_bounds[block_index], block_bounds[block_index + 1]
-            minima = np.minimum.reduceat(view, cuts[first:last] - begin, axis=1)
-            segment_docs = cut_docs[first:last]
-            # Only the first and last segment of a block can share a document with another block.
-            signature[:, segment_docs] = np.minimum(signature[:, segment_docs], minima)
-        return np.ascontiguousarray(signature.T)
+            return permute_min_affine32(hashes, offsets, self._perm_a32, self._perm_b32)
+        return permute_min_legacy(hashes, offsets, self.perm_a, self.perm_b)
 
 
 def shingle_hashes_words64(tokens: TokenBatch, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """32-bit ``"words64"`` hashes of every shingle of a tokenized batch, and per-document offsets.
 
-    Returns (hashes uint32, offsets int64 of length n_docs + 1).
+    Returns (hashes uint32, offsets int64 of length n_docs + 1). Equal, shingle for shingle, to
+    :func:`words64_hash32` of :func:`shingles`.
     """
-    counts = tokens.token_counts()
-    n_tokens = len(tokens.hashes)
-    shingle_counts = np.where(counts >= ngram, counts - ngram + 1, np.minimum(counts, 1))
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(shingle_counts, out=offsets[1:])
-    padded = np.zeros(n_tokens + ngram, dtype=np.uint64)
-    padded[:n_tokens] = tokens.hashes
-    window = np.zeros(n_tokens, dtype=np.uint64)
-    for k in range(ngram):
-        window += padded[k : k + n_tokens] * np.uint64(_POSITION_MULTIPLIERS[k])
-    # Token position where each shingle starts: its document's first token plus its rank in the document.
-    shift = np.repeat(tokens.doc_offsets[:-1] - offsets[:-1], shingle_counts)
-    starts = shift + np.arange(int(offsets[-1]), dtype=np.int64)
-    result = window[starts]
-    for doc in np.flatnonzero((counts > 0) & (counts < ngram)):  # rare: shorter than one n-gram
-        begin, end = int(tokens.doc_offsets[doc]), int(tokens.doc_offsets[doc + 1])
-        acc = sum(int(tokens.hashes[begin + k]) * _POSITION_MULTIPLIERS[k] for k in range(end - begin))
-        result[offsets[doc]] = acc & _MASK64
-    return (result >> np.uint64(32)).astype(np.uint32), offsets
+    return words64_kernel(
+        np.ascontiguousarray(tokens.hashes, dtype=np.uint64),
+        np.ascontiguousarray(tokens.doc_offsets, dtype=np.int64),
+        ngram,
+        _POSITION_MULTIPLIER_ARRAY,
+    )
 
 
 def _permutations(num_perm: int, seed: int, scheme: SchemeName) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Word tokenization and token hashing, vectorized over a batch of documents with numpy.
+"""Word tokenization and token hashing over a batch of documents (compiled kernel, one pass).
 
 The normalization (the contract, identical in the vectorized and the reference implementation):
 
@@ -12,8 +12,9 @@ The normalization (the contract, identical in the vectorized and the reference i
 
 A token's 64-bit hash (:func:`token_hash_reference`): for a token of L <= 64 bytes, start from
 ``L * K`` and fold in each 8-byte little-endian chunk (zero padded) with ``h = fmix64(h ^ chunk)``; a
-longer token (rare: URLs, base64) is hashed with xxh3_64. For a batch this runs over all tokens at
-once through an unaligned uint64 view of the bytes: numpy work per token, not per byte.
+longer token (rare: URLs, base64) is hashed with xxh3_64. For a batch, one compiled pass
+(:func:`dedup.minhash_kernels.tokenize_and_hash`) normalizes, splits and hashes every token straight
+from the Arrow data buffer; only the rare long tokens are hashed afterwards in Python.
 """
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
+from dedup.minhash_kernels import tokenize_and_hash
+
 _MASK64 = (1 << 64) - 1
 _LENGTH_SEED = 0x9E3779B97F4A7C15
 # Tokens longer than this are hashed one by one with xxh3 (keeps the vectorized loop short).
 MAX_CHUNKED_TOKEN = 64
-_CHUNK_MASKS = np.array([(1 << (8 * j)) - 1 for j in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
 def _byte_table() -> np.ndarray:
@@ -44,6 +46,11 @@ def _byte_table() -> np.ndarray:
 
 
 BYTE_TABLE = _byte_table()
+# 1 for the bytes that can lead a multi-byte separator (see _MULTIBYTE_SEPARATORS).
+LEAD_TABLE = np.zeros(256, dtype=np.uint8)
+LEAD_TABLE[[0xC2, 0xE2, 0xE3]] = 1
+# CHUNK_MASKS[j] keeps the low j bytes of a little-endian uint64.
+CHUNK_MASKS = np.array([(1 << (8 * j)) - 1 for j in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _TRANSLATION = bytes(BYTE_TABLE.tolist())
 _MULTIBYTE_SEPARATORS = re.compile(rb"\xc2[\x80-\xbf]|\xe2[\x80\x81][\x80-\xbf]|\xe3\x80[\x80-\xbf]")
 
@@ -127,7 +134,7 @@ def tokenize_batch(texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> 
     """Tokenize and hash a batch of documents at once (see the module docstring for the rules).
 
     Equal, token for token, to ``[token_hash_reference(t) for t in tokenize_reference(text)]``.
-    Nulls count as empty documents.
+    Nulls count as empty documents. Errors: TypeError if ``texts`` is not strings.
     """
     array = as_string_array(texts)
     n_docs = len(array)
@@ -135,76 +142,15 @@ def tokenize_batch(texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> 
     buffers = array.buffers()
     offsets = np.frombuffer(buffers[1], dtype=offset_type)[array.offset : array.offset + n_docs + 1]
     offsets = offsets.astype(np.int64)
-    start, stop = int(offsets[0]), int(offsets[-1])
-    raw = np.frombuffer(buffers[2], dtype=np.uint8)[start:stop] if buffers[2] is not None else np.zeros(0, np.uint8)
-    rel_offsets = offsets - start
-    byte_lengths = np.diff(rel_offsets)
-    if raw.size == 0:
+    byte_lengths = np.diff(offsets)
+    if buffers[2] is None or offsets[-1] == offsets[0]:
         return TokenBatch(np.zeros(0, np.uint64), np.zeros(n_docs + 1, np.int64), byte_lengths)
-
-    # bytes.translate is several times faster than a numpy table lookup; 8 zero bytes of padding let
-    # the unaligned uint64 view read past the last token.
-    padded = np.frombuffer(bytearray(raw.tobytes().translate(_TRANSLATION) + bytes(8)), dtype=np.uint8)
-    _blank_multibyte_separators(padded, raw.size)
-    # One sentinel separator after the data makes every token end inside the array.
-    is_word = padded[: raw.size + 1] != 0
-    edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1
-    if is_word[0]:
-        edges = np.concatenate([np.zeros(1, dtype=edges.dtype), edges])
-    token_begin = edges[0::2]
-    token_end = edges[1::2]
-    # A document ending and the next starting inside a word would glue two tokens: cut them there.
-    inner_starts = rel_offsets[1:-1]
-    inner_starts = inner_starts[(inner_starts > 0) & (inner_starts < raw.size)]
-    glued = inner_starts[is_word[inner_starts] & is_word[inner_starts - 1]]
-    if glued.size:
-        token_begin = np.insert(token_begin, np.searchsorted(token_begin, glued), glued)
-        token_end = np.insert(token_end, np.searchsorted(token_end, glued), glued)
-    hashes = _hash_tokens(padded, token_begin, token_end)
-    token_doc_offsets = np.searchsorted(token_begin, rel_offsets, side="left").astype(np.int64)
-    return TokenBatch(hashes, token_doc_offsets, byte_lengths)
-
-
-def _hash_tokens(padded: np.ndarray, token_begin: np.ndarray, token_end: np.ndarray) -> np.ndarray:
-    """Hashes of the tokens ``padded[begin:end]``, equal to :func:`token_hash_reference`."""
-    n_words = padded.size - 7
-    # Unaligned view: words[i] is the little-endian uint64 made of bytes i..i+7.
-    words = np.ndarray(shape=(n_words,), dtype="<u8", buffer=padded.data, strides=(1,))
-    lengths = token_end - token_begin
-    # Chunk 0 covers every token, so it runs without index arrays; later chunks only the long tokens.
-    first = words[token_begin] & _CHUNK_MASKS[np.minimum(lengths, 8)]
-    hashes = lengths.astype(np.uint64)
-    hashes *= np.uint64(_LENGTH_SEED)
-    hashes ^= first
-    hashes = fmix64(hashes)
-    active = np.flatnonzero((lengths > 8) & (lengths <= MAX_CHUNKED_TOKEN))
-    chunk = 1
-    while active.size:
-        remaining = lengths[active] - 8 * chunk
-        chunk_words = words[token_begin[active] + 8 * chunk] & _CHUNK_MASKS[np.minimum(remaining, 8)]
-        hashes[active] = fmix64(hashes[active] ^ chunk_words)
-        chunk += 1
-        active = active[remaining > 8]
-    for index in np.flatnonzero(lengths > MAX_CHUNKED_TOKEN):
-        token = padded[token_begin[index] : token_end[index]].tobytes()
-        hashes[index] = xxhash.xxh3_64_intdigest(token)
-    return hashes
-
-
-def _blank_multibyte_separators(padded: np.ndarray, size: int) -> None:
-    """Zero, in place, the bytes of the multi-byte separator characters in ``padded[:size]``.
-
-    ``padded`` must have at least 2 bytes after ``size`` (so lead + 2 is always a valid index).
-    """
-    # Only bytes >= 0xC2 can lead one; in mostly-ASCII text they are few, so test those alone.
-    leads = np.flatnonzero(padded[:size] >= 0xC2)
-    if not leads.size:
-        return
-    lead = padded[leads]
-    second = padded[leads + 1]
-    two_byte = leads[lead == 0xC2]
-    three_byte = leads[((lead == 0xE2) & ((second == 0x80) | (second == 0x81))) | ((lead == 0xE3) & (second == 0x80))]
-    for step in range(2):
-        padded[two_byte + step] = 0
-    for step in range(3):
-        padded[three_byte + step] = 0
+    # The kernel reads Arrow's data buffer in place (read-only view, no copy of the text).
+    data = np.frombuffer(buffers[2], dtype=np.uint8)
+    # Always read-only (mutable Arrow buffers would give a writable view): one compiled
+    # specialization of the kernel instead of two.
+    data.setflags(write=False)
+    hashes, token_offsets, long_tokens = tokenize_and_hash(data, offsets, BYTE_TABLE, LEAD_TABLE, CHUNK_MASKS)
+    for index, begin, end in long_tokens.tolist():  # rare (URLs, base64): hashed here with xxh3
+        hashes[index] = xxhash.xxh3_64_intdigest(data[begin:end].tobytes().translate(_TRANSLATION))
+    return TokenBatch(hashes, token_offsets, byte_lengths)

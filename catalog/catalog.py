@@ -283,6 +283,12 @@ class Catalog:
         status, _, reason = raw.decode().partition("\t")
         return status, reason
 
+    def warm_cache(self) -> int:
+        """Read every location once, so that this process's block cache holds the location index
+        (for a process about to serve point lookups; ~0.5 s per million entries). Only what fits in
+        ``cache_bytes`` stays. Returns the number of locations read."""
+        return sum(1 for shard in self.shards for _ in shard.scan_locations(chunk=1 << 16))
+
     def stats(self) -> dict[str, Any]:
         """Exact record count, volumes and their bytes, shards and their disk use."""
         shard_stats = []

@@ -195,6 +195,7 @@ def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None
     catalog.journal.append(seq, record)
     failpoint("catalog.after_journal")
     apply_bulk_record(catalog, seq, record)
+    catalog.writes_applied += 1
     return RegisterResult(added, updated, unchanged)
 
 

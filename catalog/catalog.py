@@ -85,6 +85,9 @@ class Catalog:
                          if workers > 1 else None)
         self.journal: Journal | None = None
         self._seq = max(s.applied_seq() for s in self.shards)
+        # Counts writes applied to the shards by this process (after they are applied, unlike _seq):
+        # reader processes catch up with the shards only when it moved.
+        self.writes_applied = 0
         if not read_only:
             self.journal = Journal(directory, durable=durable)
             self._recover()
@@ -189,7 +192,7 @@ class Catalog:
         results = None
         if self._readers is not None and n >= PARALLEL_LOOKUP_MIN:
             try:
-                results = self._readers.lookup(jobs)
+                results = self._readers.lookup(jobs, self.writes_applied)
             except (OSError, EOFError) as exc:
                 # a reader died or could not start: serve this and later batches in-process
                 warnings.warn(f"catalog {self.directory}: parallel readers failed ({exc!r}); "
@@ -384,6 +387,7 @@ class Catalog:
         self.journal.append(self._seq, record)
         failpoint("catalog.after_journal")
         self._apply(self._seq, record)
+        self.writes_applied += 1
         if self.journal.size() > JOURNAL_ROTATE_BYTES:
             self.checkpoint()
 

@@ -3,16 +3,21 @@
 A point lookup through rocksdict costs ~1-2 µs of Python-level work per key, so one process tops out
 well below a million keys per second whatever the table format. For large batches the catalog sends
 each shard's sorted key ids to reader processes, which open the shards as RocksDB *secondary*
-instances (allowed beside the one writer), catch up with the writer's log before each request, look
-the keys up with an iterator walking the sorted batch, and send back one buffer: the positions of the
-keys found followed by their fixed-width values. No per-key Python object crosses the process boundary.
+instances (allowed beside the one writer), catch up with the writer's log when the catalog wrote
+since their last request, look the keys up with an iterator walking the sorted batch, and send back one
+buffer: the positions of the keys found followed by their fixed-width values. No per-key Python object
+crosses the process boundary. (Tried: sending each reader the whole batch to pick out its own shards,
+which takes the sorting off the asking process: its 0.15 µs per key moved into the readers as 0.2,
+and the batch got slower.)
 
 Contract: a lookup sees every write the catalog acknowledged before the lookup began (the reader
-catches up with the primary first). Readers are spawned, never forked (forking after RocksDB opened
+catches up with the primary first when the catalog's write count moved; a read-only catalog's readers
+catch up once, at their first lookup, and then read that state like the catalog's own snapshot). Readers are spawned, never forked (forking after RocksDB opened
 is unsafe), started on first use and stopped by :meth:`ReaderPool.close`.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -20,6 +25,7 @@ import tempfile
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -29,7 +35,7 @@ _STOP = b""
 
 
 def _reader_main(conn: Connection, shard_paths: list[str], scratch: str, cache_bytes: int) -> None:
-    """Reader process: answer ``shard byte + sorted ids`` with ``hit count (u32) + positions of the
+    """Reader process: answer ``shard byte + write generation (u64) + sorted ids`` with ``hit count (u32) + positions of the
     ids found (int32) + their values``."""
     import rocksdict as rd
 
@@ -45,6 +51,7 @@ def _reader_main(conn: Connection, shard_paths: list[str], scratch: str, cache_b
                             access_type=rd.AccessType.secondary(os.path.join(scratch, f"shard-{i}"))))
     ropts = rd.ReadOptions()
     ropts.set_verify_checksums(False)
+    seen = [-1] * len(dbs)  # write generation each shard last caught up with
     while True:
         try:
             msg = conn.recv_bytes()
@@ -52,9 +59,13 @@ def _reader_main(conn: Connection, shard_paths: list[str], scratch: str, cache_b
             break
         if msg == _STOP:
             break
-        db = dbs[msg[0]]
-        db.try_catch_up_with_primary()
-        ids = msg[1:]
+        shard = msg[0]
+        generation = int.from_bytes(msg[1:9], "little")
+        db = dbs[shard]
+        if generation != seen[shard]:  # the catalog wrote since this shard last caught up
+            db.try_catch_up_with_primary()
+            seen[shard] = generation
+        ids = msg[9:]
         it = db.iter(ropts)
         seek, valid, key_of, value_of = it.seek, it.valid, it.key, it.value  # bound once: ~8% per key
         hits: list[int] = []
@@ -92,14 +103,19 @@ class ReaderPool:
             scratch = os.path.join(self._scratch, str(w))
             proc = ctx.Process(target=_reader_main, args=(child, self.shard_paths, scratch, self.cache_bytes),
                                daemon=True)
-            proc.start()
+            with _huge_pages_for_children():
+                proc.start()
             child.close()
             self._conns.append(parent)
             self._procs.append(proc)
             self._locks.append(threading.Lock())
 
-    def lookup(self, jobs: list[tuple[int, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each (shard, sorted ids as an (n, 16) uint8 array): (found bool array, (n, 22) values)."""
+    def lookup(self, jobs: list[tuple[int, np.ndarray]], generation: int = 0
+               ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each (shard, sorted ids as an (n, 16) uint8 array): (found bool array, (n, 22) values).
+
+        ``generation`` is the catalog's write count: a reader catches up with the writer's log only
+        when it changed since that shard's last lookup (a catch-up costs ~2 ms per shard)."""
         if not self._procs:
             self._start()
         results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(jobs)
@@ -109,7 +125,7 @@ class ReaderPool:
                 conn = self._conns[worker]
                 for j in range(worker, len(jobs), self.workers):
                     shard, ids = jobs[j]
-                    conn.send_bytes(bytes([shard]) + ids.tobytes())
+                    conn.send_bytes(bytes([shard]) + generation.to_bytes(8, "little") + ids.tobytes())
                     data = conn.recv_bytes()
                     n = len(ids)
                     hits = int.from_bytes(data[:4], "little")
@@ -143,6 +159,30 @@ class ReaderPool:
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = ""
+
+
+_START_LOCK = threading.Lock()
+# glibc's malloc backs large allocations (the block cache) with transparent huge pages when asked:
+# a lookup that lands on a random block of a ~500 MB cache then misses the TLB far less. Measured on
+# a 10^7-entry shard, sorted batches at 1% density: 2.20 -> 1.96 µs of CPU per key. Other libcs
+# ignore the variable.
+_HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1"
+
+
+@contextlib.contextmanager
+def _huge_pages_for_children() -> Iterator[None]:
+    """Add the huge-pages malloc tunable to the environment a child starts with, then restore it."""
+    with _START_LOCK:
+        before = os.environ.get("GLIBC_TUNABLES")
+        if before is None or "glibc.malloc.hugetlb" not in before:
+            os.environ["GLIBC_TUNABLES"] = f"{before}:{_HUGE_PAGES_TUNABLE}" if before else _HUGE_PAGES_TUNABLE
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("GLIBC_TUNABLES", None)
+            else:
+                os.environ["GLIBC_TUNABLES"] = before
 
 
 def shard_paths(catalog_dir: Path, num_shards: int) -> list[str]:

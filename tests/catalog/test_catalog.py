@@ -213,3 +213,8 @@ def test_parallel_reader_processes_see_every_acknowledged_write(tmp_path: Path) 
         assert [Location.unpack(values[i].tobytes()) for i in (0, n - 1)] == [loc(0), loc(n - 1)]
         with Catalog.open(tmp_path / "c", read_only=True, parallel_readers=0) as plain:
             assert plain.get_many_ids(ids) == cat.get_many_ids(ids)  # in-process path agrees
+        # a bulk load between two reader lookups is seen too
+        more = [f"https://bulk{i % 7}.example/{i}" for i in range(PARALLEL_LOOKUP_MIN)]
+        register_bulk(cat, prepare_bulk(more, [loc(i) for i in range(len(more))], cat.manifest.slot_map))
+        more_ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in more), dtype=np.uint8)
+        assert cat.lookup_ids(more_ids)[0].all()

@@ -67,16 +67,16 @@ def _reader_main(conn: Connection, shard_paths: list[str], scratch: str, cache_b
             seen[shard] = generation
         ids = msg[9:]
         it = db.iter(ropts)
-        seek, valid, key_of, value_of = it.seek, it.valid, it.key, it.value  # bound once: ~8% per key
+        seek, key_of, value_of = it.seek, it.key, it.value  # bound once: ~8% per key
         hits: list[int] = []
         values: list[bytes] = []
         for begin in range(0, len(ids), 16):
             key = ids[begin:begin + 16]
             seek(key)
-            if valid() and key_of() == key:
+            if key_of() == key:  # key() is None past the last key, so no valid() call is needed
                 hits.append(begin >> 4)
                 values.append(value_of())
-        del it, seek, valid, key_of, value_of
+        del it, seek, key_of, value_of
         conn.send_bytes(len(hits).to_bytes(4, "little") + np.array(hits, dtype=np.int32).tobytes()
                         + b"".join(values))
     for db in dbs:
@@ -112,7 +112,8 @@ class ReaderPool:
 
     def lookup(self, jobs: list[tuple[int, np.ndarray]], generation: int = 0
                ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each (shard, sorted ids as an (n, 16) uint8 array): (found bool array, (n, 22) values).
+        """For each (shard, sorted ids as an (n, 16) uint8 array): the positions (int32) of the ids
+        found and their values ((hits, 22) uint8), in the same order.
 
         ``generation`` is the catalog's write count: a reader catches up with the writer's log only
         when it changed since that shard's last lookup (a catch-up costs ~2 ms per shard)."""
@@ -127,15 +128,10 @@ class ReaderPool:
                     shard, ids = jobs[j]
                     conn.send_bytes(bytes([shard]) + generation.to_bytes(8, "little") + ids.tobytes())
                     data = conn.recv_bytes()
-                    n = len(ids)
                     hits = int.from_bytes(data[:4], "little")
                     positions = np.frombuffer(data, dtype=np.int32, count=hits, offset=4)
-                    found = np.zeros(n, dtype=bool)
-                    found[positions] = True
-                    values = np.zeros((n, LOCATION_SIZE), dtype=np.uint8)
-                    values[positions] = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * hits).reshape(
-                        hits, LOCATION_SIZE)
-                    results[j] = (found, values)
+                    values = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * hits).reshape(hits, LOCATION_SIZE)
+                    results[j] = (positions, values)
 
         threads = [threading.Thread(target=serve, args=(w,)) for w in range(1, self.workers)]
         for t in threads:

@@ -185,13 +185,18 @@ class RefreshingStore:
             self.last_error = None
             with self._state:
                 old, self._current = self._current, fresh
-                old.retired = True
-                close_now = old.leases == 0 and not old.closed
-                if close_now:
-                    old.closed = True
-            if close_now:
-                old.store.close()
+            self._retire(old)
             return True
+
+    def _retire(self, snap: Snapshot) -> None:
+        """Mark ``snap`` replaced and close it now if no read holds it (else its last lease does)."""
+        with self._state:
+            snap.retired = True
+            close_now = snap.leases == 0 and not snap.closed
+            if close_now:
+                snap.closed = True
+        if close_now:
+            snap.store.close()
 
     def status(self) -> dict[str, Any]:
         snap = self._current
@@ -208,9 +213,4 @@ class RefreshingStore:
             with self._state:
                 self._shut = True
                 snap = self._current
-                snap.retired = True
-                close_now = snap.leases == 0 and not snap.closed
-                if close_now:
-                    snap.closed = True
-            if close_now:
-                snap.store.close()
+            self._retire(snap)

@@ -12,8 +12,9 @@ and the batch got slower.)
 
 Contract: a lookup sees every write the catalog acknowledged before the lookup began (the reader
 catches up with the primary first when the catalog's write count moved; a read-only catalog's readers
-catch up once, at their first lookup, and then read that state like the catalog's own snapshot). Readers are spawned, never forked (forking after RocksDB opened
-is unsafe), started on first use and stopped by :meth:`ReaderPool.close`.
+catch up once, at their first lookup, and then read that state like the catalog's own snapshot).
+Readers are spawned, never forked (forking after RocksDB opened is unsafe), started on first use and
+stopped by :meth:`ReaderPool.close`.
 """
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ _STOP = b""
 
 
 def _reader_main(conn: Connection, shard_paths: list[str], scratch: str, cache_bytes: int) -> None:
-    """Reader process: answer ``shard byte + write generation (u64) + sorted ids`` with ``hit count (u32) + positions of the
-    ids found (int32) + their values``."""
+    """Reader process: answer ``shard byte + write generation (u64) + sorted ids`` with ``hit count
+    (u32) + positions of the ids found (int32) + their values``."""
     import rocksdict as rd
 
     from catalog.shard import CF_LISTING, CF_MARKS, CF_META, listing_options, table_options

@@ -3,7 +3,7 @@
 Generates ``--mb`` MB of gzip-per-record WARC (response records with 2-30 KB HTML bodies of random
 words, written by warcio as Common Crawl does) in a temporary directory, then, alternating in each
 round, times (a) plain FastWARC iteration (no HTTP parsing, record id read), (b) the haybale index pass
-``ingest.warc_source.iter_records`` (layout probe, offsets and lengths, WARC header fields, last-record
+``catalog.warc_reader.iter_records`` (layout probe, offsets and lengths, WARC header fields, last-record
 check; no payload), and (c) warcio iteration for reference. The shared edge-case files
 (``../shared/data/warc``) are timed the same way (many repetitions, they are small).
 
@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-from ingest.warc_source import SourceRecord, iter_records
+from catalog.warc_reader import SourceRecord, iter_records
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest_warc_index.json"
 SHARED_WARC = Path(__file__).resolve().parents[2] / "shared" / "data" / "warc"

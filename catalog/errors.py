@@ -13,6 +13,9 @@ Every message names the bad input (key, volume, offset, path) and says what to d
     ├── VolumeError                   anything about volume bytes
     │   ├── CorruptRecordError        a record's bytes fail their checksum or do not parse
     │   └── VolumeNotFoundError       a volume file named by the catalog is missing
+    ├── ArchiveError                  a WARC/ARC source file cannot be opened, or a byte range of it
+    │                                 is not one record (also ingest's WarcSourceError)
+    ├── DecodedSizeError              a body would decode past the decoded-size cap (a gzip bomb?)
     └── ServiceError                  the catalog service failed to answer a request
         ├── ServiceUnavailableError   nothing answers at the service URL (not started, stopped, wrong port)
         └── BadRequestError           (also a ValueError) the service rejected the request's input
@@ -62,6 +65,25 @@ class CorruptRecordError(VolumeError):
 
 class VolumeNotFoundError(VolumeError):
     """A volume referenced by the catalog does not exist in storage."""
+
+
+class ArchiveError(CatalogError):
+    """A WARC/ARC source file cannot be opened, or bytes at an offset are not one record."""
+
+
+class DecodedSizeError(CatalogError):
+    """A record's body would decode to more than the decoded-size cap: refused, never truncated.
+
+    ``source`` names the record (file or key, and offset), ``cap`` the cap in bytes.
+    """
+
+    def __init__(self, source: str, cap: int, what: str = "decoding") -> None:
+        super().__init__(f"{source}: body is larger than the decoded-size cap of {cap:,} bytes once "
+                         f"{what} is undone (a compression bomb, or a huge document): it is refused, "
+                         "not truncated; raise the cap if the document is wanted, or read the stored "
+                         "record with `haybale catalog cat --raw`")
+        self.source = source
+        self.cap = cap
 
 
 # -- errors of the catalog query service (catalog.service / catalog.client) ----------------------

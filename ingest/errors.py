@@ -8,9 +8,16 @@ configuration or for a caller asking for something that cannot be done.
     IngestError                 catch this for anything the ingest package raises
     ├── CrawlConfigError        a CrawlConfig field is out of range or inconsistent
     ├── UnsupportedURLError     a URL that is not http(s) or has no host was given to the crawler
-    └── WarcSourceError         a WARC/ARC file cannot be opened or a ranged read does not hold a record
+
+``WarcSourceError`` (a WARC/ARC file cannot be opened, or a ranged read does not hold a record) is
+:class:`catalog.errors.ArchiveError`: the WARC reader lives in the catalog package, which ingest and
+dedup both use.
 """
 from __future__ import annotations
+
+from catalog.errors import ArchiveError as WarcSourceError
+
+__all__ = ["CrawlConfigError", "IngestError", "UnsupportedURLError", "WarcSourceError"]
 
 
 class IngestError(Exception):
@@ -23,7 +30,3 @@ class CrawlConfigError(IngestError, ValueError):
 
 class UnsupportedURLError(IngestError, ValueError):
     """A URL the crawler cannot fetch (scheme other than http/https, no host)."""
-
-
-class WarcSourceError(IngestError):
-    """A WARC/ARC source file cannot be opened, or bytes at an offset are not one record."""

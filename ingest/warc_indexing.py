@@ -43,10 +43,10 @@ from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, WarcRecord
 from haybale.failpoints import failpoint
 from ingest.errors import WarcSourceError
 from ingest.file_sources import Split
-from ingest.warc_layout import Compression, RecordFormat, SourceFile, probe_layout, resolve_source
+from catalog.warc_layout import Compression, RecordFormat, SourceFile, probe_layout, resolve_source
 from ingest.warc_record_bytes import (RecordUnreadable, clean_target_uri, exact_digest, fast_digest,
                                       read_arc_record, read_warc_record)
-from ingest.warc_source import Quarantined, SourceRecord, iter_records
+from catalog.warc_reader import Quarantined, SourceRecord, iter_records
 
 KEYED_TYPES = frozenset({"response", "resource", "conversion"})
 IN_PLACE, REPACK = "in-place", "repack"

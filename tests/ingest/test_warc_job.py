@@ -26,9 +26,9 @@ from ingest.file_sources import FileRef, Split
 from ingest.warc_indexing import (IN_PLACE, REPACK, FileCounts, IndexOptions, WarcSplitResult, index_split,
                                   record_key)
 from ingest.warc_job import WarcJobConfig, WarcJobError, WarcJobSummary, register_split, run_warc_job
-from ingest.warc_layout import Compression, probe_layout, resolve_source
+from catalog.warc_layout import Compression, probe_layout, resolve_source
 from ingest.warc_record_bytes import RecordUnreadable, exact_digest, fast_digest
-from ingest.warc_source import SourceRecord, iter_records
+from catalog.warc_reader import SourceRecord, iter_records
 from tests.ingest.job_runner import run_job_process
 
 # file -> (mode, records read, indexed in place, repacked, skipped, quarantined), default (in place) mode.

@@ -9,8 +9,8 @@ import fsspec
 import pytest
 
 from ingest.errors import WarcSourceError
-from ingest.warc_layout import Compression, RecordFormat
-from ingest.warc_source import (Quarantined, SourceRecord, is_indexable_in_place, iter_files, iter_records,
+from catalog.warc_layout import Compression, RecordFormat
+from catalog.warc_reader import (Quarantined, SourceRecord, is_indexable_in_place, iter_files, iter_records,
                                 probe_layout, read_record_at)
 
 # file: (records yielded, quarantined, in place?, compression, {parser: records})  -- as observed

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import zlib
 
-from ingest.warc_layout import SourceFile
+from catalog.warc_layout import SourceFile
 
 _SCAN_BLOCK = 1 << 20
 _GZIP_MEMBER_START = b"\x1f\x8b\x08"

@@ -1,7 +1,7 @@
-"""The record parsers behind :mod:`ingest.warc_source`, each turned into one stream of :class:`RawRecord`.
+"""The record parsers behind :mod:`catalog.warc_reader`, each turned into one stream of :class:`RawRecord`.
 
 Each backend reads a binary stream positioned at a record start and yields records with ``pos`` relative
-to where the stream started. Backends raise on bad bytes; :mod:`ingest.warc_source` decides what then.
+to where the stream started. Backends raise on bad bytes; :mod:`catalog.warc_reader` decides what then.
 """
 from __future__ import annotations
 
@@ -34,19 +34,27 @@ class RawRecord:
     payload: bytes | None
     http_status: int | None
     http_headers: list[tuple[str, str]] | None
+    block: bytes | None = None  # the whole content block (``read_block``; None if over that many bytes)
+    all_headers: list[tuple[str, str]] | None = None
 
 
-Backend = Callable[[Any, bool], Iterator[RawRecord]]
+Backend = Callable[[Any, bool, int], Iterator[RawRecord]]
 
 
 def _fastwarc_backend(quirks: bool) -> Backend:
-    def run(stream: Any, read_payload: bool) -> Iterator[RawRecord]:
+    def run(stream: Any, read_payload: bool, read_block: int = 0) -> Iterator[RawRecord]:
         from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-        for rec in ArchiveIterator(stream, record_types=int(WarcRecordType.any_type), parse_http=read_payload,
+        parse_http = read_payload and not read_block
+        for rec in ArchiveIterator(stream, record_types=int(WarcRecordType.any_type), parse_http=parse_http,
                                    fsspec_args=False, quirks_mode=quirks, stream_detect=True):
             hdrs = _wanted_headers(rec.headers.items())
             payload = status = http_headers = None
+            if read_block:
+                block = rec.reader.read() if rec.content_length <= read_block else None
+                yield RawRecord(rec.stream_pos, None, hdrs.pop("WARC-Type", None) or "unknown", hdrs,
+                                rec.content_length, None, None, None, block, list(rec.headers.items()))
+                continue
             if read_payload:
                 if rec.is_http and rec.http_headers is not None:
                     status = rec.http_headers.status_code
@@ -58,24 +66,31 @@ def _fastwarc_backend(quirks: bool) -> Backend:
     return run
 
 
-def _warcio_backend(stream: Any, read_payload: bool) -> Iterator[RawRecord]:
+def _warcio_backend(stream: Any, read_payload: bool, read_block: int = 0) -> Iterator[RawRecord]:
     from warcio.archiveiterator import ArchiveIterator
 
-    it = ArchiveIterator(stream, arc2warc=True, no_record_parse=not read_payload)
+    it = ArchiveIterator(stream, arc2warc=True, no_record_parse=read_block or not read_payload)
     for rec in it:
-        pos = it.get_record_offset()
+        # ask for the offset only after reading: for ARC records asking first empties raw_stream
         hdrs = {name: v for name in HEADER_FIELDS if (v := rec.rec_headers.get_header(name)) is not None}
-        payload = status = http_headers = None
-        if read_payload:
+        payload = status = http_headers = block = all_headers = None
+        if read_block:
+            declared = rec.rec_headers.get_header("Content-Length") or ""
+            if not declared.isdigit() or int(declared) <= read_block:
+                block = rec.raw_stream.read(read_block + 1)
+                block = block if len(block) <= read_block else None
+            all_headers = list(rec.rec_headers.headers)
+        elif read_payload:
             if rec.http_headers is not None:
                 code = rec.http_headers.get_statuscode()
                 status = int(code) if code and code.isdigit() else None
                 http_headers = list(rec.http_headers.headers)
             payload = rec.raw_stream.read()
+        pos = it.get_record_offset()
         it.read_to_end(rec)
         clen = rec.rec_headers.get_header("Content-Length")
         yield RawRecord(pos, it.get_record_length(), rec.rec_type or "unknown", hdrs,
-                        int(clen) if clen and clen.isdigit() else 0, payload, status, http_headers)
+                        int(clen) if clen and clen.isdigit() else 0, payload, status, http_headers, block, all_headers)
 
 
 BACKENDS: dict[str, Backend] = {

@@ -1,0 +1,199 @@
+"""How a WARC/ARC file is laid out on storage, and so whether its byte offsets can be indexed in place.
+
+A record can be served by one ranged read only if the file is uncompressed or has one gzip member
+per record (as Common Crawl and our volumes write it). A file gzipped as one stream (``gzip x.warc``)
+must be repacked: offsets inside it mean nothing without decompressing from the start.
+
+Contract of :func:`probe_layout`: it reads at most ``max_probe_members`` gzip members (bounded memory:
+each member is decompressed with an output cap) and never raises for bad bytes; unreadable or unknown
+content gives ``FileLayout(kind=UNKNOWN, ...)``. Missing files raise :class:`WarcSourceError`.
+"""
+from __future__ import annotations
+
+import enum
+import io
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from catalog.errors import ArchiveError as WarcSourceError
+
+GZIP_MAGIC = b"\x1f\x8b"
+_READ_BLOCK = 1 << 16
+_MEMBER_OUTPUT_CAP = 64 << 20  # a single record member larger than this decompressed is not probed further
+
+
+class Compression(enum.Enum):
+    NONE = "none"
+    GZIP_PER_RECORD = "gzip-per-record"
+    GZIP_WHOLE_FILE = "gzip-whole-file"  # also files mixing single- and multi-record members
+
+
+class RecordFormat(enum.Enum):
+    WARC = "warc"
+    ARC = "arc"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """What :func:`probe_layout` found.
+
+    ``indexable_in_place`` is True when every record seen so far can be read alone with one ranged read.
+    """
+
+    url: str
+    size: int
+    compression: Compression
+    record_format: RecordFormat
+
+    @property
+    def indexable_in_place(self) -> bool:
+        return self.compression is not Compression.GZIP_WHOLE_FILE and self.record_format is not RecordFormat.UNKNOWN
+
+
+class SourceFile:
+    """A file resolved once to its fsspec filesystem and path, with one shared handle for small reads
+    (for small files, resolving and opening cost more than reading). Close it when done."""
+
+    def __init__(self, url: str, fs: Any, path: str, size: int) -> None:
+        self.url, self.fs, self.path, self.size = url, fs, path, size
+        self._handle: Any = None  # streamed by parsers
+        self._side: Any = None  # ranged reads while a parser streams the other handle
+
+    def open(self) -> Any:
+        """A new handle at offset 0; the caller closes it."""
+        try:
+            if isinstance(self.fs, LocalFileSystem):
+                # The builtin file is read from C by FastWARC; fsspec's wrapper adds a Python call per read.
+                return open(self.path, "rb")
+            return self.fs.open(self.path, "rb")
+        except (OSError, ValueError) as exc:
+            raise WarcSourceError(f"cannot open WARC source {self.url!r}: {exc}") from exc
+
+    def shared(self, offset: int = 0) -> Any:
+        """The shared handle, positioned at ``offset``; do not close it (see :meth:`close`)."""
+        if self._handle is None:
+            self._handle = self.open()
+        self._handle.seek(offset)
+        return self._handle
+
+    def read(self, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` (clipped to the file), without moving the shared handle."""
+        end = min(end, self.size)
+        if end <= start:
+            return b""
+        if not isinstance(self.fs, LocalFileSystem):
+            # Some filesystems hand out one object per path (memory://): never seek a second "handle".
+            return bytes(self.fs.cat_file(self.path, start=start, end=end))
+        if self._side is None:
+            self._side = self.open()
+        self._side.seek(start)
+        return bytes(self._side.read(end - start))
+
+    def close(self) -> None:
+        for handle in (self._handle, self._side):
+            if handle is not None:
+                handle.close()
+        self._handle = self._side = None
+
+
+def resolve_source(url: str, storage_options: dict[str, Any] | None = None) -> SourceFile:
+    """Resolve ``url`` (any fsspec URL or local path). Raises :class:`WarcSourceError` naming the URL
+    when it does not exist or cannot be reached."""
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        return SourceFile(url, fs, path, int(fs.size(path)))
+    except (OSError, ValueError) as exc:
+        raise WarcSourceError(f"cannot open WARC source {url!r}: {exc}; check the path and storage options") from exc
+
+
+def _record_format(head: bytes) -> RecordFormat:
+    start = head.lstrip(b"\r\n")
+    if start.startswith(b"WARC/"):
+        return RecordFormat.WARC
+    if start.startswith(b"filedesc://"):
+        return RecordFormat.ARC
+    return RecordFormat.UNKNOWN
+
+
+def _count_warc_records(data: bytes) -> int:
+    """Records FastWARC finds in one decompressed member (lenient; 0 on garbage)."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    try:
+        return sum(1 for _ in ArchiveIterator(io.BytesIO(data), record_types=int(WarcRecordType.any_type),
+                                              parse_http=False, fsspec_args=False, quirks_mode=True))
+    except OSError:
+        return 0
+
+
+def probe_layout(url: str | SourceFile, storage_options: dict[str, Any] | None = None,
+                 max_probe_members: int = 2) -> FileLayout:
+    """Decide the compression and record format of ``url`` from its first gzip members.
+
+    A gzip member holding more than one record marks the file ``GZIP_WHOLE_FILE`` (must be repacked).
+    Files whose first members each hold one record are ``GZIP_PER_RECORD``; the full index pass in
+    :mod:`catalog.warc_reader` flags any later multi-record member on the records themselves.
+    """
+    src = url if isinstance(url, SourceFile) else resolve_source(url, storage_options)
+    try:
+        return _probe(src, max_probe_members)
+    finally:
+        if src is not url:
+            src.close()
+
+
+def _probe(src: SourceFile, max_probe_members: int) -> FileLayout:
+    url, size = src.url, src.size
+    fh = src.shared(0)
+    head = fh.read(_READ_BLOCK)
+    if not head.startswith(GZIP_MAGIC):
+        return FileLayout(url, size, Compression.NONE, _record_format(head))
+    fh.seek(0)
+    buf = b""
+    fmt = RecordFormat.UNKNOWN
+    for member_index in range(max_probe_members):
+        d = zlib.decompressobj(31)
+        out = bytearray()
+        while True:
+            if not buf:
+                buf = fh.read(_READ_BLOCK)
+                if not buf:
+                    break
+            try:
+                out += d.decompress(buf, _MEMBER_OUTPUT_CAP - len(out))
+            except zlib.error:  # a corrupt member: the index pass quarantines it; layout so far stands
+                return FileLayout(url, size, Compression.GZIP_PER_RECORD, fmt)
+            if d.eof:
+                buf = d.unused_data
+                break
+            buf = d.unconsumed_tail
+            if len(out) >= _MEMBER_OUTPUT_CAP:
+                break
+        if not d.eof and len(out) >= _MEMBER_OUTPUT_CAP:
+            break  # one huge member: cannot tell more without decoding it all; per-record so far
+        if member_index == 0:
+            fmt = _record_format(bytes(out[:64]))
+            if fmt is RecordFormat.UNKNOWN:
+                return FileLayout(url, size, Compression.GZIP_PER_RECORD, fmt)
+        # ARC.gz writers put one record per member; only WARC members are counted.
+        # Only a second "WARC/1." in the member can mean a second record; FastWARC confirms it.
+        count = _count_warc_records(bytes(out)) if fmt is RecordFormat.WARC and out.find(b"WARC/1.", 5) >= 0 \
+            else 1
+        if count > 1:
+            return FileLayout(url, size, Compression.GZIP_WHOLE_FILE, fmt)
+        if not d.eof or not (buf or (buf := fh.read(_READ_BLOCK))):
+            break
+        if not buf.startswith(GZIP_MAGIC):
+            break
+    return FileLayout(url, size, Compression.GZIP_PER_RECORD, fmt)
+
+
+def is_indexable_in_place(url: str, storage_options: dict[str, Any] | None = None) -> bool:
+    """True if ``url`` is uncompressed or gzip-per-record (offsets usable for ranged reads), False if it
+    must be repacked (whole-file gzip, or not a WARC/ARC file at all)."""
+    return probe_layout(url, storage_options).indexable_in_place

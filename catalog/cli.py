@@ -10,6 +10,8 @@ import time
 from typing import Any, Iterable
 
 from catalog.client import CatalogClient
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
+from catalog.errors import CatalogError
 from catalog.location import Location
 from catalog.store import Store, layout, resolve_root
 
@@ -43,6 +45,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     add_common(p)
     p.add_argument("key")
     p.add_argument("--raw", action="store_true", help="the whole WARC record instead of the content")
+    p.add_argument("--whole", action="store_true",
+                   help="stream a body whatever its decoded size (default: a body over the decoded-size cap "
+                        "is an error naming the key and the cap, never a truncated body)")
+    p.add_argument("--max-decoded-bytes", type=int, default=DEFAULT_MAX_DECODED_BYTES, metavar="N",
+                   help=f"decoded-size cap of a body (default {DEFAULT_MAX_DECODED_BYTES:,})")
     add_url(p)
     p.set_defaults(func=cmd_cat)
 
@@ -118,14 +125,23 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_cat(args: argparse.Namespace) -> int:
+    warnings: list[str] = []
     if args.url:
+        if args.whole:
+            raise CatalogError("--whole streams from the volumes themselves: drop --url and give --root")
         with CatalogClient(args.url) as client:
             data = client.cat(args.key, raw=args.raw)
     else:
         with _store(args) as store:
-            data = store.cat(args.key, raw=args.raw)
+            if args.whole and not args.raw:
+                store.cat_whole(args.key, sys.stdout.buffer.write, warnings)
+                data = b""
+            else:
+                data = store.cat(args.key, raw=args.raw, max_decoded=args.max_decoded_bytes, warnings=warnings)
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
+    for warning in warnings:
+        print(f"haybale: warning: {args.key}: {warning}", file=sys.stderr)
     return 0
 
 

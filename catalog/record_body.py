@@ -61,6 +61,7 @@ class Body:
     http_status: int | None = None
     warnings: list[str] = field(default_factory=list)
     http: bool = False  # the record held an HTTP message (its body is after the HTTP headers)
+    http_headers: list[tuple[str, str]] = field(default_factory=list)  # names lower-cased, as stored
 
 
 def holds_http_message(record_type: str | None, target_uri: str | None) -> bool:
@@ -167,7 +168,7 @@ def record_body(record_type: str | None, content_type: str | None, target_uri: s
     codings = content_codings(message.header("content-encoding"))
     if codings:
         data = decode_body(data, codings, max_decoded=max_decoded, source=source, warn=warnings.append)
-    return Body(data, message.header("content-type"), message.status, warnings, True)
+    return Body(data, message.header("content-type"), message.status, warnings, True, message.headers)
 
 
 def iter_record_body(record_type: str | None, content_type: str | None, target_uri: str | None, block: bytes,

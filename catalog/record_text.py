@@ -44,6 +44,7 @@ class RecordDocument:
     content_type: str | None
     http_status: int | None = None
     warnings: list[str] = field(default_factory=list)
+    http_headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 def media_type(content_type: str | None) -> str:
@@ -114,7 +115,7 @@ def body_document(body: Body, *, name: str | None, source: str,
     text, warning = decode_text(data, charset_of_content_type(content_type), html=kind == "html")
     if warning:
         warnings.append(warning)
-    return RecordDocument(kind, text, content_type, body.http_status, warnings)
+    return RecordDocument(kind, text, content_type, body.http_status, warnings, body.http_headers)
 
 
 def record_document(record_type: str | None, content_type: str | None, target_uri: str | None, block: bytes, *,

@@ -9,14 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import fsspec
 
 from catalog.bulk import prepare_bulk, register_bulk
 from catalog.catalog import DEFAULT_SHARDS, Catalog, RegisterResult
 from catalog.errors import CatalogError
-from catalog.http_payload import http_body
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
+from catalog.record_body import iter_record_body, record_body
 from catalog.location import Location
 from catalog.volume import SealedVolume, VolumeReader, VolumeWriter, is_local, local_path
 from catalog.warc_records import ParsedRecord
@@ -108,13 +109,41 @@ class Store:
         url = self.volume_url(loc.volume)
         return self.reader.read(url, loc), loc, url
 
-    def cat(self, key: str, *, raw: bool = False) -> bytes:
-        """What ``haybale catalog cat`` prints: the file bytes, or for a web page the HTTP body with
-        transfer and content encodings removed; ``raw`` gives the whole uncompressed WARC record."""
+    def cat(self, key: str, *, raw: bool = False, max_decoded: int = DEFAULT_MAX_DECODED_BYTES,
+            warnings: list[str] | None = None) -> bytes:
+        """What ``haybale catalog cat`` prints: the file bytes as stored, or for a web page the HTTP
+        body with transfer and content encodings removed (:mod:`catalog.record_body`, the reader every
+        path uses); ``raw`` gives the whole uncompressed WARC record.
+
+        Raises :class:`~catalog.errors.DecodedSizeError` naming the key and the cap when the body
+        decodes to more than ``max_decoded`` bytes (never a truncated body: see :meth:`cat_whole`).
+        What was odd (a false Content-Encoding used as stored, a cut stream) is appended to
+        ``warnings``.
+        """
         record, loc, url = self.read(key)
         if raw:
-            head = "WARC/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in record.headers) + "\r\n"
-            return head.encode("utf-8") + record.block + b"\r\n\r\n"
-        if record.record_type == "response" and record.payload_offset:
-            return http_body(record.block, f"{url} at offset {loc.offset}")
-        return record.payload
+            return _raw_record(record)
+        body = record_body(record.record_type, record.header("Content-Type"), record.header("WARC-Target-URI"),
+                           record.block, source=f"{key} (record in {url} at offset {loc.offset})",
+                           max_decoded=max_decoded)
+        if warnings is not None:
+            warnings.extend(body.warnings)
+        return body.data
+
+    def cat_whole(self, key: str, write: Callable[[bytes], Any], warnings: list[str] | None = None) -> int:
+        """Stream the body :meth:`cat` gives to ``write``, whatever its decoded size, in pieces of at
+        most 1 MiB (bounded memory); returns the bytes written."""
+        record, loc, url = self.read(key)
+        warn = warnings.append if warnings is not None else (lambda _: None)
+        written = 0
+        for piece in iter_record_body(record.record_type, record.header("Content-Type"),
+                                      record.header("WARC-Target-URI"), record.block,
+                                      source=f"{key} (record in {url} at offset {loc.offset})", warn=warn):
+            write(piece)
+            written += len(piece)
+        return written
+
+
+def _raw_record(record: ParsedRecord) -> bytes:
+    head = "WARC/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in record.headers) + "\r\n"
+    return head.encode("utf-8") + record.block + b"\r\n\r\n"

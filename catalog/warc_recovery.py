@@ -82,19 +82,31 @@ def truncation_problem(src: SourceFile, offset: int, length: int, content_length
     """
     data = src.read(offset, offset + length)
     if data.startswith(b"\x1f\x8b"):
-        out = bytearray()
+        # streamed: only the head (for the header end) and a count are kept, so a member that
+        # inflates to gigabytes is checked in bounded memory
+        head = bytearray()
+        total = 0
         while data:
             d = zlib.decompressobj(31)
             try:
-                out += d.decompress(data)
+                while data:
+                    out = d.decompress(data, _SCAN_BLOCK)
+                    total += len(out)
+                    if len(head) < 65536:
+                        head += out[:65536 - len(head)]
+                    data = d.unconsumed_tail
+                    if d.eof:
+                        break
             except zlib.error as exc:
                 return f"last record's gzip member is corrupt ({exc}): file damaged"
             if not d.eof:
-                return f"last record's gzip member ends early after {len(out)} bytes: file truncated"
+                return f"last record's gzip member ends early after {total} bytes: file truncated"
             data = d.unused_data
-        data = bytes(out)
-    header_end = data.find(b"\r\n\r\n")
-    block = len(data) - header_end - 4 if header_end >= 0 else -1
+        header_end = bytes(head).find(b"\r\n\r\n")
+        block = total - header_end - 4 if header_end >= 0 else -1
+    else:
+        header_end = data.find(b"\r\n\r\n")
+        block = len(data) - header_end - 4 if header_end >= 0 else -1
     if block < content_length:
         return f"last record holds {max(block, 0)} of its {content_length} Content-Length bytes: file truncated"
     return None

@@ -31,7 +31,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                           "of the catalog under a key/URL prefix ('catalog:' for all); repeatable")
     run.add_argument("--output", required=True, help="output directory (any fsspec URL)")
     run.add_argument("--text-field", default="text", help="JSONL/Parquet field holding the text (default: text)")
-    run.add_argument("--id-field", default="id", help="JSONL/Parquet field holding the id (default: id)")
+    run.add_argument("--id-field", default=None,
+                     help="the id: a JSONL field or Parquet column (default: id), a WARC header for WARC/WET/ARC "
+                          "(default: WARC-Record-ID), 'key' or a WARC header for catalog inputs (default: key)")
+    run.add_argument("--url-field", default=None,
+                     help="the url: a JSONL field or Parquet column (default: url), a WARC header for WARC/WET/ARC "
+                          "(default: WARC-Target-URI), 'key' or a WARC header for catalog inputs (default: key)")
     run.add_argument("--ngram", type=int, default=5, help="words per shingle (default: 5)")
     run.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: 128)")
     run.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help=f"Jaccard threshold (default: {DEFAULT_THRESHOLD})")
@@ -92,7 +97,8 @@ def _run(args: argparse.Namespace) -> int:
     if catalog_inputs:
         summary = _run_on_catalog(args, config, catalog_inputs, file_inputs)
     else:
-        source = source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field)
+        source = source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field,
+                                   url_field=args.url_field)
         summary = run_dedup(
             source, args.output, config, run_id=args.run_id, address=args.address, progress=not args.quiet,
             inputs=args.input
@@ -122,15 +128,23 @@ def _run_on_catalog(args: argparse.Namespace, config: DedupConfig, prefixes: lis
     run_id = args.run_id or f"dedup-{uuid.uuid4().hex[:10]}"
     with Store(getattr(args, "root", None), catalog_dir=getattr(args, "catalog_dir", None), create=False) as store:
         manifest_root = f"{store.root.rstrip('/')}/runs/{run_id}/catalog-splits"
-        sources = [plan_catalog_source(store.catalog, prefix, f"{manifest_root}/{n:03d}")
-                   for n, prefix in enumerate(prefixes)]
+        catalog_sources = [plan_catalog_source(store.catalog, prefix, f"{manifest_root}/{n:03d}",
+                                               id_field=args.id_field, url_field=args.url_field)
+                           for n, prefix in enumerate(prefixes)]
+        sources: list = list(catalog_sources)
         if file_inputs:
-            sources.append(source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field))
+            sources.append(source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field,
+                                             url_field=args.url_field))
         source = sources[0] if len(sources) == 1 else MultiSource(sources)
-        sink = CatalogMarkSink(store.catalog)
+        # marks are written by catalog key: only when the ids are the keys
+        sink = CatalogMarkSink(store.catalog) if all(s.ids_are_keys for s in catalog_sources) else None
         summary = run_dedup(source, args.output, config, run_id=run_id, address=args.address,
                             mark_sink=sink, progress=not args.quiet, inputs=args.input)
-        summary["catalog_marks"] = sink.marked
+        summary["catalog_marks"] = sink.marked if sink is not None else 0
+        if sink is None:
+            summary["catalog_marks_skipped"] = (f"--id-field {args.id_field}: the ids are not catalog keys, so no "
+                                                "verdict was marked in the catalog (each document's metadata "
+                                                "holds its key)")
     return summary
 
 

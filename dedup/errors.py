@@ -6,6 +6,7 @@
     ├── ConfigError        a setting is invalid (flag values, LSH parameters, keep policy)
     ├── SourceError        an input cannot be listed or read at all (missing path, unknown format)
     │   └── RecordError    one record is bad (undecodable line, missing field); carries file + line
+    │       └── RecordWarning   one record is odd but kept (a false Content-Encoding used as stored)
     └── JobError           a stage of the batch job failed; names the stage and the split
 """
 from __future__ import annotations
@@ -37,6 +38,12 @@ class RecordError(SourceError):
         self.source = source
         self.offset = offset
         self.reason = reason
+
+
+class RecordWarning(RecordError):
+    """A record was read, but something was odd (a false Content-Encoding used as stored, undecodable
+    bytes replaced by U+FFFD): handed to ``on_bad_record`` like a bad record, the job counts it as a
+    warning and keeps the document."""
 
 
 class JobError(DedupError):

@@ -35,7 +35,7 @@ def detect_format(url: str) -> str:
     Errors: SourceError naming the URL when the format cannot be told from it.
     """
     name = url.rstrip("/").lower()
-    for suffix in (".gz", ".zst", ".bz2"):
+    for suffix in (".gz", ".zst", ".bz2", ".xz"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     if name.endswith((".jsonl", ".json", ".ndjson")):
@@ -58,16 +58,23 @@ def detect_format(url: str) -> str:
     raise SourceError(f"cannot tell the format of {url}: name it *.jsonl[.gz], *.parquet, *.warc[.gz] or *.wet[.gz]")
 
 
-def source_for_inputs(urls: list[str], text_field: str = "text", id_field: str = "id") -> DocumentSource:
-    """One source over all input URLs (files, directories or globs; formats may be mixed)."""
+def source_for_inputs(urls: list[str], text_field: str = "text", id_field: str | None = None,
+                      url_field: str | None = None) -> DocumentSource:
+    """One source over all input URLs (files, directories or globs; formats may be mixed).
+
+    ``id_field`` / ``url_field`` name the id and url: a field or column of JSONL and Parquet (default
+    ``id`` / ``url``), a WARC header of WARC/WET/ARC (default ``WARC-Record-ID`` / ``WARC-Target-URI``).
+    """
     by_format: dict[str, list[str]] = {}
     for url in urls:
         by_format.setdefault(detect_format(url), []).append(url)
     sources: list[DocumentSource] = []
     if "jsonl" in by_format:
-        sources.append(JsonlSource(by_format["jsonl"], text_field=text_field, id_field=id_field))
+        sources.append(JsonlSource(by_format["jsonl"], text_field=text_field, id_field=id_field or "id",
+                                   url_field=url_field or "url"))
     if "parquet" in by_format:
-        sources.append(ParquetSource(by_format["parquet"], text_field=text_field, id_field=id_field))
+        sources.append(ParquetSource(by_format["parquet"], text_field=text_field, id_field=id_field or "id",
+                                     url_field=url_field or "url"))
     if "warc" in by_format:
-        sources.append(WarcSource(by_format["warc"]))
+        sources.append(WarcSource(by_format["warc"], id_field=id_field, url_field=url_field))
     return sources[0] if len(sources) == 1 else MultiSource(sources)

@@ -327,6 +327,9 @@ def _summary(
             "removed": sum(removed.values()),
             "removed_by_reason": removed,
             "quarantined": sum(int(s["quarantined"]) for s in read_stats),
+            # every input record: documents read (= kept + removed) plus the quarantined ones
+            "records": documents_in + sum(int(s["quarantined"]) for s in read_stats),
+            "warnings": sum(int(s.get("warnings", 0)) for s in read_stats),
         },
         "bytes_input_text": sum(int(s["bytes_in"]) for s in read_stats),
         "pairs": {

@@ -3,7 +3,12 @@
 A source lists its work as picklable :class:`Split` objects (one file each here) and reads a split as
 Arrow record batches with the columns of :data:`DOCUMENT_SCHEMA` (``text``) or
 :data:`HTML_DOCUMENT_SCHEMA` (``html``): ``id`` string, ``url`` string (nullable), ``text``/``html``
-string, ``metadata`` string holding JSON (nullable).
+string, ``metadata`` string holding a JSON object (nullable).
+
+Metadata: every field of an input record other than its id and text is kept, as a JSON object in the
+``metadata`` column (nested objects and lists stay nested; the url field is kept there too, besides the
+``url`` column), so ``{**json.loads(metadata), id_field: id, text_field: text}`` gives the input record
+back (ids become strings). A record with no other field has NULL metadata. See dedup/README.md.
 
 Bad records: ``read(split, on_bad_record=callback)`` hands each unusable record to the callback as a
 :class:`~dedup.errors.RecordError` (file, line/offset, reason) and goes on; without a callback the
@@ -21,7 +26,10 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from dedup.errors import RecordError, SourceError
+from dedup.line_blocks import Problem, iter_line_blocks
+from dedup.metadata import metadata_json
 
 DOCUMENT_SCHEMA = pa.schema(
     [("id", pa.string()), ("url", pa.string()), ("text", pa.large_string()), ("metadata", pa.string())]
@@ -73,13 +81,17 @@ def expand_urls(url: str, suffixes: tuple[str, ...]) -> list[str]:
 
 
 class JsonlSource:
-    """JSON Lines files (optionally compressed: .gz, .zst, .bz2 by extension).
+    """JSON Lines files (optionally compressed: .gz, .zst, .bz2, .xz by extension).
 
     Each line is one object; ``text_field`` and ``id_field`` must be present (strings; the id may be
-    a number), ``url_field`` is optional. Every other field goes into ``metadata`` as JSON.
+    a number), ``url_field`` is optional. Every field but the id and the text goes into ``metadata``
+    as JSON (see the module docstring). A compressed file cut short keeps every complete line before
+    the cut; the cut is reported once (line number and decompressed byte offset). A line longer than
+    ``max_line`` bytes is reported and skipped without being held in memory.
     """
 
-    suffixes = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".jsonl.zst", ".jsonl.bz2", ".ndjson")
+    suffixes = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".jsonl.zst", ".jsonl.bz2", ".jsonl.xz", ".ndjson",
+                ".ndjson.gz")
 
     def __init__(
         self,
@@ -88,12 +100,14 @@ class JsonlSource:
         id_field: str = "id",
         url_field: str = "url",
         batch_size: int = 2000,
+        max_line: int = DEFAULT_MAX_DECODED_BYTES,
     ) -> None:
         self.urls = urls
         self.text_field = text_field
         self.id_field = id_field
         self.url_field = url_field
         self.batch_size = batch_size
+        self.max_line = max_line
 
     def splits(self) -> list[Split]:
         files = sorted({f for url in self.urls for f in expand_urls(url, self.suffixes)})
@@ -104,27 +118,21 @@ class JsonlSource:
         options = dict(split.options)
         fields = (options["text_field"], options["id_field"], options["url_field"])
         try:
-            handle = fsspec.open(split.url, "rb", compression="infer").open()
+            handle = fsspec.open(split.url, "rb").open()
         except (OSError, ValueError) as exc:
             raise SourceError(f"cannot open {split.url}: {exc}") from exc
-        first_line = 1
         with handle:
-            blocks = _line_blocks(handle, _BLOCK_BYTES)
-            while True:
-                try:
-                    block = next(blocks)
-                except StopIteration:
-                    break
-                except (OSError, EOFError, ValueError) as exc:  # truncated or corrupt compressed data
-                    _report(RecordError(split.url, first_line, f"unreadable from this line on: {exc}"), on_bad_record)
-                    break
-                fast = _parse_block_fast(block, fields)
+            for item in iter_line_blocks(handle, split.url, block_bytes=_BLOCK_BYTES, max_line=self.max_line):
+                if isinstance(item, Problem):
+                    where = f"line {item.line} (decompressed byte {item.offset:,})"
+                    _report(RecordError(split.url, item.line, f"{where}: {item.reason}"), on_bad_record)
+                    continue
+                fast = _parse_block_fast(item.data, fields)
                 if fast is not None:
                     for start in range(0, fast.num_rows, self.batch_size):
                         yield from fast.slice(start, self.batch_size).to_batches()
                 else:
-                    yield from self._parse_block_lines(block, first_line, split.url, fields, on_bad_record)
-                first_line += block.count(b"\n")
+                    yield from self._parse_block_lines(item.data, item.first_line, split.url, fields, on_bad_record)
 
     def _parse_block_lines(
         self,
@@ -136,7 +144,6 @@ class JsonlSource:
     ) -> Iterator[pa.RecordBatch]:
         """The slow path: line by line, so that every bad line is reported with its number."""
         text_field, id_field, url_field = fields
-        known = set(fields)
         columns: dict[str, list[Any]] = {"id": [], "url": [], "text": [], "metadata": []}
         for line_number, raw in enumerate(block.split(b"\n"), start=first_line):
             if not raw.strip():
@@ -153,7 +160,7 @@ class JsonlSource:
                 _report(error, on_bad_record)
                 continue
             url = record.get(url_field)
-            extra = {k: v for k, v in record.items() if k not in known}
+            extra = {k: v for k, v in record.items() if k not in (id_field, text_field)}
             columns["id"].append(str(doc_id))
             columns["url"].append(url if isinstance(url, str) else None)
             columns["text"].append(text)
@@ -168,36 +175,9 @@ class JsonlSource:
 _BLOCK_BYTES = 8 << 20
 
 
-def _line_blocks(handle: Any, size: int, read_size: int = 1 << 20) -> Iterator[bytes]:
-    """The file in blocks of about ``size`` bytes, each ending at a line end.
-
-    Reads in ``read_size`` pieces so that, when the data breaks (truncated gzip), the complete
-    lines before the break are still yielded before the error is raised.
-    """
-    pending = bytearray()
-    while True:
-        try:
-            chunk = handle.read(read_size)
-        except (OSError, EOFError, ValueError):
-            cut = pending.rfind(b"\n")
-            if cut >= 0:
-                yield bytes(pending[: cut + 1])
-            raise
-        if not chunk:
-            break
-        pending += chunk
-        if len(pending) >= size:
-            cut = pending.rfind(b"\n")
-            if cut >= 0:
-                yield bytes(pending[: cut + 1])
-                del pending[: cut + 1]
-    if pending.strip():
-        yield bytes(pending)
-
-
 def _parse_block_fast(block: bytes, fields: tuple[str, str, str]) -> pa.Table | None:
     """Parse a block with Arrow's JSON reader; None when the slow path must decide (a bad line,
-    a missing or mistyped field, or extra fields that belong in ``metadata``)."""
+    a missing or mistyped field, or fields other than id, text and a url present on every line)."""
     text_field, id_field, url_field = fields
     try:
         table = pa_json.read_json(io.BytesIO(block), read_options=pa_json.ReadOptions(block_size=len(block) + 1))
@@ -212,11 +192,17 @@ def _parse_block_fast(block: bytes, fields: tuple[str, str, str]) -> pa.Table | 
     if not (pa.types.is_string(ids.type) or pa.types.is_integer(ids.type)):
         return None
     n = table.num_rows
-    url = table.column(url_field) if url_field in names else pa.nulls(n, pa.string())
-    if not (pa.types.is_string(url.type) or pa.types.is_null(url.type)):
-        return None
+    if url_field in names:
+        url = table.column(url_field)
+        # a null may be an absent field or an explicit null: only the slow path can tell (metadata)
+        if not pa.types.is_string(url.type) or url.null_count:
+            return None
+        key = json.dumps(url_field, ensure_ascii=False)
+        metadata = pa.array([f"{{{key}: {json.dumps(u, ensure_ascii=False)}}}" for u in url.to_pylist()], pa.string())
+    else:
+        url, metadata = pa.nulls(n, pa.string()), pa.nulls(n, pa.string())
     return pa.table(
-        [ids.cast(pa.string()), url.cast(pa.string()), text.cast(pa.large_string()), pa.nulls(n, pa.string())],
+        [ids.cast(pa.string()), url.cast(pa.string()), text.cast(pa.large_string()), metadata],
         schema=DOCUMENT_SCHEMA,
     )
 
@@ -242,39 +228,47 @@ def _report(error: RecordError, on_bad_record: BadRecordHandler | None) -> None:
 class ParquetSource:
     """Parquet files with a text column (``text_field``) and an id column (``id_field``).
 
-    Optional columns ``url`` and ``metadata`` are carried over (non-string metadata is not).
+    ``url_field`` (default ``url``) is the url; every column but the id and the text goes into
+    ``metadata`` as JSON (structs and lists stay nested; see :mod:`dedup.metadata` for how other
+    Arrow types are written). A string column named ``metadata`` holding a JSON object — haybale's own
+    output — is read as the document's metadata, so an output reads back with the same metadata.
     Rows whose id or text is null are bad records (offset = row number in the file).
     """
 
     suffixes = (".parquet", ".pq")
 
-    def __init__(self, urls: list[str], text_field: str = "text", id_field: str = "id", batch_size: int = 2000) -> None:
+    def __init__(self, urls: list[str], text_field: str = "text", id_field: str = "id", batch_size: int = 2000,
+                 url_field: str = "url") -> None:
         self.urls = urls
         self.text_field = text_field
         self.id_field = id_field
+        self.url_field = url_field
         self.batch_size = batch_size
 
     def splits(self) -> list[Split]:
         files = sorted({f for url in self.urls for f in expand_urls(url, self.suffixes)})
         options = (("text_field", self.text_field), ("id_field", self.id_field))
+        if self.url_field != "url":
+            options += (("url_field", self.url_field),)
         return [Split("parquet", f, options) for f in files]
 
     def read(self, split: Split, on_bad_record: BadRecordHandler | None = None) -> Iterator[pa.RecordBatch]:
         options = dict(split.options)
         text_field, id_field = options["text_field"], options["id_field"]
+        url_field = options.get("url_field", "url")
         try:
             handle = fsspec.open(split.url, "rb").open()
             parquet = pq.ParquetFile(handle)
         except (OSError, pa.ArrowException) as exc:
             raise SourceError(f"cannot open {split.url} as Parquet: {exc}") from exc
-        names = set(parquet.schema_arrow.names)
+        names = parquet.schema_arrow.names
         for required in (text_field, id_field):
             if required not in names:
                 raise SourceError(f"{split.url}: no column {required!r} (columns: {sorted(names)}); use --text-field/--id-field")
-        wanted = [text_field, id_field] + [c for c in ("url", "metadata") if c in names and c not in (text_field, id_field)]
+        others = [c for c in names if c not in (text_field, id_field)]
         row = 0
         with handle:
-            for batch in parquet.iter_batches(batch_size=self.batch_size, columns=wanted):
+            for batch in parquet.iter_batches(batch_size=self.batch_size):
                 ids = batch.column(id_field).cast(pa.string())
                 texts = batch.column(text_field).cast(pa.large_string())
                 valid = pa.compute.and_(pa.compute.is_valid(ids), pa.compute.is_valid(texts))
@@ -283,12 +277,8 @@ class ParquetSource:
                         if not ok:
                             _report(RecordError(split.url, row + index, f"null {id_field!r} or {text_field!r}"), on_bad_record)
                 n = batch.num_rows
-                urls = batch.column("url").cast(pa.string()) if "url" in wanted else pa.nulls(n, pa.string())
-                metadata = (
-                    batch.column("metadata")
-                    if "metadata" in wanted and pa.types.is_string(batch.schema.field("metadata").type)
-                    else pa.nulls(n, pa.string())
-                )
+                urls = batch.column(url_field).cast(pa.string()) if url_field in others else pa.nulls(n, pa.string())
+                metadata = pa.array(metadata_json(batch, others), pa.string())
                 out = pa.RecordBatch.from_arrays([ids, urls, texts, metadata], schema=DOCUMENT_SCHEMA)
                 row += n
                 yield out.filter(valid) if valid.false_count else out

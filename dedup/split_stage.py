@@ -16,7 +16,7 @@ import pyarrow as pa
 import xxhash
 
 from dedup.config import DedupConfig
-from dedup.errors import JobError, RecordError
+from dedup.errors import JobError, RecordError, RecordWarning
 from dedup.minhash import MinHasher
 from dedup.sources import DocumentSource, Split
 from dedup.tokens import fmix64, tokenize_batch
@@ -62,6 +62,7 @@ class SplitStats:
     bytes_in: int
     dropped: int
     quarantined: int
+    warnings: int = 0  # documents kept although something was odd (see dedup.record_rows.RecordWarning)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -170,6 +171,10 @@ def process_split(
     lsh = config.lsh
     cleaner = _Cleaner(config)
     quarantine: list[RecordError] = []
+    warnings: list[RecordError] = []
+
+    def on_bad_record(error: RecordError) -> None:
+        (warnings if isinstance(error, RecordWarning) else quarantine).append(error)
     signatures: list[np.ndarray] = []
     ordinal_parts: list[np.ndarray] = []
     digest_parts: list[np.ndarray] = []
@@ -181,7 +186,7 @@ def process_split(
     # Documents stream to Parquet batch by batch: a split's text is never all in memory; only its
     # signatures (num_perm x 4 bytes per document) and digests are kept until the end.
     with work.table_writer(work.path("docs", f"{name}.parquet"), DOCS_SCHEMA) as docs_writer:
-        for batch in source.read(split, on_bad_record=quarantine.append):
+        for batch in source.read(split, on_bad_record=on_bad_record):
             docs_in += batch.num_rows
             texts, details = cleaner.clean(batch)
             tokens = tokenize_batch(texts)
@@ -205,7 +210,7 @@ def process_split(
                     sig = hasher.signatures_of_tokens(tokens, texts)
                 signatures.append(sig[kept_index])
                 digests = _digests(tokens.hashes, tokens.doc_offsets, kept_index)
-                metadata = batch.column("metadata").to_pylist() if config.priority_field else [None] * batch.num_rows
+                metadata = batch.column("metadata").to_pylist()
                 n = len(kept_index)
                 ordinals = (np.uint64(split_index) << np.uint64(32)) + np.arange(row, row + n, dtype=np.uint64)
                 ordinal_parts.append(ordinals)
@@ -254,7 +259,8 @@ def process_split(
             schema=QUARANTINE_SCHEMA,
         ),
     )
-    return SplitStats(split_index, split.url, docs_in, len(ordinals), bytes_in, len(dropped["id"]), len(quarantine))
+    return SplitStats(split_index, split.url, docs_in, len(ordinals), bytes_in, len(dropped["id"]), len(quarantine),
+                      len(warnings))
 
 
 def _digests(token_hashes: np.ndarray, doc_offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:

@@ -1,117 +1,100 @@
-"""WARC and WET files as a :class:`~dedup.sources.DocumentSource` (read with FastWARC).
+"""WARC, WET and ARC files as a :class:`~dedup.sources.DocumentSource`.
 
-- WET ``conversion`` records become text documents (columns of ``DOCUMENT_SCHEMA``).
-- WARC ``response`` records with an HTML content type become HTML documents
-  (``HTML_DOCUMENT_SCHEMA``); the body is decoded with the charset of its Content-Type (UTF-8 if
-  none), undecodable bytes replaced. Other responses (images, PDFs, ...) are skipped, not errors.
-- ``id`` is the WARC-Record-ID, ``url`` the WARC-Target-URI, ``metadata`` JSON with the WARC date and
-  the record's byte offset in the file.
+Records are read with the catalog's WARC reader (:mod:`catalog.warc_reader`: FastWARC with warcio as
+fallback, every ARC/WARC layout, broken bytes quarantined and reading resumed) and turned into
+documents with :func:`catalog.record_text.record_document` — exactly as ``haybale catalog cat`` and the
+catalog input read the same records: transfer and content encodings removed within the decoded-size
+cap, charset from the HTTP header, BOM or ``<meta>``.
 
-A file that is not WARC (e.g. ARC) or breaks mid-way is reported through ``on_bad_record`` with the
-byte offset of the last good record; the records before it are kept.
+- ``response``, ``resource`` and ``conversion`` (WET) records are documents: HTML bodies as ``html``,
+  other text as ``text``. Other record types (request, metadata, warcinfo, revisit) hold no document
+  and are passed over.
+- A document record that is not text (an image, a PDF), whose block or decoded body is over the cap,
+  or whose bytes no parser reads, is reported through ``on_bad_record`` with file, byte offset and
+  reason; reading goes on. Odd but readable records (a false Content-Encoding) are reported as
+  :class:`~dedup.record_rows.RecordWarning` and kept.
+- ``id`` is the WARC header named by ``id_field`` (default ``WARC-Record-ID``), ``url`` the header named
+  by ``url_field`` (default ``WARC-Target-URI``, without wget's ``<...>``); ``metadata`` as
+  :mod:`dedup.record_rows` describes. A record without the id header is a bad record.
 """
 from __future__ import annotations
 
-import codecs
-import json
-from typing import Any, Iterator
+from typing import Iterator
 
-import fsspec
 import pyarrow as pa
-from fastwarc.warc import ArchiveIterator, WarcRecordType
 
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
+from catalog.errors import ArchiveError, DecodedSizeError
+from catalog.record_text import DOCUMENT_RECORD_TYPES, NotTextError, record_document
+from catalog.warc_reader import Quarantined, iter_records
 from dedup.errors import RecordError, SourceError
-from dedup.sources import DOCUMENT_SCHEMA, HTML_DOCUMENT_SCHEMA, BadRecordHandler, Split, _report, expand_urls
+from dedup.record_rows import RecordWarning, RowBatches, clean_uri, header_value, record_metadata
+from dedup.sources import BadRecordHandler, Split, _report, expand_urls
 
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
+DEFAULT_ID_FIELD = "WARC-Record-ID"
+DEFAULT_URL_FIELD = "WARC-Target-URI"
 
 
 class WarcSource:
-    """WARC / WET files (plain or gzip with one member per record) on any fsspec URL."""
+    """WARC / WET / ARC files (plain, gzip per record or whole-file gzip) on any fsspec URL."""
 
-    suffixes = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet", ".warc.wet.gz")
+    kind = "warc"
+    suffixes = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet", ".warc.wet.gz", ".arc", ".arc.gz")
 
-    def __init__(self, urls: list[str], batch_size: int = 500) -> None:
+    def __init__(self, urls: list[str], batch_size: int = 500, id_field: str | None = None,
+                 url_field: str | None = None, max_decoded: int = DEFAULT_MAX_DECODED_BYTES) -> None:
         self.urls = urls
         self.batch_size = batch_size
+        self.id_field = id_field or DEFAULT_ID_FIELD
+        self.url_field = url_field or DEFAULT_URL_FIELD
+        self.max_decoded = max_decoded
 
     def splits(self) -> list[Split]:
         files = sorted({f for url in self.urls for f in expand_urls(url, self.suffixes)})
-        return [Split("warc", f) for f in files]
+        options: tuple[tuple[str, str], ...] = ()
+        if (self.id_field, self.url_field) != (DEFAULT_ID_FIELD, DEFAULT_URL_FIELD):
+            options = (("id_field", self.id_field), ("url_field", self.url_field))
+        if self.max_decoded != DEFAULT_MAX_DECODED_BYTES:
+            options += (("max_decoded", str(self.max_decoded)),)
+        return [Split("warc", f, options) for f in files]
 
     def read(self, split: Split, on_bad_record: BadRecordHandler | None = None) -> Iterator[pa.RecordBatch]:
-        text_rows: dict[str, list[Any]] = {"id": [], "url": [], "text": [], "metadata": []}
-        html_rows: dict[str, list[Any]] = {"id": [], "url": [], "html": [], "metadata": []}
+        options = dict(split.options)
+        id_field = options.get("id_field", DEFAULT_ID_FIELD)
+        url_field = options.get("url_field", DEFAULT_URL_FIELD)
+        cap = int(options.get("max_decoded", DEFAULT_MAX_DECODED_BYTES))
+        rows = RowBatches(self.batch_size)
         try:
-            handle = fsspec.open(split.url, "rb").open()
-        except OSError as exc:
-            raise SourceError(f"cannot open {split.url}: {exc}") from exc
-        offset = 0
-        wanted = WarcRecordType.response | WarcRecordType.conversion
-        with handle:
-            records = iter(ArchiveIterator(handle, record_types=wanted, parse_http=True))
-            while True:
-                try:
-                    record = next(records)
-                except StopIteration:
-                    break
-                except Exception as exc:  # FastWARC raises plain OSError/ValueError on broken input.
-                    _report(RecordError(split.url, offset, f"unreadable WARC data: {exc}"), on_bad_record)
-                    break
-                offset = int(record.stream_pos)
-                try:
-                    self._append(record, offset, text_rows, html_rows)
-                except Exception as exc:
-                    _report(RecordError(split.url, offset, f"unreadable record: {exc}"), on_bad_record)
+            records = iter_records(split.url, read_block=cap)
+            for item in records:
+                if isinstance(item, Quarantined):
+                    _report(RecordError(split.url, item.offset, item.reason), on_bad_record)
                     continue
-                if len(text_rows["id"]) >= self.batch_size:
-                    yield pa.RecordBatch.from_pydict(text_rows, schema=DOCUMENT_SCHEMA)
-                    text_rows = {name: [] for name in text_rows}
-                if len(html_rows["id"]) >= self.batch_size:
-                    yield pa.RecordBatch.from_pydict(html_rows, schema=HTML_DOCUMENT_SCHEMA)
-                    html_rows = {name: [] for name in html_rows}
-        if text_rows["id"]:
-            yield pa.RecordBatch.from_pydict(text_rows, schema=DOCUMENT_SCHEMA)
-        if html_rows["id"]:
-            yield pa.RecordBatch.from_pydict(html_rows, schema=HTML_DOCUMENT_SCHEMA)
-
-    @staticmethod
-    def _append(record: Any, offset: int, text_rows: dict[str, list[Any]], html_rows: dict[str, list[Any]]) -> None:
-        headers = record.headers
-        metadata = json.dumps({"warc_date": headers.get("WARC-Date"), "warc_offset": offset})
-        url = _clean_uri(headers.get("WARC-Target-URI"))
-        if record.record_type == WarcRecordType.conversion:
-            rows = text_rows
-            body = record.reader.read().decode("utf-8", errors="replace")
-        else:
-            http = record.http_headers
-            content_type = (http.get("Content-Type") or "") if http is not None else ""
-            if not content_type.lower().startswith(_HTML_TYPES):
-                return
-            rows = html_rows
-            body = record.reader.read().decode(_charset(content_type), errors="replace")
-        rows["id"].append(record.record_id)
-        rows["url"].append(url)
-        rows["text" if rows is text_rows else "html"].append(body)
-        rows["metadata"].append(metadata)
-
-
-def _clean_uri(uri: str | None) -> str | None:
-    # wget writes <http://...>; keep the URI itself.
-    if uri is None:
-        return None
-    uri = uri.strip()
-    return uri[1:-1] if uri.startswith("<") and uri.endswith(">") else uri
-
-
-def _charset(content_type: str) -> str:
-    for part in content_type.split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "charset" and value:
-            charset = value.strip("\"' ")
-            try:
-                codecs.lookup(charset)
-            except LookupError:
-                return "utf-8"
-            return charset
-    return "utf-8"
+                if item.record_type.lower() not in DOCUMENT_RECORD_TYPES:
+                    continue
+                where = f"{split.url} at offset {item.offset}"
+                if item.block is None:
+                    _report(RecordError(split.url, item.offset, f"record block of {item.content_length:,} bytes is "
+                                        f"over the {cap:,}-byte cap: not read"), on_bad_record)
+                    continue
+                try:
+                    doc = record_document(item.record_type, item.content_type, item.target_uri, item.block,
+                                          source=where, max_decoded=cap)
+                except (NotTextError, DecodedSizeError) as exc:
+                    _report(RecordError(split.url, item.offset, str(exc)), on_bad_record)
+                    continue
+                doc_id = header_value(item.headers, id_field)
+                if doc_id is None:
+                    _report(RecordError(split.url, item.offset, f"no WARC header {id_field!r} to use as the id "
+                                        "(--id-field)"), on_bad_record)
+                    continue
+                url = header_value(item.headers, url_field)
+                url = clean_uri(url) if url_field.lower() == DEFAULT_URL_FIELD.lower() else url
+                if on_bad_record is not None:
+                    for warning in doc.warnings:
+                        on_bad_record(RecordWarning(split.url, item.offset, warning))
+                yield from rows.add(doc.kind, doc_id, url, doc.text,
+                                    record_metadata(item.headers, doc, split.url, item.offset))
+        except ArchiveError as exc:
+            raise SourceError(f"cannot read {split.url}: {exc}") from exc
+        yield from rows.flush()

@@ -1,0 +1,114 @@
+"""Blocks of complete lines from a JSON Lines file, compressed or not, in bounded memory.
+
+The file is decompressed by its name (``.gz``, ``.zst``, ``.bz2``, ``.xz``) with the catalog's decoders
+(:mod:`catalog.content_coding`), which hand out what decoded before a break: a truncated or corrupt
+file keeps every complete line before the cut (as Python's gzip reading line by line does), and the
+cut is reported once with the line and decompressed byte offset where it happened. A line longer than
+``max_line`` bytes is never held whole: it is skipped to its end and reported (a compression bomb in
+one line costs ``max_line`` bytes of memory, not its size).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from catalog.content_coding import FILE_CODINGS, ContentDecodingError, open_decoding
+
+READ_SIZE = 1 << 20
+
+
+@dataclass(frozen=True)
+class Block:
+    """``data`` holds complete lines (the last one may lack its newline at the end of the file) and
+    starts at line ``first_line`` (1-based)."""
+
+    data: bytes
+    first_line: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Line ``line`` could not be read: cut or corrupt data (``rest``: nothing after it is readable) or
+    over the line cap."""
+
+    line: int
+    offset: int  # decompressed byte offset of the line's start
+    reason: str
+    rest: bool
+
+
+def coding_of(url: str) -> str | None:
+    lower = url.lower()
+    for suffix, coding in FILE_CODINGS.items():
+        if lower.endswith(suffix):
+            return coding
+    return None
+
+
+def iter_line_blocks(raw: Any, url: str, *, block_bytes: int, max_line: int) -> Iterator[Block | Problem]:
+    """Blocks of about ``block_bytes`` complete lines of the open binary file ``raw`` (named ``url``),
+    then a :class:`Problem` where reading stopped early; also a Problem for each line over
+    ``max_line`` bytes (skipped)."""
+    coding = coding_of(url)
+    reader = open_decoding(raw, coding) if coding else None
+    pending = bytearray()
+    line = 1  # number of the first line in pending
+    offset = 0  # decompressed offset of pending[0]
+    skipping: tuple[int, int] | None = None  # (line, offset) of an over-long line being skipped
+    while True:
+        try:
+            chunk = reader.read(READ_SIZE) if reader is not None else raw.read(READ_SIZE)
+        except (ContentDecodingError, OSError, EOFError) as exc:
+            cut = pending.rfind(b"\n") if skipping is None else -1
+            whole = bytearray(pending[:cut + 1])
+            yield from _flush(whole, line)
+            at = skipping or (line + whole.count(b"\n"), offset + len(whole))
+            yield Problem(at[0], at[1], f"{coding or 'file'} data is cut or corrupt here ({exc}): this line and "
+                                       "everything after it are unreadable", True)
+            return
+        if not chunk:
+            break
+        if skipping is not None:
+            eol = chunk.find(b"\n")
+            if eol < 0:
+                offset += len(chunk)
+                continue
+            offset += eol + 1
+            chunk = chunk[eol + 1:]
+            line = skipping[0] + 1
+            skipping = None
+        pending += chunk
+        if len(pending) >= block_bytes:
+            cut = pending.rfind(b"\n")
+            if cut >= 0:
+                yield Block(bytes(pending[:cut + 1]), line)
+                line += pending.count(b"\n", 0, cut + 1)
+                offset += cut + 1
+                del pending[:cut + 1]
+        if len(pending) > max_line and pending.find(b"\n") < 0:
+            yield Problem(line, offset, f"line is longer than the {max_line:,}-byte line cap (a compression bomb, "
+                                        "or not JSON Lines): skipped", False)
+            skipping = (line, offset)
+            offset += len(pending)
+            pending.clear()
+    if skipping is not None:
+        return
+    if reader is not None and not reader.complete:
+        cut = pending.rfind(b"\n")
+        whole = pending[:cut + 1] if cut >= 0 else b""
+        yield from _flush(bytearray(whole), line)
+        at_line = line + whole.count(b"\n")
+        yield Problem(at_line, offset + len(whole), f"{coding} data ends early (file truncated): this line and "
+                                                     "everything after it are lost", True)
+        return
+    yield from _flush(pending, line)
+
+
+def _flush(pending: bytearray, line: int) -> Iterator[Block]:
+    """The complete lines of ``pending`` (all of it: the caller decides about a cut-off last line)."""
+    cut = pending.rfind(b"\n")
+    if cut >= 0 and pending[:cut + 1].strip():
+        yield Block(bytes(pending[:cut + 1]), line)
+    rest = pending[cut + 1:]
+    if rest.strip():
+        yield Block(bytes(rest), line + pending.count(b"\n", 0, cut + 1))

@@ -1,9 +1,15 @@
 """CDXJ sidecar indexes, one per volume, in the pywb / Common Crawl line format.
 
 Each line is ``<sort key> <14-digit timestamp> <JSON>``: the SURT for web records (``com,example)/a``),
-the key itself for other records (spaces escaped as ``%20``), then a JSON object with ``url`` or
-``key``, ``offset``, ``length``, ``filename``, ``mime``, ``status`` where known, and ``digest`` (the
-catalog's xxh3-64 payload digest, hex). Lines are sorted, as CDX tools expect.
+the key itself for other records (spaces escaped as ``%20``), then a JSON object as Common Crawl's
+index writes it — ``url`` (``key`` for non-web keys), ``mime`` (for an HTTP response the media type of
+its HTTP ``Content-Type``, else of the record's), ``status`` (HTTP status, a string, responses only),
+``digest`` (SHA-1 of the payload in base32, the record's ``WARC-Payload-Digest`` when it has one),
+``length``, ``offset``, ``filename`` — plus ``xxh3`` (the catalog's xxh3-64 payload digest, hex) and
+``type`` (the WARC record type). Lines are sorted, as CDX tools expect.
+
+Sidecars written before the ``xxh3`` field held the xxh3 digest in ``digest`` (16 hex digits):
+:func:`parse_cdxj` reads both.
 
 The sidecar makes the catalog rebuildable from storage alone and lets other tools use our index.
 """
@@ -35,38 +41,56 @@ def _timestamp(warc_date: str) -> str:
     return (warc_date.translate(_NOT_DIGITS) + "00000000000000")[:14]
 
 
-def cdxj_line(key: str, record: WarcRecord, offset: int, length: int, digest: int,
-              filename: str, extra: dict[str, Any] | None = None) -> str:
-    """One sidecar line for ``record`` stored at ``offset``/``length`` of ``filename``."""
+def http_fields(block: bytes) -> tuple[int | None, str | None]:
+    """(status, Content-Type) of the HTTP message at the start of ``block`` (only its head is read)."""
+    from catalog.record_body import parse_http
+
+    end = block.find(b"\r\n\r\n", 0, 65536)
+    message = parse_http(block[:end + 4] if end >= 0 else block[:65536])
+    return message.status, message.header("content-type")
+
+
+def _media(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip()
+
+
+def _line(key: str, *, record_type: str, mime: str, date: str, offset: int, length: int, digest: int,
+          sha1: str | None, filename: str, status: int | None, extra: dict[str, Any] | None) -> str:
     web = is_web_url(key)
     head = surt(key) if web else key.replace(" ", "%20")
     # Written by hand rather than json.dumps(dict): this runs once per record on the ingest hot path.
-    text = (f'{{"{"url" if web else "key"}":{json.dumps(key)},"mime":{json.dumps(record.content_type.split(";")[0])},'
-            f'"offset":{offset},"length":{length},"digest":"{digest:016x}",'
-            f'"filename":{json.dumps(filename)},"type":"{record.record_type}"')
-    if record.record_type == "response":
-        status_line = record.block[:64].split(b"\r\n", 1)[0].decode("latin-1")
-        parts = status_line.split(" ", 2)
-        if len(parts) >= 2 and parts[1].isdigit():
-            text += f',"status":{int(parts[1])}'
+    text = f'{{"{"url" if web else "key"}":{json.dumps(key)},"mime":{json.dumps(mime)}'
+    if record_type == "response" and status is not None:
+        text += f',"status":"{int(status)}"'
+    if sha1:
+        text += f',"digest":{json.dumps(sha1.split(":", 1)[-1])}'
+    text += (f',"length":{length},"offset":{offset},"filename":{json.dumps(filename)},'
+             f'"xxh3":"{digest:016x}","type":"{record_type}"')
     if extra:
         text += "," + json.dumps(extra, separators=(",", ":"))[1:-1]
-    return f"{head} {_timestamp(record.date)} {text}}}\n"
+    return f"{head} {_timestamp(date)} {text}}}\n"
+
+
+def cdxj_line(key: str, record: WarcRecord, offset: int, length: int, digest: int,
+              filename: str, extra: dict[str, Any] | None = None) -> str:
+    """One sidecar line for ``record`` stored at ``offset``/``length`` of ``filename``."""
+    status, mime = None, record.content_type
+    if record.record_type == "response" and record.payload_offset:
+        status, mime = http_fields(record.block)
+    return _line(key, record_type=record.record_type, mime=_media(mime), date=record.date, offset=offset,
+                 length=length, digest=digest, sha1=record.payload_sha1(), filename=filename, status=status,
+                 extra=extra)
 
 
 def external_cdxj_line(key: str, *, record_type: str, content_type: str | None, date: str | None, offset: int,
-                       length: int, digest: int, filename: str, status: int | None = None) -> str:
+                       length: int, digest: int, filename: str, status: int | None = None,
+                       payload_sha1: str | None = None) -> str:
     """A line in :func:`cdxj_line`'s format for a record of a file we did not write (a WARC indexed in
-    place): the fields come from the record's headers instead of a :class:`WarcRecord`, and
-    ``filename`` is the file's full URL."""
-    web = is_web_url(key)
-    head = surt(key) if web else key.replace(" ", "%20")
-    text = (f'{{"{"url" if web else "key"}":{json.dumps(key)},"mime":{json.dumps((content_type or "").split(";")[0])},'
-            f'"offset":{offset},"length":{length},"digest":"{digest:016x}",'
-            f'"filename":{json.dumps(filename)},"type":"{record_type}"')
-    if record_type == "response" and status is not None:
-        text += f',"status":{int(status)}'
-    return f"{head} {_timestamp(date or '')} {text}}}\n"
+    place): the fields come from the record's headers instead of a :class:`WarcRecord` —
+    ``content_type`` is the HTTP Content-Type for responses, ``payload_sha1`` the record's
+    ``WARC-Payload-Digest`` — and ``filename`` is the file's full URL."""
+    return _line(key, record_type=record_type, mime=_media(content_type), date=date or "", offset=offset,
+                 length=length, digest=digest, sha1=payload_sha1, filename=filename, status=status, extra=None)
 
 
 @dataclass(frozen=True)
@@ -78,6 +102,7 @@ class CdxEntry:
     length: int
     digest: int
     fields: dict[str, Any]
+    timestamp: str = ""  # the line's 14-digit timestamp (the record's WARC-Date)
 
 
 def parse_cdxj(text: str, source: str) -> Iterator[CdxEntry | tuple[int, str]]:
@@ -86,10 +111,10 @@ def parse_cdxj(text: str, source: str) -> Iterator[CdxEntry | tuple[int, str]]:
         if not line.strip():
             continue
         try:
-            _, _, payload = line.split(" ", 2)
+            _, timestamp, payload = line.split(" ", 2)
             fields = json.loads(payload)
             key = fields.get("url") or fields["key"]
-            yield CdxEntry(key, int(fields["offset"]), int(fields["length"]),
-                           int(fields["digest"], 16), fields)
+            xxh3 = fields["xxh3"] if "xxh3" in fields else fields["digest"]  # older sidecars: digest was xxh3
+            yield CdxEntry(key, int(fields["offset"]), int(fields["length"]), int(xxh3, 16), fields, timestamp)
         except (ValueError, KeyError) as exc:
             yield (n, f"{source} line {n}: {exc}")

@@ -357,3 +357,18 @@ class CappedDecoder:
 
     def result(self) -> bytes:
         return b"".join(self._parts)
+
+
+def decompress_file_strict(data: bytes, coding: str, *, max_decoded: int, source: str) -> bytes:
+    """A whole compressed file (``gzip``, ``zstd``, ``bzip2``, ``xz``) decompressed, strictly: raises
+    :class:`ContentDecodingError` for corrupt data, ``EOFError`` for a cut-off stream and
+    :class:`~catalog.errors.DecodedSizeError` past ``max_decoded`` bytes (memory stays bounded)."""
+    reader = open_decoding(data, coding)
+    out = bytearray()
+    while piece := reader.read(min(READ_CHUNK, max_decoded + 1)):
+        out += piece
+        if len(out) > max_decoded:
+            raise DecodedSizeError(source, max_decoded, f"{coding} compression")
+    if not reader.complete:
+        raise EOFError(f"{source}: {coding} data ends early after {len(out):,} bytes (file truncated)")
+    return bytes(out)

@@ -8,7 +8,8 @@ Records that fail verification are skipped and reported with volume, offset and 
 
 Files indexed in place (external WARCs, not written by us) have CDXJ index files under
 ``ROOT/indexes/`` (one per file and run, each line's ``filename`` the file's URL); :func:`rebuild`
-re-registers their records too, verified the same way, after the volumes.
+re-registers their records too, verified the same way, after the volumes. Of several captures of one
+key the latest by WARC-Date (the sidecar line's timestamp) is kept, as the ingest job keeps it.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from catalog.errors import CatalogError, CorruptRecordError, VolumeError
 from catalog.location import Location
 from catalog.store import Store
 from catalog.volume import TMP_SUFFIX, VOLUME_SUFFIX, SealedVolume, VolumeReader
-from catalog.warc_records import parse_record, payload_digest
+from catalog.warc_records import KEYED_RECORD_TYPES, parse_record, payload_digest
 
 
 @dataclass
@@ -86,7 +87,7 @@ def _rebuild_external(index_url: str, target: Store, reader: VolumeReader, repor
             by_file.setdefault(str(item.fields.get("filename", "")), []).append(item)
     good_total = 0
     for url, entries in by_file.items():
-        good = []
+        good, dates = [], []
         for e in entries:
             try:
                 reader.read(url, Location(0, e.offset, e.length, e.digest))
@@ -94,11 +95,12 @@ def _rebuild_external(index_url: str, target: Store, reader: VolumeReader, repor
                 report.skipped.append({"volume": url, "offset": e.offset, "reason": str(exc)})
                 continue
             good.append((e.key, e.offset, e.length, e.digest))
+            dates.append(e.timestamp)
         if not good:
             continue
         size = max(o + n for _, o, n, _ in good)
         result = target.register_sealed(SealedVolume(url, size, good, index_url,
-                                                     {"kind": "external", "rebuilt": True}))
+                                                     {"kind": "external", "rebuilt": True}), dates=dates)
         report.external_files += 1
         report.records += result.added
         report.duplicates += result.unchanged + result.updated
@@ -150,11 +152,15 @@ def _entries_by_scanning(url: str, report: RebuildReport) -> list[CdxEntry]:
         except CorruptRecordError as exc:
             report.skipped.append({"volume": url, "offset": offset, "reason": str(exc)})
             continue
-        key = rec.header("WARC-Target-URI")
+        if rec.record_type not in KEYED_RECORD_TYPES:
+            continue  # a repacked request/metadata/warcinfo record: stored, never registered
+        key = (rec.header("WARC-Target-URI") or "").strip()
+        if key.startswith("<") and key.endswith(">"):
+            key = key[1:-1].strip()  # wget's <...>, kept as is by a faithful repack
         if not key:
             report.skipped.append({"volume": url, "offset": offset, "reason": "no WARC-Target-URI"})
             continue
-        entries.append(CdxEntry(key, offset, length, payload_digest(rec.payload), {}))
+        entries.append(CdxEntry(key, offset, length, payload_digest(rec.payload), {}, rec.header("WARC-Date") or ""))
     if end < len(data):
         report.skipped.append({"volume": url, "offset": end,
                                "reason": f"bytes {end}..{len(data)} are not a complete gzip member"})
@@ -180,7 +186,7 @@ def rebuild(volumes_url: str, target: Store, *, progress: Callable[[str], None] 
         entries = _entries_from_sidecar(url, report)
         if entries is None:
             entries = _entries_by_scanning(url, report)
-        good = []
+        good, dates = [], []
         size = 0
         for e in entries:
             loc = Location(0, e.offset, e.length, e.digest)
@@ -190,9 +196,10 @@ def rebuild(volumes_url: str, target: Store, *, progress: Callable[[str], None] 
                 report.skipped.append({"volume": url, "offset": e.offset, "reason": str(exc)})
                 continue
             good.append((e.key, e.offset, e.length, e.digest))
+            dates.append(e.timestamp)
             size = max(size, e.offset + e.length)
         sealed = SealedVolume(url, size, good, sidecar_url(url), {"rebuilt": True})
-        result = target.register_sealed(sealed)
+        result = target.register_sealed(sealed, dates=dates)
         report.volumes += 1
         report.records += result.added
         report.duplicates += result.unchanged + result.updated

@@ -14,11 +14,12 @@ from typing import Any, Callable
 import fsspec
 
 from catalog.bulk import prepare_bulk, register_bulk
+from catalog.captures import Capture, latest_captures
 from catalog.catalog import DEFAULT_SHARDS, Catalog, RegisterResult
-from catalog.errors import CatalogError
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
-from catalog.record_body import iter_record_body, record_body
+from catalog.errors import CatalogError
 from catalog.location import Location
+from catalog.record_body import iter_record_body, record_body
 from catalog.volume import SealedVolume, VolumeReader, VolumeWriter, is_local, local_path
 from catalog.warc_records import ParsedRecord
 
@@ -73,11 +74,21 @@ class Store:
         """A volume writer into this root's volume store (see :class:`VolumeWriter` for options)."""
         return VolumeWriter(self.volumes_url, **kwargs)
 
-    def register_sealed(self, sealed: SealedVolume, *, bulk: bool = False) -> RegisterResult:
-        """Record a sealed volume in the volume table, then register its records' locations."""
+    def register_sealed(self, sealed: SealedVolume, *, bulk: bool = False,
+                        dates: list[str | None] | None = None) -> RegisterResult:
+        """Record a sealed volume in the volume table, then register its records' locations.
+
+        With ``dates`` (each record's WARC-Date), a key the catalog already holds with another capture
+        keeps whichever capture is later (:mod:`catalog.captures`), as the WARC ingest job decides.
+        """
         number = self.catalog.volumes.add(sealed.url, {
             "bytes": sealed.bytes, "records": len(sealed.records), "sidecar": sealed.sidecar,
             "kind": "volume", **sealed.info})
+        if dates is not None:
+            captures = [Capture(key, Location(number, off, length, dig), date, 0, position)
+                        for position, ((key, off, length, dig), date) in enumerate(zip(sealed.records, dates))]
+            winners, _ = latest_captures(self, captures)
+            return self.catalog.register_many(winners)
         if bulk:
             entries = prepare_bulk([k for k, _, _, _ in sealed.records],
                                    [Location(number, off, length, dig) for _, off, length, dig in sealed.records],

@@ -79,6 +79,7 @@ class VolumeWriter:
         self._size = 0
         self._records: list[tuple[str, int, int, int]] = []
         self._cdx: list[str] = []
+        self._unkeyed = 0
 
     def _open(self) -> None:
         self._counter += 1
@@ -88,6 +89,7 @@ class VolumeWriter:
         self._size = 0
         self._records = []
         self._cdx = []
+        self._unkeyed = 0
 
     def append(self, key: str, record: WarcRecord, *, gzip_bytes: bytes | None = None,
                cdx_extra: dict[str, Any] | None = None) -> list[SealedVolume]:
@@ -107,9 +109,23 @@ class VolumeWriter:
             return [self._seal()]
         return []
 
+    def append_unkeyed(self, record: WarcRecord) -> list[SealedVolume]:
+        """Append a record that gets no catalog key (a request, metadata, warcinfo or revisit record
+        copied from a WARC being repacked): stored in the volume, counted in ``info["unkeyed"]`` of the
+        sealed volume, in neither its records nor its sidecar."""
+        if self._fh is None:
+            self._open()
+        member = gzip_member(record.to_bytes(), self.level)
+        self._fh.write(member)
+        self._size += len(member)
+        self._unkeyed += 1
+        if self._size >= self.max_bytes:
+            return [self._seal()]
+        return []
+
     def close(self) -> list[SealedVolume]:
         """Seal the open volume, if any; returns it."""
-        if self._fh is None or not self._records:
+        if self._fh is None or not (self._records or self._unkeyed):
             self._discard()
             return []
         return [self._seal()]
@@ -145,7 +161,7 @@ class VolumeWriter:
         if not self._local:
             url = self._fs.unstrip_protocol(final)
         side_url = sidecar_url(url)
-        return SealedVolume(url, self._size, self._records, side_url)
+        return SealedVolume(url, self._size, self._records, side_url, {"unkeyed": self._unkeyed} if self._unkeyed else {})
 
 
 def write_atomic(url: str, data: bytes) -> None:

@@ -22,6 +22,9 @@ from isal import isal_zlib
 from catalog.errors import CorruptRecordError
 
 CRLF = b"\r\n"
+KEYED_RECORD_TYPES = frozenset({"response", "resource", "conversion"})
+"""Record types that carry a document and get a catalog key; other records (request, metadata,
+warcinfo, revisit) may be stored in volumes but are never registered."""
 
 
 def warc_date(ts: float | None = None) -> str:
@@ -40,7 +43,12 @@ def payload_digest(payload: bytes) -> int:
 
 @dataclass
 class WarcRecord:
-    """A record to write. ``block`` is the full content block (HTTP message for responses)."""
+    """A record to write. ``block`` is the full content block (HTTP message for responses).
+
+    ``original_headers`` (a record copied from another WARC file): the headers are written exactly as
+    given, in order — record id, dates, digests and all — with ``extra_headers`` after them and
+    ``Content-Length`` set from the block; ``version`` is the original version line.
+    """
 
     record_type: str
     target_uri: str
@@ -49,23 +57,48 @@ class WarcRecord:
     payload_offset: int = 0  # where the payload starts in block (HTTP header length for responses)
     date: str = field(default_factory=warc_date)
     extra_headers: list[tuple[str, str]] = field(default_factory=list)
+    original_headers: list[tuple[str, str]] | None = None
+    version: str = "WARC/1.0"
+    _sha1: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def payload(self) -> bytes:
         return self.block[self.payload_offset:]
 
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for k, v in (self.original_headers or ()):
+            if k.lower() == lname:
+                return v
+        return None
+
+    def payload_sha1(self) -> str:
+        """``sha1:BASE32`` of the payload: the original WARC-Payload-Digest of a copied record when it
+        has one (as Common Crawl's index gives it), else computed once."""
+        if self._sha1 is None:
+            self._sha1 = self.header("WARC-Payload-Digest") or sha1_b32(self.payload)
+        return self._sha1
+
     def to_bytes(self) -> bytes:
         """The uncompressed record: version line, headers, blank line, block, two CRLFs."""
+        if self.original_headers is not None:
+            kept = [(k, v) for k, v in self.original_headers if k.lower() != "content-length"]
+            lines = [*kept, *self.extra_headers, ("Content-Length", str(len(self.block)))]
+            head = self.version + "\r\n" + "".join(f"{k}: {_clean(v)}\r\n" for k, v in lines) + "\r\n"
+            return head.encode("utf-8") + self.block + CRLF + CRLF
+        block_sha1 = sha1_b32(self.block)
+        if not self.payload_offset:
+            self._sha1 = block_sha1  # payload == block: hash once
         headers = [
             ("WARC-Type", self.record_type),
             ("WARC-Record-ID", f"<urn:uuid:{uuid.uuid4()}>"),
             ("WARC-Date", self.date),
             ("WARC-Target-URI", self.target_uri),
             ("Content-Type", self.content_type),
-            ("WARC-Block-Digest", sha1_b32(self.block)),
+            ("WARC-Block-Digest", block_sha1),
         ]
         if self.record_type == "response":
-            headers.append(("WARC-Payload-Digest", sha1_b32(self.payload)))
+            headers.append(("WARC-Payload-Digest", self.payload_sha1()))
         headers.extend(self.extra_headers)
         headers.append(("Content-Length", str(len(self.block))))
         head = "WARC/1.0\r\n" + "".join(f"{k}: {_clean(v)}\r\n" for k, v in headers) + "\r\n"
@@ -120,10 +153,11 @@ def gzip_member(data: bytes, level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
 
 @dataclass
 class ParsedRecord:
-    """A record read back: its WARC headers (in order) and its block."""
+    """A record read back: its WARC headers (in order), its block and its version line."""
 
     headers: list[tuple[str, str]]
     block: bytes
+    version: str = "WARC/1.0"
 
     def header(self, name: str, default: str | None = None) -> str | None:
         lname = name.lower()
@@ -175,13 +209,13 @@ def parse_record(raw: bytes, *, source: str = "", offset: int = -1) -> ParsedRec
         raise CorruptRecordError(f"record in {where} has no WARC header: the catalog points at the "
                                  "wrong bytes or the volume is damaged; run `haybale catalog rebuild`",
                                  source, offset)
-    lines = data[:end].decode("utf-8", "replace").split("\r\n")[1:]
+    all_lines = data[:end].decode("utf-8", "replace").split("\r\n")
     headers: list[tuple[str, str]] = []
-    for line in lines:
+    for line in all_lines[1:]:
         name, sep, value = line.partition(":")
         if sep:
             headers.append((name.strip(), value.strip()))
-    rec = ParsedRecord(headers, b"")
+    rec = ParsedRecord(headers, b"", all_lines[0].strip())
     try:
         length = int(rec.header("Content-Length", "-1") or -1)
     except ValueError:

@@ -8,7 +8,8 @@ Exactly once: the run id names the plan and the markers (see :mod:`ingest.checkp
 a rerun with the same run id skips marked splits and redoes the others; registration is idempotent by
 key and content digest, so a split redone after its volumes were registered changes nothing, and a
 volume none of whose records ended up referenced (written twice by a redo) is deleted at once. Tasks
-whose worker dies are retried by Ray (``max_retries``).
+whose worker dies are retried by Ray (``max_retries``). A rerun first removes the volumes a killed
+attempt left unreferenced (Ctrl-C between sealing and registering; :mod:`ingest.volume_sweep`).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ingest.errors import IngestError
 from ingest.file_sources import Split, load_or_plan
 from ingest.packing import PackResult, pack_split
 from ingest.ray_runtime import ray_connection
+from ingest.volume_sweep import sweep_run
 
 
 @dataclass
@@ -106,6 +108,9 @@ def run_files_job(store: Store, inputs: list[str], config: FilesJobConfig, *,
     summary.splits_skipped_done = len(splits) - len(todo)
     total_files = sum(len(s.files) for s in todo)
     progress = Progress(f"ingest files [{run_id}]", total=total_files, enabled=show_progress)
+    if todo:  # what a killed attempt of this run left unreferenced goes before its splits are redone
+        summary.unreferenced_volumes_removed += sweep_run(store, store.volumes_url.rstrip("/") + f"/{run_id}",
+                                                          set(done))
     with ray_connection(address, num_cpus):
         _run_splits(store, state, todo, config, summary, progress)
     summary.seconds = progress.done()

@@ -41,13 +41,17 @@ def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
 
 
 def cmd_warc(args: argparse.Namespace) -> int:
-    from ingest.warc_job import WarcJobConfig, run_warc_job
+    from ingest.warc_job import WarcJobConfig, WarcJobError, run_warc_job
 
     config = WarcJobConfig(run_id=args.run_id, repack=args.repack, split_files=args.split_files,
                            split_bytes=args.split_bytes, volume_bytes=args.volume_bytes, max_errors=args.max_errors)
     with Store(args.root, catalog_dir=args.catalog_dir) as store:
-        out = run_warc_job(store, args.paths, config, show_progress=not args.quiet, address=args.address,
-                           num_cpus=args.num_cpus).as_dict()
+        try:
+            out = run_warc_job(store, args.paths, config, show_progress=not args.quiet, address=args.address,
+                               num_cpus=args.num_cpus).as_dict()
+        except WarcJobError as exc:  # the job ran and failed (exit 1), unlike a bad argument (exit 2)
+            print(f"haybale: error: {exc}", file=sys.stderr)
+            return 1
     if args.json:
         print(json.dumps(out, indent=2))
     else:
@@ -56,7 +60,8 @@ def cmd_warc(args: argparse.Namespace) -> int:
               f"{out['seconds']:.1f} s [run {out['run_id']}]: {out['indexed']:,} indexed in place, "
               f"{out['repacked']:,} repacked into {out['volumes']} volumes, {skipped:,} skipped, "
               f"{out['quarantined']:,} quarantined; catalog: {out['added']} added, {out['updated']} updated, "
-              f"{out['unchanged']} unchanged")
+              f"{out['unchanged']} unchanged, {out['captures_replaced']} captures replaced by later ones "
+              f"(the latest by WARC-Date is kept)")
         for q in out["quarantine"][:20]:
             print(f"  quarantined: {q['file']} at {q['offset']}: {q['reason']}")
         if out["quarantined"]:

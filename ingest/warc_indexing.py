@@ -2,8 +2,10 @@
 
 Which records get catalog keys: ``response``, ``resource`` and ``conversion`` (the extracted text of
 WET files) — the record types that carry a document. ``request``, ``metadata``, ``warcinfo``,
-``revisit`` (no body of its own) and any other type are skipped and counted by type. The key is the
-canonical form of the record's ``WARC-Target-URI`` (``<...>`` around it, as wget writes, removed).
+``revisit`` (no body of its own) and any other type get no key and are counted by type as
+``skipped`` (from the catalog: in place they stay in the file, repacked they are copied into the
+volumes all the same, counted as ``unkeyed_copied``). The key is the canonical form of the record's
+``WARC-Target-URI`` (``<...>`` around it, as wget writes, removed).
 
 Per file, the mode:
 
@@ -13,9 +15,13 @@ Per file, the mode:
   The split writes a CDXJ index of the file under ``indexes_url`` (data first: the index exists before
   the driver registers anything). A record that cannot be served by one ranged read (e.g. split over
   several gzip members) is repacked into a volume instead.
-- **repack** (``repack=True``, whole-file gzip, ARC): records are re-written into volumes, keeping
-  their WARC type, target URI, date, content type and block; ARC records become ``response`` records
-  if they hold an HTTP message, else ``resource``. Whole-file gzip is decompressed to a local
+- **repack** (``repack=True``, whole-file gzip, ARC): every record is copied into volumes faithfully:
+  its headers as stored (``WARC-Record-ID``, dates, payload and block digests, ``WARC-Warcinfo-ID``,
+  ``WARC-Concurrent-To``, ``WARC-TREC-ID``, ...), its version line and block unchanged, followed by
+  ``Haybale-Source-File`` (the source file's URL) and ``Haybale-Source-Offset`` (the record's byte
+  offset there; ``Haybale-Source-Offset-Decompressed: true`` when it is an offset in a whole-file
+  gzip's decompressed stream). ARC records become WARC ``response`` records if they hold an HTTP
+  message, else ``resource``. Whole-file gzip is decompressed to a local
   temporary file first; quarantine offsets for it are positions in the decompressed stream
   (marked ``"decompressed": true``).
 
@@ -39,16 +45,16 @@ from catalog.cdxj import external_cdxj_line
 from catalog.errors import InvalidKeyError
 from catalog.keys import canonical_key
 from catalog.volume import SealedVolume, VolumeWriter, write_atomic
-from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, WarcRecord
+from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, KEYED_RECORD_TYPES, WarcRecord
 from haybale.failpoints import failpoint
 from ingest.errors import WarcSourceError
 from ingest.file_sources import Split
 from catalog.warc_layout import Compression, RecordFormat, SourceFile, probe_layout, resolve_source
-from ingest.warc_record_bytes import (RecordUnreadable, clean_target_uri, exact_digest, fast_digest,
-                                      read_arc_record, read_warc_record)
+from ingest.warc_record_bytes import (RecordUnreadable, clean_target_uri, exact_digest, fast_digest, http_head,
+                                      origin_headers, read_arc_record, read_warc_record)
 from catalog.warc_reader import Quarantined, SourceRecord, iter_records
 
-KEYED_TYPES = frozenset({"response", "resource", "conversion"})
+KEYED_TYPES = KEYED_RECORD_TYPES
 IN_PLACE, REPACK = "in-place", "repack"
 _COPY_BLOCK = 1 << 20
 
@@ -66,6 +72,7 @@ class FileCounts:
     repacked: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
+    unkeyed_copied: int = 0  # repack: records without a key (request, metadata, ...) copied into volumes
 
 
 @dataclass
@@ -77,6 +84,7 @@ class ExternalIndex:
     records: list[tuple[str, int, int, int]]
     index_url: str
     file_index: int  # position of the file in its split
+    dates: list[str] = field(default_factory=list)  # WARC-Date of each record, in the order of records
 
 
 @dataclass
@@ -89,6 +97,7 @@ class WarcSplitResult:
     # (file position in the split, offset in the source) of each repacked record, in the order of the
     # sealed volumes' records: registration orders all records by source position ("later wins")
     repack_sources: list[tuple[int, int]] = field(default_factory=list)
+    repack_dates: list[str] = field(default_factory=list)  # WARC-Date of each repacked record, same order
     bytes: int = 0
     seconds: float = 0.0
 
@@ -135,14 +144,21 @@ class _SplitWork:
         self.result.quarantined.append(entry)
         counts.quarantined += 1
 
-    def append(self, key: str, record: WarcRecord, source: str, offset: int) -> None:
+    def _volume_writer(self) -> VolumeWriter:
         if self._writer is None:
             self._writer = VolumeWriter(self.volumes_url, max_bytes=self.options.volume_bytes,
                                         compresslevel=self.options.compresslevel,
                                         name_prefix=self.options.name_prefix)
-        self.result.sealed += self._writer.append(key, record, cdx_extra={"source": source,
-                                                                         "source_offset": offset})
+        return self._writer
+
+    def append(self, key: str, record: WarcRecord, source: str, offset: int) -> None:
+        self.result.sealed += self._volume_writer().append(key, record, cdx_extra={"source": source,
+                                                                                   "source_offset": offset})
         self.result.repack_sources.append((self.file_index, offset))
+        self.result.repack_dates.append(record.date)
+
+    def append_unkeyed(self, record: WarcRecord) -> None:
+        self.result.sealed += self._volume_writer().append_unkeyed(record)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -211,6 +227,7 @@ class _InPlacePlan:
     lines: list[str] = field(default_factory=list)
     repack: list[tuple[str, int, int, str]] = field(default_factory=list)  # key, offset, length, problem
     quarantine: list[tuple[int, str]] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)
 
 
 def _in_place_pass(src: SourceFile, gzipped: bool, counts: FileCounts, read_payload: bool
@@ -250,9 +267,16 @@ def _in_place_pass(src: SourceFile, gzipped: bool, counts: FileCounts, read_payl
                 plan.repack.append((key, offset, length, str(in_place_problem)))
                 continue
         plan.records.append((key, offset, length, digest))
-        plan.lines.append(external_cdxj_line(key, record_type=item.record_type.lower(),
-                                             content_type=item.content_type, date=item.date, offset=offset,
-                                             length=length, digest=digest, filename=url, status=item.http_status))
+        plan.dates.append(item.date or "")
+        status, mime = item.http_status, item.content_type
+        if item.record_type.lower() == "response":
+            if item.http_headers is not None:
+                mime = next((v for k, v in item.http_headers if k.lower() == "content-type"), None)
+            else:
+                status, mime = http_head(src, offset, length, gzipped)
+        plan.lines.append(external_cdxj_line(key, record_type=item.record_type.lower(), content_type=mime,
+                                             date=item.date, offset=offset, length=length, digest=digest,
+                                             filename=url, status=status, payload_sha1=item.payload_digest))
     return plan
 
 
@@ -271,13 +295,19 @@ def _index_in_place(src: SourceFile, gzipped: bool, counts: FileCounts, work: _S
     if plan.records:
         index_url = f"{work.indexes_url}/{index_file_name(url)}"
         write_atomic(index_url, "".join(sorted(plan.lines)).encode("utf-8"))
-        work.result.external.append(ExternalIndex(url, src.size, plan.records, index_url, work.file_index))
+        work.result.external.append(ExternalIndex(url, src.size, plan.records, index_url, work.file_index,
+                                                  plan.dates))
+
+
+def _read_copy(src: SourceFile, offset: int, length: int, arc: bool, file: str, decompressed: bool) -> WarcRecord:
+    origin = origin_headers(file, offset, decompressed)
+    return read_arc_record(src, offset, length, origin) if arc else read_warc_record(src, offset, length, origin)
 
 
 def _repack_one(src: SourceFile, key: str, offset: int, length: int, arc: bool, counts: FileCounts,
                 work: _SplitWork, file: str, decompressed: bool, in_place_problem: str = "") -> None:
     try:
-        record = read_arc_record(src, offset, length) if arc else read_warc_record(src, offset, length)
+        record = _read_copy(src, offset, length, arc, file, decompressed)
     except RecordUnreadable as exc:
         reason = f"cannot be indexed in place ({in_place_problem}) nor repacked ({exc})" if in_place_problem \
             else str(exc)
@@ -287,9 +317,30 @@ def _repack_one(src: SourceFile, key: str, offset: int, length: int, arc: bool, 
     counts.repacked += 1
 
 
+def _copy_unkeyed(read_from: SourceFile, item: SourceRecord, arc: bool, counts: FileCounts, work: _SplitWork,
+                  file: str, decompressed: bool) -> None:
+    """Copy a record without a catalog key (request, metadata, warcinfo, revisit) into the volumes; one
+    that cannot be copied is quarantined instead of counted as skipped (each record counted once)."""
+    kind = item.record_type.lower()
+    if not item.in_place or not item.length:
+        counts.skipped[kind] -= 1
+        work.quarantine(counts, file, item.offset, f"{item.record_type} record shares its gzip member with other "
+                                                   "records or its end is unknown, so it cannot be copied alone: "
+                                                   "gunzip the file and ingest the plain WARC", decompressed)
+        return
+    try:
+        record = _read_copy(read_from, item.offset, item.length, arc, file, decompressed)
+    except RecordUnreadable as exc:
+        counts.skipped[kind] -= 1
+        work.quarantine(counts, file, item.offset, str(exc), decompressed)
+        return
+    work.append_unkeyed(record)
+    counts.unkeyed_copied += 1
+
+
 def _repack(read_from: SourceFile, original: SourceFile, arc: bool, decompressed: bool, counts: FileCounts,
             work: _SplitWork) -> None:
-    """Repack the records of ``read_from`` (the original file, or its decompressed copy); quarantine
+    """Repack every record of ``read_from`` (the original file, or its decompressed copy); quarantine
     entries name ``original``."""
     file = original.url
     for item in iter_records(read_from.url):
@@ -302,6 +353,7 @@ def _repack(read_from: SourceFile, original: SourceFile, arc: bool, decompressed
             work.quarantine(counts, file, item.offset, str(exc), decompressed)
             continue
         if key is None:
+            _copy_unkeyed(read_from, item, arc, counts, work, file, decompressed)
             continue
         if not item.in_place or not item.length:
             work.quarantine(counts, file, item.offset, "record shares its gzip member with other records or its "

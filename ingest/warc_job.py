@@ -8,19 +8,20 @@ external``) with its records' locations, and the sealed volumes — and only the
 completion marker. Data first, index second, catalog third, marker last.
 
 Duplicate target URIs (within a file, between files, or already in the catalog): registration is
-idempotent by key + digest, and when the digest differs **the later record wins**. "Later" is
-deterministic: splits are registered in plan order (files sorted by URL, records in file order),
-whatever order Ray finishes them in. Note that a WARC and the WET made from it share target URIs: in
-one root the later file's record replaces the other.
+idempotent by key + digest, and when the digest differs **the latest capture by WARC-Date wins**
+(equal dates: the later one in input order), whatever order files were given or Ray finished them in
+(:mod:`catalog.captures`); the summary counts the captures replaced (``captures_replaced``). Note that a
+WARC and the WET made from it share target URIs: in one root one replaces the other.
 
 Exactly once: the run id names the plan and the markers (:mod:`ingest.checkpoint`); a rerun skips
 marked splits and redoes the rest, and a redone split changes nothing already registered (in-place
 locations are the same; repacked volumes whose records are all registered already are deleted).
 
 Quarantined records (file, offset, reason) are counted in the summary and written, in split order, to
-``ROOT/runs/RUN_ID/quarantine.jsonl``. ``max_errors`` is an error budget: more quarantined records
-than that over the run fail the job (:class:`WarcJobError`) after registering the split that
-crossed it.
+``ROOT/runs/RUN_ID/quarantine.jsonl``. ``max_errors`` is an error budget, decided before registration:
+the split that would take the run over it is not registered at all (its volumes and index files are
+removed) and the job fails (:class:`WarcJobError`); splits registered before it stay. A rerun first
+sweeps the volumes a killed attempt left unreferenced (:mod:`ingest.volume_sweep`).
 """
 from __future__ import annotations
 
@@ -36,17 +37,18 @@ from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from haybale.failpoints import failpoint
 from haybale.progress import Progress
+from catalog.captures import Capture, latest_captures
 from ingest.checkpoint import RunState
 from ingest.errors import IngestError
 from ingest.file_sources import Split, load_or_plan
 from ingest.ray_runtime import ray_connection
+from ingest.volume_sweep import sweep_run
+from ingest.warc_budget import WarcJobError, refuse_split, would_exceed
 from ingest.warc_indexing import IndexOptions, WarcSplitResult, index_split
 
+__all__ = ["WarcJobConfig", "WarcJobError", "WarcJobSummary", "register_split", "run_warc_job"]
+
 SUMMARY_QUARANTINE_LIMIT = 1000
-
-
-class WarcJobError(IngestError):
-    """The WARC job stopped: more records were quarantined than its error budget allows."""
 
 
 @dataclass
@@ -85,6 +87,8 @@ class WarcJobSummary:
     volumes: int = 0
     volume_bytes: int = 0
     unreferenced_volumes_removed: int = 0
+    captures_replaced: int = 0  # captures of a key not kept because a later one (by WARC-Date) was
+    unkeyed_copied: int = 0  # repack: request/metadata/warcinfo/revisit records copied into volumes
     per_file: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # the first SUMMARY_QUARANTINE_LIMIT
     quarantine_file: str = ""
@@ -102,37 +106,40 @@ def register_split(store: Store, result: WarcSplitResult, run_id: str, summary: 
     """Register one split (driver side, no Ray) in one atomic catalog call; returns the split's
     completion-marker content.
 
-    The external files and sealed volumes enter the volume table first; then every record, ordered by
-    its place in the inputs (file, then offset), so that of two records with one key and different
-    digests the later one wins. A sealed volume none of whose records the catalog points to afterwards
-    (all registered before, by an attempt that crashed; or all replaced by later records) is deleted.
-    Idempotent: registering a split again changes nothing.
+    The external files and sealed volumes enter the volume table first; then, of the captures of each
+    key, the latest by WARC-Date (:func:`catalog.captures.latest_captures`). A sealed volume none of
+    whose records the catalog points to afterwards (all registered before, by an attempt that crashed;
+    or all replaced by later captures) is deleted, unless it holds records without keys (a faithful
+    repack's requests, metadata, ...). Idempotent: registering a split again changes nothing.
     """
     volumes = store.catalog.volumes
-    ordered: list[tuple[int, int, str, Location]] = []
+    captures: list[Capture] = []
     for ext in result.external:
         number = volumes.add(ext.url, {"kind": "external", "bytes": ext.size, "records": len(ext.records),
                                        "sidecar": ext.index_url, "run_id": run_id})
-        ordered += [(ext.file_index, off, key, Location(number, off, n, dig)) for key, off, n, dig in ext.records]
-    sources = iter(result.repack_sources)
+        dates = ext.dates or [None] * len(ext.records)
+        captures += [Capture(key, Location(number, off, n, dig), date, ext.file_index, off)
+                     for (key, off, n, dig), date in zip(ext.records, dates)]
+    sources = iter(zip(result.repack_sources, result.repack_dates or [None] * len(result.repack_sources)))
     sealed_numbers = []
     for sealed in result.sealed:
         number = volumes.add(sealed.url, {"kind": "volume", "bytes": sealed.bytes, "records": len(sealed.records),
                                           "sidecar": sealed.sidecar, **sealed.info})
         sealed_numbers.append(number)
         for key, off, n, dig in sealed.records:
-            file_index, source_offset = next(sources)
-            ordered.append((file_index, source_offset, key, Location(number, off, n, dig)))
-    ordered.sort(key=lambda e: (e[0], e[1]))
-    reg = store.catalog.register_many((key, loc) for _, _, key, loc in ordered)
+            (file_index, source_offset), date = next(sources)
+            captures.append(Capture(key, Location(number, off, n, dig), date, file_index, source_offset))
+    winners, replaced = latest_captures(store, captures)
+    reg = store.catalog.register_many(winners)
+    summary.captures_replaced += replaced
     summary.added += reg.added
     summary.updated += reg.updated
     summary.unchanged += reg.unchanged
     summary.external_files += len(result.external)
-    keys = list(dict.fromkeys(key for _, _, key, _ in ordered))
+    keys = list(dict.fromkeys(c.key for c in captures))
     referenced = {loc.volume for loc in store.catalog.get_many(keys) if loc is not None}
     for sealed, number in zip(result.sealed, sealed_numbers):
-        if number not in referenced:
+        if number not in referenced and not sealed.info.get("unkeyed"):
             store.drop_volume(sealed)
             summary.unreferenced_volumes_removed += 1
             continue
@@ -152,6 +159,7 @@ def _count(summary: WarcJobSummary, marker: dict[str, Any]) -> None:
         summary.records += f["records"]
         summary.indexed += f["indexed"]
         summary.repacked += f["repacked"]
+        summary.unkeyed_copied += f.get("unkeyed_copied", 0)
         for kind, n in f["skipped"].items():
             summary.skipped[kind] = summary.skipped.get(kind, 0) + n
         summary.per_file[f["url"]] = {k: f[k] for k in ("mode", "records", "indexed", "repacked", "quarantined")}
@@ -191,6 +199,9 @@ def run_warc_job(store: Store, inputs: list[str], config: WarcJobConfig, *, show
     for index in sorted(done):
         _count(summary, done[index])
     progress = Progress(f"ingest warc [{run_id}]", total=sum(len(s.files) for s in todo), enabled=show_progress)
+    if todo:  # what a killed attempt of this run left unreferenced goes before its splits are redone
+        summary.unreferenced_volumes_removed += sweep_run(store, store.volumes_url.rstrip("/") + f"/{run_id}",
+                                                          set(done))
     try:
         if todo:
             with ray_connection(address, num_cpus):
@@ -245,6 +256,9 @@ def _run_splits(store: Store, state: RunState, todo: list[Split], config: WarcJo
                 finished[split.index] = ray.get(ref)
             while order and order[0] in finished:
                 result = finished.pop(order.pop(0))
+                if would_exceed(summary.quarantined, result, config.max_errors):
+                    markers[result.split] = {"files": [], "bytes": 0, "quarantined": result.quarantined}
+                    raise refuse_split(store, result, summary, config.max_errors)
                 marker = register_split(store, result, run_id, summary)
                 failpoint("warc_job.after_register")
                 state.mark_done(result.split, marker)

@@ -115,6 +115,18 @@ def fast_digest(src: SourceFile, offset: int, length: int, gzipped: bool, payloa
     return payload_digest(payload)
 
 
+def http_head(src: SourceFile, offset: int, length: int, gzipped: bool) -> tuple[int | None, str | None]:
+    """(HTTP status, HTTP Content-Type) of the response record in the range, from its first bytes."""
+    from catalog.cdxj import http_fields
+
+    chunk = src.read(offset, offset + min(length, _HEAD_READ))
+    head = _head_of_member(chunk) if gzipped else chunk
+    if not head:
+        return None, None
+    end = head.find(b"\r\n\r\n")
+    return http_fields(head[end + 4:]) if end >= 0 else (None, None)
+
+
 def exact_digest(src: SourceFile, offset: int, length: int) -> int:
     """The digest ``VolumeReader.read`` checks for the range: :func:`parse_record` on exactly its bytes.
 
@@ -154,26 +166,44 @@ def clean_target_uri(uri: str | None) -> str | None:
     return uri or None
 
 
-def read_warc_record(src: SourceFile, offset: int, length: int) -> WarcRecord:
-    """The WARC record in ``[offset, offset+length)`` as a record to write into a volume, keeping its
-    type, target URI, date, content type and block. Raises :class:`RecordUnreadable`."""
+ORIGIN_FILE = "Haybale-Source-File"
+ORIGIN_OFFSET = "Haybale-Source-Offset"
+ORIGIN_DECOMPRESSED = "Haybale-Source-Offset-Decompressed"
+
+
+def origin_headers(file: str, offset: int, decompressed: bool = False) -> list[tuple[str, str]]:
+    """The headers a repacked record gets after its own: the source file's URL and the record's byte
+    offset in it (for a whole-file gzip: in the decompressed stream, marked by a third header)."""
+    headers = [(ORIGIN_FILE, file), (ORIGIN_OFFSET, str(offset))]
+    if decompressed:
+        headers.append((ORIGIN_DECOMPRESSED, "true"))
+    return headers
+
+
+def read_warc_record(src: SourceFile, offset: int, length: int, origin: list[tuple[str, str]] | None = None
+                     ) -> WarcRecord:
+    """The WARC record in ``[offset, offset+length)`` as a faithful copy to write into a volume: every
+    header as stored (record id, dates, digests, ``WARC-Warcinfo-ID``, ``WARC-Concurrent-To``, ...), its
+    version line and block unchanged, then the ``origin`` headers (:func:`origin_headers`). Raises
+    :class:`RecordUnreadable`."""
     where = f"{src.url} at offset {offset}"
     data = _all_members(src.read(offset, offset + length), where).lstrip(b"\r\n")
     try:
         parsed = parse_record(data, source=src.url, offset=offset)
     except CorruptRecordError as exc:
         raise RecordUnreadable(str(exc)) from exc
-    keep = [(k, v) for k, v in parsed.headers
-            if k.lower() in ("warc-ip-address", "warc-truncated", "warc-identified-payload-type")]
     uri = clean_target_uri(parsed.header("WARC-Target-URI")) or ""
     ctype = parsed.header("Content-Type") or "application/octet-stream"
-    return WarcRecord(parsed.header("WARC-Type") or "resource", uri, parsed.block, ctype, parsed.payload_offset,
-                      parsed.header("WARC-Date") or warc_date(), keep)
+    return WarcRecord((parsed.header("WARC-Type") or "resource").lower(), uri, parsed.block, ctype,
+                      parsed.payload_offset, parsed.header("WARC-Date") or warc_date(), list(origin or []),
+                      original_headers=parsed.headers, version=parsed.version or "WARC/1.0")
 
 
-def read_arc_record(src: SourceFile, offset: int, length: int) -> WarcRecord:
+def read_arc_record(src: SourceFile, offset: int, length: int, origin: list[tuple[str, str]] | None = None
+                    ) -> WarcRecord:
     """The ARC record in ``[offset, offset+length)`` as a WARC record: ``response`` if its content is
-    an HTTP message, else ``resource``. Raises :class:`RecordUnreadable`."""
+    an HTTP message, else ``resource``; the ``origin`` headers name where it came from. Raises
+    :class:`RecordUnreadable`."""
     from warcio.archiveiterator import ArchiveIterator
 
     where = f"{src.url} at offset {offset}"
@@ -192,6 +222,7 @@ def read_arc_record(src: SourceFile, offset: int, length: int) -> WarcRecord:
     uri = clean_target_uri(rec.rec_headers.get_header("WARC-Target-URI")) or ""
     date = rec.rec_headers.get_header("WARC-Date") or warc_date()
     extra = [("WARC-IP-Address", ip)] if (ip := rec.rec_headers.get_header("WARC-IP-Address")) else []
+    extra += origin or []
     if block.startswith(b"HTTP/"):
         ctype = "application/http; msgtype=response"
         probe = ParsedRecord([("WARC-Type", "response"), ("Content-Type", ctype)], block)

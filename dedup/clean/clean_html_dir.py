@@ -7,13 +7,15 @@ skipped and listed in the summary's ``errors`` with its path and reason; the run
 """
 from __future__ import annotations
 
-import gzip
 import sys
 import time
 import zlib
 from typing import Any, TextIO
 
 import fsspec
+
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES, ContentDecodingError, decompress_file_strict
+from catalog.errors import DecodedSizeError
 
 from .adblock_filter import load_rules
 from .config import CleanConfig
@@ -62,10 +64,10 @@ def clean_html_dir(
         relative = path[len(src_root) + 1:]
         try:
             data = src_fs.cat_file(path)
-            if path.endswith(".gz"):
-                data = gzip.decompress(data)
+            if path.endswith(".gz"):  # the catalog's decoder: bounded memory, a bomb is an error
+                data = decompress_file_strict(data, "gzip", max_decoded=DEFAULT_MAX_DECODED_BYTES, source=path)
             result = clean_html(data, None, config)
-        except (OSError, EOFError, zlib.error, HtmlParseError) as exc:
+        except (OSError, EOFError, zlib.error, ContentDecodingError, DecodedSizeError, HtmlParseError) as exc:
             summary["errors"].append({"path": path, "reason": f"{type(exc).__name__}: {exc}"})
             continue
         target = f"{dst_root.rstrip('/')}/{_output_name(relative)}"

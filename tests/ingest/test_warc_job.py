@@ -17,7 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from catalog.cdxj import cdxj_line, external_cdxj_line
+from catalog.cdxj import cdxj_line, external_cdxj_line, http_fields
 from catalog.keys import canonical_key
 from catalog.rebuild import rebuild
 from catalog.store import Store
@@ -25,6 +25,7 @@ from catalog.warc_records import resource_record, response_record
 from ingest.file_sources import FileRef, Split
 from ingest.warc_indexing import (IN_PLACE, REPACK, FileCounts, IndexOptions, WarcSplitResult, index_split,
                                   record_key)
+from catalog.captures import date_order
 from ingest.warc_job import WarcJobConfig, WarcJobError, WarcJobSummary, register_split, run_warc_job
 from catalog.warc_layout import Compression, probe_layout, resolve_source
 from ingest.warc_record_bytes import RecordUnreadable, exact_digest, fast_digest
@@ -35,7 +36,7 @@ from tests.ingest.job_runner import run_job_process
 # Skipped: request, metadata, warcinfo, revisit. bad.arc: two records with a broken ARC length field.
 # example-wrong-chunks: its response is split over two gzip members, so it cannot be read in place.
 EXPECTED = {
-    "bad.arc": (REPACK, 4, 0, 1, 1, 2),
+    "bad.arc": (REPACK, 4, 0, 1, 0, 3),  # its ARC header record (length -1) cannot be copied either
     "dolma-wget-sample-0000.warc.gz": (IN_PLACE, 48, 24, 0, 24, 0),
     "example-bad-non-chunked.warc.gz": (REPACK, 6, 0, 1, 5, 0),
     "example-bad.warc.gz.bad": (REPACK, 6, 0, 2, 4, 0),
@@ -109,7 +110,7 @@ def test_every_shared_file_counts_in_both_modes(shared_data_dir: Path, tmp_path:
         mode, records, indexed, repacked_n, skipped, quarantined = EXPECTED[Path(f.url).name]
         assert _row(f) == (REPACK, records, 0, indexed + repacked_n, skipped, quarantined), f.url
     quarantine = [(Path(q["file"]).name, q["offset"]) for q in in_place.quarantined]
-    assert quarantine == [("bad.arc", 134), ("bad.arc", 262)]
+    assert quarantine == [("bad.arc", 0), ("bad.arc", 134), ("bad.arc", 262)]
     assert all("ARC header length field" in q["reason"] for q in in_place.quarantined)
     assert len(in_place.external) == 13 and all(Path(e.index_url).exists() for e in in_place.external)
 
@@ -204,26 +205,36 @@ def test_whole_file_gzip_cut_short_and_non_warc_files_are_quarantined(shared_dat
 
 
 def test_external_cdxj_lines_have_the_volume_sidecar_format() -> None:
-    for rec in (response_record("http://Example.com/a b", "HTTP/1.1 404 Not Found", [("X", "1")], b"body"),
+    for rec in (response_record("http://Example.com/a b", "HTTP/1.1 404 Not Found",
+                                [("Content-Type", "text/html; charset=utf-8")], b"body"),
                 resource_record("file:///data/x.txt", b"text", "text/plain")):
         status = 404 if rec.record_type == "response" else None
         key = canonical_key(rec.target_uri)
-        assert external_cdxj_line(key, record_type=rec.record_type, content_type=rec.content_type, date=rec.date,
-                                  offset=7, length=99, digest=12345, filename="s3://b/x.warc.gz", status=status) == \
-            cdxj_line(key, rec, 7, 99, 12345, "s3://b/x.warc.gz")
+        line = cdxj_line(key, rec, 7, 99, 12345, "s3://b/x.warc.gz")
+        assert external_cdxj_line(key, record_type=rec.record_type, content_type=http_fields(rec.block)[1]
+                                  if status else rec.content_type, date=rec.date, offset=7, length=99, digest=12345,
+                                  filename="s3://b/x.warc.gz", status=status, payload_sha1=rec.payload_sha1()) == line
+        fields = json.loads(line.split(" ", 2)[2])  # as Common Crawl writes them, plus xxh3
+        assert fields["mime"] == ("text/html" if status else "text/plain")
+        assert fields.get("status") == ("404" if status else None)
+        assert fields["digest"] == rec.payload_sha1().split(":")[1] and fields["xxh3"] == f"{12345:016x}"
 
 
-def _last_wins(files: list[Path], tmp: Path) -> dict[str, int]:
-    """Key -> digest of the last record with that key, in input order (files by URL, then offset)."""
-    out: dict[str, int] = {}
+def _latest_captures(files: list[Path], tmp: Path) -> dict[str, int]:
+    """Key -> digest of its latest capture by WARC-Date (ties: the later in input order, files by URL then
+    offset), computed from each file's records alone."""
+    best: dict[str, tuple[tuple[str, int, int], int]] = {}
     for n, path in enumerate(files):
         result = index_split(_split([path]), str(tmp / f"lw{n}"), str(tmp / f"lwi{n}"), IndexOptions())
-        entries = [(off, key, dig) for e in result.external for key, off, _, dig in e.records]
+        entries = [(off, key, dig, date) for e in result.external for (key, off, _, dig), date in zip(e.records, e.dates)]
         records = [r for s in result.sealed for r in s.records]
-        entries += [(src_off, key, dig) for (_, src_off), (key, _, _, dig) in zip(result.repack_sources, records)]
-        for _, key, dig in sorted(entries, key=lambda e: e[0]):
-            out[key] = dig
-    return out
+        entries += [(src_off, key, dig, date) for (_, src_off), (key, _, _, dig), date
+                    in zip(result.repack_sources, records, result.repack_dates)]
+        for off, key, dig, date in entries:
+            order = (date_order(date), n, off)
+            if key not in best or order >= best[key][0]:
+                best[key] = (order, dig)
+    return {key: dig for key, (_, dig) in best.items()}
 
 
 @pytest.mark.ray
@@ -234,20 +245,20 @@ def test_job_counts_resume_budget_later_wins_and_rebuild(ray_session: None, shar
     with Store(root) as store:
         summary = run_warc_job(store, [str(warc_dir)], WarcJobConfig(run_id="w1", split_files=4),
                                show_progress=False)
-        assert summary.splits == 6 and summary.files == 23 and summary.quarantined == 2
+        assert summary.splits == 6 and summary.files == 23 and summary.quarantined == 3
         assert {Path(u).name: tuple(v[k] for k in ("mode", "records", "indexed", "repacked", "skipped",
                                                   "quarantined"))
                 for u, v in summary.per_file.items()} == EXPECTED
         lines = [json.loads(x) for x in Path(root, "runs", "w1", "quarantine.jsonl").read_text().splitlines()]
-        assert [(Path(q["file"]).name, q["offset"]) for q in lines] == [("bad.arc", 134), ("bad.arc", 262)]
-        expected = _last_wins(sorted(warc_dir.iterdir()), tmp_path)
+        assert [(Path(q["file"]).name, q["offset"]) for q in lines] == [("bad.arc", 0), ("bad.arc", 134), ("bad.arc", 262)]
+        expected = _latest_captures(sorted(warc_dir.iterdir()), tmp_path)
         assert {k: loc.digest for k, loc in store.catalog.items()} == expected
         for key in expected:
             store.cat(key)
         again = run_warc_job(store, [str(warc_dir)], WarcJobConfig(run_id="w1", split_files=4), show_progress=False)
         assert again.splits_skipped_done == 6 and again.added == again.updated == 0
-        assert again.indexed == summary.indexed and again.quarantined == 2  # counts cover the whole run
-        with pytest.raises(WarcJobError, match="2 records quarantined, over the error budget --max-errors 1"):
+        assert again.indexed == summary.indexed and again.quarantined == 3  # counts cover the whole run
+        with pytest.raises(WarcJobError, match="to 3 quarantined records, over the error budget --max-errors 1"):
             run_warc_job(store, [str(warc_dir / "*.arc")], WarcJobConfig(run_id="w2", max_errors=1),
                          show_progress=False)
         repacked = run_warc_job(store, [str(warc_dir)], WarcJobConfig(run_id="w3", repack=True, split_files=7),
@@ -289,8 +300,8 @@ def test_sigkill_whole_job_at_fail_points_then_rerun_ends_exactly_once(shared_da
     code, output = run_job_process(_cli(root, str(warc_dir), run_id), {})
     assert code == 0, output[-3000:]
     summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
-    assert summary["run_id"] == run_id and summary["files"] == 23 and summary["quarantined"] == 2
-    expected = _last_wins(sorted(warc_dir.iterdir()), tmp_path)
+    assert summary["run_id"] == run_id and summary["files"] == 23 and summary["quarantined"] == 3
+    expected = _latest_captures(sorted(warc_dir.iterdir()), tmp_path)
     marked: set[str] = set()
     for path in Path(root, "runs", run_id, "done").glob("*.json"):
         marked.update(json.loads(path.read_text())["volumes"])

@@ -1,0 +1,86 @@
+"""Several captures of one URL: the catalog keeps the latest by WARC-Date, and says how many it replaced.
+
+A key (a canonical URL) has one location in the catalog. When a run brings several captures of it —
+within a file, across files, or against what the catalog already holds — the capture with the latest
+``WARC-Date`` is kept, whatever order the files were given in; on equal dates the later one in input
+order (file, then offset) wins. A capture with the same payload digest as the kept one is the same
+capture (a rerun, or one record both indexed in place and repacked) and is neither kept twice nor
+counted. Every other capture that is not kept is counted as *replaced* (:func:`latest_captures`), and
+the job summary reports the count.
+
+Dates compare to the second by their digits (``2024-05-01T12:00:00Z`` → ``20240501120000``), so WARC
+dates, ARC's 14-digit dates and CDXJ timestamps order together (``catalog rebuild`` decides from the
+sidecars' timestamps exactly as the ingest job decided); a record without a date counts as oldest.
+Used by the WARC ingest job and by ``catalog rebuild``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from catalog.errors import CatalogError
+from catalog.location import Location
+
+if TYPE_CHECKING:
+    from catalog.store import Store
+
+_DATE_DIGITS = 14
+
+
+def date_order(date: str | None) -> str:
+    """A string that sorts like the moment ``date`` (a WARC-Date or an ARC date) names."""
+    digits = "".join(ch for ch in (date or "") if ch.isdigit())
+    return digits[:_DATE_DIGITS].ljust(_DATE_DIGITS, "0") if digits else ""
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One record to register: its key and location, its WARC-Date, and its place in the inputs."""
+
+    key: str
+    location: Location
+    date: str | None
+    file_index: int
+    offset: int
+
+    @property
+    def order(self) -> tuple[str, int, int]:
+        return date_order(self.date), self.file_index, self.offset
+
+
+def _stored_date(store: "Store", location: Location) -> str | None:
+    """WARC-Date of the record the catalog points at (one ranged read); None if it cannot be read."""
+    try:
+        record = store.reader.read(store.volume_url(location.volume), location)
+    except CatalogError:
+        return None  # a damaged or missing record never outranks a readable new capture
+    return record.header("WARC-Date")
+
+
+def latest_captures(store: "Store", captures: list[Capture]) -> tuple[list[tuple[str, Location]], int]:
+    """(key, location) of the capture to register for each key, and how many captures were replaced
+    (within ``captures``, and in the catalog). A key whose stored capture is later than every new one
+    keeps its stored location (it is not in the returned list)."""
+    best: dict[str, Capture] = {}
+    replaced = 0
+    for capture in captures:
+        current = best.get(capture.key)
+        if current is None:
+            best[capture.key] = capture
+            continue
+        if capture.location.digest != current.location.digest:
+            replaced += 1
+        if capture.order >= current.order:
+            best[capture.key] = capture
+    keys = list(best)
+    stored = store.catalog.get_many(keys)
+    winners: list[tuple[str, Location]] = []
+    for key, existing in zip(keys, stored):
+        capture = best[key]
+        if existing is None or existing.digest == capture.location.digest:
+            winners.append((key, capture.location))  # new, or the same capture again: idempotent
+            continue
+        replaced += 1
+        if date_order(capture.date) >= date_order(_stored_date(store, existing)):
+            winners.append((key, capture.location))
+    return winners, replaced

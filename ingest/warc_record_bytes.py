@@ -22,6 +22,7 @@ import struct
 import zlib
 
 from catalog.errors import CorruptRecordError
+from catalog.record_body import holds_http_message
 from catalog.warc_records import ParsedRecord, WarcRecord, parse_record, payload_digest, warc_date
 from ingest.errors import IngestError
 from catalog.warc_layout import SourceFile
@@ -223,7 +224,8 @@ def read_arc_record(src: SourceFile, offset: int, length: int, origin: list[tupl
     date = rec.rec_headers.get_header("WARC-Date") or warc_date()
     extra = [("WARC-IP-Address", ip)] if (ip := rec.rec_headers.get_header("WARC-IP-Address")) else []
     extra += origin or []
-    if block.startswith(b"HTTP/"):
+    if block.startswith(b"HTTP/") or holds_http_message("response", uri):
+        # an http(s) capture is an HTTP message, as every reader (warcio, catalog.record_body) takes it
         ctype = "application/http; msgtype=response"
         probe = ParsedRecord([("WARC-Type", "response"), ("Content-Type", ctype)], block)
         return WarcRecord("response", uri, block, ctype, probe.payload_offset, date, extra)

@@ -113,6 +113,9 @@ def run_files_job(store: Store, inputs: list[str], config: FilesJobConfig, *,
                                                           set(done))
     with ray_connection(address, num_cpus):
         _run_splits(store, state, todo, config, summary, progress)
+    # a worker killed mid-task (retried by Ray) may have sealed a volume nothing registered
+    summary.unreferenced_volumes_removed += sweep_run(store, store.volumes_url.rstrip("/") + f"/{run_id}",
+                                                      set(state.done_splits()))
     summary.seconds = progress.done()
     state.save_summary(summary.as_dict())
     return summary

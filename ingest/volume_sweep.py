@@ -1,16 +1,19 @@
 """Sweeping a run's volumes that nothing references, so an interrupted run leaves none behind once rerun.
 
 A job writes a split's volumes under ``VOLUMES/RUN_ID/`` (names carry the split: ``…-s000012-…``),
-registers them, then marks the split done. Killed in between (Ctrl-C, SIGKILL), it leaves volume files
-the catalog does not know, temporary files of volumes never sealed, or volumes entered in the volume
-table whose records were never registered. The rerun redoes those splits, writing new volumes; before
-it does, :func:`sweep_run` removes what the dead attempt left for the splits not marked done:
+registers them, then marks the split done. Killed in between (Ctrl-C, SIGKILL), or a worker killed
+mid-task (Ray retries it), it leaves volume files the catalog does not know, temporary files of
+volumes never sealed, or volumes entered in the volume table whose records were never registered.
+:func:`sweep_run` runs when no worker of the run is writing — before a rerun redoes the unfinished
+splits, and after a run that finished — and removes:
 
 - temporary files (``*.tmp``) of unsealed volumes and sidecars;
-- sealed volumes (and their sidecars) the volume table does not know;
-- volumes in the table none of whose sidecar keys the catalog points to (marked dropped in the table).
+- sealed volumes (and their sidecars) the volume table does not know (the catalog can point only into
+  volumes in the table, so these are garbage whatever their split);
+- for splits not marked done: volumes in the table none of whose sidecar keys the catalog points to
+  (marked dropped in the table; the redo writes their records again).
 
-Volumes of splits marked done are never touched: everything they hold is registered.
+Registered volumes of splits marked done are never touched.
 """
 from __future__ import annotations
 
@@ -40,8 +43,9 @@ def _sidecar_keys(url: str) -> list[str] | None:
 
 
 def sweep_run(store: Store, run_volumes_url: str, done: set[int]) -> int:
-    """Remove the unreferenced volumes under ``run_volumes_url`` of splits not in ``done`` (see the
-    module docstring); returns how many volume files were removed."""
+    """Remove the unreferenced volumes under ``run_volumes_url`` (``done``: the splits marked done; see
+    the module docstring); returns how many volume files were removed. Call it only while no worker
+    of the run is writing."""
     fs, base = fsspec.core.url_to_fs(run_volumes_url)
     if not fs.exists(base):
         return 0
@@ -49,7 +53,7 @@ def sweep_run(store: Store, run_volumes_url: str, done: set[int]) -> int:
     removed = 0
     for path in sorted(fs.find(base)):
         split = _split_of(path)
-        if split is None or split in done:
+        if split is None:
             continue
         if path.endswith(TMP_SUFFIX):
             fs.rm(path)
@@ -64,14 +68,14 @@ def sweep_run(store: Store, run_volumes_url: str, done: set[int]) -> int:
             store.drop_volume(sealed)
             removed += 1
             continue
-        if store.catalog.volumes.get(number).get("dropped"):
+        if split in done or store.catalog.volumes.get(number).get("dropped"):
             continue
         keys = _sidecar_keys(url) or []
         if not any(loc is not None and loc.volume == number for loc in store.catalog.get_many(keys)):
             store.drop_volume(sealed)
             removed += 1
     for path in fs.find(base):  # a sidecar whose volume is gone
-        if path.endswith(SIDECAR_SUFFIX) and _split_of(path) not in done | {None}:
+        if path.endswith(SIDECAR_SUFFIX) and _split_of(path) is not None:
             if not fs.exists(path[: -len(SIDECAR_SUFFIX)] + VOLUME_SUFFIX):
                 fs.rm(path)
     return removed

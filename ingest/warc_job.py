@@ -206,6 +206,9 @@ def run_warc_job(store: Store, inputs: list[str], config: WarcJobConfig, *, show
         if todo:
             with ray_connection(address, num_cpus):
                 _run_splits(store, state, todo, config, summary, progress, markers)
+            # a worker killed mid-task (retried by Ray) may have sealed a volume nothing registered
+            summary.unreferenced_volumes_removed += sweep_run(
+                store, store.volumes_url.rstrip("/") + f"/{run_id}", set(state.done_splits()))
         _check_budget(summary, config)
     finally:
         summary.seconds = progress.done()

@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def check_exactly_once(root: str, files: dict[str, bytes], run_id: str) -> None:
     """Every input once, every location readable with its bytes, every referenced volume belongs to a
-    completed split of the run."""
+    completed split of the run, and no volume file of the run is left that nothing references (what
+    killed attempts left behind was swept by the rerun)."""
     with Store(root, read_only=True) as store:
         stats = store.catalog.stats()
         assert stats["records"] == len(files)
@@ -41,6 +42,9 @@ def check_exactly_once(root: str, files: dict[str, bytes], run_id: str) -> None:
             referenced.add(store.volume_url(store.catalog.get(key).volume))
         assert referenced <= marked, f"catalog references volumes of no completed split: {referenced - marked}"
         assert all(Path(u).exists() for u in referenced)
+        on_disk = {str(p) for p in Path(root, "volumes", run_id).iterdir()}
+        sidecars = {u[: -len(".warc.gz")] + ".cdxj" for u in referenced}
+        assert on_disk == referenced | sidecars, f"unreferenced files left: {sorted(on_disk - referenced - sidecars)}"
 
 
 def test_plan_and_pack_units(tmp_path: Path) -> None:

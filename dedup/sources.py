@@ -231,7 +231,8 @@ class ParquetSource:
     ``url_field`` (default ``url``) is the url; every column but the id and the text goes into
     ``metadata`` as JSON (structs and lists stay nested; see :mod:`dedup.metadata` for how other
     Arrow types are written). A string column named ``metadata`` holding a JSON object — haybale's own
-    output — is read as the document's metadata, so an output reads back with the same metadata.
+    output — is read as the document's metadata (and the url column is then not added to it), so an
+    output reads back with the same metadata.
     Rows whose id or text is null are bad records (offset = row number in the file).
     """
 
@@ -266,6 +267,10 @@ class ParquetSource:
             if required not in names:
                 raise SourceError(f"{split.url}: no column {required!r} (columns: {sorted(names)}); use --text-field/--id-field")
         others = [c for c in names if c not in (text_field, id_field)]
+        meta_columns = others
+        if "metadata" in others and pa.types.is_string(parquet.schema_arrow.field("metadata").type):
+            # haybale's own output: its url column came from a field its metadata already holds
+            meta_columns = [c for c in others if c != url_field]
         row = 0
         with handle:
             for batch in parquet.iter_batches(batch_size=self.batch_size):
@@ -278,7 +283,7 @@ class ParquetSource:
                             _report(RecordError(split.url, row + index, f"null {id_field!r} or {text_field!r}"), on_bad_record)
                 n = batch.num_rows
                 urls = batch.column(url_field).cast(pa.string()) if url_field in others else pa.nulls(n, pa.string())
-                metadata = pa.array(metadata_json(batch, others), pa.string())
+                metadata = pa.array(metadata_json(batch, meta_columns), pa.string())
                 out = pa.RecordBatch.from_arrays([ids, urls, texts, metadata], schema=DOCUMENT_SCHEMA)
                 row += n
                 yield out.filter(valid) if valid.false_count else out

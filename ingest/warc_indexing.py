@@ -35,9 +35,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import xxhash
 
@@ -49,6 +48,7 @@ from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, KEYED_RECORD_TYPES, War
 from haybale.failpoints import failpoint
 from ingest.errors import WarcSourceError
 from ingest.file_sources import Split
+from ingest.warc_gunzip import gunzip_stream
 from catalog.warc_layout import Compression, RecordFormat, SourceFile, probe_layout, resolve_source
 from ingest.warc_record_bytes import (RecordUnreadable, clean_target_uri, exact_digest, fast_digest, http_head,
                                       origin_headers, read_arc_record, read_warc_record)
@@ -368,7 +368,7 @@ def _repack_decompressed(src: SourceFile, arc: bool, counts: FileCounts, work: _
     fd, tmp = tempfile.mkstemp(suffix=".arc" if arc else ".warc", prefix="hb-gunzip-")
     try:
         with os.fdopen(fd, "wb") as out, src.open() as fh:
-            problem = _gunzip(fh.read, out.write)
+            problem = gunzip_stream(fh.read, out.write)
         if problem is not None:
             work.quarantine(counts, src.url, problem[0], problem[1], True)
         if os.path.getsize(tmp):
@@ -379,31 +379,3 @@ def _repack_decompressed(src: SourceFile, arc: bool, counts: FileCounts, work: _
                 plain.close()
     finally:
         os.unlink(tmp)
-
-
-def _gunzip(read: Callable[[int], bytes], write: Callable[[bytes], Any]) -> tuple[int, str] | None:
-    """Decompress every gzip member of a stream, in bounded memory; returns (decompressed offset,
-    reason) where it stops early on corrupt or truncated data, else None."""
-    d = zlib.decompressobj(31)
-    started = False  # has the current decompressor been fed bytes of a member?
-    produced = 0
-    while True:
-        block = read(_COPY_BLOCK)
-        if not block:
-            return (produced, "gzip stream ends early (file truncated); the rest is lost") if started else None
-        while block:
-            if not started and not block.strip(b"\x00"):
-                break  # zero padding after the last member, as some writers leave
-            started = True
-            try:
-                out = d.decompress(block, _COPY_BLOCK * 16)
-            except zlib.error as exc:
-                return produced, f"gzip stream is corrupt here ({exc}); the rest of the file is skipped"
-            write(out)
-            produced += len(out)
-            if d.eof:
-                block = d.unused_data
-                d = zlib.decompressobj(31)
-                started = False
-            else:
-                block = d.unconsumed_tail

@@ -56,7 +56,6 @@ from catalog.warc_reader import Quarantined, SourceRecord, iter_records
 
 KEYED_TYPES = KEYED_RECORD_TYPES
 IN_PLACE, REPACK = "in-place", "repack"
-_COPY_BLOCK = 1 << 20
 
 
 @dataclass

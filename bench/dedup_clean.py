@@ -1,7 +1,7 @@
 """Main-text extraction on aeb-dev: haybale's clean_html vs trafilatura and resiliparse, one run.
 
 Every extractor gets the same input (each page's HTML decoded as UTF-8, as the benchmark does),
-and is scored with the article-extraction-benchmark metric (``dedup.clean.evaluate``: token
+and is scored with the article-extraction-benchmark metric (``bench.aeb_metric``: token
 4-gram precision/recall per page, averaged, F1 of the means). Speed is pages/s over all pages, the
 median of ``--repeats`` rounds after one untimed warm-up round; the extractors alternate inside
 each round so machine load hits them alike. haybale runs with the EasyList from ``--adblock-list`` (compiled before timing; the
@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from dedup.clean import CleanConfig, clean_html
 from dedup.clean.adblock_filter import load_rules
-from dedup.clean.evaluate import BenchmarkPage, aggregate, load_benchmark, score_page
+from bench.aeb_metric import BenchmarkPage, aggregate, load_benchmark, score_page
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dedup_clean.json"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

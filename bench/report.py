@@ -157,7 +157,7 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[tuple[str, str, s
     ("dedup_minhash", "bench.dedup_minhash", dedup_minhash),
     ("dedup_clean", "bench.dedup_clean", dedup_clean),
     ("dedup_e2e", "bench.dedup_e2e", dedup_e2e),
-    ("dedup_devset", "dedup.devset", dedup_devset),
+    ("dedup_devset", "bench.dedup_devset", dedup_devset),
 ]
 
 

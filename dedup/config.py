@@ -13,7 +13,7 @@ from dedup.minhash import MinHashConfig
 KeepPolicy = Literal["first", "longest", "priority"]
 VerifyMode = Literal["exact", "estimate"]
 
-# Chosen on the labelled dev set of real documents (dedup/devset.py; numbers in dedup/README.md):
+# Chosen on the labelled dev set of real documents (bench/dedup_devset.py; numbers in dedup/README.md):
 # LSH tuned for 0.5 finds candidates generously, verification at 0.65 decides (F1 0.958 there).
 DEFAULT_THRESHOLD = 0.65
 DEFAULT_LSH_THRESHOLD = 0.5

@@ -9,7 +9,7 @@ import pytest
 
 from dedup.clean import AdblockListError, CleanConfig, clean_html
 from dedup.clean.adblock_filter import load_rules
-from dedup.clean.evaluate import BenchmarkPage
+from bench.aeb_metric import BenchmarkPage
 
 AD_TEXT = "Huge savings on luxury watches today only at our partner store"
 

@@ -7,7 +7,7 @@ The floors leave a 0.02 margin. (trafilatura scores 0.951 on all 50, resiliparse
 from __future__ import annotations
 
 from dedup.clean import CleanConfig, clean_html
-from dedup.clean.evaluate import BenchmarkPage, aggregate, score_page
+from bench.aeb_metric import BenchmarkPage, aggregate, score_page
 
 MEASURED_F1_FIRST_30 = 0.971
 MARGIN = 0.02

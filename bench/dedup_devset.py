@@ -26,7 +26,7 @@ words come from O *and* at least 70 % of O's words survive in D, counting words 
 unless it makes up more than 30 % of D, and ``mixed``, ``distinct`` and ``shared_boilerplate``
 never are.
 
-``python -m dedup.devset`` prints precision / recall / F1 of the pipeline's pair decision (LSH
+``python -m bench.dedup_devset`` prints precision / recall / F1 of the pipeline's pair decision (LSH
 candidates in any band, then estimated Jaccard >= threshold) with the job's defaults and over a
 sweep of verification thresholds (LSH tuned for the default ``lsh_threshold``, and for the
 threshold itself), and of exact 5-gram Jaccard for comparison; writes
@@ -263,7 +263,7 @@ def evaluate(devset: DevSet, thresholds: Sequence[float], num_perm: int = 128, n
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m dedup.devset")
+    parser = argparse.ArgumentParser(prog="python -m bench.dedup_devset")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("bench/results/dedup_devset.json"))

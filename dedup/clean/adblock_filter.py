@@ -174,8 +174,8 @@ def match_cosmetic_rules(root: LexborNode, html: str, page_url: str | None, rule
     return CosmeticMatches(selector, tops, sum(visible_chars(n.text()) for n in tops), protected)
 
 
-def apply_network_rules(root: LexborNode, page_url: str | None, rules: AdblockRules, log: RemovalLog) -> None:
-    """Remove third-party links to URLs EasyList blocks (``adblock_network``).
+def network_blocked_nodes(root: LexborNode, page_url: str | None, rules: AdblockRules) -> list[LexborNode]:
+    """Nodes under ``root`` that network rules remove (``adblock_network``), without removing them.
 
     Only links are checked: images, frames and embeds carry no text into the output (alt texts
     are off), so removing them would change nothing but the time spent. A blocked link that is
@@ -203,5 +203,16 @@ def apply_network_rules(root: LexborNode, page_url: str | None, rules: AdblockRu
             blocked.append(parent)
         # else: an inline link inside running text (an affiliate link in a sentence); cutting its
         # words out would garble the sentence, and the text around it is the article's.
-    if blocked:
-        log.add("adblock_network", remove_nodes(blocked, _PROTECTED_SHARE * paragraph_count(root)))
+    if not blocked:
+        return []
+    tops, _ = top_nodes(blocked, _PROTECTED_SHARE * paragraph_count(root))
+    return tops
+
+
+def apply_network_rules(root: LexborNode, page_url: str | None, rules: AdblockRules, log: RemovalLog) -> None:
+    """Remove what ``network_blocked_nodes`` finds under ``root`` (``adblock_network``)."""
+    tops = network_blocked_nodes(root, page_url, rules)
+    if tops:
+        log.add("adblock_network", sum(visible_chars(n.text()) for n in tops))
+        for node in tops:
+            node.decompose()

@@ -31,6 +31,9 @@ PROSE_MIN_CHARS = 50
 PROSE_MAX_LINK_DENSITY = 0.33
 FALLBACK_MIN_CHARS = 200
 LABEL_MAX_CHARS = 60
+ISLAND_MAX_CHARS = 150
+# ...and at least one of its neighbours went for one of these (a blurb beside a link list).
+ISLAND_CONTEXT = frozenset({"link_dense", "boilerplate_markup"})
 LEAD_LOOKBACK = 6
 LEAD_MAX_LEVELS = 3
 # Comment threads often outgrow the article they follow; only a "comments" section holding nearly
@@ -185,12 +188,14 @@ def select_main_blocks(page: PageBlocks, params: SelectionParams = SelectionPara
             reasons.append(None)
     _add_lead(page, marks, container, end, reasons)
     _drop_orphan_labels(blocks, reasons)
+    _drop_islands(blocks, reasons)
     selection = _selection(blocks, reasons)
     if _visible(selection.kept) >= FALLBACK_MIN_CHARS:
         return selection
     # Too little left: widen, but never to link lists or ads.
-    for name, relaxed in (("page_blocks", ("outside_main_container",)),
-                          ("visible_text", ("outside_main_container", "page_chrome", "comments", "boilerplate_markup"))):
+    context = ("outside_main_container", "orphan_label", "isolated_short")
+    for name, relaxed in (("page_blocks", context),
+                          ("visible_text", (*context, "page_chrome", "comments", "boilerplate_markup"))):
         widened = [None if reason in relaxed else reason for reason in reasons]
         candidate = _selection(blocks, widened)
         if _visible(candidate.kept) > _visible(selection.kept):
@@ -235,6 +240,10 @@ def _subtree_end(parent: list[int], index: int) -> int:
     return end
 
 
+def _heading_rank(block: Block) -> int:
+    return int(block.tag[1]) if block.tag in HEADING_TAGS else 0
+
+
 def is_label(block: Block) -> bool:
     """A short line that introduces or names something rather than saying it: a heading, or fewer
     than ``LABEL_MAX_CHARS`` characters not ending a sentence. List items and table cells are
@@ -250,10 +259,40 @@ def _drop_orphan_labels(blocks: list[Block], reasons: list[str | None]) -> None:
     """Labels followed by removed text go with it ("Related articles" above a removed link list);
     runs of them too. The end of the page counts as removed text."""
     next_removed = True
+    next_rank = 0  # heading rank of the next kept block (1 for h1 ... 6 for h6; 0: not a heading)
     for position in range(len(blocks) - 1, -1, -1):
-        if reasons[position] is None and next_removed and is_label(blocks[position]):
-            reasons[position] = "orphan_label"
+        block = blocks[position]
+        if reasons[position] is None and is_label(block):
+            rank = _heading_rank(block)
+            if next_removed or (rank and next_rank and next_rank <= rank):
+                reasons[position] = "orphan_label"  # introduces removed text, or an empty section
         next_removed = reasons[position] is not None
+        if not next_removed:
+            next_rank = _heading_rank(block)
+
+
+def _drop_islands(blocks: list[Block], reasons: list[str | None]) -> None:
+    """A short run of kept blocks (fewer than ``ISLAND_MAX_CHARS`` characters in all) between
+    removed ones goes too, when a neighbour went for ``ISLAND_CONTEXT`` reasons: a teaser's
+    heading and blurb between link lists. The page's ends count as removed."""
+    count = len(blocks)
+    position = 0
+    while position < count:
+        if reasons[position] is not None:
+            position += 1
+            continue
+        start, chars = position, 0
+        while position < count and reasons[position] is None:
+            chars += blocks[position].chars
+            position += 1
+        if chars >= ISLAND_MAX_CHARS:
+            continue
+        before = reasons[start - 1] if start > 0 else None
+        after = reasons[position] if position < count else None
+        if (start == 0 or before is not None) and (position == count or after is not None) and (
+                before in ISLAND_CONTEXT or after in ISLAND_CONTEXT):
+            for inside in range(start, position):
+                reasons[inside] = "isolated_short"
 
 
 def _inherited(parent: list[int], marks: dict[int, str], start: int, end: int) -> dict[int, str]:

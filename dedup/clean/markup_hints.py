@@ -64,8 +64,13 @@ _BOX_WORDS = frozenset({"list", "links", "cloud", "box", "wrapper", "wrap", "con
 _WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _CACHE: dict[tuple[str, str | None, str | None], int] = {}
-_WORDS_CACHE: dict[str, int] = {}
+_TOKEN_CACHE: dict[str, int] = {}
 _CACHE_LIMIT = 200_000
+# Every term, as a substring: a token without any of them needs no closer look.
+_ANY_TERM_RE = re.compile("|".join(sorted(
+    {*_COMMENT_PREFIXES, *_BOILERPLATE_PREFIXES, *_BOILERPLATE_WORDS, *(a for a, _ in _BOILERPLATE_PAIRS)},
+    key=len, reverse=True)))
+_SEPARATORS_RE = re.compile(r"[\W_]+")
 _OTHER_KEYS = frozenset({"role", "itemprop", "style", "hidden", "aria-hidden"})
 
 
@@ -82,26 +87,35 @@ def _is_taxonomy_label(token: str) -> bool:
 
 
 def _words_flags(text: str) -> int:
-    """Flags of one class or id string (cached: the same strings recur within and across pages)."""
-    flags = _WORDS_CACHE.get(text)
-    if flags is not None:
-        return flags
+    """Flags of one class or id string: the union of its tokens' flags."""
     flags = 0
-    tokens = [token for token in text.split() if not _is_taxonomy_label(token)]
-    found = [w for token in tokens for w in words(token)]
-    # A token read as one word too: "news-letter-box" starts with "newsletter".
-    found += [joined for joined in ("".join(words(token)) for token in tokens) if joined not in found]
+    for token in text.split():
+        token_flags = _TOKEN_CACHE.get(token)
+        if token_flags is None:
+            token_flags = _token_flags(token)
+            if len(_TOKEN_CACHE) >= _CACHE_LIMIT:
+                _TOKEN_CACHE.clear()
+            _TOKEN_CACHE[token] = token_flags
+        flags |= token_flags
+    return flags
+
+
+def _token_flags(token: str) -> int:
+    """Flags of one class token or id (cached by the caller: tokens recur within and across pages)."""
+    if _ANY_TERM_RE.search(_SEPARATORS_RE.sub("", token.lower())) is None or _is_taxonomy_label(token):
+        return 0  # most tokens ("row", "col-md-8", "clearfix") hold no term at all
+    found = words(token)
+    joined = "".join(found)  # the token read as one word too: "news-letter-box" starts with "newsletter"
+    if joined not in found:
+        found.append(joined)
+    flags = 0
     for word in found:
         if word.startswith(_COMMENT_PREFIXES):
             flags |= COMMENTS
         elif word in _BOILERPLATE_WORDS or word.startswith(_BOILERPLATE_PREFIXES):
             flags |= BOILERPLATE
-    if not flags & BOILERPLATE:
-        if any((a, b) in _BOILERPLATE_PAIRS for a, b in zip(found, found[1:])):
-            flags |= BOILERPLATE
-    if len(_WORDS_CACHE) >= _CACHE_LIMIT:
-        _WORDS_CACHE.clear()
-    _WORDS_CACHE[text] = flags
+    if not flags & BOILERPLATE and any((a, b) in _BOILERPLATE_PAIRS for a, b in zip(found, found[1:])):
+        flags |= BOILERPLATE
     return flags
 
 

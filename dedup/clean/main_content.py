@@ -34,8 +34,8 @@ LABEL_MAX_CHARS = 60
 ISLAND_MAX_CHARS = 150
 # ...and at least one of its neighbours went for one of these (a blurb beside a link list).
 ISLAND_CONTEXT = frozenset({"link_dense", "boilerplate_markup"})
-LEAD_LOOKBACK = 6
-LEAD_MAX_LEVELS = 3
+LEAD_LOOKBACK = 10
+LEAD_MAX_LEVELS = 8
 # Comment threads often outgrow the article they follow; only a "comments" section holding nearly
 # all of a page's prose is its content (a live ticker).
 COMMENTS_GUARD_SHARE = 0.85

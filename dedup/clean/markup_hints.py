@@ -41,7 +41,7 @@ _BOILERPLATE_PREFIXES = (
     "share", "sharing", "social", "sociable", "related", "recommend", "sidebar", "breadcrumb",
     "pagination", "pager", "menu", "navbar", "navigation", "subnav", "offcanvas", "footer", "colophon",
     "cookie", "consent", "gdpr", "newsletter", "subscri", "signup", "paywall", "login", "modal", "popup",
-    "promo", "sponsor", "advert", "teaser", "trending", "outbrain", "taboola", "author", "byline",
+    "promo", "sponsor", "advert", "trending", "outbrain", "taboola", "author", "byline",
     "caption", "credit", "tagcloud", "taglist", "categor", "meta", "rating", "toolbar", "breadcrumbs",
     "skiplink", "masthead", "banner", "lightbox", "carousel", "slideshow", "newsticker",
     "morestories", "mostread", "mostpopular", "popular", "tooltip",

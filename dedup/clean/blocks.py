@@ -35,6 +35,7 @@ SKIP_TAGS = frozenset({
 })
 HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BREAK_TAGS = frozenset({"br", "hr"})
+_URL_STARTS = ("http://", "https://", "www.")
 _EXIT = object()
 
 
@@ -112,8 +113,8 @@ def page_blocks(root: LexborNode) -> PageBlocks:
             text = node.text_content
             if text and (pieces or not text.isspace()):  # leading layout whitespace means nothing
                 pieces.append(text)
-                if in_link:
-                    link_chars += len(text.strip())
+                if in_link and not text.lstrip().startswith(_URL_STARTS):
+                    link_chars += len(text.strip())  # a link showing its URL is a reference, not navigation
             continue
         if tag is None or tag == "_comment" or tag in SKIP_TAGS:
             continue

@@ -31,6 +31,11 @@ PROSE_MIN_CHARS = 50
 PROSE_MAX_LINK_DENSITY = 0.33
 FALLBACK_MIN_CHARS = 200
 LABEL_MAX_CHARS = 60
+# A long block is prose even when most of its words are links (an encyclopedia's sentences), and a
+# heading with an "[edit]" link is still a heading; a teaser's heading is a link through and through.
+LONG_BLOCK_CHARS = 150
+LONG_BLOCK_MAX_LINK_DENSITY = 0.8
+SENTENCE_MIN_CHARS = 40
 ISLAND_MAX_CHARS = 150
 # ...and at least one of its neighbours went for one of these (a blurb beside a link list).
 ISLAND_CONTEXT = frozenset({"link_dense", "boilerplate_markup"})
@@ -182,7 +187,7 @@ def select_main_blocks(page: PageBlocks, params: SelectionParams = SelectionPara
             reasons.append(mark)
         elif not container <= owner < end:
             reasons.append("outside_main_container")
-        elif block.link_chars > max_links * block.chars:
+        elif block.link_chars > (LONG_BLOCK_MAX_LINK_DENSITY if _reads_as_prose(block) else max_links) * block.chars:
             reasons.append("link_dense")
         else:
             reasons.append(None)
@@ -238,6 +243,12 @@ def _subtree_end(parent: list[int], index: int) -> int:
             break
         end += 1
     return end
+
+
+def _reads_as_prose(block: Block) -> bool:
+    """Long, or a sentence, or a heading: such a block is text even when many of its words are links."""
+    return (block.chars >= LONG_BLOCK_CHARS or block.tag in HEADING_TAGS
+            or (block.chars >= SENTENCE_MIN_CHARS and block.text.endswith(_SENTENCE_ENDS)))
 
 
 def _heading_rank(block: Block) -> int:

@@ -63,14 +63,13 @@ _BOX_WORDS = frozenset({"list", "links", "cloud", "box", "wrapper", "wrap", "con
                         "count", "header", "footer", "content", "body", "text", "thread", "link"})
 _WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-_CACHE: dict[tuple[str, str | None, str | None], int] = {}
+_CLASS_CACHE: dict[str, int] = {}
 _TOKEN_CACHE: dict[str, int] = {}
 _CACHE_LIMIT = 200_000
 # Every term, as a substring: a token without any of them needs no closer look.
 _ANY_TERM_RE = re.compile("|".join(sorted(
     {*_COMMENT_PREFIXES, *_BOILERPLATE_PREFIXES, *_BOILERPLATE_WORDS, *(a for a, _ in _BOILERPLATE_PAIRS)},
     key=len, reverse=True)))
-_SEPARATORS_RE = re.compile(r"[\W_]+")
 _OTHER_KEYS = frozenset({"role", "itemprop", "style", "hidden", "aria-hidden"})
 
 
@@ -102,7 +101,8 @@ def _words_flags(text: str) -> int:
 
 def _token_flags(token: str) -> int:
     """Flags of one class token or id (cached by the caller: tokens recur within and across pages)."""
-    if _ANY_TERM_RE.search(_SEPARATORS_RE.sub("", token.lower())) is None or _is_taxonomy_label(token):
+    lowered = token.lower().replace("-", "").replace("_", "")
+    if _ANY_TERM_RE.search(lowered) is None or _is_taxonomy_label(token):
         return 0  # most tokens ("row", "col-md-8", "clearfix") hold no term at all
     found = words(token)
     joined = "".join(found)  # the token read as one word too: "news-letter-box" starts with "newsletter"
@@ -123,15 +123,17 @@ def element_flags(tag: str, attributes: dict[str, str | None]) -> int:
     """Flags of one element (0 for most): see the module docstring."""
     names = attributes.get("class")
     ident = attributes.get("id")
-    key = (tag, names, ident)
-    flags = _CACHE.get(key)
-    if flags is None:
-        flags = CHROME if tag in CHROME_TAGS else 0
-        if names or ident:
-            flags |= _words_flags(names or "") | _words_flags(ident or "")
-        if len(_CACHE) >= _CACHE_LIMIT:
-            _CACHE.clear()
-        _CACHE[key] = flags
+    flags = CHROME if tag in CHROME_TAGS else 0
+    if names:
+        class_flags = _CLASS_CACHE.get(names)
+        if class_flags is None:
+            class_flags = _words_flags(names)
+            if len(_CLASS_CACHE) >= _CACHE_LIMIT:
+                _CLASS_CACHE.clear()
+            _CLASS_CACHE[names] = class_flags
+        flags |= class_flags
+    if ident:
+        flags |= _words_flags(ident)  # ids rarely repeat: their tokens are cached, not the string
     if len(attributes) > (names is not None) + (ident is not None) and not _OTHER_KEYS.isdisjoint(attributes):
         flags |= _other_attribute_flags(attributes)
     return flags

@@ -126,3 +126,20 @@ def test_teaser_widget_with_many_short_paragraphs_does_not_outvote_the_article()
     assert result.text.count("Engineers said the new bridge design") == 6
     assert "Other story" not in result.text
     assert "outside_main_container" in dict(result.removals)
+
+
+def test_a_real_crawled_page_keeps_its_article(shared_data_dir, adblock_config: CleanConfig) -> None:
+    """The Common Crawl page of whirlwind.warc.gz, read the way the dedup job reads WARC input."""
+    from dedup.warc_source import WarcSource
+
+    source = WarcSource([str(shared_data_dir / "warc" / "whirlwind.warc.gz")])
+    batch = next(b for split in source.splits() for b in source.read(split) if "html" in b.schema.names)
+    html, url = batch.column("html")[0].as_py(), batch.column("url")[0].as_py()
+    result = clean_html(html, url, adblock_config)
+    assert result.fallback is None
+    for sentence in ("Escopete ye un municipio d'a provincia de Guadalachara",  # half its words are links
+                     "Ye situato a 860 metros d'altaria",
+                     "Escopete ye citato en as Relaciones Topográficas"):
+        assert sentence in result.text
+    assert "Pachinas especials" not in result.text  # the wiki's tool menu
+    assert len(result.text) > 900

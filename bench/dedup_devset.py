@@ -48,6 +48,7 @@ from dedup.candidates import EXACT_CHECK_MARGIN, group_pairs
 from dedup.config import DedupConfig
 from dedup.lsh_params import LshParams, optimal_params
 from dedup.minhash import MinHashConfig, MinHasher, shingles
+from dedup.near_duplicate import NearDuplicateRule
 from dedup.split_stage import band_keys
 from dedup.tokens import tokenize_batch
 
@@ -186,13 +187,16 @@ def _scores(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def pipeline_decisions(
-    devset: DevSet, config: MinHashConfig, lsh: LshParams, threshold: float, verify: str = "estimate"
+    devset: DevSet, config: MinHashConfig, lsh: LshParams, threshold: float, verify: str = "estimate",
+    rule: NearDuplicateRule | None = None,
 ) -> np.ndarray:
     """For every labelled pair: would the job merge it directly (LSH candidate, then verified)?
 
     ``verify`` is the job's mode: ``estimate`` (signature agreement) or ``exact`` (Jaccard of the
-    shingle-hash sets, computed only when the estimate is within EXACT_CHECK_MARGIN of the threshold).
+    shingle-hash sets, computed only when the estimate is within EXACT_CHECK_MARGIN of the threshold);
+    ``rule`` is the job's pair decision (default: similarity >= threshold).
     """
+    rule = rule or NearDuplicateRule(threshold)
     hasher = MinHasher(config)
     tokens = tokenize_batch(devset.texts)
     signatures, values, offsets = hasher.signatures_and_shingles(tokens, devset.texts)
@@ -206,11 +210,13 @@ def pipeline_decisions(
         if key not in candidate_set:
             continue
         similarity = float((signatures[pair.a] == signatures[pair.b]).mean())
+        difference = -1
         if verify == "exact" and abs(similarity - threshold) < EXACT_CHECK_MARGIN:
             left = set(values[offsets[pair.a] : offsets[pair.a + 1]].tolist())
             right = set(values[offsets[pair.b] : offsets[pair.b + 1]].tolist())
             similarity = len(left & right) / max(len(left | right), 1)
-        decisions[position] = similarity >= threshold
+            difference = len(left | right) - len(left & right)
+        decisions[position] = bool(rule.decide(np.array([similarity]), np.array([difference]))[0])
     return decisions
 
 

@@ -59,7 +59,7 @@ def _candidates_task(partition: int, n_splits: int, config: DedupConfig, work: W
     name = f"cand-{partition:05d}"
     if work.done(name):
         return work.marker_info(name)
-    info = process_partition(partition, n_splits, config.threshold, work, config.verify)
+    info = process_partition(partition, n_splits, config.threshold, work, config.verify, config.near_duplicate_rule)
     work.mark_done(name, info)
     return info
 

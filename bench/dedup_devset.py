@@ -27,10 +27,10 @@ unless it makes up more than 30 % of D, and ``mixed``, ``distinct`` and ``shared
 never are.
 
 ``python -m bench.dedup_devset`` prints precision / recall / F1 of the pipeline's pair decision (LSH
-candidates in any band, then estimated Jaccard >= threshold) with the job's defaults and over a
-sweep of verification thresholds (LSH tuned for the default ``lsh_threshold``, and for the
-threshold itself), and of exact 5-gram Jaccard for comparison; writes
-``bench/results/dedup_devset.json``.
+candidate in any band, then the job's verification and pair rule) with the job's defaults and over a
+sweep of verification thresholds with word 5-grams (LSH tuned for the threshold, and for 0.5), and
+of exact 5-gram Jaccard for comparison; writes ``bench/results/dedup_devset.json``. The defaults'
+comparison with human judgements and the anchors, in one run, is ``python -m bench.dedup_neardup``.
 """
 from __future__ import annotations
 
@@ -231,7 +231,8 @@ def evaluate(devset: DevSet, thresholds: Sequence[float], num_perm: int = 128, n
     jaccard = exact_jaccard(devset, ngram)
     defaults = DedupConfig()
     default_scores = _scores(
-        pipeline_decisions(devset, defaults.minhash, defaults.lsh, defaults.threshold, defaults.verify), truth
+        pipeline_decisions(devset, defaults.minhash, defaults.lsh, defaults.threshold, defaults.verify,
+                           defaults.near_duplicate_rule), truth
     )
     rows = []
     for threshold in thresholds:

@@ -88,7 +88,7 @@ def sweep(core: PairSet, synthetic: DevSet, quick: bool) -> dict[str, list[dict[
     rule_thresholds = (0.66, 0.68, 0.7) if quick else (0.64, 0.66, 0.68, 0.7, 0.72)
     for threshold, difference in itertools.product(rule_thresholds, differences):
         tables["small_difference"].append(evaluate(_config(threshold=threshold, small_difference=difference), core, synthetic))
-    for verify, lsh_threshold in (("exact", 0.3), ("exact", 0.4), ("exact", 0.5), ("exact", 0.68), ("estimate", 0.5)):
+    for verify, lsh_threshold in (("exact", 0.3), ("exact", 0.4), ("exact", 0.5), ("exact", 0.68), ("estimate", 0.4)):
         tables["verification_and_lsh"].append(evaluate(_config(verify=verify, lsh_threshold=lsh_threshold), core, synthetic))
     for size in ((5, 7) if quick else (5, 7, 9)):
         tables["char_shingles_exact"].extend(_char_rows(core, synthetic, size))

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from dedup.near_duplicate import NearDuplicateRule
+from dedup.plots import similarity_histogram
 from dedup.split_stage import BANDS_SCHEMA, DIGESTS_SCHEMA, split_name
 from dedup.workdir import WorkDir
 
@@ -250,6 +251,8 @@ def process_partition(partition: int, n_splits: int, threshold: float, work: Wor
         "verified_pairs": int(verified.sum()),
         "rejected_pairs": int((~verified).sum()),
         "exact_pairs": int(len(exact)),
+        # For the run's s_curve.png (dedup/plots.py): a few hundred bytes per partition.
+        "similarity_histogram": similarity_histogram(similarity, verified),
     }
 
 

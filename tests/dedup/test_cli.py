@@ -15,7 +15,9 @@ def test_register_adds_the_dedup_group() -> None:
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["dedup", "run", "--root", "/x", "--input", "a.jsonl", "--input", "b/", "--output", "o", "--keep", "longest"])
     assert args.input == ["a.jsonl", "b/"] and args.keep == "longest" and args.root == "/x"
-    assert args.threshold == DedupConfig().threshold and args.num_perm == 128 and args.ngram == 5
+    defaults = DedupConfig()
+    assert args.threshold == defaults.threshold and args.num_perm == 128 and args.ngram == defaults.minhash.ngram
+    assert (args.small_difference, args.small_difference_threshold) == (defaults.small_difference, defaults.small_difference_threshold)
 
 
 def test_bad_settings_exit_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

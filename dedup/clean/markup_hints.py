@@ -66,10 +66,25 @@ _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.
 _CLASS_CACHE: dict[str, int] = {}
 _TOKEN_CACHE: dict[str, int] = {}
 _CACHE_LIMIT = 200_000
-# Every term, as a substring: a token without any of them needs no closer look.
-_ANY_TERM_RE = re.compile("|".join(sorted(
-    {*_COMMENT_PREFIXES, *_BOILERPLATE_PREFIXES, *_BOILERPLATE_WORDS, *(a for a, _ in _BOILERPLATE_PAIRS)},
-    key=len, reverse=True)))
+
+
+def _trie_pattern(terms: set[str]) -> str:
+    """One regex matching any of ``terms``, factored by common prefixes (Python's engine tries the
+    branches of a flat alternation one by one at every position; a trie tries a few)."""
+    if "" in terms:
+        rest = _trie_pattern({t for t in terms if t}) if len(terms) > 1 else ""
+        return f"(?:{rest})?" if rest else ""
+    groups: dict[str, set[str]] = {}
+    for term in terms:
+        groups.setdefault(term[0], set()).add(term[1:])
+    branches = [re.escape(first) + _trie_pattern(tails) for first, tails in sorted(groups.items())]
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
+# Every term, as a substring: a class string or token without any of them needs no closer look.
+_ANY_TERM_RE = re.compile(_trie_pattern(
+    {*_COMMENT_PREFIXES, *_BOILERPLATE_PREFIXES, *_BOILERPLATE_WORDS, *(a for a, _ in _BOILERPLATE_PAIRS)}))
+_NO_DIGITS = str.maketrans("123456789", "000000000")
 _OTHER_KEYS = frozenset({"role", "itemprop", "style", "hidden", "aria-hidden"})
 
 
@@ -87,14 +102,17 @@ def _is_taxonomy_label(token: str) -> bool:
 
 def _words_flags(text: str) -> int:
     """Flags of one class or id string: the union of its tokens' flags."""
+    if _ANY_TERM_RE.search(text.lower().replace("-", "").replace("_", "")) is None:
+        return 0
     flags = 0
     for token in text.split():
-        token_flags = _TOKEN_CACHE.get(token)
+        key = token.translate(_NO_DIGITS)  # "comment-4711" and "comment-8150" are one token for the cache
+        token_flags = _TOKEN_CACHE.get(key)
         if token_flags is None:
-            token_flags = _token_flags(token)
+            token_flags = _token_flags(key)
             if len(_TOKEN_CACHE) >= _CACHE_LIMIT:
                 _TOKEN_CACHE.clear()
-            _TOKEN_CACHE[token] = token_flags
+            _TOKEN_CACHE[key] = token_flags
         flags |= token_flags
     return flags
 

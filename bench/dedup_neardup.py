@@ -34,7 +34,6 @@ import numpy as np
 from bench.dedup_devset import DevSet, build_devset, exact_jaccard, pipeline_decisions
 from bench.neardup_core import PairSet, exact_similarities, job_pair_decisions, load_core, scores, shingle_set
 from dedup.config import DedupConfig
-from dedup.minhash import MinHashConfig
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dedup_neardup.json"
 TARGETS = {"core_f1": 0.90, "synthetic_f1": 0.95}

@@ -28,16 +28,8 @@ from dedup.candidates import process_partition
 from dedup.components import assign_clusters, merge_forests, partition_forest
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, JobError
-from dedup.outputs import (
-    collect_quarantine,
-    iter_marks,
-    plot_cluster_sizes,
-    plot_removals,
-    plot_s_curve,
-    removal_counts,
-    write_split_outputs,
-)
-from dedup.plots import PLOT_DESCRIPTIONS, add_histograms
+from dedup.outputs import collect_quarantine, iter_marks, removal_counts, write_split_outputs
+from dedup.plots import PLOT_DESCRIPTIONS, add_histograms, plot_cluster_sizes, plot_removals, plot_s_curve
 from dedup.sources import DocumentSource, Split
 from dedup.split_stage import process_split
 from dedup.workdir import WorkDir

@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dedup.components import ASSIGN_SCHEMA
-from dedup.plots import plot_cluster_sizes, plot_removals, plot_s_curve  # noqa: F401  (the job's plots)
 from dedup.split_stage import DROPPED_SCHEMA, split_name
 from dedup.workdir import WorkDir
 

@@ -30,9 +30,9 @@ import fsspec
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from .adblock_screen import GenericSelectorIndex, PageFeatures
-from .config import RemovalLog, visible_chars
+from .config import visible_chars
 from .errors import AdblockListError
-from .html_text import paragraph_count, remove_nodes, top_nodes
+from .html_text import paragraph_count, top_nodes
 
 _GENERIC_PROBE_URL = "https://generic-probe.invalid/"
 _HOST_RE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//(?:[^/?#@]*@)?([^/?#:]+)")
@@ -159,9 +159,8 @@ class CosmeticMatches:
 def match_cosmetic_rules(root: LexborNode, html: str, page_url: str | None, rules: AdblockRules) -> CosmeticMatches:
     """Find (without removing) the elements under ``root`` that EasyList element-hiding rules hide.
 
-    ``html`` must be ``root``'s current serialization. Removing them is the caller's: either
-    ``decompose_all(matches.tops)``, or, when nothing was protected, passing ``matches.selector`` to
-    the renderer as a skip selector (which saves serializing the container a second time).
+    ``html`` must be ``root``'s current serialization. What to do with ``matches.tops`` is the
+    caller's (``ad_marks`` turns them into marks on the page's blocks).
     """
     selector = rules.page_selector(html, _host(page_url))
     if not selector:
@@ -207,12 +206,3 @@ def network_blocked_nodes(root: LexborNode, page_url: str | None, rules: Adblock
         return []
     tops, _ = top_nodes(blocked, _PROTECTED_SHARE * paragraph_count(root))
     return tops
-
-
-def apply_network_rules(root: LexborNode, page_url: str | None, rules: AdblockRules, log: RemovalLog) -> None:
-    """Remove what ``network_blocked_nodes`` finds under ``root`` (``adblock_network``)."""
-    tops = network_blocked_nodes(root, page_url, rules)
-    if tops:
-        log.add("adblock_network", sum(visible_chars(n.text()) for n in tops))
-        for node in tops:
-            node.decompose()

@@ -11,7 +11,8 @@ get consecutive indexes in document order (a parent's index is below its childre
 later passes sum child values into parents with one backward loop.
 
 Hidden subtrees (``markup_hints.HIDDEN``) and form controls, media and embedded objects are
-skipped: they show no text. The walk uses an explicit stack, so deep pages cannot exhaust
+skipped: they show no text. Navigation (``<nav>``, ``role="navigation"``) is skipped too, its
+visible characters counted (page chrome in every case). The walk uses an explicit stack, so deep pages cannot exhaust
 Python's recursion limit.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
+from .config import visible_chars
 from .markup_hints import CHROME, CHROME_TAGS, HIDDEN, element_flags
 
 BLOCK_TAGS = frozenset({
@@ -60,7 +62,8 @@ class PageBlocks:
 
     parent[i]: index of element i's recorded parent (-1 for the root); tag[i]; flags[i]: its own
     ``markup_hints`` flags; nodes[i]: the element itself (for DOM-level rules such as EasyList's).
-    Element 0 is the root the walk started from.
+    Element 0 is the root the walk started from. navigation_chars: visible characters of the
+    ``<nav>`` / ``role="navigation"`` elements, which the walk skips (page chrome, never content).
     """
 
     nodes: list[LexborNode] = field(default_factory=list)
@@ -68,6 +71,7 @@ class PageBlocks:
     tag: list[str] = field(default_factory=list)
     flags: list[int] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
+    navigation_chars: int = 0
 
 
 def page_blocks(root: LexborNode) -> PageBlocks:
@@ -123,6 +127,13 @@ def page_blocks(root: LexborNode) -> PageBlocks:
                 flush()
             continue
         attributes = node.attributes
+        if tag == "nav" or (attributes and attributes.get("role") == "navigation"):
+            # Menus are page chrome whatever they hold, and often a fifth of a page's nodes: their
+            # text is counted in C, not walked.
+            if pieces:
+                flush()
+            page.navigation_chars += visible_chars(node.text())
+            continue
         if attributes:
             own = element_flags(tag, attributes)
             if own & HIDDEN:

@@ -194,7 +194,7 @@ def select_main_blocks(page: PageBlocks, params: SelectionParams = SelectionPara
     _add_lead(page, marks, container, end, reasons)
     _drop_orphan_labels(blocks, reasons)
     _drop_islands(blocks, reasons)
-    selection = _selection(blocks, reasons)
+    selection = _selection(blocks, reasons, page.navigation_chars)
     if _visible(selection.kept) >= FALLBACK_MIN_CHARS:
         return selection
     # Too little left: widen, but never to link lists or ads.
@@ -202,7 +202,7 @@ def select_main_blocks(page: PageBlocks, params: SelectionParams = SelectionPara
     for name, relaxed in (("page_blocks", context),
                           ("visible_text", (*context, "page_chrome", "comments", "boilerplate_markup"))):
         widened = [None if reason in relaxed else reason for reason in reasons]
-        candidate = _selection(blocks, widened)
+        candidate = _selection(blocks, widened, page.navigation_chars)
         if _visible(candidate.kept) > _visible(selection.kept):
             candidate.fallback = name
             selection = candidate
@@ -316,9 +316,9 @@ def _inherited(parent: list[int], marks: dict[int, str], start: int, end: int) -
     return spread
 
 
-def _selection(blocks: list[Block], reasons: list[str | None]) -> Selection:
+def _selection(blocks: list[Block], reasons: list[str | None], navigation_chars: int = 0) -> Selection:
     kept: list[Block] = []
-    removed: dict[str, int] = {}
+    removed: dict[str, int] = {"page_chrome": navigation_chars} if navigation_chars else {}
     for block, reason in zip(blocks, reasons):
         if reason is None:
             kept.append(block)

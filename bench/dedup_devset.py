@@ -283,7 +283,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"defaults (LSH {d['lsh']}, verify {d['verify']} >= {d['threshold']}): "
         f"precision {d['precision']} recall {d['recall']} F1 {d['f1']}"
     )
-    print("P/R/F1 per verification threshold: [LSH tuned for it, estimate] [LSH 0.5, estimate] [LSH 0.5, exact] [exact Jaccard, all pairs]")
+    generous = DedupConfig().lsh_threshold
+    print(f"P/R/F1 per verification threshold, word 5-grams: [LSH tuned for it, estimate] [LSH {generous}, estimate] "
+          f"[LSH {generous}, exact] [exact Jaccard, all pairs]")
     for row in report["sweep"]:
         cells = [
             row["pipeline_lsh_for_threshold"], row["pipeline_lsh_default"], row["pipeline_lsh_default_exact"], row["exact_jaccard"]

@@ -87,6 +87,7 @@ def plot_s_curve(lsh: LshParams, threshold: float, histogram: Mapping[str, Seque
     counts = merged + rejected
     if counts.max(initial=0) > 20 * max(float(np.median(counts[counts > 0])) if counts.any() else 1.0, 1.0):
         pairs_axes.set_yscale("log")  # one crowded bin (copies at 1.0) would flatten all others
+        pairs_axes.set_ylim(bottom=0.8)  # a bin of one pair still shows
         pairs_axes.set_ylabel("candidate pairs per bin (log scale)")
     else:
         pairs_axes.set_ylabel("candidate pairs per bin")

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from dedup.near_duplicate import NearDuplicateRule
+from dedup.plots import similarity_histogram
 from dedup.split_stage import BANDS_SCHEMA, DIGESTS_SCHEMA, split_name
 from dedup.workdir import WorkDir
 
@@ -161,9 +163,10 @@ def _distinct_keys(pair_ids: np.ndarray, values: np.ndarray, sizes: np.ndarray) 
     return keys, counts
 
 
-def exact_similarity(gather: ShingleSetGather, pairs: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Jaccard similarity of the two documents' sets of shingle hashes, for each pair (float32)."""
-    out = np.empty(len(pairs), dtype=np.float32)
+def exact_overlap(gather: ShingleSetGather, pairs: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """(shared, union): sizes of the intersection and union of each pair's shingle-hash sets (int64)."""
+    shared_out = np.empty(len(pairs), dtype=np.int64)
+    union_out = np.empty(len(pairs), dtype=np.int64)
     for begin in range(0, len(pairs), chunk):
         part = pairs[begin : begin + chunk]
         pair_ids = np.arange(len(part), dtype=np.uint64)
@@ -171,9 +174,15 @@ def exact_similarity(gather: ShingleSetGather, pairs: np.ndarray, chunk: int = 4
         right, right_counts = _distinct_keys(pair_ids, *gather.sets(part[:, 1]))
         common = np.intersect1d(left, right, assume_unique=True)
         shared = np.bincount((common >> np.uint64(32)).astype(np.int64), minlength=len(part))
-        union = left_counts + right_counts - shared
-        out[begin : begin + len(part)] = np.where(union > 0, shared / np.maximum(union, 1), 1.0)
-    return out
+        shared_out[begin : begin + len(part)] = shared
+        union_out[begin : begin + len(part)] = left_counts + right_counts - shared
+    return shared_out, union_out
+
+
+def exact_similarity(gather: ShingleSetGather, pairs: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Jaccard similarity of the two documents' sets of shingle hashes, for each pair (float32)."""
+    shared, union = exact_overlap(gather, pairs, chunk)
+    return np.where(union > 0, shared / np.maximum(union, 1), 1.0).astype(np.float32)
 
 
 # The exact check runs only for pairs whose signature estimate lies within this margin of the
@@ -188,15 +197,29 @@ def pair_similarity(work: WorkDir, pairs: np.ndarray, verify: str, threshold: fl
     With ``exact``, pairs whose estimate is within ``EXACT_CHECK_MARGIN`` of ``threshold`` get the
     exact Jaccard of their shingle sets; the others keep their estimate.
     """
+    return pair_similarity_and_difference(work, pairs, verify, threshold)[0]
+
+
+def pair_similarity_and_difference(work: WorkDir, pairs: np.ndarray, verify: str,
+                                   threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """``pair_similarity`` and, where the exact check ran, how many shingles the two sets do not
+    share (``union - shared``; -1 elsewhere), for ``near_duplicate.NearDuplicateRule``."""
     similarity = estimated_similarity(SignatureGather(work), pairs)
+    difference = np.full(len(pairs), -1, dtype=np.int64)
     if verify == "exact" and len(pairs):
         check = np.flatnonzero(np.abs(similarity - threshold) < EXACT_CHECK_MARGIN)
-        similarity[check] = exact_similarity(ShingleSetGather(work), pairs[check])
-    return similarity
+        shared, union = exact_overlap(ShingleSetGather(work), pairs[check])
+        similarity[check] = np.where(union > 0, shared / np.maximum(union, 1), 1.0)
+        difference[check] = union - shared
+    return similarity, difference
 
 
-def process_partition(partition: int, n_splits: int, threshold: float, work: WorkDir, verify: str = "exact") -> dict[str, int]:
-    """Stage 2 for one partition: writes ``edges/P.parquet``; returns counts for the summary."""
+def process_partition(partition: int, n_splits: int, threshold: float, work: WorkDir, verify: str = "exact",
+                      rule: NearDuplicateRule | None = None) -> dict[str, int]:
+    """Stage 2 for one partition: writes ``edges/P.parquet``; returns counts for the summary.
+
+    ``rule`` decides which verified pairs are near-duplicates (default: similarity >= threshold).
+    """
     part = f"{partition:05d}"
     band_files = [work.path("bands", part, f"{split_name(s)}.parquet") for s in range(n_splits)]
     bands = work.read_tables(band_files, BANDS_SCHEMA)
@@ -204,8 +227,8 @@ def process_partition(partition: int, n_splits: int, threshold: float, work: Wor
         bands.column("band_key").to_numpy().astype(np.uint64), bands.column("ordinal").to_numpy().astype(np.uint64)
     )
     del bands
-    similarity = pair_similarity(work, candidates, verify, threshold)
-    verified = similarity >= threshold
+    similarity, difference = pair_similarity_and_difference(work, candidates, verify, threshold)
+    verified = (rule or NearDuplicateRule(threshold)).decide(similarity, difference)
 
     digest_files = [work.path("digests", part, f"{split_name(s)}.parquet") for s in range(n_splits)]
     digests = work.read_tables(digest_files, DIGESTS_SCHEMA)
@@ -228,6 +251,8 @@ def process_partition(partition: int, n_splits: int, threshold: float, work: Wor
         "verified_pairs": int(verified.sum()),
         "rejected_pairs": int((~verified).sum()),
         "exact_pairs": int(len(exact)),
+        # For the run's s_curve.png (dedup/plots.py): a few hundred bytes per partition.
+        "similarity_histogram": similarity_histogram(similarity, verified),
     }
 
 

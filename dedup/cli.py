@@ -11,7 +11,14 @@ import json
 import sys
 from typing import Sequence
 
-from dedup.config import DEFAULT_LSH_THRESHOLD, DEFAULT_THRESHOLD, DedupConfig
+from dedup.config import (
+    DEFAULT_LSH_THRESHOLD,
+    DEFAULT_NGRAM,
+    DEFAULT_SMALL_DIFFERENCE,
+    DEFAULT_SMALL_DIFFERENCE_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    DedupConfig,
+)
 from dedup.errors import DedupError
 from dedup.minhash import MinHashConfig
 
@@ -37,12 +44,21 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     run.add_argument("--url-field", default=None,
                      help="the url: a JSONL field or Parquet column (default: url), a WARC header for WARC/WET/ARC "
                           "(default: WARC-Target-URI), 'key' or a WARC header for catalog inputs (default: key)")
-    run.add_argument("--ngram", type=int, default=5, help="words per shingle (default: 5)")
+    run.add_argument("--ngram", type=int, default=DEFAULT_NGRAM, help=f"words per shingle (default: {DEFAULT_NGRAM})")
     run.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default: 128)")
     run.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help=f"Jaccard threshold (default: {DEFAULT_THRESHOLD})")
     run.add_argument(
         "--lsh-threshold", type=float, default=DEFAULT_LSH_THRESHOLD,
         help=f"similarity the LSH bands x rows are tuned for (default: {DEFAULT_LSH_THRESHOLD})",
+    )
+    run.add_argument(
+        "--small-difference", type=int, default=DEFAULT_SMALL_DIFFERENCE,
+        help="pairs whose shingle sets differ by at most this many shingles are near duplicates from "
+             f"--small-difference-threshold on (0: off; default: {DEFAULT_SMALL_DIFFERENCE})",
+    )
+    run.add_argument(
+        "--small-difference-threshold", type=float, default=DEFAULT_SMALL_DIFFERENCE_THRESHOLD,
+        help=f"Jaccard threshold for pairs with a small difference (default: {DEFAULT_SMALL_DIFFERENCE_THRESHOLD})",
     )
     run.add_argument("--bands", type=int, help="LSH bands (with --rows; default: chosen from --lsh-threshold)")
     run.add_argument("--rows", type=int, help="LSH rows per band (with --bands)")
@@ -83,6 +99,8 @@ def _run(args: argparse.Namespace) -> int:
         bands=args.bands,
         rows=args.rows,
         verify=args.verify,
+        small_difference=args.small_difference,
+        small_difference_threshold=args.small_difference_threshold,
         keep=args.keep,
         priority_field=args.priority_field,
         partitions=args.partitions,

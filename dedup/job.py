@@ -7,8 +7,8 @@ rerun with the same ``run_id`` resumes where a killed run stopped and ends with 
 2. ``cand-P``   per shuffle partition: LSH buckets and exact digests → verified edges.
 3. ``forest-*`` per partition a union-find forest, then forests merged 4 at a time in rounds;
    ``assign`` picks the kept document of every cluster.
-4. ``write-S``  per split: clean Parquet shard and removal report (a task draws the two plots
-   meanwhile).
+4. ``write-S``  per split: clean Parquet shard and removal report (a task draws the three plots,
+   dedup/plots.py, meanwhile).
 5. the driver writes summary.json and quarantine.parquet, and sends the marks to a MarkSink.
 
 Progress lines (documents/s, MB/s, ETA) go to stderr every 2 s.
@@ -28,7 +28,8 @@ from dedup.candidates import process_partition
 from dedup.components import assign_clusters, merge_forests, partition_forest
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, JobError
-from dedup.outputs import collect_quarantine, iter_marks, plot_cluster_sizes, plot_s_curve, write_split_outputs
+from dedup.outputs import collect_quarantine, iter_marks, removal_counts, write_split_outputs
+from dedup.plots import PLOT_DESCRIPTIONS, add_histograms, plot_cluster_sizes, plot_removals, plot_s_curve
 from dedup.sources import DocumentSource, Split
 from dedup.split_stage import process_split
 from dedup.workdir import WorkDir
@@ -59,7 +60,7 @@ def _candidates_task(partition: int, n_splits: int, config: DedupConfig, work: W
     name = f"cand-{partition:05d}"
     if work.done(name):
         return work.marker_info(name)
-    info = process_partition(partition, n_splits, config.threshold, work, config.verify)
+    info = process_partition(partition, n_splits, config.threshold, work, config.verify, config.near_duplicate_rule)
     work.mark_done(name, info)
     return info
 
@@ -88,13 +89,21 @@ def _assign_task(forest_path: str, config: DedupConfig, work: WorkDir) -> dict[s
 
 
 @ray.remote(num_cpus=1)
-def _plots_task(cluster_sizes: dict[str, int], config: DedupConfig, work: WorkDir) -> None:
+def _plots_task(cluster_stats: dict[str, Any], histogram: dict[str, list[int]], documents_in: int, n_splits: int,
+                config: DedupConfig, work: WorkDir) -> None:
     # Runs beside the write tasks: importing matplotlib and drawing costs about a second.
-    fs = work.fs
-    with fs.open(f"{work.output}/cluster_sizes.png", "wb") as handle:
-        handle.write(plot_cluster_sizes({int(k): v for k, v in cluster_sizes.items()}))
-    with fs.open(f"{work.output}/s_curve.png", "wb") as handle:
-        handle.write(plot_s_curve(config.lsh, config.threshold))
+    removals = removal_counts(work, n_splits, documents_in, cluster_stats)
+    cluster_sizes = cluster_stats["cluster_sizes"]
+    rule = config.near_duplicate_rule
+    pictures = {
+        "s_curve.png": plot_s_curve(config.lsh, config.threshold, histogram, rule.small_difference,
+                                    rule.small_difference_threshold if config.verify == "exact" else 1.0),
+        "cluster_sizes.png": plot_cluster_sizes({int(k): v for k, v in cluster_sizes.items()}),
+        "removals.png": plot_removals(removals),
+    }
+    for name, png in pictures.items():
+        with work.fs.open(f"{work.output}/{name}", "wb") as handle:
+            handle.write(png)
 
 
 @ray.remote(num_cpus=1)
@@ -206,7 +215,9 @@ def _run(
     timings["components"] = time.monotonic() - clock
 
     clock = time.monotonic()
-    plots = _plots_task.remote(cluster_stats["cluster_sizes"], config, work)
+    histogram = add_histograms([c.get("similarity_histogram", {}) for c in cand_stats])
+    documents_in = sum(int(s["documents_in"]) for s in read_stats)
+    plots = _plots_task.remote(cluster_stats, histogram, documents_in, n_splits, config, work)
     write_stats = _wait_all([_write_task.remote(s, work) for s in range(n_splits)], "write", reporter)
     _wait_all([plots], "plots", reporter)
     timings["write"] = time.monotonic() - clock
@@ -336,13 +347,14 @@ def _summary(
             key: sum(int(s[key]) for s in cand_stats)
             for key in ("candidate_pairs", "verified_pairs", "rejected_pairs", "exact_pairs")
         },
+        "candidate_similarity_histogram": add_histograms([s.get("similarity_histogram", {}) for s in cand_stats]),
         "clusters": {k: v for k, v in cluster_stats.items()},
         "documents_per_second": round(documents_in / total_seconds, 1) if total_seconds else None,
         "outputs": {
             "data": f"{work.output}/data/",
             "removed": f"{work.output}/removed/",
             "quarantine": f"{work.output}/quarantine.parquet",
-            "plots": [f"{work.output}/cluster_sizes.png", f"{work.output}/s_curve.png"],
+            "plots": {f"{work.output}/{name}": what for name, what in PLOT_DESCRIPTIONS.items()},
             "work_dir": work.root,
         },
     }

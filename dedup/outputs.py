@@ -8,20 +8,19 @@ Layout of ``--output``::
                               clean_error; detail names the cleaning filters that removed text)
     quarantine.parquet        bad input records: source, offset, reason
     summary.json              counts, settings, timings
-    cluster_sizes.png         histogram of duplicate cluster sizes
-    s_curve.png               candidate probability vs Jaccard similarity for the bands x rows used
+    s_curve.png               measured similarity of the candidate pairs over the LSH S-curve
+    cluster_sizes.png         duplicate clusters by size group (clusters, documents removed)
+    removals.png              documents kept and removed per reason
+                              (the plots are drawn by dedup/plots.py)
 """
 from __future__ import annotations
 
-import io
 from typing import Any, Iterator
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from dedup.components import ASSIGN_SCHEMA
-from dedup.lsh_params import LshParams
 from dedup.split_stage import DROPPED_SCHEMA, split_name
 from dedup.workdir import WorkDir
 
@@ -99,52 +98,18 @@ def iter_marks(work: WorkDir, n_splits: int) -> Iterator[tuple[list[str], list[s
         yield kept + removed, ["kept"] * len(kept) + ["removed"] * len(removed), [None] * len(kept) + reasons
 
 
-def plot_cluster_sizes(cluster_sizes: dict[int, int]) -> bytes:
-    """PNG bar chart of how many duplicate clusters have each size (log scale)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 4))
-    if cluster_sizes:
-        sizes = sorted(cluster_sizes)
-        axes.bar([str(s) for s in sizes] if len(sizes) <= 30 else sizes, [cluster_sizes[s] for s in sizes])
-        axes.set_yscale("log")
-    else:
-        axes.text(0.5, 0.5, "no duplicate clusters", ha="center", va="center", transform=axes.transAxes)
-    axes.set_xlabel("documents in cluster")
-    axes.set_ylabel("clusters")
-    axes.set_title("Duplicate cluster sizes")
-    return _png(figure)
-
-
-def plot_s_curve(lsh: LshParams, threshold: float) -> bytes:
-    """PNG of the LSH S-curve (P(candidate) vs Jaccard similarity) with the threshold marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    grid = np.linspace(0, 1, 501)
-    figure, axes = plt.subplots(figsize=(6, 4))
-    axes.plot(grid, lsh.candidate_probability(grid), label=f"{lsh.bands} bands x {lsh.rows} rows")
-    axes.axvline(threshold, color="red", linestyle="--", label=f"threshold {threshold}")
-    axes.set_xlabel("Jaccard similarity of word n-grams")
-    axes.set_ylabel("P(candidate pair)")
-    axes.set_title("LSH S-curve")
-    axes.legend()
-    return _png(figure)
-
-
-def _png(figure: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    sink = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(sink, format="png", dpi=100)
-    plt.close(figure)
-    return sink.getvalue()
+def removal_counts(work: WorkDir, n_splits: int, documents_in: int, cluster_stats: dict[str, Any]) -> dict[str, int]:
+    """Documents kept and removed per reason, known before stage 4 writes anything: duplicates from
+    the cluster assignment, drops from stage 1's per-split tables (equal to the write stage's counts)."""
+    counts: dict[str, int] = {}
+    for split in range(n_splits):
+        for reason in work.read_table(work.path("dropped", f"{split_name(split)}.parquet"), columns=["reason"]).column("reason").to_pylist():
+            counts[reason] = counts.get(reason, 0) + 1
+    exact = int(cluster_stats.get("exact_removed", 0))
+    counts["exact_duplicate"] = exact
+    counts["near_duplicate"] = int(cluster_stats.get("removed", 0)) - exact
+    counts["kept"] = documents_in - sum(counts.values())
+    return {k: v for k, v in counts.items() if v or k == "kept"}
 
 
 def collect_quarantine(work: WorkDir, n_splits: int) -> pa.Table:

@@ -30,9 +30,9 @@ import fsspec
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from .adblock_screen import GenericSelectorIndex, PageFeatures
-from .config import RemovalLog, visible_chars
+from .config import visible_chars
 from .errors import AdblockListError
-from .html_text import paragraph_count, remove_nodes, top_nodes
+from .html_text import paragraph_count, top_nodes
 
 _GENERIC_PROBE_URL = "https://generic-probe.invalid/"
 _HOST_RE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//(?:[^/?#@]*@)?([^/?#:]+)")
@@ -159,9 +159,8 @@ class CosmeticMatches:
 def match_cosmetic_rules(root: LexborNode, html: str, page_url: str | None, rules: AdblockRules) -> CosmeticMatches:
     """Find (without removing) the elements under ``root`` that EasyList element-hiding rules hide.
 
-    ``html`` must be ``root``'s current serialization. Removing them is the caller's: either
-    ``decompose_all(matches.tops)``, or, when nothing was protected, passing ``matches.selector`` to
-    the renderer as a skip selector (which saves serializing the container a second time).
+    ``html`` must be ``root``'s current serialization. What to do with ``matches.tops`` is the
+    caller's (``ad_marks`` turns them into marks on the page's blocks).
     """
     selector = rules.page_selector(html, _host(page_url))
     if not selector:
@@ -174,8 +173,8 @@ def match_cosmetic_rules(root: LexborNode, html: str, page_url: str | None, rule
     return CosmeticMatches(selector, tops, sum(visible_chars(n.text()) for n in tops), protected)
 
 
-def apply_network_rules(root: LexborNode, page_url: str | None, rules: AdblockRules, log: RemovalLog) -> None:
-    """Remove third-party links to URLs EasyList blocks (``adblock_network``).
+def network_blocked_nodes(root: LexborNode, page_url: str | None, rules: AdblockRules) -> list[LexborNode]:
+    """Nodes under ``root`` that network rules remove (``adblock_network``), without removing them.
 
     Only links are checked: images, frames and embeds carry no text into the output (alt texts
     are off), so removing them would change nothing but the time spent. A blocked link that is
@@ -203,5 +202,7 @@ def apply_network_rules(root: LexborNode, page_url: str | None, rules: AdblockRu
             blocked.append(parent)
         # else: an inline link inside running text (an affiliate link in a sentence); cutting its
         # words out would garble the sentence, and the text around it is the article's.
-    if blocked:
-        log.add("adblock_network", remove_nodes(blocked, _PROTECTED_SHARE * paragraph_count(root)))
+    if not blocked:
+        return []
+    tops, _ = top_nodes(blocked, _PROTECTED_SHARE * paragraph_count(root))
+    return tops

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 import time
 import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TextIO
 
 import fsspec
@@ -18,12 +20,14 @@ from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES, ContentDecodingErr
 from catalog.errors import DecodedSizeError
 
 from .adblock_filter import load_rules
-from .config import CleanConfig
+from .config import CleanConfig, CleanResult
 from .errors import CleanDirError, HtmlParseError
 from .pipeline import clean_html
 
 HTML_SUFFIXES = (".html.gz", ".html")
 _PROGRESS_EVERY_SECONDS = 2.0
+_IO_THREADS = 2
+_READ_AHEAD = 8
 
 
 def _output_name(relative: str) -> str:
@@ -43,8 +47,10 @@ def clean_html_dir(
 
     Progress lines go to ``progress`` (stderr by default; None for silence) every ~2 s and at the end.
     Returns a summary: ``files`` (HTML files found), ``written``, ``errors`` (list of
-    ``{"path", "reason"}``), ``bytes_in`` (HTML bytes read, after gunzip), ``chars_out`` (text characters
-    written), ``removals`` (filter name -> characters removed, summed), ``seconds``, ``files_per_second``.
+    ``{"path", "reason"}``: unreadable or unparseable inputs, unwritable outputs), ``bytes_in`` (HTML
+    bytes read, after gunzip), ``chars_out`` (text characters written), ``removals`` (filter name ->
+    characters removed, summed), ``fallbacks`` (fallback name -> pages whose main content alone would
+    have left almost nothing, see ``CleanResult.fallback``), ``seconds``, ``files_per_second``.
     Raises CleanDirError if ``src_dir`` is not a directory, AdblockListError if the configured
     list cannot be loaded (checked before any file is read).
     """
@@ -55,34 +61,63 @@ def clean_html_dir(
     if config.adblock_list is not None:
         load_rules(config.adblock_list)
     src_root = src_root.rstrip("/")
+    dst_root = dst_root.rstrip("/")
     paths = sorted(p for p in src_fs.find(src_root) if p.endswith(HTML_SUFFIXES))
     summary: dict[str, Any] = {
         "files": len(paths), "written": 0, "errors": [], "bytes_in": 0, "chars_out": 0, "removals": {},
+        "fallbacks": {},
     }
-    started = last_report = time.monotonic()
-    for done, path in enumerate(paths, 1):
-        relative = path[len(src_root) + 1:]
-        try:
-            data = src_fs.cat_file(path)
-            if path.endswith(".gz"):  # the catalog's decoder: bounded memory, a bomb is an error
-                data = decompress_file_strict(data, "gzip", max_decoded=DEFAULT_MAX_DECODED_BYTES, source=path)
-            result = clean_html(data, None, config)
-        except (OSError, EOFError, zlib.error, ContentDecodingError, DecodedSizeError, HtmlParseError) as exc:
-            summary["errors"].append({"path": path, "reason": f"{type(exc).__name__}: {exc}"})
-            continue
-        target = f"{dst_root.rstrip('/')}/{_output_name(relative)}"
-        dst_fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+    made_dirs: set[str] = set()
+
+    def read(path: str) -> bytes:
+        data = src_fs.cat_file(path)
+        if path.endswith(".gz"):  # the catalog's decoder: bounded memory, a bomb is an error
+            data = decompress_file_strict(data, "gzip", max_decoded=DEFAULT_MAX_DECODED_BYTES, source=path)
+        return data
+
+    def write(target: str, payload: bytes) -> None:
+        folder = target.rsplit("/", 1)[0]
+        if folder not in made_dirs:
+            dst_fs.makedirs(folder, exist_ok=True)
+            made_dirs.add(folder)
         with dst_fs.open(target, "wb") as out:
-            out.write(result.text.encode("utf-8"))
-        summary["written"] += 1
-        summary["bytes_in"] += len(data)
-        summary["chars_out"] += len(result.text)
-        for name, chars in result.removals:
-            summary["removals"][name] = summary["removals"].get(name, 0) + chars
-        now = time.monotonic()
-        if progress is not None and now - last_report >= _PROGRESS_EVERY_SECONDS:
-            print(f"clean-html: {done}/{len(paths)} files, {len(summary['errors'])} errors", file=progress)
-            last_report = now
+            out.write(payload)
+
+    started = last_report = time.monotonic()
+    # Files are read (and gunzipped) ahead and written behind by a small thread pool, so that file
+    # I/O overlaps the cleaning, which holds the GIL; results are taken in input order.
+    with ThreadPoolExecutor(max_workers=_IO_THREADS, thread_name_prefix="clean-html-io") as pool:
+        reads = deque(pool.submit(read, p) for p in paths[:_READ_AHEAD])
+        writes: list[tuple[str, Future[None], int, CleanResult]] = []
+        for done, path in enumerate(paths, 1):
+            pending = reads.popleft()
+            if done - 1 + _READ_AHEAD < len(paths):
+                reads.append(pool.submit(read, paths[done - 1 + _READ_AHEAD]))
+            try:
+                data = pending.result()
+                result = clean_html(data, None, config)
+            except (OSError, EOFError, zlib.error, ContentDecodingError, DecodedSizeError, HtmlParseError) as exc:
+                summary["errors"].append({"path": path, "reason": f"{type(exc).__name__}: {exc}"})
+                continue
+            target = f"{dst_root}/{_output_name(path[len(src_root) + 1:])}"
+            writes.append((target, pool.submit(write, target, result.text.encode("utf-8")), len(data), result))
+            now = time.monotonic()
+            if progress is not None and now - last_report >= _PROGRESS_EVERY_SECONDS:
+                print(f"clean-html: {done}/{len(paths)} files, {len(summary['errors'])} errors", file=progress)
+                last_report = now
+        for target, future, size, result in writes:
+            try:
+                future.result()
+            except OSError as exc:
+                summary["errors"].append({"path": target, "reason": f"cannot write: {type(exc).__name__}: {exc}"})
+                continue
+            summary["written"] += 1
+            summary["bytes_in"] += size
+            summary["chars_out"] += len(result.text)
+            for name, chars in result.removals:
+                summary["removals"][name] = summary["removals"].get(name, 0) + chars
+            if result.fallback is not None:
+                summary["fallbacks"][result.fallback] = summary["fallbacks"].get(result.fallback, 0) + 1
     summary["seconds"] = time.monotonic() - started
     summary["files_per_second"] = summary["written"] / summary["seconds"] if summary["seconds"] > 0 else 0.0
     if progress is not None:

@@ -1,24 +1,13 @@
-"""HTML to main text: parse, cut the page down to its main container, drop chrome, render.
+"""DOM helpers of the cleaning stage (selectolax / lexbor): parse, drop non-text, remove nodes.
 
-Main-container rule (ours, measured on aeb-dev): article text lives in ``<p>`` elements, and the
-article is the one region that holds most of them. Starting at ``<body>`` we descend into the child
-element that still holds at least ``share`` of all non-empty paragraphs (and ``text_share`` of
-their text), and stop where no child does; everything outside that element is dropped. The
-container is chosen by coverage, not by density, so an article split over several sections is not
-cut apart.
-
-The DOM work uses selectolax (lexbor): its node lists are plain Python lists, while resiliparse
-2.0's node collections cost ~0.5 ms per item access. resiliparse renders the final text (its
-main-content heuristics and block layout are good and fast): the container's HTML is serialized
-once and re-parsed by it (~0.4 ms for a typical article); element-hiding rules are applied there
-as a skip selector, so the container is not serialized twice.
+selectolax's node lists are plain Python lists and its CSS engine runs in C, which keeps the
+per-page DOM work (EasyList's element-hiding queries, node removal) cheap. The page's text itself
+is read by one walk over the tree (``blocks.py``).
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-from resiliparse.extract.html2text import extract_plain_text
-from resiliparse.parse.html import CSSParserException, HTMLParserException, HTMLTree
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from .config import RemovalLog, visible_chars
@@ -39,41 +28,6 @@ def parse_html(html: str) -> LexborHTMLParser:
 def remove_non_text(tree: LexborHTMLParser) -> None:
     """Remove scripts, styles and templates, so later character counts mean visible text."""
     tree.strip_tags(list(NON_TEXT_TAGS))
-
-
-def find_main_container(tree: LexborHTMLParser, share: float, text_share: float) -> LexborNode | None:
-    """The deepest element holding >= ``share`` of the body's non-empty paragraphs and >=
-    ``text_share`` of their visible characters (None: keep the whole body).
-
-    The count decides (cheap: one selector count per child on the way down); the text share only
-    vetoes a step, so that a widget of many one-line teaser paragraphs cannot outvote an article
-    of a few long ones.
-    """
-    body = tree.body
-    if body is None or share >= 1:
-        return None
-    paragraphs = body.css(PARAGRAPH_SELECTOR)
-    if not paragraphs:
-        return None
-    lengths = {p.mem_id: visible_chars(p.text()) for p in paragraphs}
-    needed = share * len(paragraphs)
-    needed_text = text_share * sum(lengths.values())
-    node = body
-    while True:
-        chosen = None
-        child = node.child
-        while child is not None:
-            if child.tag not in ("-text", "_comment"):
-                inner = child.css(PARAGRAPH_SELECTOR)
-                if len(inner) >= needed:  # at most one child can hold more than half
-                    if sum(lengths.get(p.mem_id, 0) for p in inner) >= needed_text:
-                        chosen = child
-                    break
-            child = child.next
-        if chosen is None:
-            break
-        node = chosen
-    return None if node.mem_id == body.mem_id else node
 
 
 def paragraph_count(node: LexborNode) -> int:
@@ -142,37 +96,3 @@ def drop_elements(root: LexborNode, selectors: tuple[str, ...], log: RemovalLog,
     """Remove all elements under ``root`` matching any of ``selectors``."""
     if selectors:
         log.add(name, remove_nodes(root.css(", ".join(selectors))))
-
-
-class SkipSelectorError(HtmlParseError):
-    """resiliparse's CSS parser rejected a skip selector that selectolax accepted."""
-
-
-def render_text(html: str, is_document: bool, main_content: bool, keep_comments: bool,
-                skip_selector: str | None = None) -> str:
-    """Plain text of ``html`` (a whole body if ``is_document``, else one element's outer HTML)
-    with block structure as lines (resiliparse's renderer); elements matching ``skip_selector``
-    are left out.
-
-    Raises HtmlParseError if resiliparse rejects the HTML, SkipSelectorError if it rejects
-    ``skip_selector`` (the caller then removes those elements itself and renders again).
-    """
-    try:
-        tree = HTMLTree.parse(html if is_document else f"<body>{html}</body>")
-    except HTMLParserException as exc:
-        raise HtmlParseError(f"cannot re-parse the main container ({len(html)} characters): {exc}") from exc
-    try:
-        return extract_plain_text(
-            tree,
-            preserve_formatting=True,
-            main_content=main_content,
-            comments=keep_comments,
-            alt_texts=False,
-            list_bullets=False,
-            links=False,
-            form_fields=False,
-            noscript=False,
-            skip_elements=[skip_selector] if skip_selector else None,
-        )
-    except CSSParserException as exc:
-        raise SkipSelectorError(f"resiliparse cannot parse skip selector ({len(skip_selector or '')} chars): {exc}") from exc

@@ -46,7 +46,8 @@ def test_exact_similarity_equals_python_sets(spilled: tuple[WorkDir, list[str]])
     exact = exact_similarity(ShingleSetGather(work), ordinals)
     estimate = estimated_similarity(SignatureGather(work), ordinals)
     for (a, b), got, approx in zip(pairs_positions, exact, estimate):
-        left, right = set(shingles(texts[a])), set(shingles(texts[b]))
+        ngram = DedupConfig().minhash.ngram
+        left, right = set(shingles(texts[a], ngram)), set(shingles(texts[b], ngram))
         truth = len(left & right) / len(left | right)
         assert got == pytest.approx(truth, abs=1e-6), (a, b)
         assert abs(approx - truth) < 0.15

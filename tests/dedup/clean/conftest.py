@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from dedup.clean import CleanConfig
-from dedup.clean.evaluate import BenchmarkPage, load_benchmark
+from bench.aeb_metric import BenchmarkPage, load_benchmark
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from dedup.clean import CleanConfig, clean_html
-from dedup.clean.evaluate import BenchmarkPage
+from bench.aeb_metric import BenchmarkPage
 
 
 @pytest.mark.ray

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dedup.clean.evaluate import EvaluationError, PageScore, aggregate, evaluate, score_page, shingles
+from bench.aeb_metric import EvaluationError, PageScore, aggregate, evaluate, score_page, shingles
 
 
 def test_shingles_are_token_4grams_and_short_texts_give_one_shingle() -> None:

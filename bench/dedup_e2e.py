@@ -14,7 +14,7 @@ as a subprocess timed by wall clock:
 
 2. a plain single-process script: datasketch ``MinHash.update_batch`` over word 5-grams, an
    in-memory ``MinHashLSH(threshold=0.8)``, first seen kept.
-3. ``python -m dedup run`` (= ``haybale dedup run``) with its defaults (local Ray, 2 CPUs here).
+3. ``haybale dedup run`` with its defaults (local Ray, 2 CPUs here).
 
 Reported: seconds, ratios, recall of planted copies, documents removed that were not planted copies,
 and planted groups left with no kept member ("unique text lost").
@@ -162,7 +162,7 @@ def run_plain(shards: Path, work: Path) -> tuple[float, set[str]]:
 def run_haybale(shards: Path, work: Path) -> tuple[float, set[str], dict[str, Any]]:
     output = work / "haybale"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    seconds = _timed([sys.executable, "-m", "dedup", "run", "--input", str(shards), "--output", str(output), "--quiet"], env)
+    seconds = _timed([sys.executable, "-m", "haybale", "dedup", "run", "--input", str(shards), "--output", str(output), "--quiet"], env)
     import pyarrow.parquet as pq
 
     removed = set(pq.read_table(output / "removed").column("id").to_pylist())

@@ -28,22 +28,24 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import rocksdict as rd
 
-from haybale.failpoints import failpoint
+from catalog.failpoints import failpoint
+from catalog import column_families as cfs
 from catalog.errors import CatalogError, CatalogLockedError, CatalogNotFoundError, KeyNotFoundError
 from catalog.journal import Journal
+from catalog.journal_records import apply_record, drop_staged_files, ops_record
 from catalog.keys import canonical_key, key_id, listing_prefix
 from catalog.listing import key_of_listing_entry, listing_entries_of, listing_entry
 from catalog.location import LOCATION_SIZE, Location
 from catalog.readers import ReaderPool, shard_paths
 from catalog.manifest import MANIFEST_NAME, SLOT_BITS, Manifest
-from catalog.shard import CF_LISTING, CF_MARKS, Shard, shard_dir
+from catalog.shard import Shard, shard_dir
 from catalog.volume_table import VolumeTable
 
 DEFAULT_SHARDS = 4
 DEFAULT_CACHE_BYTES = 1 << 30
 JOURNAL_ROTATE_BYTES = 64 << 20
 PARALLEL_LOOKUP_MIN = 20_000  # below this a batch is served in-process (reader round trip not worth it)
-_CF_CODES = {0: "default", 1: CF_LISTING, 2: CF_MARKS}
+_LOCATIONS, _LISTING, _MARKS = cfs.LOCATIONS.code, cfs.LISTING.code, cfs.MARKS.code
 
 
 @dataclass(frozen=True)
@@ -343,8 +345,8 @@ class Catalog:
             else:
                 added += 1
                 deltas[shard] = deltas.get(shard, 0) + 1
-                ops.setdefault(shard, []).append([1, listing_entry(key), b""])
-            ops.setdefault(shard, []).append([0, kid, loc.pack()])
+                ops.setdefault(shard, []).append([_LISTING, listing_entry(key), b""])
+            ops.setdefault(shard, []).append([_LOCATIONS, kid, loc.pack()])
         self._commit(ops, deltas)
         return RegisterResult(added, updated, unchanged)
 
@@ -362,7 +364,8 @@ class Catalog:
             shard = self.shard_of(kid)
             deltas[shard] = deltas.get(shard, 0) - 1
             ops.setdefault(shard, []).extend(
-                [[0, kid, None], *([1, entry, None] for entry in listing_entries_of(key)), [2, kid, None]])
+                [[_LOCATIONS, kid, None], *([_LISTING, entry, None] for entry in listing_entries_of(key)),
+                 [_MARKS, kid, None]])
         self._commit(ops, deltas)
         return -sum(deltas.values())
 
@@ -380,7 +383,7 @@ class Catalog:
                 raise KeyNotFoundError(f"cannot mark {key!r}: it is not in the catalog")
             if "\t" in status:
                 raise CatalogError(f"mark status {status!r} contains a tab: use a plain word")
-            ops.setdefault(self.shard_of(kid), []).append([2, kid, f"{status}\t{reason}".encode()])
+            ops.setdefault(self.shard_of(kid), []).append([_MARKS, kid, f"{status}\t{reason}".encode()])
         self._commit(ops, {})
         return len(rows)
 
@@ -389,7 +392,7 @@ class Catalog:
             return
         assert self.journal is not None
         self._seq += 1
-        record = {"t": "ops", "s": {str(s): [ops[s], deltas.get(s, 0)] for s in ops}}
+        record = ops_record(ops, deltas)
         self.journal.append(self._seq, record)
         failpoint("catalog.after_journal")
         self._apply(self._seq, record)
@@ -399,35 +402,14 @@ class Catalog:
 
     def _apply(self, seq: int, record: dict[str, Any]) -> None:
         """Apply one journal record to every shard that has not applied it yet (idempotent)."""
-        if record["t"] == "ops":
-            for shard_str, (shard_ops, delta) in record["s"].items():
-                shard = self.shards[int(shard_str)]
-                if shard.applied_seq() >= seq:
-                    continue
-                batch = shard.new_batch()
-                handles = {0: shard.h_default, 1: shard.h_listing, 2: shard.h_marks}
-                for cf, key, value in shard_ops:
-                    if value is None:
-                        batch.delete(key, handles[cf])
-                    else:
-                        batch.put(key, value, handles[cf])
-                shard.write(batch, delta, seq)
-                failpoint("catalog.mid_apply")
-        elif record["t"] == "bulk":
-            from catalog.bulk import apply_bulk_record
-
-            apply_bulk_record(self, seq, record)
-        else:
-            raise CatalogError(f"unknown journal record type {record['t']!r} in {self.directory}")
+        apply_record(self.shards, seq, record, self.directory)
 
     def _recover(self) -> None:
         assert self.journal is not None
         for seq, record in self.journal.records():
             self._apply(seq, record)
             self._seq = max(self._seq, seq)
-        from catalog.bulk import drop_staged_files
-
-        drop_staged_files(self)
+        drop_staged_files(self.directory)
 
     def checkpoint(self) -> None:
         """Flush every shard to SST files, then empty the journal (everything in it is now durable)."""

@@ -40,15 +40,13 @@ def _reader_main(conn: Connection, shard_paths: list[str], scratch: str, cache_b
     (u32) + positions of the ids found (int32) + their values``."""
     import rocksdict as rd
 
-    from catalog.shard import CF_LISTING, CF_MARKS, CF_META, listing_options, table_options
+    from catalog.column_families import column_family_options, table_options
 
     cache = rd.Cache(cache_bytes)
     os.makedirs(scratch, exist_ok=True)
     dbs = []
     for i, path in enumerate(shard_paths):
-        cfs = {CF_LISTING: listing_options(cache), CF_MARKS: rd.Options(raw_mode=True),
-               CF_META: rd.Options(raw_mode=True)}
-        dbs.append(rd.Rdict(path, table_options(cache), column_families=cfs,
+        dbs.append(rd.Rdict(path, table_options(cache), column_families=column_family_options(cache),
                             access_type=rd.AccessType.secondary(os.path.join(scratch, f"shard-{i}"))))
     ropts = rd.ReadOptions()
     ropts.set_verify_checksums(False)

@@ -4,7 +4,7 @@ The expensive part of a bulk load — sorting ids and listing keys, and writing 
 ``SstFileWriter`` — happens here, per shard, so shards are written in parallel by separate processes.
 SST files must be written in key order with the table options the shard reads them with (block size,
 hash index and bloom filter are fixed when the file is written), so both come from
-:func:`catalog.shard.table_options`. Workers are *spawned*, never forked: forking a process that has
+:mod:`catalog.column_families`. Workers are *spawned*, never forked: forking a process that has
 RocksDB open is unsafe.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import rocksdict as rd
 
-from catalog.shard import listing_options, table_options
+from catalog.column_families import listing_options, table_options
 
 
 @dataclass

@@ -27,7 +27,7 @@ from catalog.errors import CorruptRecordError, VolumeError, VolumeNotFoundError
 from catalog.location import Location
 from catalog.warc_records import (DEFAULT_COMPRESS_LEVEL, ParsedRecord, WarcRecord, gzip_member, parse_record,
                                    payload_digest)
-from haybale.failpoints import failpoint
+from catalog.failpoints import failpoint
 
 DEFAULT_VOLUME_BYTES = 1 << 30
 VOLUME_SUFFIX = ".warc.gz"

@@ -7,7 +7,7 @@ Public API (importing this package does not import Ray):
 - ``dedup.minhash``: ``MinHashConfig``, ``MinHasher.signatures(texts)``, ``shingles(text, ngram)``.
 - ``dedup.lsh_params``: ``optimal_params(threshold, num_perm)``, ``LshParams``, ``s_curve``.
 - ``dedup.config.DedupConfig``; ``dedup.job.run_dedup(source, output, config, run_id, address,
-  mark_sink)`` and the ``MarkSink`` protocol; ``dedup.cli.register`` / ``dedup.cli.main``.
+  mark_sink)`` and the ``MarkSink`` protocol (the command line is ``haybale dedup``).
 - ``dedup.errors``: ``DedupError`` and its subclasses.
 - ``dedup.clean``: HTML and text cleaning (its own package).
 """

@@ -1,7 +1,7 @@
 """haybale: data ingestion and dedup for model training.
 
-Packages: ``catalog`` (volumes + sharded RocksDB catalog), ``ingest`` (Ray ingest jobs), ``dedup``
-(the dedup batch job), ``deploy`` (running it on a Ray cluster). This package holds the ``haybale``
-command and what every package shares (progress display).
+Packages, bottom to top: ``catalog`` (volumes + sharded RocksDB catalog, and what every package
+shares: the error root, fail points, progress display), ``ingest`` (Ray ingest jobs) and ``dedup``
+(the dedup batch job), and this package: the ``haybale`` command and the demo.
 """
 __version__ = "0.1.0"

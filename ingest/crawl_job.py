@@ -40,8 +40,8 @@ from typing import Any
 import ray
 
 from catalog.store import Store
-from haybale.failpoints import failpoint
-from haybale.progress import Progress
+from catalog.failpoints import failpoint
+from catalog.progress import Progress
 from ingest.checkpoint import RunState
 from ingest.crawl import CrawlConfig, CrawlSession
 from ingest.crawl_records import BatchResult, CrawlBatch, canonical_seeds, crawl_batch, plan_batches, read_seeds

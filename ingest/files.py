@@ -17,7 +17,7 @@ from catalog.keys import file_uri
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, payload_digest, resource_record
-from haybale.progress import Progress
+from catalog.progress import Progress
 from ingest.errors import IngestError
 
 

@@ -21,8 +21,8 @@ from typing import Any
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
-from haybale.failpoints import failpoint
-from haybale.progress import Progress
+from catalog.failpoints import failpoint
+from catalog.progress import Progress
 from ingest.checkpoint import RunState
 from ingest.errors import IngestError
 from ingest.file_sources import Split, load_or_plan

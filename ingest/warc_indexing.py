@@ -40,7 +40,7 @@ from catalog.errors import InvalidKeyError
 from catalog.keys import canonical_key
 from catalog.volume import SealedVolume, VolumeWriter, write_atomic
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, WarcRecord
-from haybale.failpoints import failpoint
+from catalog.failpoints import failpoint
 from ingest.errors import WarcSourceError
 from ingest.file_sources import Split
 from ingest.warc_layout import Compression, RecordFormat, SourceFile, probe_layout, resolve_source

@@ -34,8 +34,8 @@ from catalog.location import Location
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
-from haybale.failpoints import failpoint
-from haybale.progress import Progress
+from catalog.failpoints import failpoint
+from catalog.progress import Progress
 from ingest.checkpoint import RunState
 from ingest.errors import IngestError
 from ingest.file_sources import Split, load_or_plan

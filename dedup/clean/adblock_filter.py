@@ -30,7 +30,7 @@ import fsspec
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from .adblock_screen import GenericSelectorIndex, PageFeatures
-from .config import RemovalLog, visible_chars
+from .removals import RemovalLog, visible_chars
 from .errors import AdblockListError
 from .html_text import paragraph_count, remove_nodes, top_nodes
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .line_filters import check_filter_names
+
 # The line filters on by default (all of ``line_filters.LINE_FILTERS`` except the two that cost
 # more article text than they remove boilerplate on aeb-dev: c4_short_unpunctuated, duplicate_line).
 DEFAULT_LINE_FILTERS: tuple[str, ...] = (
@@ -44,8 +46,6 @@ class CleanConfig:
     line_filters: tuple[str, ...] = DEFAULT_LINE_FILTERS
 
     def __post_init__(self) -> None:
-        from .line_filters import check_filter_names  # here: line_filters imports this module
-
         if not 0 < self.main_container_share <= 1:
             raise ValueError(
                 f"CleanConfig.main_container_share={self.main_container_share!r} must be in (0, 1]"
@@ -68,24 +68,3 @@ class CleanResult:
 
     text: str
     removals: tuple[tuple[str, int], ...] = field(default=())
-
-
-class RemovalLog:
-    """Accumulates removed-character counts per filter name, keeping first-seen order."""
-
-    __slots__ = ("_counts",)
-
-    def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-
-    def add(self, name: str, chars: int) -> None:
-        if chars > 0:
-            self._counts[name] = self._counts.get(name, 0) + chars
-
-    def as_tuple(self) -> tuple[tuple[str, int], ...]:
-        return tuple(self._counts.items())
-
-
-def visible_chars(text: str) -> int:
-    """Number of non-whitespace characters of ``text`` (the unit of ``CleanResult.removals``)."""
-    return len(text) - sum(text.count(ws) for ws in (" ", "\n", "\t", "\r", "\xa0"))

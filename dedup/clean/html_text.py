@@ -21,7 +21,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import CSSParserException, HTMLParserException, HTMLTree
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from .config import RemovalLog, visible_chars
+from .removals import RemovalLog, visible_chars
 from .errors import HtmlParseError
 
 PARAGRAPH_SELECTOR = "p:not(:empty)"

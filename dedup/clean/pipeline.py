@@ -19,7 +19,8 @@ from __future__ import annotations
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .adblock_filter import apply_network_rules, load_rules, match_cosmetic_rules
-from .config import CleanConfig, CleanResult, RemovalLog, visible_chars
+from .config import CleanConfig, CleanResult
+from .removals import RemovalLog, visible_chars
 from .decode import decode_html
 from .html_text import (
     SkipSelectorError,

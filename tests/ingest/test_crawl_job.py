@@ -226,7 +226,7 @@ def test_fetcher_actor_killed_mid_batch_is_restarted_and_batch_retried(
 
 def _run_cli(root: str, seeds: str, run_id: str, env_extra: dict[str, str]) -> tuple[int, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), **env_extra}
-    cmd = [sys.executable, "-m", "ingest.crawl_cli", "crawl", "--seeds", seeds, "--root", root, "--run-id", run_id,
+    cmd = [sys.executable, "-m", "haybale", "ingest", "crawl", "--seeds", seeds, "--root", root, "--run-id", run_id,
            "--allow-private", "--no-politeness", "--batch-urls", "40", "--actors", "2", "--num-cpus", "2",
            "--json", "--quiet"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

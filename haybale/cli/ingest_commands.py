@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from catalog.cli import add_common
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
+from haybale.cli.options import add_common, add_ray
 from ingest.errors import IngestError
 
 
@@ -32,19 +32,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_files)
 
-    from ingest.crawl_cli import register as register_crawl
-    from ingest.warc_cli import register as register_warc
+    from haybale.cli.crawl_command import register as register_crawl
+    from haybale.cli.warc_command import register as register_warc
 
     register_warc(cmds)
     register_crawl(cmds)
-
-
-def add_ray(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run-id", default="", help="name of this run; rerun with the same id to resume "
-                                               "after a crash (default: a new id)")
-    p.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS, else a "
-                                                   "local Ray started for this command)")
-    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
 
 
 def cmd_files(args: argparse.Namespace) -> int:
@@ -74,9 +66,3 @@ def cmd_files(args: argparse.Namespace) -> int:
         for reject in out["rejected"][:20]:
             print(f"  rejected: {reject}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from haybale.cli import main as haybale_main
-
-    return haybale_main(["ingest", *(argv or [])])

@@ -19,17 +19,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "RocksDB catalog, Ray ingest jobs and MinHash-LSH dedup.")
     parser.add_argument("--version", action="version", version=f"haybale {__version__}")
     sub = parser.add_subparsers(dest="group", required=True, metavar="{catalog,ingest,dedup}")
-    from catalog.cli import register as register_catalog
-    from ingest.cli import register as register_ingest
+    from haybale.cli.catalog_commands import register as register_catalog
+    from haybale.cli.dedup_commands import register as register_dedup
+    from haybale.cli.ingest_commands import register as register_ingest
 
     register_catalog(sub)
     register_ingest(sub)
-    try:
-        from dedup.cli import register as register_dedup
-    except ImportError:
-        pass
-    else:
-        register_dedup(sub)
+    register_dedup(sub)
     return parser
 
 

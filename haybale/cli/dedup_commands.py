@@ -1,15 +1,11 @@
 """The ``dedup`` command group: ``dedup run`` (the batch job) and ``dedup clean-html``.
 
-``register(subparsers)`` adds the group to a parent argparse parser (the ``haybale`` command);
-``main(argv)`` runs it standalone (``python -m dedup ...``). Exit codes: 0 ok, 2 bad arguments or
-settings, 1 job failure.
+``register(subparsers)`` adds the group to the ``haybale`` command's parser.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from typing import Sequence
 
 from dedup.config import DEFAULT_LSH_THRESHOLD, DEFAULT_THRESHOLD, DedupConfig
 from dedup.errors import DedupError
@@ -143,19 +139,3 @@ def _clean_html(args: argparse.Namespace) -> int:
     result = clean_html_dir(args.src_dir, args.dst_dir, config)
     print(json.dumps(result, indent=1, default=str) if args.json else f"cleaned into {args.dst_dir}: {result}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point: ``python -m dedup run ...`` or ``python -m dedup clean-html ...``."""
-    parser = argparse.ArgumentParser(prog="python -m")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    register(subparsers)
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    if not arguments or arguments[0] != "dedup":
-        arguments = ["dedup", *arguments]
-    args = parser.parse_args(arguments)
-    try:
-        return int(args.dedup_handler(args))
-    except DedupError as exc:
-        print(f"dedup: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, (ValueError,)) else 1

@@ -12,14 +12,7 @@ from typing import Any, Iterable
 from catalog.client import CatalogClient
 from catalog.location import Location
 from catalog.store import Store, layout, resolve_root
-
-
-def add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", default=None,
-                        help="deployment root (dir or URL) holding catalog and volumes "
-                             "(default: $HAYBALE_ROOT or ./haybale-data)")
-    parser.add_argument("--catalog-dir", default=None,
-                        help="local directory of the catalog (default: ROOT/catalog; required for remote roots)")
+from haybale.cli.options import add_common
 
 
 def add_url(parser: argparse.ArgumentParser) -> None:

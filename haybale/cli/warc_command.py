@@ -1,24 +1,19 @@
 """``haybale ingest warc PATHS…``: index WARC/WET files in place, or repack them into volumes.
 
-Wire it in with ``register(cmds)`` on the ``ingest`` subparsers. Also runnable alone (tests, before
-it is wired in): ``python -m ingest.warc_cli PATHS… --root ROOT``.
+Wired into ``haybale ingest`` by :func:`register`.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from catalog.cli import add_common
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
-from ingest.errors import IngestError
+from haybale.cli.options import add_common, add_ray
 
 
 def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the ``warc`` subcommand to the ``haybale ingest`` subparsers."""
-    from ingest.cli import add_ray  # here, not at the top: ingest.cli imports this module to call us
-
     p = cmds.add_parser("warc", help="index WARC, WARC.gz and WET files in place (the catalog points into "
                                      "them) or repack them into volumes (a Ray job)")
     add_common(p)
@@ -62,19 +57,3 @@ def cmd_warc(args: argparse.Namespace) -> int:
         if out["quarantined"]:
             print(f"  all quarantined records: {out['quarantine_file']}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``haybale ingest warc`` with ``argv`` (for use before it is wired into the haybale CLI)."""
-    parser = argparse.ArgumentParser(prog="haybale ingest")
-    register(parser.add_subparsers(dest="ingest_cmd", required=True, metavar="COMMAND"))
-    args = parser.parse_args(["warc", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args))
-    except IngestError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,24 +1,20 @@
 """``haybale ingest crawl --seeds FILE``: crawl seed URLs on Ray actors into volumes and the catalog.
 
-Wired into ``haybale ingest`` by :func:`register`; also runnable alone as
-``python -m ingest.crawl_cli crawl --seeds FILE ...`` (same options).
+Wired into ``haybale ingest`` by :func:`register`.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from catalog.cli import add_common
 from catalog.volume import DEFAULT_VOLUME_BYTES
+from haybale.cli.options import add_common, add_ray
 from ingest.crawl import CrawlConfig
 
 
 def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the ``crawl`` subcommand to the ``haybale ingest`` subparsers ``cmds``."""
-    from ingest.cli import add_ray
-
     defaults = CrawlConfig()
     p = cmds.add_parser("crawl", help="crawl the URLs of a seeds file into volumes and the catalog (a Ray job)")
     add_common(p)
@@ -86,22 +82,3 @@ def format_summary(out: dict[str, Any]) -> str:
              f"({out['batches_skipped_done']} done before); {out['rejects_total']:,} rejects"]
     lines += [f"  rejected: {r}" for r in out["rejected"][:20]]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ingest.crawl_cli crawl ...`` — the subcommand without the rest of ``haybale``."""
-    from catalog.errors import CatalogError
-    from ingest.errors import IngestError
-
-    parser = argparse.ArgumentParser(prog="haybale ingest")
-    register(parser.add_subparsers(dest="ingest_cmd", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (CatalogError, IngestError, FileNotFoundError, PermissionError) as exc:
-        print(f"haybale: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -31,6 +31,7 @@ from catalog.location import LOCATION_SIZE, Location
 from catalog.manifest import SLOT_BITS
 from catalog.failpoints import failpoint
 from catalog.sst_files import ShardSstJob, run_jobs
+from catalog.storage import fsync_dir
 
 PARALLEL_THRESHOLD = 200_000
 
@@ -187,7 +188,7 @@ def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None
         if job.shard in fresh:
             new_keys[job.shard] = job.written
             added += job.written
-    _fsync_dir(stage)
+    fsync_dir(str(stage))
     files = {job.shard: (job.loc_path, job.list_path, new_keys[job.shard]) for job in done}
     record = bulk_record(files)
     assert catalog.journal is not None
@@ -196,11 +197,3 @@ def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None
     apply_record(catalog.shards, seq, record, catalog.directory)
     catalog.writes_applied += 1
     return RegisterResult(added, updated, unchanged)
-
-
-def _fsync_dir(path: os.PathLike[str] | str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

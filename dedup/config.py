@@ -6,17 +6,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# the tuned defaults live in dedup/defaults.py, which the command line reads without this module's imports
+from dedup.defaults import DEFAULT_LSH_THRESHOLD, DEFAULT_THRESHOLD
 from dedup.errors import ConfigError
 from dedup.lsh_params import LshParams, optimal_params
 from dedup.minhash import MinHashConfig
 
 KeepPolicy = Literal["first", "longest", "priority"]
 VerifyMode = Literal["exact", "estimate"]
-
-# Chosen on the labelled dev set of real documents (dedup/devset.py; numbers in dedup/README.md):
-# LSH tuned for 0.5 finds candidates generously, verification at 0.65 decides (F1 0.958 there).
-DEFAULT_THRESHOLD = 0.65
-DEFAULT_LSH_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,21 @@ configuration or for a caller asking for something that cannot be done.
 
 ::
 
-    IngestError                 catch this for anything the ingest package raises
-    ├── CrawlConfigError        a CrawlConfig field is out of range or inconsistent
-    ├── UnsupportedURLError     a URL that is not http(s) or has no host was given to the crawler
-    └── WarcSourceError         a WARC/ARC file cannot be opened or a ranged read does not hold a record
+    HaybaleError (catalog.errors)
+    └── IngestError             catch this for anything the ingest package raises
+        ├── CrawlConfigError    a CrawlConfig field is out of range or inconsistent
+        ├── UnsupportedURLError a URL that is not http(s) or has no host was given to the crawler
+        ├── WarcSourceError     a WARC/ARC file cannot be opened or a ranged read does not hold a record
+        └── IngestJobError      a job started and failed (a split failed, the error budget was
+            │                   exceeded, a fetcher actor kept dying); rerun with the run id to resume
+            └── WarcJobError    more records quarantined than the WARC job's error budget allows
 """
 from __future__ import annotations
 
+from catalog.errors import HaybaleError
 
-class IngestError(Exception):
+
+class IngestError(HaybaleError):
     """Base class of every error raised by the ``ingest`` package."""
 
 
@@ -27,3 +33,13 @@ class UnsupportedURLError(IngestError, ValueError):
 
 class WarcSourceError(IngestError):
     """A WARC/ARC source file cannot be opened, or bytes at an offset are not one record."""
+
+
+class IngestJobError(IngestError):
+    """A job started and failed; what is registered stays, and a rerun with the same run id resumes."""
+
+    exit_status = 1
+
+
+class WarcJobError(IngestJobError):
+    """The WARC job stopped: more records were quarantined than its error budget allows."""

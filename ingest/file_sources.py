@@ -15,6 +15,7 @@ from typing import Any
 import fsspec
 
 from catalog.keys import canonical_key, file_uri
+from catalog.storage import is_local, local_path
 from ingest.checkpoint import RunState
 from ingest.errors import IngestError
 
@@ -42,14 +43,10 @@ class Split:
         return sum(f.size for f in self.files)
 
 
-def _is_local(url: str) -> bool:
-    return "://" not in url or url.startswith("file://")
-
-
 def key_for(url: str) -> str:
     """The catalog key of an input file: ``file://`` URI for local files, the URL otherwise."""
-    if _is_local(url):
-        return file_uri(url[len("file://"):] if url.startswith("file://") else url)
+    if is_local(url):
+        return file_uri(local_path(url))
     return canonical_key(url)
 
 
@@ -61,7 +58,7 @@ def expand_inputs(inputs: list[str]) -> list[FileRef]:
     seen: dict[str, FileRef] = {}
     for raw in inputs:
         fs, path = fsspec.core.url_to_fs(raw)
-        local = _is_local(raw)
+        local = is_local(raw)
 
         def url_of(p: str) -> str:
             return os.path.abspath(p) if local else fs.unstrip_protocol(p)

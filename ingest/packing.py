@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import fsspec
 
+from catalog.storage import is_local
 from catalog.volume import SealedVolume, VolumeWriter
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, resource_record
 from ingest.file_sources import Split
@@ -39,7 +40,7 @@ def pack_split(split: Split, volumes_url: str, *, volume_bytes: int, compresslev
     result = PackResult(split.index)
     writer = VolumeWriter(volumes_url, max_bytes=volume_bytes, compresslevel=compresslevel,
                           name_prefix=name_prefix)
-    remote = [f for f in split.files if "://" in f.url and not f.url.startswith("file://")]
+    remote = [f for f in split.files if not is_local(f.url)]
     fetched: dict[str, bytes | Exception] = {}
     if remote:
         fs, _ = fsspec.core.url_to_fs(remote[0].url)

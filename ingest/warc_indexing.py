@@ -38,7 +38,8 @@ import xxhash
 from catalog.cdxj import external_cdxj_line
 from catalog.errors import InvalidKeyError
 from catalog.keys import canonical_key
-from catalog.volume import SealedVolume, VolumeWriter, write_atomic
+from catalog.storage import write_atomic
+from catalog.volume import SealedVolume, VolumeWriter
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, WarcRecord
 from catalog.failpoints import failpoint
 from ingest.errors import WarcSourceError

@@ -37,16 +37,12 @@ from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from catalog.failpoints import failpoint
 from catalog.progress import Progress
 from ingest.checkpoint import RunState
-from ingest.errors import IngestError
+from ingest.errors import IngestError, WarcJobError
 from ingest.file_sources import Split, load_or_plan
 from ingest.ray_runtime import ray_connection
 from ingest.warc_indexing import IndexOptions, WarcSplitResult, index_split
 
 SUMMARY_QUARANTINE_LIMIT = 1000
-
-
-class WarcJobError(IngestError):
-    """The WARC job stopped: more records were quarantined than its error budget allows."""
 
 
 @dataclass

@@ -1,173 +1,124 @@
-"""``haybale catalog …``: query and maintain the catalog of a deployment root."""
+"""``haybale catalog …``: query and maintain the catalog of a deployment root.
+
+``get``, ``cat``, ``ls`` and ``stats`` read through a :class:`~catalog.reader.CatalogReader` (the
+root's store, or the service at ``--url``); a local path given as a key means its ``file://`` key.
+"""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
-import time
 from typing import Any, Iterable
 
-from catalog.client import CatalogClient
+from catalog.errors import CatalogError
+from catalog.layout import RootLayout
 from catalog.location import Location
-from catalog.store import Store, layout, resolve_root
-from haybale.cli.options import add_common
-
-
-def add_url(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=None, metavar="URL",
-                        help="query a running catalog service (e.g. http://127.0.0.1:7480, see "
-                             "`haybale catalog serve`) instead of opening the catalog; --root is then ignored")
+from haybale.cli import output
+from haybale.cli.options import (add_url_option, command, non_negative_float, port_number,
+                                 positive_int)
+from haybale.cli.stores import key_argument, new_paths, open_reader, writable_store
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     cat = sub.add_parser("catalog", help="query and maintain the catalog (key → location)")
     cmds = cat.add_subparsers(dest="catalog_cmd", required=True, metavar="COMMAND")
 
-    p = cmds.add_parser("get", help="print a key's location as JSON")
-    add_common(p)
-    p.add_argument("key")
-    p.add_argument("--json", action="store_true", help="(default) JSON output")
-    add_url(p)
-    p.set_defaults(func=cmd_get)
+    p = command(cmds, "get", "print a key's location, volume and dedup mark (as JSON)", cmd_get)
+    p.add_argument("key", help="URL, file URI or other key; a local path means its file:// key")
+    add_url_option(p)
 
-    p = cmds.add_parser("cat", help="write a record's content to stdout (HTTP body decoded for web pages)")
-    add_common(p)
-    p.add_argument("key")
+    p = command(cmds, "cat", "write a record's content to stdout (HTTP body decoded for web pages)", cmd_cat)
+    p.add_argument("key", help="URL, file URI or other key; a local path means its file:// key")
     p.add_argument("--raw", action="store_true", help="the whole WARC record instead of the content")
-    add_url(p)
-    p.set_defaults(func=cmd_cat)
+    add_url_option(p)
 
-    p = cmds.add_parser("ls", help="list keys by URL, SURT or key prefix (SURT order for URLs)")
-    add_common(p)
-    p.add_argument("prefix", nargs="?", default="")
-    p.add_argument("--limit", type=int, default=None)
+    p = command(cmds, "ls", "list keys by URL, SURT, key or local path prefix (SURT order for URLs)", cmd_ls)
+    p.add_argument("prefix", nargs="?", default="", help="prefix to list (default: every key)")
+    p.add_argument("--limit", type=positive_int, default=None, help="list at most this many keys")
     p.add_argument("--long", "-l", action="store_true", help="also print each key's location")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    add_url(p)
-    p.set_defaults(func=cmd_ls)
+    add_url_option(p)
 
-    p = cmds.add_parser("stats", help="record count, volumes, bytes, shards")
-    add_common(p)
-    p.add_argument("--json", action="store_true")
-    add_url(p)
-    p.set_defaults(func=cmd_stats)
+    p = command(cmds, "stats", "record count, volumes, bytes, shards", cmd_stats)
+    add_url_option(p)
 
-    p = cmds.add_parser("rebuild", help="reconstruct the catalog from volumes and their sidecars")
-    add_common(p)
-    p.add_argument("--into", default=None,
+    p = command(cmds, "rebuild", "reconstruct the catalog from volumes and their sidecars", cmd_rebuild)
+    p.add_argument("--into", default=None, metavar="DIR",
                    help="build into this new catalog directory and leave the current one alone "
                         "(default: rebuild in place, keeping the old catalog as catalog.old-TIMESTAMP)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_rebuild)
 
-    p = cmds.add_parser("delete", help="remove keys from the catalog (volume bytes are not touched)")
-    add_common(p)
-    p.add_argument("keys", nargs="+")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_delete)
+    p = command(cmds, "delete", "remove keys from the catalog (volume bytes are not touched)", cmd_delete)
+    p.add_argument("keys", nargs="+", metavar="KEY")
 
-    p = cmds.add_parser("serve", help="serve the catalog as an HTTP JSON query service (read-only; "
-                                      "ingest jobs may keep writing)")
-    add_common(p)
+    p = command(cmds, "serve", "serve the catalog as an HTTP JSON query service (read-only; ingest jobs "
+                               "may keep writing)", cmd_serve)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=7480, help="port (default: 7480; 0 = any free port, printed)")
-    p.add_argument("--refresh-seconds", type=float, default=2.0,
+    p.add_argument("--port", type=port_number, default=7480,
+                   help="port (default: 7480; 0 = any free port, printed)")
+    p.add_argument("--refresh-seconds", type=non_negative_float, default=2.0,
                    help="look for new registrations by writers this often (default: 2; 0 = only on "
                         "POST /v1/refresh)")
-    p.add_argument("--max-batch", type=int, default=10_000, help="most keys per batch request (default: 10000)")
-    p.add_argument("--threads", type=int, default=4, help="threads doing catalog and volume reads (default: 4)")
-    p.set_defaults(func=cmd_serve)
-
-
-def _store(args: argparse.Namespace, *, read_only: bool = True) -> Store:
-    return Store(args.root, catalog_dir=args.catalog_dir, read_only=read_only, create=not read_only)
-
-
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, sort_keys=False))
+    p.add_argument("--max-batch", type=positive_int, default=10_000,
+                   help="most keys per batch request (default: 10000)")
+    p.add_argument("--threads", type=positive_int, default=4,
+                   help="threads doing catalog and volume reads (default: 4)")
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    if args.url:
-        with CatalogClient(args.url) as client:
-            found = client.describe(args.key)
-            info = {"key": args.key, **{k: found[k] for k in ("volume", "offset", "length", "digest")},
-                    "volume_url": found["volume_url"]}
-            mark = client.mark_of(args.key)
-            if mark:
-                info["mark"] = {"status": mark[0], "reason": mark[1]}
-        _print_json(info)
-        return 0
-    with _store(args) as store:
-        loc = store.catalog.get(args.key)
-        info = {"key": args.key, **loc.as_dict(), "volume_url": store.volume_url(loc.volume)}
-        mark = store.catalog.mark_of(args.key)
-        if mark:
-            info["mark"] = {"status": mark[0], "reason": mark[1]}
-    _print_json(info)
+    key = key_argument(args.key)
+    with open_reader(args) as reader:
+        found = reader.describe(key)
+        info = {"key": key, **{k: found[k] for k in ("volume", "offset", "length", "digest", "volume_url")}}
+        mark = reader.mark_of(key)
+    if mark:
+        info["mark"] = {"status": mark[0], "reason": mark[1]}
+    output.print_json(info)
     return 0
 
 
 def cmd_cat(args: argparse.Namespace) -> int:
-    if args.url:
-        with CatalogClient(args.url) as client:
-            data = client.cat(args.key, raw=args.raw)
-    else:
-        with _store(args) as store:
-            data = store.cat(args.key, raw=args.raw)
+    with open_reader(args) as reader:
+        data = reader.cat(key_argument(args.key), raw=args.raw)
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
     return 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    if args.url:
-        with CatalogClient(args.url) as client:
-            if args.long or args.json:
-                _print_items(client.items(args.prefix, limit=args.limit), args)
-            else:
-                for key in client.list(args.prefix, limit=args.limit):
-                    print(key)
-        return 0
-    with _store(args) as store:
+    prefix = key_argument(args.prefix)
+    with open_reader(args) as reader:
         if args.long or args.json:
-            _print_items(store.catalog.items(args.prefix), args)
+            _print_items(reader.items(prefix, limit=args.limit), as_json=args.json)
         else:
-            for key in store.catalog.list(args.prefix, limit=args.limit):
+            for key in reader.list(prefix, limit=args.limit):
                 print(key)
     return 0
 
 
-def _print_items(items: Iterable[tuple[str, Location]], args: argparse.Namespace) -> None:
-    """``ls --long`` / ``ls --json`` lines, at most ``args.limit`` of them."""
-    n = 0
+def _print_items(items: Iterable[tuple[str, Location]], *, as_json: bool) -> None:
+    """``ls --long`` lines (key, tab, location) or ``ls --json`` lines (one object per key)."""
+    import json
+
     for key, loc in items:
-        if args.limit is not None and n >= args.limit:
-            break
-        n += 1
-        if args.json:
+        if as_json:
             print(json.dumps({"key": key, **loc.as_dict()}))
         else:
             print(f"{key}\tvolume={loc.volume} offset={loc.offset} length={loc.length}")
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    if args.url:
-        with CatalogClient(args.url) as client:
-            stats = client.stats()
-    else:
-        with _store(args) as store:
-            stats = store.catalog.stats()
+    with open_reader(args) as reader:
+        stats = reader.stats()
     if args.json:
-        _print_json(stats)
-    else:
-        print(f"catalog      {stats['catalog']}")
-        print(f"records      {stats['records']:,}")
-        print(f"volumes      {stats['volumes']:,} ({stats['volume_bytes']:,} bytes)")
-        print(f"shards       {stats['shards']} ({stats['slots']} slots)")
-        print(f"catalog disk {stats['catalog_disk_bytes']:,} bytes")
+        output.print_json(stats)
+        return 0
+    print(output.table([
+        ("catalog", stats["catalog"]),
+        ("records", output.count(stats["records"])),
+        ("volumes", f"{output.count(stats['volumes'])} ({output.size(stats['volume_bytes'])})"),
+        ("shards", f"{stats['shards']} ({output.count(stats['slots'])} slots)"),
+        ("catalog disk", output.size(stats["catalog_disk_bytes"])),
+    ]))
     return 0
 
 
@@ -191,38 +142,53 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from catalog.rebuild import rebuild
+    from catalog.store import Store
 
-    root = resolve_root(args.root)
-    lay = layout(root, args.catalog_dir)
-    target_dir = args.into or str(lay.catalog_dir) + ".rebuild"
-    if os.path.exists(target_dir) and not args.into:
-        shutil.rmtree(target_dir)
-    with Store(root, catalog_dir=target_dir) as target:
-        report = rebuild(lay.volumes_url, target)
-    result = report.as_dict()
+    layout = RootLayout.of(args.root, args.catalog_dir)
+    target_dir = RootLayout.of(args.root, args.into or layout.rebuild_dir()).catalog_dir
+    if args.into and target_dir.exists() and any(target_dir.iterdir()):
+        raise CatalogError(f"--into {args.into}: that directory is not empty; give a new directory")
+    if not args.into and target_dir.exists():
+        shutil.rmtree(target_dir)  # a rebuild that was interrupted before it replaced the catalog
+    created = new_paths(RootLayout.of(args.root, target_dir))
+    try:
+        with Store(args.root, catalog_dir=str(target_dir)) as target:
+            report = rebuild(layout.volumes_url, target,
+                             progress=None if not args.quiet else (lambda _: None))
+    except BaseException:
+        for path in created:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    result: dict[str, Any] = report.as_dict()
     if not args.into:
         old = None
-        if lay.catalog_dir.exists():
-            old = f"{lay.catalog_dir}.old-{time.strftime('%Y%m%d%H%M%S')}"
-            os.replace(lay.catalog_dir, old)
-        os.replace(target_dir, lay.catalog_dir)
+        if layout.catalog_dir.exists():
+            old = str(layout.retired_catalog_dir())
+            os.replace(layout.catalog_dir, old)
+        os.replace(target_dir, layout.catalog_dir)
         result["previous_catalog"] = old
-    result["catalog"] = args.into or str(lay.catalog_dir)
+    result["catalog"] = str(target_dir if args.into else layout.catalog_dir)
     if args.json:
-        _print_json(result)
-    else:
-        print(f"rebuilt {result['records']:,} records from {result['volumes']} volumes into "
-              f"{result['catalog']} in {result['seconds']} s; {result['skipped']} records skipped")
-        for item in report.skipped:
-            print(f"  skipped: volume {item['volume']} offset {item['offset']}: {item['reason']}")
+        output.print_json(result)
+        return 0
+    print(f"rebuilt {output.count(result['records'])} records from {result['volumes']} volumes and "
+          f"{result['external_files']} files indexed in place into {result['catalog']} in "
+          f"{output.seconds(result['seconds'])}; {output.count(result['skipped'])} records skipped")
+    if result.get("previous_catalog"):
+        print(f"the previous catalog is kept in {result['previous_catalog']}")
+    for item in report.skipped[:20]:
+        print(f"  skipped: volume {item['volume']} offset {item['offset']}: {item['reason']}")
+    if len(report.skipped) > 20:
+        print(f"  ... and {len(report.skipped) - 20:,} more (see --json)")
     return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    with _store(args, read_only=False) as store:
-        n = store.catalog.delete_many(args.keys)
+    keys = [key_argument(k) for k in args.keys]
+    with writable_store(args, create=False) as store:
+        deleted = store.catalog.delete_many(keys)
     if args.json:
-        _print_json({"deleted": n})
+        output.print_json({"deleted": deleted, "asked": len(keys)})
     else:
-        print(f"deleted {n} of {len(args.keys)} keys")
+        print(f"deleted {deleted:,} of {len(keys):,} keys")
     return 0

@@ -1,59 +1,62 @@
-"""``haybale ingest warc PATHS…``: index WARC/WET files in place, or repack them into volumes.
-
-Wired into ``haybale ingest`` by :func:`register`.
-"""
+"""``haybale ingest warc PATHS…``: index WARC/WET files in place, or repack them into volumes."""
 from __future__ import annotations
 
 import argparse
-import json
+from typing import Any
 
-from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
-from haybale.cli.options import add_common, add_ray
+from haybale.cli import output
+from haybale.cli.options import add_job_options, command, non_negative_int, positive_int
+from haybale.cli.stores import writable_store
 
 
 def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the ``warc`` subcommand to the ``haybale ingest`` subparsers."""
-    p = cmds.add_parser("warc", help="index WARC, WARC.gz and WET files in place (the catalog points into "
-                                     "them) or repack them into volumes (a Ray job)")
-    add_common(p)
+    p = command(cmds, "warc", "index WARC, WARC.gz and WET files in place (the catalog points into them) "
+                              "or repack them into volumes (a Ray job)", cmd_warc)
     p.add_argument("paths", nargs="+", metavar="PATH_OR_GLOB",
                    help="WARC/WET/ARC files, directories or quoted globs, local or any fsspec URL")
     p.add_argument("--repack", action="store_true",
                    help="copy records into volumes instead of indexing the files in place (always done for "
                         "whole-file gzip and ARC files, which cannot be read in place)")
-    p.add_argument("--split-files", type=int, default=256, help="files per unit of work (default 256)")
-    p.add_argument("--split-bytes", type=int, default=128 << 20,
+    p.add_argument("--split-files", type=positive_int, default=256, help="files per unit of work (default 256)")
+    p.add_argument("--split-bytes", type=positive_int, default=128 << 20,
                    help="bytes per unit of work; a bigger file is a unit alone (default 128 MiB)")
-    p.add_argument("--volume-bytes", type=int, default=DEFAULT_VOLUME_BYTES,
+    p.add_argument("--volume-bytes", type=positive_int, default=DEFAULT_VOLUME_BYTES,
                    help="seal a volume of repacked records once it reaches this size (default 1 GiB)")
-    p.add_argument("--max-errors", type=int, default=None,
+    p.add_argument("--max-errors", type=non_negative_int, default=None,
                    help="fail the job when more records than this are quarantined (default: no limit)")
-    add_ray(p)
-    p.add_argument("--json", action="store_true", help="print the job summary as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=cmd_warc)
+    add_job_options(p, local=False)
 
 
 def cmd_warc(args: argparse.Namespace) -> int:
+    from ingest.warc_inputs import check_named_inputs
     from ingest.warc_job import WarcJobConfig, run_warc_job
 
+    check_named_inputs(args.paths)
     config = WarcJobConfig(run_id=args.run_id, repack=args.repack, split_files=args.split_files,
                            split_bytes=args.split_bytes, volume_bytes=args.volume_bytes, max_errors=args.max_errors)
-    with Store(args.root, catalog_dir=args.catalog_dir) as store:
+    with writable_store(args) as store:
         out = run_warc_job(store, args.paths, config, show_progress=not args.quiet, address=args.address,
                            num_cpus=args.num_cpus).as_dict()
     if args.json:
-        print(json.dumps(out, indent=2))
+        output.print_json(out)
     else:
-        skipped = sum(out["skipped"].values())
-        print(f"read {out['records']:,} records from {out['files']:,} files ({out['bytes']:,} bytes) in "
-              f"{out['seconds']:.1f} s [run {out['run_id']}]: {out['indexed']:,} indexed in place, "
-              f"{out['repacked']:,} repacked into {out['volumes']} volumes, {skipped:,} skipped, "
-              f"{out['quarantined']:,} quarantined; catalog: {out['added']} added, {out['updated']} updated, "
-              f"{out['unchanged']} unchanged")
-        for q in out["quarantine"][:20]:
-            print(f"  quarantined: {q['file']} at {q['offset']}: {q['reason']}")
-        if out["quarantined"]:
-            print(f"  all quarantined records: {out['quarantine_file']}")
+        print(describe_warc_summary(out))
     return 0
+
+
+def describe_warc_summary(out: dict[str, Any]) -> str:
+    skipped = sum(out["skipped"].values())
+    lines = [f"read {output.count(out['records'])} records from {output.count(out['files'])} files "
+             f"({output.size(out['bytes'])}) in {output.seconds(out['seconds'])} [run {out['run_id']}]: "
+             f"{output.count(out['indexed'])} indexed in place, {output.count(out['repacked'])} repacked into "
+             f"{out['volumes']} volumes, {output.count(skipped)} skipped, {output.count(out['quarantined'])} "
+             f"quarantined; catalog: {output.count(out['added'])} added, {output.count(out['updated'])} "
+             f"updated, {output.count(out['unchanged'])} unchanged"]
+    if out["quarantine"]:
+        lines.append(output.listed(out["quarantine"], 20, lambda q: f"{q['file']} at {q['offset']}: {q['reason']}",
+                                   "quarantined"))
+    if out["quarantined"]:
+        lines.append(f"  all quarantined records: {out['quarantine_file']}")
+    return "\n".join(lines)

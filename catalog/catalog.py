@@ -33,8 +33,8 @@ from catalog import column_families as cfs
 from catalog.errors import CatalogError, CatalogLockedError, CatalogNotFoundError, KeyNotFoundError
 from catalog.journal import Journal
 from catalog.journal_records import apply_record, drop_staged_files, ops_record
-from catalog.keys import canonical_key, key_id, listing_prefix
-from catalog.listing import key_of_listing_entry, listing_entries_of, listing_entry
+from catalog.keys import canonical_key, key_id
+from catalog.listing import key_of_listing_entry, listing_bounds, listing_entries_of, listing_entry
 from catalog.location import LOCATION_SIZE, Location
 from catalog.readers import ReaderPool, shard_paths
 from catalog.manifest import MANIFEST_NAME, SLOT_BITS, Manifest
@@ -262,13 +262,16 @@ class Catalog:
 
     def list(self, prefix: str = "", limit: int | None = None) -> Iterator[str]:
         """Canonical keys starting with ``prefix`` (URL, SURT or plain prefix), merged across shards."""
-        lower = listing_prefix(prefix).encode("utf-8", "surrogatepass")
-        upper = prefix_upper_bound(lower)
-        streams = [shard.scan_listing(lower, upper) for shard in self.shards]
-        for n, entry in enumerate(heapq.merge(*streams)):
+        lower, upper = listing_bounds(prefix)
+        for n, entry in enumerate(self.listing_entries(lower, upper)):
             if limit is not None and n >= limit:
                 return
             yield key_of_listing_entry(entry)
+
+    def listing_entries(self, start: bytes, upper: bytes | None, chunk: int = 4096) -> Iterator[bytes]:
+        """Listing entries ``start <= e < upper`` (``upper`` None: to the end) of every shard, merged
+        into one sorted stream; each shard is read ``chunk`` entries at a time."""
+        return heapq.merge(*(shard.scan_listing(start, upper, chunk=chunk) for shard in self.shards))
 
     def items(self, prefix: str = "") -> Iterator[tuple[str, Location]]:
         """(canonical key, location) for every key under ``prefix``, in listing order, batched reads."""
@@ -439,11 +442,3 @@ def _take_lock(directory: Path) -> int:
             "or open read-only (Catalog.open(..., read_only=True))"
         ) from None
     return fd
-
-
-def prefix_upper_bound(prefix: bytes) -> bytes | None:
-    """Smallest byte string greater than every string starting with ``prefix`` (None = unbounded)."""
-    stripped = prefix.rstrip(b"\xff")
-    if not stripped:
-        return None
-    return stripped[:-1] + bytes([stripped[-1] + 1])

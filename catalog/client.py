@@ -30,7 +30,7 @@ from catalog.errors import (BadRequestError, CatalogError, CatalogNotFoundError,
                             InvalidKeyError, KeyNotFoundError, ServiceError, ServiceUnavailableError,
                             VolumeError, VolumeNotFoundError)
 from catalog.location import Location
-from catalog.service_reads import location_from_dict, location_from_row, unpack_locations
+from catalog.wire import location_from_dict, location_from_row, unpack_locations
 
 DEFAULT_URL = "http://127.0.0.1:7480"
 LIST_PAGE = 5_000

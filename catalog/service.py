@@ -22,7 +22,7 @@ Endpoints (all answers JSON except ``cat``; errors are ``{"error": {"type", "mes
 ``GET  /v1/health``         status, snapshot generation and age, limits
 ``GET  /v1/get?key=K``      K's location and volume URL; 404 KeyNotFoundError naming K
 ``POST /v1/get_many``       body: JSON list of keys → ``{"fields", "locations": [row|null]}``
-                            (``?format=packed``: binary, see :mod:`catalog.service_reads`)
+                            (``?format=packed``: binary, see :mod:`catalog.wire`)
 ``POST /v1/exists_many``    body: JSON list of keys → ``{"exists": [bool]}``
 ``GET  /v1/list``           ``prefix``, ``limit`` (≤ 10,000), ``cursor``, ``locations=1``
 ``GET  /v1/cat?key=K``      the record's content (``raw=1``: whole WARC record), octet-stream

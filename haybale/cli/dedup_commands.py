@@ -103,26 +103,14 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
 
 
 def _run_on_catalog(args: argparse.Namespace, config: Any, prefixes: list[str], file_inputs: list[str]) -> dict:
-    """Dedup the catalog's records under ``prefixes`` (plus any file inputs); mark every catalog key
-    kept or removed when the job ends."""
+    """Dedup the catalog's records under ``prefixes`` (plus any file inputs) and mark every key."""
     from catalog.store import Store
-    from dedup.catalog_source import CatalogMarkSink, plan_catalog_source
-    from dedup.inputs import MultiSource, source_for_inputs
-    from dedup.job import new_run_id, run_dedup
+    from haybale.api import dedup_catalog
 
-    run_id = args.run_id or f"dedup-{new_run_id()}"
     with Store(args.root, catalog_dir=args.catalog_dir, create=False) as store:
-        splits_url = store.layout.catalog_splits_url(run_id)
-        sources = [plan_catalog_source(store.catalog, prefix, f"{splits_url}/{n:03d}")
-                   for n, prefix in enumerate(prefixes)]
-        if file_inputs:
-            sources.append(source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field))
-        source = sources[0] if len(sources) == 1 else MultiSource(sources)
-        sink = CatalogMarkSink(store.catalog)
-        summary = run_dedup(source, args.output, config, run_id=run_id, address=args.address,
-                            mark_sink=sink, progress=not args.quiet, inputs=args.input)
-        summary["catalog_marks"] = sink.marked
-    return summary
+        return dedup_catalog(store, prefixes, args.output, config, run_id=args.run_id or None,
+                             address=args.address, progress=not args.quiet, file_inputs=file_inputs,
+                             text_field=args.text_field, id_field=args.id_field, inputs=args.input)
 
 
 def cmd_clean_html(args: argparse.Namespace) -> int:

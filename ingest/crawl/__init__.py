@@ -13,8 +13,7 @@ Public API::
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from catalog.exports import lazy_exports
 
 _EXPORTS = {
     "is_public_ip": "ingest.crawl.addresses", "DEFAULT_CONTENT_TYPES": "ingest.crawl.config",
@@ -24,16 +23,5 @@ _EXPORTS = {
     "Outcome": "ingest.crawl.result", "CrawlSession": "ingest.crawl.session",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    """Names are imported on first use, so ``ingest.crawl.config`` loads without aiohttp."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'ingest.crawl' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+# names load on first use, so ingest.crawl.config (the settings) imports without aiohttp
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,11 +25,13 @@ GLOB_CHARS = set("*?[")
 
 @dataclass(frozen=True)
 class FileRef:
-    """One input file: its URL (absolute path for local files), size, and catalog key."""
+    """One input file: its URL (absolute path for local files), size, catalog key and modification
+    time (seconds since the epoch; None when the filesystem does not say)."""
 
     url: str
     size: int
     key: str
+    mtime: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,26 @@ def expand_inputs(inputs: list[str]) -> list[FileRef]:
             url = url_of(p)
             if local and os.path.islink(p):
                 continue  # symlinks could point anywhere; pack the target itself if wanted
-            seen[url] = FileRef(url, int(info.get("size") or 0), key_for(url))
+            seen[url] = FileRef(url, int(info.get("size") or 0), key_for(url), _mtime(info))
     return [seen[u] for u in sorted(seen)]
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    """The modification time in an fsspec ``info`` dict: ``mtime`` (local, seconds) or
+    ``LastModified`` / ``last_modified`` / ``updated`` (object stores: a datetime or ISO string)."""
+    value = info.get("mtime")
+    if isinstance(value, (int, float)):
+        return float(value)
+    for name in ("LastModified", "last_modified", "updated", "mtime"):
+        value = info.get(name)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return None
 
 
 def plan_splits(files: list[FileRef], *, max_files: int = 5000, max_bytes: int = 256 << 20) -> list[Split]:

@@ -39,7 +39,7 @@ def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
     p.add_argument("--batch-urls", type=positive_int, default=5000, help="URLs per unit of work (default 5000)")
     p.add_argument("--volume-bytes", type=positive_int, default=DEFAULT_VOLUME_BYTES,
                    help="seal a volume once it reaches this size (default 1 GiB)")
-    add_job_options(p, local=False)
+    add_job_options(p)
 
 
 def crawl_config_of(args: argparse.Namespace) -> CrawlConfig:
@@ -53,21 +53,13 @@ def crawl_config_of(args: argparse.Namespace) -> CrawlConfig:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     from ingest.crawl_job import CrawlJobConfig, run_crawl_job
-    from ingest.crawl_records import canonical_seeds, read_seeds
-    from ingest.errors import IngestError
 
     crawl_config = crawl_config_of(args)
     config = CrawlJobConfig(run_id=args.run_id, actors=args.actors, batch_urls=args.batch_urls,
                             volume_bytes=args.volume_bytes)
-    # an unreadable seeds file, or one without a single http(s) URL, is refused before anything is created
-    seeds = canonical_seeds(read_seeds(args.seeds))
-    if not seeds.urls:
-        first = f" (e.g. {seeds.invalid[0]['url']!r}: {seeds.invalid[0]['reason']})" if seeds.invalid else ""
-        raise IngestError(f"seeds file {args.seeds!r} holds no http(s) URL{first}: give a text file with one "
-                          "URL per line")
     with writable_store(args) as store:
         out = run_crawl_job(store, args.seeds, crawl_config, config, show_progress=not args.quiet,
-                            address=args.address, num_cpus=args.num_cpus).as_dict()
+                            address=args.address, num_cpus=args.num_cpus, local=args.no_ray).as_dict()
     if args.json:
         output.print_json(out)
     else:
@@ -83,8 +75,8 @@ def format_summary(out: dict[str, Any]) -> str:
              f"{output.count(out['unchanged'])} unchanged",
              "outcomes: " + output.counts(out["outcomes"]),
              f"seeds {output.count(out['seeds'])} ({out['seeds_invalid']} invalid, {out['seeds_duplicate']} "
-             f"duplicate), {output.count(out['skipped_known'])} already in the catalog; {out['batches']} batches "
-             f"({out['batches_skipped_done']} done before); {output.count(out['rejects_total'])} rejects"]
+             f"duplicate), {output.count(out['skipped_known'])} already in the catalog; {out['splits']} batches "
+             f"({out['splits_skipped_done']} done before); {output.count(out['rejects_total'])} rejects"]
     if out["rejected"]:
         lines.append(output.listed(out["rejected"], 20, _reject_line, "rejected"))
     return "\n".join(lines)

@@ -39,17 +39,8 @@ def cmd_files(args: argparse.Namespace) -> int:
     config = FilesJobConfig(run_id=args.run_id, split_files=args.split_files, split_bytes=args.split_bytes,
                             volume_bytes=args.volume_bytes, compresslevel=args.compress_level)
     with writable_store(args) as store:
-        if args.no_ray:
-            from ingest.files import ingest_files
-            from ingest.errors import IngestError
-
-            if len(args.inputs) != 1:
-                raise IngestError("--no-ray packs exactly one local directory: give one, or drop --no-ray")
-            out = ingest_files(store, args.inputs[0], volume_bytes=args.volume_bytes,
-                               compresslevel=args.compress_level, show_progress=not args.quiet).as_dict()
-        else:
-            out = run_files_job(store, args.inputs, config, show_progress=not args.quiet,
-                                address=args.address, num_cpus=args.num_cpus).as_dict()
+        out = run_files_job(store, args.inputs, config, show_progress=not args.quiet, address=args.address,
+                            num_cpus=args.num_cpus, local=args.no_ray).as_dict()
     if args.json:
         output.print_json(out)
     else:

@@ -26,7 +26,7 @@ def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
                    help="seal a volume of repacked records once it reaches this size (default 1 GiB)")
     p.add_argument("--max-errors", type=non_negative_int, default=None,
                    help="fail the job when more records than this are quarantined (default: no limit)")
-    add_job_options(p, local=False)
+    add_job_options(p)
 
 
 def cmd_warc(args: argparse.Namespace) -> int:
@@ -38,7 +38,7 @@ def cmd_warc(args: argparse.Namespace) -> int:
                            split_bytes=args.split_bytes, volume_bytes=args.volume_bytes, max_errors=args.max_errors)
     with writable_store(args) as store:
         out = run_warc_job(store, args.paths, config, show_progress=not args.quiet, address=args.address,
-                           num_cpus=args.num_cpus).as_dict()
+                           num_cpus=args.num_cpus, local=args.no_ray).as_dict()
     if args.json:
         output.print_json(out)
     else:

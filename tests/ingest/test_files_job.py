@@ -18,7 +18,7 @@ from catalog.store import Store
 from ingest.errors import IngestError
 from ingest.file_sources import FileRef, Split, expand_inputs, plan_splits
 from ingest.files_job import FilesJobConfig, run_files_job
-from ingest.packing import pack_split
+from ingest.packing import PackWork, pack_split
 from tests.catalog.conftest import make_files
 from tests.ingest.job_runner import run_job_process
 
@@ -58,10 +58,10 @@ def test_plan_and_pack_units(tmp_path: Path) -> None:
         mem.pipe(f"/hbpack/docs/{i}.txt", f"memory doc {i}".encode())
     mem_refs = expand_inputs(["memory://hbpack/docs/*.txt"])
     assert [r.key for r in mem_refs] == [f"memory:///hbpack/docs/{i}.txt" for i in range(5)]  # fsspec form
-    mem_result = pack_split(Split(0, tuple(mem_refs)), str(tmp_path / "vols"), volume_bytes=1 << 20)
+    mem_result = pack_split(Split(0, tuple(mem_refs)), PackWork(str(tmp_path / "vols"), 1 << 20))
     assert mem_result.files == 5 and not mem_result.rejects
     ghost = FileRef(str(tmp_path / "vanished.txt"), 10, f"file://{tmp_path}/vanished.txt")
-    result = pack_split(Split(0, (refs[0], ghost)), str(tmp_path / "vols"), volume_bytes=1 << 20)
+    result = pack_split(Split(0, (refs[0], ghost)), PackWork(str(tmp_path / "vols"), 1 << 20))
     assert result.files == 1 and len(result.sealed) == 1
     assert result.rejects[0]["url"] == ghost.url and "unreadable" in result.rejects[0]["reason"]
 

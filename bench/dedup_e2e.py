@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ours = results["methods"]["haybale"]["seconds"]
-    for name, entry in results["methods"].items():
+    for entry in results["methods"].values():
         entry["haybale_speedup"] = round(entry["seconds"] / ours, 2)
     print(f"near-dedup end to end: {results['documents']} documents, {size_mb:.0f} MB JSONL in {shards_count} shards, 2 CPUs")
     print(f"{'method':<18} {'seconds':>8} {'haybale x':>10} {'recall':>7} {'removed':>8} {'not planted':>12} {'groups lost':>12}")

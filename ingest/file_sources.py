@@ -63,7 +63,7 @@ def expand_inputs(inputs: list[str]) -> list[FileRef]:
         fs, path = fsspec.core.url_to_fs(raw)
         local = is_local(raw)
 
-        def url_of(p: str) -> str:
+        def url_of(p: str, fs: Any = fs, local: bool = local) -> str:
             return os.path.abspath(p) if local else fs.unstrip_protocol(p)
 
         if any(ch in path for ch in GLOB_CHARS):

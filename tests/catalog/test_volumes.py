@@ -166,7 +166,7 @@ def test_rebuilt_catalog_equals_the_original(store: Store, small_files: dict[str
         store.register_sealed(s)
 
     def snapshot(s: Store) -> list[tuple]:
-        return [(k, s.volume_url(l.volume), l.offset, l.length, l.digest) for k, l in s.catalog.items()]
+        return [(k, s.volume_url(loc.volume), loc.offset, loc.length, loc.digest) for k, loc in s.catalog.items()]
 
     from catalog.rebuild import rebuild
 

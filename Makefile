@@ -4,10 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 HAYBALE_ROOT ?= ./haybale-data
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test bench clean
+.PHONY: help install install-dev demo lint test bench clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -19,15 +20,24 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv with the pinned dependencies and haybale itself
+$(DEV_STAMP): $(STAMP) requirements-dev.lock
+	$(PY) -m pip install -q -r requirements-dev.lock
+	touch $(DEV_STAMP)
+
+install: $(STAMP)  ## create .venv with haybale and its pinned runtime dependencies only
+
+install-dev: $(DEV_STAMP)  ## also the pinned test and benchmark tools (pytest, ruff, baselines)
 
 demo: $(STAMP)  ## run the main job on the embedded default and show every landed capability
 	$(PY) -m haybale.demo --root $(HAYBALE_ROOT)
 
-test: $(STAMP)  ## run the whole test suite
+lint: $(DEV_STAMP)  ## ruff (pinned; rules in pyproject.toml): pyflakes, pycodestyle, bugbear, import order
+	$(VENV)/bin/ruff check .
+
+test: $(DEV_STAMP) lint  ## lint, then run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)  ## run the benchmarks side by side (writes bench/results/)
+bench: $(DEV_STAMP)  ## run the benchmarks side by side (writes bench/results/)
 	$(PY) -m bench.run_all $(BENCH)
 
 clean:

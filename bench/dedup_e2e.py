@@ -14,7 +14,7 @@ as a subprocess timed by wall clock:
 
 2. a plain single-process script: datasketch ``MinHash.update_batch`` over word 5-grams, an
    in-memory ``MinHashLSH(threshold=0.8)``, first seen kept.
-3. ``python -m dedup run`` (= ``haybale dedup run``) with its defaults (local Ray, 2 CPUs here).
+3. ``haybale dedup run`` with its defaults (local Ray, 2 CPUs here).
 
 Reported: seconds, ratios, recall of planted copies, documents removed that were not planted copies,
 and planted groups left with no kept member ("unique text lost").
@@ -162,7 +162,7 @@ def run_plain(shards: Path, work: Path) -> tuple[float, set[str]]:
 def run_haybale(shards: Path, work: Path) -> tuple[float, set[str], dict[str, Any]]:
     output = work / "haybale"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    seconds = _timed([sys.executable, "-m", "dedup", "run", "--input", str(shards), "--output", str(output), "--quiet"], env)
+    seconds = _timed([sys.executable, "-m", "haybale", "dedup", "run", "--input", str(shards), "--output", str(output), "--quiet"], env)
     import pyarrow.parquet as pq
 
     removed = set(pq.read_table(output / "removed").column("id").to_pylist())
@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ours = results["methods"]["haybale"]["seconds"]
-    for name, entry in results["methods"].items():
+    for entry in results["methods"].values():
         entry["haybale_speedup"] = round(entry["seconds"] / ours, 2)
     print(f"near-dedup end to end: {results['documents']} documents, {size_mb:.0f} MB JSONL in {shards_count} shards, 2 CPUs")
     print(f"{'method':<18} {'seconds':>8} {'haybale x':>10} {'recall':>7} {'removed':>8} {'not planted':>12} {'groups lost':>12}")

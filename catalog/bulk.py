@@ -18,21 +18,21 @@ occurrence of a key wins.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
 from catalog.catalog import Catalog, RegisterResult
+from catalog.journal_records import STAGING, apply_record, bulk_record
 from catalog.listing import listing_entry
 from catalog.keys import canonical_key, key_id
 from catalog.location import LOCATION_SIZE, Location
 from catalog.manifest import SLOT_BITS
-from haybale.failpoints import failpoint
+from catalog.failpoints import failpoint
 from catalog.sst_files import ShardSstJob, run_jobs
+from catalog.storage import fsync_dir
 
-STAGING = "staging"
 PARALLEL_THRESHOLD = 200_000
 
 
@@ -188,42 +188,12 @@ def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None
         if job.shard in fresh:
             new_keys[job.shard] = job.written
             added += job.written
-    _fsync_dir(stage)
-    files = {str(job.shard): [job.loc_path, job.list_path, new_keys[job.shard]] for job in done}
-    record = {"t": "bulk", "f": files}
+    fsync_dir(str(stage))
+    files = {job.shard: (job.loc_path, job.list_path, new_keys[job.shard]) for job in done}
+    record = bulk_record(files)
     assert catalog.journal is not None
     catalog.journal.append(seq, record)
     failpoint("catalog.after_journal")
-    apply_bulk_record(catalog, seq, record)
+    apply_record(catalog.shards, seq, record, catalog.directory)
     catalog.writes_applied += 1
     return RegisterResult(added, updated, unchanged)
-
-
-def apply_bulk_record(catalog: Catalog, seq: int, record: dict[str, Any]) -> None:
-    """Ingest a bulk record's files into every shard that has not applied ``seq`` yet.
-
-    Ingestion moves a staged file into the shard (no second copy of the bytes); a staged file that is
-    gone was therefore ingested already (staged files are removed only by their ingestion, or after
-    every shard applied the record), so it is skipped.
-    """
-    for shard_str, (loc_path, list_path, n_new) in record["f"].items():
-        shard = catalog.shards[int(shard_str)]
-        if shard.applied_seq() >= seq:
-            continue
-        shard.ingest_ssts(loc_path, list_path, int(n_new), seq)
-        failpoint("catalog.mid_apply")
-
-
-def drop_staged_files(catalog: Catalog) -> None:
-    """Remove staged SST files once recovery has applied everything (they are never needed again)."""
-    stage = catalog.directory / STAGING
-    if stage.is_dir():
-        shutil.rmtree(stage, ignore_errors=True)
-
-
-def _fsync_dir(path: os.PathLike[str] | str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

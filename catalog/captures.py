@@ -16,13 +16,11 @@ Used by the WARC ingest job and by ``catalog rebuild``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol, Sequence
 
 from catalog.errors import CatalogError
 from catalog.location import Location
-
-if TYPE_CHECKING:
-    from catalog.store import Store
+from catalog.volume import VolumeReader
 
 _DATE_DIGITS = 14
 
@@ -31,6 +29,17 @@ def date_order(date: str | None) -> str:
     """A string that sorts like the moment ``date`` (a WARC-Date or an ARC date) names."""
     digits = "".join(ch for ch in (date or "") if ch.isdigit())
     return digits[:_DATE_DIGITS].ljust(_DATE_DIGITS, "0") if digits else ""
+
+
+class CaptureStore(Protocol):
+    """What deciding between captures needs of a store (:class:`catalog.store.Store` is one): its
+    locations, and a reader of its volumes for the stored capture's WARC-Date."""
+
+    reader: VolumeReader
+
+    def get_many(self, keys: Sequence[str]) -> list[Location | None]: ...
+
+    def volume_url(self, number: int) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,7 @@ class Capture:
         return date_order(self.date), self.file_index, self.offset
 
 
-def _stored_date(store: "Store", location: Location) -> str | None:
+def _stored_date(store: CaptureStore, location: Location) -> str | None:
     """WARC-Date of the record the catalog points at (one ranged read); None if it cannot be read."""
     try:
         record = store.reader.read(store.volume_url(location.volume), location)
@@ -57,7 +66,7 @@ def _stored_date(store: "Store", location: Location) -> str | None:
     return record.header("WARC-Date")
 
 
-def latest_captures(store: "Store", captures: list[Capture]) -> tuple[list[tuple[str, Location]], int]:
+def latest_captures(store: CaptureStore, captures: list[Capture]) -> tuple[list[tuple[str, Location]], int]:
     """(key, location) of the capture to register for each key, and how many captures were replaced
     (within ``captures``, and in the catalog). A key whose stored capture is later than every new one
     keeps its stored location (it is not in the returned list)."""
@@ -73,7 +82,7 @@ def latest_captures(store: "Store", captures: list[Capture]) -> tuple[list[tuple
         if capture.order >= current.order:
             best[capture.key] = capture
     keys = list(best)
-    stored = store.catalog.get_many(keys)
+    stored = store.get_many(keys)
     winners: list[tuple[str, Location]] = []
     for key, existing in zip(keys, stored):
         capture = best[key]

@@ -17,46 +17,38 @@ Guarantees:
 from __future__ import annotations
 
 import fcntl
-import warnings
 import heapq
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import rocksdict as rd
 
-from haybale.failpoints import failpoint
-from catalog.errors import CatalogError, CatalogLockedError, CatalogNotFoundError, KeyNotFoundError
+from catalog.catalog_writes import CatalogWrites, RegisterResult
+from catalog.errors import CatalogLockedError, CatalogNotFoundError, KeyNotFoundError
 from catalog.journal import Journal
-from catalog.keys import canonical_key, key_id, listing_prefix
-from catalog.listing import key_of_listing_entry, listing_entries_of, listing_entry
+from catalog.keys import canonical_key, key_id
+from catalog.listing import key_of_listing_entry, listing_bounds
 from catalog.location import LOCATION_SIZE, Location
-from catalog.readers import ReaderPool, shard_paths
 from catalog.manifest import MANIFEST_NAME, SLOT_BITS, Manifest
-from catalog.shard import CF_LISTING, CF_MARKS, Shard, shard_dir
+from catalog.readers import ReaderPool, shard_paths
+from catalog.shard import Shard, shard_dir
 from catalog.volume_table import VolumeTable
 
+__all__ = ["DEFAULT_CACHE_BYTES", "DEFAULT_SHARDS", "PARALLEL_LOOKUP_MIN", "Catalog", "RegisterResult"]
 DEFAULT_SHARDS = 4
 DEFAULT_CACHE_BYTES = 1 << 30
-JOURNAL_ROTATE_BYTES = 64 << 20
 PARALLEL_LOOKUP_MIN = 20_000  # below this a batch is served in-process (reader round trip not worth it)
-_CF_CODES = {0: "default", 1: CF_LISTING, 2: CF_MARKS}
 
 
-@dataclass(frozen=True)
-class RegisterResult:
-    """What a registration did: new keys, keys moved to new content, keys already registered as is."""
+class Catalog(CatalogWrites):
+    """A sharded catalog opened in this process. Use as a context manager or call :meth:`close`.
 
-    added: int
-    updated: int
-    unchanged: int
-
-
-class Catalog:
-    """A sharded catalog opened in this process. Use as a context manager or call :meth:`close`."""
+    Opening, routing and reads are here; writes (registration, deletes, marks, the journal) come from
+    :class:`~catalog.catalog_writes.CatalogWrites`."""
 
     def __init__(self, directory: Path, manifest: Manifest, *, read_only: bool,
                  cache_bytes: int, durable: bool, parallel_readers: int | None = None) -> None:
@@ -260,13 +252,16 @@ class Catalog:
 
     def list(self, prefix: str = "", limit: int | None = None) -> Iterator[str]:
         """Canonical keys starting with ``prefix`` (URL, SURT or plain prefix), merged across shards."""
-        lower = listing_prefix(prefix).encode("utf-8", "surrogatepass")
-        upper = prefix_upper_bound(lower)
-        streams = [shard.scan_listing(lower, upper) for shard in self.shards]
-        for n, entry in enumerate(heapq.merge(*streams)):
+        lower, upper = listing_bounds(prefix)
+        for n, entry in enumerate(self.listing_entries(lower, upper)):
             if limit is not None and n >= limit:
                 return
             yield key_of_listing_entry(entry)
+
+    def listing_entries(self, start: bytes, upper: bytes | None, chunk: int = 4096) -> Iterator[bytes]:
+        """Listing entries ``start <= e < upper`` (``upper`` None: to the end) of every shard, merged
+        into one sorted stream; each shard is read ``chunk`` entries at a time."""
+        return heapq.merge(*(shard.scan_listing(start, upper, chunk=chunk) for shard in self.shards))
 
     def items(self, prefix: str = "") -> Iterator[tuple[str, Location]]:
         """(canonical key, location) for every key under ``prefix``, in listing order, batched reads."""
@@ -317,134 +312,6 @@ class Catalog:
             "per_shard": shard_stats,
         }
 
-    # -- writes ----------------------------------------------------------------------------------
-    def register_many(self, entries: Iterable[tuple[str, Location]]) -> RegisterResult:
-        """Register (key, location) pairs atomically and durably; see the module docstring."""
-        self._require_writable()
-        latest: dict[str, Location] = {}
-        for key, loc in entries:
-            latest[canonical_key(key)] = loc
-        if not latest:
-            return RegisterResult(0, 0, 0)
-        keys = list(latest)
-        ids = [key_id(k) for k in keys]
-        current = self.get_many_ids(ids)
-        ops: dict[int, list[list[Any]]] = {}
-        deltas: dict[int, int] = {}
-        added = updated = unchanged = 0
-        for key, kid, old in zip(keys, ids, current):
-            loc = latest[key]
-            shard = self.shard_of(kid)
-            if old is not None:
-                if Location.unpack(old).digest == loc.digest:
-                    unchanged += 1
-                    continue
-                updated += 1
-            else:
-                added += 1
-                deltas[shard] = deltas.get(shard, 0) + 1
-                ops.setdefault(shard, []).append([1, listing_entry(key), b""])
-            ops.setdefault(shard, []).append([0, kid, loc.pack()])
-        self._commit(ops, deltas)
-        return RegisterResult(added, updated, unchanged)
-
-    def delete_many(self, keys: Iterable[str]) -> int:
-        """Delete keys (location, listing entry and mark); returns how many existed."""
-        self._require_writable()
-        canon = list(dict.fromkeys(canonical_key(k) for k in keys))
-        ids = [key_id(k) for k in canon]
-        current = self.get_many_ids(ids)
-        ops: dict[int, list[list[Any]]] = {}
-        deltas: dict[int, int] = {}
-        for key, kid, old in zip(canon, ids, current):
-            if old is None:
-                continue
-            shard = self.shard_of(kid)
-            deltas[shard] = deltas.get(shard, 0) - 1
-            ops.setdefault(shard, []).extend(
-                [[0, kid, None], *([1, entry, None] for entry in listing_entries_of(key)), [2, kid, None]])
-        self._commit(ops, deltas)
-        return -sum(deltas.values())
-
-    def mark_many(self, marks: Iterable[tuple[str, str, str]]) -> int:
-        """Set (key, status, reason) marks on registered keys; returns how many keys were marked.
-
-        Raises :class:`KeyNotFoundError` naming the first key that is not registered.
-        """
-        self._require_writable()
-        rows = [(canonical_key(k), s, r) for k, s, r in marks]
-        ids = [key_id(k) for k, _, _ in rows]
-        ops: dict[int, list[list[Any]]] = {}
-        for (key, status, reason), kid, cur in zip(rows, ids, self.get_many_ids(ids)):
-            if cur is None:
-                raise KeyNotFoundError(f"cannot mark {key!r}: it is not in the catalog")
-            if "\t" in status:
-                raise CatalogError(f"mark status {status!r} contains a tab: use a plain word")
-            ops.setdefault(self.shard_of(kid), []).append([2, kid, f"{status}\t{reason}".encode()])
-        self._commit(ops, {})
-        return len(rows)
-
-    def _commit(self, ops: dict[int, list[list[Any]]], deltas: dict[int, int]) -> None:
-        if not ops:
-            return
-        assert self.journal is not None
-        self._seq += 1
-        record = {"t": "ops", "s": {str(s): [ops[s], deltas.get(s, 0)] for s in ops}}
-        self.journal.append(self._seq, record)
-        failpoint("catalog.after_journal")
-        self._apply(self._seq, record)
-        self.writes_applied += 1
-        if self.journal.size() > JOURNAL_ROTATE_BYTES:
-            self.checkpoint()
-
-    def _apply(self, seq: int, record: dict[str, Any]) -> None:
-        """Apply one journal record to every shard that has not applied it yet (idempotent)."""
-        if record["t"] == "ops":
-            for shard_str, (shard_ops, delta) in record["s"].items():
-                shard = self.shards[int(shard_str)]
-                if shard.applied_seq() >= seq:
-                    continue
-                batch = shard.new_batch()
-                handles = {0: shard.h_default, 1: shard.h_listing, 2: shard.h_marks}
-                for cf, key, value in shard_ops:
-                    if value is None:
-                        batch.delete(key, handles[cf])
-                    else:
-                        batch.put(key, value, handles[cf])
-                shard.write(batch, delta, seq)
-                failpoint("catalog.mid_apply")
-        elif record["t"] == "bulk":
-            from catalog.bulk import apply_bulk_record
-
-            apply_bulk_record(self, seq, record)
-        else:
-            raise CatalogError(f"unknown journal record type {record['t']!r} in {self.directory}")
-
-    def _recover(self) -> None:
-        assert self.journal is not None
-        for seq, record in self.journal.records():
-            self._apply(seq, record)
-            self._seq = max(self._seq, seq)
-        from catalog.bulk import drop_staged_files
-
-        drop_staged_files(self)
-
-    def checkpoint(self) -> None:
-        """Flush every shard to SST files, then empty the journal (everything in it is now durable)."""
-        self._require_writable()
-        assert self.journal is not None
-        for shard in self.shards:
-            shard.flush()
-        self.journal.reset()
-
-    def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def _require_writable(self) -> None:
-        if self.read_only:
-            raise CatalogError(f"catalog {self.directory} is open read-only: open it without read_only to write")
-
 
 def _take_lock(directory: Path) -> int:
     fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
@@ -457,11 +324,3 @@ def _take_lock(directory: Path) -> int:
             "or open read-only (Catalog.open(..., read_only=True))"
         ) from None
     return fd
-
-
-def prefix_upper_bound(prefix: bytes) -> bytes | None:
-    """Smallest byte string greater than every string starting with ``prefix`` (None = unbounded)."""
-    stripped = prefix.rstrip(b"\xff")
-    if not stripped:
-        return None
-    return stripped[:-1] + bytes([stripped[-1] + 1])

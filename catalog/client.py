@@ -23,14 +23,16 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import urlencode, urlsplit
+
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 
 from catalog.errors import (BadRequestError, CatalogError, CatalogNotFoundError, CorruptRecordError,
                             InvalidKeyError, KeyNotFoundError, ServiceError, ServiceUnavailableError,
                             VolumeError, VolumeNotFoundError)
 from catalog.location import Location
-from catalog.service_reads import location_from_dict, location_from_row, unpack_locations
+from catalog.wire import WARNINGS_HEADER, location_from_dict, location_from_row, unpack_locations
 
 DEFAULT_URL = "http://127.0.0.1:7480"
 LIST_PAGE = 5_000
@@ -78,7 +80,7 @@ class CatalogClient:
             self._local.conn = None
 
     def _request(self, method: str, endpoint: str, params: dict[str, Any] | None = None,
-                 body: bytes | None = None) -> tuple[int, bytes]:
+                 body: bytes | None = None, headers_out: dict[str, str] | None = None) -> tuple[int, bytes]:
         path = f"{self._base}/v1/{endpoint}" + (f"?{urlencode(params)}" if params else "")
         headers = {"Content-Type": "application/json"} if body is not None else {}
         for attempt in (0, 1):
@@ -101,6 +103,8 @@ class CatalogClient:
                                               0, self.url + path) from exc
             if resp.status >= 400:
                 raise _error_from_answer(resp.status, data, self.url + path)
+            if headers_out is not None:
+                headers_out.update(resp.getheaders())
             return resp.status, data
         raise AssertionError("unreachable")
 
@@ -198,10 +202,24 @@ class CatalogClient:
                 if row is not None:  # deleted between listing and lookup
                     yield key, location_from_row(row)
 
-    def cat(self, key: str, *, raw: bool = False) -> bytes:
-        """The record's content as ``Store.cat`` gives it (``raw``: the whole WARC record)."""
-        _, data = self._request("GET", "cat", {"key": key, "raw": int(raw)})
+    def cat(self, key: str, *, raw: bool = False, max_decoded: int = DEFAULT_MAX_DECODED_BYTES,
+            warnings: list[str] | None = None) -> bytes:
+        """The record's content as ``Store.cat`` gives it (``raw``: the whole WARC record); a body over
+        ``max_decoded`` bytes is refused by the service (a :class:`ServiceError` naming the key and the
+        cap); the service's warnings about the body are appended to ``warnings``."""
+        headers: dict[str, str] = {}
+        _, data = self._request("GET", "cat", {"key": key, "raw": int(raw), "max_decoded": max_decoded},
+                                headers_out=headers)
+        if warnings is not None:
+            found = next((v for k, v in headers.items() if k.lower() == WARNINGS_HEADER.lower()), "")
+            warnings.extend(json.loads(found) if found else [])
         return data
+
+    def cat_whole(self, key: str, write: Callable[[bytes], Any], warnings: list[str] | None = None) -> int:
+        """Not over HTTP: a body of any size is streamed from the volumes by the root's own store."""
+        raise CatalogError(f"{key}: streaming a whole body reads the volumes themselves, which the catalog "
+                           f"service at {self.url} does not do: open the root's store instead (drop --url and "
+                           "give --root)")
 
     def stats(self) -> dict[str, Any]:
         return self._json("GET", "stats")  # type: ignore[no-any-return]

@@ -1,29 +1,49 @@
-"""Errors raised by the catalog and the volume store.
+"""The root of haybale's errors, and the errors raised by the catalog and the volume store.
 
-Every message names the bad input (key, volume, offset, path) and says what to do.
+Every message names the bad input (key, volume, offset, path) and says what to do. The root lives
+here, in the bottom layer, so that every package's errors can derive from it; the whole tree is drawn
+in :mod:`haybale.errors`.
 
 ::
 
-    CatalogError                      catch this for anything the catalog raises
-    ├── InvalidKeyError               empty, oversized or malformed key
-    ├── KeyNotFoundError              (also a KeyError) the key is not registered
-    ├── CatalogLockedError            another writer holds a shard
-    ├── SchemaVersionError            the catalog on disk was written by another schema version
-    ├── CatalogNotFoundError          no catalog at the root (and create=False)
-    ├── VolumeError                   anything about volume bytes
-    │   ├── CorruptRecordError        a record's bytes fail their checksum or do not parse
-    │   └── VolumeNotFoundError       a volume file named by the catalog is missing
-    ├── ArchiveError                  a WARC/ARC source file cannot be opened, or a byte range of it
-    │                                 is not one record (also ingest's WarcSourceError)
-    ├── DecodedSizeError              a body would decode past the decoded-size cap (a gzip bomb?)
-    └── ServiceError                  the catalog service failed to answer a request
-        ├── ServiceUnavailableError   nothing answers at the service URL (not started, stopped, wrong port)
-        └── BadRequestError           (also a ValueError) the service rejected the request's input
+    HaybaleError                      catch this for anything haybale raises
+    ├── MissingDependencyError        an optional Python package a command needs is not installed
+    └── CatalogError                  anything the catalog raises
+        ├── InvalidKeyError           empty, oversized or malformed key
+        ├── KeyNotFoundError          (also a KeyError) the key is not registered
+        ├── CatalogLockedError        another writer holds a shard
+        ├── SchemaVersionError        the catalog on disk was written by another schema version
+        ├── CatalogNotFoundError      no catalog at the root (and create=False)
+        ├── RootError                 the deployment root (or catalog directory) is unusable
+        ├── VolumeError               anything about volume bytes
+        │   ├── CorruptRecordError    a record's bytes fail their checksum or do not parse
+        │   └── VolumeNotFoundError   a volume file named by the catalog is missing
+        ├── ArchiveError              a WARC/ARC source file cannot be opened, or a byte range of it
+        │                             is not one record (also ingest's WarcSourceError)
+        ├── DecodedSizeError          a body would decode past the decoded-size cap (a gzip bomb?)
+        └── ServiceError              the catalog service failed to answer a request
+            ├── ServiceUnavailableError  nothing answers at the service URL (not started, stopped)
+            └── BadRequestError       (also a ValueError) the service rejected the request's input
 """
 from __future__ import annotations
 
 
-class CatalogError(Exception):
+class HaybaleError(Exception):
+    """Base class of every error haybale raises on purpose: the message names the input and the fix.
+
+    ``exit_status`` is what the ``haybale`` command exits with when this error ends it: 2 for bad
+    input or settings (fix them and run again), 1 for a job that started and failed
+    (:attr:`exit_status` is 1 on those classes).
+    """
+
+    exit_status: int = 2
+
+
+class MissingDependencyError(HaybaleError):
+    """An optional Python package that a command or function needs is not installed."""
+
+
+class CatalogError(HaybaleError):
     """Base class of every error raised by the ``catalog`` package."""
 
 
@@ -48,6 +68,11 @@ class SchemaVersionError(CatalogError):
 
 class CatalogNotFoundError(CatalogError):
     """No catalog exists at the given root."""
+
+
+class RootError(CatalogError):
+    """The deployment root or the catalog directory cannot be used: a file where a directory belongs,
+    a remote root without a local catalog directory."""
 
 
 class VolumeError(CatalogError):

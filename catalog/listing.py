@@ -13,7 +13,7 @@ registered, and a delete removes both forms (:func:`listing_entries_of`).
 """
 from __future__ import annotations
 
-from catalog.keys import sort_key
+from catalog.keys import listing_prefix, sort_key
 
 LISTING_SEP = b"\x00"
 # tag byte -> (scheme, "www." prefix dropped by SURT)
@@ -54,6 +54,21 @@ def listing_entries_of(canonical: str) -> list[bytes]:
     """Every entry the key may be listed under (both forms), for deletes."""
     short, full = listing_entry(canonical), full_listing_entry(canonical)
     return [short] if short == full else [short, full]
+
+
+def prefix_upper_bound(prefix: bytes) -> bytes | None:
+    """Smallest byte string greater than every string starting with ``prefix`` (None = unbounded)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def listing_bounds(prefix: str) -> tuple[bytes, bytes | None]:
+    """The range of listing entries ``lower <= e < upper`` of the keys under a URL, SURT or key
+    ``prefix`` (``upper`` None: to the end)."""
+    lower = listing_prefix(prefix).encode("utf-8", "surrogatepass")
+    return lower, prefix_upper_bound(lower)
 
 
 def key_of_listing_entry(entry: bytes) -> str:

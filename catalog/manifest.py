@@ -8,12 +8,12 @@ from :data:`SCHEMA_VERSION` raises :class:`SchemaVersionError` naming both versi
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from catalog.errors import CatalogError, SchemaVersionError
+from catalog.storage import write_atomic
 
 SCHEMA_VERSION = 1
 SLOT_BITS = 12
@@ -39,14 +39,10 @@ class Manifest:
         return cls(num_shards=num_shards, slot_map=slot_map)
 
     def save(self, directory: Path) -> None:
-        tmp = directory / (MANIFEST_NAME + ".tmp")
+        """Write the manifest whole or not at all (:func:`catalog.storage.write_atomic`)."""
         data = {"schema_version": self.schema_version, "num_slots": NUM_SLOTS,
                 "num_shards": self.num_shards, "created": self.created, "slot_map": self.slot_map}
-        with open(tmp, "w") as fh:
-            json.dump(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, directory / MANIFEST_NAME)
+        write_atomic(str(directory / MANIFEST_NAME), json.dumps(data))
 
     @classmethod
     def load(cls, directory: Path) -> "Manifest":

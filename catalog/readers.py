@@ -13,23 +13,22 @@ and the batch got slower.)
 Contract: a lookup sees every write the catalog acknowledged before the lookup began (the reader
 catches up with the primary first when the catalog's write count moved; a read-only catalog's readers
 catch up once, at their first lookup, and then read that state like the catalog's own snapshot).
-Readers are spawned, never forked (forking after RocksDB opened is unsafe), started on first use and
-stopped by :meth:`ReaderPool.close`.
+Readers are fresh interpreters (:mod:`catalog.child_process`: never forked, since forking after
+RocksDB opened is unsafe, and never ``multiprocessing`` spawned, which re-ran an unguarded user
+script in each reader), started on first use and stopped by :meth:`ReaderPool.close`.
 """
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
 import shutil
 import tempfile
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
+from catalog.child_process import ChildProcess
 from catalog.location import LOCATION_SIZE
 
 _STOP = b""
@@ -40,15 +39,13 @@ def _reader_main(conn: Connection, shard_paths: list[str], scratch: str, cache_b
     (u32) + positions of the ids found (int32) + their values``."""
     import rocksdict as rd
 
-    from catalog.shard import CF_LISTING, CF_MARKS, CF_META, listing_options, table_options
+    from catalog.column_families import column_family_options, table_options
 
     cache = rd.Cache(cache_bytes)
     os.makedirs(scratch, exist_ok=True)
     dbs = []
     for i, path in enumerate(shard_paths):
-        cfs = {CF_LISTING: listing_options(cache), CF_MARKS: rd.Options(raw_mode=True),
-               CF_META: rd.Options(raw_mode=True)}
-        dbs.append(rd.Rdict(path, table_options(cache), column_families=cfs,
+        dbs.append(rd.Rdict(path, table_options(cache), column_families=column_family_options(cache),
                             access_type=rd.AccessType.secondary(os.path.join(scratch, f"shard-{i}"))))
     ropts = rd.ReadOptions()
     ropts.set_verify_checksums(False)
@@ -92,22 +89,17 @@ class ReaderPool:
         self.workers = workers
         self.cache_bytes = cache_bytes
         self._conns: list[Connection] = []
-        self._procs: list[multiprocessing.process.BaseProcess] = []
+        self._procs: list[ChildProcess] = []
         self._locks: list[threading.Lock] = []
         self._scratch = ""
 
     def _start(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
         self._scratch = tempfile.mkdtemp(prefix="hb-readers-")
+        env = _huge_pages_environment()
         for w in range(self.workers):
-            parent, child = ctx.Pipe()
             scratch = os.path.join(self._scratch, str(w))
-            proc = ctx.Process(target=_reader_main, args=(child, self.shard_paths, scratch, self.cache_bytes),
-                               daemon=True)
-            with _huge_pages_for_children():
-                proc.start()
-            child.close()
-            self._conns.append(parent)
+            proc = ChildProcess("catalog.readers:_reader_main", self.shard_paths, scratch, self.cache_bytes, env=env)
+            self._conns.append(proc.conn)
             self._procs.append(proc)
             self._locks.append(threading.Lock())
 
@@ -149,16 +141,13 @@ class ReaderPool:
             except OSError:
                 pass
         for proc in self._procs:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
+            proc.stop(timeout=10)
         self._conns, self._procs, self._locks = [], [], []
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = ""
 
 
-_START_LOCK = threading.Lock()
 # glibc's malloc backs large allocations (the block cache) with transparent huge pages when asked:
 # a lookup that lands on a random block of a ~500 MB cache then misses the TLB far less. Measured on
 # a 10^7-entry shard, sorted batches at 1% density: 2.20 -> 1.96 µs of CPU per key. Other libcs
@@ -166,20 +155,13 @@ _START_LOCK = threading.Lock()
 _HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1"
 
 
-@contextlib.contextmanager
-def _huge_pages_for_children() -> Iterator[None]:
-    """Add the huge-pages malloc tunable to the environment a child starts with, then restore it."""
-    with _START_LOCK:
-        before = os.environ.get("GLIBC_TUNABLES")
-        if before is None or "glibc.malloc.hugetlb" not in before:
-            os.environ["GLIBC_TUNABLES"] = f"{before}:{_HUGE_PAGES_TUNABLE}" if before else _HUGE_PAGES_TUNABLE
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop("GLIBC_TUNABLES", None)
-            else:
-                os.environ["GLIBC_TUNABLES"] = before
+def _huge_pages_environment() -> dict[str, str]:
+    """This process's environment with the huge-pages malloc tunable added, for a reader to start with."""
+    env = dict(os.environ)
+    before = env.get("GLIBC_TUNABLES")
+    if before is None or "glibc.malloc.hugetlb" not in before:
+        env["GLIBC_TUNABLES"] = f"{before}:{_HUGE_PAGES_TUNABLE}" if before else _HUGE_PAGES_TUNABLE
+    return env
 
 
 def shard_paths(catalog_dir: Path, num_shards: int) -> list[str]:

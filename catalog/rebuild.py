@@ -25,7 +25,8 @@ from catalog.cdxj import SIDECAR_SUFFIX, CdxEntry, parse_cdxj, sidecar_url
 from catalog.errors import CatalogError, CorruptRecordError, VolumeError
 from catalog.location import Location
 from catalog.store import Store
-from catalog.volume import TMP_SUFFIX, VOLUME_SUFFIX, SealedVolume, VolumeReader
+from catalog.storage import TMP_SUFFIX, url_of
+from catalog.volume import VOLUME_SUFFIX, SealedVolume, VolumeReader
 from catalog.warc_records import KEYED_RECORD_TYPES, parse_record, payload_digest
 
 
@@ -52,8 +53,7 @@ def list_volumes(volumes_url: str) -> list[str]:
     if not fs.exists(root):
         return []
     names = [p for p in fs.find(root) if p.endswith(VOLUME_SUFFIX) and not p.endswith(TMP_SUFFIX)]
-    return [fs.unstrip_protocol(p) if "://" in volumes_url and not volumes_url.startswith("file://")
-            else p for p in sorted(names)]
+    return [url_of(fs, p, volumes_url) for p in sorted(names)]
 
 
 def default_indexes_url(volumes_url: str) -> str:
@@ -67,8 +67,7 @@ def list_external_indexes(indexes_url: str) -> list[str]:
     if not fs.exists(root):
         return []
     names = sorted(p for p in fs.find(root) if p.endswith(SIDECAR_SUFFIX))
-    return [fs.unstrip_protocol(p) if "://" in indexes_url and not indexes_url.startswith("file://") else p
-            for p in names]
+    return [url_of(fs, p, indexes_url) for p in names]
 
 
 def _rebuild_external(index_url: str, target: Store, reader: VolumeReader, report: RebuildReport) -> int:

@@ -22,10 +22,11 @@ Endpoints (all answers JSON except ``cat``; errors are ``{"error": {"type", "mes
 ``GET  /v1/health``         status, snapshot generation and age, limits
 ``GET  /v1/get?key=K``      K's location and volume URL; 404 KeyNotFoundError naming K
 ``POST /v1/get_many``       body: JSON list of keys → ``{"fields", "locations": [row|null]}``
-                            (``?format=packed``: binary, see :mod:`catalog.service_reads`)
+                            (``?format=packed``: binary, see :mod:`catalog.wire`)
 ``POST /v1/exists_many``    body: JSON list of keys → ``{"exists": [bool]}``
 ``GET  /v1/list``           ``prefix``, ``limit`` (≤ 10,000), ``cursor``, ``locations=1``
-``GET  /v1/cat?key=K``      the record's content (``raw=1``: whole WARC record), octet-stream
+``GET  /v1/cat?key=K``      the record's content (``raw=1``: whole WARC record; ``max_decoded=N``:
+                            the decoded-size cap), octet-stream; warnings in a header (catalog.wire)
 ``GET  /v1/stats``          ``Catalog.stats()``
 ``GET  /v1/mark?key=K``     ``{"key", "mark": {"status", "reason"} | null}``
 ``POST /v1/refresh``        reopen now if the catalog changed (``force=1``: reopen anyway)
@@ -47,10 +48,12 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from catalog import service_reads as reads
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.errors import (BadRequestError, CatalogError, CatalogNotFoundError, CorruptRecordError,
                             InvalidKeyError, KeyNotFoundError, ServiceError, VolumeError)
 from catalog.keys import MAX_KEY_BYTES
 from catalog.service_store import RefreshingStore
+from catalog.wire import WARNINGS_HEADER
 
 log = logging.getLogger("haybale.catalog.service")
 
@@ -65,7 +68,7 @@ DEFAULT_THREADS = 4
 MAX_REQUEST_LINE = 4 * MAX_KEY_BYTES + 1024
 SHUTDOWN_GRACE_SECONDS = 5.0
 ENDPOINTS = ["GET /v1/health", "GET /v1/get?key=", "POST /v1/get_many?format=json|packed", "POST /v1/exists_many",
-             "GET /v1/list?prefix=&limit=&cursor=&locations=", "GET /v1/cat?key=&raw=",
+             "GET /v1/list?prefix=&limit=&cursor=&locations=", "GET /v1/cat?key=&raw=&max_decoded=",
              "GET /v1/stats", "GET /v1/mark?key=", "POST /v1/refresh?force="]
 
 
@@ -296,13 +299,24 @@ async def list_keys(request: web.Request) -> web.Response:
 async def cat(request: web.Request) -> web.Response:
     key = _key_param(request)
     raw = _flag_param(request, "raw")
+    max_decoded = _max_decoded_param(request)
     backend = request.app[_BACKEND]
+    warnings: list[str] = []
     try:
-        data = await _blocking(request, backend.run, lambda s: s.cat(key, raw=raw))
+        data = await _blocking(request, backend.run,
+                               lambda s: s.cat(key, raw=raw, max_decoded=max_decoded, warnings=warnings))
     except KeyNotFoundError as exc:
         exc.key = key  # type: ignore[attr-defined]
         raise
-    return web.Response(body=data, content_type="application/octet-stream")
+    headers = {WARNINGS_HEADER: json.dumps(warnings)} if warnings else None
+    return web.Response(body=data, content_type="application/octet-stream", headers=headers)
+
+
+def _max_decoded_param(request: web.Request) -> int:
+    text = request.query.get("max_decoded", str(DEFAULT_MAX_DECODED_BYTES))
+    if not text.isdigit() or int(text) < 1:
+        raise BadRequestError(f"max_decoded={text[:40]!r} is not a positive whole number of bytes", 400)
+    return int(text)
 
 
 async def stats(request: web.Request) -> web.Response:

@@ -8,10 +8,13 @@ for the read threads and closes the store (releasing RocksDB and volume file han
 from __future__ import annotations
 
 import asyncio
-import os
 import contextlib
+import os
+import re
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -173,10 +176,6 @@ def spawn_service(root: str, *args: str, env: dict[str, str] | None = None,
     session; returns (process, URL) once it announced its URL. The caller stops it (SIGTERM to this
     pid). Raises :class:`ServiceError` with the child's output if it exits instead.
     """
-    import re
-    import subprocess
-    import sys
-
     child_env = {**(env if env is not None else os.environ), "HAYBALE_ROOT": root}
     proc = subprocess.Popen([sys.executable, "-m", "haybale", "catalog", "serve", "--port", "0", *args],
                             env=child_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

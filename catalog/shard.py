@@ -1,16 +1,8 @@
 """One catalog shard: a RocksDB instance (rocksdict, raw mode) owning a range of slots.
 
-Column families:
-
-- ``default``  — key id (16 bytes) → packed :class:`~catalog.location.Location` (22 bytes)
-- ``listing``  — sort key (``u`` + SURT + NUL + canonical URL, or ``k`` + key) → empty; range scans
-- ``marks``    — key id → mark (``status`` and ``reason``, UTF-8, tab-separated)
-- ``meta``     — bookkeeping written in the same atomic batch as the data: ``count`` (exact number of
-  keys) and ``applied_seq`` (the last journal sequence applied, see :mod:`catalog.journal`)
-
-The table format is chosen for point lookups, since most lookups are batched gets and misses (dedup,
-crawl frontier): 16 KiB blocks with a data-block hash index, a 10-bit bloom filter, index and filter
-blocks in a shared LRU cache, LZ4 for upper levels and ZSTD at the bottom.
+Its column families and their options are listed in :mod:`catalog.column_families`; ``meta`` holds
+``count`` (exact number of keys) and ``applied_seq`` (the last journal sequence applied, see
+:mod:`catalog.journal`), written in the same atomic batch as the data.
 
 RocksDB allows one writer per directory: opening a shard another process holds raises
 :class:`CatalogLockedError`. Never fork after opening a shard.
@@ -21,65 +13,17 @@ import gc
 import os
 import struct
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import rocksdict as rd
 
+from catalog import column_families as cfs
 from catalog.errors import CatalogError, CatalogLockedError
 
-CF_LISTING = "listing"
-CF_MARKS = "marks"
-CF_META = "meta"
 _META_COUNT = b"count"
 _META_APPLIED = b"applied_seq"
 _U64 = struct.Struct("<Q")
 _I64 = struct.Struct("<q")
-
-
-def table_options(cache: rd.Cache) -> rd.Options:
-    """RocksDB options tuned for point lookups (used for live shards and for bulk SST files)."""
-    opts = rd.Options(raw_mode=True)
-    opts.create_if_missing(True)
-    opts.create_missing_column_families(True)
-    table = rd.BlockBasedOptions()
-    # 16 KiB: a sorted batch's seeks search a smaller index. Seek CPU per key on a 2.5M-entry shard
-    # (bench/catalog_bench.py data), 100k-key batches over 10^7 (1% of a shard per batch): 4/8/16/32 KiB
-    # ~1.9/1.66/1.41/1.30 µs; 5% density: 1.15/0.96/0.95/0.97. Larger blocks make a cold point read
-    # decompress more, so 16 KiB. File size 36.4/35.7/35.2/35.4 B/entry.
-    table.set_block_size(16384)
-    table.set_data_block_index_type(rd.DataBlockIndexType.binary_and_hash())
-    table.set_data_block_hash_ratio(0.75)
-    table.set_bloom_filter(10, False)
-    table.set_block_cache(cache)
-    table.set_cache_index_and_filter_blocks(True)
-    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
-    table.set_format_version(5)
-    opts.set_block_based_table_factory(table)
-    _set_compression(opts)
-    opts.set_max_background_jobs(2)
-    opts.set_keep_log_file_num(3)
-    opts.set_max_open_files(512)
-    return opts
-
-
-def listing_options(cache: rd.Cache) -> rd.Options:
-    """Options of the listing column family: scanned, not point-read, so bigger blocks, no bloom."""
-    opts = rd.Options(raw_mode=True)
-    table = rd.BlockBasedOptions()
-    table.set_block_size(16384)
-    table.set_block_cache(cache)
-    opts.set_block_based_table_factory(table)
-    _set_compression(opts)
-    return opts
-
-
-def _set_compression(opts: rd.Options) -> None:
-    """LZ4 for upper levels, ZSTD level 1 at the bottom, where bulk SST files land. Level 1 writes
-    ~12% faster than the default level 3 at the same size (measured on 2.5M location entries:
-    35.9 B/entry either way)."""
-    opts.set_compression_type(rd.DBCompressionType.lz4())
-    opts.set_bottommost_compression_type(rd.DBCompressionType.zstd())
-    opts.set_bottommost_compression_options(-14, 1, 0, 0, True)
 
 
 class Shard:
@@ -88,12 +32,11 @@ class Shard:
     def __init__(self, path: Path, cache: rd.Cache, *, read_only: bool = False) -> None:
         self.path = path
         self.cache = cache
-        self.options = table_options(cache)
-        cfs = {CF_LISTING: listing_options(cache), CF_MARKS: rd.Options(raw_mode=True),
-               CF_META: rd.Options(raw_mode=True)}
+        self.options = cfs.table_options(cache)
         access = rd.AccessType.read_only() if read_only else rd.AccessType.read_write()
         try:
-            self.db = rd.Rdict(str(path), self.options, column_families=cfs, access_type=access)
+            self.db = rd.Rdict(str(path), self.options, column_families=cfs.column_family_options(cache),
+                               access_type=access)
         except Exception as exc:  # rocksdict raises a bare Exception with RocksDB's message
             text = str(exc)
             if "lock" in text.lower():
@@ -102,13 +45,12 @@ class Shard:
                     "stop that writer, or query it through the catalog service instead"
                 ) from exc
             raise CatalogError(f"cannot open catalog shard {path}: {text}") from exc
-        self.listing = self.db.get_column_family(CF_LISTING)
-        self.marks = self.db.get_column_family(CF_MARKS)
-        self.meta = self.db.get_column_family(CF_META)
-        self.h_default = self.db.get_column_family_handle("default")
-        self.h_listing = self.db.get_column_family_handle(CF_LISTING)
-        self.h_marks = self.db.get_column_family_handle(CF_MARKS)
-        self.h_meta = self.db.get_column_family_handle(CF_META)
+        self.listing = self.db.get_column_family(cfs.LISTING.name)
+        self.marks = self.db.get_column_family(cfs.MARKS.name)
+        self.meta = self.db.get_column_family(cfs.META.name)
+        # write-batch handles by column-family code (how journal records name them)
+        self._handles: dict[int, Any] = {cf.code: self.db.get_column_family_handle(cf.name) for cf in cfs.ALL}
+        self.h_meta = self._handles[cfs.META.code]
         self._read_opts = rd.ReadOptions()
         self._read_opts.set_verify_checksums(False)  # block checksums cost ~15% per get; SSTs are verified at ingest
 
@@ -202,6 +144,10 @@ class Shard:
     def new_batch(self) -> rd.WriteBatch:
         return rd.WriteBatch(raw_mode=True)
 
+    def handle(self, code: int) -> Any:
+        """The write-batch handle of the column family with journal ``code``."""
+        return self._handles[code]
+
     def ingest_ssts(self, location_sst: str | None, listing_sst: str | None, count_delta: int,
                     seq: int) -> None:
         """Ingest bulk SST files by moving them into the shard, then record the count and sequence.
@@ -226,8 +172,8 @@ class Shard:
     def disk_bytes(self) -> dict[str, int]:
         """Bytes of live SST files per column family, plus WAL, manifest and logs under 'other'."""
         sizes: dict[str, int] = {}
-        for name, cf in (("default", self.db), (CF_LISTING, self.listing), (CF_MARKS, self.marks),
-                         (CF_META, self.meta)):
+        for name, cf in ((cfs.LOCATIONS.name, self.db), (cfs.LISTING.name, self.listing),
+                         (cfs.MARKS.name, self.marks), (cfs.META.name, self.meta)):
             sizes[name] = int(cf.property_int_value("rocksdb.total-sst-files-size") or 0)
         total = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
         sizes["other"] = max(0, total - sum(sizes.values()))
@@ -240,7 +186,8 @@ class Shard:
         is dropped and collected before closing; otherwise a reopen in this process finds the lock held.
         """
         self.listing = self.marks = self.meta = None  # type: ignore[assignment]
-        self.h_default = self.h_listing = self.h_marks = self.h_meta = None
+        self._handles = {}
+        self.h_meta = None
         gc.collect()
         self.db.close()
         self.db = None  # type: ignore[assignment]

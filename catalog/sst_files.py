@@ -1,23 +1,26 @@
-"""Writing one shard's bulk SST files; runs in the catalog process or in spawned worker processes.
+"""Writing one shard's bulk SST files; runs in the catalog process or in writer processes.
 
 The expensive part of a bulk load — sorting ids and listing keys, and writing every entry through
 ``SstFileWriter`` — happens here, per shard, so shards are written in parallel by separate processes.
 SST files must be written in key order with the table options the shard reads them with (block size,
 hash index and bloom filter are fixed when the file is written), so both come from
-:func:`catalog.shard.table_options`. Workers are *spawned*, never forked: forking a process that has
-RocksDB open is unsafe.
+:mod:`catalog.column_families`. Writer processes are fresh interpreters (:mod:`catalog.child_process`),
+never forked: forking a process that has RocksDB open is unsafe.
 """
 from __future__ import annotations
 
-import multiprocessing
+import atexit
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 
 import numpy as np
 import rocksdict as rd
 
-from catalog.shard import listing_options, table_options
+from catalog.child_process import ChildProcess
+from catalog.column_families import listing_options, table_options
+from catalog.errors import CatalogError
 
 
 @dataclass
@@ -113,35 +116,107 @@ def _fsync(path: str) -> None:
         os.close(fd)
 
 
-_POOL: ProcessPoolExecutor | None = None
-_POOL_SIZE = 0
+def _serve(conn: Connection) -> None:
+    """A writer process: write each job received, answer ``(True, job)`` or ``(False, error)``."""
+    import rocksdict  # noqa: F401  (the import is the slow part of a writer's start)
+
+    conn.send((True, os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send((True, write_shard_ssts(job)))
+        except Exception as exc:  # noqa: BLE001 - sent back to be raised in the catalog process
+            conn.send((False, exc))
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """The process pool (spawned once, reused: starting a worker costs ~0.5 s of imports)."""
-    global _POOL, _POOL_SIZE
-    if _POOL is None or _POOL_SIZE != workers:
-        if _POOL is not None:
-            _POOL.shutdown()
-        _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        _POOL_SIZE = workers
-    return _POOL
+class WriterPool:
+    """``workers`` writer processes, started once and reused (starting one costs ~0.5 s of imports)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._procs = [ChildProcess("catalog.sst_files:_serve") for _ in range(workers)]
+        for proc in self._procs:
+            self._answer(proc)  # ready
+
+    def _answer(self, proc: ChildProcess) -> object:
+        try:
+            ok, value = proc.conn.recv()
+        except (EOFError, OSError) as exc:
+            raise CatalogError(f"an SST writer process (pid {proc.process.pid}) died ({exc!r}): nothing of "
+                               "this load was registered; run it again") from exc
+        if not ok:
+            raise value
+        return value
+
+    def run(self, jobs: list[ShardSstJob]) -> list[ShardSstJob]:
+        results: list[ShardSstJob | None] = [None] * len(jobs)
+        errors: list[BaseException] = []
+
+        def serve(w: int) -> None:
+            proc = self._procs[w]
+            try:
+                for j in range(w, len(jobs), self.workers):
+                    proc.conn.send(jobs[j])
+                    results[j] = self._answer(proc)  # type: ignore[assignment]
+            except BaseException as exc:  # noqa: BLE001 - raised by the caller's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=serve, args=(w,)) for w in range(1, self.workers)]
+        for thread in threads:
+            thread.start()
+        serve(0)
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        for proc in self._procs:
+            proc.stop()
+        self._procs = []
 
 
-def _ready(_: int = 0) -> int:
-    import rocksdict  # noqa: F401  (the import is the slow part of a worker's start)
+_POOL: WriterPool | None = None
+_POOL_LOCK = threading.Lock()
 
-    return os.getpid()
+
+def worker_pool(workers: int) -> WriterPool:
+    """The writer processes (started once, reused; replaced if a load asks for another count)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL.workers != workers:
+            if _POOL is not None:
+                _POOL.close()
+            _POOL = WriterPool(workers)
+        return _POOL
+
+
+def _close_pool() -> None:
+    global _POOL
+    if _POOL is not None:
+        _POOL.close()
+        _POOL = None
+
+
+atexit.register(_close_pool)
 
 
 def warm_up(workers: int) -> None:
-    """Start the pool's processes now (a long-running catalog does this once, not per load)."""
-    pool = worker_pool(workers)
-    list(pool.map(_ready, range(workers * 2)))
+    """Start the writer processes now (a long-running catalog does this once, not per load)."""
+    worker_pool(workers)
 
 
 def run_jobs(jobs: list[ShardSstJob], workers: int) -> list[ShardSstJob]:
-    """Write every job's files, in ``workers`` spawned processes when more than one."""
+    """Write every job's files, in ``workers`` writer processes when more than one."""
     if workers <= 1 or len(jobs) <= 1:
         return [write_shard_ssts(job) for job in jobs]
-    return list(worker_pool(workers).map(write_shard_ssts, jobs))
+    pool = worker_pool(workers)
+    try:
+        return pool.run(jobs)
+    except CatalogError:
+        _close_pool()  # a writer died: start fresh ones next time
+        raise

@@ -1,15 +1,16 @@
 """A deployment root: the catalog plus the volume store, and the operations that need both.
 
-``root`` is a local directory or any fsspec URL. For a local root the catalog lives in
-``root/catalog`` and volumes in ``root/volumes``. RocksDB needs a local disk, so for a remote root
-(``s3://bucket/haybale``) pass ``catalog_dir`` explicitly; volumes then go to ``root/volumes``.
+``root`` is a local directory or any fsspec URL; :class:`~catalog.layout.RootLayout` names every path
+under it. For a local root the catalog lives in ``root/catalog`` and volumes in ``root/volumes``.
+RocksDB needs a local disk, so for a remote root (``s3://bucket/haybale``) pass ``catalog_dir``.
+
+A :class:`Store` is the embedded implementation of the catalog reader interface
+(:class:`~catalog.reader.CatalogReader`): ``get``, ``get_many``, ``list``, ``items``, ``stats``,
+``cat``, ``mark_of``, ``describe``, as the HTTP client and the in-memory test double offer them.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 import fsspec
 
@@ -17,35 +18,12 @@ from catalog.bulk import prepare_bulk, register_bulk
 from catalog.captures import Capture, latest_captures
 from catalog.catalog import DEFAULT_SHARDS, Catalog, RegisterResult
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
-from catalog.errors import CatalogError
+from catalog.keys import canonical_key
+from catalog.layout import RootLayout
 from catalog.location import Location
 from catalog.record_body import iter_record_body, record_body
-from catalog.volume import SealedVolume, VolumeReader, VolumeWriter, is_local, local_path
+from catalog.volume import SealedVolume, VolumeReader, VolumeWriter
 from catalog.warc_records import ParsedRecord
-
-DEFAULT_ROOT = "./haybale-data"
-
-
-def resolve_root(root: str | None) -> str:
-    """``root`` if given, else ``$HAYBALE_ROOT``, else ``./haybale-data``."""
-    return root or os.environ.get("HAYBALE_ROOT") or DEFAULT_ROOT
-
-
-@dataclass(frozen=True)
-class RootLayout:
-    catalog_dir: Path
-    volumes_url: str
-
-
-def layout(root: str, catalog_dir: str | None = None) -> RootLayout:
-    if is_local(root):
-        base = Path(local_path(root)).absolute()
-        return RootLayout(Path(catalog_dir) if catalog_dir else base / "catalog", str(base / "volumes"))
-    if not catalog_dir:
-        raise CatalogError(f"root {root!r} is remote; RocksDB needs a local disk: pass --catalog-dir "
-                           "(or HAYBALE_CATALOG_DIR) naming a local directory for the catalog")
-    return RootLayout(Path(catalog_dir), root.rstrip("/") + "/volumes")
-
 
 class Store:
     """Catalog + volumes of one deployment root. Close it (or use ``with``) to release the catalog."""
@@ -53,10 +31,10 @@ class Store:
     def __init__(self, root: str | None = None, *, catalog_dir: str | None = None,
                  read_only: bool = False, create: bool = True, num_shards: int = DEFAULT_SHARDS,
                  durable: bool = True) -> None:
-        self.root = resolve_root(root)
-        lay = layout(self.root, catalog_dir or os.environ.get("HAYBALE_CATALOG_DIR"))
-        self.volumes_url = lay.volumes_url
-        self.catalog = Catalog.open(lay.catalog_dir, num_shards=num_shards, create=create,
+        self.layout = RootLayout.of(root, catalog_dir)
+        self.root = self.layout.root
+        self.volumes_url = self.layout.volumes_url
+        self.catalog = Catalog.open(self.layout.catalog_dir, num_shards=num_shards, create=create,
                                     read_only=read_only, durable=durable)
         self.reader = VolumeReader()
 
@@ -113,6 +91,35 @@ class Store:
 
     def volume_url(self, number: int) -> str:
         return str(self.catalog.volumes.get(number)["url"])
+
+    # -- the reader interface (catalog.reader.CatalogReader) -----------------------------------
+    def get(self, key: str) -> Location:
+        """Location of ``key``; raises :class:`~catalog.errors.KeyNotFoundError` if absent."""
+        return self.catalog.get(key)
+
+    def get_many(self, keys: Sequence[str]) -> list[Location | None]:
+        return self.catalog.get_many(keys)
+
+    def list(self, prefix: str = "", limit: int | None = None) -> Iterator[str]:
+        return self.catalog.list(prefix, limit)
+
+    def items(self, prefix: str = "", limit: int | None = None) -> Iterator[tuple[str, Location]]:
+        for n, item in enumerate(self.catalog.items(prefix)):
+            if limit is not None and n >= limit:
+                return
+            yield item
+
+    def stats(self) -> dict[str, Any]:
+        return self.catalog.stats()
+
+    def mark_of(self, key: str) -> tuple[str, str] | None:
+        return self.catalog.mark_of(key)
+
+    def describe(self, key: str) -> dict[str, Any]:
+        """``key``, its canonical form, its location fields and its volume URL."""
+        loc = self.catalog.get(key)
+        return {"key": key, "canonical_key": canonical_key(key), **loc.as_dict(),
+                "volume_url": self.volume_url(loc.volume)}
 
     def read(self, key: str) -> tuple[ParsedRecord, Location, str]:
         """The verified record stored under ``key``, its location and its volume URL."""

@@ -27,19 +27,11 @@ from catalog.errors import CorruptRecordError, VolumeError, VolumeNotFoundError
 from catalog.location import Location
 from catalog.warc_records import (DEFAULT_COMPRESS_LEVEL, ParsedRecord, WarcRecord, gzip_member, parse_record,
                                    payload_digest)
-from haybale.failpoints import failpoint
+from catalog.failpoints import failpoint
+from catalog.storage import TMP_SUFFIX, fsync_dir, is_local, local_path, write_atomic_on
 
 DEFAULT_VOLUME_BYTES = 1 << 30
 VOLUME_SUFFIX = ".warc.gz"
-TMP_SUFFIX = ".tmp"
-
-
-def is_local(url: str) -> bool:
-    return "://" not in url or url.startswith("file://")
-
-
-def local_path(url: str) -> str:
-    return url[len("file://"):] if url.startswith("file://") else url
 
 
 @dataclass
@@ -148,7 +140,7 @@ class VolumeWriter:
             os.fsync(self._fh.fileno())
             self._fh.close()
             os.replace(tmp, final)
-            _fsync_dir(os.path.dirname(final))
+            fsync_dir(os.path.dirname(final))
         else:
             self._fh.close()  # completes the upload
             self._fs.mv(tmp, final)
@@ -156,42 +148,12 @@ class VolumeWriter:
         failpoint("volume.after_seal")
         side = sidecar_url(final)
         body = "".join(sorted(self._cdx)).encode("utf-8")
-        _write_atomic(self._fs, side, body, self._local)
+        write_atomic_on(self._fs, side, body, local=self._local)
         url = final if not self._local else os.path.abspath(final)
         if not self._local:
             url = self._fs.unstrip_protocol(final)
         side_url = sidecar_url(url)
         return SealedVolume(url, self._size, self._records, side_url, {"unkeyed": self._unkeyed} if self._unkeyed else {})
-
-
-def write_atomic(url: str, data: bytes) -> None:
-    """Write ``url`` (any fsspec URL) whole or not at all: a temporary name, fsync on local disk, then
-    rename (or a completed upload and a move on object stores)."""
-    fs, path = fsspec.core.url_to_fs(url)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    _write_atomic(fs, path, data, is_local(url))
-
-
-def _write_atomic(fs: Any, path: str, data: bytes, local: bool) -> None:
-    tmp = path + TMP_SUFFIX
-    if local:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    else:
-        with fs.open(tmp, "wb") as fh:
-            fh.write(data)
-        fs.mv(tmp, path)
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class VolumeReader:

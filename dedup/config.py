@@ -6,6 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# the tuned defaults live in dedup/defaults.py, which the command line reads without this module's imports
+from dedup.defaults import (DEFAULT_LSH_THRESHOLD, DEFAULT_NGRAM, DEFAULT_SMALL_DIFFERENCE,
+                            DEFAULT_SMALL_DIFFERENCE_THRESHOLD, DEFAULT_THRESHOLD)
 from dedup.errors import ConfigError
 from dedup.lsh_params import LshParams, optimal_params
 from dedup.minhash import MinHashConfig
@@ -13,17 +16,6 @@ from dedup.near_duplicate import NearDuplicateRule
 
 KeepPolicy = Literal["first", "longest", "priority"]
 VerifyMode = Literal["exact", "estimate"]
-
-# Chosen on neardup-core (120 human-graded pairs) through the real job, while keeping the synthetic
-# dev set's F1 (bench/dedup_neardup.py; the sweep and the reasons are in dedup/README.md): word
-# trigrams; LSH tuned for 0.4 (32 bands x 4 rows) finds candidates generously; a pair is a
-# near-duplicate at exact Jaccard >= 0.68, or at >= 0.5 when the two shingle sets differ by at most
-# 80 trigrams (a sentence or two, whatever the length).
-DEFAULT_NGRAM = 3
-DEFAULT_THRESHOLD = 0.68
-DEFAULT_LSH_THRESHOLD = 0.4
-DEFAULT_SMALL_DIFFERENCE = 80
-DEFAULT_SMALL_DIFFERENCE_THRESHOLD = 0.5
 
 
 def default_minhash() -> MinHashConfig:

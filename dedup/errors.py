@@ -2,17 +2,21 @@
 
 ::
 
-    DedupError
-    ├── ConfigError        a setting is invalid (flag values, LSH parameters, keep policy)
-    ├── SourceError        an input cannot be listed or read at all (missing path, unknown format)
-    │   └── RecordError    one record is bad (undecodable line, missing field); carries file + line
-    │       └── RecordWarning   one record is odd but kept (a false Content-Encoding used as stored)
-    └── JobError           a stage of the batch job failed; names the stage and the split
+    HaybaleError (catalog.errors)
+    └── DedupError
+        ├── ConfigError        a setting is invalid (flag values, LSH parameters, keep policy)
+        ├── SourceError        an input cannot be listed or read at all (missing path, unknown format)
+        │   └── RecordError    one record is bad (undecodable line, missing field); carries file + line
+        │       └── RecordWarning   one record is odd but kept (a false Content-Encoding used as stored)
+        ├── JobError           a stage of the batch job failed; names the stage and the split
+        └── CleanError         the cleaning stage (dedup.clean.errors) failed
 """
 from __future__ import annotations
 
+from catalog.errors import HaybaleError
 
-class DedupError(Exception):
+
+class DedupError(HaybaleError):
     """Base class of every error raised by the dedup package."""
 
 
@@ -48,3 +52,5 @@ class RecordWarning(RecordError):
 
 class JobError(DedupError):
     """A stage of the batch job failed; the message names the stage and the unit of work."""
+
+    exit_status = 1

@@ -24,6 +24,7 @@ from typing import Any, Callable, Protocol, Sequence
 import fsspec
 import ray
 
+from catalog.progress import human_bytes
 from dedup.candidates import process_partition
 from dedup.components import assign_clusters, merge_forests, partition_forest
 from dedup.config import DedupConfig
@@ -140,7 +141,7 @@ def _wait_all(refs: list[Any], stage: str, reporter: _Reporter, poll: Callable[[
         now = time.monotonic()
         if now - last >= 2.0 or not pending:
             detail = poll() if poll is not None else ""
-            reporter.line(f"{stage}: {len(refs) - len(pending)}/{len(refs)} done, {now - started:.0f}s {detail}")
+            reporter.line(f"{stage}: {len(refs) - len(pending)}/{len(refs)} done, {now - started:.0f} s {detail}".rstrip())
             last = now
     try:
         return ray.get(refs)
@@ -262,28 +263,35 @@ def _input_sizes(splits: list[Split]) -> list[int]:
 
 
 def _read_progress(refs: list[Any], sizes: list[int], started: float) -> Callable[[], str]:
-    """A progress line from the splits finished so far: documents/s, MB/s of input and ETA.
+    """A progress line from the splits finished so far: documents/s, MB/s of document text read and
+    ETA.
 
-    Counted per finished split (no per-batch messages to the driver, which would cost a Ray call
-    each); with many splits per worker, as at scale, that is fine-grained enough.
+    The rate counts the text the finished splits read (their ``bytes_in``), not the sizes of the
+    input files: a catalog input's splits are small manifests naming key ranges, whose size says
+    nothing of the records behind them. The ETA weighs splits by file size when every size is known,
+    else counts them. Counted per finished split (no per-batch messages to the driver, which would
+    cost a Ray call each); with many splits per worker, as at scale, that is fine-grained enough.
     """
-    total = sum(sizes)
-    documents_of: dict[Any, int] = {}
+    weights = sizes if sizes and all(sizes) else [1] * len(refs)
+    total = sum(weights)
+    finished: dict[Any, tuple[int, int]] = {}  # ref -> (documents, text bytes)
 
     def line() -> str:
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
         for ref in ready:
-            if ref not in documents_of:
+            if ref not in finished:
                 try:
-                    documents_of[ref] = int(ray.get(ref)["documents_in"])
+                    stats = ray.get(ref)
+                    finished[ref] = (int(stats["documents_in"]), int(stats["bytes_in"]))
                 except ray.exceptions.RayError:
-                    documents_of[ref] = 0  # the failure is reported by _wait_all
-        documents = sum(documents_of.values())
-        done_bytes = sum(size for ref, size in zip(refs, sizes) if ref in documents_of)
+                    finished[ref] = (0, 0)  # the failure is reported by _wait_all
+        documents = sum(d for d, _ in finished.values())
+        text_bytes = sum(b for _, b in finished.values())
+        done_weight = sum(w for ref, w in zip(refs, weights) if ref in finished)
         elapsed = max(time.monotonic() - started, 1e-9)
-        text = f"{documents:,} docs, {documents / elapsed:,.0f} docs/s, {done_bytes / elapsed / 1e6:.1f} MB/s"
-        if total and done_bytes:
-            text += f", ETA {elapsed * (total - done_bytes) / done_bytes:.0f}s"
+        text = f"{documents:,} docs, {documents / elapsed:,.0f} docs/s, {human_bytes(text_bytes / elapsed)}/s of text"
+        if total and done_weight and done_weight < total:
+            text += f", ETA {elapsed * (total - done_weight) / done_weight:.0f} s"
         return text
 
     return line

@@ -47,7 +47,8 @@ def _jit(function: Callable[..., Any], **options: Any) -> Callable[..., Any]:
     try:
         return njit(cache=True, nogil=True, **options)(function)
     except RuntimeError as error:  # pragma: no cover - depends on the file system
-        warnings.warn(f"numba cache unavailable ({error}); kernels compile in every process", RuntimeWarning)
+        warnings.warn(f"numba cache unavailable ({error}); kernels compile in every process", RuntimeWarning,
+                      stacklevel=2)
         return njit(cache=False, nogil=True, **options)(function)
 
 

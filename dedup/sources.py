@@ -74,7 +74,7 @@ def expand_urls(url: str, suffixes: tuple[str, ...]) -> list[str]:
     elif fs.exists(path):
         found = [path]
     else:
-        raise SourceError(f"input not found: {url}")
+        raise SourceError(f"input not found: {url}: check the path or URL (quote globs so the shell does not expand them)")
     if not found:
         raise SourceError(f"no input files match {url} (expected names ending in {', '.join(suffixes)})")
     return [p if protocol in ("file", "local") else f"{protocol}://{p}" for p in found]

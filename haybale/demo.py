@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from haybale.cli.output import counts
+
 WORDS = ("hay bale needle volume catalog shard record crawl page data clean text dedup minhash "
          "band bucket warc gzip member offset length digest index surt host path").split()
 
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     original = (src / "part-3" / Path(key).name).read_text()
     assert content == original, "cat returned different bytes than the file"
     print("  (identical to the original file)")
-    print("\n== 5. resume: rerunning the same run id skips what is done; a file-by-file pass finds all unchanged ==")
+    print("\n== 5. resume: rerunning the same run id skips what is done; a new run finds every file unchanged ==")
     again = json.loads(run(["ingest", "files", str(src), "--run-id", "demo-files", "--json", "--quiet"], root, show=0))
     print(f"  same run id: {again['splits_skipped_done']} of {again['splits']} splits already done, "
           f"{again['added']} added")
@@ -189,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "--quiet"], root, show=0))
     finally:
         server.shutdown()  # type: ignore[attr-defined]
-    print(f"  outcomes {crawl['outcomes']}; {crawl['pages']} pages stored in {crawl['volumes']} volume(s); "
-          f"rejected: {[r['url'].rsplit('/', 2)[-2:] for r in crawl['rejected']]}")
+    print(f"  outcomes: {counts(crawl['outcomes'])}; {crawl['pages']} pages stored in {crawl['volumes']} volume(s); "
+          f"rejected: {', '.join(r['url'].rsplit('/', 2)[-1] for r in crawl['rejected']) or 'none'}")
     run(["catalog", "ls", base + "/", "--limit", "3"], root)
     run(["catalog", "cat", f"{base}/story-3.html"], root, show=2)
 
@@ -199,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     write_warc(warc_path, 50)
     warc = json.loads(run(["ingest", "warc", str(warc_path), "--run-id", "demo-warc", "--json", "--quiet"],
                           root, show=0))
-    print(f"  indexed {warc.get('indexed', warc.get('added'))} records in place, skipped by type "
-          f"{warc.get('skipped_by_type', warc.get('skipped'))}, quarantined {warc.get('quarantined', 0)}")
+    print(f"  indexed {warc['indexed']} records in place, skipped by type: {counts(warc['skipped'])}, "
+          f"quarantined {warc['quarantined']}")
     run(["catalog", "get", "https://warc.example/page/7"], root)
 
     print("\n== 9. dedup everything in the catalog on Ray: clean HTML, exact + MinHash-LSH near duplicates ==")
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     dd = json.loads(run(["dedup", "run", "--input", "catalog:", "--output", out, "--run-id",
                          "demo-dedup", "--json", "--quiet"], root, show=0))
     docs = dd["documents"]
-    print(f"  {docs['input']:,} documents in, {docs['kept']:,} kept, removed: {docs['removed_by_reason']}")
+    print(f"  {docs['input']:,} documents in, {docs['kept']:,} kept, removed: {counts(docs['removed_by_reason'])}")
     print(f"  clean dataset, removal report, summary and plots in {out}: {sorted(os.listdir(out))}")
     import pyarrow.parquet as pq
 

@@ -4,7 +4,8 @@ A run id names a run; its state lives at ``ROOT/runs/RUN_ID/`` on the same stora
 (any fsspec URL). ``plan.json`` is written once, before any work, so a rerun processes exactly the
 same splits. ``done/SPLIT.json`` is written after the split's volumes are registered in the catalog;
 a rerun skips splits that have it. Markers are written to a temporary name and renamed, so a marker
-is either whole or absent.
+is either whole or absent. Nothing is created until the first write (the plan), so a run refused
+while planning leaves no folder behind.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import fsspec
 
+from catalog.storage import is_local, write_atomic_on
 from ingest.errors import IngestError
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -29,13 +31,20 @@ class RunState:
         self.run_id = run_id
         self.fs, base = fsspec.core.url_to_fs(runs_url)
         self.dir = f"{base.rstrip('/')}/{run_id}"
-        self.fs.makedirs(f"{self.dir}/done", exist_ok=True)
+        self._local = is_local(runs_url)
 
     def _write(self, path: str, obj: Any) -> None:
-        tmp = path + ".tmp"
-        with self.fs.open(tmp, "w") as fh:
-            json.dump(obj, fh)
-        self.fs.mv(tmp, path)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        write_atomic_on(self.fs, path, json.dumps(obj), local=self._local)
+
+    def exists(self) -> bool:
+        """True once the run has saved anything (its plan comes first)."""
+        return bool(self.fs.exists(self.dir))
+
+    def remove(self) -> None:
+        """Delete the run's state (for a run that failed before any split was done)."""
+        if self.fs.exists(self.dir):
+            self.fs.rm(self.dir, recursive=True)
 
     def load_plan(self) -> dict[str, Any] | None:
         path = f"{self.dir}/plan.json"
@@ -49,6 +58,8 @@ class RunState:
 
     def done_splits(self) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
+        if not self.fs.exists(f"{self.dir}/done"):
+            return out
         for path in self.fs.glob(f"{self.dir}/done/*.json"):
             with self.fs.open(path, "r") as fh:
                 out[int(path.rsplit("/", 1)[1].split(".")[0])] = json.load(fh)

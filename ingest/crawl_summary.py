@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from ingest.crawl_records import BatchResult
+from ingest.runner import JobSummary
 
 MAX_LISTED_REJECTS = 1000  # in the summary; every reject is kept in its batch's completion marker
 
@@ -26,14 +27,13 @@ class CrawlJobConfig:
 
 
 @dataclass
-class CrawlJobSummary:
-    run_id: str
+class CrawlJobSummary(JobSummary):
+    """A crawl's counts (this attempt's, except the plan's seed counts); a split is a batch of URLs."""
+
     seeds: int = 0
     seeds_invalid: int = 0
     seeds_duplicate: int = 0
     skipped_known: int = 0  # in the catalog already: at planning, before dispatch, or as a found link
-    batches: int = 0
-    batches_skipped_done: int = 0
     urls_planned: int = 0
     results: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -43,26 +43,17 @@ class CrawlJobSummary:
     requests: int = 0
     robots_fetched: int = 0
     hosts_dropped: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    volumes: int = 0
-    volume_bytes: int = 0
-    unreferenced_volumes_removed: int = 0
     rejects_total: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     actor_seconds: float = 0.0  # summed over batches: crawl + write inside the actors
     actor_cpu_seconds: float = 0.0  # summed over batches: CPU time of the actor processes
     write_seconds: float = 0.0  # summed over batches: WARC records, gzip and volume appends (in actors)
     register_seconds: float = 0.0  # driver: registering volumes and writing completion markers
-    ray_start_seconds: float = 0.0
     actors_start_seconds: float = 0.0
     crawl_seconds: float = 0.0
-    seconds: float = 0.0
-    config: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = super().as_dict()
         secs = self.crawl_seconds
         out["pages_per_s"] = round(self.results / secs, 1) if secs else None
         out["mb_per_s"] = round(self.body_bytes / secs / 1e6, 2) if secs else None

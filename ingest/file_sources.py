@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import fsspec
 
 from catalog.keys import canonical_key, file_uri
+from catalog.storage import is_local, local_path
 from ingest.checkpoint import RunState
 from ingest.errors import IngestError
 
@@ -23,11 +25,13 @@ GLOB_CHARS = set("*?[")
 
 @dataclass(frozen=True)
 class FileRef:
-    """One input file: its URL (absolute path for local files), size, and catalog key."""
+    """One input file: its URL (absolute path for local files), size, catalog key and modification
+    time (seconds since the epoch; None when the filesystem does not say)."""
 
     url: str
     size: int
     key: str
+    mtime: float | None = None
 
 
 @dataclass(frozen=True)
@@ -42,14 +46,10 @@ class Split:
         return sum(f.size for f in self.files)
 
 
-def _is_local(url: str) -> bool:
-    return "://" not in url or url.startswith("file://")
-
-
 def key_for(url: str) -> str:
     """The catalog key of an input file: ``file://`` URI for local files, the URL otherwise."""
-    if _is_local(url):
-        return file_uri(url[len("file://"):] if url.startswith("file://") else url)
+    if is_local(url):
+        return file_uri(local_path(url))
     return canonical_key(url)
 
 
@@ -61,9 +61,9 @@ def expand_inputs(inputs: list[str]) -> list[FileRef]:
     seen: dict[str, FileRef] = {}
     for raw in inputs:
         fs, path = fsspec.core.url_to_fs(raw)
-        local = _is_local(raw)
+        local = is_local(raw)
 
-        def url_of(p: str) -> str:
+        def url_of(p: str, fs: Any = fs, local: bool = local) -> str:
             return os.path.abspath(p) if local else fs.unstrip_protocol(p)
 
         if any(ch in path for ch in GLOB_CHARS):
@@ -85,8 +85,26 @@ def expand_inputs(inputs: list[str]) -> list[FileRef]:
             url = url_of(p)
             if local and os.path.islink(p):
                 continue  # symlinks could point anywhere; pack the target itself if wanted
-            seen[url] = FileRef(url, int(info.get("size") or 0), key_for(url))
+            seen[url] = FileRef(url, int(info.get("size") or 0), key_for(url), _mtime(info))
     return [seen[u] for u in sorted(seen)]
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    """The modification time in an fsspec ``info`` dict: ``mtime`` (local, seconds) or
+    ``LastModified`` / ``last_modified`` / ``updated`` (object stores: a datetime or ISO string)."""
+    value = info.get("mtime")
+    if isinstance(value, (int, float)):
+        return float(value)
+    for name in ("LastModified", "last_modified", "updated", "mtime"):
+        value = info.get(name)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return None
 
 
 def plan_splits(files: list[FileRef], *, max_files: int = 5000, max_bytes: int = 256 << 20) -> list[Split]:

@@ -1,35 +1,36 @@
-"""The files ingest job on Ray: small files from any fsspec URL or glob into volumes and the catalog.
+"""The files ingest job: small files from any fsspec URL or glob into volumes and the catalog.
 
-Work moves in splits of thousands of files (one Ray task per split, never per file). Each task reads
-its files, packs them into volumes and seals them; the driver, which holds the catalog, registers a
-split's volumes and then writes the split's completion marker.
+Work moves in splits of thousands of files (one Ray task per split, never per file; or, with
+``local=True`` / ``--no-ray``, one split after another in this process, with the same rules). Each
+split's files are read, packed into volumes as WARC ``resource`` records (keyed by their ``file://``
+URI or URL, dated by their modification time when the filesystem reports one) and the volumes sealed;
+the driver registers them and then writes the split's completion marker (:mod:`ingest.runner`).
+
+Unchanged files are skipped: before a split is dispatched, the driver looks its keys up, and a file
+whose content digest equals the registered one is counted ``unchanged`` and not written again, so
+re-ingesting a directory writes only what changed (on Ray and locally alike).
 
 Exactly once: the run id names the plan and the markers (see :mod:`ingest.checkpoint`). After a crash,
 a rerun with the same run id skips marked splits and redoes the others; registration is idempotent by
-key and content digest, so a split redone after its volumes were registered changes nothing, and a
-volume none of whose records ended up referenced (written twice by a redo) is deleted at once. Tasks
-whose worker dies are retried by Ray (``max_retries``). A rerun first removes the volumes a killed
-attempt left unreferenced (Ctrl-C between sealing and registering; :mod:`ingest.volume_sweep`).
+key and content digest, and a volume none of whose records ended up referenced is deleted at once.
+Tasks whose worker dies are retried by Ray (``task_retries``). A rerun first removes the volumes a killed
+attempt left unreferenced (Ctrl-C between sealing and registering; the runner's sweep,
+:mod:`ingest.volume_sweep`).
 """
 from __future__ import annotations
 
-import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
-from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
-from haybale.failpoints import failpoint
-from haybale.progress import Progress
-from ingest.checkpoint import RunState
+from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from ingest.errors import IngestError
+from ingest.executors import Executor, LocalExecutor, TaskExecutor
 from ingest.file_sources import Split, load_or_plan
-from ingest.packing import PackResult, pack_split
-from ingest.ray_runtime import ray_connection
-from ingest.volume_sweep import sweep_run
+from ingest.packing import PackResult, PackWork, pack_split
+from ingest.registration import Registration, register_split
+from ingest.runner import JobSummary, RunContext, SplitJob, new_run_id, run_split_job
 
 
 @dataclass
@@ -46,106 +47,74 @@ class FilesJobConfig:
 
 
 @dataclass
-class FilesJobSummary:
-    run_id: str
-    splits: int = 0
-    splits_skipped_done: int = 0
+class FilesJobSummary(JobSummary):
+    """``files``: files read by this attempt (packed or found unchanged); ``bytes``: their bytes."""
+
     files: int = 0
     bytes: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    volumes: int = 0
-    volume_bytes: int = 0
-    unreferenced_volumes_removed: int = 0
     rejected: list[dict[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
-    config: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = super().as_dict()
         out["files_per_s"] = round(self.files / self.seconds, 1) if self.seconds else None
         out["mb_per_s"] = round(self.bytes / self.seconds / 1e6, 2) if self.seconds else None
         return out
 
 
-def _register(store: Store, split: Split, result: PackResult, summary: FilesJobSummary) -> list[str]:
-    """Register a split's sealed volumes; returns the URLs of the volumes its records now live in
-    (after a redo these can be volumes an earlier, killed attempt wrote and registered)."""
-    for sealed in result.sealed:
-        reg = store.register_sealed(sealed)
-        summary.added += reg.added
-        summary.updated += reg.updated
-        summary.unchanged += reg.unchanged
-        if reg.added + reg.updated == 0:
-            # every record already registered elsewhere (a redo after a crash): nothing points here
-            store.drop_volume(sealed)
-            summary.unreferenced_volumes_removed += 1
-            continue
-        summary.volumes += 1
-        summary.volume_bytes += sealed.bytes
-    numbers = {loc.volume for loc in store.catalog.get_many([f.key for f in split.files]) if loc is not None}
-    return sorted(store.volume_url(n) for n in numbers)
+class FilesJob(SplitJob):
+    kind, unit = "files", "files"
+
+    def __init__(self, store: Store, inputs: list[str], config: FilesJobConfig) -> None:
+        self.store, self.inputs, self.config = store, inputs, config
+        self.summary = FilesJobSummary(config.run_id or new_run_id("files"), config=asdict(config))
+
+    def plan(self, ctx: RunContext) -> list[Split]:
+        if not ctx.local:
+            for raw in self.inputs:
+                if raw.startswith("memory://"):
+                    raise IngestError(f"input {raw!r} is in-process memory, which Ray workers cannot see: copy "
+                                      "it to a shared filesystem or object store, or use --no-ray")
+        return load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
+                            max_bytes=self.config.split_bytes)
+
+    def items(self, split: Split) -> int:
+        return len(split.files)
+
+    def executor(self, ctx: RunContext) -> Executor:
+        if ctx.local:
+            return LocalExecutor(pack_split, ctx.run_id)
+        return TaskExecutor(pack_split, ctx.run_id, cap=self.config.max_in_flight, retries=self.config.task_retries)
+
+    def prepare(self, split: Split) -> PackWork:
+        keys = [f.key for f in split.files]
+        known = {key: loc.digest for key, loc in zip(keys, self.store.catalog.get_many(keys)) if loc is not None}
+        return PackWork(self.store.layout.run_volumes_url(self.summary.run_id), self.config.volume_bytes,
+                        self.config.compresslevel, f"vol-s{split.index:06d}", known)
+
+    def register(self, ctx: RunContext, split: Split, payload: PackWork, result: PackResult
+                 ) -> tuple[Registration, dict[str, Any]]:
+        # every key of the split, also those skipped as unchanged: the marker lists where each one lives
+        registration = register_split(ctx.store, result.sealed, also_keys=[f.key for f in split.files])
+        return registration, {"files": result.files, "unchanged": result.unchanged, "bytes": result.bytes,
+                              "rejects": result.rejects}
+
+    def account(self, marker: dict[str, Any], result: PackResult | None) -> None:
+        if result is None:
+            return  # counts cover this attempt
+        self.summary.files += result.files + result.unchanged
+        self.summary.bytes += result.bytes
+        self.summary.unchanged += result.unchanged
+        self.summary.rejected += result.rejects
+
+    def progress(self, split: Split, payload: PackWork, result: PackResult) -> tuple[int, int, int]:
+        return result.files + result.unchanged + len(result.rejects), result.bytes, len(result.rejects)
 
 
-def run_files_job(store: Store, inputs: list[str], config: FilesJobConfig, *,
-                  show_progress: bool = True, address: str | None = None,
-                  num_cpus: int | None = None) -> FilesJobSummary:
-    """Ingest ``inputs`` into ``store`` on Ray: the one already initialized, else ``address`` /
-    ``$RAY_ADDRESS``, else a local Ray with ``num_cpus`` started for the job. Inputs are planned
-    (and bad inputs refused) before Ray starts."""
-    for raw in inputs:
-        if raw.startswith("memory://"):
-            raise IngestError(f"input {raw!r} is in-process memory, which Ray workers cannot see: copy it "
-                              "to a shared filesystem or object store, or use --no-ray")
-    run_id = config.run_id or f"files-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    state = RunState(store.root.rstrip("/") + "/runs", run_id)
-    summary = FilesJobSummary(run_id, config=asdict(config))
-    splits = load_or_plan(state, inputs, max_files=config.split_files, max_bytes=config.split_bytes)
-    done = state.done_splits()
-    todo = [s for s in splits if s.index not in done]
-    summary.splits = len(splits)
-    summary.splits_skipped_done = len(splits) - len(todo)
-    total_files = sum(len(s.files) for s in todo)
-    progress = Progress(f"ingest files [{run_id}]", total=total_files, enabled=show_progress)
-    if todo:  # what a killed attempt of this run left unreferenced goes before its splits are redone
-        summary.unreferenced_volumes_removed += sweep_run(store, store.volumes_url.rstrip("/") + f"/{run_id}",
-                                                          set(done))
-    with ray_connection(address, num_cpus):
-        _run_splits(store, state, todo, config, summary, progress)
-    # a worker killed mid-task (retried by Ray) may have sealed a volume nothing registered
-    summary.unreferenced_volumes_removed += sweep_run(store, store.volumes_url.rstrip("/") + f"/{run_id}",
-                                                      set(state.done_splits()))
-    summary.seconds = progress.done()
-    state.save_summary(summary.as_dict())
-    return summary
-
-
-def _run_splits(store: Store, state: RunState, todo: list[Split], config: FilesJobConfig,
-                summary: FilesJobSummary, progress: Progress) -> None:
-    import ray
-
-    run_id = state.run_id
-    pack = ray.remote(max_retries=config.task_retries, retry_exceptions=False)(pack_split)
-    in_flight_cap = config.max_in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 2)))
-    volumes_url = store.volumes_url.rstrip("/") + f"/{run_id}"
-    pending: dict[Any, Split] = {}
-    queue = list(todo)
-    while queue or pending:
-        while queue and len(pending) < in_flight_cap:
-            split = queue.pop(0)
-            ref = pack.remote(split, volumes_url, volume_bytes=config.volume_bytes,
-                              compresslevel=config.compresslevel, name_prefix=f"vol-s{split.index:06d}")
-            pending[ref] = split
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        for ref in ready:
-            split = pending.pop(ref)
-            result: PackResult = ray.get(ref)
-            urls = _register(store, split, result, summary)
-            failpoint("files_job.after_register")
-            state.mark_done(split.index, {"volumes": urls, "files": result.files, "bytes": result.bytes,
-                                          "rejects": result.rejects})
-            summary.files += result.files
-            summary.bytes += result.bytes
-            summary.rejected += result.rejects
-            progress.update(result.files + len(result.rejects), result.bytes, len(result.rejects))
+def run_files_job(store: Store, inputs: list[str], config: FilesJobConfig, *, show_progress: bool = True,
+                  address: str | None = None, num_cpus: int | None = None, local: bool = False) -> FilesJobSummary:
+    """Ingest ``inputs`` into ``store``: in this process (``local``), else on Ray — the one already
+    initialized, else ``address`` / ``$RAY_ADDRESS``, else a local Ray with ``num_cpus`` started for
+    the job. Inputs are planned (and bad inputs refused) before Ray starts."""
+    job = FilesJob(store, inputs, config)
+    run_split_job(store, job, local=local, address=address, num_cpus=num_cpus, show_progress=show_progress)
+    return job.summary

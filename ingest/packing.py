@@ -1,8 +1,11 @@
-"""Packing one split of input files into sealed volumes (plain Python; the job runs it on Ray).
+"""Packing one split of input files into sealed volumes (plain Python; the files job runs it on a Ray
+worker or in its own process).
 
 Contract: returns only *sealed* volumes (durable, final names), plus a reject for every file that could
-not be read, with its URL and reason. Nothing is registered here — the job registers a split's volumes
-and only then marks the split done, so a crash anywhere leaves at worst unreferenced volumes.
+not be read, with its URL and reason, and the count of files skipped because their content equals what
+the catalog holds for their key (``PackWork.known``). Nothing is registered here — the job registers a
+split's volumes and only then marks the split done, so a crash anywhere leaves at worst unreferenced
+volumes.
 """
 from __future__ import annotations
 
@@ -11,17 +14,33 @@ from dataclasses import dataclass, field
 
 import fsspec
 
-from catalog.volume import SealedVolume, VolumeWriter
-from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, resource_record
+from catalog.storage import is_local
+from catalog.volume import DEFAULT_VOLUME_BYTES, SealedVolume, VolumeWriter
+from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, payload_digest, resource_record
 from ingest.file_sources import Split
+
+
+@dataclass(frozen=True)
+class PackWork:
+    """What a split is packed with: where its volumes go, their size and compression, the prefix of
+    their names, and the content digest the catalog holds for keys of the split already registered."""
+
+    volumes_url: str
+    volume_bytes: int = DEFAULT_VOLUME_BYTES
+    compresslevel: int = DEFAULT_COMPRESS_LEVEL
+    name_prefix: str = "vol"
+    known: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class PackResult:
+    """``files`` packed (``bytes`` counts every file read, packed or unchanged)."""
+
     split: int
     sealed: list[SealedVolume] = field(default_factory=list)
     rejects: list[dict[str, str]] = field(default_factory=list)
     files: int = 0
+    unchanged: int = 0
     bytes: int = 0
     seconds: float = 0.0
 
@@ -31,15 +50,15 @@ def _read_local(url: str) -> bytes:
         return fh.read()
 
 
-def pack_split(split: Split, volumes_url: str, *, volume_bytes: int, compresslevel: int = DEFAULT_COMPRESS_LEVEL,
-               name_prefix: str = "vol") -> PackResult:
-    """Read every file of ``split`` and append it as a WARC resource record to volumes under
-    ``volumes_url``; seal them. Unreadable files become rejects; the split goes on."""
+def pack_split(split: Split, work: PackWork) -> PackResult:
+    """Read every file of ``split`` and append it as a WARC resource record (dated by the file's
+    modification time when known) to volumes under ``work.volumes_url``; seal them. Unreadable files
+    become rejects and files whose digest equals ``work.known[key]`` are skipped; the split goes on."""
     started = time.perf_counter()
     result = PackResult(split.index)
-    writer = VolumeWriter(volumes_url, max_bytes=volume_bytes, compresslevel=compresslevel,
-                          name_prefix=name_prefix)
-    remote = [f for f in split.files if "://" in f.url and not f.url.startswith("file://")]
+    writer = VolumeWriter(work.volumes_url, max_bytes=work.volume_bytes, compresslevel=work.compresslevel,
+                          name_prefix=work.name_prefix)
+    remote = [f for f in split.files if not is_local(f.url)]
     fetched: dict[str, bytes | Exception] = {}
     if remote:
         fs, _ = fsspec.core.url_to_fs(remote[0].url)
@@ -54,9 +73,13 @@ def pack_split(split: Split, volumes_url: str, *, volume_bytes: int, compresslev
         except (OSError, KeyError) as exc:
             result.rejects.append({"url": f.url, "reason": f"unreadable: {exc!r}"})
             continue
-        result.sealed += writer.append(f.key, resource_record(f.key, data))
-        result.files += 1
         result.bytes += len(data)
+        known = work.known.get(f.key)
+        if known is not None and known == payload_digest(data):
+            result.unchanged += 1
+            continue
+        result.sealed += writer.append(f.key, resource_record(f.key, data, mtime=f.mtime))
+        result.files += 1
     result.sealed += writer.close()
     result.seconds = time.perf_counter() - started
     return result

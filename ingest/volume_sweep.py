@@ -22,8 +22,9 @@ import re
 import fsspec
 
 from catalog.cdxj import SIDECAR_SUFFIX, CdxEntry, parse_cdxj, sidecar_url
+from catalog.storage import TMP_SUFFIX, url_of
 from catalog.store import Store
-from catalog.volume import TMP_SUFFIX, VOLUME_SUFFIX, SealedVolume
+from catalog.volume import VOLUME_SUFFIX, SealedVolume
 
 _SPLIT_IN_NAME = re.compile(r"-s(\d{6})-")
 
@@ -49,7 +50,6 @@ def sweep_run(store: Store, run_volumes_url: str, done: set[int]) -> int:
     fs, base = fsspec.core.url_to_fs(run_volumes_url)
     if not fs.exists(base):
         return 0
-    local = "://" not in run_volumes_url or run_volumes_url.startswith("file://")
     removed = 0
     for path in sorted(fs.find(base)):
         split = _split_of(path)
@@ -61,7 +61,7 @@ def sweep_run(store: Store, run_volumes_url: str, done: set[int]) -> int:
             continue
         if not path.endswith(VOLUME_SUFFIX):
             continue
-        url = path if local else fs.unstrip_protocol(path)
+        url = url_of(fs, path, run_volumes_url)
         number = store.catalog.volumes.number_of(url)
         sealed = SealedVolume(url, 0, [], sidecar_url(url))
         if number is None:

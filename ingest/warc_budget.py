@@ -7,28 +7,21 @@ naming the split, its first bad file and what to do. Splits registered before it
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import fsspec
 
 from catalog.store import Store
-from ingest.errors import IngestError
+from ingest.errors import WarcJobError
 from ingest.warc_indexing import WarcSplitResult
 
-if TYPE_CHECKING:
-    from ingest.warc_job import WarcJobSummary
-
-
-class WarcJobError(IngestError):
-    """The WARC job stopped: more records were quarantined than its error budget allows."""
+__all__ = ["WarcJobError", "refuse_split", "would_exceed"]
 
 
 def would_exceed(quarantined_so_far: int, result: WarcSplitResult, max_errors: int | None) -> bool:
     return max_errors is not None and quarantined_so_far + len(result.quarantined) > max_errors
 
 
-def refuse_split(store: Store, result: WarcSplitResult, summary: "WarcJobSummary",
-                 max_errors: int | None) -> WarcJobError:
+def refuse_split(store: Store, result: WarcSplitResult, *, quarantined_so_far: int, max_errors: int | None,
+                 quarantine_file: str, run_id: str) -> WarcJobError:
     """Remove what the split wrote and return the error to raise."""
     for sealed in result.sealed:
         store.drop_volume(sealed)
@@ -38,12 +31,12 @@ def refuse_split(store: Store, result: WarcSplitResult, summary: "WarcJobSummary
             fs.rm(path)
         except FileNotFoundError:
             pass
-    total = summary.quarantined + len(result.quarantined)
+    total = quarantined_so_far + len(result.quarantined)
     first = result.quarantined[0] if result.quarantined else {"file": "?", "offset": 0, "reason": ""}
     files = len(result.files)
     return WarcJobError(
         f"split {result.split} ({files} file{'s' if files != 1 else ''}) would take the run to {total} quarantined "
         f"records, over the error budget --max-errors {max_errors}: nothing of that split was registered "
         f"(splits before it stay registered). First bad record: {first['file']} at offset {first['offset']}: "
-        f"{first['reason'][:200]}. See {summary.quarantine_file}; fix or drop the bad inputs, or raise "
-        f"--max-errors and rerun with --run-id {summary.run_id}")
+        f"{first['reason'][:200]}. See {quarantine_file}; fix or drop the bad inputs, or raise "
+        f"--max-errors and rerun with --run-id {run_id}")

@@ -43,9 +43,10 @@ import xxhash
 from catalog.cdxj import external_cdxj_line
 from catalog.errors import InvalidKeyError
 from catalog.keys import canonical_key
-from catalog.volume import SealedVolume, VolumeWriter, write_atomic
+from catalog.failpoints import failpoint
+from catalog.storage import write_atomic
+from catalog.volume import SealedVolume, VolumeWriter
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, KEYED_RECORD_TYPES, WarcRecord
-from haybale.failpoints import failpoint
 from ingest.errors import WarcSourceError
 from ingest.file_sources import Split
 from ingest.warc_gunzip import gunzip_stream

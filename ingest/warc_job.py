@@ -1,11 +1,12 @@
-"""The WARC ingest job on Ray: WARC, WARC.gz, WET and ARC files indexed in place or repacked.
+"""The WARC ingest job: WARC, WARC.gz, WET and ARC files indexed in place or repacked.
 
-Work moves in splits of whole files (one Ray task per split; a big file is a split of its own). Each
-task runs :func:`ingest.warc_indexing.index_split`: it writes the CDXJ index of every file indexed in
-place (``ROOT/indexes/RUN_ID/``) and seals the volumes of repacked records. The driver, which alone
-holds the catalog, then registers the split — each external file in the volume table (``kind:
-external``) with its records' locations, and the sealed volumes — and only then writes the split's
-completion marker. Data first, index second, catalog third, marker last.
+Work moves in splits of whole files (one Ray task per split, or one after another in this process
+with ``local=True``; a big file is a split of its own), driven by :mod:`ingest.runner`. Each split runs
+:func:`ingest.warc_indexing.index_split`: it writes the CDXJ index of every file indexed in place
+(``ROOT/indexes/RUN_ID/``) and seals the volumes of repacked records. The driver, which alone holds
+the catalog, then registers the split — each external file in the volume table (``kind: external``)
+with its records' locations, and the sealed volumes — and only then writes the split's completion
+marker. Data first, index second, catalog third, marker last.
 
 Duplicate target URIs (within a file, between files, or already in the catalog): registration is
 idempotent by key + digest, and when the digest differs **the latest capture by WARC-Date wins**
@@ -18,36 +19,34 @@ marked splits and redoes the rest, and a redone split changes nothing already re
 locations are the same; repacked volumes whose records are all registered already are deleted).
 
 Quarantined records (file, offset, reason) are counted in the summary and written, in split order, to
-``ROOT/runs/RUN_ID/quarantine.jsonl``. ``max_errors`` is an error budget, decided before registration:
-the split that would take the run over it is not registered at all (its volumes and index files are
-removed) and the job fails (:class:`WarcJobError`); splits registered before it stay. A rerun first
-sweeps the volumes a killed attempt left unreferenced (:mod:`ingest.volume_sweep`).
+``ROOT/runs/RUN_ID/quarantine.jsonl``. ``max_errors`` is an error budget, decided before registration
+(:mod:`ingest.warc_budget`): the split that would take the run over it is not registered at all (its
+volumes and index files are removed, its quarantined records still go to ``quarantine.jsonl``) and the
+job fails (:class:`WarcJobError`); splits registered before it stay. The runner sweeps the volumes a
+killed attempt left unreferenced before a rerun redoes its splits (:mod:`ingest.volume_sweep`).
 """
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from catalog.captures import Capture, latest_captures
 from catalog.location import Location
+from catalog.storage import write_atomic
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
-from haybale.failpoints import failpoint
-from haybale.progress import Progress
-from catalog.captures import Capture, latest_captures
-from ingest.checkpoint import RunState
-from ingest.errors import IngestError
+from ingest.errors import IngestError, WarcJobError
+from ingest.executors import Executor, LocalExecutor, TaskExecutor
 from ingest.file_sources import Split, load_or_plan
-from ingest.ray_runtime import ray_connection
-from ingest.volume_sweep import sweep_run
-from ingest.warc_budget import WarcJobError, refuse_split, would_exceed
+from ingest.registration import Registration
+from ingest.registration import register_split as register_volumes
+from ingest.runner import JobSummary, RunContext, SplitJob, new_run_id, run_split_job
+from ingest.warc_budget import refuse_split, would_exceed
 from ingest.warc_indexing import IndexOptions, WarcSplitResult, index_split
 
 __all__ = ["WarcJobConfig", "WarcJobError", "WarcJobSummary", "register_split", "run_warc_job"]
-
 SUMMARY_QUARANTINE_LIMIT = 1000
 
 
@@ -67,10 +66,9 @@ class WarcJobConfig:
 
 
 @dataclass
-class WarcJobSummary:
-    run_id: str
-    splits: int = 0
-    splits_skipped_done: int = 0
+class WarcJobSummary(JobSummary):
+    """Record counts cover the whole run (splits done by earlier attempts too)."""
+
     files: int = 0
     files_in_place: int = 0
     files_repacked: int = 0
@@ -80,195 +78,181 @@ class WarcJobSummary:
     repacked: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
     external_files: int = 0
-    volumes: int = 0
-    volume_bytes: int = 0
-    unreferenced_volumes_removed: int = 0
     captures_replaced: int = 0  # captures of a key not kept because a later one (by WARC-Date) was
     unkeyed_copied: int = 0  # repack: request/metadata/warcinfo/revisit records copied into volumes
     per_file: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # the first SUMMARY_QUARANTINE_LIMIT
     quarantine_file: str = ""
-    seconds: float = 0.0
-    config: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = super().as_dict()
         out["records_per_s"] = round(self.records / self.seconds, 1) if self.seconds else None
         out["mb_per_s"] = round(self.bytes / self.seconds / 1e6, 2) if self.seconds else None
         return out
 
 
-def register_split(store: Store, result: WarcSplitResult, run_id: str, summary: WarcJobSummary) -> dict[str, Any]:
-    """Register one split (driver side, no Ray) in one atomic catalog call; returns the split's
-    completion-marker content.
+@dataclass(frozen=True)
+class WarcWork:
+    """What a split is dispatched with: where repacked volumes and in-place indexes go, and how."""
+
+    volumes_url: str
+    indexes_url: str
+    options: IndexOptions
+
+
+def index_work(split: Split, work: WarcWork) -> WarcSplitResult:
+    """The work of one split, on a worker: :func:`index_split` with the payload's settings."""
+    return index_split(split, work.volumes_url, work.indexes_url, work.options)
+
+
+def register_split(store: Store, result: WarcSplitResult, run_id: str,
+                   summary: WarcJobSummary | None = None) -> tuple[Registration, dict[str, Any]]:
+    """Register one split (driver side, no Ray) in one atomic catalog call; returns the registration
+    and the split's completion-marker fields.
 
     The external files and sealed volumes enter the volume table first; then, of the captures of each
-    key, the latest by WARC-Date (:func:`catalog.captures.latest_captures`). A sealed volume none of
-    whose records the catalog points to afterwards (all registered before, by an attempt that crashed;
-    or all replaced by later captures) is deleted, unless it holds records without keys (a faithful
-    repack's requests, metadata, ...). Idempotent: registering a split again changes nothing.
+    key, the latest by WARC-Date (:func:`catalog.captures.latest_captures`; ``captures_replaced`` in the
+    marker fields counts the others). A sealed volume none of whose records the catalog points to
+    afterwards (all registered before, by an attempt that crashed; or all replaced by later captures)
+    is deleted, unless it holds records without keys (a faithful repack's requests, metadata, ...).
+    Idempotent: registering a split again changes nothing. ``summary``, if given, receives the catalog
+    counts (the job's runner does this itself).
     """
-    volumes = store.catalog.volumes
-    captures: list[Capture] = []
-    for ext in result.external:
-        number = volumes.add(ext.url, {"kind": "external", "bytes": ext.size, "records": len(ext.records),
-                                       "sidecar": ext.index_url, "run_id": run_id})
-        dates = ext.dates or [None] * len(ext.records)
-        captures += [Capture(key, Location(number, off, n, dig), date, ext.file_index, off)
-                     for (key, off, n, dig), date in zip(ext.records, dates)]
-    sources = iter(zip(result.repack_sources, result.repack_dates or [None] * len(result.repack_sources)))
-    sealed_numbers = []
-    for sealed in result.sealed:
-        number = volumes.add(sealed.url, {"kind": "volume", "bytes": sealed.bytes, "records": len(sealed.records),
-                                          "sidecar": sealed.sidecar, **sealed.info})
-        sealed_numbers.append(number)
-        for key, off, n, dig in sealed.records:
-            (file_index, source_offset), date = next(sources)
-            captures.append(Capture(key, Location(number, off, n, dig), date, file_index, source_offset))
-    winners, replaced = latest_captures(store, captures)
-    reg = store.catalog.register_many(winners)
-    summary.captures_replaced += replaced
-    summary.added += reg.added
-    summary.updated += reg.updated
-    summary.unchanged += reg.unchanged
-    summary.external_files += len(result.external)
-    keys = list(dict.fromkeys(c.key for c in captures))
-    referenced = {loc.volume for loc in store.catalog.get_many(keys) if loc is not None}
-    for sealed, number in zip(result.sealed, sealed_numbers):
-        if number not in referenced and not sealed.info.get("unkeyed"):
-            store.drop_volume(sealed)
-            summary.unreferenced_volumes_removed += 1
-            continue
-        summary.volumes += 1
-        summary.volume_bytes += sealed.bytes
-    return {"volumes": sorted(store.volume_url(n) for n in referenced),
-            "files": [asdict(f) for f in result.files], "bytes": result.bytes,
-            "quarantined": result.quarantined}
+    external = [(ext.url, {"kind": "external", "bytes": ext.size, "records": len(ext.records),
+                           "sidecar": ext.index_url, "run_id": run_id}) for ext in result.external]
+    replaced = 0
+
+    def latest_by_date(external_numbers: list[int], sealed_numbers: list[int]) -> list[tuple[str, Location]]:
+        nonlocal replaced
+        captures: list[Capture] = []
+        for ext, number in zip(result.external, external_numbers):
+            dates = ext.dates or [None] * len(ext.records)
+            captures.extend(Capture(key, Location(number, off, n, dig), date, ext.file_index, off)
+                            for (key, off, n, dig), date in zip(ext.records, dates))
+        sources = iter(zip(result.repack_sources, result.repack_dates or [None] * len(result.repack_sources)))
+        for sealed, number in zip(result.sealed, sealed_numbers):
+            for key, off, n, dig in sealed.records:
+                (file_index, source_offset), date = next(sources)
+                captures.append(Capture(key, Location(number, off, n, dig), date, file_index, source_offset))
+        winners, replaced = latest_captures(store, captures)
+        return winners
+
+    # every key of the split, also those whose stored capture is later: the marker lists where each lives
+    keys = [r[0] for ext in result.external for r in ext.records] + [r[0] for s in result.sealed for r in s.records]
+    registration = register_volumes(store, result.sealed, external=external, order=latest_by_date, also_keys=keys)
+    if summary is not None:
+        summary.added += registration.added
+        summary.updated += registration.updated
+        summary.unchanged += registration.unchanged
+        summary.captures_replaced += replaced
+    return registration, {"files": [asdict(f) for f in result.files], "bytes": result.bytes,
+                          "quarantined": result.quarantined, "captures_replaced": replaced}
 
 
-def _count(summary: WarcJobSummary, marker: dict[str, Any]) -> None:
-    """Add a split's marker (fresh or from an earlier attempt) to the summary's record counts."""
-    for f in marker["files"]:
-        summary.files += 1
-        summary.files_in_place += f["mode"] == "in-place"
-        summary.files_repacked += f["mode"] == "repack"
-        summary.records += f["records"]
-        summary.indexed += f["indexed"]
-        summary.repacked += f["repacked"]
-        summary.unkeyed_copied += f.get("unkeyed_copied", 0)
-        for kind, n in f["skipped"].items():
-            summary.skipped[kind] = summary.skipped.get(kind, 0) + n
-        summary.per_file[f["url"]] = {k: f[k] for k in ("mode", "records", "indexed", "repacked", "quarantined")}
-        summary.per_file[f["url"]]["skipped"] = sum(f["skipped"].values())
-    summary.bytes += marker["bytes"]
-    summary.quarantined += len(marker["quarantined"])
-    room = SUMMARY_QUARANTINE_LIMIT - len(summary.quarantine)
-    summary.quarantine += marker["quarantined"][:max(room, 0)]
+class WarcJob(SplitJob):
+    kind, unit, ordered = "warc", "files", True  # plan order: on equal WARC-Dates, the later record wins
+
+    def __init__(self, store: Store, inputs: list[str], config: WarcJobConfig) -> None:
+        self.store, self.inputs, self.config = store, inputs, config
+        self.summary = WarcJobSummary(config.run_id or new_run_id("warc"), config=asdict(config))
+        self.summary.quarantine_file = store.layout.quarantine_url(self.summary.run_id)
+        self.refused: list[dict[str, Any]] = []  # quarantined records of the split refused by the budget
+
+    def plan(self, ctx: RunContext) -> list[Split]:
+        if not ctx.local:
+            for raw in self.inputs:
+                if raw.startswith("memory://"):
+                    raise IngestError(f"input {raw!r} is in-process memory, which Ray workers cannot see: copy "
+                                      "it to a shared filesystem or object store, or use --no-ray")
+        if self.config.max_errors is not None and self.config.max_errors < 0:
+            raise IngestError(f"--max-errors {self.config.max_errors}: give a number >= 0, or leave it out for "
+                              "no limit")
+        return load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
+                            max_bytes=self.config.split_bytes, repack=self.config.repack)
+
+    def items(self, split: Split) -> int:
+        return len(split.files)
+
+    def executor(self, ctx: RunContext) -> Executor:
+        if ctx.local:
+            return LocalExecutor(index_work, ctx.run_id)
+        return TaskExecutor(index_work, ctx.run_id, cap=self.config.max_in_flight, retries=self.config.task_retries)
+
+    def prepare(self, split: Split) -> WarcWork:
+        options = IndexOptions(repack=self.config.repack, volume_bytes=self.config.volume_bytes,
+                               compresslevel=self.config.compresslevel, name_prefix=f"warc-s{split.index:06d}")
+        run_id = self.summary.run_id
+        return WarcWork(self.store.layout.run_volumes_url(run_id), self.store.layout.run_indexes_url(run_id), options)
+
+    def check_budget(self, split: Split | None, result: WarcSplitResult | None) -> None:
+        limit = self.config.max_errors
+        if result is not None:
+            if would_exceed(self.summary.quarantined, result, limit):
+                self.refused = result.quarantined
+                raise refuse_split(self.store, result, quarantined_so_far=self.summary.quarantined, max_errors=limit,
+                                   quarantine_file=self.summary.quarantine_file, run_id=self.summary.run_id)
+            return
+        if limit is not None and self.summary.quarantined > limit:  # what earlier attempts registered
+            raise WarcJobError(f"{self.summary.quarantined} records quarantined, over the error budget --max-errors "
+                               f"{limit}: see {self.summary.quarantine_file}; fix or drop the bad inputs, or raise "
+                               "the budget and rerun with the same --run-id to go on")
+
+    def keeps_report(self) -> bool:
+        """A run refused by its error budget keeps its quarantine report (the error points to it)."""
+        return bool(self.refused)
+
+    def register(self, ctx: RunContext, split: Split, payload: WarcWork, result: WarcSplitResult
+                 ) -> tuple[Registration, dict[str, Any]]:
+        return register_split(ctx.store, result, ctx.run_id)
+
+    def account(self, marker: dict[str, Any], result: WarcSplitResult | None) -> None:
+        """Add a split's marker (fresh or from an earlier attempt) to the summary's record counts."""
+        summary = self.summary
+        for f in marker["files"]:
+            summary.files += 1
+            summary.files_in_place += f["mode"] == "in-place"
+            summary.files_repacked += f["mode"] == "repack"
+            summary.records += f["records"]
+            summary.indexed += f["indexed"]
+            summary.repacked += f["repacked"]
+            summary.unkeyed_copied += f.get("unkeyed_copied", 0)
+            for kind, n in f["skipped"].items():
+                summary.skipped[kind] = summary.skipped.get(kind, 0) + n
+            summary.per_file[f["url"]] = {k: f[k] for k in ("mode", "records", "indexed", "repacked", "quarantined")}
+            summary.per_file[f["url"]]["skipped"] = sum(f["skipped"].values())
+        summary.bytes += marker["bytes"]
+        summary.quarantined += len(marker["quarantined"])
+        if result is not None:  # catalog counts cover this attempt
+            summary.external_files += len(result.external)
+            summary.captures_replaced += marker.get("captures_replaced", 0)
+        room = SUMMARY_QUARANTINE_LIMIT - len(summary.quarantine)
+        summary.quarantine += marker["quarantined"][:max(room, 0)]
+
+    def progress(self, split: Split, payload: WarcWork, result: WarcSplitResult) -> tuple[int, int, int]:
+        return len(result.files), result.bytes, len(result.quarantined)
+
+    def finish(self, ctx: RunContext) -> None:
+        """Every quarantined record of the run, in split order (those of a split refused by the error
+        budget last), to ``runs/RUN_ID/quarantine.jsonl``."""
+        if not ctx.state.exists():
+            return
+        markers = ctx.state.done_splits()
+        quarantined = [q for i in sorted(markers) for q in markers[i]["quarantined"]] + self.refused
+        write_atomic(self.summary.quarantine_file, "".join(json.dumps(q) + "\n" for q in quarantined))
 
 
 def run_warc_job(store: Store, inputs: list[str], config: WarcJobConfig, *, show_progress: bool = True,
-                 address: str | None = None, num_cpus: int | None = None) -> WarcJobSummary:
+                 address: str | None = None, num_cpus: int | None = None, local: bool = False) -> WarcJobSummary:
     """Ingest the WARC/WET/ARC files named by ``inputs`` (paths, directories, globs, fsspec URLs) into
-    ``store`` on Ray: the one already initialized, else ``address`` / ``$RAY_ADDRESS``, else a local
-    Ray with ``num_cpus``. Record counts cover the whole run, including splits done by earlier
-    attempts with the same run id; catalog counts (added/updated/...) cover this attempt.
+    ``store``: in this process (``local``), else on Ray — the one already initialized, else ``address``
+    / ``$RAY_ADDRESS``, else a local Ray with ``num_cpus``. Record counts cover the whole run, including
+    splits done by earlier attempts with the same run id; catalog counts (added/updated/...) cover this
+    attempt.
 
     Raises :class:`IngestError` for inputs that match nothing or live in process memory, and
     :class:`WarcJobError` when the error budget is exceeded.
     """
-    for raw in inputs:
-        if raw.startswith("memory://"):
-            raise IngestError(f"input {raw!r} is in-process memory, which Ray workers cannot see: copy it "
-                              "to a shared filesystem or object store")
-    if config.max_errors is not None and config.max_errors < 0:
-        raise IngestError(f"--max-errors {config.max_errors}: give a number >= 0, or leave it out for no limit")
-    run_id = config.run_id or f"warc-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    state = RunState(store.root.rstrip("/") + "/runs", run_id)
-    summary = WarcJobSummary(run_id, config=asdict(config))
-    summary.quarantine_file = f"{store.root.rstrip('/')}/runs/{run_id}/quarantine.jsonl"
-    splits = load_or_plan(state, inputs, max_files=config.split_files, max_bytes=config.split_bytes, repack=config.repack)
-    done = state.done_splits()
-    todo = [s for s in splits if s.index not in done]
-    summary.splits = len(splits)
-    summary.splits_skipped_done = len(splits) - len(todo)
-    markers = dict(done)
-    for index in sorted(done):
-        _count(summary, done[index])
-    progress = Progress(f"ingest warc [{run_id}]", total=sum(len(s.files) for s in todo), enabled=show_progress)
-    if todo:  # what a killed attempt of this run left unreferenced goes before its splits are redone
-        summary.unreferenced_volumes_removed += sweep_run(store, store.volumes_url.rstrip("/") + f"/{run_id}",
-                                                          set(done))
-    try:
-        if todo:
-            with ray_connection(address, num_cpus):
-                _run_splits(store, state, todo, config, summary, progress, markers)
-            # a worker killed mid-task (retried by Ray) may have sealed a volume nothing registered
-            summary.unreferenced_volumes_removed += sweep_run(
-                store, store.volumes_url.rstrip("/") + f"/{run_id}", set(state.done_splits()))
-        _check_budget(summary, config)
-    finally:
-        summary.seconds = progress.done()
-        _write_quarantine(state, [markers[i] for i in sorted(markers)])
-        state.save_summary(summary.as_dict())
-    return summary
-
-
-def _check_budget(summary: WarcJobSummary, config: WarcJobConfig) -> None:
-    if config.max_errors is not None and summary.quarantined > config.max_errors:
-        raise WarcJobError(f"{summary.quarantined} records quarantined, over the error budget --max-errors "
-                           f"{config.max_errors}: see {summary.quarantine_file}; fix or drop the bad inputs, or "
-                           "raise the budget and rerun with the same --run-id to go on")
-
-
-def _write_quarantine(state: RunState, markers: list[dict[str, Any]]) -> None:
-    lines = "".join(json.dumps(q) + "\n" for m in markers for q in m["quarantined"])
-    path = f"{state.dir}/quarantine.jsonl"
-    with state.fs.open(path + ".tmp", "w") as fh:
-        fh.write(lines)
-    state.fs.mv(path + ".tmp", path)
-
-
-def _run_splits(store: Store, state: RunState, todo: list[Split], config: WarcJobConfig, summary: WarcJobSummary,
-                progress: Progress, markers: dict[int, dict[str, Any]]) -> None:
-    import ray
-
-    run_id = state.run_id
-    task = ray.remote(max_retries=config.task_retries, retry_exceptions=False)(index_split)
-    cap = config.max_in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 2)))
-    volumes_url = store.volumes_url.rstrip("/") + f"/{run_id}"
-    indexes_url = f"{store.root.rstrip('/')}/indexes/{run_id}"
-    queue = list(todo)
-    pending: dict[Any, Split] = {}
-    finished: dict[int, WarcSplitResult] = {}  # done by Ray, waiting for earlier splits (plan order)
-    order = [s.index for s in todo]
-    try:
-        while order:
-            # finished-but-unregistered results count against the cap: they hold driver memory
-            while queue and len(pending) + len(finished) < cap:
-                split = queue.pop(0)
-                options = IndexOptions(repack=config.repack, volume_bytes=config.volume_bytes,
-                                       compresslevel=config.compresslevel, name_prefix=f"warc-s{split.index:06d}")
-                pending[task.remote(split, volumes_url, indexes_url, options)] = split
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                split = pending.pop(ref)
-                finished[split.index] = ray.get(ref)
-            while order and order[0] in finished:
-                result = finished.pop(order.pop(0))
-                if would_exceed(summary.quarantined, result, config.max_errors):
-                    markers[result.split] = {"files": [], "bytes": 0, "quarantined": result.quarantined}
-                    raise refuse_split(store, result, summary, config.max_errors)
-                marker = register_split(store, result, run_id, summary)
-                failpoint("warc_job.after_register")
-                state.mark_done(result.split, marker)
-                markers[result.split] = marker
-                _count(summary, marker)
-                progress.update(len(result.files), result.bytes, len(result.quarantined))
-                _check_budget(summary, config)
-    finally:
-        for ref in pending:
-            ray.cancel(ref)
+    job = WarcJob(store, inputs, config)
+    run_split_job(store, job, local=local, address=address, num_cpus=num_cpus, show_progress=show_progress)
+    return job.summary

@@ -16,7 +16,7 @@ from selectolax.lexbor import LexborNode
 
 from .adblock_filter import AdblockRules, match_cosmetic_rules, network_blocked_nodes
 from .blocks import PageBlocks
-from .config import visible_chars
+from .removals import visible_chars
 
 
 def ad_marks(page: PageBlocks, container: int, end: int, url: str | None, rules: AdblockRules) -> dict[int, str]:

@@ -30,7 +30,7 @@ import fsspec
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from .adblock_screen import GenericSelectorIndex, PageFeatures
-from .config import visible_chars
+from .removals import visible_chars
 from .errors import AdblockListError
 from .html_text import paragraph_count, top_nodes
 

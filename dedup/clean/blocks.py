@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
-from .config import visible_chars
+from .removals import visible_chars
 from .markup_hints import CHROME, CHROME_TAGS, HIDDEN, element_flags
 
 BLOCK_TAGS = frozenset({

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .line_filters import check_filter_names
+
 # The line filters on by default (all of ``line_filters.LINE_FILTERS`` except the two that cost
 # more article text than they remove boilerplate on aeb-dev: c4_short_unpunctuated, duplicate_line).
 DEFAULT_LINE_FILTERS: tuple[str, ...] = (
     "ad_label", "sponsored_block", "cookie_notice", "c4_policy", "c4_javascript", "newsletter_prompt",
     "share_prompt", "media_credit", "date_line", "byline", "related_link", "ui_label",
 )
+
+
 @dataclass(frozen=True)
 class CleanConfig:
     """Tunables of ``clean_html`` / ``clean_text``; the defaults are the ones tuned on the tune halves
@@ -37,8 +41,6 @@ class CleanConfig:
     line_filters: tuple[str, ...] = DEFAULT_LINE_FILTERS
 
     def __post_init__(self) -> None:
-        from .line_filters import check_filter_names  # here: line_filters imports this module
-
         for name in ("container_share", "guard_share"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"CleanConfig.{name}={getattr(self, name)!r} must be in (0, 1]")
@@ -64,23 +66,3 @@ class CleanResult:
     removals: tuple[tuple[str, int], ...] = field(default=())
     fallback: str | None = None
 
-
-class RemovalLog:
-    """Accumulates removed-character counts per filter name, keeping first-seen order."""
-
-    __slots__ = ("_counts",)
-
-    def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-
-    def add(self, name: str, chars: int) -> None:
-        if chars > 0:
-            self._counts[name] = self._counts.get(name, 0) + chars
-
-    def as_tuple(self) -> tuple[tuple[str, int], ...]:
-        return tuple(self._counts.items())
-
-
-def visible_chars(text: str) -> int:
-    """Number of non-whitespace characters of ``text`` (the unit of ``CleanResult.removals``)."""
-    return len(text) - sum(text.count(ws) for ws in (" ", "\n", "\t", "\r", "\xa0"))

@@ -1,14 +1,17 @@
 """Errors of the cleaning stage.
 
-    CleanError                  base: catch this to handle any cleaning failure
-    ├── AdblockListError        the ad-blocking list cannot be read or holds no rules
-    ├── HtmlParseError          the HTML parser rejected a document
-    └── CleanDirError           clean-html was given a source it cannot use
+    DedupError (dedup.errors)
+    └── CleanError              base: catch this to handle any cleaning failure
+        ├── AdblockListError    the ad-blocking list cannot be read or holds no rules
+        ├── HtmlParseError      the HTML parser rejected a document
+        └── CleanDirError       clean-html was given a source it cannot use
 """
 from __future__ import annotations
 
+from dedup.errors import DedupError
 
-class CleanError(Exception):
+
+class CleanError(DedupError):
     """Base of every error raised by ``dedup.clean``."""
 
 

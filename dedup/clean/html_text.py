@@ -10,7 +10,7 @@ from typing import Iterable
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from .config import RemovalLog, visible_chars
+from .removals import RemovalLog, visible_chars
 from .errors import HtmlParseError
 
 PARAGRAPH_SELECTOR = "p:not(:empty)"

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from .config import RemovalLog, visible_chars
+from .removals import RemovalLog, visible_chars
 
 SHORT_LINE_WORDS = 4
 DUPLICATE_MIN_CHARS = 30

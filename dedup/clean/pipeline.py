@@ -20,7 +20,8 @@ from __future__ import annotations
 from .ad_marks import ad_marks
 from .adblock_filter import load_rules
 from .blocks import page_blocks
-from .config import CleanConfig, CleanResult, RemovalLog
+from .config import CleanConfig, CleanResult
+from .removals import RemovalLog
 from .decode import decode_html
 from .html_text import drop_elements, parse_html, remove_non_text
 from .line_filters import apply_line_filters

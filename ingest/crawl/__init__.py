@@ -13,12 +13,15 @@ Public API::
 """
 from __future__ import annotations
 
-from ingest.crawl.addresses import is_public_ip
-from ingest.crawl.config import DEFAULT_CONTENT_TYPES, CrawlConfig
-from ingest.crawl.crawler import AlreadyKnown, Crawler, crawl, crawl_collect
-from ingest.crawl.links import extract_links
-from ingest.crawl.result import CrawlSummary, FetchResult, HttpExchange, Outcome
-from ingest.crawl.session import CrawlSession
+from catalog.exports import lazy_exports
 
-__all__ = ["AlreadyKnown", "CrawlConfig", "CrawlSession", "CrawlSummary", "Crawler", "DEFAULT_CONTENT_TYPES", "FetchResult",
-           "HttpExchange", "Outcome", "crawl", "crawl_collect", "extract_links", "is_public_ip"]
+_EXPORTS = {
+    "is_public_ip": "ingest.crawl.addresses", "DEFAULT_CONTENT_TYPES": "ingest.crawl.config",
+    "CrawlConfig": "ingest.crawl.config", "AlreadyKnown": "ingest.crawl.crawler", "Crawler": "ingest.crawl.crawler",
+    "crawl": "ingest.crawl.crawler", "crawl_collect": "ingest.crawl.crawler", "extract_links": "ingest.crawl.links",
+    "CrawlSummary": "ingest.crawl.result", "FetchResult": "ingest.crawl.result", "HttpExchange": "ingest.crawl.result",
+    "Outcome": "ingest.crawl.result", "CrawlSession": "ingest.crawl.session",
+}
+__all__ = sorted(_EXPORTS)
+# names load on first use, so ingest.crawl.config (the settings) imports without aiohttp
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -125,7 +125,7 @@ def test_sorted_unique_order_keeps_the_last_of_repeated_ids() -> None:
 
 
 def test_recovery_completes_a_bulk_load_whose_files_were_partly_moved_in(tmp_path: Path) -> None:
-    from catalog.bulk import apply_bulk_record
+    from catalog.journal_records import apply_record
 
     keys = [f"https://h{i % 5}.example/{i}" for i in range(2000)]
     with Catalog.open(tmp_path / "c") as cat:
@@ -137,7 +137,7 @@ def test_recovery_completes_a_bulk_load_whose_files_were_partly_moved_in(tmp_pat
         stage = tmp_path / "c" / "staging"
         record = {"t": "bulk", "f": {str(i): [str(stage / f"9-{i}-loc.sst"), str(stage / f"9-{i}-list.sst"), 0]
                                      for i in range(len(cat.shards))}}
-        apply_bulk_record(cat, cat.next_seq(), record)
+        apply_record(cat.shards, cat.next_seq(), record, cat.directory)
         assert cat.stats()["records"] == 2000
         assert sorted(cat.list()) == sorted(keys)
 

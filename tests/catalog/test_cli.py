@@ -58,7 +58,9 @@ def test_rerun_is_idempotent_and_rebuild_in_place(ingested: tuple[str, dict[str,
     assert report["previous_catalog"] and Path(report["previous_catalog"]).is_dir()
     after = haybale("catalog", "ls", "--long", root=root).stdout
     # volume numbers may be reassigned; keys, offsets and lengths may not
-    strip = lambda text: [line.split("\t")[0] + line.split("\t")[1].split(" ", 1)[1] for line in text.decode().splitlines()]
+    def strip(text: bytes) -> list[str]:
+        return [line.split("\t")[0] + line.split("\t")[1].split(" ", 1)[1] for line in text.decode().splitlines()]
+
     assert strip(before) == strip(after)
 
 

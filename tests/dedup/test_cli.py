@@ -1,19 +1,17 @@
 """The command line: argument handling and clean-html."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 
-from dedup.cli import main, register
+from haybale.cli import build_parser
+from haybale.cli import main as haybale_main
 from dedup.config import DedupConfig
 
 
 def test_register_adds_the_dedup_group() -> None:
-    parser = argparse.ArgumentParser(prog="haybale")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["dedup", "run", "--root", "/x", "--input", "a.jsonl", "--input", "b/", "--output", "o", "--keep", "longest"])
+    args = build_parser().parse_args(["dedup", "run", "--root", "/x", "--input", "a.jsonl", "--input", "b/", "--output", "o", "--keep", "longest"])
     assert args.input == ["a.jsonl", "b/"] and args.keep == "longest" and args.root == "/x"
     defaults = DedupConfig()
     assert args.threshold == defaults.threshold and args.num_perm == 128 and args.ngram == defaults.minhash.ngram
@@ -22,9 +20,9 @@ def test_register_adds_the_dedup_group() -> None:
 
 def test_bad_settings_exit_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "a.jsonl").write_text('{"id": 1, "text": "x"}\n')
-    code = main(["run", "--input", str(tmp_path), "--output", str(tmp_path / "o"), "--bands", "4"])
+    code = haybale_main(["dedup", "run", "--input", str(tmp_path), "--output", str(tmp_path / "o"), "--bands", "4"])
     assert code == 2 and "--bands and --rows" in capsys.readouterr().err
-    code = main(["run", "--input", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o")])
+    code = haybale_main(["dedup", "run", "--input", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o")])
     assert code != 0 and "not found" in capsys.readouterr().err
 
 
@@ -37,6 +35,6 @@ def test_clean_html_command(shared_data_dir: Path, tmp_path: Path) -> None:
     pages = sorted((shared_data_dir / "aeb-dev" / "html").glob("*.html.gz"))[:3]
     for page in pages:
         (source / page.name).write_bytes(page.read_bytes())
-    assert main(["clean-html", str(source), str(tmp_path / "dst")]) == 0
+    assert haybale_main(["dedup", "clean-html", str(source), str(tmp_path / "dst")]) == 0
     outputs = sorted((tmp_path / "dst").glob("*.txt"))
     assert len(outputs) == 3 and all(len(p.read_text()) > 200 for p in outputs)

@@ -172,7 +172,7 @@ def test_killed_job_resumes_to_the_same_output(ray_session: None, corpus: dict[s
     run_dedup(JsonlSource([str(inputs)]), str(reference), DedupConfig(partitions=4), run_id="ref", progress=False)
 
     output = tmp_path / "resumed"
-    command = [sys.executable, "-m", "dedup", "run", "--input", str(inputs), "--output", str(output),
+    command = [sys.executable, "-m", "haybale", "dedup", "run", "--input", str(inputs), "--output", str(output),
                "--run-id", "r", "--partitions", "4", "--quiet", "--address", ray.get_runtime_context().gcs_address]
     env = {**os.environ, "RAY_AUTH_MODE": "token", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

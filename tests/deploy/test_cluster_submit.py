@@ -1,5 +1,5 @@
 """A real Ray head node on loopback (``ray start --head``), a job submitted with ``ray job submit
---working-dir . -- python -m ingest ...``, and the catalog checked afterwards. Only the processes the
+--working-dir . -- python -m haybale ingest ...``, and the catalog checked afterwards. Only the processes the
 test started are stopped."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from catalog.store import Store
-from deploy.local_cluster import LocalRayCluster
+from tests.local_cluster import LocalRayCluster
 from tests.catalog.conftest import make_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def test_ingest_job_submitted_to_a_real_head_node(tmp_path: Path) -> None:
     with LocalRayCluster(num_cpus=2) as cluster:
         started = set(cluster._known)
         out = subprocess.run(
-            [ray_bin, "job", "submit", "--working-dir", str(REPO), "--", "python", "-m", "ingest", "files",
+            [ray_bin, "job", "submit", "--working-dir", str(REPO), "--", "python", "-m", "haybale", "ingest", "files",
              str(tmp_path / "in"), "--root", root, "--run-id", "submitted", "--split-files", "25",
              "--json", "--quiet"],
             cwd=REPO, env=cluster.env(), capture_output=True, text=True, timeout=400)

@@ -143,7 +143,7 @@ def test_job_stores_pages_counts_outcomes_skips_known_and_resumes(
     with Store(root) as store:
         out = run_job(store, seeds, crawl, run_id="r1", batch_urls=20, actors=2)
         assert out["seeds"] == 98 and out["seeds_invalid"] == 1 and out["seeds_duplicate"] == 1
-        assert out["results"] == 96 and out["batches"] == 6 and out["batches_skipped_done"] == 0
+        assert out["results"] == 96 and out["splits"] == 6 and out["splits_skipped_done"] == 0
         assert out["outcomes"] == {"ok": 91, "too_large": 1, "timeout": 1, "content_type_rejected": 1,
                                    "robots_disallowed": 1, "http_error": 1}
         assert out["pages"] == out["added"] == 92 and out["rejects_total"] == 5  # 4 not stored + 1 invalid seed
@@ -157,7 +157,7 @@ def test_job_stores_pages_counts_outcomes_skips_known_and_resumes(
         assert json.loads(summary_file.read_text())["pages"] == 92
 
         again = run_job(store, seeds, crawl, run_id="r1", batch_urls=20)
-        assert again["batches_skipped_done"] == 6 and again["results"] == 0
+        assert again["splits_skipped_done"] == 6 and again["results"] == 0
 
         hits_before = sum(http_server.hits[f"{u.split('//')[1].split(':')[0]}/page/{u.rsplit('/', 1)[1]}"] for u in pages)
         new = [f"http://site.test:{port}/page/new{i}" for i in range(3)]
@@ -226,7 +226,7 @@ def test_fetcher_actor_killed_mid_batch_is_restarted_and_batch_retried(
 
 def _run_cli(root: str, seeds: str, run_id: str, env_extra: dict[str, str]) -> tuple[int, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), **env_extra}
-    cmd = [sys.executable, "-m", "ingest.crawl_cli", "crawl", "--seeds", seeds, "--root", root, "--run-id", run_id,
+    cmd = [sys.executable, "-m", "haybale", "ingest", "crawl", "--seeds", seeds, "--root", root, "--run-id", run_id,
            "--allow-private", "--no-politeness", "--batch-urls", "40", "--actors", "2", "--num-cpus", "2",
            "--json", "--quiet"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -265,7 +265,7 @@ def test_sigkill_whole_job_at_fail_points_then_rerun_ends_exactly_once(
     code, output = _run_cli(root, seeds, run_id, {})
     assert code == 0, output[-3000:]
     summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
-    assert summary["run_id"] == run_id and summary["batches"] == 5
+    assert summary["run_id"] == run_id and summary["splits"] == 5
     with Store(root, read_only=True) as store:
         assert store.catalog.stats()["records"] == len(urls)
         marked: set[str] = set()

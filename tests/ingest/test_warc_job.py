@@ -276,7 +276,7 @@ def test_job_counts_resume_budget_later_wins_and_rebuild(ray_session: None, shar
 
 
 def _cli(root: str, src: str, run_id: str) -> list[str]:
-    return ["ingest.warc_cli", src, "--root", root, "--run-id", run_id, "--split-files", "2", "--num-cpus", "2",
+    return ["haybale", "ingest", "warc", src, "--root", root, "--run-id", run_id, "--split-files", "2", "--num-cpus", "2",
             "--json", "--quiet"]
 
 

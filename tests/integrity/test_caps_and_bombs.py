@@ -20,7 +20,7 @@ import pytest
 from isal import isal_zlib
 
 from catalog.store import Store
-from ingest.files import ingest_files
+from ingest.files_job import FilesJobConfig, run_files_job
 from tests.conftest import shared_data
 from tests.integrity.reference import http_response, write_warc
 
@@ -74,7 +74,7 @@ def test_gzip_bomb_in_a_small_file_is_quarantined_in_bounded_memory(bomb: bytes,
         for file, data in files.items():
             (src / file).write_bytes(data)
         with Store(str(tmp_path / name / "root")) as store:
-            ingest_files(store, str(src), show_progress=False)
+            run_files_job(store, [str(src)], FilesJobConfig(), show_progress=False, local=True)
     clean = _read_in_subprocess("catalog", "file://", tmp_path / "clean" / "out", str(tmp_path / "clean" / "root"))
     bombed = _read_in_subprocess("catalog", "file://", tmp_path / "bombed" / "out", str(tmp_path / "bombed" / "root"))
     assert clean["stats"][0]["documents_in"] == 3 and not clean["quarantine"]

@@ -10,10 +10,13 @@ from typing import TextIO
 
 
 def human_bytes(n: float) -> str:
+    """Bytes in decimal units (as the summaries' ``mb_per_s``): ``950 B``, ``1.4 KB``, ``132 MB``."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
+        if abs(n) < 1000 or unit == "TB":
+            if unit == "B":
+                return f"{int(n)} B"
+            return f"{n:.1f} {unit}" if abs(n) < 100 else f"{n:.0f} {unit}"
+        n /= 1000
     return f"{n:.1f} TB"
 
 

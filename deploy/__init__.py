@@ -1,1 +1,0 @@
-"""haybale package."""

@@ -1,0 +1,88 @@
+"""The ``haybale`` command: one subcommand group per package (catalog, ingest, dedup).
+
+Exit status: 0 done; 2 bad input or settings (one line on stderr naming the input and what to do);
+1 a job that started and failed, or an unexpected error; 130 interrupted. ``HAYBALE_DEBUG=1`` shows
+the traceback of any failure instead of the one line.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from catalog.errors import HaybaleError
+from haybale.cli.options import CommandParser, add_global_options
+from haybale.version import __version__
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> CommandParser:
+    """The whole command tree. Building it imports no job code (no Ray, no RocksDB)."""
+    from haybale.cli.catalog_commands import register as register_catalog
+    from haybale.cli.dedup_commands import register as register_dedup
+    from haybale.cli.ingest_commands import register as register_ingest
+
+    parser = CommandParser(
+        prog="haybale",
+        description="Data ingestion and dedup for model training: packed WARC volumes, a sharded "
+                    "RocksDB catalog, Ray ingest jobs and MinHash-LSH dedup.")
+    parser.add_argument("--version", action="version", version=f"haybale {__version__}")
+    add_global_options(parser, top=True)
+    sub = parser.add_subparsers(dest="group", required=True, metavar="{catalog,ingest,dedup}")
+    register_catalog(sub)
+    register_ingest(sub)
+    register_dedup(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``haybale ARGV`` (default: the process's arguments); returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad argument (already reported in one line)
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("haybale: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `haybale catalog ls | head`: the reader has all it wanted
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        if os.environ.get("HAYBALE_DEBUG"):
+            raise
+        message, status = describe_failure(exc)
+        print(f"haybale: error: {message}", file=sys.stderr)
+        return status
+
+
+def describe_failure(exc: BaseException) -> tuple[str, int]:
+    """One line for ``exc`` and the exit status it calls for."""
+    if isinstance(exc, HaybaleError):
+        return _one_line(str(exc)), exc.exit_status
+    if isinstance(exc, ModuleNotFoundError):
+        return (f"this command needs the Python package {exc.name!r}, which is not installed: run "
+                "`make install` (or `pip install -r requirements.lock`) in haybale's environment"), 2
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _one_line(f"{where}{exc.strerror or exc}: check the path"), 2
+    return (f"unexpected {type(exc).__name__}: {_one_line(str(exc)) or 'no message'} (a bug: rerun with "
+            "HAYBALE_DEBUG=1 to see where, and report it)"), 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""``haybale catalog …``: query and maintain the catalog of a deployment root.
+
+``get``, ``cat``, ``ls`` and ``stats`` read through a :class:`~catalog.reader.CatalogReader` (the
+root's store, or the service at ``--url``); a local path given as a key means its ``file://`` key.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from typing import Any, Iterable
+
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
+from catalog.errors import CatalogError
+from catalog.layout import RootLayout
+from catalog.location import Location
+from haybale.cli import output
+from haybale.cli.options import (add_url_option, command, non_negative_float, port_number,
+                                 positive_int)
+from haybale.cli.stores import key_argument, new_paths, open_reader, writable_store
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    cat = sub.add_parser("catalog", help="query and maintain the catalog (key → location)")
+    cmds = cat.add_subparsers(dest="catalog_cmd", required=True, metavar="COMMAND")
+
+    p = command(cmds, "get", "print a key's location, volume and dedup mark (as JSON)", cmd_get)
+    p.add_argument("key", help="URL, file URI or other key; a local path means its file:// key")
+    add_url_option(p)
+
+    p = command(cmds, "cat", "write a record's content to stdout (HTTP body decoded for web pages)", cmd_cat)
+    p.add_argument("key", help="URL, file URI or other key; a local path means its file:// key")
+    p.add_argument("--raw", action="store_true", help="the whole WARC record instead of the content")
+    p.add_argument("--whole", action="store_true",
+                   help="stream a body whatever its decoded size (default: a body over the decoded-size cap "
+                        "is an error naming the key and the cap, never a truncated body)")
+    p.add_argument("--max-decoded-bytes", type=positive_int, default=DEFAULT_MAX_DECODED_BYTES, metavar="N",
+                   help=f"decoded-size cap of a body (default {DEFAULT_MAX_DECODED_BYTES:,})")
+    add_url_option(p)
+
+    p = command(cmds, "ls", "list keys by URL, SURT, key or local path prefix (SURT order for URLs)", cmd_ls)
+    p.add_argument("prefix", nargs="?", default="", help="prefix to list (default: every key)")
+    p.add_argument("--limit", type=positive_int, default=None, help="list at most this many keys")
+    p.add_argument("--long", "-l", action="store_true", help="also print each key's location")
+    add_url_option(p)
+
+    p = command(cmds, "stats", "record count, volumes, bytes, shards", cmd_stats)
+    add_url_option(p)
+
+    p = command(cmds, "rebuild", "reconstruct the catalog from volumes and their sidecars", cmd_rebuild)
+    p.add_argument("--into", default=None, metavar="DIR",
+                   help="build into this new catalog directory and leave the current one alone "
+                        "(default: rebuild in place, keeping the old catalog as catalog.old-TIMESTAMP)")
+
+    p = command(cmds, "delete", "remove keys from the catalog (volume bytes are not touched)", cmd_delete)
+    p.add_argument("keys", nargs="+", metavar="KEY")
+
+    p = command(cmds, "serve", "serve the catalog as an HTTP JSON query service (read-only; ingest jobs "
+                               "may keep writing)", cmd_serve)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=port_number, default=7480,
+                   help="port (default: 7480; 0 = any free port, printed)")
+    p.add_argument("--refresh-seconds", type=non_negative_float, default=2.0,
+                   help="look for new registrations by writers this often (default: 2; 0 = only on "
+                        "POST /v1/refresh)")
+    p.add_argument("--max-batch", type=positive_int, default=10_000,
+                   help="most keys per batch request (default: 10000)")
+    p.add_argument("--threads", type=positive_int, default=4,
+                   help="threads doing catalog and volume reads (default: 4)")
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    key = key_argument(args.key)
+    with open_reader(args) as reader:
+        found = reader.describe(key)
+        info = {"key": key, **{k: found[k] for k in ("volume", "offset", "length", "digest", "volume_url")}}
+        mark = reader.mark_of(key)
+    if mark:
+        info["mark"] = {"status": mark[0], "reason": mark[1]}
+    output.print_json(info)
+    return 0
+
+
+def cmd_cat(args: argparse.Namespace) -> int:
+    """The content through any reader. What was odd about the body (a false Content-Encoding used as
+    stored, a cut stream) is a warning on stderr."""
+    key = key_argument(args.key)
+    warnings: list[str] = []
+    with open_reader(args) as reader:
+        if args.whole and not args.raw:
+            reader.cat_whole(key, sys.stdout.buffer.write, warnings)
+            data = b""
+        else:
+            data = reader.cat(key, raw=args.raw, max_decoded=args.max_decoded_bytes, warnings=warnings)
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+    for warning in warnings:
+        print(f"haybale: warning: {key}: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    prefix = key_argument(args.prefix)
+    with open_reader(args) as reader:
+        if args.long or args.json:
+            _print_items(reader.items(prefix, limit=args.limit), as_json=args.json)
+        else:
+            for key in reader.list(prefix, limit=args.limit):
+                print(key)
+    return 0
+
+
+def _print_items(items: Iterable[tuple[str, Location]], *, as_json: bool) -> None:
+    """``ls --long`` lines (key, tab, location) or ``ls --json`` lines (one object per key)."""
+    import json
+
+    for key, loc in items:
+        if as_json:
+            print(json.dumps({"key": key, **loc.as_dict()}))
+        else:
+            print(f"{key}\tvolume={loc.volume} offset={loc.offset} length={loc.length}")
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with open_reader(args) as reader:
+        stats = reader.stats()
+    if args.json:
+        output.print_json(stats)
+        return 0
+    print(output.table([
+        ("catalog", stats["catalog"]),
+        ("records", output.count(stats["records"])),
+        ("volumes", f"{output.count(stats['volumes'])} ({output.size(stats['volume_bytes'])})"),
+        ("shards", f"{stats['shards']} ({output.count(stats['slots'])} slots)"),
+        ("catalog disk", output.size(stats["catalog_disk_bytes"])),
+    ]))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from catalog.service import ServiceConfig
+    from catalog.service_run import RunningService, serve
+
+    config = ServiceConfig(root=args.root, catalog_dir=args.catalog_dir, host=args.host, port=args.port,
+                           refresh_seconds=args.refresh_seconds, max_batch=args.max_batch,
+                           threads=args.threads)
+
+    def announce(service: RunningService) -> None:
+        every = f"every {config.refresh_seconds:g} s" if config.refresh_seconds else "on POST /v1/refresh only"
+        print(f"haybale catalog service on {service.url} (catalog {service.backend.catalog_dir}, "
+              f"following writers {every}); stop with Ctrl-C or SIGTERM", flush=True)
+
+    serve(config, announce)
+    print("haybale catalog service stopped", flush=True)
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from catalog.rebuild import rebuild
+    from catalog.store import Store
+
+    layout = RootLayout.of(args.root, args.catalog_dir)
+    target_dir = RootLayout.of(args.root, args.into or layout.rebuild_dir()).catalog_dir
+    if args.into and target_dir.exists() and any(target_dir.iterdir()):
+        raise CatalogError(f"--into {args.into}: that directory is not empty; give a new directory")
+    if not args.into and target_dir.exists():
+        shutil.rmtree(target_dir)  # a rebuild that was interrupted before it replaced the catalog
+    created = new_paths(RootLayout.of(args.root, target_dir))
+    try:
+        with Store(args.root, catalog_dir=str(target_dir)) as target:
+            report = rebuild(layout.volumes_url, target,
+                             progress=None if not args.quiet else (lambda _: None))
+    except BaseException:
+        for path in created:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    result: dict[str, Any] = report.as_dict()
+    if not args.into:
+        old = None
+        if layout.catalog_dir.exists():
+            old = str(layout.retired_catalog_dir())
+            os.replace(layout.catalog_dir, old)
+        os.replace(target_dir, layout.catalog_dir)
+        result["previous_catalog"] = old
+    result["catalog"] = str(target_dir if args.into else layout.catalog_dir)
+    if args.json:
+        output.print_json(result)
+        return 0
+    print(f"rebuilt {output.count(result['records'])} records from {result['volumes']} volumes and "
+          f"{result['external_files']} files indexed in place into {result['catalog']} in "
+          f"{output.seconds(result['seconds'])}; {output.count(result['skipped'])} records skipped")
+    if result.get("previous_catalog"):
+        print(f"the previous catalog is kept in {result['previous_catalog']}")
+    for item in report.skipped[:20]:
+        print(f"  skipped: volume {item['volume']} offset {item['offset']}: {item['reason']}")
+    if len(report.skipped) > 20:
+        print(f"  ... and {len(report.skipped) - 20:,} more (see --json)")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    keys = [key_argument(k) for k in args.keys]
+    with writable_store(args, create=False) as store:
+        deleted = store.catalog.delete_many(keys)
+    if args.json:
+        output.print_json({"deleted": deleted, "asked": len(keys)})
+    else:
+        print(f"deleted {deleted:,} of {len(keys):,} keys")
+    return 0

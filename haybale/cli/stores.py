@@ -1,0 +1,108 @@
+"""How commands open a deployment root: a reader for queries, a writable store for jobs, and the rule
+that a command which fails leaves nothing behind that it created.
+
+- :func:`open_reader` gives a :class:`~catalog.reader.CatalogReader`: the catalog service's client
+  with ``--url``, else the root's embedded store opened read-only (never created). Commands use the
+  reader's methods and do not care which one they got.
+- :func:`writable_store` opens (or creates) the root for writing. If the command then fails while the
+  catalog is still empty, the root and catalog directories this command created are removed again
+  (a failed first ingest leaves no empty catalog behind); a catalog that holds records is kept, since
+  a rerun with the same run id resumes from it, and so is a root holding a run's report (a WARC run
+  refused by its error budget keeps ``runs/RUN_ID/quarantine.jsonl``, which its error names).
+- :func:`key_argument` reads a key typed on the command line: a local path means its ``file://`` key.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import fsspec
+
+from catalog.keys import file_uri
+from catalog.layout import RootLayout
+from catalog.reader import CatalogReader
+from catalog.store import Store
+
+
+def open_reader(args: argparse.Namespace) -> CatalogReader:
+    """The catalog to query: the service at ``--url``, else the root's store, read-only."""
+    if getattr(args, "url", None):
+        from catalog.client import CatalogClient
+
+        return CatalogClient(args.url)
+    return Store(args.root, catalog_dir=args.catalog_dir, read_only=True, create=False)
+
+
+def new_paths(layout: RootLayout) -> list[Path]:
+    """The topmost directories that opening ``layout`` for writing would create (local paths only)."""
+    wanted = [layout.catalog_dir] + ([Path(layout.root)] if layout.local else [])
+    created: list[Path] = []
+    for path in wanted:
+        top = None
+        for candidate in [path, *path.parents]:
+            if candidate.exists():
+                break
+            top = candidate
+        if top is not None and top not in created:
+            created.append(top)
+    return created
+
+
+@contextmanager
+def writable_store(args: argparse.Namespace, **options: object) -> Iterator[Store]:
+    """The root's store, opened for writing (created if missing); see the module docstring for what a
+    failure removes."""
+    layout = RootLayout.of(args.root, args.catalog_dir)
+    created = new_paths(layout)
+    try:
+        store = Store(args.root, catalog_dir=args.catalog_dir, **options)  # type: ignore[arg-type]
+    except BaseException:
+        for path in created:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    try:
+        yield store
+    except BaseException:
+        empty = not _holds_anything(store) and not _holds_a_run_report(layout)
+        store.close()
+        if empty:
+            for path in created:
+                shutil.rmtree(path, ignore_errors=True)
+        raise
+    else:
+        store.close()
+
+
+def _holds_anything(store: Store) -> bool:
+    try:
+        return store.catalog.stats()["records"] > 0 or any(True for _ in store.catalog.volumes)
+    except Exception:  # noqa: BLE001 - a catalog that cannot even be counted is kept for inspection
+        return True
+
+
+def _holds_a_run_report(layout: RootLayout) -> bool:
+    """True if a run left its folder (the job runner removes it unless there is a report to keep)."""
+    fs, path = fsspec.core.url_to_fs(layout.runs_url)
+    try:
+        return bool(fs.exists(path) and fs.ls(path))
+    except OSError:
+        return True
+
+
+def key_argument(text: str) -> str:
+    """The catalog key meant by ``text`` as typed: a local path (absolute, starting with ``./``,
+    ``../`` or ``~``, or naming an existing file or directory) means its ``file://`` key, so
+    ``haybale catalog cat /data/in/a.txt`` finds what ``haybale ingest files /data/in`` stored.
+    A trailing ``/`` is kept (a listing prefix). URLs, SURT prefixes and other keys are unchanged."""
+    if not text or "://" in text:
+        return text
+    if text.startswith(("/", "./", "../", "~")) or text in (".", "..") or os.path.exists(text):
+        key = file_uri(os.path.expanduser(text))
+        if text.endswith("/") and not key.endswith("/"):
+            key += "/"
+        return key
+    return text

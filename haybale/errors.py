@@ -1,0 +1,63 @@
+"""Every error haybale raises on purpose, in one tree. Catch :class:`HaybaleError` for all of them.
+
+Each message names the bad input (key, path, URL, setting, volume and offset) and says what to do.
+``exit_status`` is what the ``haybale`` command exits with: 2 for bad input or settings, 1 for a job
+that started and failed (what it registered stays; rerun with the same run id to resume).
+
+::
+
+    HaybaleError                          (catalog.errors)
+    ├── MissingDependencyError            an optional Python package a command needs is not installed
+    ├── CatalogError                      (catalog.errors) the catalog and the volume store
+    │   ├── InvalidKeyError               empty, oversized or malformed key (also a ValueError)
+    │   ├── KeyNotFoundError              the key is not registered (also a KeyError)
+    │   ├── CatalogLockedError            another process writes the catalog
+    │   ├── SchemaVersionError            the catalog was written by another schema version
+    │   ├── CatalogNotFoundError          no catalog at the root
+    │   ├── RootError                     the root or catalog directory is unusable (e.g. a file)
+    │   ├── VolumeError                   volume bytes cannot be written or read
+    │   │   ├── CorruptRecordError        a record fails its checksum or does not parse
+    │   │   └── VolumeNotFoundError       a volume named by the catalog is missing
+    │   ├── ArchiveError                  a WARC/ARC file cannot be opened, or a byte range of it is not
+    │   │                                 one record (ingest calls it WarcSourceError)
+    │   ├── DecodedSizeError              a body would decode past the decoded-size cap (a gzip bomb?):
+    │   │                                 refused, never truncated
+    │   └── ServiceError                  the catalog service failed to answer
+    │       ├── ServiceUnavailableError   nothing answers at the service URL
+    │       └── BadRequestError           the service rejected the request (also a ValueError)
+    ├── IngestError                       (ingest.errors) getting data in
+    │   ├── CrawlConfigError              a crawl setting is out of range (also a ValueError)
+    │   ├── UnsupportedURLError           a URL the crawler cannot fetch (also a ValueError)
+    │   └── IngestJobError                an ingest job failed (exit status 1)
+    │       └── WarcJobError              more records quarantined than the error budget allows
+    └── DedupError                        (dedup.errors) the dedup job
+        ├── ConfigError                   a dedup setting is invalid (also a ValueError)
+        ├── SourceError                   an input cannot be listed or opened
+        │   └── RecordError               one record of an input is unusable (its subclass
+        │                                     dedup.errors.RecordWarning, an odd record that is kept, is
+        │                                     handed to on_bad_record, never raised)
+        ├── JobError                      a stage of the job failed (exit status 1)
+        └── CleanError                    (dedup.clean.errors) HTML and text cleaning
+            ├── AdblockListError          the EasyList file cannot be read or has no rules
+            ├── HtmlParseError            the HTML parser rejected a document
+            └── CleanDirError             clean-html was given a source it cannot use
+"""
+from __future__ import annotations
+
+from catalog.errors import (ArchiveError, BadRequestError, CatalogError, CatalogLockedError, CatalogNotFoundError,
+                            CorruptRecordError, DecodedSizeError, HaybaleError, InvalidKeyError, KeyNotFoundError,
+                            MissingDependencyError, RootError, SchemaVersionError, ServiceError,
+                            ServiceUnavailableError, VolumeError, VolumeNotFoundError)
+from dedup.clean.errors import AdblockListError, CleanDirError, CleanError, HtmlParseError
+from dedup.errors import ConfigError, DedupError, JobError, RecordError, SourceError
+from ingest.errors import CrawlConfigError, IngestError, IngestJobError, UnsupportedURLError, WarcJobError
+
+__all__ = [
+    "AdblockListError", "ArchiveError", "BadRequestError", "CatalogError", "CatalogLockedError", "CatalogNotFoundError",
+    "CleanDirError", "CleanError", "ConfigError", "CorruptRecordError", "CrawlConfigError", "DecodedSizeError",
+    "DedupError",
+    "HaybaleError", "HtmlParseError", "IngestError", "IngestJobError", "InvalidKeyError", "JobError",
+    "KeyNotFoundError", "MissingDependencyError", "RecordError", "RootError", "SchemaVersionError",
+    "ServiceError", "ServiceUnavailableError", "SourceError", "UnsupportedURLError", "VolumeError",
+    "VolumeNotFoundError", "WarcJobError",
+]

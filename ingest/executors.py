@@ -1,0 +1,168 @@
+"""How the job runner gets a split's work done: Ray tasks, calls on a pool of Ray actors, or this process.
+
+An executor takes splits (with the payload the job prepared for each) while it has room, and hands
+back finished ones. It never registers anything: the runner does, on the driver. A split whose work
+fails for good (after Ray's retries) raises :class:`~ingest.errors.IngestJobError` naming the split and
+the run id to resume with.
+
+- :class:`TaskExecutor` — one Ray task per split, at most ``cap`` in flight (default twice the
+  cluster's CPUs), retried ``retries`` times if its worker dies.
+- :class:`ActorPoolExecutor` — calls on long-lived actors (the crawl's fetchers, each holding a
+  connection pool and robots cache), at most ``calls_per_actor`` queued on each; a dead actor is
+  restarted by Ray and its call retried.
+- :class:`LocalExecutor` — the same work in this process, one split at a time (``--no-ray``).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol, Sequence
+
+from catalog.errors import HaybaleError
+from ingest.errors import IngestJobError
+
+Work = Callable[[Any, Any], Any]  # work(split, payload) -> result
+
+
+class Executor(Protocol):
+    """What the runner needs of an executor."""
+
+    def room(self, waiting: int = 0) -> bool:
+        """True if one more split may be submitted (``waiting``: finished results the runner still holds)."""
+
+    def submit(self, split: Any, payload: Any) -> None: ...
+
+    def running(self) -> list[Any]:
+        """The splits submitted and not finished yet."""
+
+    def wait(self, timeout: float) -> list[tuple[Any, Any]]:
+        """Finished (split, result) pairs; waits up to ``timeout`` seconds for the first."""
+
+    def close(self) -> None: ...
+
+
+def _failed(split: Any, run_id: str, exc: BaseException) -> IngestJobError:
+    cause = getattr(exc, "cause", None) or exc
+    return IngestJobError(f"split {split.index} failed ({type(cause).__name__}: {cause}); what is registered "
+                          f"stays: rerun with --run-id {run_id} to resume")
+
+
+class LocalExecutor:
+    """Runs each split's work in this process when it is submitted."""
+
+    def __init__(self, work: Work, run_id: str) -> None:
+        self.work, self.run_id = work, run_id
+        self._done: list[tuple[Any, Any]] = []
+
+    def room(self, waiting: int = 0) -> bool:
+        return not self._done and not waiting
+
+    def submit(self, split: Any, payload: Any) -> None:
+        try:
+            result = self.work(split, payload)
+        except HaybaleError:
+            raise  # already names the input and the fix
+        except Exception as exc:  # as a Ray task's failure would be reported
+            raise _failed(split, self.run_id, exc) from exc
+        self._done.append((split, result))
+
+    def running(self) -> list[Any]:
+        return []
+
+    def wait(self, timeout: float) -> list[tuple[Any, Any]]:
+        done, self._done = self._done, []
+        return done
+
+    def close(self) -> None:
+        pass
+
+
+class TaskExecutor:
+    """One Ray task per split; ``cap`` tasks (plus results waiting for registration) at most."""
+
+    def __init__(self, work: Work, run_id: str, *, cap: int = 0, retries: int = 3) -> None:
+        import ray
+
+        self._ray = ray
+        self.run_id = run_id
+        self._task = ray.remote(max_retries=retries, retry_exceptions=False)(work)
+        self.cap = cap or max(2, 2 * int(ray.cluster_resources().get("CPU", 2)))
+        self._pending: dict[Any, Any] = {}
+
+    def room(self, waiting: int = 0) -> bool:
+        # results waiting for registration count: they hold driver memory like running tasks do
+        return len(self._pending) + waiting < self.cap
+
+    def submit(self, split: Any, payload: Any) -> None:
+        self._pending[self._task.remote(split, payload)] = split
+
+    def running(self) -> list[Any]:
+        return list(self._pending.values())
+
+    def wait(self, timeout: float) -> list[tuple[Any, Any]]:
+        if not self._pending:
+            return []
+        ready, _ = self._ray.wait(list(self._pending), num_returns=1, timeout=timeout)
+        done = []
+        for ref in ready:
+            split = self._pending.pop(ref)
+            try:
+                done.append((split, self._ray.get(ref)))
+            except self._ray.exceptions.RayError as exc:
+                raise _failed(split, self.run_id, exc) from exc
+        return done
+
+    def close(self) -> None:
+        for ref in self._pending:
+            self._ray.cancel(ref)
+        self._pending.clear()
+
+
+class ActorPoolExecutor:
+    """Calls ``method`` on the least loaded of ``actors``, at most ``calls_per_actor`` queued on each."""
+
+    def __init__(self, actors: Sequence[Any], method: str, run_id: str, *, calls_per_actor: int = 2,
+                 on_close: Callable[[], None] | None = None) -> None:
+        import ray
+
+        self._ray = ray
+        self.actors, self.method, self.run_id = list(actors), method, run_id
+        self.calls_per_actor = calls_per_actor
+        self._load = [0] * len(self.actors)
+        self._pending: dict[Any, tuple[Any, int]] = {}
+        self._on_close = on_close
+
+    def room(self, waiting: int = 0) -> bool:
+        return min(self._load) < self.calls_per_actor
+
+    def submit(self, split: Any, payload: Any) -> None:
+        slot = min(range(len(self.actors)), key=self._load.__getitem__)
+        ref = getattr(self.actors[slot], self.method).remote(split, payload)
+        self._pending[ref] = (split, slot)
+        self._load[slot] += 1
+
+    def running(self) -> list[Any]:
+        return [split for split, _ in self._pending.values()]
+
+    def wait(self, timeout: float) -> list[tuple[Any, Any]]:
+        if not self._pending:
+            return []
+        ready, _ = self._ray.wait(list(self._pending), num_returns=1, timeout=timeout)
+        done = []
+        for ref in ready:
+            split, slot = self._pending.pop(ref)
+            self._load[slot] -= 1
+            try:
+                done.append((split, self._ray.get(ref)))
+            except self._ray.exceptions.RayActorError as exc:
+                raise IngestJobError(f"split {split.index}: its actor died more often than it may be restarted "
+                                     f"({exc}); rerun with --run-id {self.run_id} to resume") from exc
+            except self._ray.exceptions.RayError as exc:
+                raise _failed(split, self.run_id, exc) from exc
+        return done
+
+    def close(self) -> None:
+        try:
+            if self._on_close is not None:
+                self._on_close()
+        finally:
+            for actor in self.actors:
+                self._ray.kill(actor)

@@ -1,0 +1,295 @@
+"""The one ingest job runner: the files, WARC and crawl jobs are each a :class:`SplitJob` run by
+:func:`run_split_job`.
+
+What the runner does, the same for every job::
+
+    run id ─► plan (saved once, before any work) ─► skip splits marked done by earlier attempts
+      ─► for each remaining split, on an executor (Ray tasks, Ray actor calls, or this process):
+           prepare (driver) ─► work (worker: read, pack, seal volumes) ─► budget check (driver)
+           ─► register the sealed volumes and sweep the unreferenced ones (driver) ─► marker
+      ─► progress on stderr, summary in ROOT/runs/RUN_ID/summary.json
+
+Data first, index second, marker last: the driver, which alone holds the catalog, registers a split's
+sealed volumes and only then writes its completion marker, so a rerun with the same run id after a
+crash at any moment ends with every input exactly once (registration is idempotent by key and digest;
+a volume written again by a redo is deleted by the sweep).
+
+What each job supplies (see :class:`SplitJob`): its plan, the payload a split is dispatched with, the
+work a worker does, how a split is registered (:func:`ingest.registration.register_split` with the job's
+ordering of entries), an error-budget check run *before* registration, how a marker adds to the
+summary, and which executor runs it. ``local=True`` (``--no-ray``) runs the same job with the same
+rules in this process (:class:`~ingest.executors.LocalExecutor`).
+
+A run that fails before any split is done leaves nothing behind: its folder, volumes and indexes are
+removed (except the report of a job refused by its error budget: its folder keeps ``quarantine.jsonl``
+and the summary, which the error points to; see :meth:`SplitJob.keeps_report`). A run that fails later
+keeps what it registered; rerun it with the same run id.
+
+Volumes nothing references (a killed attempt sealed them and never registered them, or a worker killed
+mid-task was retried) are swept (:func:`ingest.volume_sweep.sweep_run`) while no worker of the run is
+writing: before a rerun redoes its unfinished splits, and after a run that finished.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import fsspec
+
+from catalog.failpoints import failpoint
+from catalog.progress import Progress
+from catalog.store import Store
+from ingest.checkpoint import RunState
+from ingest.executors import Executor
+from ingest.ray_runtime import ray_connection
+from ingest.registration import Registration
+from ingest.volume_sweep import sweep_run
+
+
+@dataclass
+class JobSummary:
+    """What every ingest run reports; each job's summary adds its own counts. ``added``/``updated``/
+    ``unchanged`` and the volume counts cover this attempt; a job's record counts may cover the run."""
+
+    run_id: str
+    splits: int = 0
+    splits_skipped_done: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    volumes: int = 0
+    volume_bytes: int = 0
+    unreferenced_volumes_removed: int = 0
+    ray_start_seconds: float = 0.0
+    work_seconds: float = 0.0  # from the executor being ready to the last split registered
+    seconds: float = 0.0
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Returned by :meth:`SplitJob.prepare` for a split with nothing left to do on a worker."""
+
+    result: Any
+
+
+@dataclass
+class RunContext:
+    """What a job gets from the runner: the store, the run's state and where its files go."""
+
+    store: Store
+    state: RunState
+    local: bool
+
+    @property
+    def run_id(self) -> str:
+        return self.state.run_id
+
+    @property
+    def volumes_url(self) -> str:
+        return self.store.layout.run_volumes_url(self.run_id)
+
+    @property
+    def indexes_url(self) -> str:
+        return self.store.layout.run_indexes_url(self.run_id)
+
+
+class SplitJob:
+    """One ingest job, as the runner drives it. Splits have an ``index`` (their place in the plan).
+
+    A job subclasses this and fills in :meth:`plan`, :meth:`executor`, :meth:`register`,
+    :meth:`account` and :meth:`progress`; the other methods have defaults that fit most jobs.
+    """
+
+    kind = "ingest"  # "files", "warc", "crawl": names run ids, progress and fail points ("KIND_job.after_register")
+    unit = "items"  # what progress counts: "files", "pages"
+    ordered = False  # register in plan order (a key in two splits: the later split wins, deterministically)
+    summary: JobSummary
+
+    def plan(self, ctx: RunContext) -> list[Any]:
+        """The run's splits: the saved plan of an earlier attempt, else a new one, saved before any work.
+        Bad inputs raise here, before anything is created."""
+        raise NotImplementedError
+
+    def items(self, split: Any) -> int:
+        """How many units of progress ``split`` holds."""
+        return 1
+
+    def executor(self, ctx: RunContext) -> Executor:
+        """What runs the splits' work (Ray is connected already unless ``ctx.local``)."""
+        raise NotImplementedError
+
+    def pick(self, queue: list[Any], running: list[Any]) -> int | None:
+        """Position in ``queue`` of the split to submit next, or None to wait for a running one."""
+        return 0
+
+    def prepare(self, split: Any) -> Any:
+        """Driver side, just before dispatch: the split's payload, or :class:`Finished`."""
+        return None
+
+    def poll(self) -> None:
+        """Called on every turn of the runner's loop (e.g. to surface a driver thread's failure)."""
+
+    def check_budget(self, split: Any | None, result: Any | None) -> None:
+        """Raise if registering ``result`` would break the job's error budget: called before every
+        registration, and once with None before any work (for what earlier attempts registered)."""
+
+    def register(self, ctx: RunContext, split: Any, payload: Any, result: Any) -> tuple[Registration, dict[str, Any]]:
+        """Register the split (driver side); returns the registration and the completion marker's
+        fields (the runner adds ``volumes``)."""
+        raise NotImplementedError
+
+    def account(self, marker: dict[str, Any], result: Any | None) -> None:
+        """Add a done split to the summary (``result`` None: the split was done by an earlier attempt)."""
+        raise NotImplementedError
+
+    def progress(self, split: Any, payload: Any, result: Any) -> tuple[int, int, int]:
+        """(items, bytes, errors) a finished split adds to the progress line."""
+        raise NotImplementedError
+
+    def finish(self, ctx: RunContext) -> None:
+        """After the run, finished or failed, before the summary is saved."""
+
+    def keeps_report(self) -> bool:
+        """True if a run that failed before any split was done keeps its folder (a report to read)."""
+        return False
+
+
+def new_run_id(kind: str) -> str:
+    return f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: str | None = None,
+                  num_cpus: int | None = None, show_progress: bool = True) -> JobSummary:
+    """Run (or resume) ``job`` into ``store``: on this process (``local``), else on the Ray already
+    initialized, ``address`` / ``$RAY_ADDRESS``, or a local Ray with ``num_cpus`` started for the run.
+    Returns the job's summary, also saved with the run."""
+    summary = job.summary
+    ctx = RunContext(store, RunState(store.layout.runs_url, summary.run_id), local)
+    leftovers = _Leftovers(ctx)
+    started = time.perf_counter()
+    finished_ok = False
+    try:
+        splits = job.plan(ctx)
+        done = ctx.state.done_splits()
+        todo = [s for s in splits if s.index not in done]
+        summary.splits, summary.splits_skipped_done = len(splits), len(splits) - len(todo)
+        for index in sorted(done):
+            job.account(done[index], None)
+        job.check_budget(None, None)
+        if todo:
+            # what a killed attempt of this run left unreferenced goes before its splits are redone
+            summary.unreferenced_volumes_removed += sweep_run(store, ctx.volumes_url, set(done))
+            t_ray = time.perf_counter()
+            with nullcontext() if local else ray_connection(address, num_cpus):
+                summary.ray_start_seconds = round(time.perf_counter() - t_ray, 3)
+                _run(ctx, job, todo, show_progress)
+            # a worker killed mid-task (retried by Ray) may have sealed a volume nothing registered
+            summary.unreferenced_volumes_removed += sweep_run(store, ctx.volumes_url, set(ctx.state.done_splits()))
+        finished_ok = True
+    finally:
+        summary.seconds = round(time.perf_counter() - started, 3)
+        try:
+            job.finish(ctx)
+        finally:
+            if finished_ok or ctx.state.done_splits():
+                ctx.state.save_summary(summary.as_dict())
+            else:
+                keep = job.keeps_report() and ctx.state.exists()
+                leftovers.remove(keep_run_folder=keep)
+                if keep:
+                    ctx.state.save_summary(summary.as_dict())
+    return summary
+
+
+def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool) -> None:
+    summary = job.summary
+    executor = job.executor(ctx)
+    t_work = time.perf_counter()
+    # created once the executor is ready, so its rates and ETA are the work's, not Ray's start-up
+    progress = Progress(f"ingest {job.kind} [{ctx.run_id}]", total=sum(job.items(s) for s in todo),
+                        unit=job.unit, enabled=show_progress)
+    queue = list(todo)
+    order = [s.index for s in todo]
+    waiting: dict[int, tuple[Any, Any, Any]] = {}  # finished, not registered yet: index -> (split, payload, result)
+    payloads: dict[int, Any] = {}
+    try:
+        while queue or executor.running() or waiting:
+            while queue and executor.room(len(waiting)):
+                at = job.pick(queue, executor.running())
+                if at is None:
+                    break
+                split = queue.pop(at)
+                payload = job.prepare(split)
+                if isinstance(payload, Finished):
+                    waiting[split.index] = (split, None, payload.result)
+                    continue
+                payloads[split.index] = payload
+                executor.submit(split, payload)
+            for split, result in executor.wait(timeout=1.0):
+                waiting[split.index] = (split, payloads.pop(split.index), result)
+            job.poll()
+            ready = []
+            if job.ordered:
+                while order and order[0] in waiting:
+                    ready.append(waiting.pop(order.pop(0)))
+            else:
+                ready = [waiting.pop(i) for i in list(waiting)]
+            for split, payload, result in ready:
+                _complete(ctx, job, split, payload, result, progress)
+    finally:
+        summary.work_seconds = round(time.perf_counter() - t_work, 3)
+        executor.close()
+        progress.done()
+
+
+def _complete(ctx: RunContext, job: SplitJob, split: Any, payload: Any, result: Any, progress: Progress) -> None:
+    """Budget check, registration and sweep, completion marker, summary and progress of one split."""
+    job.check_budget(split, result)
+    registration, fields = job.register(ctx, split, payload, result)
+    failpoint(f"{job.kind}_job.after_register")
+    marker = {"volumes": registration.volume_urls, **fields}
+    ctx.state.mark_done(split.index, marker)
+    summary = job.summary
+    summary.added += registration.added
+    summary.updated += registration.updated
+    summary.unchanged += registration.unchanged
+    summary.volumes += len(registration.kept)
+    summary.volume_bytes += sum(v.bytes for v in registration.kept)
+    summary.unreferenced_volumes_removed += len(registration.dropped)
+    job.account(marker, result)
+    progress.update(*job.progress(split, payload, result))
+
+
+class _Leftovers:
+    """The run's folder, volumes and indexes, if this attempt is the one creating them: removed when
+    the run fails before any split is done (nothing in them is registered)."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        layout, run_id = ctx.store.layout, ctx.run_id
+        # (parent, the run's own directory): the first of the two that does not exist yet is removed
+        pairs = [(layout.runs_url, layout.run_url(run_id)), (layout.volumes_url, layout.run_volumes_url(run_id)),
+                 (layout.indexes_url, layout.run_indexes_url(run_id))]
+        self._new: list[tuple[Any, str, bool]] = []  # (filesystem, path, is it the run's folder or its parent)
+        for n, urls in enumerate(pairs):
+            for url in urls:
+                fs, path = fsspec.core.url_to_fs(url)
+                if not fs.exists(path):
+                    self._new.append((fs, path, n == 0))
+                    break
+
+    def remove(self, keep_run_folder: bool = False) -> None:
+        for fs, path, is_run_folder in self._new:
+            if keep_run_folder and is_run_folder:
+                continue
+            try:
+                if fs.exists(path):
+                    fs.rm(path, recursive=True)
+            except OSError:
+                pass  # best effort: a failure is being reported already

@@ -1,0 +1,91 @@
+"""Habits every ``haybale`` command shares: global options before or after the subcommand, local paths
+as keys, human output in prose and tables with rounded figures."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from catalog.store import Store
+from catalog.warc_records import resource_record
+from haybale.cli import main
+from haybale.cli.ingest_commands import describe_files_summary
+from haybale.cli.options import GLOBAL_OPTIONS
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> tuple[str, Path]:
+    """A root holding the files of ``tmp_path/in`` (a.txt, b.txt, sub/c.txt) under their file:// keys."""
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for name in ("a.txt", "b.txt", "sub/c.txt"):
+        (src / name).write_text(f"the content of {name}\n")
+    root = str(tmp_path / "root")
+    with Store(root) as store:
+        writer = store.writer()
+        for path in sorted(src.rglob("*.txt")):
+            key = f"file://{path}"
+            writer.append(key, resource_record(key, path.read_bytes()))
+        for sealed in writer.close():
+            store.register_sealed(sealed)
+    return root, src
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 0
+    return capsys.readouterr().out
+
+
+def test_global_options_before_or_after_the_subcommand(root: tuple[str, Path], capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path, _ = root
+    monkeypatch.setenv("HAYBALE_ROOT", str(tmp_path / "elsewhere"))  # neither spelling may fall back to it
+    spellings = [["--root", path, "catalog", "stats", "--json"], ["catalog", "stats", "--root", path, "--json"],
+                 ["--json", "--root", path, "catalog", "stats"], ["--root", path, "--json", "catalog", "stats"],
+                 ["--catalog-dir", f"{path}/catalog", "catalog", "stats", "--json"],
+                 ["catalog", "stats", "--json", "--catalog-dir", f"{path}/catalog"]]
+    answers = [json.loads(run(argv, capsys)) for argv in spellings]
+    assert all(a["records"] == 3 for a in answers)
+    # given on both sides, the value after the subcommand is the one used
+    assert json.loads(run(["--root", str(tmp_path / "x"), "catalog", "stats", "--root", path, "--json"],
+                          capsys))["records"] == 3
+    assert "records" in run(["--quiet", "--root", path, "catalog", "stats"], capsys)
+
+
+def test_global_options_are_defined_once() -> None:
+    sources = {p.name: p.read_text() for p in (Path(__file__).resolve().parents[1] / "haybale" / "cli").rglob("*.py")}
+    for option in GLOBAL_OPTIONS:
+        flag = "--" + option.replace("_", "-")
+        places = [name for name, text in sources.items() for _ in re.findall(rf'add_argument\(\s*"{flag}"', text)]
+        assert places == ["options.py"], f"{flag} is defined in {places}"
+
+
+def test_a_local_path_means_its_file_key(root: tuple[str, Path], capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path, src = root
+    assert run(["--root", path, "catalog", "cat", str(src / "a.txt")], capsys) == "the content of a.txt\n"
+    got = json.loads(run(["--root", path, "catalog", "get", str(src / "sub" / "c.txt")], capsys))
+    assert got["key"] == f"file://{src}/sub/c.txt" and got["length"] > 0
+    assert run(["--root", path, "catalog", "ls", f"{src}/sub/"], capsys).split() == [f"file://{src}/sub/c.txt"]
+    monkeypatch.chdir(src)  # relative paths too
+    assert run(["--root", path, "catalog", "cat", "b.txt"], capsys) == "the content of b.txt\n"
+    assert run(["--root", path, "catalog", "ls", "./sub/"], capsys).split() == [f"file://{src}/sub/c.txt"]
+    assert len(run(["--root", path, "catalog", "ls", "."], capsys).split()) == 3
+    # URLs and other keys are taken as they are
+    assert run(["--root", path, "catalog", "ls", "https://"], capsys) == ""
+
+
+def test_human_output_is_prose_with_rounded_figures(root: tuple[str, Path],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path, _ = root
+    stats = run(["--root", path, "catalog", "stats"], capsys)
+    assert "{" not in stats and re.search(r"records\s+3\n", stats)
+    assert re.search(r"volumes\s+1 \([0-9.]+ [KM]?B\)", stats), stats
+    summary = {"run_id": "r1", "files": 1234, "bytes": 132_400_000, "volumes": 2, "seconds": 6.59405644599974,
+               "added": 1200, "updated": 0, "unchanged": 34,
+               "rejected": [{"url": "/x/y", "reason": "unreadable: PermissionError(13)"}]}
+    text = describe_files_summary(summary)
+    assert "6.6 s" in text and "132 MB" in text and "1,234 files" in text and "6.594" not in text
+    assert "{" not in text and "/x/y: unreadable" in text

@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from catalog.catalog import Catalog, RegisterResult
+from catalog.failpoints import failpoint
 from catalog.journal_records import STAGING, apply_record, bulk_record
-from catalog.listing import listing_entry
 from catalog.keys import canonical_key, key_id
+from catalog.listing import listing_entry
 from catalog.location import LOCATION_SIZE, Location
 from catalog.manifest import SLOT_BITS
-from catalog.failpoints import failpoint
 from catalog.sst_files import ShardSstJob, run_jobs
 from catalog.storage import fsync_dir
 

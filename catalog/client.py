@@ -27,10 +27,18 @@ from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import urlencode, urlsplit
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
-
-from catalog.errors import (BadRequestError, CatalogError, CatalogNotFoundError, CorruptRecordError,
-                            InvalidKeyError, KeyNotFoundError, ServiceError, ServiceUnavailableError,
-                            VolumeError, VolumeNotFoundError)
+from catalog.errors import (
+    BadRequestError,
+    CatalogError,
+    CatalogNotFoundError,
+    CorruptRecordError,
+    InvalidKeyError,
+    KeyNotFoundError,
+    ServiceError,
+    ServiceUnavailableError,
+    VolumeError,
+    VolumeNotFoundError,
+)
 from catalog.location import Location
 from catalog.wire import WARNINGS_HEADER, location_from_dict, location_from_row, unpack_locations
 

@@ -24,8 +24,8 @@ import fsspec
 from catalog.cdxj import SIDECAR_SUFFIX, CdxEntry, parse_cdxj, sidecar_url
 from catalog.errors import CatalogError, CorruptRecordError, VolumeError
 from catalog.location import Location
-from catalog.store import Store
 from catalog.storage import TMP_SUFFIX, url_of
+from catalog.store import Store
 from catalog.volume import VOLUME_SUFFIX, SealedVolume, VolumeReader
 from catalog.warc_records import KEYED_RECORD_TYPES, parse_record, payload_digest
 

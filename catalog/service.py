@@ -49,8 +49,16 @@ from aiohttp import web
 
 from catalog import service_reads as reads
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
-from catalog.errors import (BadRequestError, CatalogError, CatalogNotFoundError, CorruptRecordError,
-                            InvalidKeyError, KeyNotFoundError, ServiceError, VolumeError)
+from catalog.errors import (
+    BadRequestError,
+    CatalogError,
+    CatalogNotFoundError,
+    CorruptRecordError,
+    InvalidKeyError,
+    KeyNotFoundError,
+    ServiceError,
+    VolumeError,
+)
 from catalog.keys import MAX_KEY_BYTES
 from catalog.service_store import RefreshingStore
 from catalog.wire import WARNINGS_HEADER

@@ -22,7 +22,7 @@ from typing import Callable
 from aiohttp import web
 
 from catalog.errors import ServiceError
-from catalog.service import (MAX_REQUEST_LINE, SHUTDOWN_GRACE_SECONDS, ServiceConfig, build_app, log)
+from catalog.service import MAX_REQUEST_LINE, SHUTDOWN_GRACE_SECONDS, ServiceConfig, build_app, log
 from catalog.service_store import RefreshingStore
 
 

@@ -25,6 +25,7 @@ from catalog.record_body import iter_record_body, record_body
 from catalog.volume import SealedVolume, VolumeReader, VolumeWriter
 from catalog.warc_records import ParsedRecord
 
+
 class Store:
     """Catalog + volumes of one deployment root. Close it (or use ``with``) to release the catalog."""
 

@@ -24,11 +24,17 @@ import fsspec
 
 from catalog.cdxj import cdxj_line, sidecar_url
 from catalog.errors import CorruptRecordError, VolumeError, VolumeNotFoundError
-from catalog.location import Location
-from catalog.warc_records import (DEFAULT_COMPRESS_LEVEL, ParsedRecord, WarcRecord, gzip_member, parse_record,
-                                   payload_digest)
 from catalog.failpoints import failpoint
+from catalog.location import Location
 from catalog.storage import TMP_SUFFIX, fsync_dir, is_local, local_path, write_atomic_on
+from catalog.warc_records import (
+    DEFAULT_COMPRESS_LEVEL,
+    ParsedRecord,
+    WarcRecord,
+    gzip_member,
+    parse_record,
+    payload_digest,
+)
 
 DEFAULT_VOLUME_BYTES = 1 << 30
 VOLUME_SUFFIX = ".warc.gz"

@@ -25,8 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from catalog.errors import ArchiveError as WarcSourceError
-from catalog.warc_layout import (Compression, FileLayout, RecordFormat, SourceFile, is_indexable_in_place,
-                                 probe_layout, resolve_source)
+from catalog.warc_layout import (
+    Compression,
+    FileLayout,
+    RecordFormat,
+    SourceFile,
+    is_indexable_in_place,
+    probe_layout,
+    resolve_source,
+)
 from catalog.warc_parsers import BACKENDS, RawRecord
 from catalog.warc_recovery import next_record_start, record_end, truncation_problem
 

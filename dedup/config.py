@@ -7,8 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 # the tuned defaults live in dedup/defaults.py, which the command line reads without this module's imports
-from dedup.defaults import (DEFAULT_LSH_THRESHOLD, DEFAULT_NGRAM, DEFAULT_SMALL_DIFFERENCE,
-                            DEFAULT_SMALL_DIFFERENCE_THRESHOLD, DEFAULT_THRESHOLD)
+from dedup.defaults import (
+    DEFAULT_LSH_THRESHOLD,
+    DEFAULT_NGRAM,
+    DEFAULT_SMALL_DIFFERENCE,
+    DEFAULT_SMALL_DIFFERENCE_THRESHOLD,
+    DEFAULT_THRESHOLD,
+)
 from dedup.errors import ConfigError
 from dedup.lsh_params import LshParams, optimal_params
 from dedup.minhash import MinHashConfig

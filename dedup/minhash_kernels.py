@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 from numba import njit, uint32, uint64
+
 # numba's intrinsic for LLVM's cttz (count trailing zeros); an internal module of numba, so the
 # pinned numba version matters (the token tests exercise it).
 from numba.cpython.unsafe.numbers import trailing_zeros

@@ -44,10 +44,25 @@ that started and failed (what it registered stays; rerun with the same run id to
 """
 from __future__ import annotations
 
-from catalog.errors import (ArchiveError, BadRequestError, CatalogError, CatalogLockedError, CatalogNotFoundError,
-                            CorruptRecordError, DecodedSizeError, HaybaleError, InvalidKeyError, KeyNotFoundError,
-                            MissingDependencyError, RootError, SchemaVersionError, ServiceError,
-                            ServiceUnavailableError, VolumeError, VolumeNotFoundError)
+from catalog.errors import (
+                            ArchiveError,
+                            BadRequestError,
+                            CatalogError,
+                            CatalogLockedError,
+                            CatalogNotFoundError,
+                            CorruptRecordError,
+                            DecodedSizeError,
+                            HaybaleError,
+                            InvalidKeyError,
+                            KeyNotFoundError,
+                            MissingDependencyError,
+                            RootError,
+                            SchemaVersionError,
+                            ServiceError,
+                            ServiceUnavailableError,
+                            VolumeError,
+                            VolumeNotFoundError,
+)
 from dedup.clean.errors import AdblockListError, CleanDirError, CleanError, HtmlParseError
 from dedup.errors import ConfigError, DedupError, JobError, RecordError, SourceError
 from ingest.errors import CrawlConfigError, IngestError, IngestJobError, UnsupportedURLError, WarcJobError

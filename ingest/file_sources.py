@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 import fsspec

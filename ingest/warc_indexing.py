@@ -42,18 +42,26 @@ import xxhash
 
 from catalog.cdxj import external_cdxj_line
 from catalog.errors import InvalidKeyError
-from catalog.keys import canonical_key
 from catalog.failpoints import failpoint
+from catalog.keys import canonical_key
 from catalog.storage import write_atomic
 from catalog.volume import SealedVolume, VolumeWriter
+from catalog.warc_layout import Compression, RecordFormat, SourceFile, probe_layout, resolve_source
+from catalog.warc_reader import Quarantined, SourceRecord, iter_records
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, KEYED_RECORD_TYPES, WarcRecord
 from ingest.errors import WarcSourceError
 from ingest.file_sources import Split
 from ingest.warc_gunzip import gunzip_stream
-from catalog.warc_layout import Compression, RecordFormat, SourceFile, probe_layout, resolve_source
-from ingest.warc_record_bytes import (RecordUnreadable, clean_target_uri, exact_digest, fast_digest, http_head,
-                                      origin_headers, read_arc_record, read_warc_record)
-from catalog.warc_reader import Quarantined, SourceRecord, iter_records
+from ingest.warc_record_bytes import (
+    RecordUnreadable,
+    clean_target_uri,
+    exact_digest,
+    fast_digest,
+    http_head,
+    origin_headers,
+    read_arc_record,
+    read_warc_record,
+)
 
 KEYED_TYPES = KEYED_RECORD_TYPES
 IN_PLACE, REPACK = "in-place", "repack"

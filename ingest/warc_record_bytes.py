@@ -23,9 +23,9 @@ import zlib
 
 from catalog.errors import CorruptRecordError
 from catalog.record_body import holds_http_message
+from catalog.warc_layout import SourceFile
 from catalog.warc_records import ParsedRecord, WarcRecord, parse_record, payload_digest, warc_date
 from ingest.errors import IngestError
-from catalog.warc_layout import SourceFile
 
 _HEAD_READ = 8192  # compressed bytes read to find a record's WARC and HTTP headers
 _HEAD_OUT = 32768  # decompressed bytes looked at for them

@@ -30,9 +30,9 @@ import fsspec
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from .adblock_screen import GenericSelectorIndex, PageFeatures
-from .removals import visible_chars
 from .errors import AdblockListError
 from .html_text import paragraph_count, top_nodes
+from .removals import visible_chars
 
 _GENERIC_PROBE_URL = "https://generic-probe.invalid/"
 _HOST_RE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//(?:[^/?#@]*@)?([^/?#:]+)")

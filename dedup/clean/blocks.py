@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
-from .removals import visible_chars
 from .markup_hints import CHROME, CHROME_TAGS, HIDDEN, element_flags
+from .removals import visible_chars
 
 BLOCK_TAGS = frozenset({
     "p", "div", "section", "article", "main", "aside", "header", "footer", "nav", "h1", "h2", "h3", "h4",

@@ -10,8 +10,8 @@ from typing import Iterable
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from .removals import RemovalLog, visible_chars
 from .errors import HtmlParseError
+from .removals import RemovalLog, visible_chars
 
 PARAGRAPH_SELECTOR = "p:not(:empty)"
 NON_TEXT_TAGS = ("script", "style", "noscript", "template")

@@ -59,7 +59,7 @@ _BOILERPLATE_PAIRS = frozenset({("sr", "only"), ("screen", "reader"), ("visually
 _TAXONOMY_HEADS = frozenset({"tag", "category", "categories", "cat", "author", "format", "comments"})
 _BOX_WORDS = frozenset({"list", "links", "cloud", "box", "wrapper", "wrap", "container", "area", "section", "nav",
                         "block", "widget", "items", "item", "title", "label", "meta", "bar", "info", "bio", "avatar",
-                        "name", "description", "profile", "details", "section", "area", "form", "respond", "reply",
+                        "name", "description", "profile", "details", "form", "respond", "reply",
                         "count", "header", "footer", "content", "body", "text", "thread", "link"})
 _WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)

@@ -21,11 +21,11 @@ from .ad_marks import ad_marks
 from .adblock_filter import load_rules
 from .blocks import page_blocks
 from .config import CleanConfig, CleanResult
-from .removals import RemovalLog
 from .decode import decode_html
 from .html_text import drop_elements, parse_html, remove_non_text
 from .line_filters import apply_line_filters
 from .main_content import SelectionParams, locate_main_content, select_main_blocks
+from .removals import RemovalLog
 
 _DEFAULT_CONFIG = CleanConfig()
 

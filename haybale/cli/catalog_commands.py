@@ -16,8 +16,7 @@ from catalog.errors import CatalogError
 from catalog.layout import RootLayout
 from catalog.location import Location
 from haybale.cli import output
-from haybale.cli.options import (add_url_option, command, non_negative_float, port_number,
-                                 positive_int)
+from haybale.cli.options import add_url_option, command, non_negative_float, port_number, positive_int
 from haybale.cli.stores import key_argument, new_paths, open_reader, writable_store
 
 

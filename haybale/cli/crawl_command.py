@@ -6,8 +6,7 @@ from typing import Any
 
 from catalog.volume import DEFAULT_VOLUME_BYTES
 from haybale.cli import output
-from haybale.cli.options import (add_job_options, command, non_negative_float, non_negative_int,
-                                 positive_int)
+from haybale.cli.options import add_job_options, command, non_negative_float, non_negative_int, positive_int
 from haybale.cli.stores import writable_store
 from ingest.crawl.config import CrawlConfig
 

@@ -10,8 +10,15 @@ import argparse
 import os
 from typing import Any
 
-from dedup.defaults import (DEFAULT_LSH_THRESHOLD, DEFAULT_NGRAM, DEFAULT_NUM_PERM, DEFAULT_PARTITIONS,
-                            DEFAULT_SMALL_DIFFERENCE, DEFAULT_SMALL_DIFFERENCE_THRESHOLD, DEFAULT_THRESHOLD)
+from dedup.defaults import (
+    DEFAULT_LSH_THRESHOLD,
+    DEFAULT_NGRAM,
+    DEFAULT_NUM_PERM,
+    DEFAULT_PARTITIONS,
+    DEFAULT_SMALL_DIFFERENCE,
+    DEFAULT_SMALL_DIFFERENCE_THRESHOLD,
+    DEFAULT_THRESHOLD,
+)
 from haybale.cli import output
 from haybale.cli.options import add_job_options, command, int_at_least, positive_int, unit_interval
 
@@ -74,9 +81,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def cmd_run(args: argparse.Namespace) -> int:
     from dedup.catalog_source import CATALOG_INPUT_PREFIX
     from dedup.config import DedupConfig
+    from dedup.errors import ConfigError
     from dedup.inputs import source_for_inputs
     from dedup.job import run_dedup
-    from dedup.errors import ConfigError
     from dedup.minhash import MinHashConfig
 
     if os.path.isfile(args.output):

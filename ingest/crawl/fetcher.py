@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import aiohttp
 from yarl import URL
 
-from ingest.crawl.addresses import GuardedConnector, GuardedResolver, PrivateAddressError, ip_literal, is_public_ip, peer_ip_of
+from ingest.crawl.addresses import (
+    GuardedConnector,
+    GuardedResolver,
+    PrivateAddressError,
+    ip_literal,
+    is_public_ip,
+    peer_ip_of,
+)
 from ingest.crawl.config import CrawlConfig
 from ingest.crawl.decode import CappedDecoder, ContentDecodingError, normalize_encoding
 from ingest.crawl.result import HttpExchange, Outcome

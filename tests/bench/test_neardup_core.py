@@ -40,7 +40,7 @@ def test_defaults_through_the_job_reach_the_target(ray_session: None, core) -> N
 
 def test_job_clusters_are_transitive(ray_session: None) -> None:
     """Documents in one cluster count as near-duplicates of each other, as the job removes them."""
-    from bench.neardup_core import PairSet, GradedPair
+    from bench.neardup_core import GradedPair, PairSet
 
     base = " ".join(f"word{i} says something about item {i}" for i in range(60))
     texts = {"a": base, "b": base + " extra tail text here", "c": "completely different text " * 20}

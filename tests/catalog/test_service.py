@@ -16,8 +16,16 @@ from typing import Any, Iterator
 import pytest
 
 from catalog.client import CatalogClient
-from catalog.errors import (BadRequestError, CatalogError, CatalogNotFoundError, CorruptRecordError,
-                            InvalidKeyError, KeyNotFoundError, ServiceError, ServiceUnavailableError)
+from catalog.errors import (
+    BadRequestError,
+    CatalogError,
+    CatalogNotFoundError,
+    CorruptRecordError,
+    InvalidKeyError,
+    KeyNotFoundError,
+    ServiceError,
+    ServiceUnavailableError,
+)
 from catalog.location import Location
 from catalog.service import ServiceConfig
 from catalog.service_run import ServiceThread

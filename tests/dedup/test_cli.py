@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from dedup.config import DedupConfig
 from haybale.cli import build_parser
 from haybale.cli import main as haybale_main
-from dedup.config import DedupConfig
 
 
 def test_register_adds_the_dedup_group() -> None:

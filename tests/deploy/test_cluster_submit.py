@@ -12,8 +12,8 @@ import psutil
 import pytest
 
 from catalog.store import Store
-from tests.local_cluster import LocalRayCluster
 from tests.catalog.conftest import make_files
+from tests.local_cluster import LocalRayCluster
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -3,8 +3,8 @@ the peer-address check, and the small pure helpers."""
 from __future__ import annotations
 
 import asyncio
-import time
 import gzip
+import time
 import zlib
 
 import aiohttp

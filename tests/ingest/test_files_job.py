@@ -2,15 +2,15 @@
 SIGKILL of the whole job at named and random moments; a worker killed mid-task."""
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import random
 import signal
+import threading
 from pathlib import Path
 
-import functools
-import http.server
-import threading
 import fsspec
 import pytest
 

@@ -17,19 +17,18 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from catalog.captures import date_order
 from catalog.cdxj import cdxj_line, external_cdxj_line, http_fields
 from catalog.keys import canonical_key
 from catalog.rebuild import rebuild
 from catalog.store import Store
+from catalog.warc_layout import Compression, probe_layout, resolve_source
+from catalog.warc_reader import SourceRecord, iter_records
 from catalog.warc_records import resource_record, response_record
 from ingest.file_sources import FileRef, Split
-from ingest.warc_indexing import (IN_PLACE, REPACK, FileCounts, IndexOptions, WarcSplitResult, index_split,
-                                  record_key)
-from catalog.captures import date_order
+from ingest.warc_indexing import IN_PLACE, REPACK, FileCounts, IndexOptions, WarcSplitResult, index_split, record_key
 from ingest.warc_job import WarcJobConfig, WarcJobError, WarcJobSummary, register_split, run_warc_job
-from catalog.warc_layout import Compression, probe_layout, resolve_source
 from ingest.warc_record_bytes import RecordUnreadable, exact_digest, fast_digest
-from catalog.warc_reader import SourceRecord, iter_records
 from tests.ingest.job_runner import run_job_process
 
 # file -> (mode, records read, indexed in place, repacked, skipped, quarantined), default (in place) mode.

@@ -8,10 +8,17 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from ingest.errors import WarcSourceError
 from catalog.warc_layout import Compression, RecordFormat
-from catalog.warc_reader import (Quarantined, SourceRecord, is_indexable_in_place, iter_files, iter_records,
-                                probe_layout, read_record_at)
+from catalog.warc_reader import (
+    Quarantined,
+    SourceRecord,
+    is_indexable_in_place,
+    iter_files,
+    iter_records,
+    probe_layout,
+    read_record_at,
+)
+from ingest.errors import WarcSourceError
 
 # file: (records yielded, quarantined, in place?, compression, {parser: records})  -- as observed
 EXPECTED: dict[str, tuple[int, int, bool, Compression, dict[str, int]]] = {

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from dedup.clean import CleanConfig
 from bench.aeb_metric import BenchmarkPage, load_benchmark
+from dedup.clean import CleanConfig
 
 
 @pytest.fixture(scope="session")

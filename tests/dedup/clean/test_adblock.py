@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.aeb_metric import BenchmarkPage
 from dedup.clean import AdblockListError, CleanConfig, clean_html
 from dedup.clean.adblock_filter import load_rules
-from bench.aeb_metric import BenchmarkPage
 
 AD_TEXT = "Huge savings on luxury watches today only at our partner store"
 

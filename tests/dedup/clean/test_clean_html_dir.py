@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dedup.clean import CleanConfig, CleanDirError, clean_html, clean_html_dir
 from bench.aeb_metric import BenchmarkPage
+from dedup.clean import CleanConfig, CleanDirError, clean_html, clean_html_dir
 
 
 def test_writes_txt_for_html_and_html_gz_and_lists_bad_files(

@@ -7,9 +7,9 @@ import pickle
 import pytest
 
 import dedup.clean as clean
+from bench.aeb_metric import BenchmarkPage, score_page
 from dedup.clean import CleanConfig, CleanResult, clean_html, clean_text
 from dedup.clean.adblock_filter import load_rules
-from bench.aeb_metric import BenchmarkPage, score_page
 
 
 def test_public_api_is_exactly_what_init_exports() -> None:

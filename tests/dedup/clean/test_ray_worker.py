@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from dedup.clean import CleanConfig, clean_html
 from bench.aeb_metric import BenchmarkPage
+from dedup.clean import CleanConfig, clean_html
 
 
 @pytest.mark.ray

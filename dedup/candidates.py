@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from dedup.split_stage import BANDS_SCHEMA, DIGESTS_SCHEMA, split_name
+from dedup.shuffle import SLOTS, read_row_range, slot_range, write_table_buckets
+from dedup.split_stage import BAND_DTYPE, DIGEST_DTYPE, split_name
 from dedup.workdir import WorkDir
 
 EDGES_SCHEMA = pa.schema(
@@ -195,49 +196,41 @@ def pair_similarity(work: WorkDir, pairs: np.ndarray, verify: str, threshold: fl
     return similarity
 
 
-def process_partition(partition: int, n_splits: int, threshold: float, work: WorkDir, verify: str = "exact") -> dict[str, int]:
-    """Stage 2 for one partition: writes ``edges/P.parquet``; returns counts for the summary."""
-    part = f"{partition:05d}"
-    band_files = [work.path("bands", part, f"{split_name(s)}.parquet") for s in range(n_splits)]
-    bands = work.read_tables(band_files, BANDS_SCHEMA)
-    candidates = group_pairs(
-        bands.column("band_key").to_numpy().astype(np.uint64), bands.column("ordinal").to_numpy().astype(np.uint64)
-    )
+PAIRS_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64()), ("exact", pa.bool_())])
+
+
+def process_partition(partition: int, partitions: int, n_splits: int, work: WorkDir, out: str) -> dict[str, int]:
+    """Stage 2 for one partition (a contiguous range of key slots).
+
+    Reads the partition's band keys and exact digests from every split's spill file (one ranged
+    read each), and writes to ``out`` the LSH candidate pairs (unique within the partition) and the
+    exact-digest pairs, routed by the split of ``a`` (where the pairs are verified, dedup/pair_join).
+    Returns counts for the summary.
+    """
+    first, end = slot_range(partition, partitions)
+    names = [split_name(s) for s in range(n_splits)]
+    bands = read_row_range(work, [work.path("bands", f"{n}.rows") for n in names], SLOTS, first, end, BAND_DTYPE)
+    candidates = group_pairs(bands["key"].copy(), bands["ordinal"].copy())
     del bands
-    similarity = pair_similarity(work, candidates, verify, threshold)
-    verified = similarity >= threshold
-
-    digest_files = [work.path("digests", part, f"{split_name(s)}.parquet") for s in range(n_splits)]
-    digests = work.read_tables(digest_files, DIGESTS_SCHEMA)
+    digests = read_row_range(work, [work.path("digests", f"{n}.rows") for n in names], SLOTS, first, end, DIGEST_DTYPE)
     exact = _exact_pairs(digests)
-
-    near = candidates[verified]
-    edges = pa.table(
+    table = pa.table(
         {
-            "a": np.concatenate([exact[:, 0], near[:, 0]]),
-            "b": np.concatenate([exact[:, 1], near[:, 1]]),
-            "similarity": np.concatenate([np.ones(len(exact), np.float32), similarity[verified]]),
-            "exact": np.concatenate([np.ones(len(exact), bool), np.zeros(len(near), bool)]),
+            "a": np.concatenate([candidates[:, 0], exact[:, 0]]),
+            "b": np.concatenate([candidates[:, 1], exact[:, 1]]),
+            "exact": np.concatenate([np.zeros(len(candidates), bool), np.ones(len(exact), bool)]),
         },
-        schema=EDGES_SCHEMA,
+        schema=PAIRS_SCHEMA,
     )
-    work.write_table(work.path("edges", f"{part}.parquet"), edges)
-    return {
-        "partition": partition,
-        "candidate_pairs": int(len(candidates)),
-        "verified_pairs": int(verified.sum()),
-        "rejected_pairs": int((~verified).sum()),
-        "exact_pairs": int(len(exact)),
-    }
+    write_table_buckets(work, out, table, (table.column("a").to_numpy() >> _SPLIT_SHIFT).astype(np.int64), n_splits)
+    return {"partition": partition, "partition_candidate_pairs": int(len(candidates)), "exact_pairs": int(len(exact))}
 
 
-def _exact_pairs(digests: pa.Table) -> np.ndarray:
+def _exact_pairs(digests: np.ndarray) -> np.ndarray:
     """Star pairs (first, other) within each group of equal 128-bit digests."""
-    if digests.num_rows < 2:
+    if len(digests) < 2:
         return np.zeros((0, 2), dtype=np.uint64)
-    high = digests.column("digest_hi").to_numpy().astype(np.uint64)
-    low = digests.column("digest_lo").to_numpy().astype(np.uint64)
-    ordinals = digests.column("ordinal").to_numpy().astype(np.uint64)
+    high, low, ordinals = digests["hi"], digests["lo"], digests["ordinal"]
     order = np.lexsort((ordinals, low, high))
     high, low, ordinals = high[order], low[order], ordinals[order]
     same_as_previous = np.r_[False, (high[1:] == high[:-1]) & (low[1:] == low[:-1])]

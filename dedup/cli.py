@@ -48,11 +48,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     run.add_argument("--hash", choices=("words64", "sha1"), default="words64", help="shingle hash (default: words64)")
     run.add_argument("--keep", choices=("first", "longest", "priority"), default="first", help="kept document per cluster")
     run.add_argument("--priority-field", help="metadata field with a number, for --keep priority (highest kept)")
-    run.add_argument("--partitions", type=int, default=16, help="shuffle partitions (default: 16)")
+    run.add_argument("--partitions", type=int, default=None,
+                     help="shuffle partitions (default: chosen from the number of documents and CPUs)")
     run.add_argument("--clean-text", action="store_true", help="apply the line filters to text inputs too")
     run.add_argument("--adblock-list", help="EasyList-format rules for HTML cleaning")
     run.add_argument("--max-bad-records", type=int, default=-1, help="fail when more records are quarantined (-1: no limit)")
     run.add_argument("--run-id", help="resume this run (default: a new run id)")
+    run.add_argument("--overwrite", action="store_true", help="delete what --output holds before the run")
     run.add_argument("--address", help="Ray address (default: start a local Ray)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -95,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         source = source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field)
         summary = run_dedup(
             source, args.output, config, run_id=args.run_id, address=args.address, progress=not args.quiet,
-            inputs=args.input
+            inputs=args.input, overwrite=args.overwrite
         )
     if args.json:
         print(json.dumps(summary, indent=1))
@@ -129,7 +131,7 @@ def _run_on_catalog(args: argparse.Namespace, config: DedupConfig, prefixes: lis
         source = sources[0] if len(sources) == 1 else MultiSource(sources)
         sink = CatalogMarkSink(store.catalog)
         summary = run_dedup(source, args.output, config, run_id=run_id, address=args.address,
-                            mark_sink=sink, progress=not args.quiet, inputs=args.input)
+                            mark_sink=sink, progress=not args.quiet, inputs=args.input, overwrite=args.overwrite)
         summary["catalog_marks"] = sink.marked
     return summary
 

@@ -38,7 +38,8 @@ class DedupConfig:
             (most bytes of clean text) or ``priority`` (highest ``priority_field``); ties go to the
             first in input order.
         priority_field: metadata field holding a number, for ``keep="priority"``.
-        partitions: number of shuffle partitions of band keys and exact digests.
+        partitions: number of shuffle partitions of band keys and exact digests; None = chosen
+            after stage 1 from the documents read (~128 MB of band keys each, at least 2 per CPU).
         clean_text: apply the plain-text line filters to text inputs (HTML is always cleaned).
         adblock_list: EasyList-format file for HTML cleaning (None: the cleaner's default).
         max_bad_records: error budget; the run fails when more records than this are quarantined
@@ -53,7 +54,7 @@ class DedupConfig:
     verify: VerifyMode = "exact"
     keep: KeepPolicy = "first"
     priority_field: str | None = None
-    partitions: int = 16
+    partitions: int | None = None
     clean_text: bool = False
     adblock_list: str | None = None
     max_bad_records: int = -1
@@ -75,8 +76,8 @@ class DedupConfig:
             raise ConfigError(f"keep must be first, longest or priority, got {self.keep!r}")
         if self.keep == "priority" and not self.priority_field:
             raise ConfigError("keep='priority' needs --priority-field")
-        if not 1 <= self.partitions <= 65536:
-            raise ConfigError(f"partitions must be in 1..65536, got {self.partitions}")
+        if self.partitions is not None and not 1 <= self.partitions <= 4096:
+            raise ConfigError(f"partitions must be in 1..4096, got {self.partitions}")
 
     @property
     def lsh(self) -> LshParams:

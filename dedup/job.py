@@ -1,17 +1,21 @@
-"""The dedup batch job on Ray: the only module that imports ray.
+"""The dedup batch job on Ray: the driver (dedup/waves.py holds the waves after stage 1).
 
 Stages (each unit of work is a Ray task; a unit whose completion marker exists is skipped, so a
 rerun with the same ``run_id`` resumes where a killed run stopped and ends with the same output):
 
 1. ``read-S``   per split: read, clean, digest, signature; spill docs/signatures/band keys.
-2. ``cand-P``   per shuffle partition: LSH buckets and exact digests → verified edges.
-3. ``forest-*`` per partition a union-find forest, then forests merged 4 at a time in rounds;
-   ``assign`` picks the kept document of every cluster.
+2. candidates per partition (a range of key slots), then the pairs checked by a join by split.
+3. components by distributed large-star/small-star rounds; the kept document per root split.
 4. ``write-S``  per split: clean Parquet shard and removal report (a task draws the two plots
    meanwhile).
-5. the driver writes summary.json and quarantine.parquet, and sends the marks to a MarkSink.
+5. the driver writes summary.json and quarantine.parquet (streamed split by split), and sends the
+   marks to a MarkSink.
 
-Progress lines (documents/s, MB/s, ETA) go to stderr every 2 s.
+The number of partitions is chosen after stage 1 from the number of documents read and the
+cluster's CPUs (``DedupConfig.partitions`` overrides it) and recorded, so a resumed run keeps it.
+An output directory belongs to one run: ``--output`` holding another run's files is refused
+(``overwrite=True`` deletes them first). Progress lines (documents/s, MB/s, ETA) go to stderr
+every 2 s.
 """
 from __future__ import annotations
 
@@ -24,16 +28,16 @@ from typing import Any, Callable, Protocol, Sequence
 import fsspec
 import ray
 
-from dedup.candidates import process_partition
-from dedup.components import assign_clusters, merge_forests, partition_forest
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, JobError
-from dedup.outputs import collect_quarantine, iter_marks, plot_cluster_sizes, plot_s_curve, write_split_outputs
+from dedup.outputs import iter_marks, plot_cluster_sizes, plot_s_curve, write_quarantine
 from dedup.sources import DocumentSource, Split
 from dedup.split_stage import process_split
+from dedup.waves import Waves, ray_executor
 from dedup.workdir import WorkDir
 
-_MERGE_FAN_IN = 4
+# Band-key bytes per partition that the automatic choice aims at (16 B per document and band).
+PARTITION_TARGET_BYTES = 128 << 20
 
 
 class MarkSink(Protocol):
@@ -55,39 +59,6 @@ def _read_task(index: int, split: Split, source: DocumentSource, config: DedupCo
 
 
 @ray.remote(num_cpus=1)
-def _candidates_task(partition: int, n_splits: int, config: DedupConfig, work: WorkDir) -> dict[str, Any]:
-    name = f"cand-{partition:05d}"
-    if work.done(name):
-        return work.marker_info(name)
-    info = process_partition(partition, n_splits, config.threshold, work, config.verify)
-    work.mark_done(name, info)
-    return info
-
-
-@ray.remote(num_cpus=1)
-def _forest_task(partition: int, work: WorkDir) -> int:
-    name = f"forest-0-{partition:05d}"
-    if not work.done(name):
-        work.mark_done(name, {"nodes": partition_forest(partition, work)})
-    return int(work.marker_info(name)["nodes"])
-
-
-@ray.remote(num_cpus=1)
-def _merge_task(round_index: int, index: int, inputs: list[str], work: WorkDir) -> int:
-    name = f"forest-{round_index}-{index:05d}"
-    if not work.done(name):
-        work.mark_done(name, {"nodes": merge_forests(round_index, index, inputs, work)})
-    return int(work.marker_info(name)["nodes"])
-
-
-@ray.remote(num_cpus=1)
-def _assign_task(forest_path: str, config: DedupConfig, work: WorkDir) -> dict[str, Any]:
-    if not work.done("assign"):
-        work.mark_done("assign", assign_clusters(forest_path, config.keep, work, config.verify, config.threshold))
-    return work.marker_info("assign")
-
-
-@ray.remote(num_cpus=1)
 def _plots_task(cluster_sizes: dict[str, int], config: DedupConfig, work: WorkDir) -> None:
     # Runs beside the write tasks: importing matplotlib and drawing costs about a second.
     fs = work.fs
@@ -95,14 +66,6 @@ def _plots_task(cluster_sizes: dict[str, int], config: DedupConfig, work: WorkDi
         handle.write(plot_cluster_sizes({int(k): v for k, v in cluster_sizes.items()}))
     with fs.open(f"{work.output}/s_curve.png", "wb") as handle:
         handle.write(plot_s_curve(config.lsh, config.threshold))
-
-
-@ray.remote(num_cpus=1)
-def _write_task(split: int, work: WorkDir) -> dict[str, int]:
-    name = f"write-{split:06d}"
-    if not work.done(name):
-        work.mark_done(name, write_split_outputs(split, work))
-    return work.marker_info(name)
 
 
 def new_run_id() -> str:
@@ -148,18 +111,23 @@ def run_dedup(
     mark_sink: MarkSink | None = None,
     progress: bool = True,
     inputs: Sequence[str] = (),
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) the dedup job and return its summary (also written to output/summary.json).
 
     Uses the running Ray if one is initialized, else connects to ``address`` (or starts a local
-    Ray, shut down at the end). Errors: ConfigError when resuming a run id with other settings or
-    other inputs; JobError when a stage fails or quarantined records exceed ``max_bad_records``.
+    Ray, shut down at the end); on a cluster the output (and its work dir) must be a path or URL
+    every node reaches. ``overwrite`` deletes whatever ``output`` holds first. Errors: ConfigError
+    when ``output`` holds another run's files (without ``overwrite``) or when resuming a run id
+    with other settings or other inputs; JobError when a stage fails or quarantined records exceed
+    ``max_bad_records``.
     """
     run_id = run_id or new_run_id()
     work = WorkDir(output, run_id)
     reporter = _Reporter(progress)
     # Listing first: a missing input fails in milliseconds, before a local Ray is started.
     splits = source.splits()
+    work.claim_output(overwrite)
     started_ray = False
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
@@ -182,8 +150,8 @@ def _run(
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
     _check_resume(splits, work, config)
-    n_splits, partitions = len(splits), config.partitions
-    reporter.line(f"run {work.run_id}: {n_splits} splits, {partitions} partitions, LSH {config.lsh.bands}x{config.lsh.rows}")
+    n_splits = len(splits)
+    reporter.line(f"run {work.run_id}: {n_splits} splits, LSH {config.lsh.bands}x{config.lsh.rows}")
 
     clock = time.monotonic()
     sizes = _input_sizes(splits)
@@ -194,26 +162,27 @@ def _run(
     if 0 <= config.max_bad_records < quarantined:
         raise JobError(f"{quarantined} bad records exceed the error budget of {config.max_bad_records}; see {work.path('quarantine')}")
 
+    partitions = _partitions(work, config, sum(int(s["documents_out"]) for s in read_stats))
+    reporter.line(f"{partitions} partitions")
+    waves = Waves(work, config, n_splits, partitions, ray_executor(lambda refs, stage: _wait_all(refs, stage, reporter)))
     clock = time.monotonic()
-    cand_stats = _wait_all(
-        [_candidates_task.remote(p, n_splits, config, work) for p in range(partitions)], "candidates", reporter
-    )
+    pairs = waves.candidates()
     timings["candidates_verify"] = time.monotonic() - clock
 
     clock = time.monotonic()
-    forest_path = _components(work, partitions, reporter)
-    cluster_stats = _wait_all([_assign_task.remote(forest_path, config, work)], "assign", reporter)[0]
+    cluster_stats, exact_files, near_files = waves.clusters(waves.components())
     timings["components"] = time.monotonic() - clock
 
     clock = time.monotonic()
     plots = _plots_task.remote(cluster_stats["cluster_sizes"], config, work)
-    write_stats = _wait_all([_write_task.remote(s, work) for s in range(n_splits)], "write", reporter)
+    write_stats = waves.write(exact_files, near_files)
     _wait_all([plots], "plots", reporter)
     timings["write"] = time.monotonic() - clock
 
     clock = time.monotonic()
-    summary = _summary(work, config, inputs, splits, read_stats, cand_stats, cluster_stats, write_stats, timings)
-    work.write_table(f"{work.output}/quarantine.parquet", collect_quarantine(work, n_splits))
+    summary = _summary(work, config, inputs, splits, read_stats, pairs, cluster_stats, write_stats, timings)
+    summary["partitions"] = partitions
+    write_quarantine(work, n_splits, f"{work.output}/quarantine.parquet")
     if mark_sink is not None:
         for ids, status, reasons in iter_marks(work, n_splits):
             mark_sink.mark(ids, status, reasons)
@@ -222,6 +191,21 @@ def _run(
     work.write_json(f"{work.output}/summary.json", summary)
     reporter.line(f"done: kept {summary['documents']['kept']} of {summary['documents']['input']} documents")
     return summary
+
+
+def _partitions(work: WorkDir, config: DedupConfig, documents: int) -> int:
+    """The run's number of partitions: given, or chosen once from the documents read and the
+    cluster's CPUs (recorded in the work dir, so a resumed run uses the same)."""
+    if config.partitions is not None:
+        return int(config.partitions)
+    plan = work.path("partitions.json")
+    if work.exists(plan):
+        return int(work.read_json(plan)["partitions"])
+    band_bytes = documents * config.lsh.bands * 16
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    chosen = max(1, min(4096, max(-(-band_bytes // PARTITION_TARGET_BYTES), 2 * cpus)))
+    work.write_json(plan, {"partitions": chosen, "documents": documents, "cpus": cpus})
+    return chosen
 
 
 def _check_resume(splits: list[Split], work: WorkDir, config: DedupConfig) -> None:
@@ -278,30 +262,13 @@ def _read_progress(refs: list[Any], sizes: list[int], started: float) -> Callabl
     return line
 
 
-def _components(work: WorkDir, partitions: int, reporter: _Reporter) -> str:
-    """Forests per partition, merged in rounds of ``_MERGE_FAN_IN``; returns the final forest's path."""
-    _wait_all([_forest_task.remote(p, work) for p in range(partitions)], "components round 0", reporter)
-    paths = [work.path("forest", f"0-{p:05d}.parquet") for p in range(partitions)]
-    round_index = 0
-    while len(paths) > 1 or round_index == 0:
-        round_index += 1
-        groups = [paths[i : i + _MERGE_FAN_IN] for i in range(0, len(paths), _MERGE_FAN_IN)]
-        _wait_all(
-            [_merge_task.remote(round_index, i, group, work) for i, group in enumerate(groups)],
-            f"components round {round_index}",
-            reporter,
-        )
-        paths = [work.path("forest", f"{round_index}-{i:05d}.parquet") for i in range(len(groups))]
-    return paths[0]
-
-
 def _summary(
     work: WorkDir,
     config: DedupConfig,
     inputs: list[str],
     splits: list[Split],
     read_stats: list[dict[str, Any]],
-    cand_stats: list[dict[str, Any]],
+    pairs: dict[str, int],
     cluster_stats: dict[str, Any],
     write_stats: list[dict[str, int]],
     timings: dict[str, float],
@@ -329,10 +296,7 @@ def _summary(
             "quarantined": sum(int(s["quarantined"]) for s in read_stats),
         },
         "bytes_input_text": sum(int(s["bytes_in"]) for s in read_stats),
-        "pairs": {
-            key: sum(int(s[key]) for s in cand_stats)
-            for key in ("candidate_pairs", "verified_pairs", "rejected_pairs", "exact_pairs")
-        },
+        "pairs": pairs,
         "clusters": {k: v for k, v in cluster_stats.items()},
         "documents_per_second": round(documents_in / total_seconds, 1) if total_seconds else None,
         "outputs": {

@@ -19,6 +19,7 @@ from dedup.config import DedupConfig
 from dedup.errors import JobError, RecordError
 from dedup.minhash import MinHasher
 from dedup.sources import DocumentSource, Split
+from dedup.shuffle import SLOTS, slot_of, write_row_buckets
 from dedup.tokens import fmix64, tokenize_batch
 from dedup.workdir import WorkDir
 
@@ -42,8 +43,9 @@ DOCS_SCHEMA = pa.schema(
         ("digest_lo", pa.uint64()),
     ]
 )
-BANDS_SCHEMA = pa.schema([("band_key", pa.uint64()), ("ordinal", pa.uint64())])
-DIGESTS_SCHEMA = pa.schema([("digest_hi", pa.uint64()), ("digest_lo", pa.uint64()), ("ordinal", pa.uint64())])
+# Band keys and exact digests are spilled as fixed-width rows grouped by slot (dedup/shuffle.py).
+BAND_DTYPE = np.dtype([("key", "<u8"), ("ordinal", "<u8")])
+DIGEST_DTYPE = np.dtype([("hi", "<u8"), ("lo", "<u8"), ("ordinal", "<u8")])
 DROPPED_SCHEMA = pa.schema([("id", pa.string()), ("reason", pa.string()), ("detail", pa.string())])
 QUARANTINE_SCHEMA = pa.schema([("source", pa.string()), ("offset", pa.int64()), ("reason", pa.string())])
 
@@ -85,11 +87,6 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
             acc = fmix64((acc ^ values[:, band, row]) * _ROW_MULTIPLIER)
         keys[:, band] = acc
     return keys
-
-
-def partition_of(keys: np.ndarray, partitions: int) -> np.ndarray:
-    """Shuffle partition of uint64 keys (their top bits, so it is independent of bucket order)."""
-    return ((keys >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
 
 
 def _priority(metadata: str | None, field: str | None) -> float:
@@ -240,8 +237,8 @@ def process_split(
         values = np.concatenate(set_values) if set_values else np.zeros(0, np.uint32)
         work.write_array(work.path("shingles", f"{name}.values.npy"), values)
         work.write_array(work.path("shingles", f"{name}.offsets.npy"), offsets)
-    _spill_bands(work, name, band_keys(sig_all, lsh.bands, lsh.rows), ordinals, config.partitions)
-    _spill_digests(work, name, digests_all[:, 0], digests_all[:, 1], ordinals, config.partitions)
+    _spill_bands(work, name, band_keys(sig_all, lsh.bands, lsh.rows), ordinals)
+    _spill_digests(work, name, digests_all[:, 0], digests_all[:, 1], ordinals)
     work.write_table(work.path("dropped", f"{name}.parquet"), pa.table(dropped, schema=DROPPED_SCHEMA))
     work.write_table(
         work.path("quarantine", f"{name}.parquet"),
@@ -267,25 +264,16 @@ def _digests(token_hashes: np.ndarray, doc_offsets: np.ndarray, docs: np.ndarray
     return out
 
 
-def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarray, partitions: int) -> None:
-    flat_keys = keys.reshape(-1)
-    flat_ordinals = np.repeat(ordinals, keys.shape[1])
-    parts = partition_of(flat_keys, partitions)
-    order = np.argsort(parts, kind="stable")
-    bounds = np.searchsorted(parts[order], np.arange(partitions + 1))
-    for part in range(partitions):
-        chosen = order[bounds[part] : bounds[part + 1]]
-        table = pa.table({"band_key": flat_keys[chosen], "ordinal": flat_ordinals[chosen]}, schema=BANDS_SCHEMA)
-        work.write_table(work.path("bands", f"{part:05d}", f"{name}.parquet"), table)
+def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarray) -> None:
+    """``bands/S.rows``: (band key, ordinal) of every document and band, grouped by key slot."""
+    rows = np.empty(keys.size, dtype=BAND_DTYPE)
+    rows["key"] = keys.reshape(-1)
+    rows["ordinal"] = np.repeat(ordinals, keys.shape[1])
+    write_row_buckets(work, work.path("bands", f"{name}.rows"), rows, slot_of(rows["key"]), SLOTS)
 
 
-def _spill_digests(
-    work: WorkDir, name: str, high: np.ndarray, low: np.ndarray, ordinals: np.ndarray, partitions: int
-) -> None:
-    parts = partition_of(high, partitions)
-    for part in range(partitions):
-        chosen = np.flatnonzero(parts == part)
-        table = pa.table(
-            {"digest_hi": high[chosen], "digest_lo": low[chosen], "ordinal": ordinals[chosen]}, schema=DIGESTS_SCHEMA
-        )
-        work.write_table(work.path("digests", f"{part:05d}", f"{name}.parquet"), table)
+def _spill_digests(work: WorkDir, name: str, high: np.ndarray, low: np.ndarray, ordinals: np.ndarray) -> None:
+    """``digests/S.rows``: (digest, ordinal) of every document, grouped by digest slot."""
+    rows = np.empty(len(high), dtype=DIGEST_DTYPE)
+    rows["hi"], rows["lo"], rows["ordinal"] = high, low, ordinals
+    write_row_buckets(work, work.path("digests", f"{name}.rows"), rows, slot_of(high), SLOTS)

@@ -103,6 +103,53 @@ class WorkDir:
         with self.fs.open(path, "rb") as handle:
             return np.load(io.BytesIO(handle.read()), allow_pickle=False)
 
+    def read_range(self, path: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of a file: one ranged read (``pread`` on a local work dir)."""
+        if end <= start:
+            return b""
+        if self.is_local():
+            with open(self.fs._strip_protocol(path), "rb") as handle:
+                return os.pread(handle.fileno(), end - start, start)
+        return bytes(self.fs.cat_file(path, start=start, end=end))
+
+    def array_rows(self, path: str, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` of a saved 1-d or 2-d array, in that order, without reading the rest.
+
+        Local: memory-mapped. Remote: the header, then ranged reads of the touched rows (runs of
+        rows closer than 64 KiB are read together).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.is_local():
+            return np.asarray(self.open_array(path)[rows])
+        head = self.read_range(path, 0, 4096)
+        version = np.lib.format.read_magic(io.BytesIO(head))
+        stream = io.BytesIO(head)
+        np.lib.format.read_magic(stream)
+        shape, fortran, dtype = (
+            np.lib.format.read_array_header_1_0(stream) if version == (1, 0) else np.lib.format.read_array_header_2_0(stream)
+        )
+        if fortran:
+            raise ValueError(f"{path}: Fortran-ordered arrays are not supported")
+        data_start = stream.tell()
+        row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        out = np.empty((len(rows),) + tuple(shape[1:]), dtype=dtype)
+        if not len(rows):
+            return out
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        gap = max(1, (64 << 10) // max(row_bytes, 1))
+        breaks = np.flatnonzero(np.diff(sorted_rows) > gap) + 1
+        starts, ends = np.r_[0, breaks], np.r_[breaks, len(rows)]
+        first = sorted_rows[starts]
+        last = sorted_rows[ends - 1] + 1
+        blobs = self.fs.cat_ranges(
+            [path] * len(first), (data_start + first * row_bytes).tolist(), (data_start + last * row_bytes).tolist()
+        )
+        for begin, end, low, blob in zip(starts, ends, first, blobs):
+            run = np.frombuffer(blob, dtype=dtype).reshape((-1,) + tuple(shape[1:]))
+            out[order[begin:end]] = run[sorted_rows[begin:end] - low]
+        return out
+
     def read_json(self, path: str) -> Any:
         with self.fs.open(path, "rb") as handle:
             return json.loads(handle.read())
@@ -115,6 +162,37 @@ class WorkDir:
         if not fs.exists(directory):
             return []
         return sorted(p for p in fs.ls(directory, detail=False) if ".tmp-" not in p)
+
+    # -- ownership -----------------------------------------------------------------------------
+    def claim_output(self, overwrite: bool = False) -> None:
+        """Make sure ``output`` holds nothing but this run's files (an output belongs to one run).
+
+        With ``overwrite`` everything in ``output`` is deleted first. Otherwise the directory
+        must be missing, empty, or hold this run's work dir (a resumed run continues in place).
+        Errors: ConfigError naming the directory, what it holds and the fix.
+        """
+        from dedup.errors import ConfigError
+
+        fs = self.fs
+        if overwrite and fs.exists(self.output):
+            fs.rm(self.output, recursive=True)
+        if not fs.exists(self.output):
+            return
+        if not fs.isdir(self.output):
+            raise ConfigError(f"--output {self.output} is a file; name a directory")
+        entries = sorted(os.path.basename(p.rstrip("/")) for p in fs.ls(self.output, detail=False))
+        runs = sorted(os.path.basename(p.rstrip("/")) for p in fs.ls(f"{self.output}/_work", detail=False)) \
+            if "_work" in entries else []
+        others = [r for r in runs if r != self.run_id]
+        ours = self.run_id in runs and self.exists(self.path("config.json"))
+        files = [e for e in entries if e != "_work"]
+        if others or (files and not ours):
+            held = f"the work dir of run {', '.join(others)}" if others else f"files of another run ({', '.join(files[:5])})"
+            resume = f", resume it with --run-id {others[0]}" if others else ""
+            raise ConfigError(
+                f"--output {self.output} holds {held}; choose an empty directory{resume}, "
+                "or pass --overwrite to delete its contents first"
+            )
 
     # -- markers -------------------------------------------------------------------------------
     def marker(self, name: str) -> str:

@@ -1,0 +1,240 @@
+"""Similarity of document pairs, computed by a join by split (no task reads another split's files).
+
+A pair (a, b) of ordinals needs a's and b's signatures (and, for the exact check, their shingle
+hashes), which live in the files of split(a) and split(b). Three waves of one task per split move
+the pairs to the data instead of the data to the pairs:
+
+- **first** (task of split s, for pairs with a in s): attaches a's signature row; routes by split(b).
+- **second** (task of split(b)): attaches b's signature, computes the estimate (share of equal
+  signature values). Pairs decided by it are final; pairs whose estimate lies within
+  ``EXACT_CHECK_MARGIN`` of the threshold (``verify="exact"`` only) get b's shingle hashes attached
+  and are routed back to split(a).
+- **exact** (task of split(a)): the exact Jaccard of the two shingle-hash sets.
+
+The similarity of a pair equals :func:`dedup.candidates.pair_similarity`'s, value for value (same
+arithmetic). What happens to a final pair is the caller's ``purpose``:
+
+- ``"verify"``: candidate pairs; those reaching the threshold become duplicate edges, written in
+  both orientations and routed by the split of their first node (the input of the components).
+- ``"assign"``: (removed, kept) pairs; every pair is final, routed to split(removed) with its
+  similarity and the kept document's id.
+
+Memory per task: the pairs of one split and that split's signature rows, never a whole input.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from dedup.candidates import EXACT_CHECK_MARGIN, exact_similarity
+from dedup.shuffle import read_table_bucket, write_table_buckets
+from dedup.split_stage import split_name
+from dedup.workdir import WorkDir
+
+SPLIT_SHIFT = np.uint64(32)
+ROW_MASK = np.uint64(0xFFFFFFFF)
+EDGE_SCHEMA = pa.schema([("u", pa.uint64()), ("v", pa.uint64())])
+# Payload columns carried along with a pair, per purpose.
+PAYLOAD = {"verify": [], "assign": [("kept_id", pa.string())]}
+ASSIGNED_SCHEMA = pa.schema(
+    [("a", pa.uint64()), ("b", pa.uint64()), ("similarity", pa.float32()), ("kept_id", pa.string())]
+)
+
+
+def split_of(ordinals: np.ndarray) -> np.ndarray:
+    return (np.asarray(ordinals, dtype=np.uint64) >> SPLIT_SHIFT).astype(np.int64)
+
+
+def row_of(ordinals: np.ndarray) -> np.ndarray:
+    return (np.asarray(ordinals, dtype=np.uint64) & ROW_MASK).astype(np.int64)
+
+
+def pair_schema(purpose: str, extra: list[tuple[str, pa.DataType]] = ()) -> pa.Schema:  # type: ignore[assignment]
+    return pa.schema([("a", pa.uint64()), ("b", pa.uint64()), *extra, *PAYLOAD[purpose]])
+
+
+def _sig_path(work: WorkDir, split: int) -> str:
+    return work.path("sigs", f"{split_name(split)}.npy")
+
+
+def own_signatures(work: WorkDir, split: int, ordinals: np.ndarray) -> np.ndarray:
+    """Signature rows of ordinals that all belong to ``split`` (uint32, n x num_perm)."""
+    return work.array_rows(_sig_path(work, split), row_of(ordinals))
+
+
+class OwnShingles:
+    """Shingle hashes of documents of one split (the ``sets`` interface of exact_similarity)."""
+
+    def __init__(self, work: WorkDir, split: int) -> None:
+        self.work, self.name = work, split_name(split)
+
+    def sets(self, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = row_of(ordinals)
+        offsets_path = self.work.path("shingles", f"{self.name}.offsets.npy")
+        starts = self.work.array_rows(offsets_path, rows).astype(np.int64)
+        lengths = self.work.array_rows(offsets_path, rows + 1).astype(np.int64) - starts
+        positions = np.repeat(starts, lengths) + _ranks(lengths)
+        values = self.work.array_rows(self.work.path("shingles", f"{self.name}.values.npy"), positions)
+        return np.asarray(values, dtype=np.uint32), lengths
+
+
+class AttachedShingles:
+    """Shingle hashes that travelled with the pairs (a list<uint32> column)."""
+
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        self.values = array.values.to_numpy(zero_copy_only=False).astype(np.uint32)
+        self.offsets = array.offsets.to_numpy().astype(np.int64)
+        self.lengths = np.diff(self.offsets)
+        self.position = 0
+
+    def sets(self, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # exact_similarity asks for consecutive chunks of rows, in order.
+        begin, end = self.position, self.position + len(ordinals)
+        self.position = end
+        return self.values[self.offsets[begin] : self.offsets[end]], self.lengths[begin:end]
+
+
+def _ranks(lengths: np.ndarray) -> np.ndarray:
+    total = int(lengths.sum())
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
+
+
+def _signature_column(signatures: np.ndarray) -> pa.Array:
+    width = signatures.shape[1] * 4 if signatures.ndim == 2 else 0
+    data = np.ascontiguousarray(signatures, dtype=np.uint32).tobytes()
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(signatures), [None, pa.py_buffer(data)])
+
+
+def _signature_matrix(column: pa.ChunkedArray, num_perm: int) -> np.ndarray:
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not len(array):
+        return np.zeros((0, num_perm), dtype=np.uint32)
+    data = np.frombuffer(array.buffers()[1], dtype=np.uint32)
+    start = array.offset * num_perm
+    return data[start : start + len(array) * num_perm].reshape(len(array), num_perm)
+
+
+def first_wave(work: WorkDir, split: int, table: pa.Table, purpose: str, out: str, n_splits: int, num_perm: int) -> None:
+    """Pairs (a, b, payload) with a in ``split``: attach a's signature, write them routed by split(b)."""
+    a = table.column("a").to_numpy().astype(np.uint64)
+    b = table.column("b").to_numpy().astype(np.uint64)
+    signatures = own_signatures(work, split, a) if len(a) else np.zeros((0, num_perm), np.uint32)
+    sig_schema = pair_schema(purpose, [("sig_a", pa.binary(num_perm * 4))])
+    routed = pa.table(
+        [pa.array(a), pa.array(b), _signature_column(signatures), *[table.column(n) for n, _ in PAYLOAD[purpose]]],
+        schema=sig_schema,
+    )
+    write_table_buckets(work, out, routed, split_of(b), n_splits)
+
+
+def second_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, purpose: str, verify: str,
+                threshold: float, num_perm: int, final_out: str, exact_out: str) -> dict[str, int]:
+    """Pairs with b in ``split``: estimate; final pairs to ``final_out``, close calls to ``exact_out``."""
+    sig_schema = pair_schema(purpose, [("sig_a", pa.binary(num_perm * 4))])
+    table = read_table_bucket(work, inputs, n_splits, split, sig_schema)
+    a = table.column("a").to_numpy().astype(np.uint64)
+    b = table.column("b").to_numpy().astype(np.uint64)
+    left = _signature_matrix(table.column("sig_a"), num_perm)
+    right = own_signatures(work, split, b) if len(b) else np.zeros((0, num_perm), np.uint32)
+    similarity = np.empty(len(a), dtype=np.float32)
+    for begin in range(0, len(a), 65536):  # as estimated_similarity does: float64 mean, stored as float32
+        similarity[begin : begin + 65536] = (left[begin : begin + 65536] == right[begin : begin + 65536]).mean(axis=1)
+    close = np.zeros(len(a), dtype=bool)
+    if verify == "exact":
+        close = np.abs(similarity - threshold) < EXACT_CHECK_MARGIN
+    payload = [table.column(n) for n, _ in PAYLOAD[purpose]]
+    decided = np.flatnonzero(~close)
+    counts = write_final(work, final_out, purpose, threshold, n_splits, a[decided], b[decided], similarity[decided],
+                         [p.take(pa.array(decided)) for p in payload])
+    checks = np.flatnonzero(close)
+    values, lengths = OwnShingles(work, split).sets(b[checks]) if len(checks) else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
+    offsets = np.zeros(len(checks) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    shingles = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint32()))
+    exact_schema = pair_schema(purpose, [("shingles_b", pa.large_list(pa.uint32()))])
+    routed = pa.table([pa.array(a[checks]), pa.array(b[checks]), shingles, *[p.take(pa.array(checks)) for p in payload]],
+                      schema=exact_schema)
+    write_table_buckets(work, exact_out, routed, split_of(a[checks]), n_splits)
+    return {**counts, "exact_checks": int(len(checks))}
+
+
+def exact_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, purpose: str, threshold: float,
+               final_out: str) -> dict[str, int]:
+    """Close calls with a in ``split``: exact Jaccard of the shingle sets; final pairs to ``final_out``."""
+    exact_schema = pair_schema(purpose, [("shingles_b", pa.large_list(pa.uint32()))])
+    table = read_table_bucket(work, inputs, n_splits, split, exact_schema)
+    a = table.column("a").to_numpy().astype(np.uint64)
+    b = table.column("b").to_numpy().astype(np.uint64)
+    similarity = np.zeros(0, np.float32)
+    if len(a):
+        similarity = _exact(OwnShingles(work, split), AttachedShingles(table.column("shingles_b")), np.stack([a, b], axis=1))
+    payload = [table.column(n) for n, _ in PAYLOAD[purpose]]
+    return write_final(work, final_out, purpose, threshold, n_splits, a, b, similarity, payload)
+
+
+def _exact(left: Any, right: Any, pairs: np.ndarray) -> np.ndarray:
+    """exact_similarity with the left sets from one source and the right sets from another."""
+
+    class _Both:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def sets(self, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # exact_similarity asks for the left side, then the right side, chunk by chunk.
+            self.calls += 1
+            return (left if self.calls % 2 else right).sets(ordinals)
+
+    return exact_similarity(_Both(), pairs)  # type: ignore[arg-type]
+
+
+def write_final(work: WorkDir, out: str, purpose: str, threshold: float, n_splits: int, a: np.ndarray, b: np.ndarray,
+                similarity: np.ndarray, payload: list[Any]) -> dict[str, int]:
+    """Write final pairs: duplicate edges (``verify``) or similarities to split(a) (``assign``)."""
+    if purpose == "verify":
+        keep = similarity >= threshold
+        write_edges(work, out, a[keep], b[keep], n_splits)
+        return {"verified_pairs": int(keep.sum()), "rejected_pairs": int((~keep).sum())}
+    table = pa.table([pa.array(a, pa.uint64()), pa.array(b, pa.uint64()), pa.array(similarity, pa.float32()), *payload],
+                     schema=ASSIGNED_SCHEMA)
+    write_table_buckets(work, out, table, split_of(a), n_splits)
+    return {"pairs": int(len(a))}
+
+
+def write_edges(work: WorkDir, out: str, a: np.ndarray, b: np.ndarray, n_splits: int) -> None:
+    """Undirected edges in both orientations (u, v), routed by split(u)."""
+    u = np.concatenate([a, b]).astype(np.uint64)
+    v = np.concatenate([b, a]).astype(np.uint64)
+    write_table_buckets(work, out, pa.table({"u": u, "v": v}, schema=EDGE_SCHEMA), split_of(u), n_splits)
+
+
+def verify_first(work: WorkDir, split: int, inputs: list[str], n_splits: int, num_perm: int, out: str,
+                 edges_out: str) -> dict[str, int]:
+    """First wave of the candidate check, for pairs with a in ``split`` (from every partition).
+
+    Exact-digest pairs are duplicates without a check: written as edges to ``edges_out``. LSH
+    pairs found in several partitions (several bands) are checked once: repeats are dropped here,
+    where all pairs of a given ``a`` meet.
+    """
+    from dedup.candidates import PAIRS_SCHEMA, unique_pairs
+
+    table = read_table_bucket(work, inputs, n_splits, split, PAIRS_SCHEMA)
+    exact = table.column("exact").to_numpy(zero_copy_only=False).astype(bool)
+    a = table.column("a").to_numpy().astype(np.uint64)
+    b = table.column("b").to_numpy().astype(np.uint64)
+    write_edges(work, edges_out, a[exact], b[exact], n_splits)
+    pairs = unique_pairs(np.stack([a[~exact], b[~exact]], axis=1))
+    first_wave(work, split, pa.table({"a": pairs[:, 0], "b": pairs[:, 1]}, schema=pair_schema("verify")), "verify", out,
+               n_splits, num_perm)
+    return {"candidate_pairs": int(len(pairs)), "exact_pairs": int(exact.sum())}
+
+
+def assign_first(work: WorkDir, split: int, inputs: list[str], n_splits: int, num_perm: int, out: str) -> dict[str, int]:
+    """First wave of the (removed, kept) similarity, for removed documents of ``split``."""
+    table = read_table_bucket(work, inputs, n_splits, split, pair_schema("assign"))
+    first_wave(work, split, table, "assign", out, n_splits, num_perm)
+    return {"pairs": table.num_rows}

@@ -37,16 +37,20 @@ def group_pairs(keys: np.ndarray, ordinals: np.ndarray, max_group_pairs: int = M
     starts = np.flatnonzero(new_group)
     sizes = np.diff(np.r_[starts, len(keys)])
     pairs: list[np.ndarray] = []
-    twos = starts[sizes == 2]
-    pairs.append(np.stack([ordinals[twos], ordinals[twos + 1]], axis=1))
-    for start, size in zip(starts[sizes > 2], sizes[sizes > 2]):
-        members = ordinals[start : start + size]
-        if size <= max_group_pairs:
-            left, right = np.triu_indices(size, k=1)
-            pairs.append(np.stack([members[left], members[right]], axis=1))
-        else:
-            pairs.append(np.stack([np.repeat(members[0], size - 1), members[1:]], axis=1))
-            pairs.append(np.stack([members[1:-1], members[2:]], axis=1))
+    # All pairs of the groups of each size up to the limit, one size at a time (vectorized).
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= max_group_pairs)]):
+        group_starts = starts[sizes == size]
+        left, right = np.triu_indices(int(size), k=1)
+        pairs.append(np.stack([ordinals[(group_starts[:, None] + left).ravel()],
+                               ordinals[(group_starts[:, None] + right).ravel()]], axis=1))
+    # Bigger groups: each member with the group's first (lowest ordinal) and with its neighbour.
+    big_starts, big_sizes = starts[sizes > max_group_pairs], sizes[sizes > max_group_pairs]
+    if len(big_starts):
+        members = np.repeat(big_starts, big_sizes - 1) + _ranks(big_sizes - 1) + 1
+        first = np.repeat(big_starts, big_sizes - 1)
+        pairs.append(np.stack([ordinals[first], ordinals[members]], axis=1))
+        neighbours = members[members - np.repeat(big_starts, big_sizes - 1) >= 2]
+        pairs.append(np.stack([ordinals[neighbours - 1], ordinals[neighbours]], axis=1))
     result = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.uint64)
     return unique_pairs(result.astype(np.uint64))
 

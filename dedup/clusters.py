@@ -49,7 +49,7 @@ MEMBER_SCHEMA = pa.schema(
 
 
 def _docs_columns(work: WorkDir, split: int, columns: list[str]) -> pa.Table:
-    return work.read_table(work.path("docs", f"{split_name(split)}.parquet"), columns=columns)
+    return work.read_table(work.path("keys", f"{split_name(split)}.parquet"), columns=columns)
 
 
 def attach_wave(work: WorkDir, split: int, leaf_inputs: list[str], roots_path: str, n_splits: int, keep: str,

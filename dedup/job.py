@@ -188,6 +188,7 @@ def _run(
             mark_sink.mark(ids, status, reasons)
     timings["summary_marks"] = time.monotonic() - clock
     summary["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+    summary["seconds_by_wave"] = waves.seconds
     work.write_json(f"{work.output}/summary.json", summary)
     reporter.line(f"done: kept {summary['documents']['kept']} of {summary['documents']['input']} documents")
     return summary

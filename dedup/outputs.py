@@ -52,7 +52,7 @@ def write_split_outputs(split: int, work: WorkDir, assigned: pa.Table) -> dict[s
     ``assigned``: the split's removed duplicates (dedup.clusters.ASSIGN_SCHEMA), in ordinal order.
     """
     name = split_name(split)
-    docs = work.read_table(work.path("docs", f"{name}.parquet"))
+    docs = work.read_ipc(work.path("docs", f"{name}.arrow"))
     removed = pc.is_in(docs.column("ordinal"), value_set=assigned.column("ordinal"))
     kept = docs.filter(pc.invert(removed)).select(["id", "url", "text", "metadata"]).cast(OUTPUT_SCHEMA)
     work.write_table(data_path(work, split), kept, compression="zstd")

@@ -43,6 +43,10 @@ DOCS_SCHEMA = pa.schema(
         ("digest_lo", pa.uint64()),
     ]
 )
+# What later stages need of each document without its text (dedup/clusters.py).
+KEYS_SCHEMA = pa.schema(
+    [("id", pa.string()), ("length", pa.int64()), ("priority", pa.float64()), ("digest_hi", pa.uint64()), ("digest_lo", pa.uint64())]
+)
 # Band keys and exact digests are spilled as fixed-width rows grouped by slot (dedup/shuffle.py).
 BAND_DTYPE = np.dtype([("key", "<u8"), ("ordinal", "<u8")])
 DIGEST_DTYPE = np.dtype([("hi", "<u8"), ("lo", "<u8"), ("ordinal", "<u8")])
@@ -175,9 +179,11 @@ def process_split(
     dropped: dict[str, list[Any]] = {"id": [], "reason": [], "detail": []}
     row = 0
     docs_in = bytes_in = 0
-    # Documents stream to Parquet batch by batch: a split's text is never all in memory; only its
-    # signatures (num_perm x 4 bytes per document) and digests are kept until the end.
-    with work.table_writer(work.path("docs", f"{name}.parquet"), DOCS_SCHEMA) as docs_writer:
+    key_parts: list[pa.Table] = []
+    # Documents stream to an Arrow IPC file batch by batch (uncompressed: cheap to write, read back
+    # whole by the write stage): a split's text is never all in memory; only its signatures
+    # (num_perm x 4 bytes per document), digests and keys are kept until the end.
+    with work.ipc_writer(work.path("docs", f"{name}.arrow"), DOCS_SCHEMA) as docs_writer:
         for batch in source.read(split, on_bad_record=quarantine.append):
             docs_in += batch.num_rows
             texts, details = cleaner.clean(batch)
@@ -207,8 +213,7 @@ def process_split(
                 ordinals = (np.uint64(split_index) << np.uint64(32)) + np.arange(row, row + n, dtype=np.uint64)
                 ordinal_parts.append(ordinals)
                 digest_parts.append(digests)
-                docs_writer.write_table(
-                    pa.table(
+                docs_table = pa.table(
                         {
                             "id": batch.column("id").take(kept_array).cast(pa.string()),
                             "url": batch.column("url").take(kept_array).cast(pa.string()),
@@ -221,8 +226,9 @@ def process_split(
                             "digest_lo": pa.array(digests[:, 1]),
                         },
                         schema=DOCS_SCHEMA,
-                    )
                 )
+                docs_writer.write_table(docs_table)
+                key_parts.append(docs_table.select(KEYS_SCHEMA.names))
                 row += n
             if on_progress is not None:
                 on_progress(batch.num_rows, int(tokens.byte_lengths.sum()))
@@ -230,6 +236,8 @@ def process_split(
     ordinals = np.concatenate(ordinal_parts) if ordinal_parts else np.zeros(0, np.uint64)
     digests_all = np.concatenate(digest_parts) if digest_parts else np.zeros((0, 2), np.uint64)
     work.write_array(work.path("sigs", f"{name}.npy"), sig_all)
+    keys = pa.concat_tables(key_parts).combine_chunks() if key_parts else KEYS_SCHEMA.empty_table()
+    work.write_table(work.path("keys", f"{name}.parquet"), keys)
     if config.verify == "exact":
         lengths = np.concatenate(set_lengths) if set_lengths else np.zeros(0, np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)

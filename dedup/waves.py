@@ -24,6 +24,7 @@ No wave ends in one task, and the driver only holds per-task counts.
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import ray
@@ -74,6 +75,7 @@ class Waves:
     def __init__(self, work: WorkDir, config: DedupConfig, n_splits: int, partitions: int, execute: Executor) -> None:
         self.work, self.config, self.n, self.partitions, self.execute = work, config, n_splits, partitions, execute
         self.num_perm = config.minhash.num_perm
+        self.seconds: dict[str, float] = {}  # wall time of each wave, for the summary
 
     def out(self, wave: str, index: int) -> str:
         return self.work.path("sh", wave, f"{index:06d}.shuf")
@@ -84,7 +86,10 @@ class Waves:
     def run(self, wave: str, step: Callable[..., dict[str, Any]], args: Callable[[int], tuple[Any, ...]],
             count: int | None = None, label: str | None = None) -> list[dict[str, Any]]:
         units = [(f"{wave}-{i:06d}", step, (self.work, *args(i))) for i in range(self.n if count is None else count)]
-        return self.execute(units, label or wave)
+        started = time.monotonic()
+        results = self.execute(units, label or wave)
+        self.seconds[wave] = round(time.monotonic() - started, 3)
+        return results
 
     # -- candidates and their check ------------------------------------------------------------
     def candidates(self) -> dict[str, int]:

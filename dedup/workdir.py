@@ -3,15 +3,19 @@
 Layout under ``{output}/_work/{run_id}/``::
 
     config.json                 the run's settings (a resumed run must match them)
-    docs/S.parquet              clean documents of split S (+ ordinal, length, priority, digest)
+    partitions.json             the number of partitions chosen after stage 1
+    docs/S.arrow                clean documents of split S (+ ordinal, length, priority, digest),
+                                Arrow IPC, one record batch per reader batch
+    keys/S.parquet              id, length, priority, digest of the same documents (no text)
     sigs/S.npy                  their signatures, row for row (uint32, n x num_perm)
-    bands/P/S.parquet           (band_key, ordinal) of split S that fall in partition P
-    digests/P/S.parquet         (digest_hi, digest_lo, ordinal) of split S in partition P
+    shingles/S.values.npy       every shingle hash of every document (``verify="exact"``)
+    shingles/S.offsets.npy      where each document's shingle hashes start
+    bands/S.rows                (band key, ordinal) of split S, grouped by key slot (dedup/shuffle)
+    digests/S.rows              (digest, ordinal) of split S, grouped by digest slot
     dropped/S.parquet           documents of split S removed by cleaning (id, reason, detail)
     quarantine/S.parquet        bad records of split S (source, offset, reason)
-    edges/P.parquet             verified duplicate pairs found in partition P
-    forest/R-I.parquet          union-find forest I after merge round R
-    assign/S.parquet            removed documents of split S with their kept document
+    sh/WAVE/I.shuf              the shuffle file written by task I of a later wave (dedup/waves.py)
+    roots/R/S.npy               the nodes of split S without a smaller neighbour in round R
     markers/NAME.json           a unit of work is complete (written last, after its data)
 
 Every file is written under a temporary name and renamed into place, so a killed stage leaves
@@ -79,10 +83,34 @@ class WorkDir:
                 writer.close()
         fs.mv(temporary, path)
 
+    @contextlib.contextmanager
+    def _atomic_handle(self, path: str) -> Iterator[Any]:
+        """A writable handle whose file appears at ``path`` only if the block succeeds."""
+        fs = self.fs
+        fs.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+        with fs.open(temporary, "wb") as handle:
+            yield handle
+        fs.mv(temporary, path)
+
+    @contextlib.contextmanager
+    def ipc_writer(self, path: str, schema: pa.Schema) -> Iterator[pa.ipc.RecordBatchFileWriter]:
+        """A streaming Arrow IPC file writer (uncompressed: spills that are read back whole)."""
+        with self._atomic_handle(path) as handle:
+            with pa.ipc.new_file(handle, schema) as writer:
+                yield writer
+
+    def read_ipc(self, path: str) -> pa.Table:
+        """An Arrow IPC file as a table (memory-mapped on a local work dir), batches as written."""
+        if self.is_local():
+            # The table's buffers keep the mapping alive (no copy of the text).
+            return pa.ipc.open_file(pa.memory_map(self.fs._strip_protocol(path))).read_all()
+        with self.fs.open(path, "rb") as handle:
+            return pa.ipc.open_file(pa.py_buffer(handle.read())).read_all()
+
     def write_array(self, path: str, array: np.ndarray) -> None:
-        sink = io.BytesIO()
-        np.save(sink, array, allow_pickle=False)
-        self.write_bytes(path, sink.getvalue())
+        with self._atomic_handle(path) as handle:
+            np.save(handle, array, allow_pickle=False)
 
     def write_json(self, path: str, data: Any) -> None:
         self.write_bytes(path, json.dumps(data, indent=1, sort_keys=True).encode())

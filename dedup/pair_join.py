@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from dedup.candidates import EXACT_CHECK_MARGIN, exact_similarity
+from dedup.jaccard import jaccard_of_sets, shingle_sets
+from dedup.minhash import MinHashConfig
 from dedup.shuffle import read_table_bucket, write_table_buckets
 from dedup.split_stage import split_name
 from dedup.workdir import WorkDir
@@ -38,6 +39,10 @@ ROW_MASK = np.uint64(0xFFFFFFFF)
 EDGE_SCHEMA = pa.schema([("u", pa.uint64()), ("v", pa.uint64())])
 # Payload columns carried along with a pair, per purpose.
 PAYLOAD = {"verify": [], "assign": [("kept_id", pa.string())]}
+# The exact check runs only for pairs whose signature estimate lies within this margin of the
+# threshold: 0.2 is more than 4 standard deviations of the estimate at 128 permutations, so a pair
+# outside it is decided the same way by the estimate.
+EXACT_CHECK_MARGIN = 0.2
 ASSIGNED_SCHEMA = pa.schema(
     [("a", pa.uint64()), ("b", pa.uint64()), ("similarity", pa.float32()), ("kept_id", pa.string())]
 )
@@ -62,46 +67,6 @@ def _sig_path(work: WorkDir, split: int) -> str:
 def own_signatures(work: WorkDir, split: int, ordinals: np.ndarray) -> np.ndarray:
     """Signature rows of ordinals that all belong to ``split`` (uint32, n x num_perm)."""
     return work.array_rows(_sig_path(work, split), row_of(ordinals))
-
-
-class OwnShingles:
-    """Shingle hashes of documents of one split (the ``sets`` interface of exact_similarity)."""
-
-    def __init__(self, work: WorkDir, split: int) -> None:
-        self.work, self.name = work, split_name(split)
-
-    def sets(self, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = row_of(ordinals)
-        offsets_path = self.work.path("shingles", f"{self.name}.offsets.npy")
-        starts = self.work.array_rows(offsets_path, rows).astype(np.int64)
-        lengths = self.work.array_rows(offsets_path, rows + 1).astype(np.int64) - starts
-        positions = np.repeat(starts, lengths) + _ranks(lengths)
-        values = self.work.array_rows(self.work.path("shingles", f"{self.name}.values.npy"), positions)
-        return np.asarray(values, dtype=np.uint32), lengths
-
-
-class AttachedShingles:
-    """Shingle hashes that travelled with the pairs (a list<uint32> column)."""
-
-    def __init__(self, column: pa.ChunkedArray) -> None:
-        array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        self.values = array.values.to_numpy(zero_copy_only=False).astype(np.uint32)
-        self.offsets = array.offsets.to_numpy().astype(np.int64)
-        self.lengths = np.diff(self.offsets)
-        self.position = 0
-
-    def sets(self, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # exact_similarity asks for consecutive chunks of rows, in order.
-        begin, end = self.position, self.position + len(ordinals)
-        self.position = end
-        return self.values[self.offsets[begin] : self.offsets[end]], self.lengths[begin:end]
-
-
-def _ranks(lengths: np.ndarray) -> np.ndarray:
-    total = int(lengths.sum())
-    starts = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
-    return np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
 
 
 def _signature_column(signatures: np.ndarray) -> pa.Array:
@@ -133,8 +98,10 @@ def first_wave(work: WorkDir, split: int, table: pa.Table, purpose: str, out: st
 
 
 def second_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, purpose: str, verify: str,
-                threshold: float, num_perm: int, final_out: str, exact_out: str) -> dict[str, int]:
-    """Pairs with b in ``split``: estimate; final pairs to ``final_out``, close calls to ``exact_out``."""
+                threshold: float, minhash: MinHashConfig, final_out: str, exact_out: str) -> dict[str, int]:
+    """Pairs with b in ``split``: estimate; final pairs to ``final_out``, close calls (with b's
+    shingle hashes) to ``exact_out``."""
+    num_perm = minhash.num_perm
     sig_schema = pair_schema(purpose, [("sig_a", pa.binary(num_perm * 4))])
     table = read_table_bucket(work, inputs, n_splits, split, sig_schema)
     a = table.column("a").to_numpy().astype(np.uint64)
@@ -152,9 +119,7 @@ def second_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, pur
     counts = write_final(work, final_out, purpose, threshold, n_splits, a[decided], b[decided], similarity[decided],
                          [p.take(pa.array(decided)) for p in payload])
     checks = np.flatnonzero(close)
-    values, lengths = OwnShingles(work, split).sets(b[checks]) if len(checks) else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
-    offsets = np.zeros(len(checks) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    values, offsets = shingle_sets(work, split, b[checks], minhash)
     shingles = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint32()))
     exact_schema = pair_schema(purpose, [("shingles_b", pa.large_list(pa.uint32()))])
     routed = pa.table([pa.array(a[checks]), pa.array(b[checks]), shingles, *[p.take(pa.array(checks)) for p in payload]],
@@ -164,7 +129,7 @@ def second_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, pur
 
 
 def exact_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, purpose: str, threshold: float,
-               final_out: str) -> dict[str, int]:
+               minhash: MinHashConfig, final_out: str) -> dict[str, int]:
     """Close calls with a in ``split``: exact Jaccard of the shingle sets; final pairs to ``final_out``."""
     exact_schema = pair_schema(purpose, [("shingles_b", pa.large_list(pa.uint32()))])
     table = read_table_bucket(work, inputs, n_splits, split, exact_schema)
@@ -172,24 +137,13 @@ def exact_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, purp
     b = table.column("b").to_numpy().astype(np.uint64)
     similarity = np.zeros(0, np.float32)
     if len(a):
-        similarity = _exact(OwnShingles(work, split), AttachedShingles(table.column("shingles_b")), np.stack([a, b], axis=1))
+        left_values, left_offsets = shingle_sets(work, split, a, minhash)
+        right = table.column("shingles_b").combine_chunks()
+        right_offsets = right.offsets.to_numpy().astype(np.int64)
+        similarity = jaccard_of_sets(left_values, left_offsets, right.flatten().to_numpy().astype(np.uint32),
+                                     right_offsets - right_offsets[0])
     payload = [table.column(n) for n, _ in PAYLOAD[purpose]]
     return write_final(work, final_out, purpose, threshold, n_splits, a, b, similarity, payload)
-
-
-def _exact(left: Any, right: Any, pairs: np.ndarray) -> np.ndarray:
-    """exact_similarity with the left sets from one source and the right sets from another."""
-
-    class _Both:
-        def __init__(self) -> None:
-            self.calls = 0
-
-        def sets(self, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            # exact_similarity asks for the left side, then the right side, chunk by chunk.
-            self.calls += 1
-            return (left if self.calls % 2 else right).sets(ordinals)
-
-    return exact_similarity(_Both(), pairs)  # type: ignore[arg-type]
 
 
 def write_final(work: WorkDir, out: str, purpose: str, threshold: float, n_splits: int, a: np.ndarray, b: np.ndarray,

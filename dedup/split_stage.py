@@ -174,8 +174,6 @@ def process_split(
     signatures: list[np.ndarray] = []
     ordinal_parts: list[np.ndarray] = []
     digest_parts: list[np.ndarray] = []
-    set_values: list[np.ndarray] = []
-    set_lengths: list[np.ndarray] = []
     dropped: dict[str, list[Any]] = {"id": [], "reason": [], "detail": []}
     row = 0
     docs_in = bytes_in = 0
@@ -197,31 +195,32 @@ def process_split(
                 dropped["detail"].append(details[index])
             if keep.any():
                 kept_index = np.flatnonzero(keep)
+                n_kept = len(kept_index)
+                everything = n_kept == batch.num_rows
                 kept_array = pa.array(kept_index)
-                if config.verify == "exact":
-                    sig, values, offsets = hasher.signatures_and_shingles(tokens, texts)
-                    # Documents without tokens have no shingles, so the kept documents' shingles
-                    # are exactly ``values``, in order.
-                    set_values.append(values)
-                    set_lengths.append(np.diff(offsets)[kept_index])
-                else:
-                    sig = hasher.signatures_of_tokens(tokens, texts)
+
+                def kept(column: Any) -> Any:
+                    return column if everything else column.take(kept_array)
+
+                sig = hasher.signatures_of_tokens(tokens, texts)
                 signatures.append(sig[kept_index])
                 digests = _digests(tokens.hashes, tokens.doc_offsets, kept_index)
-                metadata = batch.column("metadata").to_pylist() if config.priority_field else [None] * batch.num_rows
+                metadata = batch.column("metadata").to_pylist() if config.priority_field else []
                 n = len(kept_index)
                 ordinals = (np.uint64(split_index) << np.uint64(32)) + np.arange(row, row + n, dtype=np.uint64)
                 ordinal_parts.append(ordinals)
                 digest_parts.append(digests)
                 docs_table = pa.table(
                         {
-                            "id": batch.column("id").take(kept_array).cast(pa.string()),
-                            "url": batch.column("url").take(kept_array).cast(pa.string()),
-                            "text": texts.take(kept_array),
-                            "metadata": pa.array([metadata[i] for i in kept_index], pa.string()),
+                            "id": kept(batch.column("id")).cast(pa.string()),
+                            "url": kept(batch.column("url")).cast(pa.string()),
+                            "text": kept(texts),
+                            "metadata": pa.array([metadata[i] for i in kept_index], pa.string())
+                            if config.priority_field else pa.nulls(n, pa.string()),
                             "ordinal": pa.array(ordinals),
                             "length": pa.array(tokens.byte_lengths[kept_index].astype(np.int64)),
-                            "priority": pa.array([_priority(metadata[i], config.priority_field) for i in kept_index], pa.float64()),
+                            "priority": pa.array([_priority(metadata[i], config.priority_field) for i in kept_index], pa.float64())
+                            if config.priority_field else pa.array(np.zeros(n)),
                             "digest_hi": pa.array(digests[:, 0]),
                             "digest_lo": pa.array(digests[:, 1]),
                         },
@@ -238,13 +237,6 @@ def process_split(
     work.write_array(work.path("sigs", f"{name}.npy"), sig_all)
     keys = pa.concat_tables(key_parts).combine_chunks() if key_parts else KEYS_SCHEMA.empty_table()
     work.write_table(work.path("keys", f"{name}.parquet"), keys)
-    if config.verify == "exact":
-        lengths = np.concatenate(set_lengths) if set_lengths else np.zeros(0, np.int64)
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        values = np.concatenate(set_values) if set_values else np.zeros(0, np.uint32)
-        work.write_array(work.path("shingles", f"{name}.values.npy"), values)
-        work.write_array(work.path("shingles", f"{name}.offsets.npy"), offsets)
     _spill_bands(work, name, band_keys(sig_all, lsh.bands, lsh.rows), ordinals)
     _spill_digests(work, name, digests_all[:, 0], digests_all[:, 1], ordinals)
     work.write_table(work.path("dropped", f"{name}.parquet"), pa.table(dropped, schema=DROPPED_SCHEMA))
@@ -263,13 +255,13 @@ def process_split(
 
 
 def _digests(token_hashes: np.ndarray, doc_offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    """128-bit digest (two uint64) of each document's normalized token sequence."""
-    out = np.empty((len(docs), 2), dtype=np.uint64)
-    for position, doc in enumerate(docs):
-        digest = xxhash.xxh3_128_digest(token_hashes[doc_offsets[doc] : doc_offsets[doc + 1]].tobytes())
-        out[position, 0] = int.from_bytes(digest[:8], "little")
-        out[position, 1] = int.from_bytes(digest[8:], "little")
-    return out
+    """128-bit xxh3 digest (high, low uint64) of each document's normalized token sequence."""
+    view = memoryview(np.ascontiguousarray(token_hashes, dtype=np.uint64)).cast("B")
+    digest = xxhash.xxh3_128_intdigest
+    starts = (doc_offsets[docs] * 8).tolist()
+    ends = (doc_offsets[docs + 1] * 8).tolist()
+    blob = b"".join([digest(view[s:e]).to_bytes(16, "little") for s, e in zip(starts, ends)])
+    return np.frombuffer(blob, dtype="<u8").reshape(-1, 2)[:, ::-1].astype(np.uint64)
 
 
 def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarray) -> None:

@@ -101,14 +101,14 @@ class Waves:
                                     self.out("vfirst-edges", s)), label="verify (signatures of a)")
         second = self.run("vsecond", pair_join.second_wave,
                           lambda s: (s, self.outs("vfirst"), self.n, "verify", self.config.verify, self.config.threshold,
-                                     self.num_perm, self.out("vsecond-edges", s), self.out("vsecond-exact", s)),
+                                     self.config.minhash, self.out("vsecond-edges", s), self.out("vsecond-exact", s)),
                           label="verify (estimate)")
         exact: list[dict[str, Any]] = []
         self.edge_files = self.outs("vfirst-edges") + self.outs("vsecond-edges")
         if sum(int(s["exact_checks"]) for s in second):
             exact = self.run("vexact", pair_join.exact_wave,
                              lambda s: (s, self.outs("vsecond-exact"), self.n, "verify", self.config.threshold,
-                                        self.out("vexact-edges", s)), label="verify (exact Jaccard)")
+                                        self.config.minhash, self.out("vexact-edges", s)), label="verify (exact Jaccard)")
             self.edge_files += self.outs("vexact-edges")
         return {
             "candidate_pairs": sum(int(s["candidate_pairs"]) for s in first),
@@ -161,13 +161,13 @@ class Waves:
                      label="similarity to kept (signatures)")
             second = self.run("asecond", pair_join.second_wave,
                               lambda s: (s, self.outs("afirst"), self.n, "assign", self.config.verify, self.config.threshold,
-                                         self.num_perm, self.out("asecond", s), self.out("asecond-exact", s)),
+                                         self.config.minhash, self.out("asecond", s), self.out("asecond-exact", s)),
                               label="similarity to kept (estimate)")
             near = self.outs("asecond")
             if sum(int(s["exact_checks"]) for s in second):
                 self.run("aexact", pair_join.exact_wave,
                          lambda s: (s, self.outs("asecond-exact"), self.n, "assign", self.config.threshold,
-                                    self.out("aexact", s)), label="similarity to kept (exact)")
+                                    self.config.minhash, self.out("aexact", s)), label="similarity to kept (exact)")
                 near += self.outs("aexact")
         sizes: dict[int, int] = {}
         for stats in kept:

@@ -1,4 +1,4 @@
-"""Stage 1 spill files and pair verification (estimated and exact Jaccard), without Ray."""
+"""Stage 1 spill files and pair similarity (estimated and exact Jaccard) by the join by split, without Ray."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dedup.candidates import ShingleSetGather, SignatureGather, estimated_similarity, exact_similarity, pair_similarity
 from dedup.config import DedupConfig
-from dedup.minhash import shingles
+from dedup.jaccard import jaccard_of_sets, shingle_sets
+from dedup.minhash import MinHashConfig, shingles
+from dedup.pair_join import own_signatures, split_of
 from dedup.sources import JsonlSource
 from dedup.split_stage import process_split
 from dedup.workdir import WorkDir
@@ -38,28 +39,60 @@ def _ordinal(position: int, split_sizes: tuple[int, int]) -> int:
     return position if position < split_sizes[0] else (1 << 32) + position - split_sizes[0]
 
 
+def _sets(work: WorkDir, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle sets of ordinals from any splits, in order (values, offsets)."""
+    parts = [shingle_sets(work, int(split_of(np.array([o]))[0]), np.array([o], np.uint64), MinHashConfig()) for o in ordinals]
+    lengths = [len(values) for values, _ in parts]
+    return np.concatenate([v for v, _ in parts]).astype(np.uint32), np.r_[0, np.cumsum(lengths)].astype(np.int64)
+
+
 def test_exact_similarity_equals_python_sets(spilled: tuple[WorkDir, list[str]]) -> None:
     work, texts = spilled
     first_split_kept = 7  # 7 non-empty documents in 0.jsonl (its 8th line is not there: half = 7)
     pairs_positions = [(0, 1), (2, 3), (0, 2), (4, 9), (10, 11), (1, 12)]
     ordinals = np.array([[_ordinal(a, (first_split_kept, 0)), _ordinal(b, (first_split_kept, 0))] for a, b in pairs_positions], dtype=np.uint64)
-    exact = exact_similarity(ShingleSetGather(work), ordinals)
-    estimate = estimated_similarity(SignatureGather(work), ordinals)
-    for (a, b), got, approx in zip(pairs_positions, exact, estimate):
+    exact = jaccard_of_sets(*_sets(work, ordinals[:, 0]), *_sets(work, ordinals[:, 1]))
+    signature = [own_signatures(work, int(split_of(np.array([o]))[0]), np.array([o], np.uint64))[0] for o in ordinals.ravel()]
+    for index, ((a, b), got) in enumerate(zip(pairs_positions, exact)):
         left, right = set(shingles(texts[a])), set(shingles(texts[b]))
         truth = len(left & right) / len(left | right)
         assert got == pytest.approx(truth, abs=1e-6), (a, b)
-        assert abs(approx - truth) < 0.15
+        assert abs((signature[2 * index] == signature[2 * index + 1]).mean() - truth) < 0.15
     assert exact[0] > 0.7 and exact[2] < 0.05
 
 
-def test_pair_similarity_skips_far_pairs(spilled: tuple[WorkDir, list[str]]) -> None:
+def _similarities(work: WorkDir, pairs: np.ndarray, verify: str) -> np.ndarray:
+    """Similarity of (a, b) pairs through the three waves of the join by split."""
+    import pyarrow as pa
+
+    from dedup.pair_join import ASSIGNED_SCHEMA, exact_wave, pair_schema, second_wave, assign_first
+    from dedup.shuffle import read_table_bucket, write_table_buckets
+
+    n = 2
+    table = pa.table({"a": pairs[:, 0], "b": pairs[:, 1], "kept_id": [f"p{i}" for i in range(len(pairs))]}, schema=pair_schema("assign"))
+    write_table_buckets(work, work.path("t", "in"), table, split_of(pairs[:, 0]), n)
+    for s in range(n):
+        assign_first(work, s, [work.path("t", "in")], n, 128, work.path("t", f"first{s}"))
+    for s in range(n):
+        second_wave(work, s, [work.path("t", f"first{t}") for t in range(n)], n, "assign", verify, 0.65, MinHashConfig(),
+                    work.path("t", f"final{s}"), work.path("t", f"close{s}"))
+    for s in range(n):
+        exact_wave(work, s, [work.path("t", f"close{t}") for t in range(n)], n, "assign", 0.65, MinHashConfig(),
+                   work.path("t", f"exact{s}"))
+    finals = [work.path("t", f"{kind}{s}") for kind in ("final", "exact") for s in range(n)]
+    rows = pa.concat_tables([read_table_bucket(work, finals, n, s, ASSIGNED_SCHEMA) for s in range(n)]).to_pylist()
+    by_id = {r["kept_id"]: r["similarity"] for r in rows}
+    return np.array([by_id[f"p{i}"] for i in range(len(pairs))], dtype=np.float32)
+
+
+def test_close_pairs_are_measured_exactly_and_far_ones_estimated(spilled: tuple[WorkDir, list[str]]) -> None:
     work, _ = spilled
-    pairs = np.array([[0, 1], [0, 2]], dtype=np.uint64)
-    exact = pair_similarity(work, pairs, "exact", 0.65)
-    estimate = pair_similarity(work, pairs, "estimate", 0.65)
+    pairs = np.array([[0, 1], [0, 2], [1, (1 << 32) + 1]], dtype=np.uint64)
+    exact = _similarities(work, pairs, "exact")
+    estimate = _similarities(work, pairs, "estimate")
     assert exact[1] == estimate[1]  # far below the threshold: the estimate is kept
     assert 0.45 < estimate[0] < 0.85 and exact[0] != estimate[0]  # near it: measured exactly
+    assert exact[0] == jaccard_of_sets(*_sets(work, pairs[:1, 0]), *_sets(work, pairs[:1, 1]))[0]
 
 
 def _run_inline(source: JsonlSource, work: WorkDir, config: DedupConfig) -> dict[str, object]:

@@ -53,7 +53,7 @@ def _read_task(index: int, split: Split, source: DocumentSource, config: DedupCo
     name = f"read-{index:06d}"
     if work.done(name):
         return work.marker_info(name)
-    info = process_split(index, split, source, config, work).as_dict()
+    info = {**process_split(index, split, source, config, work).as_dict(), "node": ray.get_runtime_context().get_node_id()}
     work.mark_done(name, info)
     return info
 
@@ -278,6 +278,8 @@ def _summary(
     kept = 0
     for stats in write_stats:
         for key, value in stats.items():
+            if key == "node":
+                continue
             if key == "kept":
                 kept += value
             else:

@@ -52,7 +52,14 @@ def run_unit(name: str, step: Callable[..., dict[str, Any]], work: WorkDir, *arg
     return info
 
 
-_unit = ray.remote(num_cpus=1)(run_unit)
+@ray.remote(num_cpus=1)
+def _unit(name: str, step: Callable[..., dict[str, Any]], work: WorkDir, *args: Any) -> dict[str, Any]:
+    # The marker also names the node that did the work (where a unit ran, for tests and diagnosis).
+    return run_unit(name, _on_node, work, step, ray.get_runtime_context().get_node_id(), *args)
+
+
+def _on_node(work: WorkDir, step: Callable[..., dict[str, Any]], node: str, *args: Any) -> dict[str, Any]:
+    return {**step(work, *args), "node": node}
 
 
 def ray_executor(wait: Callable[[list[Any], str], list[Any]]) -> Executor:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from dedup.candidates import EXACT_CHECK_MARGIN
 from dedup.jaccard import jaccard_of_sets, shingle_sets
 from dedup.minhash import MinHashConfig
 from dedup.shuffle import read_table_bucket, write_table_buckets
@@ -39,10 +40,6 @@ ROW_MASK = np.uint64(0xFFFFFFFF)
 EDGE_SCHEMA = pa.schema([("u", pa.uint64()), ("v", pa.uint64())])
 # Payload columns carried along with a pair, per purpose.
 PAYLOAD = {"verify": [], "assign": [("kept_id", pa.string())]}
-# The exact check runs only for pairs whose signature estimate lies within this margin of the
-# threshold: 0.2 is more than 4 standard deviations of the estimate at 128 permutations, so a pair
-# outside it is decided the same way by the estimate.
-EXACT_CHECK_MARGIN = 0.2
 ASSIGNED_SCHEMA = pa.schema(
     [("a", pa.uint64()), ("b", pa.uint64()), ("similarity", pa.float32()), ("kept_id", pa.string())]
 )

@@ -38,6 +38,9 @@ from dedup.workdir import WorkDir
 SPLIT_SHIFT = np.uint64(32)
 ROW_MASK = np.uint64(0xFFFFFFFF)
 EDGE_SCHEMA = pa.schema([("u", pa.uint64()), ("v", pa.uint64())])
+# Verified candidate edges also carry their similarity: the (removed, kept) pair of a cluster is
+# often one of them, and then its similarity is known without another join.
+SCORED_EDGE_SCHEMA = pa.schema([("u", pa.uint64()), ("v", pa.uint64()), ("similarity", pa.float32())])
 # Payload columns carried along with a pair, per purpose.
 PAYLOAD = {"verify": [], "assign": [("kept_id", pa.string())]}
 ASSIGNED_SCHEMA = pa.schema(
@@ -148,7 +151,7 @@ def write_final(work: WorkDir, out: str, purpose: str, threshold: float, n_split
     """Write final pairs: duplicate edges (``verify``) or similarities to split(a) (``assign``)."""
     if purpose == "verify":
         keep = similarity >= threshold
-        write_edges(work, out, a[keep], b[keep], n_splits)
+        write_edges(work, out, a[keep], b[keep], n_splits, similarity[keep])
         return {"verified_pairs": int(keep.sum()), "rejected_pairs": int((~keep).sum())}
     table = pa.table([pa.array(a, pa.uint64()), pa.array(b, pa.uint64()), pa.array(similarity, pa.float32()), *payload],
                      schema=ASSIGNED_SCHEMA)
@@ -156,11 +159,17 @@ def write_final(work: WorkDir, out: str, purpose: str, threshold: float, n_split
     return {"pairs": int(len(a))}
 
 
-def write_edges(work: WorkDir, out: str, a: np.ndarray, b: np.ndarray, n_splits: int) -> None:
-    """Undirected edges in both orientations (u, v), routed by split(u)."""
+def write_edges(work: WorkDir, out: str, a: np.ndarray, b: np.ndarray, n_splits: int,
+                similarity: np.ndarray | None = None) -> None:
+    """Undirected edges in both orientations (u, v[, similarity]), routed by split(u)."""
     u = np.concatenate([a, b]).astype(np.uint64)
     v = np.concatenate([b, a]).astype(np.uint64)
-    write_table_buckets(work, out, pa.table({"u": u, "v": v}, schema=EDGE_SCHEMA), split_of(u), n_splits)
+    if similarity is None:
+        table = pa.table({"u": u, "v": v}, schema=EDGE_SCHEMA)
+    else:
+        both = np.concatenate([similarity, similarity]).astype(np.float32)
+        table = pa.table({"u": u, "v": v, "similarity": both}, schema=SCORED_EDGE_SCHEMA)
+    write_table_buckets(work, out, table, split_of(u), n_splits)
 
 
 def verify_first(work: WorkDir, split: int, inputs: list[str], n_splits: int, num_perm: int, out: str,
@@ -184,8 +193,46 @@ def verify_first(work: WorkDir, split: int, inputs: list[str], n_splits: int, nu
     return {"candidate_pairs": int(len(pairs)), "exact_pairs": int(exact.sum())}
 
 
-def assign_first(work: WorkDir, split: int, inputs: list[str], n_splits: int, num_perm: int, out: str) -> dict[str, int]:
-    """First wave of the (removed, kept) similarity, for removed documents of ``split``."""
+def assign_first(work: WorkDir, split: int, inputs: list[str], scored_edges: list[str], n_splits: int, num_perm: int,
+                 out: str, final_out: str) -> dict[str, int]:
+    """First wave of the (removed, kept) similarity, for removed documents of ``split``.
+
+    A pair that is a verified candidate edge (``scored_edges``, routed by split(u)) already has its
+    similarity, measured the same way: it is final (``final_out``). The others go on to the join.
+    """
     table = read_table_bucket(work, inputs, n_splits, split, pair_schema("assign"))
-    first_wave(work, split, table, "assign", out, n_splits, num_perm)
-    return {"pairs": table.num_rows}
+    a = table.column("a").to_numpy().astype(np.uint64)
+    b = table.column("b").to_numpy().astype(np.uint64)
+    edges = read_table_bucket(work, scored_edges, n_splits, split, SCORED_EDGE_SCHEMA)
+    found, similarity = _lookup_pairs(edges, a, b)
+    known = np.flatnonzero(found)
+    write_final(work, final_out, "assign", 0.0, n_splits, a[known], b[known], similarity[known],
+                [table.column("kept_id").take(pa.array(known))])
+    first_wave(work, split, table.filter(pa.array(~found)), "assign", out, n_splits, num_perm)
+    return {"pairs": table.num_rows, "known": int(len(known))}
+
+
+def _pair_hash(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    from dedup.tokens import fmix64
+
+    return fmix64(fmix64(np.asarray(u, dtype=np.uint64)) ^ np.asarray(v, dtype=np.uint64))
+
+
+def _lookup_pairs(edges: pa.Table, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each (a[i], b[i]): whether it is an edge (u, v) of ``edges``, and that edge's similarity."""
+    found = np.zeros(len(a), dtype=bool)
+    similarity = np.zeros(len(a), dtype=np.float32)
+    if not edges.num_rows or not len(a):
+        return found, similarity
+    u = edges.column("u").to_numpy().astype(np.uint64)
+    v = edges.column("v").to_numpy().astype(np.uint64)
+    keys = _pair_hash(u, v)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    wanted = _pair_hash(a, b)
+    position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    candidate = order[position]
+    # A hash match counts only when the pair itself matches (collisions fall back to the join).
+    found = (keys[position] == wanted) & (u[candidate] == a) & (v[candidate] == b)
+    similarity[found] = edges.column("similarity").to_numpy()[candidate[found]]
+    return found, similarity

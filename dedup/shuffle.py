@@ -116,7 +116,8 @@ def read_table_bucket(
         data = _range_bytes(work, path, n_buckets, bucket, bucket + 1)
         return [pa.ipc.open_stream(pa.py_buffer(data)).read_all()] if data else []
 
-    tables = [t for found in _map_paths(work, paths, read) for t in found]
+    # Producers may carry more columns than this reader wants (e.g. scored edges): keep the schema's.
+    tables = [t.select(schema.names) for found in _map_paths(work, paths, read) for t in found]
     return pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
 
 

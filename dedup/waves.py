@@ -112,11 +112,13 @@ class Waves:
                           label="verify (estimate)")
         exact: list[dict[str, Any]] = []
         self.edge_files = self.outs("vfirst-edges") + self.outs("vsecond-edges")
+        self.scored_edge_files = self.outs("vsecond-edges")
         if sum(int(s["exact_checks"]) for s in second):
             exact = self.run("vexact", pair_join.exact_wave,
                              lambda s: (s, self.outs("vsecond-exact"), self.n, "verify", self.config.threshold,
                                         self.config.minhash, self.out("vexact-edges", s)), label="verify (exact Jaccard)")
             self.edge_files += self.outs("vexact-edges")
+            self.scored_edge_files += self.outs("vexact-edges")
         return {
             "candidate_pairs": sum(int(s["candidate_pairs"]) for s in first),
             "verified_pairs": sum(int(s["verified_pairs"]) for s in second + exact),
@@ -162,15 +164,19 @@ class Waves:
                         lambda s: (s, self.outs("attach"), self.n, self.out("kept-exact", s), self.out("kept-pairs", s)),
                         label="clusters (kept document)")
         near: list[str] = []
+        first: list[dict[str, Any]] = []
         if sum(int(k["removed"]) - int(k["exact_removed"]) for k in kept):
-            self.run("afirst", pair_join.assign_first,
-                     lambda s: (s, self.outs("kept-pairs"), self.n, self.num_perm, self.out("afirst", s)),
-                     label="similarity to kept (signatures)")
+            first = self.run("afirst", pair_join.assign_first,
+                             lambda s: (s, self.outs("kept-pairs"), self.scored_edge_files, self.n, self.num_perm,
+                                        self.out("afirst", s), self.out("afirst-final", s)),
+                             label="similarity to kept (signatures)")
+            near = self.outs("afirst-final")
+        if near and sum(int(f["pairs"]) - int(f["known"]) for f in first):
             second = self.run("asecond", pair_join.second_wave,
                               lambda s: (s, self.outs("afirst"), self.n, "assign", self.config.verify, self.config.threshold,
                                          self.config.minhash, self.out("asecond", s), self.out("asecond-exact", s)),
                               label="similarity to kept (estimate)")
-            near = self.outs("asecond")
+            near += self.outs("asecond")
             if sum(int(s["exact_checks"]) for s in second):
                 self.run("aexact", pair_join.exact_wave,
                          lambda s: (s, self.outs("asecond-exact"), self.n, "assign", self.config.threshold,

@@ -72,14 +72,14 @@ def _similarities(work: WorkDir, pairs: np.ndarray, verify: str) -> np.ndarray:
     table = pa.table({"a": pairs[:, 0], "b": pairs[:, 1], "kept_id": [f"p{i}" for i in range(len(pairs))]}, schema=pair_schema("assign"))
     write_table_buckets(work, work.path("t", "in"), table, split_of(pairs[:, 0]), n)
     for s in range(n):
-        assign_first(work, s, [work.path("t", "in")], n, 128, work.path("t", f"first{s}"))
+        assign_first(work, s, [work.path("t", "in")], [], n, 128, work.path("t", f"first{s}"), work.path("t", f"known{s}"))
     for s in range(n):
         second_wave(work, s, [work.path("t", f"first{t}") for t in range(n)], n, "assign", verify, 0.65, MinHashConfig(),
                     work.path("t", f"final{s}"), work.path("t", f"close{s}"))
     for s in range(n):
         exact_wave(work, s, [work.path("t", f"close{t}") for t in range(n)], n, "assign", 0.65, MinHashConfig(),
                    work.path("t", f"exact{s}"))
-    finals = [work.path("t", f"{kind}{s}") for kind in ("final", "exact") for s in range(n)]
+    finals = [work.path("t", f"{kind}{s}") for kind in ("known", "final", "exact") for s in range(n)]
     rows = pa.concat_tables([read_table_bucket(work, finals, n, s, ASSIGNED_SCHEMA) for s in range(n)]).to_pylist()
     by_id = {r["kept_id"]: r["similarity"] for r in rows}
     return np.array([by_id[f"p{i}"] for i in range(len(pairs))], dtype=np.float32)

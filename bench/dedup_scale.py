@@ -48,7 +48,12 @@ def run_job(shards: Path, output: Path, extra: Sequence[str] = ()) -> dict[str, 
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peaks = {"driver": 0, "largest_worker": 0, "ray_system_total": 0}
     driver = psutil.Process(process.pid)
-    while process.poll() is None:
+    rusage = None
+    while rusage is None:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode, rusage = os.waitstatus_to_exitcode(status), usage
+            break
         try:
             peaks["driver"] = max(peaks["driver"], driver.memory_info().rss)
             system = 0
@@ -70,7 +75,11 @@ def run_job(shards: Path, output: Path, extra: Sequence[str] = ()) -> dict[str, 
     if process.returncode != 0:
         raise RuntimeError(f"dedup run failed ({process.returncode}): {stderr[-3000:]}")
     summary = json.loads((output / "summary.json").read_text())
-    return {"seconds": round(seconds, 2), "peak_rss_mb": {k: round(v / 1e6, 1) for k, v in peaks.items()}, "summary": summary}
+    # CPU of the whole job: the driver and every process it waited for (its local Ray, whose raylet
+    # waits for the workers).
+    cpu = rusage.ru_utime + rusage.ru_stime
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 1),
+            "peak_rss_mb": {k: round(v / 1e6, 1) for k, v in peaks.items()}, "summary": summary}
 
 
 def rensa_rate(shards: Path, megabytes: float = 40.0, repeat: int = 3) -> float:
@@ -127,18 +136,21 @@ def throughput(cache: Path) -> dict[str, Any]:
         "planted_copies": len(planted),
         "cores": cores,
         "seconds": job["seconds"],
+        "cpu_seconds": job["cpu_seconds"],
         "mb_per_s_per_core": round(per_core, 2),
+        "mb_per_cpu_second": round(size / 1e6 / job["cpu_seconds"], 2),
         "rensa_one_core_mb_per_s": round(rensa, 2),
         "ratio_vs_rensa": round(per_core / rensa, 2),
         "peak_rss_mb": job["peak_rss_mb"],
         "stage_seconds": job["summary"]["seconds"],
         "wave_seconds": job["summary"].get("seconds_by_wave"),
+        "wave_cpu_seconds": job["summary"].get("cpu_seconds_by_wave"),
         "partitions": job["summary"].get("partitions"),
         **_quality(removed, _all_ids(shards), planted),
         "load_average_1m_after": round(os.getloadavg()[0], 2),
     }
     print(f"throughput: {result['megabytes']} MB, {result['documents']:,} documents, {cores} cores: {job['seconds']:.1f} s "
-          f"= {per_core:.1f} MB/s per core; rensa one core {rensa:.1f} MB/s -> {result['ratio_vs_rensa']:.2f}x; "
+          f"= {per_core:.1f} MB/s per core ({result['mb_per_cpu_second']:.1f} MB per CPU second); rensa one core {rensa:.1f} MB/s -> {result['ratio_vs_rensa']:.2f}x; "
           f"recall {result['recall_planted']}, unique text lost: {result['unique_text_lost']}")
     return result
 
@@ -196,6 +208,7 @@ def scaling(cache: Path, sizes: list[int]) -> dict[str, Any]:
             "documents": documents,
             "megabytes": round(sum(p.stat().st_size for p in shards.glob("*.jsonl")) / 1e6, 1),
             "seconds": job["seconds"],
+            "cpu_seconds": job["cpu_seconds"],
             "microseconds_per_document": round(job["seconds"] / documents * 1e6, 2),
             "peak_rss_mb": job["peak_rss_mb"],
             "removed": job["summary"]["documents"]["removed"],

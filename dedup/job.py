@@ -53,7 +53,10 @@ def _read_task(index: int, split: Split, source: DocumentSource, config: DedupCo
     name = f"read-{index:06d}"
     if work.done(name):
         return work.marker_info(name)
+    wall, cpu = time.monotonic(), time.process_time()
     info = {**process_split(index, split, source, config, work).as_dict(), "node": ray.get_runtime_context().get_node_id()}
+    info["unit_seconds"] = round(time.monotonic() - wall, 3)
+    info["unit_cpu_seconds"] = round(time.process_time() - cpu, 3)
     work.mark_done(name, info)
     return info
 
@@ -189,6 +192,8 @@ def _run(
     timings["summary_marks"] = time.monotonic() - clock
     summary["seconds"] = {k: round(v, 3) for k, v in timings.items()}
     summary["seconds_by_wave"] = waves.seconds
+    summary["cpu_seconds_by_wave"] = {"read": round(sum(float(s.get("unit_cpu_seconds", 0)) for s in read_stats), 3),
+                                      **waves.cpu_seconds}
     work.write_json(f"{work.output}/summary.json", summary)
     reporter.line(f"done: kept {summary['documents']['kept']} of {summary['documents']['input']} documents")
     return summary
@@ -278,7 +283,7 @@ def _summary(
     kept = 0
     for stats in write_stats:
         for key, value in stats.items():
-            if key == "node":
+            if key in ("node", "unit_seconds", "unit_cpu_seconds"):
                 continue
             if key == "kept":
                 kept += value

@@ -29,7 +29,8 @@ import numpy as np
 import pyarrow as pa
 
 from dedup.candidates import EXACT_CHECK_MARGIN
-from dedup.jaccard import jaccard_of_sets, shingle_sets
+from dedup.jaccard import shingle_sets
+from dedup.join_kernels import jaccard_of_sorted_sets
 from dedup.minhash import MinHashConfig
 from dedup.shuffle import read_table_bucket, write_table_buckets
 from dedup.split_stage import split_name
@@ -140,7 +141,7 @@ def exact_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, purp
         left_values, left_offsets = shingle_sets(work, split, a, minhash)
         right = table.column("shingles_b").combine_chunks()
         right_offsets = right.offsets.to_numpy().astype(np.int64)
-        similarity = jaccard_of_sets(left_values, left_offsets, right.flatten().to_numpy().astype(np.uint32),
+        similarity = jaccard_of_sorted_sets(left_values, left_offsets, right.flatten().to_numpy().astype(np.uint32),
                                      right_offsets - right_offsets[0])
     payload = [table.column(n) for n, _ in PAYLOAD[purpose]]
     return write_final(work, final_out, purpose, threshold, n_splits, a, b, similarity, payload)

@@ -51,7 +51,9 @@ def _header(magic: bytes, offsets: np.ndarray) -> bytes:
 
 def _bucket_order(buckets: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """(row order grouping rows by bucket, stably; bucket boundaries in that order)."""
-    order = np.argsort(buckets, kind="stable")
+    # Bucket numbers below 2**15 sort as int16: numpy's stable sort is then a radix sort.
+    keys = buckets.astype(np.int16) if n_buckets <= 32767 else buckets
+    order = np.argsort(keys, kind="stable")
     bounds = np.searchsorted(buckets[order], np.arange(n_buckets + 1))
     return order, bounds
 

@@ -17,6 +17,7 @@ import xxhash
 
 from dedup.config import DedupConfig
 from dedup.errors import JobError, RecordError
+from dedup.join_kernels import band_keys_kernel
 from dedup.minhash import MinHasher
 from dedup.sources import DocumentSource, Split
 from dedup.shuffle import SLOTS, slot_of, write_row_buckets
@@ -82,6 +83,12 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
     Returns shape (n_docs, bands). Equal keys in one band mean equal rows (up to 64-bit collisions).
     """
+    return band_keys_kernel(np.ascontiguousarray(signatures, dtype=np.uint32), bands, rows, np.uint64(_BAND_SEED),
+                            _ROW_MULTIPLIER)
+
+
+def band_keys_reference(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """:func:`band_keys` in numpy (the specification the compiled kernel equals)."""
     n_docs = signatures.shape[0]
     keys = np.empty((n_docs, bands), dtype=np.uint64)
     values = signatures[:, : bands * rows].astype(np.uint64).reshape(n_docs, bands, rows)

@@ -47,7 +47,12 @@ def run_unit(name: str, step: Callable[..., dict[str, Any]], work: WorkDir, *arg
     """One unit of work: skipped when its marker exists, else run and marked (data first)."""
     if work.done(name):
         return work.marker_info(name)
+    wall, cpu = time.monotonic(), time.process_time()
     info = step(work, *args)
+    # CPU seconds of the worker process (all its threads) beside the wall time: on a shared
+    # machine the two tell apart work done and time spent waiting for a core.
+    info["unit_seconds"] = round(time.monotonic() - wall, 3)
+    info["unit_cpu_seconds"] = round(time.process_time() - cpu, 3)
     work.mark_done(name, info)
     return info
 
@@ -83,6 +88,7 @@ class Waves:
         self.work, self.config, self.n, self.partitions, self.execute = work, config, n_splits, partitions, execute
         self.num_perm = config.minhash.num_perm
         self.seconds: dict[str, float] = {}  # wall time of each wave, for the summary
+        self.cpu_seconds: dict[str, float] = {}  # CPU time of each wave's units, summed
 
     def out(self, wave: str, index: int) -> str:
         return self.work.path("sh", wave, f"{index:06d}.shuf")
@@ -96,6 +102,7 @@ class Waves:
         started = time.monotonic()
         results = self.execute(units, label or wave)
         self.seconds[wave] = round(time.monotonic() - started, 3)
+        self.cpu_seconds[wave] = round(sum(float(r.get("unit_cpu_seconds", 0.0)) for r in results), 3)
         return results
 
     # -- candidates and their check ------------------------------------------------------------

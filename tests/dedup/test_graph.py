@@ -73,3 +73,25 @@ def test_band_keys_agree_only_on_equal_bands() -> None:
     assert keys[0, 0] == keys[1, 0]
     assert keys[0, 1] != keys[1, 1] and keys[0, 2] != keys[1, 2]
     assert len(set(keys[2].tolist()) & set(keys[0].tolist())) == 0
+
+
+def test_band_keys_kernel_equals_the_numpy_reference() -> None:
+    from dedup.split_stage import band_keys_reference
+
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 2**32, size=(300, 128), dtype=np.uint32)
+    for bands, rows in ((25, 5), (16, 8), (9, 13), (1, 1)):
+        assert np.array_equal(band_keys(sig, bands, rows), band_keys_reference(sig, bands, rows))
+
+
+def test_jaccard_kernel_equals_python_sets() -> None:
+    from dedup.jaccard import jaccard_of_sets
+
+    rng = np.random.default_rng(6)
+    sets = [rng.integers(0, 50, size=int(rng.integers(0, 40))).astype(np.uint32) for _ in range(41)]
+    left, right = sets[:-1], sets[1:]
+    got = jaccard_of_sets(np.concatenate(left), np.r_[0, np.cumsum([len(s) for s in left])],
+                          np.concatenate(right), np.r_[0, np.cumsum([len(s) for s in right])])
+    for value, a, b in zip(got, left, right):
+        sa, sb = set(a.tolist()), set(b.tolist())
+        assert value == np.float32(len(sa & sb) / len(sa | sb) if sa | sb else 1.0)

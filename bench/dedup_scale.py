@@ -48,18 +48,18 @@ def run_job(shards: Path, output: Path, extra: Sequence[str] = ()) -> dict[str, 
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peaks = {"driver": 0, "largest_worker": 0, "ray_system_total": 0}
     driver = psutil.Process(process.pid)
-    rusage = None
-    while rusage is None:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            process.returncode, rusage = os.waitstatus_to_exitcode(status), usage
-            break
+    cpu_of: dict[int, float] = {}  # latest user+system CPU seconds of every process of the job
+    while process.poll() is None:
         try:
             peaks["driver"] = max(peaks["driver"], driver.memory_info().rss)
+            times = driver.cpu_times()
+            cpu_of[driver.pid] = times.user + times.system
             system = 0
             for child in driver.children(recursive=True):
                 try:
                     rss = child.memory_info().rss
+                    times = child.cpu_times()
+                    cpu_of[child.pid] = times.user + times.system
                     if child.name().startswith("ray::") or "default_worker" in " ".join(child.cmdline()):
                         peaks["largest_worker"] = max(peaks["largest_worker"], rss)
                     else:
@@ -75,9 +75,9 @@ def run_job(shards: Path, output: Path, extra: Sequence[str] = ()) -> dict[str, 
     if process.returncode != 0:
         raise RuntimeError(f"dedup run failed ({process.returncode}): {stderr[-3000:]}")
     summary = json.loads((output / "summary.json").read_text())
-    # CPU of the whole job: the driver and every process it waited for (its local Ray, whose raylet
-    # waits for the workers).
-    cpu = rusage.ru_utime + rusage.ru_stime
+    # CPU of the whole job: every process of its tree, as last sampled (the last 0.2 s of each
+    # process is missed, so this slightly undercounts).
+    cpu = sum(cpu_of.values())
     return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 1),
             "peak_rss_mb": {k: round(v / 1e6, 1) for k, v in peaks.items()}, "summary": summary}
 

@@ -26,6 +26,7 @@ def group_pairs(keys: np.ndarray, ordinals: np.ndarray, max_group_pairs: int = M
     """Candidate pairs (a < b) of ordinals that share a key; shape (n_pairs, 2), unique, sorted."""
     if len(keys) < 2:
         return np.zeros((0, 2), dtype=np.uint64)
+    keys, ordinals = _shared_keys_only(keys, ordinals)
     order = np.lexsort((ordinals, keys))
     keys, ordinals = keys[order], ordinals[order]
     new_group = np.r_[True, keys[1:] != keys[:-1]]
@@ -48,6 +49,21 @@ def group_pairs(keys: np.ndarray, ordinals: np.ndarray, max_group_pairs: int = M
         pairs.append(np.stack([ordinals[neighbours - 1], ordinals[neighbours]], axis=1))
     result = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.uint64)
     return unique_pairs(result.astype(np.uint64))
+
+
+def _shared_keys_only(keys: np.ndarray, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose key occurs more than once (most LSH keys are alone in their bucket): one
+    plain sort of the keys finds them, so the costlier two-key sort sees only those rows."""
+    if len(keys) < 65536:
+        return keys, ordinals
+    ordered = np.sort(keys)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(repeated):
+        return keys[:0], ordinals[:0]
+    repeated = repeated[np.r_[True, repeated[1:] != repeated[:-1]]]
+    position = np.minimum(np.searchsorted(repeated, keys), len(repeated) - 1)
+    shared = repeated[position] == keys
+    return keys[shared], ordinals[shared]
 
 
 def unique_pairs(pairs: np.ndarray) -> np.ndarray:

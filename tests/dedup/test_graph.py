@@ -95,3 +95,18 @@ def test_jaccard_kernel_equals_python_sets() -> None:
     for value, a, b in zip(got, left, right):
         sa, sb = set(a.tolist()), set(b.tolist())
         assert value == np.float32(len(sa & sb) / len(sa | sb) if sa | sb else 1.0)
+
+
+def test_group_pairs_of_many_rows_equals_all_pairs_by_key() -> None:
+    """Above 65,536 rows the singleton keys are filtered out first: same pairs as by brute force."""
+    rng = np.random.default_rng(8)
+    keys = rng.integers(0, 200_000, size=100_000).astype(np.uint64)
+    ordinals = rng.permutation(10**6)[:100_000].astype(np.uint64)
+    by_key: dict[int, list[int]] = {}
+    for key, ordinal in zip(keys.tolist(), ordinals.tolist()):
+        by_key.setdefault(key, []).append(ordinal)
+    expected = sorted((min(a, b), max(a, b)) for members in by_key.values() if 1 < len(members) <= 32
+                      for i, a in enumerate(members) for b in members[i + 1:])
+    big = [m for m in by_key.values() if len(m) > 32]
+    assert not big
+    assert [tuple(p) for p in group_pairs(keys, ordinals).tolist()] == expected

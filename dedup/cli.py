@@ -50,6 +50,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     run.add_argument("--priority-field", help="metadata field with a number, for --keep priority (highest kept)")
     run.add_argument("--partitions", type=int, default=None,
                      help="shuffle partitions (default: chosen from the number of documents and CPUs)")
+    run.add_argument("--split-bytes", type=int, default=None,
+                     help="group consecutive input files into splits of about this many bytes "
+                          "(default: one split per file, grouped only beyond 4096 files)")
     run.add_argument("--clean-text", action="store_true", help="apply the line filters to text inputs too")
     run.add_argument("--adblock-list", help="EasyList-format rules for HTML cleaning")
     run.add_argument("--max-bad-records", type=int, default=-1, help="fail when more records are quarantined (-1: no limit)")
@@ -83,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         keep=args.keep,
         priority_field=args.priority_field,
         partitions=args.partitions,
+        split_bytes=args.split_bytes,
         clean_text=args.clean_text,
         adblock_list=args.adblock_list,
         max_bad_records=args.max_bad_records,

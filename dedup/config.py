@@ -40,6 +40,8 @@ class DedupConfig:
         priority_field: metadata field holding a number, for ``keep="priority"``.
         partitions: number of shuffle partitions of band keys and exact digests; None = chosen
             after stage 1 from the documents read (~128 MB of band keys each, at least 2 per CPU).
+        split_bytes: input bytes per split: consecutive smaller files are grouped into one split
+            (dedup/split_plan.py); None = one split per file unless there are more than 4096 files.
         clean_text: apply the plain-text line filters to text inputs (HTML is always cleaned).
         adblock_list: EasyList-format file for HTML cleaning (None: the cleaner's default).
         max_bad_records: error budget; the run fails when more records than this are quarantined
@@ -55,6 +57,7 @@ class DedupConfig:
     keep: KeepPolicy = "first"
     priority_field: str | None = None
     partitions: int | None = None
+    split_bytes: int | None = None
     clean_text: bool = False
     adblock_list: str | None = None
     max_bad_records: int = -1
@@ -76,6 +79,8 @@ class DedupConfig:
             raise ConfigError(f"keep must be first, longest or priority, got {self.keep!r}")
         if self.keep == "priority" and not self.priority_field:
             raise ConfigError("keep='priority' needs --priority-field")
+        if self.split_bytes is not None and self.split_bytes < 1:
+            raise ConfigError(f"split_bytes must be at least 1, got {self.split_bytes}")
         if self.partitions is not None and not 1 <= self.partitions <= 4096:
             raise ConfigError(f"partitions must be in 1..4096, got {self.partitions}")
 

@@ -25,13 +25,13 @@ import time
 import uuid
 from typing import Any, Callable, Protocol, Sequence
 
-import fsspec
 import ray
 
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, JobError
 from dedup.outputs import iter_marks, plot_cluster_sizes, plot_s_curve, write_quarantine
 from dedup.sources import DocumentSource, Split
+from dedup.split_plan import plan_splits, split_size
 from dedup.split_stage import process_split
 from dedup.waves import Waves, ray_executor
 from dedup.workdir import WorkDir
@@ -129,7 +129,7 @@ def run_dedup(
     work = WorkDir(output, run_id)
     reporter = _Reporter(progress)
     # Listing first: a missing input fails in milliseconds, before a local Ray is started.
-    splits = source.splits()
+    source, splits = plan_splits(source, config.split_bytes)
     work.claim_output(overwrite)
     started_ray = False
     if not ray.is_initialized():
@@ -229,15 +229,8 @@ def _check_resume(splits: list[Split], work: WorkDir, config: DedupConfig) -> No
 
 
 def _input_sizes(splits: list[Split]) -> list[int]:
-    """Size of each input file (0 when unknown), for the throughput and ETA lines."""
-    sizes = []
-    for split in splits:
-        try:
-            fs, path = fsspec.core.url_to_fs(split.url)
-            sizes.append(int(fs.size(path) or 0))
-        except (OSError, ValueError, TypeError):
-            sizes.append(0)
-    return sizes
+    """Size of each split's input (0 when unknown), for the throughput and ETA lines."""
+    return [split_size(split) for split in splits]
 
 
 def _read_progress(refs: list[Any], sizes: list[int], started: float) -> Callable[[], str]:

@@ -9,10 +9,12 @@ the pairs to the data instead of the data to the pairs:
   signature values). Pairs decided by it are final; pairs whose estimate lies within
   ``EXACT_CHECK_MARGIN`` of the threshold (``verify="exact"`` only) get b's shingle hashes attached
   and are routed back to split(a).
-- **exact** (task of split(a)): the exact Jaccard of the two shingle-hash sets.
+- **exact** (task of split(a)): the exact Jaccard of the two distinct shingle-hash sets (both
+  recomputed from the clean text of the documents involved, dedup/jaccard.py).
 
-The similarity of a pair equals :func:`dedup.candidates.pair_similarity`'s, value for value (same
-arithmetic). What happens to a final pair is the caller's ``purpose``:
+The similarity of a pair is the same value whichever task computes it (the estimate as a float64
+mean stored as float32; the exact Jaccard likewise), so the outputs do not depend on how work is
+spread. What happens to a final pair is the caller's ``purpose``:
 
 - ``"verify"``: candidate pairs; those reaching the threshold become duplicate edges, written in
   both orientations and routed by the split of their first node (the input of the components).
@@ -23,7 +25,7 @@ Memory per task: the pairs of one split and that split's signature rows, never a
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -57,7 +59,8 @@ def row_of(ordinals: np.ndarray) -> np.ndarray:
     return (np.asarray(ordinals, dtype=np.uint64) & ROW_MASK).astype(np.int64)
 
 
-def pair_schema(purpose: str, extra: list[tuple[str, pa.DataType]] = ()) -> pa.Schema:  # type: ignore[assignment]
+def pair_schema(purpose: str, extra: Sequence[tuple[str, pa.DataType]] = ()) -> pa.Schema:
+    """(a, b), then ``extra`` columns, then the purpose's payload columns."""
     return pa.schema([("a", pa.uint64()), ("b", pa.uint64()), *extra, *PAYLOAD[purpose]])
 
 

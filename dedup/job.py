@@ -1,4 +1,5 @@
-"""The dedup batch job on Ray: the driver (dedup/waves.py holds the waves after stage 1).
+"""The dedup batch job: the driver (dedup/waves.py holds the waves after stage 1, dedup/executors.py
+runs them as Ray tasks on a cluster, or on a local process pool without one).
 
 Stages (each unit of work is a Ray task; a unit whose completion marker exists is skipped, so a
 rerun with the same ``run_id`` resumes where a killed run stopped and ends with the same output):
@@ -25,15 +26,14 @@ import time
 import uuid
 from typing import Any, Callable, Protocol, Sequence
 
-import ray
-
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, JobError
 from dedup.outputs import iter_marks, plot_cluster_sizes, plot_s_curve, write_quarantine
 from dedup.sources import DocumentSource, Split
 from dedup.split_plan import plan_splits, split_size
 from dedup.split_stage import process_split
-from dedup.waves import Waves, ray_executor
+from dedup.executors import LocalExecutor, RayExecutor
+from dedup.waves import Executor, Waves
 from dedup.workdir import WorkDir
 
 # Band-key bytes per partition that the automatic choice aims at (16 B per document and band).
@@ -48,27 +48,18 @@ class MarkSink(Protocol):
         ...
 
 
-@ray.remote(num_cpus=1)
-def _read_task(index: int, split: Split, source: DocumentSource, config: DedupConfig, work: WorkDir) -> dict[str, Any]:
-    name = f"read-{index:06d}"
-    if work.done(name):
-        return work.marker_info(name)
-    wall, cpu = time.monotonic(), time.process_time()
-    info = {**process_split(index, split, source, config, work).as_dict(), "node": ray.get_runtime_context().get_node_id()}
-    info["unit_seconds"] = round(time.monotonic() - wall, 3)
-    info["unit_cpu_seconds"] = round(time.process_time() - cpu, 3)
-    work.mark_done(name, info)
-    return info
+def _read_split(work: WorkDir, index: int, split: Split, source: DocumentSource, config: DedupConfig) -> dict[str, Any]:
+    return process_split(index, split, source, config, work).as_dict()
 
 
-@ray.remote(num_cpus=1)
-def _plots_task(cluster_sizes: dict[str, int], config: DedupConfig, work: WorkDir) -> None:
+def _draw_plots(work: WorkDir, cluster_sizes: dict[str, int], config: DedupConfig) -> dict[str, Any]:
     # Runs beside the write tasks: importing matplotlib and drawing costs about a second.
     fs = work.fs
     with fs.open(f"{work.output}/cluster_sizes.png", "wb") as handle:
         handle.write(plot_cluster_sizes({int(k): v for k, v in cluster_sizes.items()}))
     with fs.open(f"{work.output}/s_curve.png", "wb") as handle:
         handle.write(plot_s_curve(config.lsh, config.threshold))
+    return {}
 
 
 def new_run_id() -> str:
@@ -87,24 +78,6 @@ class _Reporter:
             print(f"[dedup] {text}", file=sys.stderr, flush=True)
 
 
-def _wait_all(refs: list[Any], stage: str, reporter: _Reporter, poll: Callable[[], str] | None = None) -> list[Any]:
-    """Wait for tasks, reporting progress every 2 s; failures become JobError naming the stage."""
-    pending = list(refs)
-    started = time.monotonic()
-    last = 0.0
-    while pending:
-        _, pending = ray.wait(pending, num_returns=len(pending), timeout=2.0)
-        now = time.monotonic()
-        if now - last >= 2.0 or not pending:
-            detail = poll() if poll is not None else ""
-            reporter.line(f"{stage}: {len(refs) - len(pending)}/{len(refs)} done, {now - started:.0f}s {detail}")
-            last = now
-    try:
-        return ray.get(refs)
-    except ray.exceptions.RayTaskError as exc:
-        raise JobError(f"stage {stage} failed: {exc.cause if hasattr(exc, 'cause') else exc}") from exc
-
-
 def run_dedup(
     source: DocumentSource,
     output: str,
@@ -118,9 +91,10 @@ def run_dedup(
 ) -> dict[str, Any]:
     """Run (or resume) the dedup job and return its summary (also written to output/summary.json).
 
-    Uses the running Ray if one is initialized, else connects to ``address`` (or starts a local
-    Ray, shut down at the end); on a cluster the output (and its work dir) must be a path or URL
-    every node reaches. ``overwrite`` deletes whatever ``output`` holds first. Errors: ConfigError
+    Uses the running Ray if one is initialized in this process, else connects to ``address``; on a
+    cluster the output (and its work dir) must be a path or URL every node reaches. Without either,
+    the units run on a local pool of one process per core (dedup/executors.py): same waves, same
+    output, without a local Ray's start-up. ``overwrite`` deletes whatever ``output`` holds first. Errors: ConfigError
     when ``output`` holds another run's files (without ``overwrite``) or when resuming a run id
     with other settings or other inputs; JobError when a stage fails or quarantined records exceed
     ``max_bad_records``.
@@ -131,12 +105,22 @@ def run_dedup(
     # Listing first: a missing input fails in milliseconds, before a local Ray is started.
     source, splits = plan_splits(source, config.split_bytes)
     work.claim_output(overwrite)
+    ray_module = sys.modules.get("ray")
+    if address is None and not (ray_module is not None and ray_module.is_initialized()):
+        local = LocalExecutor(reporter.line)
+        try:
+            return _run(source, splits, work, config, reporter, mark_sink, list(inputs), local, cpus=local.processes)
+        finally:
+            local.close()
+    import ray
+
     started_ray = False
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
         started_ray = True
     try:
-        return _run(source, splits, work, config, reporter, mark_sink, list(inputs))
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        return _run(source, splits, work, config, reporter, mark_sink, list(inputs), RayExecutor(reporter.line), cpus)
     finally:
         if started_ray:
             ray.shutdown()
@@ -150,6 +134,8 @@ def _run(
     reporter: _Reporter,
     mark_sink: MarkSink | None,
     inputs: list[str],
+    execute: Executor,
+    cpus: int,
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
     _check_resume(splits, work, config)
@@ -158,16 +144,16 @@ def _run(
 
     clock = time.monotonic()
     sizes = _input_sizes(splits)
-    refs = [_read_task.remote(i, s, source, config, work) for i, s in enumerate(splits)]
-    read_stats = _wait_all(refs, "read+signatures", reporter, _read_progress(refs, sizes, clock))
+    units = [(f"read-{i:06d}", _read_split, (work, i, s, source, config)) for i, s in enumerate(splits)]
+    read_stats = execute(units, "read+signatures", _read_progress(sizes, clock))
     timings["read_clean_signature"] = time.monotonic() - clock
     quarantined = sum(int(s["quarantined"]) for s in read_stats)
     if 0 <= config.max_bad_records < quarantined:
         raise JobError(f"{quarantined} bad records exceed the error budget of {config.max_bad_records}; see {work.path('quarantine')}")
 
-    partitions = _partitions(work, config, sum(int(s["documents_out"]) for s in read_stats))
+    partitions = _partitions(work, config, sum(int(s["documents_out"]) for s in read_stats), cpus)
     reporter.line(f"{partitions} partitions")
-    waves = Waves(work, config, n_splits, partitions, ray_executor(lambda refs, stage: _wait_all(refs, stage, reporter)))
+    waves = Waves(work, config, n_splits, partitions, execute)
     clock = time.monotonic()
     pairs = waves.candidates()
     timings["candidates_verify"] = time.monotonic() - clock
@@ -177,9 +163,8 @@ def _run(
     timings["components"] = time.monotonic() - clock
 
     clock = time.monotonic()
-    plots = _plots_task.remote(cluster_stats["cluster_sizes"], config, work)
-    write_stats = waves.write(exact_files, near_files)
-    _wait_all([plots], "plots", reporter)
+    plots = ("plots", _draw_plots, (work, cluster_stats["cluster_sizes"], config))
+    write_stats = waves.write(exact_files, near_files, [plots])
     timings["write"] = time.monotonic() - clock
 
     clock = time.monotonic()
@@ -199,7 +184,7 @@ def _run(
     return summary
 
 
-def _partitions(work: WorkDir, config: DedupConfig, documents: int) -> int:
+def _partitions(work: WorkDir, config: DedupConfig, documents: int, cpus: int) -> int:
     """The run's number of partitions: given, or chosen once from the documents read and the
     cluster's CPUs (recorded in the work dir, so a resumed run uses the same)."""
     if config.partitions is not None:
@@ -208,7 +193,6 @@ def _partitions(work: WorkDir, config: DedupConfig, documents: int) -> int:
     if work.exists(plan):
         return int(work.read_json(plan)["partitions"])
     band_bytes = documents * config.lsh.bands * 16
-    cpus = int(ray.cluster_resources().get("CPU", 1))
     chosen = max(1, min(4096, max(-(-band_bytes // PARTITION_TARGET_BYTES), 2 * cpus)))
     work.write_json(plan, {"partitions": chosen, "documents": documents, "cpus": cpus})
     return chosen
@@ -233,25 +217,17 @@ def _input_sizes(splits: list[Split]) -> list[int]:
     return [split_size(split) for split in splits]
 
 
-def _read_progress(refs: list[Any], sizes: list[int], started: float) -> Callable[[], str]:
+def _read_progress(sizes: list[int], started: float) -> Callable[[list[dict[str, Any]]], str]:
     """A progress line from the splits finished so far: documents/s, MB/s of input and ETA.
 
-    Counted per finished split (no per-batch messages to the driver, which would cost a Ray call
+    Counted per finished split (no per-batch messages to the driver, which would cost a call
     each); with many splits per worker, as at scale, that is fine-grained enough.
     """
     total = sum(sizes)
-    documents_of: dict[Any, int] = {}
 
-    def line() -> str:
-        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        for ref in ready:
-            if ref not in documents_of:
-                try:
-                    documents_of[ref] = int(ray.get(ref)["documents_in"])
-                except ray.exceptions.RayError:
-                    documents_of[ref] = 0  # the failure is reported by _wait_all
-        documents = sum(documents_of.values())
-        done_bytes = sum(size for ref, size in zip(refs, sizes) if ref in documents_of)
+    def line(finished: list[dict[str, Any]]) -> str:
+        documents = sum(int(r.get("documents_in", 0)) for r in finished)
+        done_bytes = sum(sizes[int(r["split"])] for r in finished if "split" in r)
         elapsed = max(time.monotonic() - started, 1e-9)
         text = f"{documents:,} docs, {documents / elapsed:,.0f} docs/s, {done_bytes / elapsed / 1e6:.1f} MB/s"
         if total and done_bytes:

@@ -27,8 +27,6 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-import ray
-
 from dedup import clusters, components, pair_join
 from dedup.candidates import process_partition
 from dedup.config import DedupConfig
@@ -39,8 +37,8 @@ MAX_ROUNDS = 200
 
 Unit = tuple[str, Callable[..., dict[str, Any]], tuple[Any, ...]]
 # Runs a wave's units (name, step, args) and returns their results in order; the second argument
-# names the wave for progress lines.
-Executor = Callable[[list[Unit], str], list[dict[str, Any]]]
+# names the wave for progress lines (dedup/executors.py).
+Executor = Callable[..., list[dict[str, Any]]]
 
 
 def run_unit(name: str, step: Callable[..., dict[str, Any]], work: WorkDir, *args: Any) -> dict[str, Any]:
@@ -57,9 +55,10 @@ def run_unit(name: str, step: Callable[..., dict[str, Any]], work: WorkDir, *arg
     return info
 
 
-@ray.remote(num_cpus=1)
-def _unit(name: str, step: Callable[..., dict[str, Any]], work: WorkDir, *args: Any) -> dict[str, Any]:
-    # The marker also names the node that did the work (where a unit ran, for tests and diagnosis).
+def ray_run_unit(name: str, step: Callable[..., dict[str, Any]], work: WorkDir, *args: Any) -> dict[str, Any]:
+    """:func:`run_unit` in a Ray task; the marker also names the node that did the work."""
+    import ray
+
     return run_unit(name, _on_node, work, step, ray.get_runtime_context().get_node_id(), *args)
 
 
@@ -67,16 +66,7 @@ def _on_node(work: WorkDir, step: Callable[..., dict[str, Any]], node: str, *arg
     return {**step(work, *args), "node": node}
 
 
-def ray_executor(wait: Callable[[list[Any], str], list[Any]]) -> Executor:
-    """Each unit a Ray task; ``wait(refs, label)`` collects the results (and reports progress)."""
-
-    def execute(units: list[Unit], label: str) -> list[dict[str, Any]]:
-        return wait([_unit.remote(name, step, *args) for name, step, args in units], label)
-
-    return execute
-
-
-def inline_executor(units: list[Unit], label: str) -> list[dict[str, Any]]:
+def inline_executor(units: list[Unit], label: str, progress: Any = None) -> list[dict[str, Any]]:
     """Each unit in this process, one after the other (tests, and tools without a cluster)."""
     return [run_unit(name, step, *args) for name, step, args in units]
 
@@ -196,9 +186,14 @@ class Waves:
         totals = {key: sum(int(k[key]) for k in kept) for key in ("clusters", "removed", "exact_removed")}
         return {**totals, "cluster_sizes": {str(s): sizes[s] for s in sorted(sizes)}}, self.outs("kept-exact"), near
 
-    def write(self, exact: list[str], near: list[str]) -> list[dict[str, Any]]:
-        """Clean shard and removal report of every split."""
-        return self.run("write", _write_split, lambda s: (s, exact, near, self.n), label="write")
+    def write(self, exact: list[str], near: list[str], extra: list[Unit] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+        """Clean shard and removal report of every split (``extra`` units run in the same wave)."""
+        units = [(f"write-{s:06d}", _write_split, (self.work, s, exact, near, self.n)) for s in range(self.n)]
+        started = time.monotonic()
+        results = self.execute(units + list(extra), "write")
+        self.seconds["write"] = round(time.monotonic() - started, 3)
+        self.cpu_seconds["write"] = round(sum(float(r.get("unit_cpu_seconds", 0.0)) for r in results), 3)
+        return results[: self.n]
 
 
 def _candidates(work: WorkDir, partition: int, partitions: int, n_splits: int, out: str) -> dict[str, int]:

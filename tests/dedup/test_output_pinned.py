@@ -146,3 +146,23 @@ def test_outputs_are_byte_identical_to_the_pinned_run(
     if "summary.clusters" in expected:
         assert summary["clusters"] == expected.pop("summary.clusters")
     assert output_digests(output) == expected
+
+
+def test_local_process_pool_gives_the_pinned_output(pinned_inputs: dict[str, Path], tmp_path: Path) -> None:
+    """Without a Ray address (a fresh process, no Ray), the units run on a local process pool:
+    the same outputs, byte for byte."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    output = tmp_path / "local"
+    run = subprocess.run(
+        [sys.executable, "-m", "dedup", "run", "--input", str(pinned_inputs["corpus"]), "--output", str(output),
+         "--run-id", "pin", "--bands", "25", "--rows", "5", "--partitions", "4", "--quiet"],
+        cwd=root, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(Path.home())},
+        capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = {k: v for k, v in EXPECTED["exact-first"].items() if not k.startswith("summary.")}
+    assert output_digests(output) == expected
+    assert "ray" not in run.stderr.lower(), "no Ray is started for a local run"

@@ -46,7 +46,7 @@ def run_job(shards: Path, output: Path, extra: Sequence[str] = ()) -> dict[str, 
     command = [sys.executable, "-m", "dedup", "run", "--input", str(shards), "--output", str(output), "--quiet", *extra]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peaks = {"driver": 0, "largest_worker": 0, "ray_system_total": 0}
+    peaks = {"driver": 0, "largest_worker": 0, "other_processes_total": 0}
     driver = psutil.Process(process.pid)
     cpu_of: dict[int, float] = {}  # latest user+system CPU seconds of every process of the job
     while process.poll() is None:
@@ -60,13 +60,15 @@ def run_job(shards: Path, output: Path, extra: Sequence[str] = ()) -> dict[str, 
                     rss = child.memory_info().rss
                     times = child.cpu_times()
                     cpu_of[child.pid] = times.user + times.system
-                    if child.name().startswith("ray::") or "default_worker" in " ".join(child.cmdline()):
+                    command = " ".join(child.cmdline())
+                    # Ray workers ("ray::..." / default_worker.py) or the local pool's spawned workers.
+                    if child.name().startswith("ray::") or "default_worker" in command or "spawn_main" in command:
                         peaks["largest_worker"] = max(peaks["largest_worker"], rss)
                     else:
                         system += rss
                 except psutil.Error:
                     continue
-            peaks["ray_system_total"] = max(peaks["ray_system_total"], system)
+            peaks["other_processes_total"] = max(peaks["other_processes_total"], system)
         except psutil.Error:
             pass
         time.sleep(0.2)

@@ -72,6 +72,30 @@ class RayExecutor:
             raise JobError(f"stage {label} failed: {exc.cause if hasattr(exc, 'cause') else exc}") from exc
 
 
+def _die_with_parent(parent: int) -> None:
+    """Pool worker start-up: end this worker when the driver dies (a killed driver must not leave
+    workers behind; they would wait on its pipe for ever). Linux: the kernel sends SIGKILL
+    (PR_SET_PDEATHSIG); elsewhere a thread checks the parent every second."""
+    import signal
+    import threading
+
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the driver died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 class LocalExecutor:
     """Units in a pool of spawned processes on this machine (one per core by default)."""
 
@@ -79,7 +103,10 @@ class LocalExecutor:
         self.line = line
         self.processes = processes or os.cpu_count() or 1
         # spawn, not fork: the driver may hold threads (Arrow, fsspec) that a fork would copy broken.
-        self.pool = concurrent.futures.ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     def __call__(self, units: list[Unit], label: str, progress: Progress | None = None) -> list[dict[str, Any]]:
         futures = [self.pool.submit(run_unit, name, step, *args) for name, step, args in units]

@@ -166,3 +166,44 @@ def test_local_process_pool_gives_the_pinned_output(pinned_inputs: dict[str, Pat
     expected = {k: v for k, v in EXPECTED["exact-first"].items() if not k.startswith("summary.")}
     assert output_digests(output) == expected
     assert "ray" not in run.stderr.lower(), "no Ray is started for a local run"
+
+
+@pytest.mark.chaos
+def test_killed_local_run_leaves_no_worker_and_resumes_to_the_pinned_output(pinned_inputs: dict[str, Path],
+                                                                             tmp_path: Path) -> None:
+    """SIGKILL the driver of a local-pool run mid-way: its pool workers end with it; the rerun with
+    the same run id ends with the pinned outputs."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    root = Path(__file__).resolve().parents[2]
+    output = tmp_path / "killed"
+    command = [sys.executable, "-m", "dedup", "run", "--input", str(pinned_inputs["bulk"]), "--output", str(output),
+               "--run-id", "k", "--bands", "25", "--rows", "5", "--partitions", "5", "--quiet"]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(Path.home())}
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    markers = output / "_work" / "k" / "markers"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and not list(markers.glob("read-*.json")):
+        time.sleep(0.01)
+    workers = [c.pid for c in psutil.Process(process.pid).children(recursive=True)]
+    assert process.poll() is None and workers, "the run ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in workers if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.1)
+    assert not alive, "pool workers outlived their killed driver"
+    assert not (output / "summary.json").exists()
+
+    rerun = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    expected = {k: v for k, v in EXPECTED["bulk-exact"].items() if not k.startswith("summary.")}
+    assert output_digests(output) == expected

@@ -148,7 +148,9 @@ def dedup_scale(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                      f"{t['mb_per_s_per_core']:.1f} ({t['ratio_vs_rensa']:.2f}x rensa), recall {t['recall_planted']:.3f}, "
                      f"unique text lost: {'yes' if t['unique_text_lost'] else 'no'}",
                      f"rensa one core from raw text {t['rensa_one_core_mb_per_s']:.1f} MB/s; {t['seconds']:.1f} s wall, "
-                     f"{t['cpu_seconds']:.0f} CPU s; load avg {t['load_average_1m_after']}",
+                     f"{t['cpu_seconds']:.0f} CPU s; per CPU second {t['mb_per_cpu_second']:.1f} MB vs rensa "
+                     f"{t.get('rensa_mb_per_cpu_second', 0):.1f} ({t.get('cpu_ratio_vs_rensa', 0):.2f}x); "
+                     f"load avg {t['load_average_1m_after']}",
                      "≥ 2.5x rensa, recall 1.000"))
     s = r.get("scaling")
     if s:

@@ -35,7 +35,8 @@ def _loop(handles: list[Any], label: str, line: Callable[[str], None], ready: Ca
     done: dict[int, dict[str, Any]] = {}
     while pending:
         finished = ready(pending, 2.0)
-        pending = [h for h in pending if h not in finished]
+        gone = set(finished)
+        pending = [h for h in pending if h not in gone]
         for handle in finished:
             try:
                 done[id(handle)] = result(handle)

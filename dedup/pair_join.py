@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 import pyarrow as pa
 
-from dedup.candidates import EXACT_CHECK_MARGIN
+from dedup.candidates import EXACT_CHECK_MARGIN, PAIRS_SCHEMA, unique_pairs
 from dedup.jaccard import shingle_sets
 from dedup.join_kernels import jaccard_of_sorted_sets
 from dedup.minhash import MinHashConfig
@@ -184,8 +184,6 @@ def verify_first(work: WorkDir, split: int, inputs: list[str], n_splits: int, nu
     pairs found in several partitions (several bands) are checked once: repeats are dropped here,
     where all pairs of a given ``a`` meet.
     """
-    from dedup.candidates import PAIRS_SCHEMA, unique_pairs
-
     table = read_table_bucket(work, inputs, n_splits, split, PAIRS_SCHEMA)
     exact = table.column("exact").to_numpy(zero_copy_only=False).astype(bool)
     a = table.column("a").to_numpy().astype(np.uint64)

@@ -147,10 +147,8 @@ class WorkDir:
         rows = np.asarray(rows, dtype=np.int64)
         if self.is_local():
             return np.asarray(self.open_array(path)[rows])
-        head = self.read_range(path, 0, 4096)
-        version = np.lib.format.read_magic(io.BytesIO(head))
-        stream = io.BytesIO(head)
-        np.lib.format.read_magic(stream)
+        stream = io.BytesIO(self.read_range(path, 0, 4096))  # the .npy header is well under 4 KiB
+        version = np.lib.format.read_magic(stream)
         shape, fortran, dtype = (
             np.lib.format.read_array_header_1_0(stream) if version == (1, 0) else np.lib.format.read_array_header_2_0(stream)
         )

@@ -207,3 +207,30 @@ def test_killed_local_run_leaves_no_worker_and_resumes_to_the_pinned_output(pinn
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     expected = {k: v for k, v in EXPECTED["bulk-exact"].items() if not k.startswith("summary.")}
     assert output_digests(output) == expected
+
+
+def _print_digests() -> None:
+    """Run every pinned configuration (local process pool) and print EXPECTED as Python."""
+    import tempfile
+
+    from dedup.job import run_dedup
+
+    truth = json.loads((Path(__file__).resolve().parents[3] / "shared" / "data" / "aeb-dev" / "ground-truth.json").read_text())
+    articles = [truth[key]["articleBody"] for key in sorted(truth)]
+    with tempfile.TemporaryDirectory() as base:
+        build_pinned_corpus(Path(base) / "corpus", articles)
+        build_pinned_bulk_corpus(Path(base) / "bulk", articles)
+        found: dict[str, dict[str, Any]] = {}
+        for name, config in sorted(CONFIGS.items()):
+            output = Path(base) / name
+            summary = run_dedup(JsonlSource([str(Path(base) / ("bulk" if name.startswith("bulk") else "corpus"))]),
+                                str(output), config, run_id="pin", progress=False)
+            found[name] = {**output_digests(output), "summary.documents": summary["documents"]}
+            if not name.startswith("bulk"):
+                found[name]["summary.clusters"] = summary["clusters"]
+    print(json.dumps(found, indent=4, sort_keys=True))
+
+
+if __name__ == "__main__":
+    _print_digests()
+

@@ -28,7 +28,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     group = subparsers.add_parser("dedup", help="clean and deduplicate documents (exact + MinHash-LSH)")
     commands = group.add_subparsers(dest="dedup_command", required=True)
 
-    run = commands.add_parser("run", help="run (or resume) the dedup batch job on Ray")
+    run = commands.add_parser("run", help="run (or resume) the dedup batch job (on Ray, or a local process pool)")
     run.add_argument("--root", default=None,
                      help="deployment root whose catalog a 'catalog:PREFIX' input reads and marks "
                           "(default: $HAYBALE_ROOT or ./haybale-data)")
@@ -69,12 +69,18 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     run.add_argument("--hash", choices=("words64", "sha1"), default="words64", help="shingle hash (default: words64)")
     run.add_argument("--keep", choices=("first", "longest", "priority"), default="first", help="kept document per cluster")
     run.add_argument("--priority-field", help="metadata field with a number, for --keep priority (highest kept)")
-    run.add_argument("--partitions", type=int, default=16, help="shuffle partitions (default: 16)")
+    run.add_argument("--partitions", type=int, default=None,
+                     help="shuffle partitions (default: chosen from the number of documents and CPUs)")
+    run.add_argument("--split-bytes", type=int, default=None,
+                     help="group consecutive input files into splits of about this many bytes "
+                          "(default: one split per file, grouped only beyond 4096 files)")
     run.add_argument("--clean-text", action="store_true", help="apply the line filters to text inputs too")
     run.add_argument("--adblock-list", help="EasyList-format rules for HTML cleaning")
     run.add_argument("--max-bad-records", type=int, default=-1, help="fail when more records are quarantined (-1: no limit)")
     run.add_argument("--run-id", help="resume this run (default: a new run id)")
-    run.add_argument("--address", help="Ray address (default: start a local Ray)")
+    run.add_argument("--overwrite", action="store_true", help="delete what --output holds before the run")
+    run.add_argument("--address", help="Ray cluster address (default: the Ray running in this process, if any, "
+                                          "else a local pool of one process per core)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     run.set_defaults(dedup_handler=_run, func=_run)
@@ -104,6 +110,7 @@ def _run(args: argparse.Namespace) -> int:
         keep=args.keep,
         priority_field=args.priority_field,
         partitions=args.partitions,
+        split_bytes=args.split_bytes,
         clean_text=args.clean_text,
         adblock_list=args.adblock_list,
         max_bad_records=args.max_bad_records,
@@ -119,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
                                    url_field=args.url_field)
         summary = run_dedup(
             source, args.output, config, run_id=args.run_id, address=args.address, progress=not args.quiet,
-            inputs=args.input
+            inputs=args.input, overwrite=args.overwrite
         )
     if args.json:
         print(json.dumps(summary, indent=1))
@@ -157,7 +164,7 @@ def _run_on_catalog(args: argparse.Namespace, config: DedupConfig, prefixes: lis
         # marks are written by catalog key: only when the ids are the keys
         sink = CatalogMarkSink(store.catalog) if all(s.ids_are_keys for s in catalog_sources) else None
         summary = run_dedup(source, args.output, config, run_id=run_id, address=args.address,
-                            mark_sink=sink, progress=not args.quiet, inputs=args.input)
+                            mark_sink=sink, progress=not args.quiet, inputs=args.input, overwrite=args.overwrite)
         summary["catalog_marks"] = sink.marked if sink is not None else 0
         if sink is None:
             summary["catalog_marks_skipped"] = (f"--id-field {args.id_field}: the ids are not catalog keys, so no "

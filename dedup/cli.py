@@ -7,9 +7,11 @@ settings, 1 job failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from dedup.config import (
     DEFAULT_LSH_THRESHOLD,
@@ -119,15 +121,16 @@ def _run(args: argparse.Namespace) -> int:
 
     catalog_inputs = [i[len(CATALOG_INPUT_PREFIX):] for i in args.input if i.startswith(CATALOG_INPUT_PREFIX)]
     file_inputs = [i for i in args.input if not i.startswith(CATALOG_INPUT_PREFIX)]
-    if catalog_inputs:
-        summary = _run_on_catalog(args, config, catalog_inputs, file_inputs)
-    else:
-        source = source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field,
-                                   url_field=args.url_field)
-        summary = run_dedup(
-            source, args.output, config, run_id=args.run_id, address=args.address, progress=not args.quiet,
-            inputs=args.input, overwrite=args.overwrite
-        )
+    with _stdout_to_stderr() if args.json else contextlib.nullcontext():
+        if catalog_inputs:
+            summary = _run_on_catalog(args, config, catalog_inputs, file_inputs)
+        else:
+            source = source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field,
+                                       url_field=args.url_field)
+            summary = run_dedup(
+                source, args.output, config, run_id=args.run_id, address=args.address, progress=not args.quiet,
+                inputs=args.input, overwrite=args.overwrite
+            )
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
@@ -137,6 +140,26 @@ def _run(args: argparse.Namespace) -> int:
             f"removed {documents['removed_by_reason']}; quarantined {documents['quarantined']}; output in {args.output}"
         )
     return 0
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """While the job runs, stdout (``sys.stdout`` and file descriptor 1) goes to stderr.
+
+    With ``--json`` stdout must hold the summary alone, one JSON document; whatever a library, a
+    pool worker or a Ray process started by the driver writes to stdout meanwhile (they inherit
+    descriptor 1) lands on stderr instead.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _run_on_catalog(args: argparse.Namespace, config: DedupConfig, prefixes: list[str],

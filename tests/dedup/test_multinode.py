@@ -50,7 +50,7 @@ def test_three_node_cluster_gives_the_single_node_output(ray_session: None, tmp_
         started = cluster.started_pids()
     assert started and not [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
 
-    summary = json.loads(run.stdout[run.stdout.index("{"):])
+    summary = json.loads(run.stdout)  # --json: stdout is the summary alone
     assert summary["documents"]["removed_by_reason"]["near_duplicate"] > 0
     assert _files(multi) == _files(single)
     nodes = {json.loads(p.read_text()).get("node") for p in (multi / "_work" / "three" / "markers").glob("*.json")}

@@ -161,11 +161,12 @@ def test_local_process_pool_gives_the_pinned_output(pinned_inputs: dict[str, Pat
     output = tmp_path / "local"
     run = subprocess.run(
         [sys.executable, "-m", "dedup", "run", "--input", str(pinned_inputs["corpus"]), "--output", str(output),
-         "--run-id", "pin", "--bands", "25", "--rows", "5", "--partitions", "4", "--quiet"],
+         "--run-id", "pin", "--bands", "25", "--rows", "5", "--partitions", "4", "--quiet", "--json"],
         cwd=root, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(Path.home())},
         capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout)["documents"] == EXPECTED["exact-first"]["summary.documents"]  # stdout: one JSON document
     expected = {k: v for k, v in EXPECTED["exact-first"].items() if not k.startswith("summary.")}
     assert output_digests(output) == expected
     assert "ray" not in run.stderr.lower(), "no Ray is started for a local run"

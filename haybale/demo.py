@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{warc.get('skipped_by_type', warc.get('skipped'))}, quarantined {warc.get('quarantined', 0)}")
     run(["catalog", "get", "https://warc.example/page/7"], root)
 
-    print("\n== 9. dedup everything in the catalog on Ray: clean HTML, exact + MinHash-LSH near duplicates ==")
+    print("\n== 9. dedup everything in the catalog on a local process pool (on Ray with --address): clean HTML, "
+          "exact + MinHash-LSH near duplicates ==")
     out = os.path.join(root, "dedup-output")
     dd = json.loads(run(["dedup", "run", "--input", "catalog:", "--output", out, "--run-id",
                          "demo-dedup", "--json", "--quiet"], root, show=0))

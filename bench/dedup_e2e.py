@@ -14,7 +14,7 @@ as a subprocess timed by wall clock:
 
 2. a plain single-process script: datasketch ``MinHash.update_batch`` over word 5-grams, an
    in-memory ``MinHashLSH(threshold=0.8)``, first seen kept.
-3. ``haybale dedup run`` with its defaults (local Ray, 2 CPUs here).
+3. ``haybale dedup run`` with its defaults (its local process pool, 2 CPUs here).
 
 Reported: seconds, ratios, recall of planted copies, documents removed that were not planted copies,
 and planted groups left with no kept member ("unique text lost").

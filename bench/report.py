@@ -153,7 +153,31 @@ def dedup_e2e(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
              f"{hb['seconds']:.1f} s, recall {hb['recall_planted']:.3f}",
              "; ".join(f"{name} {v['seconds']:.1f} s ({v['haybale_speedup']:.1f}x slower), recall {v['recall_planted']:.3f}"
                        for name, v in m.items() if name != "haybale"),
-             "≥ 10x datatrove, ≥ 3x plain")]
+             "≥ 20x datatrove, ≥ 4x plain")]
+    return rows
+
+
+def dedup_scale(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    t = r.get("throughput")
+    if t:
+        rows.append((f"dedup whole process, {t['documents']:,} docs / {t['megabytes'] / 1000:.1f} GB, {t['cores']} cores, MB/s per core",
+                     f"{t['mb_per_s_per_core']:.1f} ({t['ratio_vs_rensa']:.2f}x rensa), recall {t['recall_planted']:.3f}, "
+                     f"unique text lost: {'yes' if t['unique_text_lost'] else 'no'}",
+                     f"rensa one core from raw text {t['rensa_one_core_mb_per_s']:.1f} MB/s; {t['seconds']:.1f} s wall, "
+                     f"{t['cpu_seconds']:.0f} CPU s; per CPU second {t['mb_per_cpu_second']:.1f} MB vs rensa "
+                     f"{t.get('rensa_mb_per_cpu_second', 0):.1f} ({t.get('cpu_ratio_vs_rensa', 0):.2f}x); "
+                     f"load avg {t['load_average_1m_after']}",
+                     "≥ 2.5x rensa, recall 1.000"))
+    s = r.get("scaling")
+    if s:
+        points = s["points"]
+        rows.append(("dedup scaling, short documents: µs per document (whole process)",
+                     "; ".join(f"{p['documents']:,}: {p['microseconds_per_document']:.1f}" for p in points)
+                     + (f" (10^7 / 10^6: {s['time_per_document_ratio_1e7_vs_1e6']:.2f}x)" if "time_per_document_ratio_1e7_vs_1e6" in s else ""),
+                     "peak RSS driver / largest worker, MB: " + "; ".join(
+                         f"{p['documents']:,}: {p['peak_rss_mb']['driver']:.0f} / {p['peak_rss_mb']['largest_worker']:.0f}" for p in points),
+                     "≤ 1.3x at 10^7 vs 10^6; RSS flat (plot: bench/results/dedup_scaling.png)"))
     return rows
 
 
@@ -184,6 +208,7 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[tuple[str, str, s
     ("dedup_minhash", "bench.dedup_minhash", dedup_minhash),
     ("dedup_clean", "bench.dedup_clean", dedup_clean),
     ("dedup_e2e", "bench.dedup_e2e", dedup_e2e),
+    ("dedup_scale", "bench.dedup_scale", dedup_scale),
     ("dedup_neardup", "bench.dedup_neardup", dedup_neardup),
 ]
 

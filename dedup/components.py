@@ -1,35 +1,31 @@
-"""Stage 3: connected components of the duplicate edges, and the kept document of each cluster.
+"""Stage 3: connected components of the duplicate edges, distributed over the splits.
 
-Pure Python (no Ray). Components are computed by min-label propagation with pointer jumping in
-numpy (every node ends labelled with the smallest ordinal of its component). Distributed as: one
-forest per edge partition (:func:`partition_forest`), then forests merged two by two in rounds
-(:func:`merge_forests`); a forest is a (node, root) edge list, so merging is components of the
-union. Memory per task is bounded by the duplicate nodes it sees, never by all documents.
+Pure Python (no Ray). Nodes are document ordinals; a node belongs to the task of its split, and
+every edge travels in both orientations (u, v), routed by split(u) (dedup/pair_join.write_edges).
 
-:func:`assign_clusters` then picks one kept document per cluster (policy ``first``, ``longest`` or
-``priority``; ties to the lowest ordinal, so the choice is deterministic) and writes, per split,
-every removed document with its kept document, reason and estimated similarity to it.
+1. :func:`forest_wave`: per split, the components of the edges it received (min-label propagation
+   with pointer jumping in numpy, :func:`connected_components`), replaced by star edges
+   (node, smallest node): fewer edges, same components.
+2. Rounds of :func:`large_star` and :func:`small_star` (Kiveris et al., "Connected Components in
+   MapReduce and Beyond", 2014) until the graph is a set of stars, each centred on the smallest
+   node of its component. Each round is two waves of one task per split; no task ever holds more
+   than the edges of its split's nodes (plus, for a star centre, its cluster).
+3. Convergence is checked locally: the graph is a union of stars centred on their minima iff every
+   node that has a smaller neighbour has exactly one neighbour. ``large_star`` counts the nodes
+   that break this in its input; when the sum over all tasks is 0, that wave's output (leaf,
+   centre), routed by split(leaf), plus the centres it lists, are the components.
+
+Every node ends labelled with the smallest ordinal of its component, as a single-process
+union-find would label it.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 
-from dedup.candidates import pair_similarity
-from dedup.split_stage import split_name
+from dedup.pair_join import EDGE_SCHEMA, split_of, write_edges
+from dedup.shuffle import read_table_bucket, write_table_buckets
 from dedup.workdir import WorkDir
-
-FOREST_SCHEMA = pa.schema([("node", pa.uint64()), ("root", pa.uint64())])
-ASSIGN_SCHEMA = pa.schema(
-    [
-        ("ordinal", pa.uint64()),
-        ("id", pa.string()),
-        ("kept_ordinal", pa.uint64()),
-        ("kept_id", pa.string()),
-        ("reason", pa.string()),
-        ("similarity", pa.float32()),
-    ]
-)
 
 
 def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,100 +58,63 @@ def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.n
     return nodes, nodes[labels]
 
 
-def partition_forest(partition: int, work: WorkDir) -> int:
-    """Forest of edge partition P, written as ``forest/0-P.parquet``; returns its node count."""
-    edges = work.read_table(work.path("edges", f"{partition:05d}.parquet"), columns=["a", "b"])
-    nodes, roots = connected_components(
-        edges.column("a").to_numpy().astype(np.uint64), edges.column("b").to_numpy().astype(np.uint64)
-    )
-    work.write_table(work.path("forest", f"0-{partition:05d}.parquet"), pa.table({"node": nodes, "root": roots}, schema=FOREST_SCHEMA))
-    return int(len(nodes))
+def _read_edges(work: WorkDir, inputs: list[str], n_splits: int, split: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct directed edges (u, v) with u in ``split``, sorted by (u, v)."""
+    table = read_table_bucket(work, inputs, n_splits, split, EDGE_SCHEMA)
+    u = table.column("u").to_numpy().astype(np.uint64)
+    v = table.column("v").to_numpy().astype(np.uint64)
+    if not len(u):
+        return u, v
+    order = np.lexsort((v, u))
+    u, v = u[order], v[order]
+    distinct = np.r_[True, (u[1:] != u[:-1]) | (v[1:] != v[:-1])]
+    return u[distinct], v[distinct]
 
 
-def merge_forests(round_index: int, index: int, inputs: list[str], work: WorkDir) -> int:
-    """Merge forests (paths) into ``forest/{round}-{index}.parquet``; returns its node count."""
-    table = work.read_tables(inputs, FOREST_SCHEMA)
-    nodes, roots = connected_components(
-        table.column("node").to_numpy().astype(np.uint64), table.column("root").to_numpy().astype(np.uint64)
-    )
-    work.write_table(
-        work.path("forest", f"{round_index}-{index:05d}.parquet"), pa.table({"node": nodes, "root": roots}, schema=FOREST_SCHEMA)
-    )
-    return int(len(nodes))
+def forest_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, out: str) -> dict[str, int]:
+    """Components of the edges of ``split``'s nodes, written to ``out`` as star edges."""
+    u, v = _read_edges(work, inputs, n_splits, split)
+    nodes, roots = connected_components(u, v)
+    leaves = nodes != roots
+    write_edges(work, out, nodes[leaves], roots[leaves], n_splits)
+    return {"edges": int(len(u)), "star_edges": int(leaves.sum())}
 
 
-def _attributes(work: WorkDir, ordinals: np.ndarray) -> dict[str, np.ndarray]:
-    """id, length, priority and digest of the given ordinals, read split by split."""
-    splits = (ordinals >> np.uint64(32)).astype(np.int64)
-    rows = (ordinals & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    out: dict[str, np.ndarray] = {
-        "id": np.empty(len(ordinals), dtype=object),
-        "length": np.zeros(len(ordinals), dtype=np.int64),
-        "priority": np.zeros(len(ordinals), dtype=np.float64),
-        "digest_hi": np.zeros(len(ordinals), dtype=np.uint64),
-        "digest_lo": np.zeros(len(ordinals), dtype=np.uint64),
-    }
-    for split in np.unique(splits):
-        chosen = np.flatnonzero(splits == split)
-        table = work.read_table(work.path("docs", f"{split_name(int(split))}.parquet"), columns=list(out))
-        for name in out:
-            column = table.column(name)
-            values = np.asarray(column.to_pylist(), dtype=object) if name == "id" else column.to_numpy()
-            out[name][chosen] = values[rows[chosen]]
-    return out
+def large_star(work: WorkDir, split: int, inputs: list[str], n_splits: int, out: str, roots_out: str) -> dict[str, int]:
+    """Large-star on the nodes of ``split``: each node's larger neighbours move to its smallest
+    neighbour (or itself). Writes (v, m) routed by split(v) to ``out``, and the nodes that have no
+    smaller neighbour (the centres, if this is the last round) to ``roots_out``.
 
-
-def assign_clusters(forest_path: str, keep: str, work: WorkDir, verify: str = "exact", threshold: float = 0.0) -> dict[str, object]:
-    """Choose the kept document of every cluster and write ``assign/S.parquet`` per split.
-
-    Returns summary data: number of clusters, removed documents, and a histogram of cluster sizes
-    (``{size: count}``).
+    Returns ``violations``: nodes with a smaller neighbour and more than one neighbour (0 on all
+    tasks = converged).
     """
-    forest = work.read_table(forest_path)
-    nodes = forest.column("node").to_numpy().astype(np.uint64)
-    roots = forest.column("root").to_numpy().astype(np.uint64)
-    attributes = _attributes(work, nodes)
-    if keep == "longest":
-        score = -attributes["length"].astype(np.float64)
-    elif keep == "priority":
-        score = -attributes["priority"]
-    else:
-        score = np.zeros(len(nodes))
-    order = np.lexsort((nodes, score, roots))
-    first_of_cluster = np.r_[True, roots[order][1:] != roots[order][:-1]] if len(nodes) else np.zeros(0, bool)
-    kept_positions = order[first_of_cluster]
-    cluster_roots = roots[kept_positions]
-    kept_of_node = kept_positions[np.searchsorted(cluster_roots, roots)]
-    removed = np.flatnonzero(kept_of_node != np.arange(len(nodes)))
-    kept = kept_of_node[removed]
-    exact = (attributes["digest_hi"][removed] == attributes["digest_hi"][kept]) & (
-        attributes["digest_lo"][removed] == attributes["digest_lo"][kept]
+    u, v = _read_edges(work, inputs, n_splits, split)
+    starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if len(u) else np.zeros(0, np.int64)
+    keys = u[starts]
+    degree = np.diff(np.r_[starts, len(u)])
+    smallest = np.minimum(v[starts], keys) if len(u) else keys  # v sorted within each node
+    has_smaller = v[starts] < keys if len(u) else np.zeros(0, bool)
+    violations = int((has_smaller & (degree > 1)).sum())
+    group = np.repeat(np.arange(len(starts)), degree)
+    centre = smallest[group] if len(u) else u
+    larger = v > u
+    target = v[larger]
+    write_table_buckets(
+        work, out, pa.table({"u": target, "v": centre[larger]}, schema=EDGE_SCHEMA), split_of(target), n_splits
     )
-    pairs = np.stack([nodes[removed], nodes[kept]], axis=1) if len(removed) else np.zeros((0, 2), np.uint64)
-    similarity = pair_similarity(work, pairs, verify, threshold)
-    similarity[exact] = 1.0
-    removed_splits = (nodes[removed] >> np.uint64(32)).astype(np.int64)
-    for split in np.unique(removed_splits):
-        chosen = np.flatnonzero(removed_splits == split)
-        rows = removed[chosen]
-        keeps = kept[chosen]
-        table = pa.table(
-            {
-                "ordinal": nodes[rows],
-                "id": pa.array(attributes["id"][rows].tolist(), pa.string()),
-                "kept_ordinal": nodes[keeps],
-                "kept_id": pa.array(attributes["id"][keeps].tolist(), pa.string()),
-                "reason": pa.array(np.where(exact[chosen], "exact_duplicate", "near_duplicate").tolist(), pa.string()),
-                "similarity": similarity[chosen],
-            },
-            schema=ASSIGN_SCHEMA,
-        )
-        work.write_table(work.path("assign", f"{split_name(int(split))}.parquet"), table)
-    sizes = np.unique(roots, return_counts=True)[1] if len(roots) else np.zeros(0, np.int64)
-    size_values, size_counts = np.unique(sizes, return_counts=True)
-    return {
-        "clusters": int(len(cluster_roots)),
-        "removed": int(len(removed)),
-        "exact_removed": int(exact.sum()),
-        "cluster_sizes": {int(s): int(c) for s, c in zip(size_values, size_counts)},
-    }
+    work.write_array(roots_out, keys[~has_smaller])
+    return {"violations": violations, "edges": int(len(u))}
+
+
+def small_star(work: WorkDir, split: int, inputs: list[str], n_splits: int, out: str) -> dict[str, int]:
+    """Small-star on the nodes of ``split``: a node and its smaller neighbours all link to the
+    smallest of them. Input: (u, v) with v < u; output: undirected edges for the next large-star."""
+    u, v = _read_edges(work, inputs, n_splits, split)
+    starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if len(u) else np.zeros(0, np.int64)
+    degree = np.diff(np.r_[starts, len(u)])
+    smallest = np.repeat(v[starts], degree) if len(u) else v  # v sorted: the first is the smallest
+    others = v != smallest
+    a = np.concatenate([v[others], u[starts]])
+    b = np.concatenate([smallest[others], v[starts]])
+    write_edges(work, out, a, b, n_splits)
+    return {"edges": int(len(u))}

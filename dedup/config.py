@@ -41,7 +41,7 @@ class DedupConfig:
             ``threshold`` so that verification, not banding, decides.
         bands, rows: LSH layout; None = chosen from ``lsh_threshold`` and ``num_perm``.
         verify: how a candidate pair's similarity is measured before merging: ``exact`` (Jaccard of
-            the two documents' shingle-hash sets, spilled in stage 1, computed for the pairs whose
+            the two documents' shingle-hash sets, recomputed from their clean text, for the pairs whose
             signature estimate is within 0.2 of the threshold; the others are clear either way)
             or ``estimate`` (share of equal signature values; no shingle hashes are stored).
         small_difference, small_difference_threshold: a pair whose shingle sets differ by at most
@@ -52,7 +52,10 @@ class DedupConfig:
             (most bytes of clean text) or ``priority`` (highest ``priority_field``); ties go to the
             first in input order.
         priority_field: metadata field holding a number, for ``keep="priority"``.
-        partitions: number of shuffle partitions of band keys and exact digests.
+        partitions: number of shuffle partitions of band keys and exact digests; None = chosen
+            after stage 1 from the documents read (~128 MB of band keys each, at least 2 per CPU).
+        split_bytes: input bytes per split: consecutive smaller files are grouped into one split
+            (dedup/split_plan.py); None = one split per file unless there are more than 4096 files.
         clean_text: apply the plain-text line filters to text inputs (HTML is always cleaned).
         adblock_list: EasyList-format file for HTML cleaning (None: the cleaner's default).
         max_bad_records: error budget; the run fails when more records than this are quarantined
@@ -69,7 +72,8 @@ class DedupConfig:
     small_difference_threshold: float = DEFAULT_SMALL_DIFFERENCE_THRESHOLD
     keep: KeepPolicy = "first"
     priority_field: str | None = None
-    partitions: int = 16
+    partitions: int | None = None
+    split_bytes: int | None = None
     clean_text: bool = False
     adblock_list: str | None = None
     max_bad_records: int = -1
@@ -92,8 +96,10 @@ class DedupConfig:
             raise ConfigError(f"keep must be first, longest or priority, got {self.keep!r}")
         if self.keep == "priority" and not self.priority_field:
             raise ConfigError("keep='priority' needs --priority-field")
-        if not 1 <= self.partitions <= 65536:
-            raise ConfigError(f"partitions must be in 1..65536, got {self.partitions}")
+        if self.split_bytes is not None and self.split_bytes < 1:
+            raise ConfigError(f"split_bytes must be at least 1, got {self.split_bytes}")
+        if self.partitions is not None and not 1 <= self.partitions <= 4096:
+            raise ConfigError(f"partitions must be in 1..4096, got {self.partitions}")
 
     @property
     def near_duplicate_rule(self) -> NearDuplicateRule:

@@ -1,41 +1,46 @@
-"""The dedup batch job on Ray: the only module that imports ray.
+"""The dedup batch job: the driver (dedup/waves.py holds the waves after stage 1, dedup/executors.py
+runs them as Ray tasks on a cluster, or on a local process pool without one).
 
 Stages (each unit of work is a Ray task; a unit whose completion marker exists is skipped, so a
 rerun with the same ``run_id`` resumes where a killed run stopped and ends with the same output):
 
 1. ``read-S``   per split: read, clean, digest, signature; spill docs/signatures/band keys.
-2. ``cand-P``   per shuffle partition: LSH buckets and exact digests → verified edges.
-3. ``forest-*`` per partition a union-find forest, then forests merged 4 at a time in rounds;
-   ``assign`` picks the kept document of every cluster.
+2. candidates per partition (a range of key slots), then the pairs checked by a join by split.
+3. components by distributed large-star/small-star rounds; the kept document per root split.
 4. ``write-S``  per split: clean Parquet shard and removal report (a task draws the three plots,
    dedup/plots.py, meanwhile).
-5. the driver writes summary.json and quarantine.parquet, and sends the marks to a MarkSink.
+5. the driver writes summary.json and quarantine.parquet (streamed split by split), and sends the
+   marks to a MarkSink.
 
-Progress lines (documents/s, MB/s, ETA) go to stderr every 2 s.
+The number of partitions is chosen after stage 1 from the number of documents read and the
+cluster's CPUs (``DedupConfig.partitions`` overrides it) and recorded, so a resumed run keeps it.
+An output directory belongs to one run: ``--output`` holding another run's files is refused
+(``overwrite=True`` deletes them first). Progress lines (documents/s, MB/s, ETA) go to stderr
+every 2 s.
 """
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 import time
 import uuid
 from typing import Any, Callable, Protocol, Sequence
 
-import fsspec
-import ray
-
 from catalog.progress import human_bytes
-from dedup.candidates import process_partition
-from dedup.components import assign_clusters, merge_forests, partition_forest
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, JobError
-from dedup.outputs import collect_quarantine, iter_marks, removal_counts, write_split_outputs
-from dedup.plots import PLOT_DESCRIPTIONS, add_histograms, plot_cluster_sizes, plot_removals, plot_s_curve
+from dedup.executors import LocalExecutor, RayExecutor
+from dedup.outputs import iter_marks, removal_counts, write_quarantine
+from dedup.plots import PLOT_DESCRIPTIONS, plot_cluster_sizes, plot_removals, plot_s_curve
 from dedup.sources import DocumentSource, Split
+from dedup.split_plan import plan_splits, split_size
 from dedup.split_stage import process_split
+from dedup.waves import Executor, Waves
 from dedup.workdir import WorkDir
 
-_MERGE_FAN_IN = 4
+# Band-key bytes per partition that the automatic choice aims at (16 B per document and band).
+PARTITION_TARGET_BYTES = 128 << 20
 
 
 class MarkSink(Protocol):
@@ -46,52 +51,12 @@ class MarkSink(Protocol):
         ...
 
 
-@ray.remote(num_cpus=1)
-def _read_task(index: int, split: Split, source: DocumentSource, config: DedupConfig, work: WorkDir) -> dict[str, Any]:
-    name = f"read-{index:06d}"
-    if work.done(name):
-        return work.marker_info(name)
-    info = process_split(index, split, source, config, work).as_dict()
-    work.mark_done(name, info)
-    return info
+def _read_split(work: WorkDir, index: int, split: Split, source: DocumentSource, config: DedupConfig) -> dict[str, Any]:
+    return process_split(index, split, source, config, work).as_dict()
 
 
-@ray.remote(num_cpus=1)
-def _candidates_task(partition: int, n_splits: int, config: DedupConfig, work: WorkDir) -> dict[str, Any]:
-    name = f"cand-{partition:05d}"
-    if work.done(name):
-        return work.marker_info(name)
-    info = process_partition(partition, n_splits, config.threshold, work, config.verify, config.near_duplicate_rule)
-    work.mark_done(name, info)
-    return info
-
-
-@ray.remote(num_cpus=1)
-def _forest_task(partition: int, work: WorkDir) -> int:
-    name = f"forest-0-{partition:05d}"
-    if not work.done(name):
-        work.mark_done(name, {"nodes": partition_forest(partition, work)})
-    return int(work.marker_info(name)["nodes"])
-
-
-@ray.remote(num_cpus=1)
-def _merge_task(round_index: int, index: int, inputs: list[str], work: WorkDir) -> int:
-    name = f"forest-{round_index}-{index:05d}"
-    if not work.done(name):
-        work.mark_done(name, {"nodes": merge_forests(round_index, index, inputs, work)})
-    return int(work.marker_info(name)["nodes"])
-
-
-@ray.remote(num_cpus=1)
-def _assign_task(forest_path: str, config: DedupConfig, work: WorkDir) -> dict[str, Any]:
-    if not work.done("assign"):
-        work.mark_done("assign", assign_clusters(forest_path, config.keep, work, config.verify, config.threshold))
-    return work.marker_info("assign")
-
-
-@ray.remote(num_cpus=1)
-def _plots_task(cluster_stats: dict[str, Any], histogram: dict[str, list[int]], documents_in: int, n_splits: int,
-                config: DedupConfig, work: WorkDir) -> None:
+def _draw_plots(work: WorkDir, cluster_stats: dict[str, Any], histogram: dict[str, list[int]], documents_in: int,
+                n_splits: int, config: DedupConfig) -> dict[str, Any]:
     # Runs beside the write tasks: importing matplotlib and drawing costs about a second.
     removals = removal_counts(work, n_splits, documents_in, cluster_stats)
     cluster_sizes = cluster_stats["cluster_sizes"]
@@ -105,14 +70,7 @@ def _plots_task(cluster_stats: dict[str, Any], histogram: dict[str, list[int]], 
     for name, png in pictures.items():
         with work.fs.open(f"{work.output}/{name}", "wb") as handle:
             handle.write(png)
-
-
-@ray.remote(num_cpus=1)
-def _write_task(split: int, work: WorkDir) -> dict[str, int]:
-    name = f"write-{split:06d}"
-    if not work.done(name):
-        work.mark_done(name, write_split_outputs(split, work))
-    return work.marker_info(name)
+    return {}
 
 
 def new_run_id() -> str:
@@ -131,24 +89,6 @@ class _Reporter:
             print(f"[dedup] {text}", file=sys.stderr, flush=True)
 
 
-def _wait_all(refs: list[Any], stage: str, reporter: _Reporter, poll: Callable[[], str] | None = None) -> list[Any]:
-    """Wait for tasks, reporting progress every 2 s; failures become JobError naming the stage."""
-    pending = list(refs)
-    started = time.monotonic()
-    last = 0.0
-    while pending:
-        _, pending = ray.wait(pending, num_returns=len(pending), timeout=2.0)
-        now = time.monotonic()
-        if now - last >= 2.0 or not pending:
-            detail = poll() if poll is not None else ""
-            reporter.line(f"{stage}: {len(refs) - len(pending)}/{len(refs)} done, {now - started:.0f} s {detail}".rstrip())
-            last = now
-    try:
-        return ray.get(refs)
-    except ray.exceptions.RayTaskError as exc:
-        raise JobError(f"stage {stage} failed: {exc.cause if hasattr(exc, 'cause') else exc}") from exc
-
-
 def run_dedup(
     source: DocumentSource,
     output: str,
@@ -158,24 +98,43 @@ def run_dedup(
     mark_sink: MarkSink | None = None,
     progress: bool = True,
     inputs: Sequence[str] = (),
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) the dedup job and return its summary (also written to output/summary.json).
 
-    Uses the running Ray if one is initialized, else connects to ``address`` (or starts a local
-    Ray, shut down at the end). Errors: ConfigError when resuming a run id with other settings or
-    other inputs; JobError when a stage fails or quarantined records exceed ``max_bad_records``.
+    Uses the running Ray if one is initialized in this process, else connects to ``address`` (or
+    ``$RAY_ADDRESS``, which ``ray job submit`` sets); on a
+    cluster the output (and its work dir) must be a path or URL every node reaches. Without either,
+    the units run on a local pool of one process per core (dedup/executors.py): same waves, same
+    output, without a local Ray's start-up. ``overwrite`` deletes whatever ``output`` holds first. Errors: ConfigError
+    when ``output`` holds another run's files (without ``overwrite``) or when resuming a run id
+    with other settings or other inputs; JobError when a stage fails or quarantined records exceed
+    ``max_bad_records``.
     """
     run_id = run_id or new_run_id()
     work = WorkDir(output, run_id)
     reporter = _Reporter(progress)
     # Listing first: a missing input fails in milliseconds, before a local Ray is started.
-    splits = source.splits()
+    source, splits = plan_splits(source, config.split_bytes)
+    work.claim_output(overwrite)
+    # `ray job submit` tells its driver where the cluster is through RAY_ADDRESS
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    ray_module = sys.modules.get("ray")
+    if address is None and not (ray_module is not None and ray_module.is_initialized()):
+        local = LocalExecutor(reporter.line)
+        try:
+            return _run(source, splits, work, config, reporter, mark_sink, list(inputs), local, cpus=local.processes)
+        finally:
+            local.close()
+    import ray
+
     started_ray = False
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
         started_ray = True
     try:
-        return _run(source, splits, work, config, reporter, mark_sink, list(inputs))
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        return _run(source, splits, work, config, reporter, mark_sink, list(inputs), RayExecutor(reporter.line), cpus)
     finally:
         if started_ray:
             ray.shutdown()
@@ -189,51 +148,69 @@ def _run(
     reporter: _Reporter,
     mark_sink: MarkSink | None,
     inputs: list[str],
+    execute: Executor,
+    cpus: int,
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
     _check_resume(splits, work, config)
-    n_splits, partitions = len(splits), config.partitions
-    reporter.line(f"run {work.run_id}: {n_splits} splits, {partitions} partitions, LSH {config.lsh.bands}x{config.lsh.rows}")
+    n_splits = len(splits)
+    reporter.line(f"run {work.run_id}: {n_splits} splits, LSH {config.lsh.bands}x{config.lsh.rows}")
 
     clock = time.monotonic()
     sizes = _input_sizes(splits)
-    refs = [_read_task.remote(i, s, source, config, work) for i, s in enumerate(splits)]
-    read_stats = _wait_all(refs, "read+signatures", reporter, _read_progress(refs, sizes, clock))
+    units = [(f"read-{i:06d}", _read_split, (work, i, s, source, config)) for i, s in enumerate(splits)]
+    read_stats = execute(units, "read+signatures", _read_progress(sizes, clock))
     timings["read_clean_signature"] = time.monotonic() - clock
     quarantined = sum(int(s["quarantined"]) for s in read_stats)
     if 0 <= config.max_bad_records < quarantined:
         raise JobError(f"{quarantined} bad records exceed the error budget of {config.max_bad_records}; see {work.path('quarantine')}")
 
+    partitions = _partitions(work, config, sum(int(s["documents_out"]) for s in read_stats), cpus)
+    reporter.line(f"{partitions} partitions")
+    waves = Waves(work, config, n_splits, partitions, execute)
     clock = time.monotonic()
-    cand_stats = _wait_all(
-        [_candidates_task.remote(p, n_splits, config, work) for p in range(partitions)], "candidates", reporter
-    )
+    pairs, histogram = waves.candidates()
     timings["candidates_verify"] = time.monotonic() - clock
 
     clock = time.monotonic()
-    forest_path = _components(work, partitions, reporter)
-    cluster_stats = _wait_all([_assign_task.remote(forest_path, config, work)], "assign", reporter)[0]
+    cluster_stats, exact_files, near_files = waves.clusters(waves.components())
     timings["components"] = time.monotonic() - clock
 
     clock = time.monotonic()
-    histogram = add_histograms([c.get("similarity_histogram", {}) for c in cand_stats])
     documents_in = sum(int(s["documents_in"]) for s in read_stats)
-    plots = _plots_task.remote(cluster_stats, histogram, documents_in, n_splits, config, work)
-    write_stats = _wait_all([_write_task.remote(s, work) for s in range(n_splits)], "write", reporter)
-    _wait_all([plots], "plots", reporter)
+    plots = ("plots", _draw_plots, (work, cluster_stats, histogram, documents_in, n_splits, config))
+    write_stats = waves.write(exact_files, near_files, [plots])
     timings["write"] = time.monotonic() - clock
 
     clock = time.monotonic()
-    summary = _summary(work, config, inputs, splits, read_stats, cand_stats, cluster_stats, write_stats, timings)
-    work.write_table(f"{work.output}/quarantine.parquet", collect_quarantine(work, n_splits))
+    summary = _summary(work, config, inputs, splits, read_stats, pairs, histogram, cluster_stats, write_stats, timings)
+    summary["partitions"] = partitions
+    write_quarantine(work, n_splits, f"{work.output}/quarantine.parquet")
     if mark_sink is not None:
         for ids, status, reasons in iter_marks(work, n_splits):
             mark_sink.mark(ids, status, reasons)
     timings["summary_marks"] = time.monotonic() - clock
     summary["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+    summary["seconds_by_wave"] = waves.seconds
+    summary["cpu_seconds_by_wave"] = {"read": round(sum(float(s.get("unit_cpu_seconds", 0)) for s in read_stats), 3),
+                                      **waves.cpu_seconds}
     work.write_json(f"{work.output}/summary.json", summary)
     reporter.line(f"done: kept {summary['documents']['kept']} of {summary['documents']['input']} documents")
     return summary
+
+
+def _partitions(work: WorkDir, config: DedupConfig, documents: int, cpus: int) -> int:
+    """The run's number of partitions: given, or chosen once from the documents read and the
+    cluster's CPUs (recorded in the work dir, so a resumed run uses the same)."""
+    if config.partitions is not None:
+        return int(config.partitions)
+    plan = work.path("partitions.json")
+    if work.exists(plan):
+        return int(work.read_json(plan)["partitions"])
+    band_bytes = documents * config.lsh.bands * 16
+    chosen = max(1, min(4096, max(-(-band_bytes // PARTITION_TARGET_BYTES), 2 * cpus)))
+    work.write_json(plan, {"partitions": chosen, "documents": documents, "cpus": cpus})
+    return chosen
 
 
 def _check_resume(splits: list[Split], work: WorkDir, config: DedupConfig) -> None:
@@ -251,43 +228,27 @@ def _check_resume(splits: list[Split], work: WorkDir, config: DedupConfig) -> No
 
 
 def _input_sizes(splits: list[Split]) -> list[int]:
-    """Size of each input file (0 when unknown), for the throughput and ETA lines."""
-    sizes = []
-    for split in splits:
-        try:
-            fs, path = fsspec.core.url_to_fs(split.url)
-            sizes.append(int(fs.size(path) or 0))
-        except (OSError, ValueError, TypeError):
-            sizes.append(0)
-    return sizes
+    """Size of each split's input (0 when unknown), for the throughput and ETA lines."""
+    return [split_size(split) for split in splits]
 
 
-def _read_progress(refs: list[Any], sizes: list[int], started: float) -> Callable[[], str]:
+def _read_progress(sizes: list[int], started: float) -> Callable[[list[dict[str, Any]]], str]:
     """A progress line from the splits finished so far: documents/s, MB/s of document text read and
     ETA.
 
     The rate counts the text the finished splits read (their ``bytes_in``), not the sizes of the
     input files: a catalog input's splits are small manifests naming key ranges, whose size says
-    nothing of the records behind them. The ETA weighs splits by file size when every size is known,
+    nothing of the records behind them. The ETA weighs splits by input size when every size is known,
     else counts them. Counted per finished split (no per-batch messages to the driver, which would
-    cost a Ray call each); with many splits per worker, as at scale, that is fine-grained enough.
+    cost a call each); with many splits per worker, as at scale, that is fine-grained enough.
     """
-    weights = sizes if sizes and all(sizes) else [1] * len(refs)
+    weights = sizes if sizes and all(sizes) else [1] * len(sizes)
     total = sum(weights)
-    finished: dict[Any, tuple[int, int]] = {}  # ref -> (documents, text bytes)
 
-    def line() -> str:
-        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        for ref in ready:
-            if ref not in finished:
-                try:
-                    stats = ray.get(ref)
-                    finished[ref] = (int(stats["documents_in"]), int(stats["bytes_in"]))
-                except ray.exceptions.RayError:
-                    finished[ref] = (0, 0)  # the failure is reported by _wait_all
-        documents = sum(d for d, _ in finished.values())
-        text_bytes = sum(b for _, b in finished.values())
-        done_weight = sum(w for ref, w in zip(refs, weights) if ref in finished)
+    def line(finished: list[dict[str, Any]]) -> str:
+        documents = sum(int(r.get("documents_in", 0)) for r in finished)
+        text_bytes = sum(int(r.get("bytes_in", 0)) for r in finished)
+        done_weight = sum(weights[int(r["split"])] for r in finished if "split" in r)
         elapsed = max(time.monotonic() - started, 1e-9)
         text = f"{documents:,} docs, {documents / elapsed:,.0f} docs/s, {human_bytes(text_bytes / elapsed)}/s of text"
         if total and done_weight and done_weight < total:
@@ -297,30 +258,14 @@ def _read_progress(refs: list[Any], sizes: list[int], started: float) -> Callabl
     return line
 
 
-def _components(work: WorkDir, partitions: int, reporter: _Reporter) -> str:
-    """Forests per partition, merged in rounds of ``_MERGE_FAN_IN``; returns the final forest's path."""
-    _wait_all([_forest_task.remote(p, work) for p in range(partitions)], "components round 0", reporter)
-    paths = [work.path("forest", f"0-{p:05d}.parquet") for p in range(partitions)]
-    round_index = 0
-    while len(paths) > 1 or round_index == 0:
-        round_index += 1
-        groups = [paths[i : i + _MERGE_FAN_IN] for i in range(0, len(paths), _MERGE_FAN_IN)]
-        _wait_all(
-            [_merge_task.remote(round_index, i, group, work) for i, group in enumerate(groups)],
-            f"components round {round_index}",
-            reporter,
-        )
-        paths = [work.path("forest", f"{round_index}-{i:05d}.parquet") for i in range(len(groups))]
-    return paths[0]
-
-
 def _summary(
     work: WorkDir,
     config: DedupConfig,
     inputs: list[str],
     splits: list[Split],
     read_stats: list[dict[str, Any]],
-    cand_stats: list[dict[str, Any]],
+    pairs: dict[str, int],
+    histogram: dict[str, list[int]],
     cluster_stats: dict[str, Any],
     write_stats: list[dict[str, int]],
     timings: dict[str, float],
@@ -329,6 +274,8 @@ def _summary(
     kept = 0
     for stats in write_stats:
         for key, value in stats.items():
+            if key in ("node", "unit_seconds", "unit_cpu_seconds"):
+                continue
             if key == "kept":
                 kept += value
             else:
@@ -351,11 +298,8 @@ def _summary(
             "warnings": sum(int(s.get("warnings", 0)) for s in read_stats),
         },
         "bytes_input_text": sum(int(s["bytes_in"]) for s in read_stats),
-        "pairs": {
-            key: sum(int(s[key]) for s in cand_stats)
-            for key in ("candidate_pairs", "verified_pairs", "rejected_pairs", "exact_pairs")
-        },
-        "candidate_similarity_histogram": add_histograms([s.get("similarity_histogram", {}) for s in cand_stats]),
+        "pairs": pairs,
+        "candidate_similarity_histogram": histogram,
         "clusters": {k: v for k, v in cluster_stats.items()},
         "documents_per_second": round(documents_in / total_seconds, 1) if total_seconds else None,
         "outputs": {

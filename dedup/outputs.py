@@ -20,8 +20,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dedup.components import ASSIGN_SCHEMA
-from dedup.split_stage import DROPPED_SCHEMA, split_name
+from dedup.split_stage import QUARANTINE_SCHEMA, split_name
 from dedup.workdir import WorkDir
 
 OUTPUT_SCHEMA = pa.schema(
@@ -46,12 +45,13 @@ def report_path(work: WorkDir, split: int) -> str:
     return f"{work.output}/removed/part-{split_name(split)}.parquet"
 
 
-def write_split_outputs(split: int, work: WorkDir) -> dict[str, int]:
-    """Write the clean shard and the removal report of one split; returns kept/removed counts."""
+def write_split_outputs(split: int, work: WorkDir, assigned: pa.Table) -> dict[str, int]:
+    """Write the clean shard and the removal report of one split; returns kept/removed counts.
+
+    ``assigned``: the split's removed duplicates (dedup.clusters.ASSIGN_SCHEMA), in ordinal order.
+    """
     name = split_name(split)
-    docs = work.read_table(work.path("docs", f"{name}.parquet"))
-    assign_file = work.path("assign", f"{name}.parquet")
-    assigned = work.read_table(assign_file) if work.exists(assign_file) else ASSIGN_SCHEMA.empty_table()
+    docs = work.read_ipc(work.path("docs", f"{name}.arrow"))
     removed = pc.is_in(docs.column("ordinal"), value_set=assigned.column("ordinal"))
     kept = docs.filter(pc.invert(removed)).select(["id", "url", "text", "metadata"]).cast(OUTPUT_SCHEMA)
     work.write_table(data_path(work, split), kept, compression="zstd")
@@ -112,7 +112,24 @@ def removal_counts(work: WorkDir, n_splits: int, documents_in: int, cluster_stat
     return {k: v for k, v in counts.items() if v or k == "kept"}
 
 
-def collect_quarantine(work: WorkDir, n_splits: int) -> pa.Table:
-    """All quarantined records of the run, split by split."""
-    tables = [work.read_table(work.path("quarantine", f"{split_name(s)}.parquet")) for s in range(n_splits)]
-    return pa.concat_tables(tables) if tables else pa.schema(DROPPED_SCHEMA).empty_table()
+def write_quarantine(work: WorkDir, n_splits: int, path: str, row_group_rows: int = 1 << 16) -> int:
+    """Write every quarantined record of the run to ``path``, split by split; returns the count.
+
+    Streams: at most ~``row_group_rows`` records (plus one split's) are in memory, gathered into
+    one row group, so a run with few bad records writes one row group as a single write would.
+    """
+    pending: list[pa.Table] = []
+    rows = total = 0
+    with work.table_writer(path, QUARANTINE_SCHEMA) as writer:
+        for split in range(n_splits):
+            table = work.read_table(work.path("quarantine", f"{split_name(split)}.parquet"))
+            pending.append(table)
+            rows += table.num_rows
+            if rows >= row_group_rows:
+                writer.write_table(pa.concat_tables(pending))
+                total += rows
+                pending, rows = [], 0
+        if pending and (rows or not total):
+            writer.write_table(pa.concat_tables(pending))
+            total += rows
+    return total

@@ -17,7 +17,9 @@ import xxhash
 
 from dedup.config import DedupConfig
 from dedup.errors import JobError, RecordError, RecordWarning
+from dedup.join_kernels import band_keys_kernel
 from dedup.minhash import MinHasher
+from dedup.shuffle import SLOTS, slot_of, write_row_buckets
 from dedup.sources import DocumentSource, Split
 from dedup.tokens import fmix64, tokenize_batch
 from dedup.workdir import WorkDir
@@ -42,8 +44,13 @@ DOCS_SCHEMA = pa.schema(
         ("digest_lo", pa.uint64()),
     ]
 )
-BANDS_SCHEMA = pa.schema([("band_key", pa.uint64()), ("ordinal", pa.uint64())])
-DIGESTS_SCHEMA = pa.schema([("digest_hi", pa.uint64()), ("digest_lo", pa.uint64()), ("ordinal", pa.uint64())])
+# What later stages need of each document without its text (dedup/clusters.py).
+KEYS_SCHEMA = pa.schema(
+    [("id", pa.string()), ("length", pa.int64()), ("priority", pa.float64()), ("digest_hi", pa.uint64()), ("digest_lo", pa.uint64())]
+)
+# Band keys and exact digests are spilled as fixed-width rows grouped by slot (dedup/shuffle.py).
+BAND_DTYPE = np.dtype([("key", "<u8"), ("ordinal", "<u8")])
+DIGEST_DTYPE = np.dtype([("hi", "<u8"), ("lo", "<u8"), ("ordinal", "<u8")])
 DROPPED_SCHEMA = pa.schema([("id", pa.string()), ("reason", pa.string()), ("detail", pa.string())])
 QUARANTINE_SCHEMA = pa.schema([("source", pa.string()), ("offset", pa.int64()), ("reason", pa.string())])
 
@@ -77,6 +84,12 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
     Returns shape (n_docs, bands). Equal keys in one band mean equal rows (up to 64-bit collisions).
     """
+    return band_keys_kernel(np.ascontiguousarray(signatures, dtype=np.uint32), bands, rows, np.uint64(_BAND_SEED),
+                            _ROW_MULTIPLIER)
+
+
+def band_keys_reference(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """:func:`band_keys` in numpy (the specification the compiled kernel equals)."""
     n_docs = signatures.shape[0]
     keys = np.empty((n_docs, bands), dtype=np.uint64)
     values = signatures[:, : bands * rows].astype(np.uint64).reshape(n_docs, bands, rows)
@@ -86,11 +99,6 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
             acc = fmix64((acc ^ values[:, band, row]) * _ROW_MULTIPLIER)
         keys[:, band] = acc
     return keys
-
-
-def partition_of(keys: np.ndarray, partitions: int) -> np.ndarray:
-    """Shuffle partition of uint64 keys (their top bits, so it is independent of bucket order)."""
-    return ((keys >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
 
 
 def _priority(metadata: str | None, field: str | None) -> float:
@@ -175,17 +183,18 @@ def process_split(
 
     def on_bad_record(error: RecordError) -> None:
         (warnings if isinstance(error, RecordWarning) else quarantine).append(error)
+
     signatures: list[np.ndarray] = []
     ordinal_parts: list[np.ndarray] = []
     digest_parts: list[np.ndarray] = []
-    set_values: list[np.ndarray] = []
-    set_lengths: list[np.ndarray] = []
     dropped: dict[str, list[Any]] = {"id": [], "reason": [], "detail": []}
     row = 0
     docs_in = bytes_in = 0
-    # Documents stream to Parquet batch by batch: a split's text is never all in memory; only its
-    # signatures (num_perm x 4 bytes per document) and digests are kept until the end.
-    with work.table_writer(work.path("docs", f"{name}.parquet"), DOCS_SCHEMA) as docs_writer:
+    key_parts: list[pa.Table] = []
+    # Documents stream to an Arrow IPC file batch by batch (uncompressed: cheap to write, read back
+    # whole by the write stage): a split's text is never all in memory; only its signatures
+    # (num_perm x 4 bytes per document), digests and keys are kept until the end.
+    with work.ipc_writer(work.path("docs", f"{name}.arrow"), DOCS_SCHEMA) as docs_writer:
         for batch in source.read(split, on_bad_record=on_bad_record):
             docs_in += batch.num_rows
             texts, details = cleaner.clean(batch)
@@ -199,38 +208,40 @@ def process_split(
                 dropped["detail"].append(details[index])
             if keep.any():
                 kept_index = np.flatnonzero(keep)
+                n_kept = len(kept_index)
+                everything = n_kept == batch.num_rows
                 kept_array = pa.array(kept_index)
-                if config.verify == "exact":
-                    sig, values, offsets = hasher.signatures_and_shingles(tokens, texts)
-                    # Documents without tokens have no shingles, so the kept documents' shingles
-                    # are exactly ``values``, in order.
-                    set_values.append(values)
-                    set_lengths.append(np.diff(offsets)[kept_index])
-                else:
-                    sig = hasher.signatures_of_tokens(tokens, texts)
+
+                def kept(column: Any, everything: bool = everything, kept_array: Any = kept_array) -> Any:
+                    return column if everything else column.take(kept_array)
+
+                sig = hasher.signatures_of_tokens(tokens, texts)
                 signatures.append(sig[kept_index])
                 digests = _digests(tokens.hashes, tokens.doc_offsets, kept_index)
-                metadata = batch.column("metadata").to_pylist()
+                # Every input field but id and text, as JSON (dedup/metadata.py), always carried.
+                metadata = kept(batch.column("metadata")).cast(pa.string())
+                priorities = metadata.to_pylist() if config.priority_field else []
                 n = len(kept_index)
                 ordinals = (np.uint64(split_index) << np.uint64(32)) + np.arange(row, row + n, dtype=np.uint64)
                 ordinal_parts.append(ordinals)
                 digest_parts.append(digests)
-                docs_writer.write_table(
-                    pa.table(
+                docs_table = pa.table(
                         {
-                            "id": batch.column("id").take(kept_array).cast(pa.string()),
-                            "url": batch.column("url").take(kept_array).cast(pa.string()),
-                            "text": texts.take(kept_array),
-                            "metadata": pa.array([metadata[i] for i in kept_index], pa.string()),
+                            "id": kept(batch.column("id")).cast(pa.string()),
+                            "url": kept(batch.column("url")).cast(pa.string()),
+                            "text": kept(texts),
+                            "metadata": metadata,
                             "ordinal": pa.array(ordinals),
                             "length": pa.array(tokens.byte_lengths[kept_index].astype(np.int64)),
-                            "priority": pa.array([_priority(metadata[i], config.priority_field) for i in kept_index], pa.float64()),
+                            "priority": pa.array([_priority(m, config.priority_field) for m in priorities], pa.float64())
+                            if config.priority_field else pa.array(np.zeros(n)),
                             "digest_hi": pa.array(digests[:, 0]),
                             "digest_lo": pa.array(digests[:, 1]),
                         },
                         schema=DOCS_SCHEMA,
-                    )
                 )
+                docs_writer.write_table(docs_table)
+                key_parts.append(docs_table.select(KEYS_SCHEMA.names))
                 row += n
             if on_progress is not None:
                 on_progress(batch.num_rows, int(tokens.byte_lengths.sum()))
@@ -238,15 +249,10 @@ def process_split(
     ordinals = np.concatenate(ordinal_parts) if ordinal_parts else np.zeros(0, np.uint64)
     digests_all = np.concatenate(digest_parts) if digest_parts else np.zeros((0, 2), np.uint64)
     work.write_array(work.path("sigs", f"{name}.npy"), sig_all)
-    if config.verify == "exact":
-        lengths = np.concatenate(set_lengths) if set_lengths else np.zeros(0, np.int64)
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        values = np.concatenate(set_values) if set_values else np.zeros(0, np.uint32)
-        work.write_array(work.path("shingles", f"{name}.values.npy"), values)
-        work.write_array(work.path("shingles", f"{name}.offsets.npy"), offsets)
-    _spill_bands(work, name, band_keys(sig_all, lsh.bands, lsh.rows), ordinals, config.partitions)
-    _spill_digests(work, name, digests_all[:, 0], digests_all[:, 1], ordinals, config.partitions)
+    keys = pa.concat_tables(key_parts).combine_chunks() if key_parts else KEYS_SCHEMA.empty_table()
+    work.write_table(work.path("keys", f"{name}.parquet"), keys)
+    _spill_bands(work, name, band_keys(sig_all, lsh.bands, lsh.rows), ordinals)
+    _spill_digests(work, name, digests_all[:, 0], digests_all[:, 1], ordinals)
     work.write_table(work.path("dropped", f"{name}.parquet"), pa.table(dropped, schema=DROPPED_SCHEMA))
     work.write_table(
         work.path("quarantine", f"{name}.parquet"),
@@ -264,34 +270,25 @@ def process_split(
 
 
 def _digests(token_hashes: np.ndarray, doc_offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    """128-bit digest (two uint64) of each document's normalized token sequence."""
-    out = np.empty((len(docs), 2), dtype=np.uint64)
-    for position, doc in enumerate(docs):
-        digest = xxhash.xxh3_128_digest(token_hashes[doc_offsets[doc] : doc_offsets[doc + 1]].tobytes())
-        out[position, 0] = int.from_bytes(digest[:8], "little")
-        out[position, 1] = int.from_bytes(digest[8:], "little")
-    return out
+    """128-bit xxh3 digest (high, low uint64) of each document's normalized token sequence."""
+    view = memoryview(np.ascontiguousarray(token_hashes, dtype=np.uint64)).cast("B")
+    digest = xxhash.xxh3_128_intdigest
+    starts = (doc_offsets[docs] * 8).tolist()
+    ends = (doc_offsets[docs + 1] * 8).tolist()
+    blob = b"".join([digest(view[s:e]).to_bytes(16, "little") for s, e in zip(starts, ends)])
+    return np.frombuffer(blob, dtype="<u8").reshape(-1, 2)[:, ::-1].astype(np.uint64)
 
 
-def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarray, partitions: int) -> None:
-    flat_keys = keys.reshape(-1)
-    flat_ordinals = np.repeat(ordinals, keys.shape[1])
-    parts = partition_of(flat_keys, partitions)
-    order = np.argsort(parts, kind="stable")
-    bounds = np.searchsorted(parts[order], np.arange(partitions + 1))
-    for part in range(partitions):
-        chosen = order[bounds[part] : bounds[part + 1]]
-        table = pa.table({"band_key": flat_keys[chosen], "ordinal": flat_ordinals[chosen]}, schema=BANDS_SCHEMA)
-        work.write_table(work.path("bands", f"{part:05d}", f"{name}.parquet"), table)
+def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarray) -> None:
+    """``bands/S.rows``: (band key, ordinal) of every document and band, grouped by key slot."""
+    rows = np.empty(keys.size, dtype=BAND_DTYPE)
+    rows["key"] = keys.reshape(-1)
+    rows["ordinal"] = np.repeat(ordinals, keys.shape[1])
+    write_row_buckets(work, work.path("bands", f"{name}.rows"), rows, slot_of(rows["key"]), SLOTS)
 
 
-def _spill_digests(
-    work: WorkDir, name: str, high: np.ndarray, low: np.ndarray, ordinals: np.ndarray, partitions: int
-) -> None:
-    parts = partition_of(high, partitions)
-    for part in range(partitions):
-        chosen = np.flatnonzero(parts == part)
-        table = pa.table(
-            {"digest_hi": high[chosen], "digest_lo": low[chosen], "ordinal": ordinals[chosen]}, schema=DIGESTS_SCHEMA
-        )
-        work.write_table(work.path("digests", f"{part:05d}", f"{name}.parquet"), table)
+def _spill_digests(work: WorkDir, name: str, high: np.ndarray, low: np.ndarray, ordinals: np.ndarray) -> None:
+    """``digests/S.rows``: (digest, ordinal) of every document, grouped by digest slot."""
+    rows = np.empty(len(high), dtype=DIGEST_DTYPE)
+    rows["hi"], rows["lo"], rows["ordinal"] = high, low, ordinals
+    write_row_buckets(work, work.path("digests", f"{name}.rows"), rows, slot_of(high), SLOTS)

@@ -3,15 +3,17 @@
 Layout under ``{output}/_work/{run_id}/``::
 
     config.json                 the run's settings (a resumed run must match them)
-    docs/S.parquet              clean documents of split S (+ ordinal, length, priority, digest)
+    partitions.json             the number of partitions chosen after stage 1
+    docs/S.arrow                clean documents of split S (+ ordinal, length, priority, digest),
+                                Arrow IPC, one record batch per reader batch
+    keys/S.parquet              id, length, priority, digest of the same documents (no text)
     sigs/S.npy                  their signatures, row for row (uint32, n x num_perm)
-    bands/P/S.parquet           (band_key, ordinal) of split S that fall in partition P
-    digests/P/S.parquet         (digest_hi, digest_lo, ordinal) of split S in partition P
+    bands/S.rows                (band key, ordinal) of split S, grouped by key slot (dedup/shuffle)
+    digests/S.rows              (digest, ordinal) of split S, grouped by digest slot
     dropped/S.parquet           documents of split S removed by cleaning (id, reason, detail)
     quarantine/S.parquet        bad records of split S (source, offset, reason)
-    edges/P.parquet             verified duplicate pairs found in partition P
-    forest/R-I.parquet          union-find forest I after merge round R
-    assign/S.parquet            removed documents of split S with their kept document
+    sh/WAVE/I.shuf              the shuffle file written by task I of a later wave (dedup/waves.py)
+    roots/R/S.npy               the nodes of split S without a smaller neighbour in round R
     markers/NAME.json           a unit of work is complete (written last, after its data)
 
 Every file is written under a temporary name and renamed into place, so a killed stage leaves
@@ -79,10 +81,34 @@ class WorkDir:
                 writer.close()
         fs.mv(temporary, path)
 
+    @contextlib.contextmanager
+    def _atomic_handle(self, path: str) -> Iterator[Any]:
+        """A writable handle whose file appears at ``path`` only if the block succeeds."""
+        fs = self.fs
+        fs.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+        with fs.open(temporary, "wb") as handle:
+            yield handle
+        fs.mv(temporary, path)
+
+    @contextlib.contextmanager
+    def ipc_writer(self, path: str, schema: pa.Schema) -> Iterator[pa.ipc.RecordBatchFileWriter]:
+        """A streaming Arrow IPC file writer (uncompressed: spills that are read back whole)."""
+        with self._atomic_handle(path) as handle:
+            with pa.ipc.new_file(handle, schema) as writer:
+                yield writer
+
+    def read_ipc(self, path: str) -> pa.Table:
+        """An Arrow IPC file as a table (memory-mapped on a local work dir), batches as written."""
+        if self.is_local():
+            # The table's buffers keep the mapping alive (no copy of the text).
+            return pa.ipc.open_file(pa.memory_map(self.fs._strip_protocol(path))).read_all()
+        with self.fs.open(path, "rb") as handle:
+            return pa.ipc.open_file(pa.py_buffer(handle.read())).read_all()
+
     def write_array(self, path: str, array: np.ndarray) -> None:
-        sink = io.BytesIO()
-        np.save(sink, array, allow_pickle=False)
-        self.write_bytes(path, sink.getvalue())
+        with self._atomic_handle(path) as handle:
+            np.save(handle, array, allow_pickle=False)
 
     def write_json(self, path: str, data: Any) -> None:
         self.write_bytes(path, json.dumps(data, indent=1, sort_keys=True).encode())
@@ -103,6 +129,51 @@ class WorkDir:
         with self.fs.open(path, "rb") as handle:
             return np.load(io.BytesIO(handle.read()), allow_pickle=False)
 
+    def read_range(self, path: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of a file: one ranged read (``pread`` on a local work dir)."""
+        if end <= start:
+            return b""
+        if self.is_local():
+            with open(self.fs._strip_protocol(path), "rb") as handle:
+                return os.pread(handle.fileno(), end - start, start)
+        return bytes(self.fs.cat_file(path, start=start, end=end))
+
+    def array_rows(self, path: str, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` of a saved 1-d or 2-d array, in that order, without reading the rest.
+
+        Local: memory-mapped. Remote: the header, then ranged reads of the touched rows (runs of
+        rows closer than 64 KiB are read together).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.is_local():
+            return np.asarray(self.open_array(path)[rows])
+        stream = io.BytesIO(self.read_range(path, 0, 4096))  # the .npy header is well under 4 KiB
+        version = np.lib.format.read_magic(stream)
+        shape, fortran, dtype = (
+            np.lib.format.read_array_header_1_0(stream) if version == (1, 0) else np.lib.format.read_array_header_2_0(stream)
+        )
+        if fortran:
+            raise ValueError(f"{path}: Fortran-ordered arrays are not supported")
+        data_start = stream.tell()
+        row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        out = np.empty((len(rows),) + tuple(shape[1:]), dtype=dtype)
+        if not len(rows):
+            return out
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        gap = max(1, (64 << 10) // max(row_bytes, 1))
+        breaks = np.flatnonzero(np.diff(sorted_rows) > gap) + 1
+        starts, ends = np.r_[0, breaks], np.r_[breaks, len(rows)]
+        first = sorted_rows[starts]
+        last = sorted_rows[ends - 1] + 1
+        blobs = self.fs.cat_ranges(
+            [path] * len(first), (data_start + first * row_bytes).tolist(), (data_start + last * row_bytes).tolist()
+        )
+        for begin, end, low, blob in zip(starts, ends, first, blobs):
+            run = np.frombuffer(blob, dtype=dtype).reshape((-1,) + tuple(shape[1:]))
+            out[order[begin:end]] = run[sorted_rows[begin:end] - low]
+        return out
+
     def read_json(self, path: str) -> Any:
         with self.fs.open(path, "rb") as handle:
             return json.loads(handle.read())
@@ -115,6 +186,37 @@ class WorkDir:
         if not fs.exists(directory):
             return []
         return sorted(p for p in fs.ls(directory, detail=False) if ".tmp-" not in p)
+
+    # -- ownership -----------------------------------------------------------------------------
+    def claim_output(self, overwrite: bool = False) -> None:
+        """Make sure ``output`` holds nothing but this run's files (an output belongs to one run).
+
+        With ``overwrite`` everything in ``output`` is deleted first. Otherwise the directory
+        must be missing, empty, or hold this run's work dir (a resumed run continues in place).
+        Errors: ConfigError naming the directory, what it holds and the fix.
+        """
+        from dedup.errors import ConfigError
+
+        fs = self.fs
+        if overwrite and fs.exists(self.output):
+            fs.rm(self.output, recursive=True)
+        if not fs.exists(self.output):
+            return
+        if not fs.isdir(self.output):
+            raise ConfigError(f"--output {self.output} is a file; name a directory")
+        entries = sorted(os.path.basename(p.rstrip("/")) for p in fs.ls(self.output, detail=False))
+        runs = sorted(os.path.basename(p.rstrip("/")) for p in fs.ls(f"{self.output}/_work", detail=False)) \
+            if "_work" in entries else []
+        others = [r for r in runs if r != self.run_id]
+        ours = self.run_id in runs and self.exists(self.path("config.json"))
+        files = [e for e in entries if e != "_work"]
+        if others or (files and not ours):
+            held = f"the work dir of run {', '.join(others)}" if others else f"files of another run ({', '.join(files[:5])})"
+            resume = f", resume it with --run-id {others[0]}" if others else ""
+            raise ConfigError(
+                f"--output {self.output} holds {held}; choose an empty directory{resume}, "
+                "or pass --overwrite to delete its contents first"
+            )
 
     # -- markers -------------------------------------------------------------------------------
     def marker(self, name: str) -> str:

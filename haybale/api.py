@@ -15,7 +15,8 @@ from dedup.config import DedupConfig
 def dedup_catalog(store: Store, prefixes: Sequence[str], output: str, config: DedupConfig = DedupConfig(), *,
                   run_id: str | None = None, address: str | None = None, progress: bool = True,
                   file_inputs: Sequence[str] = (), text_field: str = "text", id_field: str | None = None,
-                  url_field: str | None = None, inputs: Sequence[str] | None = None) -> dict[str, Any]:
+                  url_field: str | None = None, inputs: Sequence[str] | None = None,
+                  overwrite: bool = False) -> dict[str, Any]:
     """Dedup the records of ``store``'s catalog under each key/URL prefix in ``prefixes`` (``""`` for
     all), plus any ``file_inputs`` (JSONL, Parquet, WARC), into ``output``; then mark every catalog key
     ``kept`` or ``removed`` with its reason. Returns the job's summary with ``catalog_marks`` (keys
@@ -43,7 +44,7 @@ def dedup_catalog(store: Store, prefixes: Sequence[str], output: str, config: De
     sink = CatalogMarkSink(store.catalog) if all(s.ids_are_keys for s in catalog_sources) else None
     described = list(inputs) if inputs is not None else [f"catalog:{p}" for p in prefixes] + list(file_inputs)
     summary = run_dedup(source, output, config, run_id=run_id, address=address, mark_sink=sink,
-                        progress=progress, inputs=described)
+                        progress=progress, inputs=described, overwrite=overwrite)
     summary["catalog_marks"] = sink.marked if sink is not None else 0
     if sink is None:
         summary["catalog_marks_skipped"] = (f"--id-field {id_field}: the ids are not catalog keys, so no verdict "

@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
           f"quarantined {warc['quarantined']}")
     run(["catalog", "get", "https://warc.example/page/7"], root)
 
-    print("\n== 9. dedup everything in the catalog on Ray: clean HTML, exact + MinHash-LSH near duplicates ==")
+    print("\n== 9. dedup everything in the catalog on a local process pool (on Ray with --address): clean HTML, "
+          "exact + MinHash-LSH near duplicates ==")
     out = os.path.join(root, "dedup-output")
     dd = json.loads(run(["dedup", "run", "--input", "catalog:", "--output", out, "--run-id",
                          "demo-dedup", "--json", "--quiet"], root, show=0))

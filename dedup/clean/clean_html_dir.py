@@ -12,7 +12,7 @@ import time
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import fsspec
 
@@ -41,7 +41,7 @@ def clean_html_dir(
     src_dir: str,
     dst_dir: str,
     config: CleanConfig = CleanConfig(),
-    progress: TextIO | None = sys.stderr,
+    progress: TextIO | None | Literal["stderr"] = "stderr",
 ) -> dict[str, Any]:
     """Clean every ``*.html`` / ``*.html.gz`` under ``src_dir`` into ``*.txt`` under ``dst_dir``.
 
@@ -54,6 +54,8 @@ def clean_html_dir(
     Raises CleanDirError if ``src_dir`` is not a directory, AdblockListError if the configured
     list cannot be loaded (checked before any file is read).
     """
+    # "stderr" is resolved per call: sys.stderr may have been replaced since import (test capture)
+    report_to: TextIO | None = sys.stderr if progress == "stderr" else progress  # type: ignore[assignment]
     src_fs, src_root = fsspec.core.url_to_fs(src_dir)
     dst_fs, dst_root = fsspec.core.url_to_fs(dst_dir)
     if not src_fs.isdir(src_root):
@@ -102,8 +104,8 @@ def clean_html_dir(
             target = f"{dst_root}/{_output_name(path[len(src_root) + 1:])}"
             writes.append((target, pool.submit(write, target, result.text.encode("utf-8")), len(data), result))
             now = time.monotonic()
-            if progress is not None and now - last_report >= _PROGRESS_EVERY_SECONDS:
-                print(f"clean-html: {done}/{len(paths)} files, {len(summary['errors'])} errors", file=progress)
+            if report_to is not None and now - last_report >= _PROGRESS_EVERY_SECONDS:
+                print(f"clean-html: {done}/{len(paths)} files, {len(summary['errors'])} errors", file=report_to)
                 last_report = now
         for target, future, size, result in writes:
             try:
@@ -120,10 +122,10 @@ def clean_html_dir(
                 summary["fallbacks"][result.fallback] = summary["fallbacks"].get(result.fallback, 0) + 1
     summary["seconds"] = time.monotonic() - started
     summary["files_per_second"] = summary["written"] / summary["seconds"] if summary["seconds"] > 0 else 0.0
-    if progress is not None:
+    if report_to is not None:
         print(
             f"clean-html: {summary['written']}/{len(paths)} files written to {dst_dir}, "
             f"{len(summary['errors'])} errors, {summary['files_per_second']:.0f} files/s",
-            file=progress,
+            file=report_to,
         )
     return summary

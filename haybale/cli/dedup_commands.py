@@ -7,6 +7,7 @@ command that needs it, naming it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from typing import Any
 
@@ -14,7 +15,6 @@ from dedup.defaults import (
     DEFAULT_LSH_THRESHOLD,
     DEFAULT_NGRAM,
     DEFAULT_NUM_PERM,
-    DEFAULT_PARTITIONS,
     DEFAULT_SMALL_DIFFERENCE,
     DEFAULT_SMALL_DIFFERENCE_THRESHOLD,
     DEFAULT_THRESHOLD,
@@ -28,7 +28,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     group = subparsers.add_parser("dedup", help="clean and deduplicate documents (exact + MinHash-LSH)")
     commands = group.add_subparsers(dest="dedup_command", required=True, metavar="COMMAND")
 
-    run = command(commands, "run", "run (or resume) the dedup batch job on Ray", cmd_run)
+    run = command(commands, "run", "run (or resume) the dedup batch job (on Ray, or a local process pool)", cmd_run)
     run.add_argument("--input", action="append", required=True,
                      help="file, directory or glob on any fsspec URL, or 'catalog:PREFIX' for the records "
                           "of the root's catalog under a key/URL prefix ('catalog:' for all); repeatable")
@@ -63,13 +63,19 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     run.add_argument("--keep", choices=("first", "longest", "priority"), default="first",
                      help="kept document per cluster (default: first)")
     run.add_argument("--priority-field", help="metadata field with a number, for --keep priority (highest kept)")
-    run.add_argument("--partitions", type=positive_int, default=DEFAULT_PARTITIONS,
-                     help=f"shuffle partitions (default: {DEFAULT_PARTITIONS})")
+    run.add_argument("--partitions", type=positive_int, default=None,
+                     help="shuffle partitions, 1-4096 (default: chosen from the number of documents and CPUs)")
+    run.add_argument("--split-bytes", type=positive_int, default=None,
+                     help="group consecutive input files into splits of about this many bytes "
+                          "(default: one split per file, grouped only beyond 4096 files)")
     run.add_argument("--clean-text", action="store_true", help="apply the line filters to text inputs too")
     run.add_argument("--adblock-list", help="EasyList-format rules for HTML cleaning")
     run.add_argument("--max-bad-records", type=int_at_least(-1), default=-1,
                      help="fail when more records are quarantined (default -1: no limit)")
-    add_job_options(run, local=False, cpus=False)
+    run.add_argument("--overwrite", action="store_true", help="delete what --output holds before the run")
+    add_job_options(run, local=False, cpus=False,
+                    address_help="Ray cluster address (default: $RAY_ADDRESS, else the Ray running in this "
+                                 "process, if any, else a local pool of one process per core)")
 
     clean = command(commands, "clean-html", "write X.txt with the cleaned main text of each X.html[.gz]",
                     cmd_clean_html)
@@ -93,16 +99,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         threshold=args.threshold, lsh_threshold=args.lsh_threshold, bands=args.bands, rows=args.rows,
         verify=args.verify, small_difference=args.small_difference,
         small_difference_threshold=args.small_difference_threshold, keep=args.keep, priority_field=args.priority_field, partitions=args.partitions,
+        split_bytes=args.split_bytes,
         clean_text=args.clean_text, adblock_list=args.adblock_list, max_bad_records=args.max_bad_records)
     catalog_inputs = [i[len(CATALOG_INPUT_PREFIX):] for i in args.input if i.startswith(CATALOG_INPUT_PREFIX)]
     file_inputs = [i for i in args.input if not i.startswith(CATALOG_INPUT_PREFIX)]
-    if catalog_inputs:
-        summary = _run_on_catalog(args, config, catalog_inputs, file_inputs)
-    else:
-        source = source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field,
-                                   url_field=args.url_field)
-        summary = run_dedup(source, args.output, config, run_id=args.run_id or None, address=args.address,
-                            progress=not args.quiet, inputs=args.input)
+    with output.stdout_to_stderr() if args.json else contextlib.nullcontext():
+        if catalog_inputs:
+            summary = _run_on_catalog(args, config, catalog_inputs, file_inputs)
+        else:
+            source = source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field,
+                                       url_field=args.url_field)
+            summary = run_dedup(source, args.output, config, run_id=args.run_id or None, address=args.address,
+                                progress=not args.quiet, inputs=args.input, overwrite=args.overwrite)
     if args.json:
         output.print_json(summary)
     else:
@@ -133,7 +141,7 @@ def _run_on_catalog(args: argparse.Namespace, config: Any, prefixes: list[str], 
         return dedup_catalog(store, prefixes, args.output, config, run_id=args.run_id or None,
                              address=args.address, progress=not args.quiet, file_inputs=file_inputs,
                              text_field=args.text_field, id_field=args.id_field, url_field=args.url_field,
-                             inputs=args.input)
+                             inputs=args.input, overwrite=args.overwrite)
 
 
 def cmd_clean_html(args: argparse.Namespace) -> int:

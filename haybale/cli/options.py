@@ -50,7 +50,8 @@ def command(group: "argparse._SubParsersAction[Any]", name: str, help: str,
     return parser
 
 
-def add_job_options(parser: argparse.ArgumentParser, *, local: bool = True, cpus: bool = True) -> None:
+def add_job_options(parser: argparse.ArgumentParser, *, local: bool = True, cpus: bool = True,
+                    address_help: str | None = None) -> None:
     """Options of the Ray jobs: run id, Ray address, (``cpus``) CPUs of a local Ray, and (``local``)
     ``--no-ray``."""
     group = parser.add_argument_group("running the job")
@@ -58,8 +59,8 @@ def add_job_options(parser: argparse.ArgumentParser, *, local: bool = True, cpus
                        help="name of this run; rerun with the same id to resume after a crash or a "
                             "failure (default: a new id)")
     group.add_argument("--address", default=None,
-                       help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray started for "
-                            "this command)")
+                       help=address_help or "Ray cluster address (default: $RAY_ADDRESS, else a local Ray "
+                                            "started for this command)")
     if cpus:
         group.add_argument("--num-cpus", type=positive_int, default=None,
                            help="CPUs of the local Ray (default: all)")

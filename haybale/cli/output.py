@@ -2,11 +2,33 @@
 rounded figures — never a Python repr, never ``6.59405644599974 s``."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from catalog.progress import human_bytes
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """While a job runs, stdout (``sys.stdout`` and file descriptor 1) goes to stderr.
+
+    With ``--json`` stdout must hold the summary alone, one JSON document; whatever a library, a
+    pool worker or a Ray process started by the driver writes to stdout meanwhile (they inherit
+    descriptor 1) lands on stderr instead.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def print_json(obj: Any) -> None:

@@ -38,3 +38,22 @@ def test_clean_html_command(shared_data_dir: Path, tmp_path: Path) -> None:
     assert haybale_main(["dedup", "clean-html", str(source), str(tmp_path / "dst")]) == 0
     outputs = sorted((tmp_path / "dst").glob("*.txt"))
     assert len(outputs) == 3 and all(len(p.read_text()) > 200 for p in outputs)
+
+
+def test_json_stdout_holds_the_summary_alone(capfd: pytest.CaptureFixture[str]) -> None:
+    """With --json, whatever is written to stdout while the job runs (Python prints, writes to
+    descriptor 1, child processes that inherit it: pool workers, Ray daemons) goes to stderr."""
+    import os
+    import subprocess
+    import sys
+
+    from haybale.cli.output import stdout_to_stderr
+
+    with stdout_to_stderr():
+        print("python noise")
+        os.write(1, b"descriptor noise\n")
+        subprocess.run([sys.executable, "-c", "print('child noise')"], check=True)
+    print('{"summary": 1}')
+    out, err = capfd.readouterr()
+    assert out == '{"summary": 1}\n'
+    assert "python noise" in err and "descriptor noise" in err and "child noise" in err

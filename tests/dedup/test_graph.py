@@ -73,3 +73,40 @@ def test_band_keys_agree_only_on_equal_bands() -> None:
     assert keys[0, 0] == keys[1, 0]
     assert keys[0, 1] != keys[1, 1] and keys[0, 2] != keys[1, 2]
     assert len(set(keys[2].tolist()) & set(keys[0].tolist())) == 0
+
+
+def test_band_keys_kernel_equals_the_numpy_reference() -> None:
+    from dedup.split_stage import band_keys_reference
+
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 2**32, size=(300, 128), dtype=np.uint32)
+    for bands, rows in ((25, 5), (16, 8), (9, 13), (1, 1)):
+        assert np.array_equal(band_keys(sig, bands, rows), band_keys_reference(sig, bands, rows))
+
+
+def test_jaccard_kernel_equals_python_sets() -> None:
+    from dedup.jaccard import jaccard_of_sets
+
+    rng = np.random.default_rng(6)
+    sets = [rng.integers(0, 50, size=int(rng.integers(0, 40))).astype(np.uint32) for _ in range(41)]
+    left, right = sets[:-1], sets[1:]
+    got = jaccard_of_sets(np.concatenate(left), np.r_[0, np.cumsum([len(s) for s in left])],
+                          np.concatenate(right), np.r_[0, np.cumsum([len(s) for s in right])])
+    for value, a, b in zip(got, left, right):
+        sa, sb = set(a.tolist()), set(b.tolist())
+        assert value == np.float32(len(sa & sb) / len(sa | sb) if sa | sb else 1.0)
+
+
+def test_group_pairs_of_many_rows_equals_all_pairs_by_key() -> None:
+    """Above 65,536 rows the singleton keys are filtered out first: same pairs as by brute force."""
+    rng = np.random.default_rng(8)
+    keys = rng.integers(0, 200_000, size=100_000).astype(np.uint64)
+    ordinals = rng.permutation(10**6)[:100_000].astype(np.uint64)
+    by_key: dict[int, list[int]] = {}
+    for key, ordinal in zip(keys.tolist(), ordinals.tolist()):
+        by_key.setdefault(key, []).append(ordinal)
+    expected = sorted((min(a, b), max(a, b)) for members in by_key.values() if 1 < len(members) <= 32
+                      for i, a in enumerate(members) for b in members[i + 1:])
+    big = [m for m in by_key.values() if len(m) > 32]
+    assert not big
+    assert [tuple(p) for p in group_pairs(keys, ordinals).tolist()] == expected

@@ -1,0 +1,134 @@
+"""Shuffle files: one file per producer task, rows grouped by consumer bucket, read by ranged reads.
+
+A producer (a split or partition task) writes ONE file per shuffle, however many consumers there
+are: a header of bucket offsets, then the buckets one after the other. A consumer reads its bucket
+from every producer's file with two ranged reads (the two header entries that bound it, then the
+bytes between them), so no task downloads a whole file it needs a slice of, and empty buckets cost
+no file at all.
+
+Two encodings share the layout ``magic (8 B) | n_buckets (int64) | offsets (n_buckets + 1 int64,
+relative to the data start) | data``:
+
+- **table** (:func:`write_table_buckets` / :func:`read_table_bucket`): each non-empty bucket is an
+  Arrow IPC stream, so any column type (strings, lists) travels.
+- **rows** (:func:`write_row_buckets` / :func:`read_row_range`): fixed-width rows of a numpy
+  structured dtype, so a *range* of buckets is one contiguous read. Stage 1 writes band keys and
+  exact digests this way over 4096 fixed slots (top 12 bits of the key), which lets the job choose
+  the number of partitions after stage 1, from the number of documents actually read.
+"""
+from __future__ import annotations
+
+import io
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import pyarrow as pa
+
+from dedup.workdir import WorkDir
+
+_MAGIC_TABLE = b"HBSHUFT1"
+_MAGIC_ROWS = b"HBSHUFR1"
+_PREFIX = 16  # magic + n_buckets
+SLOTS = 4096  # fixed slots of the row files: the top 12 bits of a uint64 key
+_SLOT_SHIFT = np.uint64(64 - 12)
+
+
+def slot_of(keys: np.ndarray) -> np.ndarray:
+    """Slot (0..4095) of uint64 keys: their top 12 bits."""
+    return (keys >> _SLOT_SHIFT).astype(np.int64)
+
+
+def slot_range(partition: int, partitions: int) -> tuple[int, int]:
+    """The contiguous slots [first, end) that make up ``partition`` of ``partitions``."""
+    return partition * SLOTS // partitions, (partition + 1) * SLOTS // partitions
+
+
+def _header(magic: bytes, offsets: np.ndarray) -> bytes:
+    return magic + struct.pack("<q", len(offsets) - 1) + offsets.astype("<i8").tobytes()
+
+
+def _bucket_order(buckets: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row order grouping rows by bucket, stably; bucket boundaries in that order)."""
+    # Bucket numbers below 2**15 sort as int16: numpy's stable sort is then a radix sort.
+    keys = buckets.astype(np.int16) if n_buckets <= 32767 else buckets
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(buckets[order], np.arange(n_buckets + 1))
+    return order, bounds
+
+
+def write_table_buckets(work: WorkDir, path: str, table: pa.Table, buckets: np.ndarray, n_buckets: int) -> list[int]:
+    """Write ``table``'s rows grouped by ``buckets`` (int, one per row, in 0..n_buckets-1).
+
+    Rows keep their relative order inside a bucket. Returns the row count of every bucket.
+    """
+    order, bounds = _bucket_order(np.asarray(buckets, dtype=np.int64), n_buckets)
+    blocks: list[bytes] = []
+    offsets = np.zeros(n_buckets + 1, dtype=np.int64)
+    if table.num_rows:
+        table = table.take(pa.array(order))
+    for bucket in range(n_buckets):
+        begin, end = int(bounds[bucket]), int(bounds[bucket + 1])
+        if end > begin:
+            sink = io.BytesIO()
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table.slice(begin, end - begin))
+            blocks.append(sink.getvalue())
+        offsets[bucket + 1] = offsets[bucket] + (len(blocks[-1]) if end > begin else 0)
+    work.write_bytes(path, _header(_MAGIC_TABLE, offsets) + b"".join(blocks))
+    return np.diff(bounds).astype(int).tolist()
+
+
+def write_row_buckets(work: WorkDir, path: str, rows: np.ndarray, buckets: np.ndarray, n_buckets: int) -> None:
+    """Write a structured array's rows grouped by bucket (fixed width, so bucket ranges are contiguous)."""
+    order, bounds = _bucket_order(np.asarray(buckets, dtype=np.int64), n_buckets)
+    data = np.ascontiguousarray(rows[order]).tobytes()
+    work.write_bytes(path, _header(_MAGIC_ROWS, bounds * rows.dtype.itemsize) + data)
+
+
+def _range_bytes(work: WorkDir, path: str, n_buckets: int, first: int, end: int) -> bytes:
+    """The data bytes of buckets [first, end) of one shuffle file of ``n_buckets`` buckets: two
+    ranged reads (the bounding header entries, then the data)."""
+    entries = work.read_range(path, _PREFIX + 8 * first, _PREFIX + 8 * (end + 1))
+    offsets = np.frombuffer(entries, dtype="<i8")
+    if len(offsets) != end - first + 1:
+        raise ValueError(f"{path}: buckets {first}..{end} are outside the file (truncated or not a shuffle file)")
+    if offsets[-1] == offsets[0]:
+        return b""
+    data_start = _PREFIX + 8 * (n_buckets + 1)
+    return work.read_range(path, data_start + int(offsets[0]), data_start + int(offsets[-1]))
+
+
+def _map_paths(work: WorkDir, paths: list[str], read: Callable[[str], Any]) -> list[Any]:
+    """``read`` over paths; threads for remote work dirs (ranged reads are latency-bound)."""
+    if work.is_local() or len(paths) < 4:
+        return [read(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(pool.map(read, paths))
+
+
+def read_table_bucket(
+    work: WorkDir, paths: Iterable[str], n_buckets: int, bucket: int, schema: pa.Schema
+) -> pa.Table:
+    """Bucket ``bucket`` (of ``n_buckets``) of every producer file in ``paths``, in path order."""
+    paths = list(paths)
+
+    def read(path: str) -> list[pa.Table]:
+        data = _range_bytes(work, path, n_buckets, bucket, bucket + 1)
+        return [pa.ipc.open_stream(pa.py_buffer(data)).read_all()] if data else []
+
+    # Producers may carry more columns than this reader wants (e.g. scored edges): keep the schema's.
+    tables = [t.select(schema.names) for found in _map_paths(work, paths, read) for t in found]
+    return pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
+
+
+def read_row_range(work: WorkDir, paths: Iterable[str], n_buckets: int, first: int, end: int, dtype: np.dtype) -> np.ndarray:
+    """Rows of buckets [first, end) (of ``n_buckets``) of every producer file in ``paths``."""
+    paths = list(paths)
+
+    def read(path: str) -> bytes:
+        return _range_bytes(work, path, n_buckets, first, end)
+
+    chunks = [np.frombuffer(data, dtype=dtype) for data in _map_paths(work, paths, read) if data]
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtype)

@@ -1,0 +1,86 @@
+"""Split sizes from the input's size: consecutive small input files grouped into one split.
+
+A source lists one split per file. Millions of small files would make millions of tasks and, worse,
+shuffles of splits x splits ranged reads, so :func:`plan_splits` groups consecutive splits until a
+group holds ``split_bytes`` of input (in input order, so output order is kept). By default it groups
+only when there are more than ``MAX_SPLITS`` files, aiming at ``MAX_SPLITS`` groups; a given
+``split_bytes`` groups any run of smaller files. A file larger than ``split_bytes`` stays one split
+(files are not cut).
+
+A group is a :class:`~dedup.sources.Split` of kind ``"group"`` whose options list its member splits;
+:class:`GroupedSource` reads it by reading its members one after the other with the source that
+listed them, so bad records still name their own file and line.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import fsspec
+import pyarrow as pa
+
+from dedup.sources import BadRecordHandler, DocumentSource, Split
+
+GROUP_KIND = "group"
+MAX_SPLITS = 4096
+
+
+def split_size(split: Split) -> int:
+    """Bytes of input a split reads (0 when unknown); a group's members added up."""
+    if split.kind == GROUP_KIND:
+        return sum(split_size(member) for member in members_of(split))
+    try:
+        fs, path = fsspec.core.url_to_fs(split.url)
+        return int(fs.size(path) or 0)
+    except (OSError, ValueError, TypeError):
+        return 0
+
+
+def members_of(split: Split) -> list[Split]:
+    """The splits a group reads, in order."""
+    listed = json.loads(dict(split.options)["members"])
+    return [Split(kind, url, tuple((str(k), str(v)) for k, v in options)) for kind, url, options in listed]
+
+
+def plan_splits(source: DocumentSource, split_bytes: int | None = None) -> tuple[DocumentSource, list[Split]]:
+    """The source to read and its splits, small consecutive files grouped (see the module docstring)."""
+    splits = source.splits()
+    if split_bytes is None and len(splits) <= MAX_SPLITS:
+        return source, splits
+    sizes = [split_size(s) for s in splits]
+    if split_bytes is None:
+        split_bytes = max(1, -(-sum(sizes) // MAX_SPLITS))
+    groups: list[list[Split]] = []
+    held = 0
+    for split, size in zip(splits, sizes):
+        if not groups or held >= split_bytes or (held and held + size > split_bytes):
+            groups.append([])
+            held = 0
+        groups[-1].append(split)
+        held += size
+    if all(len(group) == 1 for group in groups):
+        return source, splits
+    planned = [group[0] if len(group) == 1 else _group(group) for group in groups]
+    return GroupedSource(source), planned
+
+
+def _group(members: list[Split]) -> Split:
+    listed = [[s.kind, s.url, [list(o) for o in s.options]] for s in members]
+    return Split(GROUP_KIND, members[0].url, (("members", json.dumps(listed)),))
+
+
+class GroupedSource:
+    """Reads group splits member by member with the wrapped source; other splits go straight to it."""
+
+    def __init__(self, source: DocumentSource) -> None:
+        self.source = source
+
+    def splits(self) -> list[Split]:
+        return self.source.splits()
+
+    def read(self, split: Split, on_bad_record: BadRecordHandler | None = None) -> Iterator[pa.RecordBatch]:
+        if split.kind != GROUP_KIND:
+            yield from self.source.read(split, on_bad_record)
+            return
+        for member in members_of(split):
+            yield from self.source.read(member, on_bad_record)

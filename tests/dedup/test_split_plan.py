@@ -1,0 +1,65 @@
+"""Split sizes: consecutive small files grouped into splits of about --split-bytes; same documents
+out, fewer splits."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from dedup import split_plan
+from dedup.config import DedupConfig
+from dedup.sources import JsonlSource
+from dedup.split_plan import GROUP_KIND, members_of, plan_splits
+
+
+@pytest.fixture()
+def many_files(tmp_path: Path, articles: list[str]) -> Path:
+    directory = tmp_path / "in"
+    directory.mkdir()
+    records = [{"id": f"a{i}", "text": t} for i, t in enumerate(articles[:30])]
+    records += [{"id": f"copy{i}", "text": articles[i]} for i in range(0, 30, 3)]
+    for index in range(20):
+        lines = [json.dumps(r) + "\n" for r in records[index::20]]
+        if index == 7:
+            lines.append("not json\n")
+        (directory / f"{index:02d}.jsonl").write_text("".join(lines))
+    return directory
+
+
+def test_groups_keep_input_order_and_bound_their_size(many_files: Path) -> None:
+    source = JsonlSource([str(many_files)])
+    same, splits = plan_splits(source)
+    assert same is source and len(splits) == 20  # few files: one split per file
+    sizes = [p.stat().st_size for p in sorted(many_files.glob("*.jsonl"))]
+    grouped_source, groups = plan_splits(source, split_bytes=3 * max(sizes))
+    members = [m.url for g in groups for m in (members_of(g) if g.kind == GROUP_KIND else [g])]
+    assert members == [s.url for s in splits] and 2 <= len(groups) < 20
+    for group in groups:
+        listed = members_of(group) if group.kind == GROUP_KIND else [group]
+        assert len(listed) == 1 or sum(Path(m.url).stat().st_size for m in listed) <= 3 * max(sizes)
+
+
+def test_many_files_are_grouped_by_default(many_files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(split_plan, "MAX_SPLITS", 4)
+    _, groups = plan_splits(JsonlSource([str(many_files)]))
+    assert len(groups) <= 5 and all(g.kind == GROUP_KIND for g in groups)
+
+
+@pytest.mark.ray
+def test_grouped_run_finds_the_same_duplicates(ray_session: None, many_files: Path, tmp_path: Path) -> None:
+    from dedup.job import run_dedup
+
+    outputs = {}
+    for name, split_bytes in (("files", None), ("grouped", 25000)):
+        output = tmp_path / name
+        summary = run_dedup(JsonlSource([str(many_files)]), str(output), DedupConfig(partitions=2, split_bytes=split_bytes),
+                            run_id=name, progress=False)
+        data = pq.read_table(output / "data").to_pylist()
+        removed = sorted(pq.read_table(output / "removed").to_pylist(), key=lambda r: r["id"])
+        quarantine = [(Path(r["source"]).name, r["offset"]) for r in pq.read_table(output / "quarantine.parquet").to_pylist()]
+        outputs[name] = (summary["splits"], data, removed, quarantine)
+    assert outputs["grouped"][0] < outputs["files"][0] == 20
+    assert outputs["grouped"][1:] == outputs["files"][1:]
+    assert len(outputs["files"][2]) == 10 and outputs["files"][3] == [("07.jsonl", 3)]

@@ -1,0 +1,172 @@
+"""A real multi-node Ray cluster on loopback: a head and N worker nodes, each a ``ray start`` process
+with its own temp dir, node address and ports, started and stopped by pid (never ``ray stop``).
+
+For tests that must see work spread over several nodes on one machine::
+
+    with LoopbackCluster(workers=2, cpus_per_worker=1) as cluster:
+        subprocess.run([sys.executable, "-m", "haybale", "dedup", "run", "--address", cluster.address, ...],
+                       env=cluster.env())
+
+The head has no CPUs, so every task runs on a worker node. Each node binds its own loopback address
+(127.0.0.2 for the head, then .3, .4, ...; Ray rewrites 127.0.0.1 to the host's address) and gets
+free ports and its own range of worker ports. All nodes share this machine's disk, so a local path
+is reachable by every node (a real cluster needs a shared or object-store URL instead).
+:meth:`stop` kills exactly the processes the cluster started (and their descendants) and removes
+the temp dirs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+HEAD_IP = "127.0.0.2"
+# Worker-process port ranges, one per node, below the OS's ephemeral range and away from
+# deploy/local_cluster.py's 20000-20999.
+_WORKER_PORT_BASE, _WORKER_PORT_SPAN = 22000, 400
+
+_PROBE = """
+import json, sys, ray
+ray.init(address=sys.argv[1], log_to_driver=False)
+print(json.dumps([{"ip": n["NodeManagerAddress"], "cpus": n["Resources"].get("CPU", 0), "id": n["NodeID"]}
+                  for n in ray.nodes() if n["Alive"]]))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LoopbackCluster:
+    """A head node (no CPUs) and ``workers`` worker nodes with ``cpus_per_worker`` CPUs each."""
+
+    def __init__(self, workers: int = 2, cpus_per_worker: int = 1, start_timeout: float = 120) -> None:
+        self.workers = workers
+        self.cpus_per_worker = cpus_per_worker
+        self.start_timeout = start_timeout
+        self.ray_bin = str(Path(sys.executable).with_name("ray"))
+        self.gcs_port = _free_port()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.temp_dirs: list[str] = []
+        self._known: dict[int, psutil.Process] = {}
+        self.nodes: list[dict[str, Any]] = []
+
+    @property
+    def address(self) -> str:
+        """The GCS address drivers connect to (``ray.init(address=...)``, ``--address``)."""
+        return f"{HEAD_IP}:{self.gcs_port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment for drivers of this cluster."""
+        return {**os.environ, "RAY_ADDRESS": self.address, "RAY_AUTH_MODE": "token"}
+
+    def _node_command(self, index: int) -> list[str]:
+        ip = f"127.0.0.{2 + index}"
+        temp_dir = tempfile.mkdtemp(prefix=f"hb-ray-node{index}-")
+        self.temp_dirs.append(temp_dir)
+        low = _WORKER_PORT_BASE + index * _WORKER_PORT_SPAN
+        command = [self.ray_bin, "start", "--block", "--node-ip-address", ip, "--temp-dir", temp_dir,
+                   "--node-manager-port", str(_free_port()), "--object-manager-port", str(_free_port()),
+                   "--metrics-export-port", str(_free_port()), "--dashboard-agent-listen-port", str(_free_port()),
+                   "--dashboard-agent-grpc-port", str(_free_port()), "--runtime-env-agent-port", str(_free_port()),
+                   "--min-worker-port", str(low), "--max-worker-port", str(low + _WORKER_PORT_SPAN - 1)]
+        if index == 0:
+            return command + ["--head", "--port", str(self.gcs_port), "--num-cpus", "0", "--include-dashboard", "false",
+                              "--ray-client-server-port", str(_free_port())]
+        return command + ["--address", self.address, "--num-cpus", str(self.cpus_per_worker)]
+
+    def _launch(self, index: int) -> None:
+        command = self._node_command(index)
+        log = open(Path(self.temp_dirs[-1]) / "ray-start.log", "wb")
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        self.procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                           env={**os.environ, "RAY_AUTH_MODE": "token", "PATH": path}))
+
+    def start(self) -> "LoopbackCluster":
+        try:
+            self._launch(0)
+            self._wait_for_nodes(1)
+            for index in range(1, self.workers + 1):
+                self._launch(index)
+            self.nodes = self._wait_for_nodes(self.workers + 1)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_for_nodes(self, count: int) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + self.start_timeout
+        last = ""
+        while time.monotonic() < deadline:
+            self._remember_descendants()
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"ray start exited with {proc.returncode}: {self.log_tail()}")
+            probe = subprocess.run([sys.executable, "-c", _PROBE, self.address], capture_output=True, text=True,
+                                   env=self.env(), timeout=60)
+            if probe.returncode == 0:
+                nodes = json.loads(probe.stdout.strip().splitlines()[-1])
+                if len(nodes) >= count:
+                    return list(nodes)
+            last = probe.stderr[-2000:]
+            time.sleep(1)
+        raise RuntimeError(f"the cluster did not reach {count} nodes in {self.start_timeout} s: {last}\n{self.log_tail()}")
+
+    def _remember_descendants(self) -> None:
+        for proc in self.procs:
+            try:
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    self._known.setdefault(child.pid, child)
+            except psutil.NoSuchProcess:
+                pass
+
+    def log_tail(self, lines: int = 20) -> str:
+        tails = []
+        for temp_dir in self.temp_dirs:
+            path = Path(temp_dir) / "ray-start.log"
+            if path.exists():
+                tails.append("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n---\n".join(tails)
+
+    def started_pids(self) -> list[int]:
+        """Every process this cluster started (``ray start`` and its descendants) seen so far."""
+        self._remember_descendants()
+        return [p.pid for p in self.procs] + list(self._known)
+
+    def stop(self) -> None:
+        """Kill every process the cluster started (workers first, then the head), by pid."""
+        self._remember_descendants()
+        for proc in reversed(self.procs):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        for known in self._known.values():
+            try:
+                known.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(list(self._known.values()), timeout=10)
+        self.procs = []
+        for temp_dir in self.temp_dirs:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        self.temp_dirs = []
+
+    def __enter__(self) -> "LoopbackCluster":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

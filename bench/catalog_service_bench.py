@@ -39,6 +39,7 @@ from catalog.client import CatalogClient
 from catalog.keys import canonical_key, key_id
 from catalog.service_run import spawn_service
 from catalog.store import Store
+from catalog.tokens import generate_token
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
@@ -161,7 +162,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"building a catalog of {n:,} keys ...", flush=True)
         keys = make_keys(n)
         result["build_seconds"] = build_root(work / "root", keys)
-        proc, url = spawn_service(str(work / "root"), env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=str(REPO))
+        os.environ.setdefault("HAYBALE_TOKEN", generate_token())  # the clients below read it
+        proc, url, _ = spawn_service(str(work / "root"), env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=str(REPO))
         singles = [keys[rng.randrange(n)] for _ in range(args.singles)]
         with Catalog.open(work / "root" / "catalog", read_only=True) as cat, CatalogClient(url) as client:
             print("single gets ...", flush=True)

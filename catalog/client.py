@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import ssl
 import threading
 from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import urlencode, urlsplit
@@ -40,6 +42,7 @@ from catalog.errors import (
     VolumeNotFoundError,
 )
 from catalog.location import Location
+from catalog.tokens import client_token
 from catalog.wire import WARNINGS_HEADER, location_from_dict, location_from_row, unpack_locations
 
 DEFAULT_URL = "http://127.0.0.1:7480"
@@ -52,10 +55,14 @@ class CatalogClient:
     """Talks to the catalog service at ``url`` (``http://host:port``).
 
     ``batch_size`` caps keys per batch request (default: the service's own limit, asked once).
-    ``timeout`` is per request, in seconds.
+    ``timeout`` is per request, in seconds. ``token`` is sent as ``Authorization: Bearer`` (default:
+    ``HAYBALE_TOKEN``, else the file named by ``HAYBALE_TOKEN_FILE``; none: no header). For
+    ``https://`` URLs, ``cafile`` (default: ``HAYBALE_CA_FILE``) is the certificate authority to trust
+    beside the system's (a self-signed service certificate).
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 30.0, batch_size: int | None = None) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 30.0, batch_size: int | None = None,
+                 token: str | None = None, cafile: str | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadRequestError(f"catalog service URL {url!r} is not http://HOST:PORT: give e.g. {DEFAULT_URL}")
@@ -69,13 +76,20 @@ class CatalogClient:
         self._local = threading.local()
         self._conns: list[http.client.HTTPConnection] = []
         self._conns_lock = threading.Lock()
+        self._token = client_token(token)
+        self._auth = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        self._ssl: ssl.SSLContext | None = None
+        if self._https:
+            self._ssl = ssl.create_default_context(cafile=cafile or os.environ.get("HAYBALE_CA_FILE") or None)
 
     # -- transport ---------------------------------------------------------------------------------
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = cls(self._host, self._port, timeout=self.timeout)
+            if self._https:
+                conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
+            else:
+                conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
             self._local.conn = conn
             with self._conns_lock:
                 self._conns.append(conn)
@@ -90,7 +104,7 @@ class CatalogClient:
     def _request(self, method: str, endpoint: str, params: dict[str, Any] | None = None,
                  body: bytes | None = None, headers_out: dict[str, str] | None = None) -> tuple[int, bytes]:
         path = f"{self._base}/v1/{endpoint}" + (f"?{urlencode(params)}" if params else "")
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = {**self._auth, **({"Content-Type": "application/json"} if body is not None else {})}
         for attempt in (0, 1):
             conn = self._connection()
             reused = conn.sock is not None

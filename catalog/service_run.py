@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import re
 import signal
@@ -17,19 +18,44 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 from aiohttp import web
 
 from catalog.errors import ServiceError
 from catalog.service import MAX_REQUEST_LINE, SHUTDOWN_GRACE_SECONDS, ServiceConfig, build_app, log
+from catalog.service_auth import tls_context
+from catalog.service_backend import MeteredBackend, ReaderBackend, RootBackend
+from catalog.service_metrics import Metrics
 from catalog.service_store import RefreshingStore
+from catalog.tokens import TOKEN_ENV, generate_token
+
+
+def open_backend(config: ServiceConfig) -> Any:
+    """The backend ``config`` names: another service (``upstream``), a reader from ``reader_factory``
+    (called with ``address`` and ``root``: the shard owners' client plugs in here), else the root's
+    catalog read-only. Blocking."""
+    if config.upstream:
+        from catalog.client import CatalogClient
+
+        return ReaderBackend(CatalogClient(config.upstream, token=config.upstream_token),
+                             f"catalog service at {config.upstream}")
+    if config.reader_factory:
+        module_name, _, function = config.reader_factory.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), function)
+        except (ImportError, AttributeError) as exc:
+            raise ServiceError(f"--reader-factory {config.reader_factory}: cannot import it ({exc}): give "
+                               "MODULE:FUNCTION of an installed module returning a CatalogReader") from exc
+        return ReaderBackend(factory(address=config.address, root=config.root),
+                             f"{config.reader_factory} (address {config.address})")
+    return RootBackend(RefreshingStore(config.root, config.catalog_dir))
 
 
 class RunningService:
     """A started service; ``url`` is where it answers (the real port when the config asked for 0)."""
 
-    def __init__(self, runner: web.AppRunner, backend: RefreshingStore, pool: ThreadPoolExecutor,
+    def __init__(self, runner: web.AppRunner, backend: Any, pool: ThreadPoolExecutor,
                  refresher: asyncio.Task[None] | None, url: str) -> None:
         self.runner = runner
         self.backend = backend
@@ -50,45 +76,52 @@ class RunningService:
         await loop.run_in_executor(None, self.backend.close)
 
 
-async def _follow_writer(backend: RefreshingStore, pool: ThreadPoolExecutor, seconds: float) -> None:
+async def _follow_writer(backend: Any, pool: ThreadPoolExecutor, seconds: float) -> None:
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(seconds)
         try:
-            await loop.run_in_executor(pool, backend.refresh)
+            await loop.run_in_executor(pool, backend.refresh, False)
         except Exception as exc:  # kept in backend.last_error; the old snapshot keeps serving
             log.warning("catalog service: reopening the catalog failed (will retry): %s", exc)
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=512)
+    return socket.create_server((host, port), family=family, backlog=1024, reuse_port=reuse_port)
 
 
-async def start_service(config: ServiceConfig) -> RunningService:
-    """Open the root read-only, bind, and start answering. Raises
-    :class:`~catalog.errors.CatalogNotFoundError` if the root has no catalog,
-    :class:`~catalog.errors.ServiceError` if it cannot listen on the address."""
+async def start_service(config: ServiceConfig, backend: Any = None) -> RunningService:
+    """Open the backend (:func:`open_backend`, unless one is given), bind, and start answering.
+    Raises :class:`~catalog.errors.CatalogNotFoundError` if the root has no catalog,
+    :class:`~catalog.errors.ServiceError` if it cannot listen on the address,
+    :class:`~catalog.errors.CatalogError` for unusable TLS files."""
     loop = asyncio.get_running_loop()
-    backend = await loop.run_in_executor(None, lambda: RefreshingStore(config.root, config.catalog_dir))
+    ssl_ctx = tls_context(config.certfile, config.keyfile)
+    if backend is None:
+        backend = await loop.run_in_executor(None, open_backend, config)
+    follows_writer = isinstance(backend, RootBackend)  # other readers follow their writers themselves
+    metrics = Metrics(config.metrics_dir)
+    backend = MeteredBackend(backend, metrics)
     pool = ThreadPoolExecutor(config.threads, thread_name_prefix="catalog-service")
     try:
-        sock = _bind(config.host, config.port)
+        sock = _bind(config.host, config.port, config.reuse_port)
     except OSError as exc:
         pool.shutdown()
         backend.close()
         raise ServiceError(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc}): is another "
                            "service using the port? pick another --port, or 0 for any free port") from exc
-    runner = web.AppRunner(build_app(backend, pool, config), access_log=None, handle_signals=False,
+    runner = web.AppRunner(build_app(backend, pool, config, metrics), access_log=None, handle_signals=False,
                            shutdown_timeout=SHUTDOWN_GRACE_SECONDS, max_line_size=MAX_REQUEST_LINE,
                            max_field_size=MAX_REQUEST_LINE)
     await runner.setup()
-    await web.SockSite(runner, sock).start()
+    await web.SockSite(runner, sock, ssl_context=ssl_ctx).start()
     refresher = (asyncio.create_task(_follow_writer(backend, pool, config.refresh_seconds))
-                 if config.refresh_seconds > 0 else None)
+                 if config.refresh_seconds > 0 and follows_writer else None)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    return RunningService(runner, backend, pool, refresher, f"http://{shown}:{port}")
+    scheme = "https" if ssl_ctx is not None else "http"
+    return RunningService(runner, backend, pool, refresher, f"{scheme}://{shown}:{port}")
 
 
 def serve(config: ServiceConfig, announce: Callable[[RunningService], None] | None = None) -> None:
@@ -117,8 +150,9 @@ class ServiceThread:
     """The service on a background thread of this process. ``start()`` returns once it answers
     (or raises what starting raised); ``stop()`` shuts it down and joins the thread."""
 
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: ServiceConfig, backend: Any = None) -> None:
         self.config = config
+        self.backend = backend
         self.url = ""
         self.service: RunningService | None = None
         self._thread: threading.Thread | None = None
@@ -141,7 +175,7 @@ class ServiceThread:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             try:
-                self.service = await start_service(self.config)
+                self.service = await start_service(self.config, self.backend)
             except BaseException as exc:
                 self._error = exc
                 self._ready.set()
@@ -170,22 +204,33 @@ class ServiceThread:
         self.stop()
 
 
+class Spawned(NamedTuple):
+    """A service started by :func:`spawn_service`: its process, URL and bearer token."""
+
+    process: "subprocess.Popen[str]"
+    url: str
+    token: str
+
+
 def spawn_service(root: str, *args: str, env: dict[str, str] | None = None,
-                  cwd: str | None = None) -> tuple["subprocess.Popen[str]", str]:
-    """Start ``haybale catalog serve --port 0 ARGS`` for ``root`` as a child process in its own
-    session; returns (process, URL) once it announced its URL. The caller stops it (SIGTERM to this
-    pid). Raises :class:`ServiceError` with the child's output if it exits instead.
+                  cwd: str | None = None, token: str | None = None) -> Spawned:
+    """Start ``haybale serve --port 0 ARGS`` for ``root`` as a child process in its own session,
+    with ``token`` (default: ``HAYBALE_TOKEN`` of ``env``, else a new one) as its bearer token;
+    returns once it announced its URL. The caller stops it (SIGTERM to this pid) and gives clients the
+    token. Raises :class:`ServiceError` with the child's output if it exits instead.
     """
-    child_env = {**(env if env is not None else os.environ), "HAYBALE_ROOT": root}
-    proc = subprocess.Popen([sys.executable, "-m", "haybale", "catalog", "serve", "--port", "0", *args],
+    base = env if env is not None else os.environ
+    token = token or base.get(TOKEN_ENV) or generate_token()
+    child_env = {**base, "HAYBALE_ROOT": root, TOKEN_ENV: token}
+    proc = subprocess.Popen([sys.executable, "-m", "haybale", "serve", "--port", "0", *args],
                             env=child_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    found = re.search(r"http://[^\s:]+:\d+", line)
+    found = re.search(r"https?://[^\s:]+:\d+", line)
     if not found:
         proc.kill()
         rest = proc.stdout.read()
         proc.wait()
-        raise ServiceError(f"`haybale catalog serve` for root {root} did not start: {(line + rest).strip()}")
-    return proc, found.group(0)
+        raise ServiceError(f"`haybale serve` for root {root} did not start: {(line + rest).strip()}")
+    return Spawned(proc, found.group(0), token)

@@ -222,9 +222,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n== 10. serve the catalog over HTTP (loopback) and query it from other processes ==")
     from catalog.service_run import spawn_service
+    from catalog.tokens import generate_token
 
-    print("\n$ haybale catalog serve --port 0 &", flush=True)
-    service, url = spawn_service(root)
+    os.environ.setdefault("HAYBALE_TOKEN", generate_token())  # the service and the --url commands share it
+    print("\n$ HAYBALE_TOKEN=... haybale serve --port 0 &", flush=True)
+    service, url, _ = spawn_service(root)
     print(f"  serving on {url}")
     try:
         run(["catalog", "stats", "--url", url, "--json"], root, show=4)

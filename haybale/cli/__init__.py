@@ -21,6 +21,7 @@ def build_parser() -> CommandParser:
     from haybale.cli.catalog_commands import register as register_catalog
     from haybale.cli.dedup_commands import register as register_dedup
     from haybale.cli.ingest_commands import register as register_ingest
+    from haybale.cli.serve_command import register as register_serve
 
     parser = CommandParser(
         prog="haybale",
@@ -28,10 +29,11 @@ def build_parser() -> CommandParser:
                     "RocksDB catalog, Ray ingest jobs and MinHash-LSH dedup.")
     parser.add_argument("--version", action="version", version=f"haybale {__version__}")
     add_global_options(parser, top=True)
-    sub = parser.add_subparsers(dest="group", required=True, metavar="{catalog,ingest,dedup}")
+    sub = parser.add_subparsers(dest="group", required=True, metavar="{catalog,ingest,dedup,serve}")
     register_catalog(sub)
     register_ingest(sub)
     register_dedup(sub)
+    register_serve(sub)
     return parser
 
 

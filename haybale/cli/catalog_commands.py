@@ -16,7 +16,8 @@ from catalog.errors import CatalogError
 from catalog.layout import RootLayout
 from catalog.location import Location
 from haybale.cli import output
-from haybale.cli.options import add_url_option, command, non_negative_float, port_number, positive_int
+from haybale.cli.options import add_url_option, command, positive_int
+from haybale.cli.serve_command import add_serve_options, cmd_serve
 from haybale.cli.stores import key_argument, new_paths, open_reader, writable_store
 
 
@@ -55,18 +56,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = command(cmds, "delete", "remove keys from the catalog (volume bytes are not touched)", cmd_delete)
     p.add_argument("keys", nargs="+", metavar="KEY")
 
-    p = command(cmds, "serve", "serve the catalog as an HTTP JSON query service (read-only; ingest jobs "
-                               "may keep writing)", cmd_serve)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=port_number, default=7480,
-                   help="port (default: 7480; 0 = any free port, printed)")
-    p.add_argument("--refresh-seconds", type=non_negative_float, default=2.0,
-                   help="look for new registrations by writers this often (default: 2; 0 = only on "
-                        "POST /v1/refresh)")
-    p.add_argument("--max-batch", type=positive_int, default=10_000,
-                   help="most keys per batch request (default: 10000)")
-    p.add_argument("--threads", type=positive_int, default=4,
-                   help="threads doing catalog and volume reads (default: 4)")
+    p = command(cmds, "serve", "alias of `haybale serve`: the catalog over HTTP (bearer token, limits, "
+                               "metrics; read-only, ingest jobs may keep writing)", cmd_serve)
+    add_serve_options(p)
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -134,24 +126,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
         ("shards", f"{stats['shards']} ({output.count(stats['slots'])} slots)"),
         ("catalog disk", output.size(stats["catalog_disk_bytes"])),
     ]))
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    from catalog.service import ServiceConfig
-    from catalog.service_run import RunningService, serve
-
-    config = ServiceConfig(root=args.root, catalog_dir=args.catalog_dir, host=args.host, port=args.port,
-                           refresh_seconds=args.refresh_seconds, max_batch=args.max_batch,
-                           threads=args.threads)
-
-    def announce(service: RunningService) -> None:
-        every = f"every {config.refresh_seconds:g} s" if config.refresh_seconds else "on POST /v1/refresh only"
-        print(f"haybale catalog service on {service.url} (catalog {service.backend.catalog_dir}, "
-              f"following writers {every}); stop with Ctrl-C or SIGTERM", flush=True)
-
-    serve(config, announce)
-    print("haybale catalog service stopped", flush=True)
     return 0
 
 

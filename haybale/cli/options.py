@@ -73,6 +73,9 @@ def add_url_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default=None, metavar="URL",
                         help="query a running catalog service (e.g. http://127.0.0.1:7480, see `haybale "
                              "catalog serve`) instead of opening the catalog; --root is then not used")
+    parser.add_argument("--token-file", default=None, metavar="FILE",
+                        help="with --url: file holding the service's bearer token (default: $HAYBALE_TOKEN, "
+                             "else $HAYBALE_TOKEN_FILE)")
 
 
 # -- value checks --------------------------------------------------------------------------------

@@ -32,8 +32,10 @@ def open_reader(args: argparse.Namespace) -> CatalogReader:
     """The catalog to query: the service at ``--url``, else the root's store, read-only."""
     if getattr(args, "url", None):
         from catalog.client import CatalogClient
+        from catalog.tokens import read_token_file
 
-        return CatalogClient(args.url)
+        token_file = getattr(args, "token_file", None)
+        return CatalogClient(args.url, token=read_token_file(token_file) if token_file else None)
     return Store(args.root, catalog_dir=args.catalog_dir, read_only=True, create=False)
 
 

@@ -57,9 +57,12 @@ def test_keys_registered_by_a_live_writer_become_visible(tmp_path: Path, bulk: b
 def test_haybale_catalog_serve_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     root = str(tmp_path / "root")
     build_root(root)
+    token = "catalog-serve-alias-token-0123456789"
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
     env = {**os.environ, "HAYBALE_ROOT": root, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "haybale", "catalog", "serve", "--port", "0",
-                             "--refresh-seconds", "0.5"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                             "--refresh-seconds", "0.5", "--token-file", str(token_file)], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert proc.stdout is not None
@@ -67,13 +70,13 @@ def test_haybale_catalog_serve_answers_and_stops_cleanly_on_sigterm(tmp_path: Pa
         found = re.search(r"http://127\.0\.0\.1:\d+", line)
         assert found, (line, proc.stderr.read() if proc.poll() is not None else "")
         url = found.group(0)
-        with CatalogClient(url) as c:
+        with CatalogClient(url, token=token) as c:
             assert c.health()["status"] == "ok"
         key = "https://example.com/section/1/page-1.html"
         for args in (["get", key], ["cat", "--raw", "https://example.com/gz"], ["ls", "https://example.com/"],
                      ["ls", "--long", "--limit", "5"], ["ls", "--json"], ["stats", "--json"]):
             embedded = haybale("catalog", *args, root=root)
-            served = haybale("catalog", *args, "--url", url, root=root)
+            served = haybale("catalog", *args, "--url", url, "--token-file", str(token_file), root=root)
             assert served == embedded, args
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0

@@ -1,0 +1,139 @@
+"""What the service's handlers share: the application's keys, running blocking reads off the event
+loop, request parameter checks, JSON answers, and errors as HTTP answers."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from aiohttp import web
+
+from catalog.errors import (
+    BadRequestError,
+    CatalogError,
+    CorruptRecordError,
+    DecodedSizeError,
+    InvalidKeyError,
+    KeyNotFoundError,
+    ServiceError,
+    VolumeError,
+)
+from catalog.service_backend import is_unavailable
+from catalog.service_metrics import Metrics
+
+log = logging.getLogger("haybale.catalog.service")
+
+DEFAULT_LIST_LIMIT = 1_000
+RETRY_AFTER_SECONDS = 5
+
+BACKEND = web.AppKey("backend", object)
+POOL = web.AppKey("pool", ThreadPoolExecutor)
+CONFIG = web.AppKey("config", object)
+METRICS = web.AppKey("metrics", Metrics)
+MAX_BODY = web.AppKey("max_body", int)
+
+
+async def blocking(request: web.Request, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn(*args)`` in the service's thread pool (never on the event loop)."""
+    return await asyncio.get_running_loop().run_in_executor(request.app[POOL], fn, *args)
+
+
+# -- request parameters ----------------------------------------------------------------------------
+def key_param(request: web.Request) -> str:
+    key = request.query.get("key")
+    if key is None:
+        raise BadRequestError(f"missing query parameter 'key': call {request.method} "
+                              f"{request.path}?key=<URL-encoded key>", 400)
+    return key
+
+
+def flag_param(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "0").lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no", ""):
+        return False
+    raise BadRequestError(f"query parameter {name}={value[:40]!r} is not a flag: give 1 or 0", 400)
+
+
+def limit_param(request: web.Request) -> int:
+    most = request.app[CONFIG].max_list_limit  # type: ignore[attr-defined]
+    text = request.query.get("limit", str(min(DEFAULT_LIST_LIMIT, most)))
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= most:
+        raise BadRequestError(f"limit={text[:40]!r} is not a whole number from 1 to {most:,}: "
+                              "page through longer listings with 'cursor'", 400)
+    return limit
+
+
+def parse_key_batch(body: bytes, max_batch: int) -> list[str]:
+    """The keys of a batch request body: a JSON list of strings, or ``{"keys": [...]}``.
+
+    Raises :class:`BadRequestError` (400 bad JSON or element, 413 over ``max_batch``).
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequestError(f"request body is not valid JSON ({exc}): send a JSON list of key "
+                              'strings, e.g. ["https://example.com/", "file:///data/a.txt"]', 400) from None
+    if isinstance(data, dict) and "keys" in data:
+        data = data["keys"]
+    if not isinstance(data, list):
+        raise BadRequestError(f"request body is a JSON {type(data).__name__}, not a list: send a JSON "
+                              'list of key strings, e.g. ["https://example.com/"]', 400)
+    if len(data) > max_batch:
+        raise BadRequestError(f"batch of {len(data):,} keys is over this service's limit of "
+                              f"{max_batch:,} keys per request: split it (CatalogClient does)", 413)
+    for i, key in enumerate(data):
+        if not isinstance(key, str):
+            raise BadRequestError(f"key #{i} of the batch is a JSON {type(key).__name__} ({str(key)[:40]}), "
+                                  "not a string: send every key as a string", 400)
+    return data
+
+
+def json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def json_answer(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+
+# -- errors as HTTP answers ------------------------------------------------------------------------
+def error_response(status: int, kind: str, message: str, headers: dict[str, str] | None = None,
+                   **extra: Any) -> web.Response:
+    return web.json_response({"error": {"type": kind, "message": message, **extra}}, status=status,
+                             headers=headers)
+
+
+def error_answer(exc: BaseException) -> web.Response:
+    """The HTTP answer for an exception raised while serving a request. A backend that cannot be
+    reached is 503 with ``Retry-After`` (the client should retry), never 500."""
+    if isinstance(exc, KeyNotFoundError):
+        return error_response(404, "KeyNotFoundError", str(exc), key=getattr(exc, "key", None))
+    if isinstance(exc, BadRequestError):
+        return error_response(exc.status or 400, "BadRequestError", str(exc))
+    if is_unavailable(exc):
+        return error_response(503, "ServiceUnavailableError",
+                              f"the catalog's owners or store cannot be reached now ({type(exc).__name__}: "
+                              f"{str(exc)[:300]}): retry in {RETRY_AFTER_SECONDS} s",
+                              headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if isinstance(exc, ServiceError):
+        return error_response(exc.status or 500, type(exc).__name__, str(exc))
+    if isinstance(exc, InvalidKeyError):
+        return error_response(400, "InvalidKeyError", str(exc))
+    if isinstance(exc, DecodedSizeError):
+        return error_response(413, "DecodedSizeError", str(exc))
+    if isinstance(exc, CorruptRecordError):
+        return error_response(500, "CorruptRecordError", str(exc), volume=exc.volume, offset=exc.offset)
+    if isinstance(exc, VolumeError):
+        return error_response(500, type(exc).__name__, str(exc))
+    if isinstance(exc, CatalogError):
+        return error_response(500, type(exc).__name__, str(exc))
+    log.exception("unexpected error serving a catalog request", exc_info=exc)
+    return error_response(500, "InternalError", f"{type(exc).__name__}: {exc}")

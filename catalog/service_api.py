@@ -24,6 +24,7 @@ import json
 import re
 import struct
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -85,6 +86,14 @@ def pack_keys(keys: list[str]) -> bytes:
 
 
 def check_key(request: web.Request, key: str) -> str:
+    """``key`` if it is a usable key: not empty, within ``max_key_bytes``, and percent-encoded UTF-8
+    (invalid bytes are refused, never replaced by U+FFFD and looked up as another key)."""
+    if "\ufffd" in key:
+        try:
+            parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequestError("query parameter 'key' is not percent-encoded UTF-8: encode the key's UTF-8 "
+                                  "bytes (e.g. curl -G --data-urlencode key=...)", 400) from None
     limit = request.app[CONFIG].max_key_bytes
     size = len(key.encode("utf-8", "surrogatepass"))
     if size == 0:

@@ -15,6 +15,7 @@ API), served over any backend beside the front door's (:mod:`catalog.service_api
 from __future__ import annotations
 
 import json
+import os
 
 from aiohttp import web
 
@@ -43,7 +44,7 @@ ENDPOINTS = ["GET /v1/record?key=", "GET /v1/content?key=&raw=", "POST /v1/looku
 async def health(request: web.Request) -> web.Response:
     backend, config = request.app[BACKEND], request.app[CONFIG]
     return web.json_response({
-        "status": "ok", **backend.status(), "refresh_seconds": config.refresh_seconds,
+        "status": "ok", "worker_pid": os.getpid(), **backend.status(), "refresh_seconds": config.refresh_seconds,
         "max_batch": config.max_batch, "max_list_limit": config.max_list_limit,
         "max_key_bytes": config.max_key_bytes, "max_body_bytes": config.body_limit, "endpoints": ENDPOINTS})
 

@@ -65,7 +65,6 @@ class Metrics:
             if status >= 400:
                 self._inc("haybale_http_errors_total", (endpoint, str(status)))
             self._observe("haybale_http_request_seconds", (endpoint,), seconds)
-        self.maybe_dump()
 
     def backend_call(self, call: str, outcome: str, seconds: float) -> None:
         with self._lock:

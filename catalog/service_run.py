@@ -56,7 +56,10 @@ class RunningService:
     """A started service; ``url`` is where it answers (the real port when the config asked for 0)."""
 
     def __init__(self, runner: web.AppRunner, backend: Any, pool: ThreadPoolExecutor,
-                 refresher: asyncio.Task[None] | None, url: str) -> None:
+                 refresher: asyncio.Task[None] | None, url: str, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics
+        self.dumper = (asyncio.create_task(_share_metrics(metrics))
+                       if metrics is not None and metrics.metrics_dir is not None else None)
         self.runner = runner
         self.backend = backend
         self.pool = pool
@@ -65,6 +68,11 @@ class RunningService:
 
     async def stop(self) -> None:
         """Stop serving and close the store; idempotent."""
+        if self.dumper is not None:
+            self.dumper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.dumper
+            self.dumper = None
         if self.refresher is not None:
             self.refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -74,6 +82,15 @@ class RunningService:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.pool.shutdown)
         await loop.run_in_executor(None, self.backend.close)
+        if self.metrics is not None:
+            self.metrics.maybe_dump(every=0)  # the last counts, for the workers still serving
+
+
+async def _share_metrics(metrics: Metrics) -> None:
+    """Write this worker's counts for the other workers' scrapes every second (idle workers too)."""
+    while True:
+        await asyncio.sleep(1.0)
+        metrics.maybe_dump(every=0)
 
 
 async def _follow_writer(backend: Any, pool: ThreadPoolExecutor, seconds: float) -> None:
@@ -121,7 +138,7 @@ async def start_service(config: ServiceConfig, backend: Any = None) -> RunningSe
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     scheme = "https" if ssl_ctx is not None else "http"
-    return RunningService(runner, backend, pool, refresher, f"{scheme}://{shown}:{port}")
+    return RunningService(runner, backend, pool, refresher, f"{scheme}://{shown}:{port}", metrics)
 
 
 def serve(config: ServiceConfig, announce: Callable[[RunningService], None] | None = None) -> None:

@@ -1,0 +1,110 @@
+"""``haybale serve`` as a command: the generated token, the --no-auth warning, and several worker
+processes on one port (connections spread over them, metrics summed, a killed worker replaced,
+SIGTERM stops them all)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from catalog.client import CatalogClient
+from tests.catalog.service_helpers import REPO, build_root
+from tests.catalog.test_front_door import call
+
+
+def start_serve(root: str, *args: str, env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAYBALE_TOKEN")}
+    env.update({"HAYBALE_ROOT": root, "PYTHONPATH": str(REPO), **(env_extra or {})})
+    proc = subprocess.Popen([sys.executable, "-m", "haybale", "serve", "--port", "0", "--refresh-seconds", "0", *args],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    found = re.search(r"http://127\.0\.0\.1:\d+", line)
+    if not found:
+        proc.kill()
+        raise AssertionError(line + proc.communicate()[1])
+    return proc, found.group(0)
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+    return proc.returncode, out, err
+
+
+def test_a_token_is_generated_and_printed_when_none_is_set(tmp_path: Path) -> None:
+    root = str(tmp_path / "root")
+    expected = build_root(root)
+    proc, url = start_serve(root)
+    try:
+        assert proc.stdout is not None
+        token = proc.stdout.readline().strip().rsplit(" ", 1)[1]
+        assert len(token) >= 32
+        assert call(url, "GET", "/v1/stats", token=None)[0] == 401
+        with CatalogClient(url, token=token) as client:
+            assert client.stats()["records"] == expected["stats"]["records"]
+    finally:
+        code, out, err = stop(proc)
+    assert code == 0 and "stopped" in out and "WARNING" not in err
+
+
+def test_no_auth_serves_without_a_token_and_says_so_loudly(tmp_path: Path) -> None:
+    root = str(tmp_path / "root")
+    build_root(root)
+    proc, url = start_serve(root, "--no-auth")
+    try:
+        assert call(url, "GET", "/v1/stats", token=None)[0] == 200
+    finally:
+        code, out, err = stop(proc)
+    assert code == 0 and "WARNING: --no-auth" in err and "ANYONE" in err and "token" not in out
+
+
+def test_several_workers_share_one_port(tmp_path: Path) -> None:
+    root = str(tmp_path / "root")
+    expected = build_root(root)
+    token = "workers-test-token-0123456789abcdef"
+    proc, url = start_serve(root, "--workers", "3", env_extra={"HAYBALE_TOKEN": token})
+    try:
+        pids: set[int] = set()
+        for _ in range(60):  # a new connection each time: the kernel spreads them over the workers
+            status, _, body = call(url, "GET", "/v1/health", token=token)
+            assert status == 200
+            pids.add(json.loads(body)["worker_pid"])
+        assert len(pids) == 3
+        key = expected["keys"][7]
+        with CatalogClient(url, token=token) as client:
+            assert client.cat(key) == expected["contents"][key]
+        time.sleep(1.5)  # each worker shares its counts every second
+        metrics = call(url, "GET", "/metrics", token=token)[2].decode()
+        served = sum(float(v) for v in re.findall(
+            r'haybale_http_requests_total\{endpoint="health",method="GET",status="200"\} (\S+)', metrics))
+        assert served >= 60
+        victim = sorted(pids)[0]
+        os.kill(victim, signal.SIGKILL)  # a worker this test's service started
+        deadline = time.monotonic() + 60
+        fresh: set[int] = set()
+        while len(fresh) < 3:
+            assert time.monotonic() < deadline, f"no replacement for worker {victim}: {fresh}"
+            status, _, body = call(url, "GET", "/v1/health", token=token)
+            assert status == 200  # the others keep answering meanwhile
+            fresh.add(json.loads(body)["worker_pid"])
+            fresh.discard(victim)
+            time.sleep(0.02)
+        workers = fresh
+    finally:
+        code, out, err = stop(proc)
+    assert code == 0, err
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+

@@ -176,3 +176,25 @@ def test_any_reader_is_served_and_pages_without_list_page(tmp_path: Any) -> None
         key = seen[3]
         status, headers, body = call(svc.url, "GET", f"/v1/content?key={key}", headers={"Range": "bytes=1-3"})
         assert status == 206 and body == expected["contents"][key][1:4]
+
+
+def open_store_reader(address: str, root: str) -> Store:
+    """A reader factory as ``--reader-factory`` names one (the shard owners' client will be another)."""
+    assert address == "ray://owners.example:10001"
+    return Store(root, read_only=True, create=False)
+
+
+def test_a_reader_factory_plugs_a_reader_in_by_name(tmp_path: Any) -> None:
+    root = str(tmp_path / "root")
+    expected = build_root(root)
+    config = ServiceConfig(root=root, port=0, token=TOKEN, address="ray://owners.example:10001",
+                           reader_factory="tests.catalog.test_front_door_limits:open_store_reader")
+    with ServiceThread(config) as svc:
+        key = expected["keys"][2]
+        assert json.loads(call(svc.url, "GET", f"/v1/record?key={key}")[2])["offset"] == expected["locations"][key].offset
+        health = json.loads(call(svc.url, "GET", "/v1/health")[2])
+        assert health["backend"] == "reader" and "open_store_reader" in health["reader"]
+    with pytest.raises(Exception, match="--reader-factory no.such.module:f: cannot import it"):
+        ServiceThread(ServiceConfig(root=root, port=0, address="x", reader_factory="no.such.module:f")).start()
+    with pytest.raises(Exception, match="needs their client"):
+        ServiceConfig(root=root, address="ray://x:10001")

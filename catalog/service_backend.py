@@ -8,9 +8,11 @@ Two backends:
   answered in packed form, listing pages that start at a cursor's listing entry).
 - :class:`ReaderBackend`: any other reader: the shard owners' client on a Ray cluster, or
   :class:`~catalog.client.CatalogClient` relaying to another service (``haybale serve --upstream``).
-  Only the :class:`~catalog.reader.CatalogReader` methods are used, plus ``list_page`` when the reader
-  has one; without it a page after a cursor lists from the prefix and skips the entries up to the
-  cursor (listing order is compared by listing entry, so a cursor key deleted meanwhile still works).
+  Only the :class:`~catalog.reader.CatalogReader` methods are used, plus ``list_page(prefix, limit,
+  cursor)`` when the reader has one (answering ``{"keys", "next_cursor"}`` or ``(keys, next_cursor)``,
+  its cursor passed through unchanged); without it a page after a cursor lists from the prefix and
+  skips the entries up to the cursor (listing order is compared by listing entry, so a cursor key
+  deleted meanwhile still works).
 
 Both are wrapped by :class:`MeteredBackend`, which counts every call (its method, how long it took and
 whether it failed) for ``/metrics``: these are the owner and store calls.
@@ -154,7 +156,10 @@ class ReaderBackend:
         own = getattr(self.reader, "list_page", None)
         if callable(own):  # the reader pages itself; its cursor is passed through unchanged
             page = own(prefix, limit, cursor)
-            return list(page["keys"]), page.get("next_cursor"), None
+            if isinstance(page, dict):  # CatalogClient's form
+                return list(page["keys"]), page.get("next_cursor"), None
+            keys, next_cursor = page  # (keys, next cursor), as catalog.service_reads.list_page
+            return list(keys), next_cursor, None
         after = decode_cursor(cursor) if cursor else None
         lower, _ = listing_bounds(prefix)
         keys_iter = iter(self.reader.list(prefix))

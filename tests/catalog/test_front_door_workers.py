@@ -84,23 +84,33 @@ def test_several_workers_share_one_port(tmp_path: Path) -> None:
         key = expected["keys"][7]
         with CatalogClient(url, token=token) as client:
             assert client.cat(key) == expected["contents"][key]
-        time.sleep(1.5)  # each worker shares its counts every second
-        metrics = call(url, "GET", "/metrics", token=token)[2].decode()
-        served = sum(float(v) for v in re.findall(
-            r'haybale_http_requests_total\{endpoint="health",method="GET",status="200"\} (\S+)', metrics))
-        assert served >= 60
+        deadline = time.monotonic() + 30  # each worker shares its counts every second (later on a busy machine)
+        while True:
+            metrics = call(url, "GET", "/metrics", token=token)[2].decode()
+            served = sum(float(v) for v in re.findall(
+                r'haybale_http_requests_total\{endpoint="health",method="GET",status="200"\} (\S+)', metrics))
+            if served >= 60:
+                break
+            assert time.monotonic() < deadline, f"/metrics summed {served} of the 60 requests"
+            time.sleep(0.5)
         victim = sorted(pids)[0]
         os.kill(victim, signal.SIGKILL)  # a worker this test's service started
         deadline = time.monotonic() + 60
         fresh: set[int] = set()
+        resets = 0
         while len(fresh) < 3:
             assert time.monotonic() < deadline, f"no replacement for worker {victim}: {fresh}"
-            status, _, body = call(url, "GET", "/v1/health", token=token)
+            try:
+                status, _, body = call(url, "GET", "/v1/health", token=token)
+            except ConnectionError:  # a connection the kernel had queued at the killed worker is reset
+                resets += 1
+                continue
             assert status == 200  # the others keep answering meanwhile
             fresh.add(json.loads(body)["worker_pid"])
             fresh.discard(victim)
             time.sleep(0.02)
         workers = fresh
+        assert resets <= 3, f"{resets} connections reset after one worker was killed"
     finally:
         code, out, err = stop(proc)
     assert code == 0, err

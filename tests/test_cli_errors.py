@@ -88,6 +88,7 @@ CASES = [
     (["ingest", "files", "full", "--split-files", "0"], "--split-files"),
     (["ingest", "files", "full", "--compress-level", "9"], "--compress-level"),
     (["ingest", "files", "full", "--volume-bytes", "-1"], "--volume-bytes"),
+    (["ingest", "files", "full", "--max-errors", "-1"], "--max-errors"),
     (["ingest", "files", "memory://somewhere"], "memory://somewhere"),
     (["ingest", "files", "full", "--run-id", "../escape"], "../escape"),
     (["ingest", "warc", "afile.txt"], "afile.txt"),

@@ -70,7 +70,7 @@ CASES = [
     ([*ROOT, "catalog", "get", "k", "--url", "ftp://example.com"], "ftp://example.com"),
     ([*ROOT, "catalog", "cat", "/no/such/path.txt"], "file:///no/such/path.txt"),
     (["catalog", "cat", "https://example.com/"], "no catalog"),
-    ([*ROOT, "catalog", "cat", "k", "--url", "http://127.0.0.1:1", "--whole"], "drop --url"),
+    ([*ROOT, "catalog", "cat", "k", "--url", "http://127.0.0.1:1", "--whole"], "no catalog service"),
     ([*ROOT, "catalog", "cat", "k", "--max-decoded-bytes", "0"], "--max-decoded-bytes"),
     ([*ROOT, "catalog", "ls", "--limit", "-3"], "--limit"),
     ([*ROOT, "catalog", "ls", "--limit", "many"], "'many'"),

@@ -25,7 +25,7 @@ import json
 import os
 import ssl
 import threading
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from urllib.parse import urlencode, urlsplit
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
@@ -44,6 +44,9 @@ from catalog.errors import (
 from catalog.location import Location
 from catalog.tokens import client_token
 from catalog.wire import WARNINGS_HEADER, location_from_dict, location_from_row, unpack_locations
+
+if TYPE_CHECKING:
+    from catalog.warc_records import ParsedRecord
 
 DEFAULT_URL = "http://127.0.0.1:7480"
 LIST_PAGE = 5_000
@@ -238,10 +241,21 @@ class CatalogClient:
         return data
 
     def cat_whole(self, key: str, write: Callable[[bytes], Any], warnings: list[str] | None = None) -> int:
-        """Not over HTTP: a body of any size is streamed from the volumes by the root's own store."""
-        raise CatalogError(f"{key}: streaming a whole body reads the volumes themselves, which the catalog "
-                           f"service at {self.url} does not do: open the root's store instead (drop --url and "
-                           "give --root)")
+        """Stream the body :meth:`cat` gives to ``write``, whatever its decoded size, in pieces of at
+        most 1 MiB, as ``Store.cat_whole`` does: the service sends the record as stored (``cat?raw=1``,
+        whose size is the stored block's, e.g. a gzip body still compressed) and the transfer and
+        content encodings are undone here, streamed, so memory stays bounded on both sides."""
+        from catalog.record_body import iter_record_body
+
+        record = _parse_raw_record(self.cat(key, raw=True), f"{key} (cat?raw=1 from {self.url})")
+        warn = warnings.append if warnings is not None else (lambda _: None)
+        written = 0
+        for piece in iter_record_body(record.record_type, record.header("Content-Type"),
+                                      record.header("WARC-Target-URI"), record.block,
+                                      source=f"{key} (record from the catalog service at {self.url})", warn=warn):
+            write(piece)
+            written += len(piece)
+        return written
 
     def stats(self) -> dict[str, Any]:
         return self._json("GET", "stats")  # type: ignore[no-any-return]
@@ -293,3 +307,17 @@ def _error_from_answer(status: int, data: bytes, url: str) -> CatalogError:
     if status == 503:
         return ServiceUnavailableError(message, status, url)
     return ServiceError(f"{kind}: {message}", status, url)
+
+
+def _parse_raw_record(raw: bytes, source: str) -> "ParsedRecord":
+    """The WARC record the service's ``cat?raw=1`` sends (``Store.cat(raw=True)``: a version line, the
+    headers, a blank line, the block, then ``\\r\\n\\r\\n``), parsed back."""
+    from catalog.warc_records import ParsedRecord
+
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"WARC/") or not rest.endswith(b"\r\n\r\n"):
+        raise ServiceError(f"{source}: the service did not send a whole WARC record ({len(raw):,} bytes): is it "
+                           "a haybale catalog service of the same version? Read with --root instead")
+    lines = head.decode("utf-8", errors="replace").split("\r\n")
+    headers = [(name.strip(), value.strip()) for name, _, value in (line.partition(":") for line in lines[1:])]
+    return ParsedRecord(headers, rest[:-4], lines[0])

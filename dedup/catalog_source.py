@@ -125,8 +125,10 @@ def _document(reader: VolumeReader, row: dict[str, Any], on_bad: BadRecordHandle
 
 def plan_catalog_source(catalog: Catalog, prefix: str, manifest_dir: str,
                         records_per_split: int = 2000, id_field: str | None = None,
-                        url_field: str | None = None) -> CatalogSource:
+                        url_field: str | None = None, max_decoded: int = DEFAULT_MAX_DECODED_BYTES
+                        ) -> CatalogSource:
     """List the catalog under ``prefix`` and write one manifest per ``records_per_split`` records.
+    ``max_decoded``: the decoded-size cap of a record's body (over it, the record is quarantined).
 
     A resumed run finds its manifests already written and reuses them, so it reads exactly the
     records the first attempt planned even if the catalog changed in between.
@@ -135,7 +137,7 @@ def plan_catalog_source(catalog: Catalog, prefix: str, manifest_dir: str,
     existing = sorted(fs.glob(f"{base}/split-*.parquet")) if fs.exists(base) else []
     if existing and fs.exists(f"{base}/COMPLETE"):
         return CatalogSource([fs.unstrip_protocol(p) if "://" in manifest_dir else p for p in existing],
-                             id_field=id_field, url_field=url_field)
+                             id_field=id_field, url_field=url_field, max_decoded=max_decoded)
     fs.makedirs(base, exist_ok=True)
     urls: list[str] = []
     rows: dict[str, list[Any]] = {name: [] for name in _MANIFEST_SCHEMA.names}
@@ -165,7 +167,7 @@ def plan_catalog_source(catalog: Catalog, prefix: str, manifest_dir: str,
     if not urls:
         raise SourceError(f"the catalog at {catalog.directory} has no records under {prefix!r}: "
                           "check the prefix with `haybale catalog ls`")
-    return CatalogSource(urls, id_field=id_field, url_field=url_field)
+    return CatalogSource(urls, id_field=id_field, url_field=url_field, max_decoded=max_decoded)
 
 
 class CatalogMarkSink:

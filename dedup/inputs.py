@@ -5,6 +5,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from dedup.errors import SourceError
 from dedup.sources import BadRecordHandler, DocumentSource, JsonlSource, ParquetSource, Split, expand_urls
 from dedup.warc_source import WarcSource
@@ -59,11 +60,14 @@ def detect_format(url: str) -> str:
 
 
 def source_for_inputs(urls: list[str], text_field: str = "text", id_field: str | None = None,
-                      url_field: str | None = None) -> DocumentSource:
+                      url_field: str | None = None, max_decoded: int = DEFAULT_MAX_DECODED_BYTES
+                      ) -> DocumentSource:
     """One source over all input URLs (files, directories or globs; formats may be mixed).
 
     ``id_field`` / ``url_field`` name the id and url: a field or column of JSONL and Parquet (default
     ``id`` / ``url``), a WARC header of WARC/WET/ARC (default ``WARC-Record-ID`` / ``WARC-Target-URI``).
+    ``max_decoded``: the decoded-size cap of one JSONL line (after decompression) and of one WARC
+    record's block and decoded body; a record over it is quarantined with its reason, never truncated.
     """
     by_format: dict[str, list[str]] = {}
     for url in urls:
@@ -71,10 +75,10 @@ def source_for_inputs(urls: list[str], text_field: str = "text", id_field: str |
     sources: list[DocumentSource] = []
     if "jsonl" in by_format:
         sources.append(JsonlSource(by_format["jsonl"], text_field=text_field, id_field=id_field or "id",
-                                   url_field=url_field or "url"))
+                                   url_field=url_field or "url", max_line=max_decoded))
     if "parquet" in by_format:
         sources.append(ParquetSource(by_format["parquet"], text_field=text_field, id_field=id_field or "id",
                                      url_field=url_field or "url"))
     if "warc" in by_format:
-        sources.append(WarcSource(by_format["warc"], id_field=id_field, url_field=url_field))
+        sources.append(WarcSource(by_format["warc"], id_field=id_field, url_field=url_field, max_decoded=max_decoded))
     return sources[0] if len(sources) == 1 else MultiSource(sources)

@@ -4,11 +4,14 @@ The file is decompressed by its name (``.gz``, ``.zst``, ``.bz2``, ``.xz``) with
 (:mod:`catalog.content_coding`), which hand out what decoded before a break: a truncated or corrupt
 file keeps every complete line before the cut (as Python's gzip reading line by line does), and the
 cut is reported once with the line and decompressed byte offset where it happened. A line longer than
-``max_line`` bytes is never held whole: it is skipped to its end and reported (a compression bomb in
-one line costs ``max_line`` bytes of memory, not its size).
+``max_line`` bytes (``dedup run --max-decoded-bytes``) is reported, never passed on: one that does not
+fit in a block is never held whole but skipped to its end (a compression bomb in one line costs
+``max_line`` bytes of memory, not its size); a shorter one is taken out of its block.
 """
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -61,7 +64,7 @@ def iter_line_blocks(raw: Any, url: str, *, block_bytes: int, max_line: int) -> 
         except (ContentDecodingError, OSError, EOFError) as exc:
             cut = pending.rfind(b"\n") if skipping is None else -1
             whole = bytearray(pending[:cut + 1])
-            yield from _flush(whole, line)
+            yield from _flush(whole, line, offset, max_line)
             at = skipping or (line + whole.count(b"\n"), offset + len(whole))
             yield Problem(at[0], at[1], f"{coding or 'file'} data is cut or corrupt here ({exc}): this line and "
                                        "everything after it are unreadable", True)
@@ -81,13 +84,12 @@ def iter_line_blocks(raw: Any, url: str, *, block_bytes: int, max_line: int) -> 
         if len(pending) >= block_bytes:
             cut = pending.rfind(b"\n")
             if cut >= 0:
-                yield Block(bytes(pending[:cut + 1]), line)
+                yield from _within_cap(bytes(pending[:cut + 1]), line, offset, max_line)
                 line += pending.count(b"\n", 0, cut + 1)
                 offset += cut + 1
                 del pending[:cut + 1]
         if len(pending) > max_line and pending.find(b"\n") < 0:
-            yield Problem(line, offset, f"line is longer than the {max_line:,}-byte line cap (a compression bomb, "
-                                        "or not JSON Lines): skipped", False)
+            yield _over_cap(line, offset, max_line)
             skipping = (line, offset)
             offset += len(pending)
             pending.clear()
@@ -96,19 +98,48 @@ def iter_line_blocks(raw: Any, url: str, *, block_bytes: int, max_line: int) -> 
     if reader is not None and not reader.complete:
         cut = pending.rfind(b"\n")
         whole = pending[:cut + 1] if cut >= 0 else b""
-        yield from _flush(bytearray(whole), line)
+        yield from _flush(bytearray(whole), line, offset, max_line)
         at_line = line + whole.count(b"\n")
         yield Problem(at_line, offset + len(whole), f"{coding} data ends early (file truncated): this line and "
                                                      "everything after it are lost", True)
         return
-    yield from _flush(pending, line)
+    yield from _flush(pending, line, offset, max_line)
 
 
-def _flush(pending: bytearray, line: int) -> Iterator[Block]:
-    """The complete lines of ``pending`` (all of it: the caller decides about a cut-off last line)."""
+def _flush(pending: bytearray, line: int, offset: int, max_line: int) -> Iterator[Block | Problem]:
+    """The complete lines of ``pending`` (all of it: the caller decides about a cut-off last line),
+    which starts at line ``line`` and decompressed byte ``offset``."""
     cut = pending.rfind(b"\n")
     if cut >= 0 and pending[:cut + 1].strip():
-        yield Block(bytes(pending[:cut + 1]), line)
+        yield from _within_cap(bytes(pending[:cut + 1]), line, offset, max_line)
     rest = pending[cut + 1:]
     if rest.strip():
-        yield Block(bytes(rest), line + pending.count(b"\n", 0, cut + 1))
+        yield from _within_cap(bytes(rest), line + pending.count(b"\n", 0, cut + 1), offset + cut + 1, max_line)
+
+
+def _over_cap(line: int, offset: int, max_line: int) -> Problem:
+    return Problem(line, offset, f"line is longer than the {max_line:,}-byte line cap (a compression bomb, or not "
+                                 "JSON Lines): skipped, not truncated; raise --max-decoded-bytes if it is wanted", False)
+
+
+@functools.lru_cache(maxsize=8)
+def _long_line(max_line: int) -> re.Pattern[bytes]:
+    # anchored at line starts, so each line is scanned once (an unanchored [^\n]{n,} is quadratic)
+    return re.compile(rb"^[^\n]{%d,}" % (max_line + 1), re.MULTILINE)
+
+
+def _within_cap(data: bytes, line: int, offset: int, max_line: int) -> Iterator[Block | Problem]:
+    """``data`` (complete lines from line ``line``, decompressed byte ``offset``) as blocks, with
+    every line longer than ``max_line`` bytes taken out and reported in its place."""
+    if len(data) <= max_line:  # no line can be over the cap (the common case: one length test)
+        yield Block(data, line)
+        return
+    start, start_line = 0, line
+    for match in _long_line(max_line).finditer(data):
+        long_line = start_line + data.count(b"\n", start, match.start())
+        if data[start:match.start()].strip():
+            yield Block(data[start:match.start()], start_line)
+        yield _over_cap(long_line, offset + match.start(), max_line)
+        start, start_line = match.end() + 1, long_line + 1
+    if data[start:].strip():
+        yield Block(data[start:], start_line)

@@ -16,7 +16,7 @@ def dedup_catalog(store: Store, prefixes: Sequence[str], output: str, config: De
                   run_id: str | None = None, address: str | None = None, progress: bool = True,
                   file_inputs: Sequence[str] = (), text_field: str = "text", id_field: str | None = None,
                   url_field: str | None = None, inputs: Sequence[str] | None = None,
-                  overwrite: bool = False) -> dict[str, Any]:
+                  overwrite: bool = False, max_decoded: int | None = None) -> dict[str, Any]:
     """Dedup the records of ``store``'s catalog under each key/URL prefix in ``prefixes`` (``""`` for
     all), plus any ``file_inputs`` (JSONL, Parquet, WARC), into ``output``; then mark every catalog key
     ``kept`` or ``removed`` with its reason. Returns the job's summary with ``catalog_marks`` (keys
@@ -26,20 +26,23 @@ def dedup_catalog(store: Store, prefixes: Sequence[str], output: str, config: De
     ``id_field`` / ``url_field``: where each document's id and url come from (for catalog records
     ``key`` or a WARC header, default ``key``; for files as in :func:`dedup.inputs.source_for_inputs`).
     Marks are written by catalog key, so only when the catalog records' ids are their keys; otherwise
-    the summary says so in ``catalog_marks_skipped`` (each document's metadata holds its key)."""
+    the summary says so in ``catalog_marks_skipped`` (each document's metadata holds its key).
+    ``max_decoded``: the decoded-size cap of one record (default 64 MiB), as in ``source_for_inputs``."""
+    from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
     from dedup.catalog_source import CatalogMarkSink, plan_catalog_source
     from dedup.inputs import MultiSource, source_for_inputs
     from dedup.job import new_run_id, run_dedup
 
+    cap = DEFAULT_MAX_DECODED_BYTES if max_decoded is None else max_decoded
     run_id = run_id or f"dedup-{new_run_id()}"
     splits_url = store.layout.catalog_splits_url(run_id)
     catalog_sources = [plan_catalog_source(store.catalog, prefix, f"{splits_url}/{n:03d}", id_field=id_field,
-                                           url_field=url_field)
+                                           url_field=url_field, max_decoded=cap)
                        for n, prefix in enumerate(prefixes)]
     sources: list[Any] = list(catalog_sources)
     if file_inputs:
         sources.append(source_for_inputs(list(file_inputs), text_field=text_field, id_field=id_field,
-                                         url_field=url_field))
+                                         url_field=url_field, max_decoded=cap))
     source = sources[0] if len(sources) == 1 else MultiSource(sources)
     sink = CatalogMarkSink(store.catalog) if all(s.ids_are_keys for s in catalog_sources) else None
     described = list(inputs) if inputs is not None else [f"catalog:{p}" for p in prefixes] + list(file_inputs)

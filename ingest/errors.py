@@ -11,7 +11,8 @@ configuration or for a caller asking for something that cannot be done.
         ├── UnsupportedURLError a URL that is not http(s) or has no host was given to the crawler
         └── IngestJobError      a job started and failed (a split failed, the error budget was
             │                   exceeded, a fetcher actor kept dying); rerun with the run id to resume
-            └── WarcJobError    more records quarantined than the WARC job's error budget allows
+            ├── WarcJobError    more records quarantined than the WARC job's error budget allows
+            └── FilesJobError   more files unreadable than the files job's error budget allows
 
 ``WarcSourceError`` (a WARC/ARC file cannot be opened, or a ranged read does not hold a record) is
 :class:`catalog.errors.ArchiveError`, a ``CatalogError``: the WARC reader lives in the catalog package,
@@ -22,8 +23,8 @@ from __future__ import annotations
 from catalog.errors import ArchiveError as WarcSourceError
 from catalog.errors import HaybaleError
 
-__all__ = ["CrawlConfigError", "IngestError", "IngestJobError", "UnsupportedURLError", "WarcJobError",
-           "WarcSourceError"]
+__all__ = ["CrawlConfigError", "FilesJobError", "IngestError", "IngestJobError", "UnsupportedURLError",
+           "WarcJobError", "WarcSourceError"]
 
 
 class IngestError(HaybaleError):
@@ -47,3 +48,7 @@ class IngestJobError(IngestError):
 
 class WarcJobError(IngestJobError):
     """The WARC job stopped: more records were quarantined than its error budget allows."""
+
+
+class FilesJobError(IngestJobError):
+    """The files job stopped: more files could not be read than its error budget allows."""

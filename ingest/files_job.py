@@ -16,6 +16,12 @@ key and content digest, and a volume none of whose records ended up referenced i
 Tasks whose worker dies are retried by Ray (``task_retries``). A rerun first removes the volumes a killed
 attempt left unreferenced (Ctrl-C between sealing and registering; the runner's sweep,
 :mod:`ingest.volume_sweep`).
+
+Unreadable files are rejected (URL and reason in the summary's ``rejected``) and the split goes on.
+``max_errors`` is an error budget over the run, decided before registration
+(:mod:`ingest.files_budget`): the split whose unreadable files would take the run over it is not
+registered at all (its volumes are removed, its rejects still listed in the summary) and the job fails
+(:class:`FilesJobError`); splits registered before it stay.
 """
 from __future__ import annotations
 
@@ -25,9 +31,10 @@ from typing import Any
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
-from ingest.errors import IngestError
+from ingest.errors import FilesJobError, IngestError
 from ingest.executors import Executor, LocalExecutor, TaskExecutor
 from ingest.file_sources import Split, load_or_plan
+from ingest.files_budget import refuse_split, would_exceed
 from ingest.packing import PackResult, PackWork, pack_split
 from ingest.registration import Registration, register_split
 from ingest.runner import JobSummary, RunContext, SplitJob, new_run_id, run_split_job
@@ -42,6 +49,7 @@ class FilesJobConfig:
     split_bytes: int = 256 << 20
     volume_bytes: int = DEFAULT_VOLUME_BYTES
     compresslevel: int = DEFAULT_COMPRESS_LEVEL
+    max_errors: int | None = None  # unreadable files allowed over the run; None: no limit
     max_in_flight: int = 0  # 0: twice the cluster's CPUs
     task_retries: int = 3
 
@@ -67,6 +75,8 @@ class FilesJob(SplitJob):
     def __init__(self, store: Store, inputs: list[str], config: FilesJobConfig) -> None:
         self.store, self.inputs, self.config = store, inputs, config
         self.summary = FilesJobSummary(config.run_id or new_run_id("files"), config=asdict(config))
+        self.rejected_in_run = 0  # unreadable files of every registered split, earlier attempts' too
+        self.refused: list[dict[str, str]] = []  # rejects of the split refused by the error budget
 
     def plan(self, ctx: RunContext) -> list[Split]:
         if not ctx.local:
@@ -74,6 +84,9 @@ class FilesJob(SplitJob):
                 if raw.startswith("memory://"):
                     raise IngestError(f"input {raw!r} is in-process memory, which Ray workers cannot see: copy "
                                       "it to a shared filesystem or object store, or use --no-ray")
+        if self.config.max_errors is not None and self.config.max_errors < 0:
+            raise IngestError(f"--max-errors {self.config.max_errors}: give a number >= 0, or leave it out for "
+                              "no limit")
         return load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
                             max_bytes=self.config.split_bytes)
 
@@ -91,6 +104,25 @@ class FilesJob(SplitJob):
         return PackWork(self.store.layout.run_volumes_url(self.summary.run_id), self.config.volume_bytes,
                         self.config.compresslevel, f"vol-s{split.index:06d}", known)
 
+    def check_budget(self, split: Split | None, result: PackResult | None) -> None:
+        limit = self.config.max_errors
+        summary_file = f"{self.store.layout.run_url(self.summary.run_id)}/summary.json"
+        if result is not None:
+            if would_exceed(self.rejected_in_run, result, limit):
+                self.refused = result.rejects
+                self.summary.rejected += result.rejects
+                raise refuse_split(self.store, result, rejected_so_far=self.rejected_in_run, max_errors=limit,
+                                   summary_file=summary_file, run_id=self.summary.run_id)
+            return
+        if limit is not None and self.rejected_in_run > limit:  # what earlier attempts registered
+            raise FilesJobError(f"{self.rejected_in_run} files unreadable in the splits earlier attempts of run "
+                                f"{self.summary.run_id} registered, over the error budget --max-errors {limit}: fix "
+                                "or drop the bad inputs, or raise the budget and rerun with the same --run-id to go on")
+
+    def keeps_report(self) -> bool:
+        """A run refused by its error budget keeps its summary (the error points to it)."""
+        return bool(self.refused)
+
     def register(self, ctx: RunContext, split: Split, payload: PackWork, result: PackResult
                  ) -> tuple[Registration, dict[str, Any]]:
         # every key of the split, also those skipped as unchanged: the marker lists where each one lives
@@ -99,6 +131,7 @@ class FilesJob(SplitJob):
                               "rejects": result.rejects}
 
     def account(self, marker: dict[str, Any], result: PackResult | None) -> None:
+        self.rejected_in_run += len(marker.get("rejects", []))
         if result is None:
             return  # counts cover this attempt
         self.summary.files += result.files + result.unchanged

@@ -21,12 +21,15 @@ carries only the list's location, so configs travel to Ray workers freely.
 """
 from __future__ import annotations
 
+import bz2
 import functools
+import gzip
+import lzma
 import re
 from dataclasses import dataclass
+from typing import IO
 
 import adblock
-import fsspec
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from .adblock_screen import GenericSelectorIndex, PageFeatures
@@ -80,6 +83,12 @@ class AdblockRules:
         specific = tuple(s for s in res.hide_selectors if s not in self._generic_selectors)
         return specific, frozenset(res.exceptions)
 
+    @functools.lru_cache(maxsize=65536)
+    def blocks_link(self, target: str, source: str) -> bool:
+        """Whether network rules block a link to ``target`` on the page ``source``; cached, since the
+        same share, tracker and ad links recur on page after page (an engine call costs ~10 us)."""
+        return bool(self.engine.check_network_urls(target, source, "other").matched)
+
     def page_selector(self, html: str, host: str) -> str:
         """One comma-joined selector of every cosmetic rule that may match in ``html`` ('' if none)."""
         specific, exceptions = self.host_resources(host)
@@ -97,7 +106,7 @@ def load_rules(list_url: str) -> AdblockRules:
     Raises AdblockListError if the file cannot be read or holds no rules.
     """
     try:
-        with fsspec.open(list_url, "rt", compression="infer", encoding="utf-8", errors="replace") as f:
+        with _open_text(list_url) as f:
             text = f.read()
     except (OSError, ValueError, EOFError) as exc:
         raise AdblockListError(
@@ -108,6 +117,22 @@ def load_rules(list_url: str) -> AdblockRules:
     filters = adblock.FilterSet()
     filters.add_filter_list(text)
     return AdblockRules(adblock.Engine(filters, optimize=True), list_url, _cosmetic_rule_domains(text))
+
+
+_LOCAL_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def _open_text(list_url: str) -> IO[str]:
+    """The list as text, decompressed by its name: local files with the standard library (no fsspec
+    import at start-up), other URLs through fsspec."""
+    if "://" not in list_url or list_url.startswith("file://"):
+        path = list_url.removeprefix("file://")
+        suffix = path[path.rfind("."):].lower() if "." in path else ""
+        opener = _LOCAL_OPENERS.get(suffix, open)
+        return opener(path, "rt", encoding="utf-8", errors="replace")  # type: ignore[no-any-return,operator]
+    import fsspec
+
+    return fsspec.open(list_url, "rt", compression="infer", encoding="utf-8", errors="replace").open()
 
 
 _COSMETIC_SEPARATOR_RE = re.compile(r"#[@?$%]*#")
@@ -193,7 +218,7 @@ def network_blocked_nodes(root: LexborNode, page_url: str | None, rules: Adblock
             continue  # relative: first-party
         if _site(_host(target)) == page_site:
             continue  # EasyList's link-borne ads are on ad hosts, not the page's own site
-        if not rules.engine.check_network_urls(target, source, "other").matched:
+        if not rules.blocks_link(target, source):
             continue
         parent = node.parent
         if parent is None or parent.mem_id == root.mem_id:

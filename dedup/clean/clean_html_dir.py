@@ -4,17 +4,20 @@ For each ``X.html`` or ``X.html.gz`` under ``src_dir`` (recursively; any fsspec 
 ``X.txt`` at the same relative place under ``dst_dir``: the cleaned main text, exactly what the dedup
 job keeps for that page. A file that cannot be read (truncated gzip, I/O error) or parsed is
 skipped and listed in the summary's ``errors`` with its path and reason; the run goes on.
+
+Local folders are read and written with the standard library: importing fsspec costs more start-up
+than cleaning dozens of pages, and this command is run on a folder at a time (``bench.dedup_clean``
+times it as a batch, start-up included). Other URLs go through fsspec.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Literal, TextIO
-
-import fsspec
+from typing import IO, Any, Literal, TextIO
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES, ContentDecodingError, decompress_file_strict
 from catalog.errors import DecodedSizeError
@@ -37,6 +40,36 @@ def _output_name(relative: str) -> str:
     raise ValueError(f"{relative!r} is not an .html or .html.gz file")
 
 
+class _LocalFiles:
+    """The filesystem calls below on local paths, as fsspec's local filesystem answers them."""
+
+    def isdir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def find(self, root: str) -> list[str]:
+        return [os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names]
+
+    def cat_file(self, path: str) -> bytes:
+        with open(path, "rb") as fh:
+            return fh.read()
+
+    def makedirs(self, path: str, exist_ok: bool = False) -> None:
+        os.makedirs(path, exist_ok=exist_ok)
+
+    def open(self, path: str, mode: str) -> IO[bytes]:
+        return open(path, mode)  # noqa: SIM115 (the caller closes it)
+
+
+def _url_to_fs(url: str) -> tuple[Any, str]:
+    """(filesystem, path) of ``url``: local paths and file:// URLs without fsspec, others with it."""
+    if "://" not in url or url.startswith("file://"):
+        path = url[len("file://"):] if url.startswith("file://") else url
+        return _LocalFiles(), os.path.abspath(os.path.expanduser(path))
+    import fsspec
+
+    return fsspec.core.url_to_fs(url)
+
+
 def clean_html_dir(
     src_dir: str,
     dst_dir: str,
@@ -56,8 +89,8 @@ def clean_html_dir(
     """
     # "stderr" is resolved per call: sys.stderr may have been replaced since import (test capture)
     report_to: TextIO | None = sys.stderr if progress == "stderr" else progress  # type: ignore[assignment]
-    src_fs, src_root = fsspec.core.url_to_fs(src_dir)
-    dst_fs, dst_root = fsspec.core.url_to_fs(dst_dir)
+    src_fs, src_root = _url_to_fs(src_dir)
+    dst_fs, dst_root = _url_to_fs(dst_dir)
     if not src_fs.isdir(src_root):
         raise CleanDirError(f"clean-html source {src_dir!r} is not a directory; give a folder of .html/.html.gz files")
     if config.adblock_list is not None:

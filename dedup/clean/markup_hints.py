@@ -63,7 +63,11 @@ _BOX_WORDS = frozenset({"list", "links", "cloud", "box", "wrapper", "wrap", "con
                         "count", "header", "footer", "content", "body", "text", "thread", "link"})
 _WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# Class strings, ids and inline styles repeat across a site's pages (templates), tokens across sites:
+# each cache maps a string to what it gives, and is emptied whole when full.
 _CLASS_CACHE: dict[str, int] = {}
+_ID_CACHE: dict[str, int] = {}
+_STYLE_CACHE: dict[str, bool] = {}
 _TOKEN_CACHE: dict[str, int] = {}
 _CACHE_LIMIT = 200_000
 
@@ -151,7 +155,13 @@ def element_flags(tag: str, attributes: dict[str, str | None]) -> int:
             _CLASS_CACHE[names] = class_flags
         flags |= class_flags
     if ident:
-        flags |= _words_flags(ident)  # ids rarely repeat: their tokens are cached, not the string
+        id_flags = _ID_CACHE.get(ident)
+        if id_flags is None:
+            id_flags = _words_flags(ident)
+            if len(_ID_CACHE) >= _CACHE_LIMIT:
+                _ID_CACHE.clear()
+            _ID_CACHE[ident] = id_flags
+        flags |= id_flags
     if len(attributes) > (names is not None) + (ident is not None) and not _OTHER_KEYS.isdisjoint(attributes):
         flags |= _other_attribute_flags(attributes)
     return flags
@@ -171,6 +181,17 @@ def _other_attribute_flags(attributes: dict[str, str | None]) -> int:
         elif lowered in ("author", "creator", "publisher", "keywords", "breadcrumb"):
             flags |= BOILERPLATE
     style = attributes.get("style")
-    if "hidden" in attributes or attributes.get("aria-hidden") == "true" or (style and _HIDDEN_STYLE_RE.search(style)):
+    if "hidden" in attributes or attributes.get("aria-hidden") == "true" or (style and _hides(style)):
         flags |= HIDDEN
     return flags
+
+
+def _hides(style: str) -> bool:
+    """Whether an inline style hides its element (cached: a regex search costs microseconds)."""
+    hidden = _STYLE_CACHE.get(style)
+    if hidden is None:
+        hidden = _HIDDEN_STYLE_RE.search(style) is not None
+        if len(_STYLE_CACHE) >= _CACHE_LIMIT:
+            _STYLE_CACHE.clear()
+        _STYLE_CACHE[style] = hidden
+    return hidden

@@ -9,16 +9,17 @@ import argparse
 import os
 import shutil
 import sys
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.errors import CatalogError
-from catalog.layout import RootLayout
-from catalog.location import Location
 from haybale.cli import output
 from haybale.cli.options import add_url_option, command, positive_int
 from haybale.cli.serve_command import add_serve_options, cmd_serve
 from haybale.cli.stores import key_argument, new_paths, open_reader, writable_store
+
+if TYPE_CHECKING:
+    from catalog.location import Location
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -130,6 +131,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    from catalog.layout import RootLayout
     from catalog.rebuild import rebuild
     from catalog.store import Store
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from catalog.volume import DEFAULT_VOLUME_BYTES
 from haybale.cli import output
 from haybale.cli.options import add_job_options, command, non_negative_float, non_negative_int, positive_int
-from haybale.cli.stores import writable_store
+from haybale.cli.stores import volume_defaults, writable_store
 from ingest.crawl.config import CrawlConfig
 
 
@@ -36,7 +35,7 @@ def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
                    help="follow links only to this domain and its subdomains (repeatable)")
     p.add_argument("--actors", type=non_negative_int, default=0, help="fetcher actors (default: one per CPU of the cluster)")
     p.add_argument("--batch-urls", type=positive_int, default=5000, help="URLs per unit of work (default 5000)")
-    p.add_argument("--volume-bytes", type=positive_int, default=DEFAULT_VOLUME_BYTES,
+    p.add_argument("--volume-bytes", type=positive_int, default=None,
                    help="seal a volume once it reaches this size (default 1 GiB)")
     add_job_options(p)
 
@@ -53,6 +52,7 @@ def crawl_config_of(args: argparse.Namespace) -> CrawlConfig:
 def cmd_crawl(args: argparse.Namespace) -> int:
     from ingest.crawl_job import CrawlJobConfig, run_crawl_job
 
+    volume_defaults(args)
     crawl_config = crawl_config_of(args)
     config = CrawlJobConfig(run_id=args.run_id, actors=args.actors, batch_urls=args.batch_urls,
                             volume_bytes=args.volume_bytes)

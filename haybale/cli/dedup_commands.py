@@ -11,6 +11,7 @@ import contextlib
 import os
 from typing import Any
 
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from dedup.defaults import (
     DEFAULT_LSH_THRESHOLD,
     DEFAULT_NGRAM,
@@ -70,6 +71,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                           "(default: one split per file, grouped only beyond 4096 files)")
     run.add_argument("--clean-text", action="store_true", help="apply the line filters to text inputs too")
     run.add_argument("--adblock-list", help="EasyList-format rules for HTML cleaning")
+    run.add_argument("--max-decoded-bytes", type=positive_int, default=DEFAULT_MAX_DECODED_BYTES, metavar="N",
+                     help="decoded-size cap of one record: a WARC/catalog record's body after its content "
+                          "encodings, a JSONL line after decompression; a record over it is quarantined with its "
+                          f"reason, never truncated (default {DEFAULT_MAX_DECODED_BYTES:,})")
     run.add_argument("--max-bad-records", type=int_at_least(-1), default=-1,
                      help="fail when more records are quarantined (default -1: no limit)")
     run.add_argument("--overwrite", action="store_true", help="delete what --output holds before the run")
@@ -108,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             summary = _run_on_catalog(args, config, catalog_inputs, file_inputs)
         else:
             source = source_for_inputs(file_inputs, text_field=args.text_field, id_field=args.id_field,
-                                       url_field=args.url_field)
+                                       url_field=args.url_field, max_decoded=args.max_decoded_bytes)
             summary = run_dedup(source, args.output, config, run_id=args.run_id or None, address=args.address,
                                 progress=not args.quiet, inputs=args.input, overwrite=args.overwrite)
     if args.json:
@@ -141,7 +146,7 @@ def _run_on_catalog(args: argparse.Namespace, config: Any, prefixes: list[str], 
         return dedup_catalog(store, prefixes, args.output, config, run_id=args.run_id or None,
                              address=args.address, progress=not args.quiet, file_inputs=file_inputs,
                              text_field=args.text_field, id_field=args.id_field, url_field=args.url_field,
-                             inputs=args.input, overwrite=args.overwrite)
+                             inputs=args.input, overwrite=args.overwrite, max_decoded=args.max_decoded_bytes)
 
 
 def cmd_clean_html(args: argparse.Namespace) -> int:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from catalog.volume import DEFAULT_VOLUME_BYTES
-from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from haybale.cli import output
-from haybale.cli.options import add_job_options, command, int_in, positive_int
-from haybale.cli.stores import writable_store
+from haybale.cli.options import add_job_options, command, int_in, non_negative_int, positive_int
+from haybale.cli.stores import volume_defaults, writable_store
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -21,13 +19,16 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                                "register them (a Ray job)", cmd_files)
     p.add_argument("inputs", nargs="+", metavar="URL_OR_GLOB",
                    help="directories, files or quoted globs, local or any fsspec URL (s3://...)")
-    p.add_argument("--volume-bytes", type=positive_int, default=DEFAULT_VOLUME_BYTES,
+    p.add_argument("--volume-bytes", type=positive_int, default=None,
                    help="seal a volume once it reaches this size (default 1 GiB)")
-    p.add_argument("--compress-level", type=int_in(0, 3), default=DEFAULT_COMPRESS_LEVEL, metavar="0-3",
+    p.add_argument("--compress-level", type=int_in(0, 3), default=None, metavar="0-3",
                    help="ISA-L gzip level of each record (default 2)")
     p.add_argument("--split-files", type=positive_int, default=5000, help="files per unit of work (default 5000)")
     p.add_argument("--split-bytes", type=positive_int, default=256 << 20,
                    help="bytes per unit of work (default 256 MiB)")
+    p.add_argument("--max-errors", type=non_negative_int, default=None,
+                   help="error budget: the split that would take the run past this many unreadable files is not "
+                        "registered and the job fails (default: no limit)")
     add_job_options(p)
     register_warc(cmds)
     register_crawl(cmds)
@@ -36,8 +37,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 def cmd_files(args: argparse.Namespace) -> int:
     from ingest.files_job import FilesJobConfig, run_files_job
 
+    volume_defaults(args)
     config = FilesJobConfig(run_id=args.run_id, split_files=args.split_files, split_bytes=args.split_bytes,
-                            volume_bytes=args.volume_bytes, compresslevel=args.compress_level)
+                            volume_bytes=args.volume_bytes, compresslevel=args.compress_level,
+                            max_errors=args.max_errors)
     with writable_store(args) as store:
         out = run_files_job(store, args.inputs, config, show_progress=not args.quiet, address=args.address,
                             num_cpus=args.num_cpus, local=args.no_ray).as_dict()

@@ -10,6 +10,9 @@ that a command which fails leaves nothing behind that it created.
   a rerun with the same run id resumes from it, and so is a root holding a run's report (a WARC run
   refused by its error budget keeps ``runs/RUN_ID/quarantine.jsonl``, which its error names).
 - :func:`key_argument` reads a key typed on the command line: a local path means its ``file://`` key.
+
+The catalog modules are imported when a function here runs, not with the module: the command line is
+built from every command module, and ``haybale dedup clean-html`` should not pay for the catalog's.
 """
 from __future__ import annotations
 
@@ -18,14 +21,12 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import fsspec
-
-from catalog.keys import file_uri
-from catalog.layout import RootLayout
-from catalog.reader import CatalogReader
-from catalog.store import Store
+if TYPE_CHECKING:
+    from catalog.layout import RootLayout
+    from catalog.reader import CatalogReader
+    from catalog.store import Store
 
 
 def open_reader(args: argparse.Namespace) -> CatalogReader:
@@ -36,6 +37,8 @@ def open_reader(args: argparse.Namespace) -> CatalogReader:
 
         token_file = getattr(args, "token_file", None)
         return CatalogClient(args.url, token=read_token_file(token_file) if token_file else None)
+    from catalog.store import Store
+
     return Store(args.root, catalog_dir=args.catalog_dir, read_only=True, create=False)
 
 
@@ -58,6 +61,9 @@ def new_paths(layout: RootLayout) -> list[Path]:
 def writable_store(args: argparse.Namespace, **options: object) -> Iterator[Store]:
     """The root's store, opened for writing (created if missing); see the module docstring for what a
     failure removes."""
+    from catalog.layout import RootLayout
+    from catalog.store import Store
+
     layout = RootLayout.of(args.root, args.catalog_dir)
     created = new_paths(layout)
     try:
@@ -88,6 +94,8 @@ def _holds_anything(store: Store) -> bool:
 
 def _holds_a_run_report(layout: RootLayout) -> bool:
     """True if a run left its folder (the job runner removes it unless there is a report to keep)."""
+    import fsspec
+
     fs, path = fsspec.core.url_to_fs(layout.runs_url)
     try:
         return bool(fs.exists(path) and fs.ls(path))
@@ -103,8 +111,22 @@ def key_argument(text: str) -> str:
     if not text or "://" in text:
         return text
     if text.startswith(("/", "./", "../", "~")) or text in (".", "..") or os.path.exists(text):
+        from catalog.keys import file_uri
+
         key = file_uri(os.path.expanduser(text))
         if text.endswith("/") and not key.endswith("/"):
             key += "/"
         return key
     return text
+
+
+def volume_defaults(args: argparse.Namespace) -> None:
+    """Fill in ``--volume-bytes`` and ``--compress-level`` left out (parsed as None, so that building
+    the command line does not import the volume writer for its defaults)."""
+    from catalog.volume import DEFAULT_VOLUME_BYTES
+    from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
+
+    if getattr(args, "volume_bytes", 0) is None:
+        args.volume_bytes = DEFAULT_VOLUME_BYTES
+    if getattr(args, "compress_level", 0) is None:
+        args.compress_level = DEFAULT_COMPRESS_LEVEL

@@ -4,10 +4,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from catalog.volume import DEFAULT_VOLUME_BYTES
 from haybale.cli import output
 from haybale.cli.options import add_job_options, command, non_negative_int, positive_int
-from haybale.cli.stores import writable_store
+from haybale.cli.stores import volume_defaults, writable_store
 
 
 def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -22,7 +21,7 @@ def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
     p.add_argument("--split-files", type=positive_int, default=256, help="files per unit of work (default 256)")
     p.add_argument("--split-bytes", type=positive_int, default=128 << 20,
                    help="bytes per unit of work; a bigger file is a unit alone (default 128 MiB)")
-    p.add_argument("--volume-bytes", type=positive_int, default=DEFAULT_VOLUME_BYTES,
+    p.add_argument("--volume-bytes", type=positive_int, default=None,
                    help="seal a volume of repacked records once it reaches this size (default 1 GiB)")
     p.add_argument("--max-errors", type=non_negative_int, default=None,
                    help="error budget: the split that would take the run past this many quarantined records is "
@@ -34,6 +33,7 @@ def cmd_warc(args: argparse.Namespace) -> int:
     from ingest.warc_inputs import check_named_inputs
     from ingest.warc_job import WarcJobConfig, run_warc_job
 
+    volume_defaults(args)
     check_named_inputs(args.paths)
     config = WarcJobConfig(run_id=args.run_id, repack=args.repack, split_files=args.split_files,
                            split_bytes=args.split_bytes, volume_bytes=args.volume_bytes, max_errors=args.max_errors)

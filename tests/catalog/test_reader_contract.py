@@ -98,17 +98,17 @@ def test_stats_cat_mark_describe(reader: CatalogReader, world: dict[str, Any]) -
 
 def test_the_decoded_size_cap_refuses_and_whole_streams(reader: CatalogReader) -> None:
     """A body over the cap is an error naming the key and the cap, never a truncated body; ``cat_whole``
-    streams it from the volumes (the HTTP client says to use the root's store instead)."""
+    streams it whole (the HTTP client fetches the stored record and decodes it itself)."""
     key = "https://example.com/gz"
     with pytest.raises(CatalogError, match="https://example.com/gz.*decoded-size cap of 10 bytes"):
         reader.cat(key, max_decoded=10)
     assert reader.cat(key, max_decoded=len(HTML)) == HTML
     pieces: list[bytes] = []
-    if isinstance(reader, CatalogClient):
-        with pytest.raises(CatalogError, match="drop --url and give --root"):
-            reader.cat_whole(key, pieces.append)
-    else:
-        assert reader.cat_whole(key, pieces.append) == len(HTML) and b"".join(pieces) == HTML
+    assert reader.cat_whole(key, pieces.append) == len(HTML) and b"".join(pieces) == HTML
+    for plain in ("https://example.com/section/2/page-6.html", "file:///data/dir1/doc-004.txt"):
+        pieces.clear()  # a page with no encodings, and a file (a resource record: its bytes as stored)
+        assert reader.cat_whole(plain, pieces.append) == len(reader.cat(plain)) > 0
+        assert b"".join(pieces) == reader.cat(plain)
 
 
 def test_the_commands_need_no_branch_on_the_reader() -> None:

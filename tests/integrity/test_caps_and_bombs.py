@@ -5,7 +5,8 @@ A gzip bomb (1 GiB of zeros, ~1 MB compressed) is put in a small file (``ingest 
 way a dedup worker reads it, in a subprocess whose peak RSS is measured beside a subprocess reading
 the same input without the bomb: the bomb is quarantined with its reason, the rest of the input is
 kept, and the peak stays within a bound far below the bomb's size. ``catalog cat`` of the bomb fails
-naming the key and the cap, and ``--whole`` streams all of it in bounded memory.
+naming the key and the cap, and ``--whole`` streams all of it in bounded memory, from the root and
+from the catalog service (``--url``) alike.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from pathlib import Path
 import pytest
 from isal import isal_zlib
 
+from catalog.service import ServiceConfig
+from catalog.service_run import ServiceThread
 from catalog.store import Store
 from ingest.files_job import FilesJobConfig, run_files_job
 from tests.conftest import shared_data
@@ -138,6 +141,16 @@ def test_gzip_bomb_in_a_warc_record(bomb: bytes, tmp_path: Path) -> None:
     print(f"catalog cat --whole: {streamed:,} bytes streamed, peak RSS {_peak(whole):.0f} MB")
     assert whole.returncode == 0 and streamed == BOMB_BYTES and zeros
     assert _peak(whole) < EXTRA_RSS_BOUND_MB, "--whole held the body in memory"
+    with ServiceThread(ServiceConfig(root=root, port=0, refresh_seconds=0)) as service:
+        refused = _cat(root, "https://bomb.example/", "--url", service.url)
+        assert refused.returncode != 0 and refused.stdout == b""
+        assert "decoded-size cap of 67,108,864 bytes" in refused.stderr.decode()
+        over_http = _cat(root, "https://bomb.example/", "--whole", "--url", service.url)
+    streamed, zeros = len(over_http.stdout), not over_http.stdout.strip(b"\0")
+    over_http.stdout = b""
+    print(f"catalog cat --whole --url: {streamed:,} bytes streamed, peak RSS {_peak(over_http):.0f} MB")
+    assert over_http.returncode == 0 and streamed == BOMB_BYTES and zeros, over_http.stderr.decode()[-2000:]
+    assert _peak(over_http) < EXTRA_RSS_BOUND_MB, "--whole --url held the body in memory"
     small = _cat(root, "https://news.example/1")
     assert small.returncode == 0 and small.stdout == pages[1]
 

@@ -59,3 +59,29 @@ def test_works_on_any_fsspec_filesystem(aeb_pages: dict[str, BenchmarkPage]) -> 
     finally:
         fs.rm("/clean-src", recursive=True)
         fs.rm("/clean-dst", recursive=True)
+
+
+def test_the_clean_html_command_imports_only_what_cleaning_needs(tmp_path: Path, aeb_dir: Path) -> None:
+    """Start-up is most of a small batch's time (bench.dedup_clean times it): building the command
+    line and cleaning local files must not import the job's or the catalog's machinery."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[3]
+    src = tmp_path / "src"
+    src.mkdir()
+    page = sorted((aeb_dir / "html").glob("*.html.gz"))[0]
+    (src / page.name).write_bytes(page.read_bytes())
+    easylist = aeb_dir.parent / "easylist.txt.gz"
+    heavy = {"ray", "pyarrow", "pyarrow.dataset", "datasketch", "numba", "numpy", "fsspec", "rocksdict",
+             "aiohttp", "catalog.store", "catalog.volume", "dedup.job", "ingest.runner"}
+    for argv in (["dedup", "clean-html", "--help"],
+                 ["dedup", "clean-html", str(src), str(tmp_path / "dst"), "--adblock-list", str(easylist), "--quiet"]):
+        code = ("import sys\nfrom haybale.cli import main\nrc = main(sys.argv[1:])\n"
+                "print('MODULES', ' '.join(sorted(sys.modules)))\nsys.exit(rc)")
+        out = subprocess.run([sys.executable, "-c", code, *argv], cwd=repo, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        loaded = set(out.stdout.rsplit("MODULES", 1)[1].split())
+        assert "argparse" in loaded  # the check sees imports
+        assert not heavy & loaded, sorted(heavy & loaded)
+    assert (tmp_path / "dst" / page.name.replace(".html.gz", ".txt")).read_text(encoding="utf-8")

@@ -4,6 +4,12 @@
 under it. For a local root the catalog lives in ``root/catalog`` and volumes in ``root/volumes``.
 RocksDB needs a local disk, so for a remote root (``s3://bucket/haybale``) pass ``catalog_dir``.
 
+The catalog is served by owners (issue 10): ``root/catalog-meta.json`` maps slots to owners, and each
+owner's store is ``<catalog dir>/owner-<i>/`` (:mod:`catalog.catalog_meta`). ``Store(root)`` opens every
+owner in this process (one writer process, as before; ``read_only=True`` beside live writers);
+``Store(root, cluster=True)`` talks to the owner actors on the connected Ray cluster, so any number of
+jobs write at once. Both go through :class:`~catalog.owned_catalog.OwnedCatalog`: the same code.
+
 A :class:`Store` is the embedded implementation of the catalog reader interface
 (:class:`~catalog.reader.CatalogReader`): ``get``, ``get_many``, ``list``, ``items``, ``stats``,
 ``cat``, ``mark_of``, ``describe``, as the HTTP client and the in-memory test double offer them.
@@ -14,9 +20,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 import fsspec
 
-from catalog.bulk import prepare_bulk, register_bulk
 from catalog.captures import Capture, latest_captures
-from catalog.catalog import DEFAULT_SHARDS, Catalog, RegisterResult
+from catalog.catalog import DEFAULT_SHARDS, RegisterResult
+from catalog.catalog_meta import ensure_meta, load_meta
+from catalog.errors import CatalogNotFoundError
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.keys import canonical_key
 from catalog.layout import RootLayout
@@ -31,12 +38,25 @@ class Store:
 
     def __init__(self, root: str | None = None, *, catalog_dir: str | None = None,
                  read_only: bool = False, create: bool = True, num_shards: int = DEFAULT_SHARDS,
-                 durable: bool = True) -> None:
+                 durable: bool = True, cluster: bool = False) -> None:
+        from catalog.owned_catalog import OwnedCatalog
+
         self.layout = RootLayout.of(root, catalog_dir)
         self.root = self.layout.root
         self.volumes_url = self.layout.volumes_url
-        self.catalog = Catalog.open(self.layout.catalog_dir, num_shards=num_shards, create=create,
-                                    read_only=read_only, durable=durable)
+        meta = load_meta(self.root)
+        if meta is None:
+            if read_only or not create:
+                raise CatalogNotFoundError(
+                    f"no catalog at {self.root} (no {self.root}/catalog-meta.json): register something first "
+                    "(e.g. `haybale ingest files DIR`) or point --root at an existing deployment")
+            meta = ensure_meta(self.root, num_shards)  # num_shards: the number of owners
+        if cluster:
+            self.catalog = OwnedCatalog.on_ray(self.root, self.layout.catalog_dir, meta)
+        else:
+            self.catalog = OwnedCatalog.local(self.root, self.layout.catalog_dir, meta, read_only=read_only,
+                                              create=create, durable=durable)
+        self.cluster = cluster
         self.reader = VolumeReader()
 
     def __enter__(self) -> "Store":
@@ -69,10 +89,9 @@ class Store:
             winners, _ = latest_captures(self, captures)
             return self.catalog.register_many(winners)
         if bulk:
-            entries = prepare_bulk([k for k, _, _, _ in sealed.records],
-                                   [Location(number, off, length, dig) for _, off, length, dig in sealed.records],
-                                   self.catalog.manifest.slot_map)
-            return register_bulk(self.catalog, entries)
+            return self.catalog.register_bulk_entries(
+                [k for k, _, _, _ in sealed.records],
+                [Location(number, off, length, dig) for _, off, length, dig in sealed.records])
         return self.catalog.register_many(
             (key, Location(number, off, length, dig)) for key, off, length, dig in sealed.records)
 

@@ -43,21 +43,41 @@ EPOCH_RETRIES = 3
 class OwnedCatalog:
     """Client of a catalog's owners. Build it with :meth:`local` or :meth:`on_ray`."""
 
-    def __init__(self, root: str, directory: Path, meta: CatalogMeta, endpoints: list[Any], *,
+    def __init__(self, root: str, directory: Path, meta: CatalogMeta | None, endpoints: list[Any], *,
                  read_only: bool, reload: Callable[[CatalogMeta], list[Any]] | None = None,
-                 closers: Sequence[Callable[[], None]] = ()) -> None:
+                 closers: Sequence[Callable[[], None]] = (),
+                 connect: Callable[[], tuple[CatalogMeta, list[Any]]] | None = None) -> None:
         self.root, self.directory, self.read_only = root, Path(directory), read_only
-        self._endpoints = endpoints
+        self._eps = endpoints
         self._reload = reload
         self._closers = list(closers)
-        self._adopt(meta)
+        self._connect = connect  # lazy: run on first use (a command refusing bad input never starts Ray)
+        if meta is not None:
+            self._adopt(meta)
         self.volumes = VolumeTableClient(self)
         self.writes_applied = 0
         self.closed = False
 
     def _adopt(self, meta: CatalogMeta) -> None:
-        self.meta = meta
+        self._meta = meta
         self._slot_owner = meta.slot_owner()
+
+    def ensure(self) -> None:
+        """Connect to the owners now (on Ray: find or start them) if that has not happened yet."""
+        if self._connect is not None:
+            connect, self._connect = self._connect, None
+            meta, self._eps = connect()
+            self._adopt(meta)
+
+    @property
+    def meta(self) -> CatalogMeta:
+        self.ensure()
+        return self._meta
+
+    @property
+    def _endpoints(self) -> list[Any]:
+        self.ensure()
+        return self._eps
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
@@ -89,16 +109,27 @@ class OwnedCatalog:
         return cls(root, directory, meta, endpoints, read_only=read_only, closers=[close])
 
     @classmethod
-    def on_ray(cls, root: str, directory: Path, meta: CatalogMeta) -> "OwnedCatalog":
-        """The catalog's owner actors (started if not running). Ray must be connected."""
+    def on_ray(cls, root: str, directory: Path, num_owners: int,
+               connect_ray: Callable[[], None] | None = None) -> "OwnedCatalog":
+        """The catalog's owner actors, found or started on first use, after ``connect_ray()`` (which
+        connects this process to Ray; None: Ray is connected already). The meta record is created then
+        too (with ``num_owners`` owners) if the root has none."""
+        from catalog.catalog_meta import ensure_meta
         from catalog.owner_actor import owner_handles
 
         def endpoints(m: CatalogMeta) -> list[Any]:
             return [_RayOwner(h) for h in owner_handles(root, directory, m.catalog_id, m.num_owners)]
-        return cls(root, directory, meta, endpoints(meta), read_only=False, reload=endpoints)
+
+        def connect() -> tuple[CatalogMeta, list[Any]]:
+            if connect_ray is not None:
+                connect_ray()
+            meta = ensure_meta(root, num_owners)
+            return meta, endpoints(meta)
+        return cls(root, directory, None, [], read_only=False, reload=endpoints, connect=connect)
 
     # -- plumbing ------------------------------------------------------------------------------
     def owner_of_ids(self, ids: np.ndarray) -> np.ndarray:
+        self.ensure()
         return self._slot_owner[slots_of_ids(ids)]
 
     def _call(self, owner: int, method: str, *args: Any) -> Any:
@@ -117,7 +148,7 @@ class OwnedCatalog:
                 if fresh is None:
                     raise CatalogError(f"catalog meta record of {self.root} disappeared: restore it") from None
                 if self._reload is not None and fresh.num_owners != self.meta.num_owners:
-                    self._endpoints = self._reload(fresh)
+                    self._eps = self._reload(fresh)
                 self._adopt(fresh)
                 for endpoint in self._endpoints:
                     endpoint.adopt(fresh)

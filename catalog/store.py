@@ -38,26 +38,33 @@ class Store:
 
     def __init__(self, root: str | None = None, *, catalog_dir: str | None = None,
                  read_only: bool = False, create: bool = True, num_shards: int = DEFAULT_SHARDS,
-                 durable: bool = True, cluster: bool = False) -> None:
+                 durable: bool = True, cluster: bool = False,
+                 connect_ray: Callable[[], None] | None = None) -> None:
+        """``num_shards`` is the number of owners of a catalog created here. With ``cluster`` the owners
+        are Ray actors, reached on first use after ``connect_ray()`` (None: Ray is connected already)."""
         from catalog.owned_catalog import OwnedCatalog
 
         self.layout = RootLayout.of(root, catalog_dir)
         self.root = self.layout.root
         self.volumes_url = self.layout.volumes_url
+        self.cluster = cluster
+        self.reader = VolumeReader()
+        if cluster:
+            if not create and load_meta(self.root) is None:
+                raise CatalogNotFoundError(
+                    f"no catalog at {self.root} (no {self.root}/catalog-meta.json): register something first "
+                    "(e.g. `haybale ingest files DIR`) or point --root at an existing deployment")
+            self.catalog = OwnedCatalog.on_ray(self.root, self.layout.catalog_dir, num_shards, connect_ray)
+            return
         meta = load_meta(self.root)
         if meta is None:
             if read_only or not create:
                 raise CatalogNotFoundError(
                     f"no catalog at {self.root} (no {self.root}/catalog-meta.json): register something first "
                     "(e.g. `haybale ingest files DIR`) or point --root at an existing deployment")
-            meta = ensure_meta(self.root, num_shards)  # num_shards: the number of owners
-        if cluster:
-            self.catalog = OwnedCatalog.on_ray(self.root, self.layout.catalog_dir, meta)
-        else:
-            self.catalog = OwnedCatalog.local(self.root, self.layout.catalog_dir, meta, read_only=read_only,
-                                              create=create, durable=durable)
-        self.cluster = cluster
-        self.reader = VolumeReader()
+            meta = ensure_meta(self.root, num_shards)
+        self.catalog = OwnedCatalog.local(self.root, self.layout.catalog_dir, meta, read_only=read_only,
+                                          create=create, durable=durable)
 
     def __enter__(self) -> "Store":
         return self

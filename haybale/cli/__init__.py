@@ -19,6 +19,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> CommandParser:
     """The whole command tree. Building it imports no job code (no Ray, no RocksDB)."""
     from haybale.cli.catalog_commands import register as register_catalog
+    from haybale.cli.cluster_commands import register as register_cluster
     from haybale.cli.dedup_commands import register as register_dedup
     from haybale.cli.ingest_commands import register as register_ingest
 
@@ -28,10 +29,11 @@ def build_parser() -> CommandParser:
                     "RocksDB catalog, Ray ingest jobs and MinHash-LSH dedup.")
     parser.add_argument("--version", action="version", version=f"haybale {__version__}")
     add_global_options(parser, top=True)
-    sub = parser.add_subparsers(dest="group", required=True, metavar="{catalog,ingest,dedup}")
+    sub = parser.add_subparsers(dest="group", required=True, metavar="{catalog,ingest,dedup,cluster,down}")
     register_catalog(sub)
     register_ingest(sub)
     register_dedup(sub)
+    register_cluster(sub)
     return parser
 
 

@@ -16,19 +16,21 @@ A :class:`Store` is the embedded implementation of the catalog reader interface
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import fsspec
 
 from catalog.captures import Capture, latest_captures
 from catalog.catalog import DEFAULT_SHARDS, RegisterResult
-from catalog.catalog_meta import ensure_meta, load_meta
-from catalog.errors import CatalogNotFoundError
+from catalog.catalog_meta import META_NAME, CatalogMeta, ensure_meta, load_meta
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
+from catalog.errors import CatalogNotFoundError
 from catalog.keys import canonical_key
 from catalog.layout import RootLayout
 from catalog.location import Location
 from catalog.record_body import iter_record_body, record_body
+from catalog.storage import write_atomic
 from catalog.volume import SealedVolume, VolumeReader, VolumeWriter
 from catalog.warc_records import ParsedRecord
 
@@ -56,7 +58,7 @@ class Store:
                     "(e.g. `haybale ingest files DIR`) or point --root at an existing deployment")
             self.catalog = OwnedCatalog.on_ray(self.root, self.layout.catalog_dir, num_shards, connect_ray)
             return
-        meta = load_meta(self.root)
+        meta = load_meta(self.root) or _catalog_dir_copy(self.layout.catalog_dir)
         if meta is None:
             if read_only or not create:
                 raise CatalogNotFoundError(
@@ -65,6 +67,9 @@ class Store:
             meta = ensure_meta(self.root, num_shards)
         self.catalog = OwnedCatalog.local(self.root, self.layout.catalog_dir, meta, read_only=read_only,
                                           create=create, durable=durable)
+        if not read_only and _catalog_dir_copy(self.layout.catalog_dir) is None:
+            # a copy beside the owners, so `--catalog-dir DIR` alone finds how DIR's owners split the slots
+            write_atomic(str(self.layout.catalog_dir / META_NAME), meta.to_json())
 
     def __enter__(self) -> "Store":
         return self
@@ -187,6 +192,15 @@ class Store:
             write(piece)
             written += len(piece)
         return written
+
+
+def _catalog_dir_copy(catalog_dir: Path) -> CatalogMeta | None:
+    path = catalog_dir / META_NAME
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    return CatalogMeta.from_json(text, str(path))
 
 
 def _raw_record(record: ParsedRecord) -> bytes:

@@ -98,7 +98,7 @@ def job_store(args: argparse.Namespace, **options: object) -> Iterator[Store]:
     """The store a job command writes: the owners on Ray, or with ``--no-ray`` in this process."""
     layout = RootLayout.of(args.root, args.catalog_dir)
     if getattr(args, "no_ray", False):
-        _refuse_if_served(layout)
+        refuse_if_served(layout, "drop --no-ray to run the job there")
         with writable_store(args, **options) as store:
             yield store
         return
@@ -112,14 +112,21 @@ def job_store(args: argparse.Namespace, **options: object) -> Iterator[Store]:
         connection.close()
 
 
-def _refuse_if_served(layout: RootLayout) -> None:
+def served_by_head(layout: RootLayout) -> dict | None:
+    """The state of the root's running local head, or None."""
     from ingest.cluster_connection import head_base
-    from ingest.local_head import read_state
+    from ingest.local_head import read_state, state_dir_of
 
-    state = read_state(head_base(layout) / "cluster")
+    return read_state(state_dir_of(head_base(layout)))
+
+
+def refuse_if_served(layout: RootLayout, instead: str) -> None:
+    """Raise :class:`RootError` if the root's local head (and so its owners) runs: this process cannot
+    open the owners' directories for writing beside them."""
+    state = served_by_head(layout)
     if state is not None:
         raise RootError(f"root {layout.root} is served by its local Ray head (pid {state['pid']}, "
-                        f"{state['address']}): drop --no-ray to run the job there, or stop the head first with "
+                        f"{state['address']}): {instead}, or stop the head first with "
                         f"`haybale down --root {layout.root}`")
 
 

@@ -167,7 +167,7 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
     ray_bin = str(Path(sys.executable).with_name("ray"))
     command = [ray_bin, "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
                "--temp-dir", temp_dir, "--num-cpus", str(num_cpus), "--resources", json.dumps({"catalog_disk": 1}),
-               "--include-dashboard", "false", "--disable-usage-stats",
+               "--include-dashboard", "false", "--disable-usage-stats", "--dashboard-port", str(_free_port()),
                "--node-manager-port", str(_free_port()), "--object-manager-port", str(_free_port()),
                "--metrics-export-port", str(_free_port()), "--dashboard-agent-listen-port", str(_free_port()),
                "--dashboard-agent-grpc-port", str(_free_port()), "--runtime-env-agent-port", str(_free_port()),

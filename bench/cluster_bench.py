@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+# this process connects to local heads, which use token authentication; Ray reads this when imported
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
 
@@ -136,7 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--files", type=int, default=4000)
     ap.add_argument("--entries", type=int, default=2_000_000)
+    ap.add_argument("--only-owners", action="store_true", help="only parts 4 and 5")
     args = ap.parse_args(argv)
+    if args.only_owners:
+        with tempfile.TemporaryDirectory(prefix="hb-cluster-bench-") as tmp:
+            result = {"command": f"python -m bench.cluster_bench --only-owners --entries {args.entries}",
+                      "owners": registration_and_lookups(Path(tmp), args.entries)}
+        print(json.dumps(result, indent=2))
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "cluster_bench_owners.json").write_text(json.dumps(result, indent=2))
+        return 0
     from haybale.demo import generate_files
     from ingest.local_head import stop_head
 
@@ -179,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for root in roots.values():
                 stop_head(root)
+        (RESULTS / "cluster_bench.partial.json").write_text(json.dumps(result, indent=2))
         # 4 + 5. registration and lookups through the owners
         result["owners"] = registration_and_lookups(work, args.entries)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "cluster_bench.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / "cluster_bench.partial.json").unlink(missing_ok=True)
     print(json.dumps(result, indent=2))
     return 0
 

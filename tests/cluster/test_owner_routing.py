@@ -124,3 +124,41 @@ def test_the_owners_on_ray_serve_reads_and_writes_and_survive_a_restart(tmp_path
         assert stop_owners(meta.catalog_id, meta.num_owners) == 3
     with Store(root, read_only=True) as reader:  # and without Ray, from the owners' directories
         assert reader.stats()["records"] == 3000 and reader.mark_of(KEYS[1]) == ("duplicate", "of x")
+
+
+def test_an_owner_sigkilled_mid_batch_loses_and_doubles_nothing(tmp_path: Path, ray_session: None) -> None:
+    """SIGKILL an owner's process (by its pid) while big batches are in flight: Ray restarts it, it
+    replays its journal, the calls are retried (every owner call is idempotent), and the counts are exact."""
+    import os
+    import signal
+
+    import ray
+
+    from catalog.bulk import prepare_bulk
+    from catalog.owner_actor import NAMESPACE, owner_name, stop_owners
+
+    root = str(tmp_path / "r")
+    keys = [f"https://big{i % 101}.example/{i}" for i in range(60_000)]
+    store = Store(root, cluster=True, num_shards=2)
+    try:
+        store.catalog.ensure()
+        meta = store.catalog.meta
+        victim = ray.get_actor(owner_name(meta.catalog_id, 0), namespace=NAMESPACE)
+        pid = ray.get(victim.where.remote())["pid"]
+        prepared = prepare_bulk(keys, _locations(len(keys)), meta.slot_owner().tolist())
+        ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in keys[:5000]), np.uint8).reshape(-1, 16)
+        mine = store.catalog.owner_of_ids(ids) == 0
+        small = [(canonical_key(k), loc.pack()) for k, loc, m in zip(keys, _locations(5000), mine) if m]
+        refs = [victim.call.remote("register_batch", prepared.shards[0], meta.epoch),
+                victim.call.remote("register", small, meta.epoch)]
+        os.kill(pid, signal.SIGKILL)
+        ray.get(refs, timeout=300)  # retried on the restarted owner
+        assert ray.get(victim.where.remote())["pid"] != pid
+        result = store.catalog.register_bulk_entries(keys, _locations(len(keys)))  # the driver re-drives it all
+        assert result.added + result.unchanged == len(keys) and result.updated == 0
+        assert store.stats()["records"] == len(keys)
+        assert all(loc is not None for loc in store.catalog.get_many(keys[::97]))
+        assert len(set(store.list(""))) == len(keys)
+    finally:
+        store.close()
+        stop_owners(meta.catalog_id, meta.num_owners)

@@ -295,6 +295,7 @@ class OwnedCatalog:
         self._require_writable()
 
         def run() -> RegisterResult:
+            self.ensure()
             prepared = prepare_bulk(keys, locations, self._slot_owner.tolist())
             calls = [self._call(o, "register_batch", batch, self.meta.epoch)
                      for o, batch in prepared.shards.items() if len(batch)]

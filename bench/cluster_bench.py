@@ -83,6 +83,7 @@ def registration_and_lookups(work: Path, entries: int) -> dict[str, float]:
 
     from catalog.catalog_meta import load_meta
     from catalog.keys import canonical_key, key_id
+    from catalog.layout import RootLayout
     from catalog.location import Location
     from catalog.owner_actor import stop_owners
     from catalog.store import Store
@@ -91,7 +92,7 @@ def registration_and_lookups(work: Path, entries: int) -> dict[str, float]:
 
     root = work / "bulk"
     root.mkdir()
-    connection = RootConnection(Store(str(root)).layout)  # layout only
+    connection = RootConnection(RootLayout.of(str(root)))
     connection()
     try:
         @ray.remote(num_cpus=1)

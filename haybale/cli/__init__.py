@@ -39,6 +39,9 @@ def build_parser() -> CommandParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``haybale ARGV`` (default: the process's arguments); returns the exit status."""
+    # Job commands join the root's local Ray head (or a cluster), which use token authentication in
+    # Ray 2.60; Ray reads this once, when it is first imported, so it is set before any command runs.
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad argument (already reported in one line)

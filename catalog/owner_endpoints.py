@@ -3,18 +3,15 @@ gathers answers, and the volume table client (owner 0 keeps the table)."""
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from catalog.catalog_meta import CatalogMeta
-
-if TYPE_CHECKING:
-    from catalog.owned_catalog import OwnedCatalog
 
 
 class VolumeTableClient:
     """The volume table (kept by owner 0), with :class:`~catalog.volume_table.VolumeTable`'s methods."""
 
-    def __init__(self, catalog: "OwnedCatalog") -> None:
+    def __init__(self, catalog: Any) -> None:  # an OwnedCatalog (not imported: it imports this module)
         self._catalog = catalog
         self._cache: dict[int, dict[str, Any]] = {}
 

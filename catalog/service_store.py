@@ -45,15 +45,23 @@ def _is_data_file(name: str) -> bool:
 
 
 def catalog_fingerprint(catalog_dir: Path) -> Fingerprint:
-    """(directory, file, size, mtime_ns) of every data file of the catalog and its shards (one level
-    of subdirectories: shards, the volume table, staging). Any acknowledged write changes it."""
+    """(directory, file, size, mtime_ns) of every data file of the catalog: its owner directories and
+    two levels below them (shards, the volume table, staging). Any acknowledged write changes it."""
     rows: list[tuple[str, str, int, int]] = []
-    dirs = [catalog_dir]
-    try:
-        with os.scandir(catalog_dir) as top:
-            dirs += [Path(e.path) for e in top if e.is_dir()]
-    except FileNotFoundError:
+    if not catalog_dir.is_dir():
         return ()
+    dirs = [catalog_dir]
+    level = [catalog_dir]
+    for _ in range(2):
+        below: list[Path] = []
+        for d in level:
+            try:
+                with os.scandir(d) as it:
+                    below += [Path(e.path) for e in it if e.is_dir()]
+            except FileNotFoundError:  # removed by the writer while we looked
+                continue
+        dirs += below
+        level = below
     for d in dirs:
         try:
             with os.scandir(d) as it:
@@ -63,7 +71,7 @@ def catalog_fingerprint(catalog_dir: Path) -> Fingerprint:
                             st = e.stat()
                         except FileNotFoundError:  # removed by the writer while we looked
                             continue
-                        rows.append((d.name, e.name, st.st_size, st.st_mtime_ns))
+                        rows.append((str(d.relative_to(catalog_dir)), e.name, st.st_size, st.st_mtime_ns))
         except FileNotFoundError:
             continue
     return tuple(sorted(rows))

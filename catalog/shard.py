@@ -31,6 +31,7 @@ class Shard:
 
     def __init__(self, path: Path, cache: rd.Cache, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self.cache = cache
         self.options = cfs.table_options(cache)
         access = rd.AccessType.read_only() if read_only else rd.AccessType.read_write()
@@ -188,10 +189,12 @@ class Shard:
         self.listing = self.marks = self.meta = None  # type: ignore[assignment]
         self._handles = {}
         self.h_meta = None
-        gc.collect()
+        if not self.read_only:  # a read-only instance holds no lock: skip the (~50 ms) collections
+            gc.collect()
         self.db.close()
         self.db = None  # type: ignore[assignment]
-        gc.collect()
+        if not self.read_only:
+            gc.collect()
 
 
 def shard_dir(catalog_dir: Path, index: int) -> Path:

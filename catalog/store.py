@@ -4,24 +4,33 @@
 under it. For a local root the catalog lives in ``root/catalog`` and volumes in ``root/volumes``.
 RocksDB needs a local disk, so for a remote root (``s3://bucket/haybale``) pass ``catalog_dir``.
 
+The catalog is served by owners (issue 10): ``root/catalog-meta.json`` maps slots to owners, and each
+owner's store is ``<catalog dir>/owner-<i>/`` (:mod:`catalog.catalog_meta`). ``Store(root)`` opens every
+owner in this process (one writer process, as before; ``read_only=True`` beside live writers);
+``Store(root, cluster=True)`` talks to the owner actors on the connected Ray cluster, so any number of
+jobs write at once. Both go through :class:`~catalog.owned_catalog.OwnedCatalog`: the same code.
+
 A :class:`Store` is the embedded implementation of the catalog reader interface
 (:class:`~catalog.reader.CatalogReader`): ``get``, ``get_many``, ``list``, ``items``, ``stats``,
 ``cat``, ``mark_of``, ``describe``, as the HTTP client and the in-memory test double offer them.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import fsspec
 
-from catalog.bulk import prepare_bulk, register_bulk
 from catalog.captures import Capture, latest_captures
-from catalog.catalog import DEFAULT_SHARDS, Catalog, RegisterResult
+from catalog.catalog import DEFAULT_SHARDS, RegisterResult
+from catalog.catalog_meta import META_NAME, CatalogMeta, ensure_meta, load_meta
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
+from catalog.errors import CatalogNotFoundError
 from catalog.keys import canonical_key
 from catalog.layout import RootLayout
 from catalog.location import Location
 from catalog.record_body import iter_record_body, record_body
+from catalog.storage import write_atomic
 from catalog.volume import SealedVolume, VolumeReader, VolumeWriter
 from catalog.warc_records import ParsedRecord
 
@@ -31,13 +40,36 @@ class Store:
 
     def __init__(self, root: str | None = None, *, catalog_dir: str | None = None,
                  read_only: bool = False, create: bool = True, num_shards: int = DEFAULT_SHARDS,
-                 durable: bool = True) -> None:
+                 durable: bool = True, cluster: bool = False,
+                 connect_ray: Callable[[], None] | None = None) -> None:
+        """``num_shards`` is the number of owners of a catalog created here. With ``cluster`` the owners
+        are Ray actors, reached on first use after ``connect_ray()`` (None: Ray is connected already)."""
+        from catalog.owned_catalog import OwnedCatalog
+
         self.layout = RootLayout.of(root, catalog_dir)
         self.root = self.layout.root
         self.volumes_url = self.layout.volumes_url
-        self.catalog = Catalog.open(self.layout.catalog_dir, num_shards=num_shards, create=create,
-                                    read_only=read_only, durable=durable)
+        self.cluster = cluster
         self.reader = VolumeReader()
+        if cluster:
+            if not create and load_meta(self.root) is None:
+                raise CatalogNotFoundError(
+                    f"no catalog at {self.root} (no {self.root}/catalog-meta.json): register something first "
+                    "(e.g. `haybale ingest files DIR`) or point --root at an existing deployment")
+            self.catalog = OwnedCatalog.on_ray(self.root, self.layout.catalog_dir, num_shards, connect_ray)
+            return
+        meta = load_meta(self.root) or _catalog_dir_copy(self.layout.catalog_dir)
+        if meta is None:
+            if read_only or not create:
+                raise CatalogNotFoundError(
+                    f"no catalog at {self.root} (no {self.root}/catalog-meta.json): register something first "
+                    "(e.g. `haybale ingest files DIR`) or point --root at an existing deployment")
+            meta = ensure_meta(self.root, num_shards)
+        self.catalog = OwnedCatalog.local(self.root, self.layout.catalog_dir, meta, read_only=read_only,
+                                          create=create, durable=durable)
+        if not read_only and _catalog_dir_copy(self.layout.catalog_dir) is None:
+            # a copy beside the owners, so `--catalog-dir DIR` alone finds how DIR's owners split the slots
+            write_atomic(str(self.layout.catalog_dir / META_NAME), meta.to_json())
 
     def __enter__(self) -> "Store":
         return self
@@ -69,10 +101,9 @@ class Store:
             winners, _ = latest_captures(self, captures)
             return self.catalog.register_many(winners)
         if bulk:
-            entries = prepare_bulk([k for k, _, _, _ in sealed.records],
-                                   [Location(number, off, length, dig) for _, off, length, dig in sealed.records],
-                                   self.catalog.manifest.slot_map)
-            return register_bulk(self.catalog, entries)
+            return self.catalog.register_bulk_entries(
+                [k for k, _, _, _ in sealed.records],
+                [Location(number, off, length, dig) for _, off, length, dig in sealed.records])
         return self.catalog.register_many(
             (key, Location(number, off, length, dig)) for key, off, length, dig in sealed.records)
 
@@ -161,6 +192,15 @@ class Store:
             write(piece)
             written += len(piece)
         return written
+
+
+def _catalog_dir_copy(catalog_dir: Path) -> CatalogMeta | None:
+    path = catalog_dir / META_NAME
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    return CatalogMeta.from_json(text, str(path))
 
 
 def _raw_record(record: ParsedRecord) -> bytes:

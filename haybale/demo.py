@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from haybale.cli.output import counts
@@ -128,7 +129,56 @@ def run(args: list[str], root: str, *, capture: bool = False, show: int = 40) ->
     return out.stdout
 
 
+def concurrent_jobs(root: str) -> None:
+    """Two ingest jobs on one root at the same time, and queries answered (without Ray) while they run."""
+    print("\n== 5b. two ingest jobs on one root at once (both write through the catalog owners on the root's "
+          "local Ray head), and queries while they run ==")
+    inputs = [Path(root) / "demo-input" / f"concurrent-{n}" for n in (1, 2)]
+    for n, directory in enumerate(inputs):
+        generate_files(directory, 1000, seed=100 + n)
+    env = {**os.environ, "HAYBALE_ROOT": root}
+    before = json.loads(run(["catalog", "stats", "--json"], root, show=0))["records"]
+    print(f"$ haybale ingest files {inputs[0]} &  haybale ingest files {inputs[1]} &")
+    jobs = [subprocess.Popen([sys.executable, "-m", "haybale", "ingest", "files", str(d), "--json", "--quiet"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for d in inputs]
+    while any(j.poll() is None for j in jobs):
+        t = time.perf_counter()
+        records = json.loads(run(["catalog", "stats", "--json"], root, show=0))["records"]
+        print(f"  while the jobs run: catalog stats answers {records:,} records in {time.perf_counter() - t:.2f} s")
+        time.sleep(1.5)
+    added = files = 0
+    for job in jobs:
+        out, _ = job.communicate()
+        if job.returncode != 0:
+            raise SystemExit(f"demo step failed: a concurrent ingest exited {job.returncode}")
+        added, files = added + json.loads(out)["added"], files + json.loads(out)["files"]
+    after = json.loads(run(["catalog", "stats", "--json"], root, show=0))["records"]
+    exact = after - before == added == files
+    print(f"  both jobs done: {files:,} files read, {added:,} added; catalog {before:,} -> {after:,} records "
+          f"({'exact' if exact else 'MISMATCH'})")
+    if not exact:
+        raise SystemExit("demo step failed: concurrent ingests did not add every file exactly once")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the demo; whatever happens, the root's local Ray head that its jobs started is stopped."""
+    try:
+        return _demo(argv)
+    finally:
+        from ingest.local_head import read_state, state_dir_of, stop_head
+
+        root = os.path.abspath(_root_of(argv))
+        if read_state(state_dir_of(root)) is not None:
+            stop_head(root)
+            print(f"(stopped the local Ray head of {root})")
+
+
+def _root_of(argv: list[str] | None) -> str:
+    args = list(sys.argv[1:] if argv is None else argv)
+    return args[args.index("--root") + 1] if "--root" in args[:-1] else os.environ.get("HAYBALE_ROOT", "./haybale-data")
+
+
+def _demo(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--root", default=os.environ.get("HAYBALE_ROOT", "./haybale-data"))
     ap.add_argument("--files", type=int, default=5000)
@@ -166,12 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     again = json.loads(run(["ingest", "files", str(src), "--run-id", "demo-files", "--json", "--quiet"], root, show=0))
     print(f"  same run id: {again['splits_skipped_done']} of {again['splits']} splits already done, "
           f"{again['added']} added")
-    again = json.loads(run(["ingest", "files", "--no-ray", str(src), "--json", "--quiet"], root, show=0))
-    print(f"  --no-ray pass: {again['added']} added, {again['unchanged']:,} unchanged, {again['volumes']} new volumes")
+    again = json.loads(run(["ingest", "files", str(src), "--json", "--quiet"], root, show=0))
+    print(f"  new run: {again['added']} added, {again['unchanged']:,} unchanged, {again['volumes']} new volumes")
+    concurrent_jobs(root)
     print("\n== 6. rebuild the catalog from the volumes and their CDXJ sidecars alone ==")
     rebuilt_dir = os.path.join(root, "catalog-rebuilt")
+    records = json.loads(run(["catalog", "stats", "--json"], root, show=0))["records"]
     report = json.loads(run(["catalog", "rebuild", "--into", rebuilt_dir, "--json"], root, show=6))
-    assert report["records"] == summary["added"], "rebuilt catalog lost records"
+    assert report["records"] == records, "rebuilt catalog lost records"
     before = run(["catalog", "ls", "--long"], root, show=0)
     after = run(["catalog", "ls", "--long", "--catalog-dir", rebuilt_dir], root, show=0)
     same = [line.split("volume=")[0] + line.split(" ", 1)[1] for line in before.splitlines()] == \
@@ -239,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         service.wait(timeout=30)
     print(f"  service stopped (exit {service.returncode})")
 
+    print("\n== 11. stop the root's local Ray head (job commands started it; it also stops after 15 idle minutes) ==")
+    run(["cluster", "status"], root)
+    run(["down"], root)
     print(f"\ndone: {summary['files']:,} files in {summary['volumes']} volumes, "
           f"{summary['files_per_s']:,} files/s. Try: HAYBALE_ROOT={root} .venv/bin/haybale catalog ls | head")
     return 0 if same else 1

@@ -101,8 +101,14 @@ class FilesJob(SplitJob):
     def prepare(self, split: Split) -> PackWork:
         keys = [f.key for f in split.files]
         known = {key: loc.digest for key, loc in zip(keys, self.store.catalog.get_many(keys)) if loc is not None}
+        owners = None
+        # The workers register straight to the owners, unless an error budget is set: the budget is
+        # decided on the driver before a split is registered, so a refused split must not be registered
+        # by its worker first (its volumes are removed when it is refused).
+        if self.store.cluster and self.config.max_errors is None:
+            owners = (self.store.root, str(self.store.layout.catalog_dir), self.store.catalog.meta.num_owners)
         return PackWork(self.store.layout.run_volumes_url(self.summary.run_id), self.config.volume_bytes,
-                        self.config.compresslevel, f"vol-s{split.index:06d}", known)
+                        self.config.compresslevel, f"vol-s{split.index:06d}", known, owners)
 
     def check_budget(self, split: Split | None, result: PackResult | None) -> None:
         limit = self.config.max_errors
@@ -126,7 +132,8 @@ class FilesJob(SplitJob):
     def register(self, ctx: RunContext, split: Split, payload: PackWork, result: PackResult
                  ) -> tuple[Registration, dict[str, Any]]:
         # every key of the split, also those skipped as unchanged: the marker lists where each one lives
-        registration = register_split(ctx.store, result.sealed, also_keys=[f.key for f in split.files])
+        registration = register_split(ctx.store, result.sealed, also_keys=[f.key for f in split.files],
+                                      registered=result.registered)
         return registration, {"files": result.files, "unchanged": result.unchanged, "bytes": result.bytes,
                               "rejects": result.rejects}
 

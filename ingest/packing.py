@@ -30,6 +30,9 @@ class PackWork:
     compresslevel: int = DEFAULT_COMPRESS_LEVEL
     name_prefix: str = "vol"
     known: dict[str, int] = field(default_factory=dict)
+    # (root, catalog dir, owners): register the sealed volumes straight to the catalog's owner actors from
+    # the worker (one batch per owner); None: the driver registers them
+    owners: tuple[str, str, int] | None = None
 
 
 @dataclass
@@ -43,6 +46,7 @@ class PackResult:
     unchanged: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    registered: tuple[int, int, int] | None = None  # (added, updated, unchanged) when the worker registered
 
 
 def _read_local(url: str) -> bytes:
@@ -81,5 +85,31 @@ def pack_split(split: Split, work: PackWork) -> PackResult:
         result.sealed += writer.append(f.key, resource_record(f.key, data, mtime=f.mtime))
         result.files += 1
     result.sealed += writer.close()
+    if work.owners is not None and result.sealed:
+        result.registered = register_on_worker(work.owners, result.sealed)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def register_on_worker(owners: tuple[str, str, int], sealed: list[SealedVolume]) -> tuple[int, int, int]:
+    """Register sealed volumes from this Ray worker: volume rows at owner 0, then the records prepared
+    here (canonical key, id, owner, sorted) and sent one batch per owner. Returns when every owner
+    acknowledged; idempotent by key and digest, so a retried task changes nothing twice."""
+    from pathlib import Path
+
+    from catalog.location import Location
+    from catalog.owned_catalog import OwnedCatalog
+
+    root, catalog_dir, num_owners = owners
+    catalog = OwnedCatalog.on_ray(root, Path(catalog_dir), num_owners)
+    keys: list[str] = []
+    locations: list[Location] = []
+    for volume in sealed:
+        number = catalog.volumes.add(volume.url, {"kind": "volume", "bytes": volume.bytes,
+                                                  "records": len(volume.records), "sidecar": volume.sidecar,
+                                                  **volume.info})
+        for key, offset, length, digest in volume.records:
+            keys.append(key)
+            locations.append(Location(number, offset, length, digest))
+    r = catalog.register_bulk_entries(keys, locations)
+    return r.added, r.updated, r.unchanged

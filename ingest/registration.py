@@ -42,13 +42,16 @@ def sealed_entries(sealed: Sequence[SealedVolume], numbers: list[int]) -> list[t
 
 def register_split(store: Store, sealed: Sequence[SealedVolume], *,
                    external: Sequence[tuple[str, dict[str, Any]]] = (), order: EntryOrder | None = None,
-                   also_keys: Iterable[str] = ()) -> Registration:
+                   also_keys: Iterable[str] = (),
+                   registered: tuple[int, int, int] | None = None) -> Registration:
     """Register a split's ``sealed`` volumes and ``external`` files ((url, volume-table info) each).
 
     ``order`` builds the entries from the volume numbers (default: the sealed volumes' records in
     order); ``also_keys`` are keys the split covers without registering them now (stored already by an
     earlier attempt, or unchanged), whose volumes the marker lists too. Idempotent: registering the
-    same split again changes nothing and deletes the volumes it wrote again.
+    same split again changes nothing and deletes the volumes it wrote again. ``registered``: the
+    worker registered the records through the catalog's owners already ((added, updated, unchanged)
+    as the owners answered): only the volume rows (same URL, same number) and the sweep are done here.
     """
     volumes = store.catalog.volumes
     external_numbers = [volumes.add(url, info) for url, info in external]
@@ -56,8 +59,11 @@ def register_split(store: Store, sealed: Sequence[SealedVolume], *,
                                           "sidecar": v.sidecar, **v.info}) for v in sealed]
     entries = list(order(external_numbers, sealed_numbers) if order is not None
                    else sealed_entries(sealed, sealed_numbers))
-    result = store.catalog.register_many(entries)
-    out = Registration(result.added, result.updated, result.unchanged)
+    if registered is None:
+        result = store.catalog.register_many(entries)
+        out = Registration(result.added, result.updated, result.unchanged)
+    else:
+        out = Registration(*registered)
     keys = list(dict.fromkeys([key for key, _ in entries] + list(also_keys)))
     referenced = {loc.volume for loc in store.catalog.get_many(keys) if loc is not None} if keys else set()
     for volume, number in zip(sealed, sealed_numbers):

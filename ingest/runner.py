@@ -187,6 +187,8 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
             # what a killed attempt of this run left unreferenced goes before its splits are redone
             summary.unreferenced_volumes_removed += sweep_run(store, ctx.volumes_url, set(done))
             t_ray = time.perf_counter()
+            if store.cluster and not local:
+                store.catalog.ensure()  # connects to the root's Ray (the cluster, or its local head)
             with nullcontext() if local else ray_connection(address, num_cpus):
                 summary.ray_start_seconds = round(time.perf_counter() - t_ray, 3)
                 _run(ctx, job, todo, show_progress)

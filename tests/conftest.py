@@ -26,6 +26,19 @@ def shared_data_dir() -> Path:
     return shared_data()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def local_heads_stop_at_the_end(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Job commands run by tests start a persistent local Ray head for their root (ingest.local_head).
+    They stop themselves after a short idle time here, and every one still running under this
+    session's temp dir is stopped (by its supervisor's pid) when the session ends."""
+    os.environ.setdefault("HAYBALE_CLUSTER_IDLE_SECONDS", "20")
+    yield
+    from ingest.local_head import STATE_NAME, stop_head
+
+    for state in tmp_path_factory.getbasetemp().rglob(f"cluster/{STATE_NAME}"):
+        stop_head(state.parent.parent)
+
+
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
     """A local Ray with 2 CPUs, started once per test session and shut down at its end."""

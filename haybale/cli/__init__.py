@@ -19,6 +19,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> CommandParser:
     """The whole command tree. Building it imports no job code (no Ray, no RocksDB)."""
     from haybale.cli.catalog_commands import register as register_catalog
+    from haybale.cli.cluster_commands import register as register_cluster
     from haybale.cli.dedup_commands import register as register_dedup
     from haybale.cli.ingest_commands import register as register_ingest
     from haybale.cli.serve_command import register as register_serve
@@ -29,16 +30,20 @@ def build_parser() -> CommandParser:
                     "RocksDB catalog, Ray ingest jobs and MinHash-LSH dedup.")
     parser.add_argument("--version", action="version", version=f"haybale {__version__}")
     add_global_options(parser, top=True)
-    sub = parser.add_subparsers(dest="group", required=True, metavar="{catalog,ingest,dedup,serve}")
+    sub = parser.add_subparsers(dest="group", required=True, metavar="{catalog,ingest,dedup,serve,cluster,down}")
     register_catalog(sub)
     register_ingest(sub)
     register_dedup(sub)
     register_serve(sub)
+    register_cluster(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``haybale ARGV`` (default: the process's arguments); returns the exit status."""
+    # Job commands join the root's local Ray head (or a cluster), which use token authentication in
+    # Ray 2.60; Ray reads this once, when it is first imported, so it is set before any command runs.
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad argument (already reported in one line)

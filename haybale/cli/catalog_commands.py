@@ -16,7 +16,15 @@ from catalog.errors import CatalogError
 from haybale.cli import output
 from haybale.cli.options import add_url_option, command, positive_int
 from haybale.cli.serve_command import add_serve_options, cmd_serve
-from haybale.cli.stores import key_argument, new_paths, open_reader, writable_store
+from haybale.cli.stores import (
+    job_store,
+    key_argument,
+    new_paths,
+    open_reader,
+    refuse_if_served,
+    served_by_head,
+    writable_store,
+)
 
 if TYPE_CHECKING:
     from catalog.location import Location
@@ -136,6 +144,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from catalog.store import Store
 
     layout = RootLayout.of(args.root, args.catalog_dir)
+    if not args.into:  # replacing the live catalog: its owners must not be running
+        refuse_if_served(layout, "rebuild the catalog in place (or give --into DIR)")
     target_dir = RootLayout.of(args.root, args.into or layout.rebuild_dir()).catalog_dir
     if args.into and target_dir.exists() and any(target_dir.iterdir()):
         raise CatalogError(f"--into {args.into}: that directory is not empty; give a new directory")
@@ -175,8 +185,13 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    from catalog.layout import RootLayout
+
     keys = [key_argument(k) for k in args.keys]
-    with writable_store(args, create=False) as store:
+    layout = RootLayout.of(args.root, args.catalog_dir)
+    # through the owners on the root's local head when it serves the root, else in this process
+    opened = job_store(args, create=False) if served_by_head(layout) else writable_store(args, create=False)
+    with opened as store:
         deleted = store.catalog.delete_many(keys)
     if args.json:
         output.print_json({"deleted": deleted, "asked": len(keys)})

@@ -6,7 +6,7 @@ from typing import Any
 
 from haybale.cli import output
 from haybale.cli.options import add_job_options, command, non_negative_float, non_negative_int, positive_int
-from haybale.cli.stores import volume_defaults, writable_store
+from haybale.cli.stores import job_store, volume_defaults
 from ingest.crawl.config import CrawlConfig
 
 
@@ -56,7 +56,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     crawl_config = crawl_config_of(args)
     config = CrawlJobConfig(run_id=args.run_id, actors=args.actors, batch_urls=args.batch_urls,
                             volume_bytes=args.volume_bytes)
-    with writable_store(args) as store:
+    with job_store(args) as store:
         out = run_crawl_job(store, args.seeds, crawl_config, config, show_progress=not args.quiet,
                             address=args.address, num_cpus=args.num_cpus, local=args.no_ray).as_dict()
     if args.json:

@@ -139,10 +139,11 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
 
 def _run_on_catalog(args: argparse.Namespace, config: Any, prefixes: list[str], file_inputs: list[str]) -> dict:
     """Dedup the catalog's records under ``prefixes`` (plus any file inputs) and mark every key."""
-    from catalog.store import Store
     from haybale.api import dedup_catalog
+    from haybale.cli.stores import job_store
 
-    with Store(args.root, catalog_dir=args.catalog_dir, create=False) as store:
+    # marks go through the catalog's owners (no lock held for the run; ingest jobs keep writing)
+    with job_store(args, create=False) as store:
         return dedup_catalog(store, prefixes, args.output, config, run_id=args.run_id or None,
                              address=args.address, progress=not args.quiet, file_inputs=file_inputs,
                              text_field=args.text_field, id_field=args.id_field, url_field=args.url_field,

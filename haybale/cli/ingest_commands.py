@@ -6,7 +6,7 @@ import argparse
 
 from haybale.cli import output
 from haybale.cli.options import add_job_options, command, int_in, non_negative_int, positive_int
-from haybale.cli.stores import volume_defaults, writable_store
+from haybale.cli.stores import job_store, volume_defaults
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -41,7 +41,7 @@ def cmd_files(args: argparse.Namespace) -> int:
     config = FilesJobConfig(run_id=args.run_id, split_files=args.split_files, split_bytes=args.split_bytes,
                             volume_bytes=args.volume_bytes, compresslevel=args.compress_level,
                             max_errors=args.max_errors)
-    with writable_store(args) as store:
+    with job_store(args) as store:
         out = run_files_job(store, args.inputs, config, show_progress=not args.quiet, address=args.address,
                             num_cpus=args.num_cpus, local=args.no_ray).as_dict()
     if args.json:

@@ -9,6 +9,10 @@ that a command which fails leaves nothing behind that it created.
   (a failed first ingest leaves no empty catalog behind); a catalog that holds records is kept, since
   a rerun with the same run id resumes from it, and so is a root holding a run's report (a WARC run
   refused by its error budget keeps ``runs/RUN_ID/quarantine.jsonl``, which its error names).
+- :func:`job_store` is what job commands open: the root's owners on Ray (the cluster at ``--address``
+  / ``$RAY_ADDRESS``, else the root's persistent local head, see :mod:`ingest.local_head`), reached on
+  first use, so any number of jobs write one root at once; with ``--no-ray`` the owners are opened in
+  this process (refused while the root's local head serves them).
 - :func:`key_argument` reads a key typed on the command line: a local path means its ``file://`` key.
 
 The catalog modules are imported when a function here runs, not with the module: the command line is
@@ -61,31 +65,87 @@ def new_paths(layout: RootLayout) -> list[Path]:
 def writable_store(args: argparse.Namespace, **options: object) -> Iterator[Store]:
     """The root's store, opened for writing (created if missing); see the module docstring for what a
     failure removes."""
+    from catalog.catalog_meta import load_meta
     from catalog.layout import RootLayout
     from catalog.store import Store
 
     layout = RootLayout.of(args.root, args.catalog_dir)
     created = new_paths(layout)
+    meta_existed = load_meta(layout.root) is not None
     try:
         store = Store(args.root, catalog_dir=args.catalog_dir, **options)  # type: ignore[arg-type]
     except BaseException:
-        for path in created:
-            shutil.rmtree(path, ignore_errors=True)
+        _remove_created(layout, created, meta_existed)
         raise
     try:
         yield store
     except BaseException:
         empty = not _holds_anything(store) and not _holds_a_run_report(layout)
+        if empty and store.cluster and store.catalog._connect is None:  # the owners were started: stop them
+            from catalog.owner_actor import stop_owners
+
+            stop_owners(store.catalog.meta.catalog_id, store.catalog.meta.num_owners)
         store.close()
         if empty:
-            for path in created:
-                shutil.rmtree(path, ignore_errors=True)
+            _remove_created(layout, created, meta_existed)
         raise
     else:
         store.close()
 
 
+def _remove_created(layout: RootLayout, created: list[Path], meta_existed: bool) -> None:
+    from catalog.catalog_meta import meta_url
+
+    for path in created:
+        shutil.rmtree(path, ignore_errors=True)
+    if not meta_existed and layout.local:
+        Path(meta_url(layout.root)).unlink(missing_ok=True)
+
+
+@contextmanager
+def job_store(args: argparse.Namespace, **options: object) -> Iterator[Store]:
+    """The store a job command writes: the owners on Ray, or with ``--no-ray`` in this process."""
+    from catalog.layout import RootLayout
+
+    layout = RootLayout.of(args.root, args.catalog_dir)
+    if getattr(args, "no_ray", False):
+        refuse_if_served(layout, "drop --no-ray to run the job there")
+        with writable_store(args, **options) as store:
+            yield store
+        return
+    from ingest.cluster_connection import RootConnection
+
+    connection = RootConnection(layout, getattr(args, "address", None), getattr(args, "num_cpus", None))
+    try:
+        with writable_store(args, cluster=True, connect_ray=connection, **options) as store:
+            yield store
+    finally:
+        connection.close()
+
+
+def served_by_head(layout: RootLayout) -> dict | None:
+    """The state of the root's running local head, or None."""
+    from ingest.cluster_connection import head_base
+    from ingest.local_head import read_state, state_dir_of
+
+    return read_state(state_dir_of(head_base(layout)))
+
+
+def refuse_if_served(layout: RootLayout, instead: str) -> None:
+    """Raise :class:`RootError` if the root's local head (and so its owners) runs: this process cannot
+    open the owners' directories for writing beside them."""
+    from catalog.errors import RootError
+
+    state = served_by_head(layout)
+    if state is not None:
+        raise RootError(f"root {layout.root} is served by its local Ray head (pid {state['pid']}, "
+                        f"{state['address']}): {instead}, or stop the head first with "
+                        f"`haybale down --root {layout.root}`")
+
+
 def _holds_anything(store: Store) -> bool:
+    if store.cluster and store.catalog._connect is not None:
+        return False  # never connected: nothing was written through it
     try:
         return store.catalog.stats()["records"] > 0 or any(True for _ in store.catalog.volumes)
     except Exception:  # noqa: BLE001 - a catalog that cannot even be counted is kept for inspection

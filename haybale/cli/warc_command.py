@@ -6,7 +6,7 @@ from typing import Any
 
 from haybale.cli import output
 from haybale.cli.options import add_job_options, command, non_negative_int, positive_int
-from haybale.cli.stores import volume_defaults, writable_store
+from haybale.cli.stores import job_store, volume_defaults
 
 
 def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -37,7 +37,7 @@ def cmd_warc(args: argparse.Namespace) -> int:
     check_named_inputs(args.paths)
     config = WarcJobConfig(run_id=args.run_id, repack=args.repack, split_files=args.split_files,
                            split_bytes=args.split_bytes, volume_bytes=args.volume_bytes, max_errors=args.max_errors)
-    with writable_store(args) as store:
+    with job_store(args) as store:
         out = run_warc_job(store, args.paths, config, show_progress=not args.quiet, address=args.address,
                            num_cpus=args.num_cpus, local=args.no_ray).as_dict()
     if args.json:

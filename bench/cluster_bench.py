@@ -1,0 +1,205 @@
+"""Issue 10 (section A): the catalog served by owners on the embedded default (a persistent local Ray head
+per root), measured side by side in one run::
+
+    .venv/bin/python -m bench.cluster_bench [--files 4000] [--entries 2000000]
+
+1. Reads without Ray: wall time of whole ``haybale catalog get|cat|ls|stats`` commands (new processes,
+   Python start-up included) while the head runs; median of 5 each. Target ≤ 1 s.
+2. Job start-up: a files job on a root with no head (the command starts it) versus the same job on the
+   running head: seconds from the command's start to its first completion marker. Target ≤ 2 s warm.
+3. Two files jobs at once on one root versus one job given both inputs (new roots, head warm).
+   Target: ≤ 1.2× one job.
+4. Registration through the owners: entries prepared (canonicalized, hashed, grouped by owner, sorted)
+   by 2 Ray tasks and sent one batch per owner (SST ingest); entries/s. Target ≥ 1M entries/s at 10^7.
+5. Batched lookups through the client (the owner actors, packed ids): keys/s. Target ≥ 1M keys/s.
+
+Writes bench/results/cluster_bench.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# this process connects to local heads, which use token authentication; Ray reads this when imported
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cli(root: Path, *argv: str, env: dict | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "haybale", *argv, "--root", str(root)], cwd=REPO,
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _run(root: Path, *argv: str) -> str:
+    proc = _cli(root, *argv)
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(f"haybale {' '.join(argv)} failed: {err[-2000:]}")
+    return out
+
+
+def _time_to_first_marker(root: Path, src: Path, run_id: str) -> tuple[float, float]:
+    """(seconds to the first completion marker, seconds to the end) of a files job."""
+    done = root / "runs" / run_id / "done"
+    t0 = time.perf_counter()
+    proc = _cli(root, "ingest", "files", str(src), "--run-id", run_id, "--split-files", "200", "--quiet", "--json")
+    first = None
+    while proc.poll() is None:
+        if first is None and done.is_dir() and any(done.iterdir()):
+            first = time.perf_counter() - t0
+        time.sleep(0.02)
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(err[-2000:])
+    total = time.perf_counter() - t0
+    return (first if first is not None else total), total
+
+
+def reads(root: Path, key: str) -> dict[str, float]:
+    out = {}
+    for name, argv in {"get": ["catalog", "get", key], "cat": ["catalog", "cat", key],
+                       "ls": ["catalog", "ls", "--limit", "20"], "stats": ["catalog", "stats"]}.items():
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            _run(root, *argv)
+            times.append(time.perf_counter() - t)
+        out[name] = round(statistics.median(times), 3)
+    return out
+
+
+def registration_and_lookups(work: Path, entries: int) -> dict[str, float]:
+    """Through the owner actors on a local head of their own root."""
+    import numpy as np
+    import ray
+
+    from catalog.catalog_meta import load_meta
+    from catalog.keys import canonical_key, key_id
+    from catalog.layout import RootLayout
+    from catalog.location import Location
+    from catalog.owner_actor import stop_owners
+    from catalog.store import Store
+    from ingest.cluster_connection import RootConnection
+    from ingest.local_head import stop_head
+
+    root = work / "bulk"
+    root.mkdir()
+    connection = RootConnection(RootLayout.of(str(root)))
+    connection()
+    try:
+        @ray.remote(num_cpus=1)
+        def register_part(root_: str, lo: int, hi: int) -> tuple[int, float]:
+            from catalog.store import Store as S
+
+            keys = [f"https://host{i % 9973}.example/p/{i}" for i in range(lo, hi)]
+            locs = [Location(1, i * 300, 300, i) for i in range(lo, hi)]
+            store = S(root_, cluster=True)
+            t = time.perf_counter()
+            done = 0
+            for at in range(0, len(keys), 500_000):
+                done += store.catalog.register_bulk_entries(keys[at:at + 500_000], locs[at:at + 500_000]).added
+            return done, time.perf_counter() - t
+
+        store = Store(str(root), cluster=True)
+        store.catalog.ensure()
+        half = entries // 2
+        t = time.perf_counter()
+        parts = ray.get([register_part.remote(str(root), 0, half), register_part.remote(str(root), half, entries)])
+        reg_seconds = time.perf_counter() - t
+        assert sum(p[0] for p in parts) == entries, parts
+        sample = [f"https://host{i % 9973}.example/p/{i}" for i in range(0, entries, max(1, entries // 1_000_000))]
+        ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in sample), np.uint8).reshape(-1, 16)
+        store.catalog.lookup_ids(ids[:1000])  # warm the routes
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            found, _ = store.catalog.lookup_ids(ids)
+            times.append(time.perf_counter() - t)
+            assert found.all()
+        meta = load_meta(str(root))
+        store.close()
+        stop_owners(meta.catalog_id, meta.num_owners)
+        return {"entries": entries, "register_seconds": round(reg_seconds, 2),
+                "register_entries_per_s": round(entries / reg_seconds),
+                "lookup_keys": len(ids), "lookup_keys_per_s": round(len(ids) / statistics.median(times))}
+    finally:
+        connection.close()
+        stop_head(root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--files", type=int, default=4000)
+    ap.add_argument("--entries", type=int, default=2_000_000)
+    ap.add_argument("--only-owners", action="store_true", help="only parts 4 and 5")
+    args = ap.parse_args(argv)
+    if args.only_owners:
+        with tempfile.TemporaryDirectory(prefix="hb-cluster-bench-") as tmp:
+            result = {"command": f"python -m bench.cluster_bench --only-owners --entries {args.entries}",
+                      "owners": registration_and_lookups(Path(tmp), args.entries)}
+        print(json.dumps(result, indent=2))
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "cluster_bench_owners.json").write_text(json.dumps(result, indent=2))
+        return 0
+    from haybale.demo import generate_files
+    from ingest.local_head import stop_head
+
+    result: dict[str, object] = {"command": f"python -m bench.cluster_bench --files {args.files} --entries {args.entries}"}
+    with tempfile.TemporaryDirectory(prefix="hb-cluster-bench-") as tmp:
+        work = Path(tmp)
+        inputs = [work / "in-a", work / "in-b"]
+        for n, d in enumerate(inputs):
+            generate_files(d, args.files // 2, seed=n)
+        both = work / "in-both"
+        both.mkdir()
+        for d in inputs:
+            os.symlink(d, both / d.name)
+        roots = {name: work / name for name in ("cold", "one", "two")}
+        try:
+            # 2. start-up: cold (the command starts the head) then warm (the head runs)
+            cold_first, cold_total = _time_to_first_marker(roots["cold"], inputs[0], "cold")
+            warm_first, warm_total = _time_to_first_marker(roots["cold"], inputs[1], "warm")
+            result["startup"] = {"cold_first_marker_s": round(cold_first, 2), "cold_total_s": round(cold_total, 2),
+                                 "warm_first_marker_s": round(warm_first, 2), "warm_total_s": round(warm_total, 2)}
+            # 1. reads without Ray while the head runs
+            key = f"file://{sorted(inputs[0].rglob('*.txt'))[7]}"
+            result["reads_median_s"] = reads(roots["cold"], key)
+            # 3. two jobs at once vs one job given both inputs (each on the warm head of its root)
+            for name in ("one", "two"):
+                _run(roots[name], "ingest", "files", str(work / "in-a" / "mirror"), "--quiet")  # start its head
+            t = time.perf_counter()
+            _run(roots["one"], "ingest", "files", str(inputs[0]), str(inputs[1]), "--quiet")
+            one = time.perf_counter() - t
+            t = time.perf_counter()
+            procs = [_cli(roots["two"], "ingest", "files", str(d), "--quiet") for d in inputs]
+            for p in procs:
+                _, err = p.communicate()
+                if p.returncode:
+                    raise RuntimeError(err[-2000:])
+            two = time.perf_counter() - t
+            counts = {name: json.loads(_run(roots[name], "catalog", "stats", "--json"))["records"] for name in ("one", "two")}
+            result["concurrent_jobs"] = {"one_job_both_inputs_s": round(one, 2), "two_jobs_at_once_s": round(two, 2),
+                                         "ratio": round(two / one, 2), "records": counts}
+        finally:
+            for root in roots.values():
+                stop_head(root)
+        (RESULTS / "cluster_bench.partial.json").write_text(json.dumps(result, indent=2))
+        # 4 + 5. registration and lookups through the owners
+        result["owners"] = registration_and_lookups(work, args.entries)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "cluster_bench.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / "cluster_bench.partial.json").unlink(missing_ok=True)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""One owner's store: an embedded :class:`~catalog.catalog.Catalog` directory holding only the slots
+the meta record gives that owner (issue 10, section 0).
+
+The shard, journal and SST code run inside unchanged: an owner directory is a one-shard catalog.
+What this layer adds is the owner's contract:
+
+- Every call carries the caller's epoch; a call with another epoch than the owner's raises
+  :class:`~catalog.catalog_meta.WrongEpochError` (the caller reloads the meta record and routes
+  again). Ids outside the owner's slots are refused the same way: they were routed by a stale map.
+- Writes are idempotent by key and digest (the catalog's rule), durable when the call returns.
+- Owner 0 also keeps the catalog's volume table (volume number -> URL and metadata): numbers are
+  allocated in one place, once per sealed volume (not per record).
+
+Used in-process (a single process opens every owner: ``--no-ray``, tests, benchmarks, read-only
+queries) and inside the owner actors (:mod:`catalog.owner_actor`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from catalog.bulk import BulkEntries, ShardBatch, register_bulk
+from catalog.catalog import Catalog
+from catalog.catalog_meta import CatalogMeta, WrongEpochError, slots_of_ids
+from catalog.errors import CatalogError
+from catalog.location import LOCATION_SIZE, Location
+
+BULK_MIN = 20_000  # a batch at least this big goes in as SST files; smaller ones through the journal
+
+
+class OwnerStore:
+    """Owner ``owner`` of the catalog described by ``meta``, stored in ``directory``."""
+
+    def __init__(self, directory: Path, owner: int, meta: CatalogMeta, *, read_only: bool = False,
+                 create: bool = True, cache_bytes: int = 256 << 20, durable: bool = True,
+                 root: str | None = None) -> None:
+        self.directory = Path(directory)
+        self.root = root  # where to reload the meta record from when a request is at a newer epoch
+        self.owner = owner
+        self.read_only = read_only
+        self.catalog = Catalog.open(self.directory, num_shards=1, create=create and not read_only,
+                                    read_only=read_only, cache_bytes=cache_bytes, durable=durable,
+                                    parallel_readers=0)
+        self.set_meta(meta)
+
+    def set_meta(self, meta: CatalogMeta) -> None:
+        """Adopt a (newer) meta record: the epoch and the slots this owner serves."""
+        self.meta = meta
+        self.epoch = meta.epoch
+        self._mine = meta.slots_of(self.owner)
+
+    # -- checks --------------------------------------------------------------------------------
+    def check(self, epoch: int, ids: np.ndarray | None = None) -> None:
+        """Raise :class:`WrongEpochError` if ``epoch`` is not the owner's or an id is not its slot's."""
+        if epoch > self.epoch and self.root is not None:
+            from catalog.catalog_meta import load_meta
+
+            fresh = load_meta(self.root)
+            if fresh is not None and fresh.epoch > self.epoch:
+                self.set_meta(fresh)
+        if epoch != self.epoch:
+            raise WrongEpochError(f"owner {self.owner} of catalog {self.meta.catalog_id} is at epoch {self.epoch}, "
+                                  f"the request at {epoch}: reload the meta record and route again")
+        if ids is not None and len(ids) and not self._mine[slots_of_ids(ids)].all():
+            raise WrongEpochError(f"owner {self.owner} (epoch {self.epoch}) got keys of slots it does not serve: "
+                                  "reload the meta record and route again")
+
+    # -- reads ---------------------------------------------------------------------------------
+    def lookup(self, ids: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """(found, packed locations) for an (n, 16) uint8 array of ids sorted by id."""
+        ids = np.ascontiguousarray(ids, dtype=np.uint8).reshape(-1, 16)
+        self.check(epoch, ids)
+        if not len(ids):
+            return np.zeros(0, bool), np.zeros((0, LOCATION_SIZE), np.uint8)
+        return self.catalog._lookup_in_process((0, ids))
+
+    def mark_of(self, kid: bytes, epoch: int) -> bytes | None:
+        self.check(epoch, np.frombuffer(kid, np.uint8).reshape(1, 16))
+        return self.catalog.shards[0].mark_of(kid)
+
+    def listing_chunk(self, start: bytes, upper: bytes | None, chunk: int, skip_start: bool) -> list[bytes]:
+        """Up to ``chunk`` listing entries ``>= start`` (``> start`` with ``skip_start``) and ``< upper``."""
+        return self.catalog.shards[0]._listing_chunk(start, upper, chunk, skip_start)
+
+    def stats(self) -> dict[str, Any]:
+        shard = self.catalog.shards[0]
+        return {"owner": self.owner, "records": shard.count(), "disk_bytes": shard.disk_bytes(),
+                "directory": str(self.directory), "epoch": self.epoch}
+
+    # -- writes --------------------------------------------------------------------------------
+    def register(self, entries: Sequence[tuple[str, bytes]], epoch: int) -> tuple[int, int, int]:
+        """Register (canonical key, packed location) pairs; (added, updated, unchanged)."""
+        if entries:
+            self.check(epoch, _ids_of(k for k, _ in entries))
+        else:
+            self.check(epoch)
+        r = self.catalog.register_many((k, Location.unpack(v)) for k, v in entries)
+        return r.added, r.updated, r.unchanged
+
+    def register_batch(self, batch: ShardBatch, epoch: int) -> tuple[int, int, int]:
+        """Register a prepared, sorted batch (:func:`catalog.bulk.prepare_bulk` grouped by owner): SST
+        ingest when it is big, the journal when it is small."""
+        ids = np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)
+        self.check(epoch, ids)
+        if len(batch) >= BULK_MIN:
+            r = register_bulk(self.catalog, BulkEntries({0: batch}), workers=1)
+        else:
+            from catalog.listing import key_of_listing_entry
+            locs = batch.locations
+            r = self.catalog.register_many(
+                (key_of_listing_entry(batch.listing_at(i)), Location.unpack(locs[i * LOCATION_SIZE:(i + 1) * LOCATION_SIZE]))
+                for i in range(len(batch)))
+        return r.added, r.updated, r.unchanged
+
+    def mark_many(self, rows: Sequence[tuple[str, str, str]], epoch: int) -> int:
+        self.check(epoch, _ids_of(k for k, _, _ in rows) if rows else None)
+        return self.catalog.mark_many(rows)
+
+    def delete_many(self, keys: Sequence[str], epoch: int) -> int:
+        self.check(epoch, _ids_of(keys) if keys else None)
+        return self.catalog.delete_many(keys)
+
+    def checkpoint(self) -> None:
+        self.catalog.checkpoint()
+
+    # -- the volume table (owner 0) ------------------------------------------------------------
+    def volume_call(self, method: str, *args: Any) -> Any:
+        if self.owner != 0:
+            raise CatalogError(f"owner {self.owner} does not keep the volume table (owner 0 does)")
+        if method == "rows":
+            return list(self.catalog.volumes)
+        if method not in ("add", "update", "get", "number_of"):
+            raise CatalogError(f"unknown volume-table call {method!r}")
+        return getattr(self.catalog.volumes, method)(*args)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def _ids_of(keys: Any) -> np.ndarray:
+    from catalog.keys import key_id
+
+    raw = b"".join(key_id(k) for k in keys)
+    return np.frombuffer(raw, np.uint8).reshape(-1, 16)

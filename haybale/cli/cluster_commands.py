@@ -1,0 +1,47 @@
+"""``haybale cluster status|stop`` and ``haybale down``: the root's persistent local Ray head (the
+embedded default, see :mod:`ingest.local_head`). Job commands start it on demand and leave it running
+for the next command; it stops itself after the idle timeout (default 900 s,
+``HAYBALE_CLUSTER_IDLE_SECONDS``), or now with ``haybale down``."""
+from __future__ import annotations
+
+import argparse
+
+from haybale.cli import output
+from haybale.cli.options import command
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    grp = sub.add_parser("cluster", help="the root's local Ray head, which job commands start and share")
+    cmds = grp.add_subparsers(dest="cluster_cmd", required=True, metavar="COMMAND")
+    command(cmds, "status", "show the root's local Ray head (address, pid, idle timeout), if one runs", cmd_status)
+    command(cmds, "stop", "stop the root's local Ray head and the catalog owners on it", cmd_stop)
+    command(sub, "down", "stop the root's local Ray head (same as `haybale cluster stop`)", cmd_stop)
+
+
+def _base(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from catalog.layout import RootLayout
+    from ingest.cluster_connection import head_base
+
+    return head_base(RootLayout.of(args.root, args.catalog_dir))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ingest.local_head import read_state, state_dir_of
+
+    state = read_state(state_dir_of(_base(args)))
+    if args.json:
+        output.print_json(state or {})
+    elif state is None:
+        print(f"no local Ray head runs for {_base(args)}")
+    else:
+        print(f"local Ray head at {state['address']} (supervisor pid {state['pid']}, {state['num_cpus']} CPUs, "
+              f"stops after {state['idle_timeout_seconds']:.0f} s idle)")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from ingest.local_head import stop_head
+
+    stopped = stop_head(_base(args))
+    print(f"stopped the local Ray head of {_base(args)}" if stopped else f"no local Ray head runs for {_base(args)}")
+    return 0

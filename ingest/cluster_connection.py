@@ -1,0 +1,58 @@
+"""How a job command reaches the Ray that serves its root's catalog owners.
+
+``--address`` / ``RAY_ADDRESS``: that cluster. Neither: the root's persistent local head
+(:mod:`ingest.local_head`), found or started. :class:`RootConnection` connects on first use (a command
+that refuses bad input before touching the catalog never starts Ray) and :meth:`RootConnection.close`
+disconnects this driver only: the head, and the owners on it, keep running for the next command.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+from catalog.layout import RootLayout
+
+
+def head_base(layout: RootLayout) -> Path:
+    """The directory whose ``cluster/`` holds the local head's state: the root itself when local, else the
+    node-local catalog directory."""
+    return Path(layout.root) if layout.local else layout.catalog_dir
+
+
+class RootConnection:
+    """Callable: connect this process to the root's Ray (idempotent)."""
+
+    def __init__(self, layout: RootLayout, address: str | None = None, num_cpus: int | None = None) -> None:
+        self.layout, self.address, self.num_cpus = layout, address or os.environ.get("RAY_ADDRESS"), num_cpus
+        self._stack = ExitStack()
+        self.connected = False
+        self.started_here = False
+
+    def __call__(self) -> None:
+        # Ray 2.60's local clusters require token authentication; Ray reads this when it is imported
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        import ray
+
+        if self.connected:
+            return
+        if ray.is_initialized():  # tests, notebooks, a driver `ray job submit` started and connected
+            self.connected = True
+            return
+        from ingest.local_head import local_head_address, user_of
+
+        address = self.address
+        if not address:
+            address = local_head_address(head_base(self.layout), self.num_cpus)
+            self._stack.enter_context(user_of(head_base(self.layout)))
+        ray.init(address=address, namespace="haybale", log_to_driver=False)
+        self.started_here = True
+        self.connected = True
+
+    def close(self) -> None:
+        if self.started_here:
+            import ray
+
+            ray.shutdown()
+            self.started_here = False
+        self._stack.close()

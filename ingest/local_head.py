@@ -1,0 +1,287 @@
+"""The embedded default is a cluster of one: a persistent local Ray head per deployment root.
+
+Without ``--address`` / ``RAY_ADDRESS`` a job command calls :func:`local_head_address`, which finds the
+root's running head (state file ``ROOT/cluster/head.json``: supervisor pid, Ray GCS address, checked:
+the pid must be alive and be this module's supervisor, and the state must name it) or starts one, and
+returns its address. The command connects to it and leaves it running, so the next command (or a
+second one running at the same time) joins the same catalog owners and starts working at once.
+
+The head is ``ray start --head --block`` run by a small supervisor process (``python -m
+ingest.local_head serve STATE_DIR``) in its own session, with its own short temp dir and free ports,
+``num_cpus`` = this machine's cores, and the custom resource ``catalog_disk`` (so the owner actors
+land on it). The supervisor:
+
+- writes the state file once the head answers, and removes it when the head stops;
+- stops the head (its ``ray start`` process and every descendant, by pid) on SIGTERM — what
+  ``haybale down`` sends — when the head dies, when its state file is removed or names another pid
+  (the root was deleted), and after **idle timeout** (default 900 s, ``HAYBALE_CLUSTER_IDLE_SECONDS``):
+  no command registered as a user (``ROOT/cluster/users/<pid>``, removed when the command ends; a dead
+  pid does not count) for that long.
+
+Starting is serialized by an ``flock`` on ``ROOT/cluster/start.lock``: two commands at once get one head.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from catalog.storage import write_atomic
+from ingest.errors import IngestJobError
+
+STATE_NAME = "head.json"
+DEFAULT_IDLE_SECONDS = 900.0
+START_TIMEOUT = 90.0
+_SUPERVISOR_MARK = "ingest.local_head"
+
+
+def state_dir_of(root_dir: str | Path) -> Path:
+    """Where a local root keeps its head's state."""
+    return Path(root_dir) / "cluster"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pid_is_supervisor(pid: int) -> bool:
+    try:
+        import psutil
+
+        return _SUPERVISOR_MARK in " ".join(psutil.Process(pid).cmdline())
+    except Exception:  # noqa: BLE001 - gone, or not ours
+        return False
+
+
+def read_state(state_dir: Path) -> dict[str, Any] | None:
+    """The running head's state, or None if there is none (a stale state file does not count)."""
+    try:
+        state = json.loads((state_dir / STATE_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    if not _pid_is_supervisor(int(state.get("pid", 0))):
+        return None
+    return state
+
+
+@contextmanager
+def _start_lock(state_dir: Path) -> Iterator[None]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / "start.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def local_head_address(root_dir: str | Path, num_cpus: int | None = None) -> str:
+    """The GCS address of the root's local head, started if none runs."""
+    state_dir = state_dir_of(root_dir)
+    with _start_lock(state_dir):
+        state = read_state(state_dir)
+        if state is not None:
+            return str(state["address"])
+        return _start(state_dir, num_cpus or os.cpu_count() or 2)
+
+
+def _start(state_dir: Path, num_cpus: int) -> str:
+    (state_dir / STATE_NAME).unlink(missing_ok=True)
+    log = open(state_dir / "head.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", _SUPERVISOR_MARK, "serve", str(state_dir), str(num_cpus)],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, env=head_environment())
+    log.close()
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        state = read_state(state_dir)
+        if state is not None and state.get("pid") == proc.pid:
+            return str(state["address"])
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    if proc.poll() is None:
+        proc.terminate()
+    tail = (state_dir / "head.log").read_text(errors="replace")[-2000:]
+    raise IngestJobError(f"could not start the local Ray head for {state_dir.parent} (log {state_dir / 'head.log'}): "
+                         f"{tail}\nfix what the log says, or give --address of a running cluster")
+
+
+def head_environment() -> dict[str, str]:
+    """Environment for the head and its drivers (Ray 2.60 uses token authentication on local clusters)."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "RAY_AUTH_MODE": "token", "PATH": path}
+
+
+@contextmanager
+def user_of(root_dir: str | Path) -> Iterator[None]:
+    """Register this process as a user of the root's head for the ``with`` block (idle accounting)."""
+    users = state_dir_of(root_dir) / "users"
+    users.mkdir(parents=True, exist_ok=True)
+    mine = users / str(os.getpid())
+    mine.write_text(str(time.time()))
+    try:
+        yield
+    finally:
+        mine.unlink(missing_ok=True)
+        try:
+            os.utime(state_dir_of(root_dir) / STATE_NAME)  # the last use: idle time counts from here
+        except OSError:
+            pass
+
+
+def stop_head(root_dir: str | Path, timeout: float = 60.0) -> bool:
+    """Stop the root's head (SIGTERM to its supervisor, by pid); True if one was running."""
+    state_dir = state_dir_of(root_dir)
+    state = read_state(state_dir)
+    if state is None:
+        return False
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pid_is_supervisor(pid):
+        time.sleep(0.2)
+    return True
+
+
+# -- the supervisor (python -m ingest.local_head serve STATE_DIR NUM_CPUS) -----------------------
+def _serve(state_dir: Path, num_cpus: int) -> int:
+    import psutil
+
+    idle_limit = float(os.environ.get("HAYBALE_CLUSTER_IDLE_SECONDS", DEFAULT_IDLE_SECONDS))
+    key = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:8]
+    temp_dir = tempfile.mkdtemp(prefix=f"hb-{key}-", dir="/tmp")  # short: Ray's socket paths have a limit
+    port = _free_port()
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    command = [ray_bin, "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
+               "--temp-dir", temp_dir, "--num-cpus", str(num_cpus), "--resources", json.dumps({"catalog_disk": 1}),
+               "--include-dashboard", "false", "--disable-usage-stats", "--dashboard-port", str(_free_port()),
+               "--node-manager-port", str(_free_port()), "--object-manager-port", str(_free_port()),
+               "--metrics-export-port", str(_free_port()), "--dashboard-agent-listen-port", str(_free_port()),
+               "--dashboard-agent-grpc-port", str(_free_port()), "--runtime-env-agent-port", str(_free_port()),
+               "--ray-client-server-port", str(_free_port())]
+    head = subprocess.Popen(command, env=head_environment(), stdin=subprocess.DEVNULL)
+    known: dict[int, Any] = {}
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    address = f"127.0.0.1:{port}"
+    state_file = state_dir / STATE_NAME
+    try:
+        if not _wait_for_head(address, head):
+            return 1
+        write_atomic(str(state_file), json.dumps({"pid": os.getpid(), "address": address, "ray_pid": head.pid,
+                                                  "temp_dir": temp_dir, "started": time.time(),
+                                                  "idle_timeout_seconds": idle_limit, "num_cpus": num_cpus}))
+        print(f"local Ray head for {state_dir.parent} at {address} (idle timeout {idle_limit:.0f} s)", flush=True)
+        while not stopping and head.poll() is None:
+            for child in psutil.Process(head.pid).children(recursive=True):
+                known.setdefault(child.pid, child)
+            if not _state_names(state_file, os.getpid()) or _idle_for(state_dir, state_file) > idle_limit:
+                break
+            time.sleep(1.0)
+        return 0
+    finally:
+        if _state_names(state_file, os.getpid()):
+            state_file.unlink(missing_ok=True)
+        _kill_tree(head, known)
+        import shutil
+
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _wait_for_head(address: str, head: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT
+    host, port = address.split(":")
+    while time.monotonic() < deadline:
+        if head.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((host, int(port)), timeout=1):
+                pass
+            time.sleep(1.0)  # the GCS listens before the raylet is registered
+            return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def _state_names(state_file: Path, pid: int) -> bool:
+    try:
+        return int(json.loads(state_file.read_text()).get("pid", 0)) == pid
+    except (OSError, ValueError):
+        return False
+
+
+def _idle_for(state_dir: Path, state_file: Path) -> float:
+    """Seconds since the head was last used (0 while a live command uses it)."""
+    users = state_dir / "users"
+    try:
+        entries = list(users.iterdir())
+    except FileNotFoundError:
+        entries = []
+    for entry in entries:
+        try:
+            pid = int(entry.name)
+            os.kill(pid, 0)
+            return 0.0
+        except (ValueError, ProcessLookupError):
+            entry.unlink(missing_ok=True)  # a command that died without unregistering
+        except PermissionError:
+            return 0.0
+    try:
+        return time.time() - state_file.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _kill_tree(head: subprocess.Popen[bytes], known: dict[int, Any]) -> None:
+    """SIGTERM to ``ray start`` and every process it started (by pid, all at once), SIGKILL to those
+    still alive after 5 s. Owners lose nothing: every acknowledged write is in their journals."""
+    import psutil
+
+    try:
+        for child in psutil.Process(head.pid).children(recursive=True):
+            known.setdefault(child.pid, child)
+    except psutil.NoSuchProcess:
+        pass
+    procs = [p for p in known.values() if p.is_running()]
+    try:
+        procs.append(psutil.Process(head.pid))
+    except psutil.NoSuchProcess:
+        pass
+    for p in procs:
+        try:
+            p.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, still = psutil.wait_procs(procs, timeout=5)
+    for p in still:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(still, timeout=5)
+    head.poll()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "serve":
+        sys.exit(_serve(Path(sys.argv[2]), int(sys.argv[3])))
+    sys.exit("usage: python -m ingest.local_head serve STATE_DIR NUM_CPUS")

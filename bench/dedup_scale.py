@@ -6,8 +6,9 @@ Two parts, each run side by side in one process (``python -m bench.dedup_scale [
   (bench/dedup_corpus.py, seeded), ``haybale dedup run`` with its defaults as a subprocess, the
   whole process timed (Ray start-up included). In the same run, rensa's one-core MinHash rate from
   raw text (its ``RMinHash`` fed Python word 5-grams, as bench/dedup_minhash.py does) on 40 MB of
-  the same corpus. Reported: MB/s per core (input bytes / wall seconds / CPUs), its ratio to rensa,
-  recall of the planted copies and whether unique text was lost.
+  the same corpus, measured right before each run. Reported: MB/s per core (input bytes / wall
+  seconds / CPUs), its ratio to rensa, recall of the planted copies and whether unique text was
+  lost; ``--repeat N`` runs (default 3), medians.
 - **scaling**: short documents (20-40 words, 10 % planted copies) at 10^5, 10^6 and 10^7, files of
   250,000 documents (at least 4 files). For each: wall seconds, time per document, and the peak RSS
   of the driver process and of the largest Ray worker process (sampled every 0.2 s with psutil over
@@ -114,7 +115,9 @@ def rensa_rate(shards: Path, megabytes: float = 40.0, repeat: int = 3) -> tuple[
     return size / 1e6 / statistics.median(r[0] for r in runs), size / 1e6 / statistics.median(r[1] for r in runs)
 
 
-def throughput(cache: Path) -> dict[str, Any]:
+def throughput(cache: Path, repeat: int = 1) -> dict[str, Any]:
+    """The 1.9 GB run ``repeat`` times, each right after its own rensa measurement (so each ratio
+    compares two rates taken under the same machine load); medians over the runs, every run kept."""
     corpus = cache / "corpus-600000-20-p0.3"
     if not (corpus / "planted.json").exists():
         shutil.rmtree(corpus, ignore_errors=True)
@@ -122,6 +125,40 @@ def throughput(cache: Path) -> dict[str, Any]:
     shards = corpus / "shards"
     size = sum(p.stat().st_size for p in shards.glob("*.jsonl"))
     cores = os.cpu_count() or 1
+    planted = json.loads((corpus / "planted.json").read_text())
+    all_ids = _all_ids(shards)
+    runs = []
+    for number in range(repeat):
+        runs.append(_throughput_run(shards, size, cores, cache, planted, all_ids))
+        run = runs[-1]
+        print(f"throughput run {number + 1}/{repeat}: {run['seconds']:.1f} s = {run['mb_per_s_per_core']:.1f} MB/s per core "
+              f"({run['mb_per_cpu_second']:.1f} MB per CPU second); rensa one core {run['rensa_one_core_mb_per_s']:.1f} MB/s "
+              f"-> {run['ratio_vs_rensa']:.2f}x (per CPU second {run['cpu_ratio_vs_rensa']:.2f}x); recall "
+              f"{run['recall_planted']}, unique text lost: {run['unique_text_lost']}; load {run['load_average_1m_after']}",
+              flush=True)
+    median = {key: round(statistics.median(r[key] for r in runs), 2)
+              for key in ("seconds", "cpu_seconds", "mb_per_s_per_core", "mb_per_cpu_second", "rensa_one_core_mb_per_s",
+                          "ratio_vs_rensa", "rensa_mb_per_cpu_second", "cpu_ratio_vs_rensa")}
+    result = {
+        "documents": runs[0]["documents"],
+        "megabytes": round(size / 1e6, 1),
+        "files": len(list(shards.glob("*.jsonl"))),
+        "planted_copies": len(planted),
+        "cores": cores,
+        "runs": len(runs),
+        **median,
+        "median_of": "each figure is the median over the runs (ratios: median of the per-run ratios)",
+        "recall_planted": min(r["recall_planted"] for r in runs),
+        "unique_text_lost": any(r["unique_text_lost"] for r in runs),
+        "every_run": runs,
+    }
+    print(f"throughput, median of {len(runs)}: {result['megabytes']} MB, {result['documents']:,} documents, {cores} cores: "
+          f"{result['seconds']:.1f} s = {result['mb_per_s_per_core']:.1f} MB/s per core; rensa {result['rensa_one_core_mb_per_s']:.1f}"
+          f" MB/s -> {result['ratio_vs_rensa']:.2f}x; per CPU second {result['cpu_ratio_vs_rensa']:.2f}x")
+    return result
+
+
+def _throughput_run(shards: Path, size: int, cores: int, cache: Path, planted: Any, all_ids: Any) -> dict[str, Any]:
     rensa, rensa_cpu = rensa_rate(shards)
     output = Path(tempfile.mkdtemp(prefix="dedup-scale-", dir=cache)) / "out"
     try:
@@ -131,14 +168,9 @@ def throughput(cache: Path) -> dict[str, Any]:
         removed = set(pq.read_table(output / "removed").column("id").to_pylist())
     finally:
         shutil.rmtree(output.parent, ignore_errors=True)
-    planted = json.loads((corpus / "planted.json").read_text())
     per_core = size / 1e6 / job["seconds"] / cores
-    result = {
+    return {
         "documents": job["summary"]["documents"]["input"],
-        "megabytes": round(size / 1e6, 1),
-        "files": len(list(shards.glob("*.jsonl"))),
-        "planted_copies": len(planted),
-        "cores": cores,
         "seconds": job["seconds"],
         "cpu_seconds": job["cpu_seconds"],
         "mb_per_s_per_core": round(per_core, 2),
@@ -153,14 +185,9 @@ def throughput(cache: Path) -> dict[str, Any]:
         "wave_seconds": job["summary"].get("seconds_by_wave"),
         "wave_cpu_seconds": job["summary"].get("cpu_seconds_by_wave"),
         "partitions": job["summary"].get("partitions"),
-        **_quality(removed, _all_ids(shards), planted),
+        **_quality(removed, all_ids, planted),
         "load_average_1m_after": round(os.getloadavg()[0], 2),
     }
-    print(f"throughput: {result['megabytes']} MB, {result['documents']:,} documents, {cores} cores: {job['seconds']:.1f} s "
-          f"= {per_core:.1f} MB/s per core ({result['mb_per_cpu_second']:.1f} MB per CPU second); rensa one core {rensa:.1f} MB/s -> {result['ratio_vs_rensa']:.2f}x; "
-          f"recall {result['recall_planted']}, unique text lost: {result['unique_text_lost']}; per CPU second "
-          f"{result['mb_per_cpu_second']:.1f} vs rensa {rensa_cpu:.1f} MB -> {result['cpu_ratio_vs_rensa']:.2f}x")
-    return result
 
 
 def short_corpus(directory: Path, documents: int, per_file: int = 250_000, seed: int = 7) -> Path:
@@ -270,12 +297,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("parts", nargs="*", default=["throughput", "scaling"], choices=["throughput", "scaling"])
     parser.add_argument("--sizes", default="100000,1000000,10000000", help="document counts of the scaling part")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "haybale-bench-dedup")
+    parser.add_argument("--repeat", type=int, default=3, help="throughput runs (each with its own rensa measurement); medians")
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "dedup_scale.json"
     results: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     if "throughput" in args.parts:
-        results["throughput"] = throughput(args.cache)
+        results["throughput"] = throughput(args.cache, args.repeat)
     if "scaling" in args.parts:
         results["scaling"] = scaling(args.cache, [int(s) for s in args.sizes.split(",")])
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -26,9 +26,7 @@ def group_pairs(keys: np.ndarray, ordinals: np.ndarray, max_group_pairs: int = M
     """Candidate pairs (a < b) of ordinals that share a key; shape (n_pairs, 2), unique, sorted."""
     if len(keys) < 2:
         return np.zeros((0, 2), dtype=np.uint64)
-    keys, ordinals = _shared_keys_only(keys, ordinals)
-    order = np.lexsort((ordinals, keys))
-    keys, ordinals = keys[order], ordinals[order]
+    keys, ordinals = _sorted_shared_groups(np.asarray(keys, dtype=np.uint64), np.asarray(ordinals, dtype=np.uint64))
     new_group = np.r_[True, keys[1:] != keys[:-1]]
     starts = np.flatnonzero(new_group)
     sizes = np.diff(np.r_[starts, len(keys)])
@@ -51,19 +49,24 @@ def group_pairs(keys: np.ndarray, ordinals: np.ndarray, max_group_pairs: int = M
     return unique_pairs(result.astype(np.uint64))
 
 
-def _shared_keys_only(keys: np.ndarray, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows whose key occurs more than once (most LSH keys are alone in their bucket): one
-    plain sort of the keys finds them, so the costlier two-key sort sees only those rows."""
-    if len(keys) < 65536:
-        return keys, ordinals
-    ordered = np.sort(keys)
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
-    if not len(repeated):
-        return keys[:0], ordinals[:0]
-    repeated = repeated[np.r_[True, repeated[1:] != repeated[:-1]]]
-    position = np.minimum(np.searchsorted(repeated, keys), len(repeated) - 1)
-    shared = repeated[position] == keys
-    return keys[shared], ordinals[shared]
+def _sorted_shared_groups(keys: np.ndarray, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose key occurs more than once (most LSH keys are alone in their bucket), sorted
+    by (key, ordinal).
+
+    One stable argsort by key (numpy's fastest sort of uint64 keys here) groups equal keys and
+    keeps their input order. The spill files list a key's rows in ordinal order (splits in order,
+    rows in order within a split), so that is (key, ordinal) order already; when it is not (other
+    callers), the shared rows are sorted again by both columns.
+    """
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    equal_next = keys[1:] == keys[:-1]
+    shared = np.r_[equal_next, False] | np.r_[False, equal_next]
+    keys, ordinals = keys[shared], ordinals[order[shared]]
+    if np.any((keys[1:] == keys[:-1]) & (ordinals[1:] < ordinals[:-1])):
+        resort = np.lexsort((ordinals, keys))
+        keys, ordinals = keys[resort], ordinals[resort]
+    return keys, ordinals
 
 
 def unique_pairs(pairs: np.ndarray) -> np.ndarray:

@@ -4,7 +4,8 @@ The exact check of a candidate pair (``verify="exact"``) compares the distinct 3
 hashes of the two documents. Rather than spilling every shingle hash of every document in stage 1
 (~0.55x the text, for the few documents that are ever checked), the waves that check pairs
 recompute the sets of just the documents involved from their split's clean text
-(:func:`shingle_sets`): the same tokenizer and hash as the signatures, so the same sets.
+(:func:`shingle_sets`, once per distinct document): the same tokenizer and hash as the
+signatures, so the same sets.
 
 :func:`jaccard_of_sets` is the arithmetic of the former numpy code, value for value: distinct
 hashes per side, ``shared / (|A| + |B| - shared)`` in float64 stored as float32, 1.0 when both
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from dedup.join_kernels import jaccard_of_overlap, overlap_of_sorted_sets, sorted_distinct_sets
+from dedup.join_kernels import distinct_sets, jaccard_of_overlap, overlap_of_sets
 from dedup.minhash import MinHashConfig, MinHasher
 from dedup.split_stage import split_name
 from dedup.tokens import tokenize_batch
@@ -27,18 +28,35 @@ _ROW_MASK = np.uint64(0xFFFFFFFF)
 def jaccard_of_sets(left_values: np.ndarray, left_offsets: np.ndarray, right_values: np.ndarray,
                     right_offsets: np.ndarray) -> np.ndarray:
     """Jaccard of the distinct values of left set i and right set i, for every i (float32)."""
-    left = sorted_distinct_sets(np.ascontiguousarray(left_values, np.uint32), np.asarray(left_offsets, np.int64))
-    right = sorted_distinct_sets(np.ascontiguousarray(right_values, np.uint32), np.asarray(right_offsets, np.int64))
-    return jaccard_of_overlap(*overlap_of_sorted_sets(*left, *right))
+    left = distinct_sets(np.ascontiguousarray(left_values, np.uint32), np.asarray(left_offsets, np.int64))
+    right = distinct_sets(np.ascontiguousarray(right_values, np.uint32), np.asarray(right_offsets, np.int64))
+    return jaccard_of_overlap(*overlap_of_sets(*left, *right))
 
 
 def shingle_sets(work: WorkDir, split: int, ordinals: np.ndarray, minhash: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct shingle hashes (uint32, sorted) of documents of ``split``, in the order of
-    ``ordinals``, and their offsets (n + 1), recomputed from the split's clean text."""
+    """Distinct shingle hashes (uint32, in no particular order) of documents of ``split``, in the
+    order of ``ordinals``, and their offsets (n + 1), recomputed from the split's clean text.
+
+    A document named several times (one document in several close pairs) is read and shingled
+    once; its set is repeated in the result.
+    """
     if not len(ordinals):
         return np.zeros(0, np.uint32), np.zeros(1, np.int64)
     rows = (np.asarray(ordinals, dtype=np.uint64) & _ROW_MASK).astype(np.int64)
-    texts = work.read_ipc(work.path("docs", f"{split_name(split)}.arrow")).column("text").take(pa.array(rows))
+    distinct_rows, position = np.unique(rows, return_inverse=True)
+    texts = work.read_ipc(work.path("docs", f"{split_name(split)}.arrow")).column("text").take(pa.array(distinct_rows))
     hasher = MinHasher(minhash)
     values, offsets = hasher.shingle_hashes(tokenize_batch(texts), texts)
-    return sorted_distinct_sets(np.ascontiguousarray(values, dtype=np.uint32), np.asarray(offsets, dtype=np.int64))
+    values, offsets = distinct_sets(np.ascontiguousarray(values, dtype=np.uint32), np.asarray(offsets, dtype=np.int64))
+    if len(distinct_rows) == len(rows) and np.array_equal(distinct_rows, rows):
+        return values, offsets
+    return _repeat_sets(values, offsets, np.asarray(position).reshape(-1))
+
+
+def _repeat_sets(values: np.ndarray, offsets: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sets ``which[0]``, ``which[1]``, ... of (values, offsets), one after the other."""
+    starts, lengths = offsets[which], offsets[which + 1] - offsets[which]
+    new_offsets = np.zeros(len(which) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_offsets[1:])
+    gather = np.repeat(starts - new_offsets[:-1], lengths) + np.arange(int(new_offsets[-1]), dtype=np.int64)
+    return values[gather], new_offsets

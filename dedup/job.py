@@ -213,18 +213,26 @@ def _partitions(work: WorkDir, config: DedupConfig, documents: int, cpus: int) -
     return chosen
 
 
+# Version of what stage 1 spills: a resume must not mix work files of two versions. 2: exact
+# digests by dedup/digests.py (1, unrecorded: xxh3-128), which two versions would not compare.
+WORK_FORMAT = 2
+
+
 def _check_resume(splits: list[Split], work: WorkDir, config: DedupConfig) -> None:
     """Record the run's splits and settings at its first start; refuse a resume with others."""
     config_file = work.path("config.json")
     listed = [[s.kind, s.url, [list(o) for o in s.options]] for s in splits]
     if work.exists(config_file):
         recorded = work.read_json(config_file)
+        if recorded.get("work_format", 1) != WORK_FORMAT:
+            raise ConfigError(f"run {work.run_id} was started by another version of haybale (work files of format "
+                              f"{recorded.get('work_format', 1)}, this version writes {WORK_FORMAT}); use a new --run-id")
         if recorded["config"] != config.fingerprint():
             raise ConfigError(f"run {work.run_id} was started with other settings; use a new --run-id")
         if recorded["splits"] != listed:
             raise ConfigError(f"run {work.run_id} was started with other inputs; use a new --run-id")
     else:
-        work.write_json(config_file, {"config": config.fingerprint(), "splits": listed})
+        work.write_json(config_file, {"config": config.fingerprint(), "splits": listed, "work_format": WORK_FORMAT})
 
 
 def _input_sizes(splits: list[Split]) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import uint64
 
-from dedup.minhash_kernels import _fmix64, _jit
+from dedup.minhash_kernels import _fmix64, _inline, _jit
 
 
 @_jit
@@ -28,47 +28,89 @@ def band_keys_kernel(signatures: np.ndarray, bands: int, rows: int, seed: np.uin
     return keys
 
 
+# Multiplicative hashing of the (already random) 32-bit shingle hashes into the probe tables.
+_PROBE_MULTIPLIER = 0x9E3779B97F4A7C15
+
+
+@_inline
+def _table_size(members: int) -> int:
+    size = 16
+    while size < 2 * members:
+        size *= 2
+    return size
+
+
+@_inline
+def _slot(value: np.uint32, mask: int) -> int:
+    return int((uint64(value) * uint64(_PROBE_MULTIPLIER)) >> uint64(32)) & mask
+
+
 @_jit
-def sorted_distinct_sets(values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """Each set (values[offsets[i]:offsets[i+1]]) sorted with repeats removed; new offsets."""
+def distinct_sets(values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Each set (values[offsets[i]:offsets[i+1]], uint32) with repeats removed, in first-seen order;
+    new offsets. A small open-addressing table per set (linear time; a sort of each set cost ~3x)."""
     n = len(offsets) - 1
-    out = np.empty(len(values), dtype=values.dtype)
+    out = np.empty(len(values), dtype=np.uint32)
     out_offsets = np.zeros(n + 1, dtype=np.int64)
+    table = np.zeros(16, dtype=np.uint64)  # value + 1; 0 = empty
     position = 0
     for i in range(n):
-        ordered = np.sort(values[offsets[i]:offsets[i + 1]])
-        for j in range(len(ordered)):
-            if j == 0 or ordered[j] != ordered[j - 1]:
-                out[position] = ordered[j]
+        size = _table_size(offsets[i + 1] - offsets[i])
+        if size > len(table):
+            table = np.zeros(size, dtype=np.uint64)
+        else:
+            table[:size] = 0
+        mask = size - 1
+        for j in range(offsets[i], offsets[i + 1]):
+            value = values[j]
+            key = uint64(value) + uint64(1)
+            slot = _slot(value, mask)
+            while table[slot] != 0 and table[slot] != key:
+                slot = (slot + 1) & mask
+            if table[slot] == 0:
+                table[slot] = key
+                out[position] = value
                 position += 1
         out_offsets[i + 1] = position
     return out[:position].copy(), out_offsets
 
 
 @_jit
-def overlap_of_sorted_sets(left_values: np.ndarray, left_offsets: np.ndarray, right_values: np.ndarray,
-                           right_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+def overlap_of_sets(left_values: np.ndarray, left_offsets: np.ndarray, right_values: np.ndarray,
+                    right_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """(shared, union): sizes of the intersection and the union of left set i and right set i (each
-    sorted, without repeats), for every i (int64)."""
+    without repeats, in any order), for every i (int64): left set i goes into a probe table, right
+    set i's members are looked up."""
     n = len(left_offsets) - 1
     shared_out = np.empty(n, dtype=np.int64)
     union_out = np.empty(n, dtype=np.int64)
+    table = np.zeros(16, dtype=np.uint64)
     for i in range(n):
-        j, j_end = left_offsets[i], left_offsets[i + 1]
-        k, k_end = right_offsets[i], right_offsets[i + 1]
-        size = (j_end - j) + (k_end - k)
+        left_size = left_offsets[i + 1] - left_offsets[i]
+        right_size = right_offsets[i + 1] - right_offsets[i]
+        size = _table_size(left_size)
+        if size > len(table):
+            table = np.zeros(size, dtype=np.uint64)
+        else:
+            table[:size] = 0
+        mask = size - 1
+        for j in range(left_offsets[i], left_offsets[i + 1]):
+            value = left_values[j]
+            slot = _slot(value, mask)
+            while table[slot] != 0:
+                slot = (slot + 1) & mask
+            table[slot] = uint64(value) + uint64(1)
         shared = 0
-        while j < j_end and k < k_end:
-            if left_values[j] == right_values[k]:
+        for k in range(right_offsets[i], right_offsets[i + 1]):
+            value = right_values[k]
+            key = uint64(value) + uint64(1)
+            slot = _slot(value, mask)
+            while table[slot] != 0 and table[slot] != key:
+                slot = (slot + 1) & mask
+            if table[slot] == key:
                 shared += 1
-                j += 1
-                k += 1
-            elif left_values[j] < right_values[k]:
-                j += 1
-            else:
-                k += 1
         shared_out[i] = shared
-        union_out[i] = size - shared
+        union_out[i] = left_size + right_size - shared
     return shared_out, union_out
 
 

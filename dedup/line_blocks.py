@@ -84,7 +84,9 @@ def iter_line_blocks(raw: Any, url: str, *, block_bytes: int, max_line: int) -> 
         if len(pending) >= block_bytes:
             cut = pending.rfind(b"\n")
             if cut >= 0:
-                yield from _within_cap(bytes(pending[:cut + 1]), line, offset, max_line)
+                with memoryview(pending) as view:  # one copy of the block, not a slice and a copy
+                    block = bytes(view[:cut + 1])
+                yield from _within_cap(block, line, offset, max_line)
                 line += pending.count(b"\n", 0, cut + 1)
                 offset += cut + 1
                 del pending[:cut + 1]

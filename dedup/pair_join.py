@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from dedup.candidates import EXACT_CHECK_MARGIN, PAIRS_SCHEMA, unique_pairs
 from dedup.jaccard import shingle_sets
-from dedup.join_kernels import jaccard_of_overlap, overlap_of_sorted_sets
+from dedup.join_kernels import jaccard_of_overlap, overlap_of_sets
 from dedup.minhash import MinHashConfig
 from dedup.near_duplicate import NearDuplicateRule
 from dedup.plots import similarity_histogram
@@ -156,8 +156,8 @@ def exact_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, purp
         left_values, left_offsets = shingle_sets(work, split, a, minhash)
         right = table.column("shingles_b").combine_chunks()
         right_offsets = right.offsets.to_numpy().astype(np.int64)
-        shared, union = overlap_of_sorted_sets(left_values, left_offsets, right.flatten().to_numpy().astype(np.uint32),
-                                               right_offsets - right_offsets[0])
+        shared, union = overlap_of_sets(left_values, left_offsets, right.flatten().to_numpy().astype(np.uint32),
+                                        right_offsets - right_offsets[0])
         similarity = jaccard_of_overlap(shared, union)
         difference = union - shared
     payload = [table.column(n) for n, _ in PAYLOAD[purpose]]

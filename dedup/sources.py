@@ -16,7 +16,6 @@ error is raised. A file that cannot be opened at all raises :class:`~dedup.error
 """
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol, runtime_checkable
@@ -180,7 +179,7 @@ def _parse_block_fast(block: bytes, fields: tuple[str, str, str]) -> pa.Table | 
     a missing or mistyped field, or fields other than id, text and a url present on every line)."""
     text_field, id_field, url_field = fields
     try:
-        table = pa_json.read_json(io.BytesIO(block), read_options=pa_json.ReadOptions(block_size=len(block) + 1))
+        table = pa_json.read_json(pa.BufferReader(block), read_options=pa_json.ReadOptions(block_size=len(block) + 1))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     names = set(table.column_names)

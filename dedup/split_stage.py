@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
-import xxhash
 
 from dedup.config import DedupConfig
+from dedup.digests import sequence_digests
 from dedup.errors import JobError, RecordError, RecordWarning
 from dedup.join_kernels import band_keys_kernel
 from dedup.minhash import MinHasher
@@ -217,7 +217,7 @@ def process_split(
 
                 sig = hasher.signatures_of_tokens(tokens, texts)
                 signatures.append(sig[kept_index])
-                digests = _digests(tokens.hashes, tokens.doc_offsets, kept_index)
+                digests = sequence_digests(tokens.hashes, tokens.doc_offsets, kept_index)
                 # Every input field but id and text, as JSON (dedup/metadata.py), always carried.
                 metadata = kept(batch.column("metadata")).cast(pa.string())
                 priorities = metadata.to_pylist() if config.priority_field else []
@@ -267,16 +267,6 @@ def process_split(
     )
     return SplitStats(split_index, split.url, docs_in, len(ordinals), bytes_in, len(dropped["id"]), len(quarantine),
                       len(warnings))
-
-
-def _digests(token_hashes: np.ndarray, doc_offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    """128-bit xxh3 digest (high, low uint64) of each document's normalized token sequence."""
-    view = memoryview(np.ascontiguousarray(token_hashes, dtype=np.uint64)).cast("B")
-    digest = xxhash.xxh3_128_intdigest
-    starts = (doc_offsets[docs] * 8).tolist()
-    ends = (doc_offsets[docs + 1] * 8).tolist()
-    blob = b"".join([digest(view[s:e]).to_bytes(16, "little") for s, e in zip(starts, ends)])
-    return np.frombuffer(blob, dtype="<u8").reshape(-1, 2)[:, ::-1].astype(np.uint64)
 
 
 def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarray) -> None:

@@ -98,7 +98,7 @@ def test_jaccard_kernel_equals_python_sets() -> None:
 
 
 def test_group_pairs_of_many_rows_equals_all_pairs_by_key() -> None:
-    """Above 65,536 rows the singleton keys are filtered out first: same pairs as by brute force."""
+    """Singleton keys are filtered out first: same pairs as by brute force."""
     rng = np.random.default_rng(8)
     keys = rng.integers(0, 200_000, size=100_000).astype(np.uint64)
     ordinals = rng.permutation(10**6)[:100_000].astype(np.uint64)
@@ -110,3 +110,15 @@ def test_group_pairs_of_many_rows_equals_all_pairs_by_key() -> None:
     big = [m for m in by_key.values() if len(m) > 32]
     assert not big
     assert [tuple(p) for p in group_pairs(keys, ordinals).tolist()] == expected
+
+
+def test_big_group_pairs_do_not_depend_on_input_order() -> None:
+    """A big group pairs each member with the lowest ordinal and its neighbour in ordinal order,
+    whether or not the rows arrive in ordinal order (the spill files' order, or any other)."""
+    rng = np.random.default_rng(9)
+    keys = np.r_[np.zeros(100), np.ones(50), rng.integers(2, 40, 200)].astype(np.uint64)
+    ordinals = np.arange(350, dtype=np.uint64)
+    in_order = group_pairs(keys, ordinals)
+    shuffled = rng.permutation(350)
+    assert np.array_equal(group_pairs(keys[shuffled], ordinals[shuffled]), in_order)
+    assert [0, 1] in in_order.tolist() and [0, 99] in in_order.tolist() and [98, 99] in in_order.tolist()

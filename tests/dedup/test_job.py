@@ -154,6 +154,25 @@ def test_resume_with_other_settings_is_refused(ray_session: None, corpus: dict[s
         run_dedup(JsonlSource([str(corpus["dir"])]), str(tmp_path), DedupConfig(partitions=3), run_id="same", progress=False)
 
 
+
+def test_resume_of_a_run_started_by_an_older_version_is_refused(tmp_path: Path) -> None:
+    """Work files of another version (e.g. other exact digests) must not be mixed with ours."""
+    from dedup.job import WORK_FORMAT, _check_resume
+    from dedup.workdir import WorkDir
+
+    (tmp_path / "a.jsonl").write_text('{"id": 1, "text": "a b c"}\n')
+    source = JsonlSource([str(tmp_path / "a.jsonl")])
+    config = DedupConfig(partitions=1)
+    work = WorkDir(str(tmp_path / "out"), "old")
+    listed = [[s.kind, s.url, [list(o) for o in s.options]] for s in source.splits()]
+    work.write_json(work.path("config.json"), {"config": config.fingerprint(), "splits": listed})  # format 1
+    with pytest.raises(ConfigError, match="another version of haybale"):
+        _check_resume(source.splits(), work, config)
+    current = WorkDir(str(tmp_path / "out"), "new")
+    _check_resume(source.splits(), current, config)
+    assert current.read_json(current.path("config.json"))["work_format"] == WORK_FORMAT
+    _check_resume(source.splits(), current, config)  # a resume by this version goes on
+
 @pytest.mark.chaos
 @pytest.mark.parametrize("wave", ["read", "vsecond", "large-0"])
 def test_killed_job_resumes_to_the_same_output(ray_session: None, corpus: dict[str, Any], tmp_path: Path, wave: str) -> None:

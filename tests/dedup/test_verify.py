@@ -146,3 +146,13 @@ def test_stages_on_a_remote_style_filesystem(articles: list[str], tmp_path: Path
     assert remote["pairs"]["exact_pairs"] == 1 and remote["clusters"]["removed"] >= 5  # type: ignore[index]
     assert _output_bytes(fs, "memory://dedup-test/out") == _output_bytes(fsspec.filesystem("file"), str(tmp_path / "out"))
     fs.rm("/dedup-test", recursive=True)
+
+
+def test_shingle_sets_of_repeated_documents_repeat_their_sets(spilled: tuple[WorkDir, list[str]]) -> None:
+    """A document named several times is shingled once; the result is as if each was asked alone."""
+    work, _ = spilled
+    ordinals = np.array([3, 1, 3, 0, 1], dtype=np.uint64)
+    values, offsets = shingle_sets(work, 0, ordinals, MINHASH)
+    alone = [shingle_sets(work, 0, np.array([o], np.uint64), MINHASH)[0] for o in ordinals]
+    assert [values[offsets[i]:offsets[i + 1]].tolist() for i in range(len(ordinals))] == [a.tolist() for a in alone]
+    assert all(len(set(a.tolist())) == len(a) > 0 for a in alone)

@@ -28,8 +28,7 @@ import uuid
 import fsspec
 
 from catalog.errors import RootError
-from catalog.object_store import check_bucket, is_multipart_store
-from catalog.storage import fsync_dir, is_local, local_path
+from catalog.storage import check_bucket, fsync_dir, is_local, is_multipart_store, local_path
 
 
 def _raw(data: bytes | str) -> bytes:

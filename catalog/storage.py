@@ -74,8 +74,10 @@ def write_atomic_on(fs: Any, path: str, data: bytes | str, *, local: bool) -> No
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         fsync_dir(os.path.dirname(path))
+    elif is_multipart_store(fs):
+        fs.pipe_file(path, raw)  # one PutObject (multipart past 100 MB): whole or absent, no copy
     else:
-        with atomic_writer(fs, path) as fh:  # S3: one upload to the final key, no copy
+        with atomic_writer(fs, path) as fh:
             fh.write(raw)
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog.storage import atomic_writer, ensure_parent
+from catalog.storage import atomic_writer, ensure_parent, is_multipart_store
 
 
 class WorkDir:
@@ -55,6 +55,11 @@ class WorkDir:
 
     # -- atomic writes -------------------------------------------------------------------------
     def write_bytes(self, path: str, data: bytes) -> None:
+        fs = self.fs
+        if is_multipart_store(fs):  # one PutObject: whole or absent
+            ensure_parent(fs, path)
+            fs.pipe_file(path, data)
+            return
         with self._atomic_handle(path) as handle:
             handle.write(data)
 

@@ -25,6 +25,7 @@ import contextlib
 import io
 import json
 import os
+import uuid
 from typing import Any, Iterator
 
 import fsspec
@@ -85,8 +86,16 @@ class WorkDir:
         name + rename on local disk, one upload completed at the end on S3 (no copy)."""
         fs = self.fs
         ensure_parent(fs, path)  # on S3: checks the bucket, never creates it
-        with atomic_writer(fs, path) as handle:
+        if is_multipart_store(fs):
+            with atomic_writer(fs, path) as handle:
+                yield handle
+            return
+        # elsewhere a temporary name and a rename (no fsync: work files need to survive a killed
+        # process, not a power cut, and a stage writes hundreds of them)
+        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+        with fs.open(temporary, "wb") as handle:
             yield handle
+        fs.mv(temporary, path)
 
     @contextlib.contextmanager
     def ipc_writer(self, path: str, schema: pa.Schema) -> Iterator[pa.ipc.RecordBatchFileWriter]:

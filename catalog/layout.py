@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalog.errors import RootError
-from catalog.storage import is_local, local_path
+from catalog.storage import check_bucket, is_local, local_path
 
 DEFAULT_ROOT = "./haybale-data"
+SHARED_LOCAL_ROOT_ENV = "HAYBALE_SHARED_LOCAL_ROOT"  # =1: a local root every node mounts alike
 
 
 def resolve_root(root: str | None) -> str:
@@ -42,8 +43,8 @@ class RootLayout:
         """The layout of ``root`` (default :func:`resolve_root`) with the catalog in ``catalog_dir``
         (default ``$HAYBALE_CATALOG_DIR``, else ``ROOT/catalog`` for a local root).
 
-        Raises :class:`RootError` for a remote root without a catalog directory, and for a root or
-        catalog directory that exists but is not a directory."""
+        Raises :class:`RootError` for a remote root without a catalog directory or whose bucket does
+        not exist, and for a root or catalog directory that exists but is not a directory."""
         root = resolve_root(root)
         catalog_dir = catalog_dir or os.environ.get("HAYBALE_CATALOG_DIR") or None
         if is_local(root):
@@ -56,6 +57,7 @@ class RootLayout:
             if not catalog_dir:
                 raise RootError(f"root {root!r} is remote; RocksDB needs a local disk: pass --catalog-dir "
                                 "(or HAYBALE_CATALOG_DIR) naming a local directory for the catalog")
+            check_bucket(root)  # a typo in the bucket is an error naming it; buckets are never created
             layout = cls(root.rstrip("/"), Path(catalog_dir).absolute())
         if layout.catalog_dir.exists() and not layout.catalog_dir.is_dir():
             raise RootError(f"catalog directory {layout.catalog_dir} is a file: give --catalog-dir a directory")
@@ -109,3 +111,25 @@ class RootLayout:
     def catalog_splits_url(self, run_id: str) -> str:
         """Where a dedup run over the catalog keeps its planned key ranges."""
         return self.url("runs", run_id, "catalog-splits")
+
+
+def refuse_local_root_on_cluster(url: str, what: str = "root") -> None:
+    """Raise :class:`RootError` when ``url`` is a local path and this process is connected to a Ray
+    cluster with more than one alive node: workers on the other nodes would write volumes, run state
+    and outputs to *their own* disks under the same path, which no other node (and no later reader)
+    can see. Local paths are fine on one node (the embedded default), and on a filesystem every node
+    mounts at the same path (NFS, or the loopback test clusters of one machine) when the operator says
+    so with ``HAYBALE_SHARED_LOCAL_ROOT=1``. Call it after connecting."""
+    if not is_local(url) or os.environ.get(SHARED_LOCAL_ROOT_ENV) == "1":
+        return
+    import ray
+
+    if not ray.is_initialized():
+        return
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    if len(alive) > 1:
+        raise RootError(
+            f"{what} {url!r} is a local path, but this Ray cluster has {len(alive)} nodes: workers on the "
+            "other nodes would write to their own disks, where no other node can read it. Give an object "
+            "store URL (s3://bucket/prefix; settings in deploy/SCALING.md), or run on one node; if every node "
+            f"mounts this path from one shared filesystem, say so with {SHARED_LOCAL_ROOT_ENV}=1")

@@ -32,11 +32,13 @@ from catalog.child_process import ChildProcess
 from catalog.location import LOCATION_SIZE
 
 _STOP = b""
+_SHARD_BYTES = 2  # shard numbers in requests: slots are 12 bits, so at most 4096 shards
 
 
 def _reader_main(conn: Connection, shard_paths: list[str], scratch: str, cache_bytes: int) -> None:
-    """Reader process: answer ``shard byte + write generation (u64) + sorted ids`` with ``hit count
-    (u32) + positions of the ids found (int32) + their values``."""
+    """Reader process: answer ``shard (u16) + write generation (u64) + sorted ids`` with ``hit count
+    (u32) + positions of the ids found (int32) + their values``. The shard takes two bytes since a
+    catalog may have up to 4096 shards (one per slot); one byte broke catalogs of more than 256."""
     import rocksdict as rd
 
     from catalog.column_families import column_family_options, table_options
@@ -57,13 +59,13 @@ def _reader_main(conn: Connection, shard_paths: list[str], scratch: str, cache_b
             break
         if msg == _STOP:
             break
-        shard = msg[0]
-        generation = int.from_bytes(msg[1:9], "little")
+        shard = int.from_bytes(msg[:_SHARD_BYTES], "little")
+        generation = int.from_bytes(msg[_SHARD_BYTES:_SHARD_BYTES + 8], "little")
         db = dbs[shard]
         if generation != seen[shard]:  # the catalog wrote since this shard last caught up
             db.try_catch_up_with_primary()
             seen[shard] = generation
-        ids = msg[9:]
+        ids = msg[_SHARD_BYTES + 8:]
         it = db.iter(ropts)
         seek, key_of, value_of = it.seek, it.key, it.value  # bound once: ~8% per key
         hits: list[int] = []
@@ -119,7 +121,8 @@ class ReaderPool:
                 conn = self._conns[worker]
                 for j in range(worker, len(jobs), self.workers):
                     shard, ids = jobs[j]
-                    conn.send_bytes(bytes([shard]) + generation.to_bytes(8, "little") + ids.tobytes())
+                    conn.send_bytes(shard.to_bytes(_SHARD_BYTES, "little") + generation.to_bytes(8, "little")
+                                    + ids.tobytes())
                     data = conn.recv_bytes()
                     hits = int.from_bytes(data[:4], "little")
                     positions = np.frombuffer(data, dtype=np.int32, count=hits, offset=4)

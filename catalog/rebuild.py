@@ -3,7 +3,8 @@
 The catalog is an index, never the only copy of where data lives. :func:`rebuild` lists the sealed
 volumes under a volume store (temporary files of unsealed volumes are ignored), reads each volume's
 sidecar — or, when the sidecar is missing or unreadable, scans the volume's gzip members — verifies
-every record (gzip CRC, WARC header, payload digest) and registers the good ones in a new catalog.
+every record (gzip CRC, WARC header, payload digest) on the volume's bytes, read once whole (not one
+ranged read per record), and registers the good ones in a new catalog.
 Records that fail verification are skipped and reported with volume, offset and reason.
 
 Files indexed in place (external WARCs, not written by us) have CDXJ index files under
@@ -22,11 +23,10 @@ from typing import Callable, Iterator
 import fsspec
 
 from catalog.cdxj import SIDECAR_SUFFIX, CdxEntry, parse_cdxj, sidecar_url
-from catalog.errors import CatalogError, CorruptRecordError, VolumeError
-from catalog.location import Location
+from catalog.errors import CatalogError, CorruptRecordError, VolumeError, VolumeNotFoundError
 from catalog.storage import TMP_SUFFIX, url_of
 from catalog.store import Store
-from catalog.volume import VOLUME_SUFFIX, SealedVolume, VolumeReader
+from catalog.volume import VOLUME_SUFFIX, SealedVolume
 from catalog.warc_records import KEYED_RECORD_TYPES, parse_record, payload_digest
 
 
@@ -70,43 +70,6 @@ def list_external_indexes(indexes_url: str) -> list[str]:
     return [url_of(fs, p, indexes_url) for p in names]
 
 
-def _rebuild_external(index_url: str, target: Store, reader: VolumeReader, report: RebuildReport) -> int:
-    """Register the verified records of one in-place index file; returns how many were good."""
-    fs, path = fsspec.core.url_to_fs(index_url)
-    try:
-        text = fs.cat_file(path).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        report.skipped.append({"volume": index_url, "offset": None, "reason": f"index is not UTF-8: {exc}"})
-        return 0
-    by_file: dict[str, list[CdxEntry]] = {}
-    for item in parse_cdxj(text, index_url):
-        if isinstance(item, tuple):
-            report.skipped.append({"volume": index_url, "offset": None, "reason": item[1]})
-        else:
-            by_file.setdefault(str(item.fields.get("filename", "")), []).append(item)
-    good_total = 0
-    for url, entries in by_file.items():
-        good, dates = [], []
-        for e in entries:
-            try:
-                reader.read(url, Location(0, e.offset, e.length, e.digest))
-            except VolumeError as exc:  # corrupt record, or the file is gone
-                report.skipped.append({"volume": url, "offset": e.offset, "reason": str(exc)})
-                continue
-            good.append((e.key, e.offset, e.length, e.digest))
-            dates.append(e.timestamp)
-        if not good:
-            continue
-        size = max(o + n for _, o, n, _ in good)
-        result = target.register_sealed(SealedVolume(url, size, good, index_url,
-                                                     {"kind": "external", "rebuilt": True}), dates=dates)
-        report.external_files += 1
-        report.records += result.added
-        report.duplicates += result.unchanged + result.updated
-        good_total += len(good)
-    return good_total
-
-
 def scan_members(data: bytes) -> Iterator[tuple[int, int]]:
     """(offset, length) of each gzip member in a volume's bytes; stops at the first bad member."""
     pos = 0
@@ -123,7 +86,7 @@ def scan_members(data: bytes) -> Iterator[tuple[int, int]]:
         pos += length
 
 
-def _entries_from_sidecar(url: str, report: RebuildReport) -> list[CdxEntry] | None:
+def _entries_from_sidecar(url: str, skipped: list[dict[str, object]]) -> list[CdxEntry] | None:
     side = sidecar_url(url)
     fs, path = fsspec.core.url_to_fs(side)
     try:
@@ -133,15 +96,13 @@ def _entries_from_sidecar(url: str, report: RebuildReport) -> list[CdxEntry] | N
     entries: list[CdxEntry] = []
     for item in parse_cdxj(text, side):
         if isinstance(item, tuple):
-            report.skipped.append({"volume": url, "offset": None, "reason": item[1]})
+            skipped.append({"volume": url, "offset": None, "reason": item[1]})
         else:
             entries.append(item)
     return entries
 
 
-def _entries_by_scanning(url: str, report: RebuildReport) -> list[CdxEntry]:
-    fs, path = fsspec.core.url_to_fs(url)
-    data = fs.cat_file(path)
+def _entries_by_scanning(url: str, data: bytes, skipped: list[dict[str, object]]) -> list[CdxEntry]:
     entries = []
     end = 0
     for offset, length in scan_members(data):
@@ -149,7 +110,7 @@ def _entries_by_scanning(url: str, report: RebuildReport) -> list[CdxEntry]:
         try:
             rec = parse_record(data[offset:end], source=url, offset=offset)
         except CorruptRecordError as exc:
-            report.skipped.append({"volume": url, "offset": offset, "reason": str(exc)})
+            skipped.append({"volume": url, "offset": offset, "reason": str(exc)})
             continue
         if rec.record_type not in KEYED_RECORD_TYPES:
             continue  # a repacked request/metadata/warcinfo record: stored, never registered
@@ -157,58 +118,143 @@ def _entries_by_scanning(url: str, report: RebuildReport) -> list[CdxEntry]:
         if key.startswith("<") and key.endswith(">"):
             key = key[1:-1].strip()  # wget's <...>, kept as is by a faithful repack
         if not key:
-            report.skipped.append({"volume": url, "offset": offset, "reason": "no WARC-Target-URI"})
+            skipped.append({"volume": url, "offset": offset, "reason": "no WARC-Target-URI"})
             continue
         entries.append(CdxEntry(key, offset, length, payload_digest(rec.payload), {}, rec.header("WARC-Date") or ""))
     if end < len(data):
-        report.skipped.append({"volume": url, "offset": end,
-                               "reason": f"bytes {end}..{len(data)} are not a complete gzip member"})
-    report.scanned_without_sidecar.append(url)
+        skipped.append({"volume": url, "offset": end,
+                        "reason": f"bytes {end}..{len(data)} are not a complete gzip member"})
     return entries
+
+
+@dataclass
+class VolumeIndex:
+    """The verified records of one volume (or one file indexed in place), read with one whole read."""
+
+    url: str
+    sidecar: str
+    size: int = 0
+    records: list[tuple[str, int, int, int]] = field(default_factory=list)  # key, offset, length, digest
+    dates: list[str] = field(default_factory=list)
+    skipped: list[dict[str, object]] = field(default_factory=list)
+    scanned: bool = False  # no readable sidecar: the volume's gzip members were scanned
+    external: bool = False
+
+    def info(self) -> dict[str, object]:
+        """The volume-table row's extra fields for a rebuilt volume."""
+        return {"kind": "external", "rebuilt": True} if self.external else {"rebuilt": True}
+
+
+def _verify_all(index: VolumeIndex, data: bytes, entries: list[CdxEntry]) -> VolumeIndex:
+    """Keep the entries whose bytes in ``data`` decompress, parse and match their digest (the checks
+    :meth:`VolumeReader.read` makes, here on bytes already read)."""
+    for e in entries:
+        raw = data[e.offset:e.offset + e.length]
+        try:
+            if len(raw) != e.length:
+                raise CorruptRecordError(f"volume {index.url} ends before the record at offset {e.offset} "
+                                         f"({len(raw)} of {e.length} bytes): the volume is truncated",
+                                         index.url, e.offset)
+            record = parse_record(raw, source=index.url, offset=e.offset)
+            if payload_digest(record.payload) != e.digest:
+                raise CorruptRecordError(
+                    f"record in {index.url} at offset {e.offset} fails its checksum (payload digest differs "
+                    "from the index's): the volume is damaged or was overwritten", index.url, e.offset)
+        except CorruptRecordError as exc:
+            index.skipped.append({"volume": index.url, "offset": e.offset, "reason": str(exc)})
+            continue
+        index.records.append((e.key, e.offset, e.length, e.digest))
+        index.dates.append(e.timestamp)
+        index.size = max(index.size, e.offset + e.length)
+    return index
+
+
+def _read_whole(url: str) -> bytes:
+    fs, path = fsspec.core.url_to_fs(url)
+    try:
+        return fs.cat_file(path)
+    except FileNotFoundError as exc:
+        raise VolumeNotFoundError(f"volume {url} is missing: restore it, or rebuild without it") from exc
+
+
+def index_volume(url: str) -> VolumeIndex:
+    """The verified records of the volume ``url``: its sidecar's entries (or, without a readable
+    sidecar, its scanned gzip members), each checked on the volume's bytes, read once whole."""
+    index = VolumeIndex(url, sidecar_url(url))
+    data = _read_whole(url)
+    entries = _entries_from_sidecar(url, index.skipped)
+    if entries is None:
+        entries = _entries_by_scanning(url, data, index.skipped)
+        index.scanned = True
+    return _verify_all(index, data, entries)
+
+
+def index_external(index_url: str) -> tuple[list[VolumeIndex], list[dict[str, object]]]:
+    """The verified records of every file an in-place index file names (one :class:`VolumeIndex` per
+    file, each file read once whole), and the index lines or files that could not be used."""
+    skipped: list[dict[str, object]] = []
+    fs, path = fsspec.core.url_to_fs(index_url)
+    try:
+        text = fs.cat_file(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [], [{"volume": index_url, "offset": None, "reason": f"index is not UTF-8: {exc}"}]
+    by_file: dict[str, list[CdxEntry]] = {}
+    for item in parse_cdxj(text, index_url):
+        if isinstance(item, tuple):
+            skipped.append({"volume": index_url, "offset": None, "reason": item[1]})
+        else:
+            by_file.setdefault(str(item.fields.get("filename", "")), []).append(item)
+    out = []
+    for url, entries in by_file.items():
+        index = VolumeIndex(url, index_url, external=True)
+        try:
+            data = _read_whole(url)
+        except VolumeError as exc:  # the file is gone: each of its records is reported
+            skipped.extend({"volume": url, "offset": e.offset, "reason": str(exc)} for e in entries)
+            continue
+        out.append(_verify_all(index, data, entries))
+    return out, skipped
 
 
 def rebuild(volumes_url: str, target: Store, *, progress: Callable[[str], None] | None = None,
             indexes_url: str | None = None) -> RebuildReport:
     """Register every verified record of the volumes under ``volumes_url``, then of the files indexed
     in place listed by the index files under ``indexes_url`` (default: ``indexes`` beside
-    ``volumes_url``), into ``target``'s empty catalog. Needs no existing catalog: this is how a lost or
-    damaged catalog comes back."""
+    ``volumes_url``), into ``target``'s empty catalog, one volume after the other in this process.
+    Needs no existing catalog: this is how a lost or damaged catalog comes back. (The reference for
+    :func:`catalog.rebuild_parallel.rebuild_parallel`, the Ray job ``catalog rebuild`` runs.)"""
     if target.catalog.stats()["records"]:
         raise CatalogError(f"rebuild target {target.catalog.directory} is not empty: rebuild into a new "
                            "catalog directory")
     say = progress or (lambda msg: print(msg, file=sys.stderr))
     report = RebuildReport()
     started = time.perf_counter()
-    reader = VolumeReader()
     volumes = list_volumes(volumes_url)
     for n, url in enumerate(volumes, 1):
-        entries = _entries_from_sidecar(url, report)
-        if entries is None:
-            entries = _entries_by_scanning(url, report)
-        good, dates = [], []
-        size = 0
-        for e in entries:
-            loc = Location(0, e.offset, e.length, e.digest)
-            try:
-                reader.read(url, loc)
-            except CorruptRecordError as exc:
-                report.skipped.append({"volume": url, "offset": e.offset, "reason": str(exc)})
-                continue
-            good.append((e.key, e.offset, e.length, e.digest))
-            dates.append(e.timestamp)
-            size = max(size, e.offset + e.length)
-        sealed = SealedVolume(url, size, good, sidecar_url(url), {"rebuilt": True})
-        result = target.register_sealed(sealed, dates=dates)
-        report.volumes += 1
-        report.records += result.added
-        report.duplicates += result.unchanged + result.updated
-        say(f"rebuild: volume {n}/{len(volumes)} {url}: {len(good)} records, "
-            f"{len(report.skipped)} skipped so far")
+        _register(target, index_volume(url), report)
+        say(f"rebuild: volume {n}/{len(volumes)} {url}, {len(report.skipped)} records skipped so far")
     indexes = list_external_indexes(indexes_url or default_indexes_url(volumes_url))
     for n, index_url in enumerate(indexes, 1):
-        good = _rebuild_external(index_url, target, reader, report)
-        say(f"rebuild: index {n}/{len(indexes)} {index_url}: {good} records, "
-            f"{len(report.skipped)} skipped so far")
-    reader.close()
+        files, skipped = index_external(index_url)
+        report.skipped.extend(skipped)
+        for index in files:
+            _register(target, index, report)
+        say(f"rebuild: index {n}/{len(indexes)} {index_url}, {len(report.skipped)} records skipped so far")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _register(target: Store, index: VolumeIndex, report: RebuildReport) -> None:
+    report.skipped.extend(index.skipped)
+    if index.scanned:
+        report.scanned_without_sidecar.append(index.url)
+    if index.external:
+        if not index.records:
+            return
+        report.external_files += 1
+    else:
+        report.volumes += 1
+    sealed = SealedVolume(index.url, index.size, index.records, index.sidecar, index.info())
+    result = target.register_sealed(sealed, dates=index.dates)
+    report.records += result.added
+    report.duplicates += result.unchanged + result.updated

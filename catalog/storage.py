@@ -3,14 +3,37 @@
 Every package asks these questions through here, so "is this URL local" has one answer: a string
 without a scheme, or with ``file://``, is a local path; anything else (``s3://``, ``gs://``,
 ``memory://``, ``http://``) goes through fsspec.
+
+Object stores (``s3://``): whole-or-nothing writes without copies, and buckets that are checked,
+never created.
+
+Two habits of fsspec are wrong for haybale on object storage, and every writer goes through here
+instead:
+
+- ``fs.makedirs`` on s3fs *creates the bucket* when it is missing, so a typo in ``--root`` used to
+  make a new bucket. :func:`ensure_parent` creates directories on local disk only and, on an object
+  store, checks that the bucket exists (:func:`check_bucket`), raising :class:`RootError` naming it.
+- writing ``x.tmp`` and then ``fs.mv`` to ``x`` is a server-side *copy* of every byte on S3.
+  :func:`atomic_writer` writes to the final key instead, as a multipart upload that is completed only
+  when the block ends without an error (an incomplete multipart upload is invisible to readers and
+  listings; an error aborts it). Local paths keep the temporary name + fsync + rename.
+
+Settings (endpoint, credentials) are those of s3fs/botocore: ``AWS_ENDPOINT_URL``,
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION`` (or ``FSSPEC_S3_*``); see
+README "Object storage".
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from typing import Any
+import threading
+import uuid
+from typing import Any, Iterator
 
 import fsspec
+
+from catalog.errors import RootError
 
 TMP_SUFFIX = ".tmp"
 
@@ -32,29 +55,30 @@ def url_of(fs: Any, path: str, like: str) -> str:
 
 
 def write_atomic(url: str, data: bytes | str) -> None:
-    """Write ``url`` (any fsspec URL or local path) whole or not at all: a temporary name (fsynced on
-    local disk), then a rename; on object stores a completed upload, then a move. Parent directories
-    are created."""
+    """Write ``url`` (any fsspec URL or local path) whole or not at all: on local disk a temporary name
+    (fsynced), then a rename; on S3 one upload to the final key (:mod:`catalog.storage`). Local
+    parent directories are created; a missing bucket raises :class:`~catalog.errors.RootError`."""
     fs, path = fsspec.core.url_to_fs(url)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    ensure_parent(fs, path)  # on S3: checks the bucket, never creates it
     write_atomic_on(fs, path, data, local=is_local(url))
 
 
 def write_atomic_on(fs: Any, path: str, data: bytes | str, *, local: bool) -> None:
     """:func:`write_atomic` on an already resolved filesystem and path (the parent exists)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = path + TMP_SUFFIX
     if local:
+        tmp = path + TMP_SUFFIX
         with open(tmp, "wb") as fh:
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         fsync_dir(os.path.dirname(path))
+    elif is_multipart_store(fs):
+        fs.pipe_file(path, raw)  # one PutObject (multipart past 100 MB): whole or absent, no copy
     else:
-        with fs.open(tmp, "wb") as fh:
+        with atomic_writer(fs, path) as fh:
             fh.write(raw)
-        fs.mv(tmp, path)
 
 
 def write_json_atomic(url: str, obj: Any) -> None:
@@ -69,3 +93,129 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# -- object stores -------------------------------------------------------------------------------
+# protocols whose writes are uploads that complete on commit (no rename on the server)
+_MULTIPART_PROTOCOLS = {"s3", "s3a"}
+_checked_buckets: set[tuple[str, str]] = set()
+_lock = threading.Lock()
+
+
+def protocol_of(fs: Any) -> str:
+    """The first protocol name of filesystem ``fs`` (``file``, ``s3``, ``memory``, ...)."""
+    proto = fs.protocol
+    return proto[0] if isinstance(proto, (tuple, list)) else proto
+
+
+def is_multipart_store(fs: Any) -> bool:
+    """True when ``fs`` is an object store whose uploads become visible only when completed (S3)."""
+    return protocol_of(fs) in _MULTIPART_PROTOCOLS
+
+
+def check_bucket(url: str) -> None:
+    """Raise :class:`RootError` if ``url`` is on an S3 bucket that does not exist (or that these
+    credentials cannot see). Never creates anything. Local paths and other stores pass. Each bucket is
+    checked once per process."""
+    if is_local(url):
+        return
+    fs, path = fsspec.core.url_to_fs(url)
+    if not is_multipart_store(fs):
+        return
+    bucket = path.split("/", 1)[0]
+    endpoint = str(getattr(fs, "client_kwargs", {}).get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL", ""))
+    with _lock:
+        if (endpoint, bucket) in _checked_buckets:
+            return
+    try:
+        fs.invalidate_cache(bucket)
+        exists = fs.exists(bucket)
+    except PermissionError as exc:
+        raise RootError(f"bucket {bucket!r} of {url} cannot be read with these credentials ({exc}): "
+                        "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy") from exc
+    if not exists:
+        where = f" at endpoint {endpoint}" if endpoint else ""
+        raise RootError(f"bucket {bucket!r} of {url} does not exist{where}: haybale never creates buckets; "
+                        "check the name for a typo, or create the bucket first (aws s3 mb s3://"
+                        f"{bucket}) and run again")
+    with _lock:
+        _checked_buckets.add((endpoint, bucket))
+
+
+def ensure_parent(fs: Any, path: str) -> None:
+    """Make the parent directory of ``path`` on ``fs`` exist: created on local disk; on an object
+    store (no directories) only the bucket is checked, so a missing bucket is an error, not created."""
+    if protocol_of(fs) in ("file", "local"):
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    elif is_multipart_store(fs):
+        check_bucket(fs.unstrip_protocol(path))
+    else:
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+
+
+def ensure_dir(fs: Any, path: str) -> None:
+    """:func:`ensure_parent` for the directory ``path`` itself."""
+    ensure_parent(fs, path.rstrip("/") + "/x")
+
+
+@contextlib.contextmanager
+def atomic_writer(fs: Any, path: str) -> Iterator[Any]:
+    """A binary handle whose bytes appear at ``path`` whole, and only if the block ends without an
+    error (see the module docstring). The parent must exist (:func:`ensure_parent`)."""
+    proto = protocol_of(fs)
+    if proto in ("file", "local"):
+        target = local_path(path)
+        tmp = f"{target}.tmp-{uuid.uuid4().hex}"
+        try:
+            with open(tmp, "wb") as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        fsync_dir(os.path.dirname(target))
+        return
+    if is_multipart_store(fs):
+        fh = open_uncommitted(fs, path)
+        try:
+            yield fh
+        except BaseException:
+            discard(fh)
+            raise
+        commit(fh)
+        return
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"  # other stores: an upload, then a rename
+    try:
+        with fs.open(tmp, "wb") as fh:
+            yield fh
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm(tmp)
+        raise
+    fs.mv(tmp, path)
+
+
+def open_uncommitted(fs: Any, path: str, part_bytes: int | None = None) -> Any:
+    """A write handle on an S3 key that uploads a part each ``part_bytes`` (default s3fs's 50 MiB; at
+    least 5 MiB) and becomes visible only at :func:`commit` (a multipart upload, completed then);
+    :func:`discard` aborts it."""
+    if part_bytes is None:
+        return fs.open(path, "wb", autocommit=False)
+    return fs.open(path, "wb", autocommit=False, block_size=max(part_bytes, 5 << 20))
+
+
+def commit(fh: Any) -> None:
+    """Flush the last part of a handle from :func:`open_uncommitted` and complete its upload: the
+    object appears whole, at once."""
+    fh.close()
+    fh.commit()
+
+
+def discard(fh: Any) -> None:
+    """Abort the upload of a handle from :func:`open_uncommitted`: nothing appears."""
+    with contextlib.suppress(Exception):
+        fh.discard()
+    fh.closed = True  # an aborted upload must not be flushed again by the handle's finalizer

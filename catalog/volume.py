@@ -1,9 +1,10 @@
 """Volumes: large immutable WARC files (one gzip member per record) on any fsspec URL.
 
-Writing: :class:`VolumeWriter` appends records to a temporary file and *seals* it when it reaches
-``max_bytes`` or on :meth:`VolumeWriter.close`: the bytes are flushed and fsynced (local disk) or the
-upload completed (object stores), the file is renamed to its final name, and then its CDXJ sidecar is
-written the same way. Only a sealed volume's records may be registered in the catalog, so the catalog
+Writing: :class:`VolumeWriter` appends records to a volume and *seals* it when it reaches
+``max_bytes`` or on :meth:`VolumeWriter.close`. On local disk the volume is a temporary file, flushed,
+fsynced and renamed to its final name when sealed. On S3 it is a multipart upload to its final key
+from the start, completed when sealed — until then it is invisible, and an abandoned one is aborted —
+so sealing copies nothing (no rename on the server). Then its CDXJ sidecar is written the same way. Only a sealed volume's records may be registered in the catalog, so the catalog
 never points at bytes that are not durable. Volume file names come from a timestamp, a random id and a
 counter — never from keys — so no key can steer where bytes are written.
 
@@ -26,7 +27,18 @@ from catalog.cdxj import cdxj_line, sidecar_url
 from catalog.errors import CorruptRecordError, VolumeError, VolumeNotFoundError
 from catalog.failpoints import failpoint
 from catalog.location import Location
-from catalog.storage import TMP_SUFFIX, fsync_dir, is_local, local_path, write_atomic_on
+from catalog.storage import (
+    TMP_SUFFIX,
+    commit,
+    discard,
+    ensure_dir,
+    fsync_dir,
+    is_local,
+    is_multipart_store,
+    local_path,
+    open_uncommitted,
+    write_atomic_on,
+)
 from catalog.warc_records import (
     DEFAULT_COMPRESS_LEVEL,
     ParsedRecord,
@@ -60,18 +72,22 @@ class VolumeWriter:
     """
 
     def __init__(self, volumes_url: str, *, max_bytes: int = DEFAULT_VOLUME_BYTES,
-                 compresslevel: int = DEFAULT_COMPRESS_LEVEL, name_prefix: str = "vol") -> None:
+                 compresslevel: int = DEFAULT_COMPRESS_LEVEL, name_prefix: str = "vol",
+                 upload_part_bytes: int | None = None) -> None:
         if max_bytes <= 0:
             raise VolumeError(f"max_bytes={max_bytes}: give a positive volume size")
         self.volumes_url = volumes_url.rstrip("/")
         self.max_bytes = max_bytes
         self.level = compresslevel
         self.prefix = name_prefix
+        self.upload_part_bytes = upload_part_bytes  # S3 multipart part size (None: s3fs's default)
         self._session = f"{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:10]}"
         self._counter = 0
         self._local = is_local(self.volumes_url)
         self._fs, self._root = fsspec.core.url_to_fs(self.volumes_url)
-        self._fs.makedirs(self._root, exist_ok=True)
+        # on S3 the volume is a multipart upload to its final key, completed when sealed: no copy
+        self._direct = not self._local and is_multipart_store(self._fs)
+        ensure_dir(self._fs, self._root)  # a missing bucket is an error, never created
         self._fh: Any = None
         self._name = ""
         self._size = 0
@@ -83,7 +99,10 @@ class VolumeWriter:
         self._counter += 1
         self._name = f"{self.prefix}-{self._session}-{self._counter:05d}{VOLUME_SUFFIX}"
         tmp = f"{self._root}/{self._name}{TMP_SUFFIX}"
-        self._fh = open(tmp, "wb") if self._local else self._fs.open(tmp, "wb")
+        if self._direct:
+            self._fh = open_uncommitted(self._fs, f"{self._root}/{self._name}", self.upload_part_bytes)
+        else:
+            self._fh = open(tmp, "wb") if self._local else self._fs.open(tmp, "wb")
         self._size = 0
         self._records = []
         self._cdx = []
@@ -129,6 +148,9 @@ class VolumeWriter:
         return [self._seal()]
 
     def _discard(self) -> None:
+        if self._fh is not None and self._direct:
+            discard(self._fh)  # the upload is aborted: nothing ever appears
+            self._fh = None
         if self._fh is not None:
             self._fh.close()
             tmp = f"{self._root}/{self._name}{TMP_SUFFIX}"
@@ -147,8 +169,10 @@ class VolumeWriter:
             self._fh.close()
             os.replace(tmp, final)
             fsync_dir(os.path.dirname(final))
+        elif self._direct:
+            commit(self._fh)  # completes the multipart upload: the whole volume appears at once
         else:
-            self._fh.close()  # completes the upload
+            self._fh.close()  # completes the upload (stores without multipart: then a rename)
             self._fs.mv(tmp, final)
         self._fh = None
         failpoint("volume.after_seal")

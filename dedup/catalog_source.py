@@ -32,6 +32,7 @@ from catalog.errors import CatalogError
 from catalog.keys import is_web_url
 from catalog.location import Location
 from catalog.record_text import RecordDocument, record_document
+from catalog.storage import ensure_dir
 from catalog.volume import VolumeReader
 from dedup.errors import RecordError, SourceError
 from dedup.record_rows import KEY_FIELD, RecordWarning, RowBatches, header_value, record_metadata
@@ -138,7 +139,7 @@ def plan_catalog_source(catalog: Catalog, prefix: str, manifest_dir: str,
     if existing and fs.exists(f"{base}/COMPLETE"):
         return CatalogSource([fs.unstrip_protocol(p) if "://" in manifest_dir else p for p in existing],
                              id_field=id_field, url_field=url_field, max_decoded=max_decoded)
-    fs.makedirs(base, exist_ok=True)
+    ensure_dir(fs, base)  # on S3: checks the bucket, never creates it
     urls: list[str] = []
     rows: dict[str, list[Any]] = {name: [] for name in _MANIFEST_SCHEMA.names}
     volume_urls: dict[int, str] = {}

@@ -33,6 +33,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from catalog.storage import atomic_writer, ensure_parent, is_multipart_store
+
 
 class WorkDir:
     """Paths and atomic writes of one run's work directory (any fsspec URL). Picklable."""
@@ -55,11 +57,12 @@ class WorkDir:
     # -- atomic writes -------------------------------------------------------------------------
     def write_bytes(self, path: str, data: bytes) -> None:
         fs = self.fs
-        fs.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-        with fs.open(temporary, "wb") as handle:
+        if is_multipart_store(fs):  # one PutObject: whole or absent
+            ensure_parent(fs, path)
+            fs.pipe_file(path, data)
+            return
+        with self._atomic_handle(path) as handle:
             handle.write(data)
-        fs.mv(temporary, path)
 
     def write_table(self, path: str, table: pa.Table, compression: str = "lz4") -> None:
         """Write a Parquet file atomically (lz4 for work files: cheap to write and read back)."""
@@ -70,22 +73,25 @@ class WorkDir:
     @contextlib.contextmanager
     def table_writer(self, path: str, schema: pa.Schema, compression: str = "lz4") -> Iterator[pq.ParquetWriter]:
         """A streaming Parquet writer whose file appears at ``path`` only if the block succeeds."""
-        fs = self.fs
-        fs.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-        with fs.open(temporary, "wb") as handle:
+        with self._atomic_handle(path) as handle:
             writer = pq.ParquetWriter(handle, schema, compression=compression)
             try:
                 yield writer
             finally:
                 writer.close()
-        fs.mv(temporary, path)
 
     @contextlib.contextmanager
     def _atomic_handle(self, path: str) -> Iterator[Any]:
-        """A writable handle whose file appears at ``path`` only if the block succeeds."""
+        """A writable handle whose file appears at ``path`` only if the block succeeds: a temporary
+        name + rename on local disk, one upload completed at the end on S3 (no copy)."""
         fs = self.fs
-        fs.makedirs(os.path.dirname(path), exist_ok=True)
+        ensure_parent(fs, path)  # on S3: checks the bucket, never creates it
+        if is_multipart_store(fs):
+            with atomic_writer(fs, path) as handle:
+                yield handle
+            return
+        # elsewhere a temporary name and a rename (no fsync: work files need to survive a killed
+        # process, not a power cut, and a stage writes hundreds of them)
         temporary = f"{path}.tmp-{uuid.uuid4().hex}"
         with fs.open(temporary, "wb") as handle:
             yield handle

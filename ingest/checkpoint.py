@@ -15,7 +15,7 @@ from typing import Any
 
 import fsspec
 
-from catalog.storage import is_local, write_atomic_on
+from catalog.storage import ensure_parent, is_local, write_atomic_on
 from ingest.errors import IngestError
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -34,7 +34,7 @@ class RunState:
         self._local = is_local(runs_url)
 
     def _write(self, path: str, obj: Any) -> None:
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        ensure_parent(self.fs, path)  # on S3: checks the bucket, never creates it
         write_atomic_on(self.fs, path, json.dumps(obj), local=self._local)
 
     def exists(self) -> bool:

@@ -40,6 +40,7 @@ from typing import Any
 import fsspec
 
 from catalog.failpoints import failpoint
+from catalog.layout import refuse_local_root_on_cluster
 from catalog.progress import Progress
 from catalog.store import Store
 from ingest.checkpoint import RunState
@@ -191,6 +192,7 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
                 store.catalog.ensure()  # connects to the root's Ray (the cluster, or its local head)
             with nullcontext() if local else ray_connection(address, num_cpus):
                 summary.ray_start_seconds = round(time.perf_counter() - t_ray, 3)
+                refuse_local_root_on_cluster(store.root)  # other nodes could not see a local root
                 _run(ctx, job, todo, show_progress)
             # a worker killed mid-task (retried by Ray) may have sealed a volume nothing registered
             summary.unreferenced_volumes_removed += sweep_run(store, ctx.volumes_url, set(ctx.state.done_splits()))

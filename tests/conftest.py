@@ -11,6 +11,11 @@ from typing import Iterator
 
 import pytest
 
+from tests import s3_server
+
+# before any Ray or worker process starts, so they all inherit the test S3 endpoint (tests/s3_server.py)
+s3_server.configure_environment()
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -49,3 +54,23 @@ def ray_session() -> Iterator[None]:
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[s3_server.S3Server]:
+    """moto's standalone S3 server on 127.0.0.1 (a subprocess, stopped by pid at the session's end);
+    AWS_ENDPOINT_URL and test credentials already point every process of the session at it."""
+    server = s3_server.start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: s3_server.S3Server, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket on the test S3 server, for one test; returns its name."""
+    import re
+    import uuid
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + "-" + uuid.uuid4().hex[:8]
+    s3_endpoint.make_bucket(name)
+    return name

@@ -21,6 +21,7 @@ from typing import IO, Any, Literal, TextIO
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES, ContentDecodingError, decompress_file_strict
 from catalog.errors import DecodedSizeError
+from catalog.storage import ensure_dir
 
 from .adblock_filter import load_rules
 from .config import CleanConfig, CleanResult
@@ -113,7 +114,7 @@ def clean_html_dir(
     def write(target: str, payload: bytes) -> None:
         folder = target.rsplit("/", 1)[0]
         if folder not in made_dirs:
-            dst_fs.makedirs(folder, exist_ok=True)
+            ensure_dir(dst_fs, folder)  # on S3: checks the bucket, never creates it
             made_dirs.add(folder)
         with dst_fs.open(target, "wb") as out:
             out.write(payload)

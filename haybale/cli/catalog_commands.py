@@ -61,6 +61,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--into", default=None, metavar="DIR",
                    help="build into this new catalog directory and leave the current one alone "
                         "(default: rebuild in place, keeping the old catalog as catalog.old-TIMESTAMP)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray started for this command)")
+    p.add_argument("--num-cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all)")
+    p.add_argument("--serial", action="store_true",
+                   help="rebuild in this process, one volume after the other, without Ray (the reference "
+                        "the parallel job is tested against)")
 
     p = command(cmds, "delete", "remove keys from the catalog (volume bytes are not touched)", cmd_delete)
     p.add_argument("keys", nargs="+", metavar="KEY")
@@ -141,7 +147,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from catalog.layout import RootLayout
     from catalog.rebuild import rebuild
+    from catalog.rebuild_parallel import rebuild_parallel
     from catalog.store import Store
+    from ingest.ray_runtime import ray_connection
 
     layout = RootLayout.of(args.root, args.catalog_dir)
     if not args.into:  # replacing the live catalog: its owners must not be running
@@ -153,9 +161,13 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         shutil.rmtree(target_dir)  # a rebuild that was interrupted before it replaced the catalog
     created = new_paths(RootLayout.of(args.root, target_dir))
     try:
+        quiet = None if not args.quiet else (lambda _: None)
         with Store(args.root, catalog_dir=str(target_dir)) as target:
-            report = rebuild(layout.volumes_url, target,
-                             progress=None if not args.quiet else (lambda _: None))
+            if args.serial:
+                report = rebuild(layout.volumes_url, target, progress=quiet)
+            else:  # the Ray job: tasks index the volumes, SST files per shard (catalog.rebuild_parallel)
+                with ray_connection(args.address, args.num_cpus):
+                    report = rebuild_parallel(layout.volumes_url, target, progress=quiet)
     except BaseException:
         for path in created:
             shutil.rmtree(path, ignore_errors=True)

@@ -218,3 +218,21 @@ def test_parallel_reader_processes_see_every_acknowledged_write(tmp_path: Path) 
         register_bulk(cat, prepare_bulk(more, [loc(i) for i in range(len(more))], cat.manifest.slot_map))
         more_ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in more), dtype=np.uint8)
         assert cat.lookup_ids(more_ids)[0].all()
+
+
+@pytest.mark.slow
+def test_batched_lookups_on_a_catalog_of_more_than_256_shards(tmp_path: Path) -> None:
+    """Reader requests named the shard in one byte (``bytes([shard])``): shard 256 and up failed."""
+    from catalog.catalog import PARALLEL_LOOKUP_MIN
+    from catalog.keys import canonical_key, key_id
+
+    n = PARALLEL_LOOKUP_MIN + 2000
+    keys = [f"https://s{i % 211}.example/{i}" for i in range(n)]
+    with Catalog.open(tmp_path / "c", num_shards=257, parallel_readers=2) as cat:
+        register_bulk(cat, prepare_bulk(keys, [loc(i) for i in range(n)], cat.manifest.slot_map))
+        ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in keys), dtype=np.uint8)
+        found, values = cat.lookup_ids(ids)  # large: through the reader process
+        assert cat._readers is not None and cat._readers._procs
+        assert found.all()
+        assert max(cat.manifest.slot_map[(b[0] << 4) | (b[1] >> 4)] for b in (key_id(canonical_key(k)) for k in keys)) == 256
+        assert [Location.unpack(values[i].tobytes()) for i in range(0, n, 997)] == [loc(i) for i in range(0, n, 997)]

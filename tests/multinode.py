@@ -69,8 +69,9 @@ class LoopbackCluster:
         return f"{HEAD_IP}:{self.gcs_port}"
 
     def env(self) -> dict[str, str]:
-        """Environment for drivers of this cluster."""
-        return {**os.environ, "RAY_ADDRESS": self.address, "RAY_AUTH_MODE": "token"}
+        """Environment for drivers of this cluster. Its nodes share this machine's disk, as a shared mount
+        would on a real cluster, so a local root is allowed (``HAYBALE_SHARED_LOCAL_ROOT=1``)."""
+        return {**os.environ, "RAY_ADDRESS": self.address, "RAY_AUTH_MODE": "token", "HAYBALE_SHARED_LOCAL_ROOT": "1"}
 
     def _node_command(self, index: int) -> list[str]:
         ip = f"127.0.0.{2 + index}"

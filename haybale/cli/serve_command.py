@@ -50,9 +50,11 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--upstream", default=None, metavar="URL",
                      help="relay to the catalog service at URL (its token: $HAYBALE_UPSTREAM_TOKEN)")
     src.add_argument("--address", default=None,
-                     help="Ray cluster address of the catalog's shard owners (with --reader-factory)")
+                     help="Ray cluster address where the root's catalog owners run: serve them through their client "
+                          "(default: read the root's owner directories, read-only)")
     src.add_argument("--reader-factory", default=None, metavar="MODULE:FUNCTION",
-                     help="function(address=, root=) returning a CatalogReader: the shard owners' client")
+                     help="function(address=, root=) returning a CatalogReader (default with --address: "
+                          "haybale.cli.owner_reader:open_owner_reader)")
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -67,6 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from catalog.errors import CatalogError
     from catalog.service import ServiceConfig
     from catalog.tokens import find_token, generate_token
+    from haybale.cli.owner_reader import FACTORY as OWNER_READER
 
     token, source = (None, "") if args.no_auth else find_token(args.token_file)
     if args.no_auth and args.token_file:
@@ -80,7 +83,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         certfile=args.certfile, keyfile=args.keyfile, max_body=args.max_body or 0,
         max_list_limit=args.max_list_limit, upstream=args.upstream,
         upstream_token=os.environ.get("HAYBALE_UPSTREAM_TOKEN"), address=args.address,
-        reader_factory=args.reader_factory)
+        # --address alone: the owners' own client (haybale.cli.owner_reader)
+        reader_factory=args.reader_factory or (OWNER_READER if args.address else None))
 
     def announce(url: str, what: str) -> None:
         every = f"every {config.refresh_seconds:g} s" if config.refresh_seconds else "on POST /v1/refresh only"

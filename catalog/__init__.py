@@ -23,7 +23,7 @@ _EXPORTS = {
     "ServiceConfig": "catalog.service", "ServiceThread": "catalog.service_run", "spawn_service": "catalog.service_run",
     **{name: "catalog.errors" for name in (
         "HaybaleError", "MissingDependencyError", "CatalogError", "InvalidKeyError", "KeyNotFoundError",
-        "CatalogLockedError", "SchemaVersionError", "CatalogNotFoundError", "RootError", "VolumeError",
+        "CatalogLockedError", "SchemaVersionError", "CatalogNotFoundError", "RootError", "OwnerDiskLostError", "VolumeError",
         "CorruptRecordError", "VolumeNotFoundError", "ArchiveError", "DecodedSizeError", "ServiceError",
         "ServiceUnavailableError", "BadRequestError")},
 }

@@ -70,6 +70,10 @@ class CatalogNotFoundError(CatalogError):
     """No catalog exists at the given root."""
 
 
+class OwnerDiskLostError(CatalogError):
+    """A catalog owner's directory is missing on the node that hosts it now, though it held data."""
+
+
 class RootError(CatalogError):
     """The deployment root or the catalog directory cannot be used: a file where a directory belongs,
     a remote root without a local catalog directory."""

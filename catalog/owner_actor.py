@@ -22,6 +22,54 @@ DISK_RESOURCE = "catalog_disk"
 DISK_SHARE = 0.001
 
 
+def _created_marker(root: str, catalog_id: str, owner: int) -> str:
+    return f"{root.rstrip('/')}/catalog-owners/{catalog_id}/owner-{owner:04d}.json"
+
+
+def refuse_lost_directory(root: str, catalog_id: str, owner: int, directory: Path) -> None:
+    """Raise :class:`~catalog.errors.OwnerDiskLostError` if owner ``owner`` of a remote root held data
+    in a directory this node does not have: it lived on another node's disk (whose node died, or a
+    restart placed the owner elsewhere). Opening an empty store there would hide every key it held.
+
+    A local root is shared by every node that may host an owner (a multi-node cluster refuses a local
+    root otherwise), so only remote roots (``s3://``) keep the marker this checks."""
+    from catalog.storage import is_local
+
+    if is_local(root) or directory.exists():
+        return
+    import fsspec
+
+    marker = _created_marker(root, catalog_id, owner)
+    fs, path = fsspec.core.url_to_fs(marker)
+    if fs.exists(path):
+        from catalog.errors import OwnerDiskLostError
+
+        raise OwnerDiskLostError(
+            f"owner {owner} of catalog {catalog_id} (root {root}) has no directory {directory} on this node, "
+            f"but it was created before ({marker}): its data is on another node's catalog disk. Restoring an "
+            "owner from a checkpoint is not built yet: bring that node (or its disk) back, or keep the "
+            "--catalog-dir on a volume every catalog_disk node mounts, or rebuild the catalog from the volumes "
+            "(`haybale catalog rebuild`)")
+
+
+def record_directory(root: str, catalog_id: str, owner: int, directory: Path) -> None:
+    """Note on a remote root that owner ``owner`` holds data in ``directory`` (see
+    :func:`refuse_lost_directory`); written once."""
+    from catalog.storage import is_local, write_atomic
+
+    if is_local(root):
+        return
+    import json
+    import socket
+
+    import fsspec
+
+    marker = _created_marker(root, catalog_id, owner)
+    fs, path = fsspec.core.url_to_fs(marker)
+    if not fs.exists(path):
+        write_atomic(marker, json.dumps({"owner": owner, "directory": str(directory), "host": socket.gethostname()}))
+
+
 def owner_name(catalog_id: str, owner: int) -> str:
     return f"owner-{catalog_id}-{owner}"
 
@@ -36,7 +84,10 @@ class OwnerServer:
         meta = load_meta(root)
         if meta is None:
             raise RuntimeError(f"owner {owner}: root {root} has no catalog meta record")
-        self.store = OwnerStore(owner_dir(Path(catalog_disk), owner), owner, meta, root=root)
+        directory = owner_dir(Path(catalog_disk), owner)
+        refuse_lost_directory(root, meta.catalog_id, owner, directory)
+        self.store = OwnerStore(directory, owner, meta, root=root)
+        record_directory(root, meta.catalog_id, owner, directory)
 
     def call(self, method: str, *args: Any) -> Any:
         return getattr(self.store, method)(*args)

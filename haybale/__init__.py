@@ -26,7 +26,7 @@ from haybale.version import __version__
 
 _ERRORS = (
     "HaybaleError", "MissingDependencyError", "CatalogError", "InvalidKeyError", "KeyNotFoundError",
-    "CatalogLockedError", "SchemaVersionError", "CatalogNotFoundError", "RootError", "VolumeError",
+    "CatalogLockedError", "SchemaVersionError", "CatalogNotFoundError", "RootError", "OwnerDiskLostError", "VolumeError",
     "CorruptRecordError", "VolumeNotFoundError", "ArchiveError", "DecodedSizeError", "ServiceError",
     "ServiceUnavailableError", "BadRequestError",
     "IngestError", "IngestJobError", "WarcJobError", "CrawlConfigError", "UnsupportedURLError",

@@ -28,6 +28,7 @@ import numpy as np
 import rocksdict as rd
 
 from catalog.catalog_writes import CatalogWrites, RegisterResult
+from catalog.closing import after_collection, closing_together
 from catalog.errors import CatalogLockedError, CatalogNotFoundError, KeyNotFoundError
 from catalog.journal import Journal
 from catalog.keys import canonical_key, key_id
@@ -128,8 +129,13 @@ class Catalog(CatalogWrites):
             self._readers.close()
         if self.journal is not None:
             self.journal.close()
-        for shard in self.shards:
-            shard.close()
+        with closing_together():
+            for shard in self.shards:
+                shard.close()
+            # after the shards' databases are closed, not before: the lock says they are free
+            after_collection(self._close_volumes_and_release, collect=False)
+
+    def _close_volumes_and_release(self) -> None:
         self.volumes.close()
         self._release_lock()
 

@@ -30,6 +30,7 @@ import numpy as np
 from catalog.bulk import prepare_bulk
 from catalog.catalog_meta import CatalogMeta, WrongEpochError, load_meta, owner_dir, slots_of_ids
 from catalog.catalog_writes import RegisterResult
+from catalog.closing import closing_together
 from catalog.errors import CatalogError, CatalogNotFoundError, KeyNotFoundError
 from catalog.keys import canonical_key, key_id
 from catalog.listing import key_of_listing_entry, listing_bounds
@@ -105,8 +106,9 @@ class OwnedCatalog:
 
         def close() -> None:
             pool.shutdown(wait=True)
-            for s in stores:
-                s.close()
+            with closing_together():  # two garbage collections for all owners, not two per owner
+                for s in stores:
+                    s.close()
         return cls(root, directory, meta, endpoints, read_only=read_only, closers=[close])
 
     @classmethod

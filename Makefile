@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 HAYBALE_ROOT ?= ./haybale-data
-PYTEST_ARGS ?=
+# two pytest workers: much of the suite waits on child processes (jobs, servers, Ray nodes)
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: help install install-dev demo lint test bench clean
 

@@ -19,6 +19,18 @@ s3_server.configure_environment()
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+# Tests that start several Ray nodes on fixed loopback addresses and worker-port ranges
+# (tests/multinode.py) run in one pytest worker, one after another (`make test` runs two workers,
+# `--dist loadgroup`).
+_LOOPBACK_CLUSTER_FILES = ("test_multinode_owners.py", "test_multinode.py", "test_s3_root.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in _LOOPBACK_CLUSTER_FILES:
+            item.add_marker(pytest.mark.xdist_group("loopback-cluster"))
+
+
 def shared_data() -> Path:
     """Path of ``../shared/data`` (real test files nobody here wrote); skips if absent."""
     if not SHARED_DATA.is_dir():

@@ -16,13 +16,15 @@ store; these two functions give it on a local root and on S3 (the same names on 
   bytes are put with ``If-Match: <that ETag>``, so a replacement made by anyone after the read makes
   the put fail (412) and this call return False.
 
-A missing bucket raises :class:`~catalog.errors.RootError` naming it (never created). Other stores
-(``memory://``, ``gs://``) are refused with a message: they have no conditional write here.
+A missing bucket raises :class:`~catalog.errors.RootError` naming it (never created). ``memory://``
+(one process: a lock here) is served for tests and notebooks; other stores (``gs://``) are refused with
+a message: they have no conditional write here.
 """
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import uuid
 
 import fsspec
@@ -37,6 +39,8 @@ def _raw(data: bytes | str) -> bytes:
 
 def create_exclusive(url: str, data: bytes | str) -> bool:
     """Create ``url`` holding ``data`` if it does not exist; True if this call created it."""
+    if url.startswith("memory://"):
+        return _memory_create(url, _raw(data))
     if not is_local(url):
         return _s3_create(url, _raw(data))
     path = local_path(url)
@@ -61,6 +65,8 @@ def create_exclusive(url: str, data: bytes | str) -> bool:
 
 def replace_if_match(url: str, data: bytes | str, expected: bytes | str) -> bool:
     """Replace ``url`` with ``data`` if it currently holds exactly ``expected``; True if replaced."""
+    if url.startswith("memory://"):
+        return _memory_replace(url, _raw(data), _raw(expected))
     if not is_local(url):
         return _s3_replace(url, _raw(data), _raw(expected))
     path = local_path(url)
@@ -86,6 +92,32 @@ def replace_if_match(url: str, data: bytes | str, expected: bytes | str) -> bool
         return True
     finally:
         os.close(lock_fd)
+
+
+# memory:// lives in this process only, so a lock here serializes every writer it can have
+_memory_lock = threading.Lock()
+
+
+def _memory_create(url: str, data: bytes) -> bool:
+    fs, path = fsspec.core.url_to_fs(url)
+    try:
+        with _memory_lock, fs.open(path, "xb") as fh:
+            fh.write(data)
+    except FileExistsError:
+        return False
+    return True
+
+
+def _memory_replace(url: str, data: bytes, expected: bytes) -> bool:
+    fs, path = fsspec.core.url_to_fs(url)
+    with _memory_lock:
+        try:
+            if fs.cat_file(path) != expected:
+                return False
+        except FileNotFoundError:
+            return False
+        fs.pipe_file(path, data)
+    return True
 
 
 def _s3(url: str) -> tuple[object, str, str]:

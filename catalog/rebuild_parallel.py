@@ -10,10 +10,9 @@ Stages:
    name, then in-place files by index); of several captures of one key the latest by WARC-Date wins,
    ties going to the later volume, then the later offset — :mod:`catalog.captures`' rule, the one the
    serial rebuild applies one volume at a time.
-3. **Write (SST files per shard).** The winners are canonicalized, hashed, grouped by shard and
-   sorted (:func:`catalog.bulk.prepare_bulk`), and each shard's location and listing SST files are
-   written by parallel worker processes and ingested into that shard's directory in one journaled
-   step (:func:`catalog.bulk.register_bulk`) — no per-record write.
+3. **Write (SST files per owner).** The winners are canonicalized, hashed, grouped by owner and
+   sorted (:meth:`catalog.owned_catalog.OwnedCatalog.register_bulk_entries`), and each owner ingests
+   its batch's location and listing SST files in one journaled step — no per-record write.
 
 The result equals the serial :func:`catalog.rebuild.rebuild` key for key (tests/catalog/
 test_rebuild_parallel.py). Stage 2 holds one entry per distinct key in the driver (~100 B each):
@@ -26,7 +25,6 @@ import sys
 import time
 from typing import Any, Callable
 
-from catalog.bulk import prepare_bulk, register_bulk
 from catalog.captures import date_order
 from catalog.errors import CatalogError
 from catalog.location import Location
@@ -115,11 +113,11 @@ def rebuild_parallel(volumes_url: str, target: Store, *, progress: Callable[[str
             if current is None or order >= current[0]:
                 best[key] = (order, Location(number, offset, length, digest))
 
-    # stage 3: SST files per shard, written in parallel and ingested in one journaled step
+    # stage 3: prepared here, one batch per owner (SST files ingested in one step for big batches)
     keys = list(best)
-    entries = prepare_bulk(keys, [best[k][1] for k in keys], target.catalog.manifest.slot_map)
+    locations = [best[k][1] for k in keys]
     del best
-    result = register_bulk(target.catalog, entries)
+    result = target.catalog.register_bulk_entries(keys, locations)
     report.records = result.added
     report.duplicates = total - result.added
     report.seconds = time.perf_counter() - started

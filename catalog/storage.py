@@ -31,9 +31,10 @@ import threading
 import uuid
 from typing import Any, Iterator
 
-import fsspec
-
 from catalog.errors import RootError
+
+# fsspec is imported where a URL is resolved, not with this module: `haybale dedup clean-html` on local
+# folders uses the helpers here and must not pay fsspec's start-up (tests/dedup/clean checks it)
 
 TMP_SUFFIX = ".tmp"
 
@@ -58,6 +59,8 @@ def write_atomic(url: str, data: bytes | str) -> None:
     """Write ``url`` (any fsspec URL or local path) whole or not at all: on local disk a temporary name
     (fsynced), then a rename; on S3 one upload to the final key (:mod:`catalog.storage`). Local
     parent directories are created; a missing bucket raises :class:`~catalog.errors.RootError`."""
+    import fsspec
+
     fs, path = fsspec.core.url_to_fs(url)
     ensure_parent(fs, path)  # on S3: checks the bucket, never creates it
     write_atomic_on(fs, path, data, local=is_local(url))
@@ -119,6 +122,8 @@ def check_bucket(url: str) -> None:
     checked once per process."""
     if is_local(url):
         return
+    import fsspec
+
     fs, path = fsspec.core.url_to_fs(url)
     if not is_multipart_store(fs):
         return

@@ -15,6 +15,7 @@ that started and failed (what it registered stays; rerun with the same run id to
     │   ├── SchemaVersionError            the catalog was written by another schema version
     │   ├── CatalogNotFoundError          no catalog at the root
     │   ├── RootError                     the root or catalog directory is unusable (e.g. a file)
+    │   ├── OwnerDiskLostError            a catalog owner's directory is gone from the node hosting it
     │   ├── VolumeError                   volume bytes cannot be written or read
     │   │   ├── CorruptRecordError        a record fails its checksum or does not parse
     │   │   └── VolumeNotFoundError       a volume named by the catalog is missing
@@ -56,6 +57,7 @@ from catalog.errors import (
                             InvalidKeyError,
                             KeyNotFoundError,
                             MissingDependencyError,
+                            OwnerDiskLostError,
                             RootError,
                             SchemaVersionError,
                             ServiceError,
@@ -72,7 +74,7 @@ __all__ = [
     "CleanDirError", "CleanError", "ConfigError", "CorruptRecordError", "CrawlConfigError", "DecodedSizeError",
     "DedupError",
     "HaybaleError", "HtmlParseError", "IngestError", "IngestJobError", "InvalidKeyError", "JobError",
-    "KeyNotFoundError", "MissingDependencyError", "RecordError", "RootError", "SchemaVersionError",
+    "KeyNotFoundError", "MissingDependencyError", "OwnerDiskLostError", "RecordError", "RootError", "SchemaVersionError",
     "ServiceError", "ServiceUnavailableError", "SourceError", "UnsupportedURLError", "VolumeError",
     "VolumeNotFoundError", "WarcJobError",
 ]

@@ -44,6 +44,8 @@ def _output_name(relative: str) -> str:
 class _LocalFiles:
     """The filesystem calls below on local paths, as fsspec's local filesystem answers them."""
 
+    protocol = ("file", "local")  # what catalog.storage asks of a filesystem to tell local disk apart
+
     def isdir(self, path: str) -> bool:
         return os.path.isdir(path)
 

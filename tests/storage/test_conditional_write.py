@@ -65,6 +65,15 @@ def test_missing_bucket_is_an_error_and_not_created(s3_endpoint: object) -> None
     assert not fsspec.filesystem("s3").exists("no-such-bucket-hb")
 
 
+def test_memory_urls_create_once_and_replace_only_a_match() -> None:
+    url = "memory://conditional-test/meta.json"
+    assert create_exclusive(url, b"v1") is True
+    assert create_exclusive(url, b"other") is False
+    assert replace_if_match(url, b"v2", b"stale") is False
+    assert replace_if_match(url, b"v2", b"v1") is True
+    assert fsspec.filesystem("memory").cat_file("/conditional-test/meta.json") == b"v2"
+
+
 def test_other_stores_are_refused() -> None:
     with pytest.raises(RootError, match="local disk and S3 only"):
-        create_exclusive("memory://x/meta.json", b"x")
+        create_exclusive("http://127.0.0.1:9/meta.json", b"x")

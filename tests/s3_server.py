@@ -74,8 +74,10 @@ def start_server(timeout: float = 30) -> S3Server:
     moto_bin = Path(sys.executable).with_name("moto_server")
     cmd = [str(moto_bin)] if moto_bin.exists() else [sys.executable, "-m", "moto.server"]
     with open(log, "wb") as out:
+        # unbuffered: tests read the request log right after a job, so each line must be on disk when
+        # its request is answered, not when a buffer fills
         proc = subprocess.Popen([*cmd, "-H", HOST, "-p", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     endpoint = f"http://{HOST}:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

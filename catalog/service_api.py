@@ -28,7 +28,6 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.errors import BadRequestError, KeyNotFoundError
 from catalog.service_backend import location_rows
 from catalog.service_common import (
@@ -41,6 +40,7 @@ from catalog.service_common import (
     json_bytes,
     key_param,
     limit_param,
+    max_decoded_param,
     parse_key_batch,
 )
 from catalog.service_openapi import openapi_document
@@ -142,12 +142,10 @@ async def record(request: web.Request) -> web.Response:
 async def content(request: web.Request) -> web.StreamResponse:
     key = check_key(request, key_param(request))
     raw = flag_param(request, "raw")
-    text = request.query.get("max_decoded", str(DEFAULT_MAX_DECODED_BYTES))
-    if not text.isdigit() or int(text) < 1:
-        raise BadRequestError(f"max_decoded={text[:40]!r} is not a positive whole number of bytes", 400)
+    max_decoded = max_decoded_param(request)
     warnings: list[str] = []
     try:
-        data, loc = await blocking(request, request.app[BACKEND].content, key, raw, int(text), warnings)
+        data, loc = await blocking(request, request.app[BACKEND].content, key, raw, max_decoded, warnings)
     except KeyNotFoundError as exc:
         exc.key = key  # type: ignore[attr-defined]
         raise

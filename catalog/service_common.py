@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.errors import (
     BadRequestError,
     CatalogError,
@@ -56,6 +57,15 @@ def flag_param(request: web.Request, name: str) -> bool:
     if value in ("0", "false", "no", ""):
         return False
     raise BadRequestError(f"query parameter {name}={value[:40]!r} is not a flag: give 1 or 0", 400)
+
+
+def max_decoded_param(request: web.Request) -> int:
+    """``max_decoded``: the decoded-size cap of a content read (default 64 MiB); 400 unless a positive
+    whole number of bytes."""
+    text = request.query.get("max_decoded", str(DEFAULT_MAX_DECODED_BYTES))
+    if not text.isdigit() or int(text) < 1:
+        raise BadRequestError(f"max_decoded={text[:40]!r} is not a positive whole number of bytes", 400)
+    return int(text)
 
 
 def limit_param(request: web.Request) -> int:

@@ -19,7 +19,6 @@ import os
 
 from aiohttp import web
 
-from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.errors import BadRequestError, KeyNotFoundError
 from catalog.service_backend import location_rows
 from catalog.service_common import (
@@ -30,6 +29,7 @@ from catalog.service_common import (
     json_answer,
     json_bytes,
     key_param,
+    max_decoded_param,
     parse_key_batch,
 )
 from catalog.wire import LOCATION_FIELDS, WARNINGS_HEADER
@@ -97,12 +97,10 @@ async def exists_many(request: web.Request) -> web.Response:
 async def cat(request: web.Request) -> web.Response:
     key = key_param(request)
     raw = flag_param(request, "raw")
-    text = request.query.get("max_decoded", str(DEFAULT_MAX_DECODED_BYTES))
-    if not text.isdigit() or int(text) < 1:
-        raise BadRequestError(f"max_decoded={text[:40]!r} is not a positive whole number of bytes", 400)
+    max_decoded = max_decoded_param(request)
     warnings: list[str] = []
     try:
-        data, _ = await blocking(request, request.app[BACKEND].content, key, raw, int(text), warnings)
+        data, _ = await blocking(request, request.app[BACKEND].content, key, raw, max_decoded, warnings)
     except KeyNotFoundError as exc:
         exc.key = key  # type: ignore[attr-defined]
         raise

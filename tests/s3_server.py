@@ -33,8 +33,11 @@ def _free_port() -> int:
 def configure_environment() -> None:
     """Point s3fs/botocore of this process and its children at the test server (not yet started) with
     test credentials; a developer's real AWS settings never reach a test."""
-    port = int(os.environ.get(_PORT_ENV) or _free_port())
-    os.environ[_PORT_ENV] = str(port)
+    # one server per pytest process: xdist workers inherit the controller's environment, so the port
+    # is remembered per worker (a shared port made one worker's requests land in the other's server)
+    port_env = f"{_PORT_ENV}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    port = int(os.environ.get(port_env) or _free_port())
+    os.environ[port_env] = os.environ[_PORT_ENV] = str(port)
     os.environ["AWS_ENDPOINT_URL"] = f"http://{HOST}:{port}"
     os.environ["AWS_ACCESS_KEY_ID"] = "testing"
     os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"

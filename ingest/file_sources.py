@@ -126,6 +126,18 @@ def plan_splits(files: list[FileRef], *, max_files: int = 5000, max_bytes: int =
     return splits
 
 
+def check_job_inputs(inputs: list[str], *, local: bool, max_errors: int | None) -> None:
+    """Refuse, before planning, what a split job cannot run: in-process ``memory://`` inputs when the
+    splits run on Ray workers (they cannot see this process's memory), and a negative error budget."""
+    if not local:
+        for raw in inputs:
+            if raw.startswith("memory://"):
+                raise IngestError(f"input {raw!r} is in-process memory, which Ray workers cannot see: copy "
+                                  "it to a shared filesystem or object store, or use --no-ray")
+    if max_errors is not None and max_errors < 0:
+        raise IngestError(f"--max-errors {max_errors}: give a number >= 0, or leave it out for no limit")
+
+
 def load_or_plan(state: RunState, inputs: list[str], *, max_files: int, max_bytes: int,
                  **extra: Any) -> list[Split]:
     """The run's splits: the saved plan on a rerun, else a new plan of ``inputs`` saved before any

@@ -37,9 +37,9 @@ from catalog.storage import write_atomic
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
-from ingest.errors import IngestError, WarcJobError
+from ingest.errors import WarcJobError
 from ingest.executors import Executor, LocalExecutor, TaskExecutor
-from ingest.file_sources import Split, load_or_plan
+from ingest.file_sources import Split, check_job_inputs, load_or_plan
 from ingest.registration import Registration
 from ingest.registration import register_split as register_volumes
 from ingest.runner import JobSummary, RunContext, SplitJob, new_run_id, run_split_job
@@ -160,14 +160,7 @@ class WarcJob(SplitJob):
         self.refused: list[dict[str, Any]] = []  # quarantined records of the split refused by the budget
 
     def plan(self, ctx: RunContext) -> list[Split]:
-        if not ctx.local:
-            for raw in self.inputs:
-                if raw.startswith("memory://"):
-                    raise IngestError(f"input {raw!r} is in-process memory, which Ray workers cannot see: copy "
-                                      "it to a shared filesystem or object store, or use --no-ray")
-        if self.config.max_errors is not None and self.config.max_errors < 0:
-            raise IngestError(f"--max-errors {self.config.max_errors}: give a number >= 0, or leave it out for "
-                              "no limit")
+        check_job_inputs(self.inputs, local=ctx.local, max_errors=self.config.max_errors)
         return load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
                             max_bytes=self.config.split_bytes, repack=self.config.repack)
 

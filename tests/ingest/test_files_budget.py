@@ -3,12 +3,15 @@
 An unreadable file is one the operating system refuses to read: files made mode 000 (for a user
 other than root) or, when the tests run as root (who reads any mode), ``/proc/sys/vm/compact_memory``
 and ``/proc/sys/vm/drop_caches``, which are write-only even for root. Either way they sort before the
-good files (``/proc`` and ``/tmp`` before ``../shared``), so with one file per split they come first.
-The good files are real pages from ``../shared/data/aeb-dev``.
+good files, so with one file per split they come first. The good files are real pages from
+``../shared/data/aeb-dev``, copied at test time to ``tmp_path/pages`` (after ``/proc`` and after
+``tmp_path/locked``): where ``../shared`` itself sits is the runner's business (a CI checkout at
+``/check/...`` sorts before ``/proc``).
 """
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -49,8 +52,13 @@ def unreadable(tmp_path: Path) -> list[Path]:
 
 
 @pytest.fixture
-def pages() -> list[Path]:
-    return sorted((shared_data() / "aeb-dev" / "html").glob("*.html.gz"))[:12]
+def pages(tmp_path: Path) -> list[Path]:
+    """Twelve real pages, at paths that sort after every unreadable file whatever the checkout's path."""
+    copies = tmp_path / "pages"
+    copies.mkdir()
+    for page in sorted((shared_data() / "aeb-dev" / "html").glob("*.html.gz"))[:12]:
+        shutil.copyfile(page, copies / page.name)
+    return sorted(copies.iterdir())
 
 
 def test_max_errors_0_refuses_the_split_before_registering(tmp_path: Path, pages: list[Path],

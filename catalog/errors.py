@@ -15,6 +15,7 @@ in :mod:`haybale.errors`.
         ├── SchemaVersionError        the catalog on disk was written by another schema version
         ├── CatalogNotFoundError      no catalog at the root (and create=False)
         ├── RootError                 the deployment root (or catalog directory) is unusable
+        ├── ClusterUnreachableError   the Ray cluster serving the catalog's owners did not answer
         ├── VolumeError               anything about volume bytes
         │   ├── CorruptRecordError    a record's bytes fail their checksum or do not parse
         │   └── VolumeNotFoundError   a volume file named by the catalog is missing
@@ -77,6 +78,13 @@ class OwnerDiskLostError(CatalogError):
 class RootError(CatalogError):
     """The deployment root or the catalog directory cannot be used: a file where a directory belongs,
     a remote root without a local catalog directory."""
+
+
+class ClusterUnreachableError(CatalogError):
+    """This process could not connect to the Ray cluster that serves the root's owners (the root's local
+    head, or ``--address`` / ``RAY_ADDRESS``)."""
+
+    exit_status = 1
 
 
 class VolumeError(CatalogError):

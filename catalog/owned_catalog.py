@@ -67,8 +67,10 @@ class OwnedCatalog:
     def ensure(self) -> None:
         """Connect to the owners now (on Ray: find or start them) if that has not happened yet."""
         if self._connect is not None:
-            connect, self._connect = self._connect, None
-            meta, self._eps = connect()
+            # cleared only once connected: a failed connection leaves the catalog "never connected",
+            # so the command's clean-up knows nothing was written through it
+            meta, self._eps = self._connect()
+            self._connect = None
             self._adopt(meta)
 
     @property

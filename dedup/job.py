@@ -130,6 +130,9 @@ def run_dedup(
 
     started_ray = False
     if not ray.is_initialized():
+        from catalog.ray_address import check_reachable
+
+        check_reachable(address, "--address / RAY_ADDRESS")
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
         started_ray = True
     try:

@@ -26,10 +26,10 @@ from haybale.version import __version__
 
 _ERRORS = (
     "HaybaleError", "MissingDependencyError", "CatalogError", "InvalidKeyError", "KeyNotFoundError",
-    "CatalogLockedError", "SchemaVersionError", "CatalogNotFoundError", "RootError", "OwnerDiskLostError", "VolumeError",
-    "CorruptRecordError", "VolumeNotFoundError", "ArchiveError", "DecodedSizeError", "ServiceError",
+    "CatalogLockedError", "SchemaVersionError", "CatalogNotFoundError", "RootError", "OwnerDiskLostError",
+    "ClusterUnreachableError", "VolumeError", "CorruptRecordError", "VolumeNotFoundError", "ArchiveError", "DecodedSizeError", "ServiceError",
     "ServiceUnavailableError", "BadRequestError",
-    "IngestError", "IngestJobError", "WarcJobError", "CrawlConfigError", "UnsupportedURLError",
+    "IngestError", "IngestJobError", "WarcJobError", "FilesJobError", "CrawlConfigError", "UnsupportedURLError",
     "DedupError", "ConfigError", "SourceError", "RecordError", "JobError", "CleanError", "AdblockListError",
     "HtmlParseError", "CleanDirError",
 )

@@ -16,6 +16,7 @@ that started and failed (what it registered stays; rerun with the same run id to
     │   ├── CatalogNotFoundError          no catalog at the root
     │   ├── RootError                     the root or catalog directory is unusable (e.g. a file)
     │   ├── OwnerDiskLostError            a catalog owner's directory is gone from the node hosting it
+    │   ├── ClusterUnreachableError       the Ray cluster serving the owners did not answer (exit status 1)
     │   ├── VolumeError                   volume bytes cannot be written or read
     │   │   ├── CorruptRecordError        a record fails its checksum or does not parse
     │   │   └── VolumeNotFoundError       a volume named by the catalog is missing
@@ -30,7 +31,8 @@ that started and failed (what it registered stays; rerun with the same run id to
     │   ├── CrawlConfigError              a crawl setting is out of range (also a ValueError)
     │   ├── UnsupportedURLError           a URL the crawler cannot fetch (also a ValueError)
     │   └── IngestJobError                an ingest job failed (exit status 1)
-    │       └── WarcJobError              more records quarantined than the error budget allows
+    │       ├── WarcJobError              more records quarantined than the error budget allows
+    │       └── FilesJobError             more files unreadable than the error budget allows
     └── DedupError                        (dedup.errors) the dedup job
         ├── ConfigError                   a dedup setting is invalid (also a ValueError)
         ├── SourceError                   an input cannot be listed or opened
@@ -51,6 +53,7 @@ from catalog.errors import (
                             CatalogError,
                             CatalogLockedError,
                             CatalogNotFoundError,
+                            ClusterUnreachableError,
                             CorruptRecordError,
                             DecodedSizeError,
                             HaybaleError,
@@ -67,12 +70,19 @@ from catalog.errors import (
 )
 from dedup.clean.errors import AdblockListError, CleanDirError, CleanError, HtmlParseError
 from dedup.errors import ConfigError, DedupError, JobError, RecordError, SourceError
-from ingest.errors import CrawlConfigError, IngestError, IngestJobError, UnsupportedURLError, WarcJobError
+from ingest.errors import (
+                            CrawlConfigError,
+                            FilesJobError,
+                            IngestError,
+                            IngestJobError,
+                            UnsupportedURLError,
+                            WarcJobError,
+)
 
 __all__ = [
     "AdblockListError", "ArchiveError", "BadRequestError", "CatalogError", "CatalogLockedError", "CatalogNotFoundError",
-    "CleanDirError", "CleanError", "ConfigError", "CorruptRecordError", "CrawlConfigError", "DecodedSizeError",
-    "DedupError",
+    "CleanDirError", "CleanError", "ClusterUnreachableError", "ConfigError", "CorruptRecordError", "CrawlConfigError", "DecodedSizeError",
+    "DedupError", "FilesJobError",
     "HaybaleError", "HtmlParseError", "IngestError", "IngestJobError", "InvalidKeyError", "JobError",
     "KeyNotFoundError", "MissingDependencyError", "OwnerDiskLostError", "RecordError", "RootError", "SchemaVersionError",
     "ServiceError", "ServiceUnavailableError", "SourceError", "UnsupportedURLError", "VolumeError",

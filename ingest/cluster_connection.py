@@ -39,15 +39,35 @@ class RootConnection:
         if ray.is_initialized():  # tests, notebooks, a driver `ray job submit` started and connected
             self.connected = True
             return
+        from catalog.ray_address import check_reachable
         from ingest.local_head import local_head_address, user_of
 
         address = self.address
-        if not address:
+        if address:
+            check_reachable(address, "--address / RAY_ADDRESS")
+        else:
             address = local_head_address(head_base(self.layout), self.num_cpus)
             self._stack.enter_context(user_of(head_base(self.layout)))
-        ray.init(address=address, namespace="haybale", log_to_driver=False)
+        try:
+            ray.init(address=address, namespace="haybale", log_to_driver=False)
+        except ConnectionError as exc:
+            self._stack.close()
+            raise self._unreachable(address, exc) from exc
         self.started_here = True
         self.connected = True
+
+    def _unreachable(self, address: str, exc: Exception) -> Exception:
+        from catalog.errors import ClusterUnreachableError
+
+        if self.address:
+            return ClusterUnreachableError(
+                f"could not connect to the Ray cluster at {address} (--address / RAY_ADDRESS): {exc}. Check the "
+                f"address and that the cluster is up (`ray status --address {address}`), then rerun")
+        root = self.layout.root
+        return ClusterUnreachableError(
+            f"the local Ray head of root {root} at {address} did not answer ({exc}): it may be overloaded or "
+            f"stopping. Rerun the command; if it fails again, `haybale cluster status --root {root}` shows the "
+            f"head, and `haybale down --root {root}` stops it so the next command starts a fresh one")
 
     def close(self) -> None:
         if self.started_here:

@@ -20,6 +20,9 @@ def ray_connection(address: str | None = None, num_cpus: int | None = None) -> I
         return
     target = address or os.environ.get("RAY_ADDRESS")
     if target:
+        from catalog.ray_address import check_reachable
+
+        check_reachable(target, "--address / RAY_ADDRESS")
         ray.init(address=target, log_to_driver=False)
     else:
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 2, include_dashboard=False,

@@ -39,6 +39,7 @@ from bench.growth_keys import make_locations, make_urls
 from catalog.bulk import ShardBatch, prepare_bulk
 from catalog.catalog_meta import CatalogMeta
 from catalog.keys import canonical_key, key_id
+from catalog.listing import key_of_listing_entry
 from catalog.manifest import NUM_SLOTS
 from catalog.owner_store import OwnerStore
 
@@ -111,24 +112,43 @@ def latencies(fn: Any, keys: list[str]) -> tuple[float, float]:
     return lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000
 
 
-def measure(owner: OwnerStore, n: int, samples: list[tuple[int, list[str]]], rng: random.Random,
-            gets: int = 20_000) -> dict[str, Any]:
-    """The figures at one size (see the module docstring); ``gets`` single gets per round."""
+def sample_from_listing(owner: OwnerStore, k: int, rng: random.Random) -> list[str]:
+    """``k`` registered keys, a systematic sample of the listing index (for a catalog this process
+    did not grow: ``--remeasure``)."""
+    n = owner.catalog.shards[0].count()
+    stride = max(1, n // k)
+    first = rng.randrange(stride)
+    out = [key_of_listing_entry(e) for i, e in enumerate(owner.catalog.shards[0].scan_listing(b"", None, chunk=1 << 16))
+           if i % stride == first]
+    rng.shuffle(out)
+    return out[:k]
+
+
+def measure(owner: OwnerStore, n: int, picks: list[str], rng: random.Random, gets: int = 20_000) -> dict[str, Any]:
+    """The figures at one size (see the module docstring): ``picks`` are random registered keys
+    (at least 7 × ``gets``), ``gets`` single gets per round.
+
+    Cold: the owner as registration left it (its block cache holds what the writes and the
+    existence checks touched; the files compaction just wrote may not be in the page cache): one
+    round to warm up, then three. Warm: after ``Catalog.warm_cache()`` read the location index once
+    (the block cache keeps what fits, the page cache the rest), as a serving owner would; three
+    rounds. ``get_p50_us`` / ``get_p99_us`` are the warm figures, medians of the rounds."""
     settle_s = settle(owner)
     shard = owner.catalog.shards[0]
     count = shard.count()
     total = sum(f.stat().st_size for f in owner.directory.rglob("*") if f.is_file())
     per_cf = shard.disk_bytes()
-    weights = [c for c, _ in samples]
-    picks = [rng.choice(s) for _, s in rng.choices(samples, weights=weights, k=4 * gets)]
     absent = [f"https://absent{rng.randrange(10**9)}.example.net/x/{i}" for i in range(gets)]
     get = owner.catalog.get
-    latencies(get, picks[:gets])  # warm-up: the block cache and page cache a serving owner has
-    rounds = [latencies(get, picks[gets * r:gets * (r + 1)]) for r in (1, 2, 3)]
+    latencies(get, picks[:gets])
+    cold = [latencies(get, picks[gets * r:gets * (r + 1)]) for r in (1, 2, 3)]
+    t0 = time.perf_counter()
+    owner.catalog.warm_cache()
+    warm_s = time.perf_counter() - t0
+    warm = [latencies(get, picks[gets * r:gets * (r + 1)]) for r in (4, 5, 6)]
     miss_rounds = [latencies(owner.catalog.exists, absent) for _ in range(3)]
-    ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in picks[:5 * gets]), np.uint8).reshape(-1, 16)
-    order = np.lexsort(ids.T[::-1])
-    ids = ids[order]
+    ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in picks[:4 * gets]), np.uint8).reshape(-1, 16)
+    ids = ids[np.lexsort(ids.T[::-1])]
     rates = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -141,9 +161,13 @@ def measure(owner: OwnerStore, n: int, samples: list[tuple[int, list[str]]], rng
         "bytes_per_entry": total / count,
         "cf_bytes_per_entry": {k: v / count for k, v in per_cf.items()},
         "memory_bytes_per_entry": {k: v / count for k, v in table_memory(owner).items()},
-        "get_p50_us": statistics.median(r[0] for r in rounds),
-        "get_p99_us": statistics.median(r[1] for r in rounds),
-        "get_rounds_us": rounds,
+        "cold_get_p50_us": statistics.median(r[0] for r in cold),
+        "cold_get_p99_us": statistics.median(r[1] for r in cold),
+        "cold_rounds_us": cold,
+        "warm_cache_seconds": round(warm_s, 1),
+        "get_p50_us": statistics.median(r[0] for r in warm),
+        "get_p99_us": statistics.median(r[1] for r in warm),
+        "get_rounds_us": warm,
         "miss_p50_us": statistics.median(r[0] for r in miss_rounds),
         "miss_p99_us": statistics.median(r[1] for r in miss_rounds),
         "lookup_keys_per_s": statistics.median(rates),
@@ -176,6 +200,26 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
     plt.close(fig)
 
 
+def remeasure(directory: Path, out: Path, gets: int) -> dict[str, Any]:
+    """Measure an owner directory a growth run left (``--keep``, or a run stopped before its next
+    size) and add the point to ``out``'s ``remeasured`` list: its keys are sampled from its listing."""
+    result = json.loads(out.read_text()) if out.exists() else {"points": []}
+    meta = CatalogMeta(catalog_id="growth-bench", epoch=1, owners=ONE_OWNER)
+    owner = OwnerStore(directory, 0, meta, create=False)
+    try:
+        rng = random.Random(6)
+        picks = sample_from_listing(owner, 7 * gets, rng)
+        n = owner.catalog.shards[0].count()
+        point = measure(owner, n, (picks * 7)[:7 * gets], rng, gets)
+    finally:
+        owner.close()
+    point["sampled_from_listing"] = True
+    result.setdefault("remeasured", []).append(point)
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(point, indent=2), flush=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--max-entries", type=int, default=1_000_000)
@@ -185,7 +229,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--keep", action="store_true", help="keep the catalog directory afterwards")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/catalog_growth_<max>.json; "
                     "the plot goes beside it as .png)")
+    ap.add_argument("--remeasure", default=None, metavar="OWNER_DIR",
+                    help="only measure this owner directory (left by a run) and add it to --out")
     args = ap.parse_args(argv)
+    if args.remeasure:
+        return remeasure(Path(args.remeasure), Path(args.out or RESULTS / "catalog_growth_1e8.json"), args.gets)
     sizes = [s for s in (100_000, 1_000_000, 10_000_000, 30_000_000, 100_000_000, 1_000_000_000)
              if s <= args.max_entries]
     if args.max_entries not in sizes:
@@ -228,7 +276,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 done += 1
                 reached = start + count
                 if reached in sizes:
-                    point = measure(owner, reached, samples, rng, args.gets)
+                    weights = [c for c, _ in samples]
+                    picks = [rng.choice(smp) for _, smp in rng.choices(samples, weights=weights, k=7 * args.gets)]
+                    point = measure(owner, reached, picks, rng, args.gets)
                     point["register_entries_per_s_so_far"] = reached / register_s
                     point["prepare_entries_per_s_per_worker"] = reached / prepare_s
                     point["elapsed_s"] = round(time.perf_counter() - t_start, 1)

@@ -41,16 +41,27 @@ def test_batches_end_at_every_measured_size() -> None:
     assert all(count <= 500_000 for _, count in plan)
 
 
-def test_a_small_growth_run_measures_every_size(tmp_path: Path) -> None:
+def test_a_small_growth_run_measures_and_its_kept_directory_measures_again(tmp_path: Path) -> None:
     out = tmp_path / "growth.json"
     result = main(["--max-entries", "20000", "--workers", "1", "--gets", "1000",
-                   "--workdir", str(tmp_path / "w"), "--out", str(out)])
+                   "--workdir", str(tmp_path / "w"), "--keep", "--out", str(out)])
     (point,) = result["points"]
     assert point["catalog_count"] == 20_000
     assert 20 < point["bytes_per_entry"] < 200
     assert point["get_p99_us"] >= point["get_p50_us"] > 0
+    assert point["cold_get_p99_us"] >= point["cold_get_p50_us"] > 0
     assert point["memory_bytes_per_entry"]["filter_bytes"] > 1.0  # 10 bits per key
     assert point["memory_bytes_per_entry"]["index_bytes"] > 0
     assert json.loads(out.read_text())["points"][0]["entries"] == 20_000
     assert out.with_suffix(".png").stat().st_size > 0
-    assert not (tmp_path / "w").exists()  # the catalog directory is removed unless --keep
+    again = main(["--remeasure", str(tmp_path / "w" / "owner-0000"), "--gets", "500", "--out", str(out)])
+    (remeasured,) = again["remeasured"]
+    assert remeasured["catalog_count"] == 20_000 and remeasured["sampled_from_listing"]
+    assert remeasured["get_p99_us"] > 0
+    assert len(again["points"]) == 1  # the run's own point is kept
+
+
+def test_the_catalog_directory_is_removed_unless_kept(tmp_path: Path) -> None:
+    main(["--max-entries", "2000", "--workers", "1", "--gets", "100", "--workdir", str(tmp_path / "w"),
+          "--out", str(tmp_path / "g.json")])
+    assert not (tmp_path / "w").exists()

@@ -35,7 +35,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 Items = list[tuple[bytes, bytes]]
 
 
-def sst_options(block: int = 16384, restart: int = 32, bloom: int = 10, level: int = 1) -> rd.Options:
+def sst_options(block: int = 16384, restart: int = 32, bloom: int = 10, level: int = 1,
+                lz4: bool = False) -> rd.Options:
     """Table options as catalog/column_families.py sets them, with the knobs the variants turn."""
     opts = rd.Options(raw_mode=True)
     table = rd.BlockBasedOptions()
@@ -46,8 +47,11 @@ def sst_options(block: int = 16384, restart: int = 32, bloom: int = 10, level: i
     table.set_format_version(5)
     opts.set_block_based_table_factory(table)
     opts.set_compression_type(rd.DBCompressionType.lz4())
-    opts.set_bottommost_compression_type(rd.DBCompressionType.zstd())
-    opts.set_bottommost_compression_options(-14, level, 0, 0, True)
+    if lz4:  # what compaction writes above the bottommost level (column_families: LZ4 there)
+        opts.set_bottommost_compression_type(rd.DBCompressionType.lz4())
+    else:
+        opts.set_bottommost_compression_type(rd.DBCompressionType.zstd())
+        opts.set_bottommost_compression_options(-14, level, 0, 0, True)
     return opts
 
 
@@ -85,9 +89,16 @@ def big_endian_value(v: bytes) -> bytes:
     return v[0:4][::-1] + v[4:10][::-1] + v[10:14][::-1] + v[14:22][::-1]
 
 
+def _path_form(entry: bytes) -> bool:
+    """True for an entry in the path form (a tag byte 5-8 and the URL's path after the NUL)."""
+    tail = entry.partition(b"\0")[2]
+    return len(tail) > 1 and 5 <= tail[0] <= 8
+
+
 LOCATION_VARIANTS: list[tuple[str, dict[str, Any], Callable[[bytes, bytes], tuple[bytes, bytes]] | None]] = [
     ("catalog format: 16-byte id, 22-byte value, 16 KiB, restart 32, bloom 10, zstd 1", {}, None),
     ("zstd 6", {"level": 6}, None),
+    ("LZ4 (levels above the bottommost, after compaction)", {"lz4": True}, None),
     ("32 KiB blocks", {"block": 32768}, None),
     ("no bloom filter (its share)", {"bloom": 0}, None),
     ("not used: value fields big-endian", {}, lambda k, v: (k, big_endian_value(v))),
@@ -100,12 +111,14 @@ LISTING_VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("zstd 6", {"block": 65536, "restart": 128, "bloom": 0, "level": 6}),
     ("zstd 9", {"block": 65536, "restart": 128, "bloom": 0, "level": 9}),
     ("restart 512", {"block": 65536, "restart": 512, "bloom": 0, "level": 3}),
+    ("LZ4 (levels above the bottommost, after compaction)", {"block": 65536, "restart": 128, "bloom": 0, "lz4": True}),
 ]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--entries", type=int, default=300_000)
+    ap.add_argument("--only", choices=("location", "listing"), default=None)
     ap.add_argument("--host-pool", type=int, default=4_000_000,
                     help="hosts the URLs are drawn from (the growth run's pool at 10^8 entries)")
     args = ap.parse_args(argv)
@@ -117,25 +130,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     bounds = [0, *batch.listing_ends.tolist()]
     entries = sorted({batch.listing_blob[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)})
     listing = [(e, b"") for e in entries]
-    long_form = sorted((full_listing_entry(key_of_listing_entry(e)), b"") for e in entries)
+    long_form = sorted((full_listing_entry(key_of_listing_entry(e)) if _path_form(e) else e, b"") for e in entries)
     result: dict[str, Any] = {
         "entries": n, "host_pool": args.host_pool,
         "listing_entry_raw_bytes": sum(map(len, entries)) / len(entries),
         "listing_entry_raw_bytes_without_path_form": sum(len(k) for k, _ in long_form) / len(long_form),
+        "share_in_path_form": sum(map(_path_form, entries)) / len(entries),
         "location": {}, "listing": {}}
     work = Path(tempfile.mkdtemp(prefix="hb-format-"))
-    for name, kw, transform in LOCATION_VARIANTS:
+    for name, kw, transform in LOCATION_VARIANTS if args.only != "listing" else []:
         items = [transform(k, v) for k, v in locations] if transform else locations
         if transform:
             items.sort()
         per_entry, seconds = sst_size(work / "loc.sst", items, sst_options(**kw))
         result["location"][name] = {"bytes_per_entry": per_entry, "write_seconds": seconds}
         print(f"location {per_entry:6.2f} B/entry {seconds:5.1f} s  {name}", flush=True)
-    for name, kw in LISTING_VARIANTS:
+    for name, kw in LISTING_VARIANTS if args.only != "location" else []:
         per_entry, seconds = sst_size(work / "list.sst", listing, sst_options(**kw))
         result["listing"][name] = {"bytes_per_entry": per_entry, "write_seconds": seconds}
         print(f"listing  {per_entry:6.2f} B/entry {seconds:5.1f} s  {name}", flush=True)
-    name = "without the path form (the whole URL when SURT rewrites the path)"
+    name = "before the path form (the whole URL when SURT rewrites the path)"
     per_entry, seconds = sst_size(work / "list.sst", long_form, sst_options(**LISTING_VARIANTS[0][1]))
     result["listing"][name] = {"bytes_per_entry": per_entry, "write_seconds": seconds}
     print(f"listing  {per_entry:6.2f} B/entry {seconds:5.1f} s  {name}", flush=True)

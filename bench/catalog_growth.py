@@ -190,8 +190,13 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
     a.axhline(40, color="grey", lw=0.8, ls=":", label="target 40 B")
     a.set(xscale="log", xlabel="entries", ylabel="bytes / entry", title="catalog size per entry")
     a.legend()
-    b.plot(ns, [p["get_p50_us"] for p in points], "o-", label="get p50")
-    b.plot(ns, [p["get_p99_us"] for p in points], "s-", label="get p99")
+    # cold = after one warm-up round (what points of the first version called get_*); warm = after
+    # warm_cache(), measured from the second version on
+    b.plot(ns, [p.get("cold_get_p50_us", p["get_p50_us"]) for p in points], "o-", label="get p50, cold")
+    b.plot(ns, [p.get("cold_get_p99_us", p["get_p99_us"]) for p in points], "s-", label="get p99, cold")
+    warm = [p for p in points if "cold_get_p99_us" in p]
+    if warm:
+        b.plot([p["entries"] for p in warm], [p["get_p99_us"] for p in warm], "D:", label="get p99, warm")
     b.plot(ns, [p["miss_p99_us"] for p in points], "^--", label="absent key p99")
     b.set(xscale="log", yscale="log", xlabel="entries", ylabel="µs", title="single get latency (one owner)")
     b.legend()
@@ -216,6 +221,7 @@ def remeasure(directory: Path, out: Path, gets: int) -> dict[str, Any]:
     point["sampled_from_listing"] = True
     result.setdefault("remeasured", []).append(point)
     out.write_text(json.dumps(result, indent=2))
+    plot(sorted(result["points"] + result["remeasured"], key=lambda p: p["entries"]), out.with_suffix(".png"))
     print(json.dumps(point, indent=2), flush=True)
     return result
 

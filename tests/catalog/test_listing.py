@@ -37,7 +37,24 @@ def test_entries_decode_to_their_key_in_both_forms(raw: str) -> None:
 def test_the_short_form_is_used_when_the_surt_spells_the_url() -> None:
     short = listing_entry(canonical_key("https://www.example.com/a/b.html"))
     assert short == b"ucom,example)/a/b.html\x00\x04"
-    assert listing_entry(canonical_key("https://example.com/Upper")).endswith(b"\x00https://example.com/Upper")
+    # SURT lowercases the path: the path form keeps the URL's own path, the host comes from the SURT
+    assert listing_entry(canonical_key("https://example.com/Upper")) == b"ucom,example)/upper\x00\x06/Upper"
+    assert listing_entry(canonical_key("http://www.example.com/q?b=2&a=1")) == b"ucom,example)/q?a=1&b=2\x00\x07/q?b=2&a=1"
+    # a port is spelled differently by SURT: the whole URL
+    assert listing_entry(canonical_key("https://example.com:8443/p")).endswith(b"\x00https://example.com:8443/p")
+
+
+def test_a_key_listed_in_the_path_form_reads_and_deletes(tmp_path: Path) -> None:
+    keys = [canonical_key(k) for k in KEYS]
+    with Catalog.open(tmp_path / "c", num_shards=2) as cat:
+        cat.register_many((k, Location(1, i, 10, i)) for i, k in enumerate(keys))
+        key = canonical_key("https://example.com/Upper/Case")
+        shard = cat.shards[cat.shard_of(key_id(key))]
+        assert shard.listing.get(listing_entry(key)) == b""  # written in the path form
+        assert shard.listing.get(full_listing_entry(key)) is None
+        assert list(cat.list("https://example.com/upper/")) == [key]
+        assert cat.delete_many([key]) == 1
+        assert sorted(cat.list()) == sorted(k for k in keys if k != key)
 
 
 def test_a_key_listed_in_the_long_form_reads_and_deletes(tmp_path: Path) -> None:

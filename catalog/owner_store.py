@@ -84,6 +84,13 @@ class OwnerStore:
         """Up to ``chunk`` listing entries ``>= start`` (``> start`` with ``skip_start``) and ``< upper``."""
         return self.catalog.shards[0]._listing_chunk(start, upper, chunk, skip_start)
 
+    def export_pieces(self, epoch: int, *args: Any) -> Any:
+        """Write this owner's keys in a listing range as pieces (:func:`catalog.owner_export.export_pieces`)."""
+        from catalog.owner_export import export_pieces
+
+        self.check(epoch)
+        return export_pieces(self, *args)
+
     def stats(self) -> dict[str, Any]:
         shard = self.catalog.shards[0]
         return {"owner": self.owner, "records": shard.count(), "disk_bytes": shard.disk_bytes(),

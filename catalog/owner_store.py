@@ -121,6 +121,12 @@ class OwnerStore:
                 for i in range(len(batch)))
         return r.added, r.updated, r.unchanged
 
+    def register_if_unchanged(self, entries: Sequence[tuple[str, bytes, bytes | None]], epoch: int) -> Any:
+        """Write where the stored location is still the one the writer saw (:mod:`catalog.owner_captures`)."""
+        from catalog.owner_captures import register_if_unchanged
+
+        return register_if_unchanged(self, entries, epoch)
+
     def mark_many(self, rows: Sequence[tuple[str, str, str]], epoch: int) -> int:
         self.check(epoch, _ids_of(k for k, _, _ in rows) if rows else None)
         return self.catalog.mark_many(rows)

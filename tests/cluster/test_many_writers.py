@@ -10,6 +10,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from io import BytesIO
 from pathlib import Path
 
@@ -35,14 +37,25 @@ def _env() -> dict[str, str]:
 
 
 def _haybale(root: Path, *argv: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "haybale", *argv, "--root", str(root), "--json", "--quiet"],
-                            cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """Start a command; its output goes to files (a pipe nobody drains could stall it)."""
+    out = tempfile.TemporaryFile("w+")
+    err = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen([sys.executable, "-m", "haybale", *argv, "--root", str(root), "--json", "--quiet"],
+                            cwd=REPO, env=_env(), stdout=out, stderr=err, text=True)
+    proc.outputs = (out, err)  # type: ignore[attr-defined]
+    return proc
 
 
 def _finish(proc: subprocess.Popen[str], timeout: float = 600) -> dict:
-    out, err = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, f"exit {proc.returncode}: {err[-3000:]}"
-    return json.loads(out)
+    proc.wait(timeout=timeout)
+    out, err = proc.outputs  # type: ignore[attr-defined]
+    out.seek(0)
+    err.seek(0)
+    text, problems = out.read(), err.read()
+    out.close()
+    err.close()
+    assert proc.returncode == 0, f"{proc.args}: exit {proc.returncode}: {problems[-3000:]}"
+    return json.loads(text)
 
 
 def _race_warc(path: Path, later_when_even: bool) -> None:
@@ -90,10 +103,9 @@ def test_files_warc_crawl_and_dedup_jobs_at_once_count_exactly(tmp_path: Path) -
     crawled = [f"http://127.0.0.1:{port}/page/c{n}" for n in range(CRAWL_PAGES)]
     seeds.write_text("\n".join(crawled) + "\n")
     try:
-        first = _finish(_haybale(root, "ingest", "files", str(inputs["a"]), "--split-files", "40"))
+        # the prefix dedup reads, registered before (in this process's owners: the head starts below)
+        first = _finish(_haybale(root, "ingest", "files", str(inputs["a"]), "--split-files", "40", "--no-ray"))
         assert first["added"] == len(files["a"])
-        state = read_state(state_dir_of(root))
-        assert state is not None, "the first job left no local head running"
         jobs = {"files": _haybale(root, "ingest", "files", str(inputs["b"]), "--split-files", "40"),
                 "warc": _haybale(root, "ingest", "warc", *map(str, REAL_WARCS), str(race[0])),
                 "race": _haybale(root, "ingest", "warc", str(race[1])),
@@ -101,8 +113,10 @@ def test_files_warc_crawl_and_dedup_jobs_at_once_count_exactly(tmp_path: Path) -
                                   "--batch-urls", "10", "--actors", "1"),
                 "dedup": _haybale(root, "dedup", "run", "--input", f"catalog:file://{inputs['a']}/",
                                   "--output", str(tmp_path / "dedup-out"))}
+        heads = _heads_while_running(root, list(jobs.values()))
         done = {name: _finish(proc) for name, proc in jobs.items()}
-        assert read_state(state_dir_of(root))["pid"] == state["pid"]  # every job joined the same head
+        state = read_state(state_dir_of(root))
+        assert state is not None and heads == {state["pid"]}, f"the jobs did not share one head: {heads}"
         assert done["files"]["added"] == len(files["b"])
         assert done["crawl"]["added"] == CRAWL_PAGES and done["crawl"]["outcomes"] == {"ok": CRAWL_PAGES}
         assert done["warc"]["added"] + done["race"]["added"] == len(warc_keys) + len(RACE_URLS)
@@ -132,6 +146,18 @@ def test_files_warc_crawl_and_dedup_jobs_at_once_count_exactly(tmp_path: Path) -
     assert down.returncode == 0 and "stopped" in down.stdout
     assert pid is not None and read_state(state_dir_of(root)) is None
     assert not _alive(pid), "haybale down left the head's supervisor running"
+
+
+def _heads_while_running(root: Path, procs: list[subprocess.Popen[str]], timeout: float = 600) -> set[int]:
+    """Pids of the root's head seen while ``procs`` run (polled), once they have all exited."""
+    heads: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        state = read_state(state_dir_of(root))
+        if state is not None:
+            heads.add(state["pid"])
+        time.sleep(0.2)
+    return heads
 
 
 def _alive(pid: int) -> bool:

@@ -178,3 +178,16 @@ def test_the_owner_actors_plan_the_same_pieces(tmp_path: Path, ray_session: None
         stop_owners(meta.catalog_id, meta.num_owners)
     assert len(on_ray.splits()) == len(local.splits()) >= 9
     assert _rows(on_ray) == _rows(local)
+
+
+def test_splits_are_also_cut_by_record_bytes(tmp_path: Path) -> None:
+    root = str(tmp_path / "root")
+    keys = _fill(root, 200, seed=4)
+    with Store(root, read_only=True) as store:
+        total = sum(loc.length for loc in store.get_many(keys))
+        planned = plan_catalog_source(store.catalog, "file:///", str(tmp_path / "plan"), records_per_split=10**6,
+                                      bytes_per_split=total // 6)
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert sum(plan["records"]) == len(keys) and sum(plan["bytes"]) == total
+    assert len(plan["splits"]) >= 6 and all(b >= total // 6 for b in plan["bytes"][:-1])
+    assert sorted(k for split in _rows(planned) for k, _, _ in split) == sorted(keys)

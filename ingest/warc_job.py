@@ -109,8 +109,9 @@ def index_work(split: Split, work: WarcWork) -> WarcSplitResult:
 
 def register_split(store: Store, result: WarcSplitResult, run_id: str,
                    summary: WarcJobSummary | None = None) -> tuple[Registration, dict[str, Any]]:
-    """Register one split (driver side, no Ray) in one atomic catalog call; returns the registration
-    and the split's completion-marker fields.
+    """Register one split (driver side, no Ray); returns the registration and the split's
+    completion-marker fields. Each key's capture is written only if no other job changed the key since
+    it was decided (else decided again: :func:`catalog.captures.register_latest_captures`).
 
     The external files and sealed volumes enter the volume table first; then, of the captures of each
     key, the latest by WARC-Date (:func:`catalog.captures.latest_captures`; ``captures_replaced`` in the

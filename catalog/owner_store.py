@@ -84,6 +84,13 @@ class OwnerStore:
         """Up to ``chunk`` listing entries ``>= start`` (``> start`` with ``skip_start``) and ``< upper``."""
         return self.catalog.shards[0]._listing_chunk(start, upper, chunk, skip_start)
 
+    def export_pieces(self, epoch: int, *args: Any) -> Any:
+        """Write this owner's keys in a listing range as pieces (:func:`catalog.owner_export.export_pieces`)."""
+        from catalog.owner_export import export_pieces
+
+        self.check(epoch)
+        return export_pieces(self, *args)
+
     def stats(self) -> dict[str, Any]:
         shard = self.catalog.shards[0]
         return {"owner": self.owner, "records": shard.count(), "disk_bytes": shard.disk_bytes(),
@@ -113,6 +120,12 @@ class OwnerStore:
                 (key_of_listing_entry(batch.listing_at(i)), Location.unpack(locs[i * LOCATION_SIZE:(i + 1) * LOCATION_SIZE]))
                 for i in range(len(batch)))
         return r.added, r.updated, r.unchanged
+
+    def register_if_unchanged(self, entries: Sequence[tuple[str, bytes, bytes | None]], epoch: int) -> Any:
+        """Write where the stored location is still the one the writer saw (:mod:`catalog.owner_captures`)."""
+        from catalog.owner_captures import register_if_unchanged
+
+        return register_if_unchanged(self, entries, epoch)
 
     def mark_many(self, rows: Sequence[tuple[str, str, str]], epoch: int) -> int:
         self.check(epoch, _ids_of(k for k, _, _ in rows) if rows else None)

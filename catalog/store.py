@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import fsspec
 
-from catalog.captures import Capture, latest_captures
+from catalog.captures import Capture, register_latest_captures
 from catalog.catalog import DEFAULT_SHARDS, RegisterResult
 from catalog.catalog_meta import META_NAME, CatalogMeta, ensure_meta, load_meta
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
@@ -98,8 +98,7 @@ class Store:
         if dates is not None:
             captures = [Capture(key, Location(number, off, length, dig), date, 0, position)
                         for position, ((key, off, length, dig), date) in enumerate(zip(sealed.records, dates))]
-            winners, _ = latest_captures(self, captures)
-            return self.catalog.register_many(winners)
+            return register_latest_captures(self, captures)[0]  # right beside other jobs registering at once
         if bulk:
             return self.catalog.register_bulk_entries(
                 [k for k, _, _, _ in sealed.records],

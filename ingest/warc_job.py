@@ -31,7 +31,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from catalog.captures import Capture, latest_captures
+from catalog.captures import Capture, register_latest_captures
+from catalog.catalog_writes import RegisterResult
 from catalog.location import Location
 from catalog.storage import write_atomic
 from catalog.store import Store
@@ -108,8 +109,9 @@ def index_work(split: Split, work: WarcWork) -> WarcSplitResult:
 
 def register_split(store: Store, result: WarcSplitResult, run_id: str,
                    summary: WarcJobSummary | None = None) -> tuple[Registration, dict[str, Any]]:
-    """Register one split (driver side, no Ray) in one atomic catalog call; returns the registration
-    and the split's completion-marker fields.
+    """Register one split (driver side, no Ray); returns the registration and the split's
+    completion-marker fields. Each key's capture is written only if no other job changed the key since
+    it was decided (else decided again: :func:`catalog.captures.register_latest_captures`).
 
     The external files and sealed volumes enter the volume table first; then, of the captures of each
     key, the latest by WARC-Date (:func:`catalog.captures.latest_captures`; ``captures_replaced`` in the
@@ -122,9 +124,10 @@ def register_split(store: Store, result: WarcSplitResult, run_id: str,
     external = [(ext.url, {"kind": "external", "bytes": ext.size, "records": len(ext.records),
                            "sidecar": ext.index_url, "run_id": run_id}) for ext in result.external]
     replaced = 0
+    written = RegisterResult(0, 0, 0)
 
     def latest_by_date(external_numbers: list[int], sealed_numbers: list[int]) -> list[tuple[str, Location]]:
-        nonlocal replaced
+        nonlocal replaced, written
         captures: list[Capture] = []
         for ext, number in zip(result.external, external_numbers):
             dates = ext.dates or [None] * len(ext.records)
@@ -135,12 +138,14 @@ def register_split(store: Store, result: WarcSplitResult, run_id: str,
             for key, off, n, dig in sealed.records:
                 (file_index, source_offset), date = next(sources)
                 captures.append(Capture(key, Location(number, off, n, dig), date, file_index, source_offset))
-        winners, replaced = latest_captures(store, captures)
-        return winners
+        # decided and written here, each key only if no other job changed it meanwhile (else decided again)
+        written, replaced = register_latest_captures(store, captures)
+        return []
 
     # every key of the split, also those whose stored capture is later: the marker lists where each lives
     keys = [r[0] for ext in result.external for r in ext.records] + [r[0] for s in result.sealed for r in s.records]
     registration = register_volumes(store, result.sealed, external=external, order=latest_by_date, also_keys=keys)
+    registration.added, registration.updated, registration.unchanged = written.added, written.updated, written.unchanged
     if summary is not None:
         summary.added += registration.added
         summary.updated += registration.updated

@@ -1,0 +1,71 @@
+"""Two writers register captures of the same URL at once through the owner actors: the latest WARC-Date
+wins whatever the order of arrival (issue 8's rule, issue 10's many writers).
+
+The race is forced, not hoped for: writer A decides against what the catalog holds, then writer B
+registers its capture, then A writes. A decision made against a location that changed meanwhile must
+not be written blindly."""
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import catalog.captures as captures
+from catalog.store import Store
+from catalog.volume import SealedVolume
+from catalog.warc_records import response_record
+
+URLS = [f"https://race.example/page/{n}" for n in range(6)]
+OLD, NEW = "2024-01-01T00:00:00Z", "2024-06-01T00:00:00Z"
+
+
+def _seal(store: Store, date: str, tag: str) -> SealedVolume:
+    moment = datetime.datetime.strptime(date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+    writer = store.writer(name_prefix=f"race-{tag}")
+    sealed = []
+    for url in URLS:
+        sealed += writer.append(url, response_record(url, "HTTP/1.1 200 OK", [("Content-Type", "text/html")],
+                                                     f"<p>{tag} {url}</p>".encode(), fetched_at=moment))
+    sealed += writer.close()
+    assert len(sealed) == 1
+    return sealed[0]
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("first_date", [OLD, NEW])
+def test_the_latest_warc_date_wins_a_race_whatever_the_order(tmp_path: Path, ray_session: None,
+                                                             monkeypatch: pytest.MonkeyPatch, first_date: str) -> None:
+    from catalog.catalog_meta import load_meta
+    from catalog.owner_actor import stop_owners
+
+    second_date = NEW if first_date == OLD else OLD
+    root = str(tmp_path / "root")
+    a, b = Store(root, cluster=True), Store(root, cluster=True)
+    try:
+        sealed_a, sealed_b = _seal(a, first_date, "a"), _seal(b, second_date, "b")
+        real = captures._decide
+        raced: list[bool] = []
+
+        def a_decides_then_b_registers(store: Any, found: list[captures.Capture]) -> Any:
+            decided = real(store, found)
+            if store is a and not raced:
+                raced.append(True)
+                b.register_sealed(sealed_b, dates=[second_date] * len(URLS))  # lands between A's read and write
+            return decided
+        monkeypatch.setattr(captures, "_decide", a_decides_then_b_registers)
+        a.register_sealed(sealed_a, dates=[first_date] * len(URLS))
+        monkeypatch.undo()
+        assert raced
+        later = sealed_a if first_date == NEW else sealed_b
+        for url, loc in zip(URLS, a.get_many(URLS)):
+            assert loc is not None and a.volume_url(loc.volume) == later.url, f"{url}: the earlier capture won"
+            assert a.read(url)[0].header("WARC-Date") == NEW
+        assert a.stats()["records"] == len(URLS)
+    finally:
+        meta = load_meta(root)
+        a.close()
+        b.close()
+        if meta is not None:
+            stop_owners(meta.catalog_id, meta.num_owners)

@@ -10,8 +10,14 @@ from __future__ import annotations
 import os
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
+from catalog.errors import ClusterUnreachableError
 from catalog.layout import RootLayout
+from catalog.ray_address import check_reachable
+
+# a local head under heavy load can miss Ray's connection deadline once; it is alive (pid checked), so retry
+LOCAL_HEAD_ATTEMPTS = 3
 
 
 def head_base(layout: RootLayout) -> Path:
@@ -39,26 +45,37 @@ class RootConnection:
         if ray.is_initialized():  # tests, notebooks, a driver `ray job submit` started and connected
             self.connected = True
             return
-        from catalog.ray_address import check_reachable
         from ingest.local_head import local_head_address, user_of
 
-        address = self.address
-        if address:
-            check_reachable(address, "--address / RAY_ADDRESS")
+        if self.address:
+            check_reachable(self.address, "--address / RAY_ADDRESS")
+            self._init(ray, self.address)
         else:
-            address = local_head_address(head_base(self.layout), self.num_cpus)
-            self._stack.enter_context(user_of(head_base(self.layout)))
-        try:
-            ray.init(address=address, namespace="haybale", log_to_driver=False)
-        except ConnectionError as exc:
-            self._stack.close()
-            raise self._unreachable(address, exc) from exc
+            base = head_base(self.layout)
+            self._stack.enter_context(user_of(base))
+            for attempt in range(1, LOCAL_HEAD_ATTEMPTS + 1):
+                # the head is checked (pid, address) each time: one that died meanwhile is started afresh
+                address = local_head_address(base, self.num_cpus)
+                try:
+                    self._init(ray, address)
+                    break
+                except ClusterUnreachableError:
+                    if attempt == LOCAL_HEAD_ATTEMPTS:
+                        self._stack.close()  # this process no longer counts as a user of the head
+                        raise
         self.started_here = True
         self.connected = True
 
-    def _unreachable(self, address: str, exc: Exception) -> Exception:
-        from catalog.errors import ClusterUnreachableError
+    def _init(self, ray: Any, address: str) -> None:
+        """``ray.init`` at ``address``; a connection that fails is a :class:`ClusterUnreachableError`."""
+        try:
+            ray.init(address=address, namespace="haybale", log_to_driver=False)
+        except ConnectionError as exc:
+            if ray.is_initialized():
+                ray.shutdown()
+            raise self._unreachable(address, exc) from exc
 
+    def _unreachable(self, address: str, exc: Exception) -> ClusterUnreachableError:
         if self.address:
             return ClusterUnreachableError(
                 f"could not connect to the Ray cluster at {address} (--address / RAY_ADDRESS): {exc}. Check the "

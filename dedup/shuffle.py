@@ -63,11 +63,14 @@ def write_table_buckets(work: WorkDir, path: str, table: pa.Table, buckets: np.n
 
     Rows keep their relative order inside a bucket. Returns the row count of every bucket.
     """
-    order, bounds = _bucket_order(np.asarray(buckets, dtype=np.int64), n_buckets)
+    buckets = np.asarray(buckets, dtype=np.int64)
+    if len(buckets) and np.all(buckets[1:] >= buckets[:-1]):  # grouped already: no copy of the rows
+        bounds = np.searchsorted(buckets, np.arange(n_buckets + 1))
+    else:
+        order, bounds = _bucket_order(buckets, n_buckets)
+        table = table.take(pa.array(order))
     blocks: list[bytes] = []
     offsets = np.zeros(n_buckets + 1, dtype=np.int64)
-    if table.num_rows:
-        table = table.take(pa.array(order))
     for bucket in range(n_buckets):
         begin, end = int(bounds[bucket]), int(bounds[bucket + 1])
         if end > begin:

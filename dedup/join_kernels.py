@@ -198,3 +198,23 @@ def shared_key_rows(keys: np.ndarray, ordinals: np.ndarray) -> tuple[np.ndarray,
             out_ordinals[at] = ordinals[order[j]]
             at += 1
     return out_keys, out_ordinals
+
+
+@_jit
+def group_rows_by_bucket(rows: np.ndarray, buckets: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Rows (n x width uint64 words) grouped by bucket, stably (a counting sort: equal to taking
+    them in the order of a stable argsort of ``buckets``), and the n_buckets + 1 bucket bounds."""
+    n, width = rows.shape
+    bounds = np.zeros(n_buckets + 1, dtype=np.int64)
+    for i in range(n):
+        bounds[buckets[i] + 1] += 1
+    for b in range(n_buckets):
+        bounds[b + 1] += bounds[b]
+    fill = bounds[:-1].copy()
+    out = np.empty((n, width), dtype=np.uint64)
+    for i in range(n):
+        at = fill[buckets[i]]
+        fill[buckets[i]] += 1
+        for w in range(width):
+            out[at, w] = rows[i, w]
+    return out, bounds

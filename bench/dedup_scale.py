@@ -115,7 +115,7 @@ def rensa_rate(shards: Path, megabytes: float = 40.0, repeat: int = 3) -> tuple[
     return size / 1e6 / statistics.median(r[0] for r in runs), size / 1e6 / statistics.median(r[1] for r in runs)
 
 
-def throughput(cache: Path, repeat: int = 1) -> dict[str, Any]:
+def throughput(cache: Path, repeat: int = 1, scratch: Path | None = None) -> dict[str, Any]:
     """The 1.9 GB run ``repeat`` times, each right after its own rensa measurement (so each ratio
     compares two rates taken under the same machine load); medians over the runs, every run kept."""
     corpus = cache / "corpus-600000-20-p0.3"
@@ -129,7 +129,7 @@ def throughput(cache: Path, repeat: int = 1) -> dict[str, Any]:
     all_ids = _all_ids(shards)
     runs = []
     for number in range(repeat):
-        runs.append(_throughput_run(shards, size, cores, cache, planted, all_ids))
+        runs.append(_throughput_run(shards, size, cores, scratch or cache, planted, all_ids))
         run = runs[-1]
         print(f"throughput run {number + 1}/{repeat}: {run['seconds']:.1f} s = {run['mb_per_s_per_core']:.1f} MB/s per core "
               f"({run['mb_per_cpu_second']:.1f} MB per CPU second); rensa one core {run['rensa_one_core_mb_per_s']:.1f} MB/s "
@@ -158,9 +158,9 @@ def throughput(cache: Path, repeat: int = 1) -> dict[str, Any]:
     return result
 
 
-def _throughput_run(shards: Path, size: int, cores: int, cache: Path, planted: Any, all_ids: Any) -> dict[str, Any]:
+def _throughput_run(shards: Path, size: int, cores: int, scratch: Path, planted: Any, all_ids: Any) -> dict[str, Any]:
     rensa, rensa_cpu = rensa_rate(shards)
-    output = Path(tempfile.mkdtemp(prefix="dedup-scale-", dir=cache)) / "out"
+    output = Path(tempfile.mkdtemp(prefix="dedup-scale-", dir=scratch)) / "out"
     try:
         job = run_job(shards, output)
         import pyarrow.parquet as pq
@@ -230,11 +230,11 @@ def short_corpus(directory: Path, documents: int, per_file: int = 250_000, seed:
     return shards
 
 
-def scaling(cache: Path, sizes: list[int]) -> dict[str, Any]:
+def scaling(cache: Path, sizes: list[int], scratch: Path | None = None) -> dict[str, Any]:
     points = []
     for documents in sizes:
         shards = short_corpus(cache / f"short-{documents}", documents)
-        output = Path(tempfile.mkdtemp(prefix="dedup-scale-", dir=cache)) / "out"
+        output = Path(tempfile.mkdtemp(prefix="dedup-scale-", dir=scratch or cache)) / "out"
         try:
             job = run_job(shards, output)
         finally:
@@ -298,14 +298,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sizes", default="100000,1000000,10000000", help="document counts of the scaling part")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "haybale-bench-dedup")
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs (each with its own rensa measurement); medians")
+    parser.add_argument("--scratch", type=Path, default=None,
+                        help="where the job's output and work files go while it runs (default: --cache; set it "
+                             "when the cache is shared and must stay untouched)")
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
+    if args.scratch is not None:
+        args.scratch.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "dedup_scale.json"
     results: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     if "throughput" in args.parts:
-        results["throughput"] = throughput(args.cache, args.repeat)
+        results["throughput"] = throughput(args.cache, args.repeat, args.scratch)
     if "scaling" in args.parts:
-        results["scaling"] = scaling(args.cache, [int(s) for s in args.sizes.split(",")])
+        results["scaling"] = scaling(args.cache, [int(s) for s in args.sizes.split(",")], args.scratch)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1))
     return results

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from dedup.join_kernels import shared_key_rows
 from dedup.shuffle import SLOTS, read_row_range, slot_range, write_table_buckets
 from dedup.split_stage import BAND_DTYPE, DIGEST_DTYPE, split_name
 from dedup.workdir import WorkDir
@@ -53,16 +54,12 @@ def _sorted_shared_groups(keys: np.ndarray, ordinals: np.ndarray) -> tuple[np.nd
     """The rows whose key occurs more than once (most LSH keys are alone in their bucket), sorted
     by (key, ordinal).
 
-    One stable argsort by key (numpy's fastest sort of uint64 keys here) groups equal keys and
+    A stable sort by key (compiled: dedup.join_kernels.shared_key_rows) groups equal keys and
     keeps their input order. The spill files list a key's rows in ordinal order (splits in order,
     rows in order within a split), so that is (key, ordinal) order already; when it is not (other
     callers), the shared rows are sorted again by both columns.
     """
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    equal_next = keys[1:] == keys[:-1]
-    shared = np.r_[equal_next, False] | np.r_[False, equal_next]
-    keys, ordinals = keys[shared], ordinals[order[shared]]
+    keys, ordinals = shared_key_rows(keys, ordinals)
     if np.any((keys[1:] == keys[:-1]) & (ordinals[1:] < ordinals[:-1])):
         resort = np.lexsort((ordinals, keys))
         keys, ordinals = keys[resort], ordinals[resort]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from dedup.join_kernels import distinct_sets, jaccard_of_overlap, overlap_of_sets
+from dedup.join_kernels import distinct_sets, gather_sets, jaccard_of_overlap, overlap_of_sets
 from dedup.minhash import MinHashConfig, MinHasher
 from dedup.split_stage import split_name
 from dedup.tokens import tokenize_batch
@@ -44,7 +44,7 @@ def shingle_sets(work: WorkDir, split: int, ordinals: np.ndarray, minhash: MinHa
         return np.zeros(0, np.uint32), np.zeros(1, np.int64)
     rows = (np.asarray(ordinals, dtype=np.uint64) & _ROW_MASK).astype(np.int64)
     distinct_rows, position = np.unique(rows, return_inverse=True)
-    texts = work.read_ipc(work.path("docs", f"{split_name(split)}.arrow")).column("text").take(pa.array(distinct_rows))
+    texts = take_sorted_rows(work.read_ipc(work.path("docs", f"{split_name(split)}.arrow")).column("text"), distinct_rows)
     hasher = MinHasher(minhash)
     values, offsets = hasher.shingle_hashes(tokenize_batch(texts), texts)
     values, offsets = distinct_sets(np.ascontiguousarray(values, dtype=np.uint32), np.asarray(offsets, dtype=np.int64))
@@ -53,10 +53,24 @@ def shingle_sets(work: WorkDir, split: int, ordinals: np.ndarray, minhash: MinHa
     return _repeat_sets(values, offsets, np.asarray(position).reshape(-1))
 
 
+def take_sorted_rows(column: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
+    """``column.take(rows)`` for ascending ``rows``, chunk by chunk.
+
+    A ChunkedArray's own ``take`` first concatenates every chunk of a string column, i.e. copies
+    the split's whole memory-mapped text (~0.1 s per 95 MB split) to pick a few documents; taking
+    from each chunk copies only the rows taken.
+    """
+    bounds = np.zeros(column.num_chunks + 1, dtype=np.int64)
+    np.cumsum([len(chunk) for chunk in column.chunks], out=bounds[1:])
+    if len(rows) and (rows[0] < 0 or rows[-1] >= bounds[-1]):
+        raise IndexError(f"rows {rows[0]}..{rows[-1]} are outside the column's {bounds[-1]} rows")
+    which = np.searchsorted(bounds, rows, side="right") - 1
+    cuts = np.searchsorted(which, np.arange(column.num_chunks + 1))
+    parts = [column.chunk(index).take(pa.array(rows[cuts[index]:cuts[index + 1]] - bounds[index]))
+             for index in range(column.num_chunks) if cuts[index + 1] > cuts[index]]
+    return pa.chunked_array(parts, column.type)
+
+
 def _repeat_sets(values: np.ndarray, offsets: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sets ``which[0]``, ``which[1]``, ... of (values, offsets), one after the other."""
-    starts, lengths = offsets[which], offsets[which + 1] - offsets[which]
-    new_offsets = np.zeros(len(which) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=new_offsets[1:])
-    gather = np.repeat(starts - new_offsets[:-1], lengths) + np.arange(int(new_offsets[-1]), dtype=np.int64)
-    return values[gather], new_offsets
+    return gather_sets(values, np.asarray(offsets, dtype=np.int64), np.asarray(which, dtype=np.int64))

@@ -119,3 +119,102 @@ def jaccard_of_overlap(shared: np.ndarray, union: np.ndarray) -> np.ndarray:
     shared = np.asarray(shared, dtype=np.int64)
     union = np.asarray(union, dtype=np.int64)
     return np.where(union > 0, shared / np.maximum(union, 1), 1.0).astype(np.float32)
+
+
+@_jit
+def gather_sets(values: np.ndarray, offsets: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Sets ``which[0]``, ``which[1]``, ... of (values, offsets), one after the other, and their
+    offsets (len(which) + 1). One pass of copies (numpy's repeat + arange + gather made three
+    temporaries the size of the result)."""
+    n = len(which)
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        out_offsets[i + 1] = out_offsets[i] + offsets[which[i] + 1] - offsets[which[i]]
+    out = np.empty(out_offsets[n], dtype=values.dtype)
+    for i in range(n):
+        start = offsets[which[i]]
+        base = out_offsets[i]
+        for j in range(out_offsets[i + 1] - base):
+            out[base + j] = values[start + j]
+    return out, out_offsets
+
+
+_BUCKET_SHIFT = 44  # keys are spread by their top 20 bits first (a counting sort), then sorted per bucket
+_SMALL_BUCKET = 48  # buckets up to this size are insertion-sorted, larger ones merge-sorted
+
+
+@_jit
+def shared_key_rows(keys: np.ndarray, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """The rows whose key occurs more than once, sorted by key, rows of one key in input order
+    (a stable sort by key, then the rows of keys seen once dropped): (keys, ordinals).
+
+    A stable counting sort on the key's top 20 bits, then a stable sort of each bucket (a few
+    dozen random keys: in cache), instead of one stable sort of the whole array (a timsort
+    over uint64, ~3x slower on a partition of ~5 million band keys).
+    """
+    n = len(keys)
+    n_buckets = 1 << (64 - _BUCKET_SHIFT)
+    starts = np.zeros(n_buckets + 1, dtype=np.int64)
+    for i in range(n):
+        starts[(keys[i] >> uint64(_BUCKET_SHIFT)) + 1] += 1
+    for b in range(n_buckets):
+        starts[b + 1] += starts[b]
+    fill = starts[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        b = keys[i] >> uint64(_BUCKET_SHIFT)
+        order[fill[b]] = i
+        fill[b] += 1
+    for b in range(n_buckets):
+        lo, hi = starts[b], starts[b + 1]
+        if hi - lo <= 1:
+            continue
+        if hi - lo <= _SMALL_BUCKET:  # stable insertion sort: moves a row only past larger keys
+            for j in range(lo + 1, hi):
+                row = order[j]
+                key = keys[row]
+                k = j - 1
+                while k >= lo and keys[order[k]] > key:
+                    order[k + 1] = order[k]
+                    k -= 1
+                order[k + 1] = row
+        else:
+            rows = order[lo:hi].copy()
+            by_key = np.argsort(keys[rows], kind="mergesort")
+            for j in range(hi - lo):
+                order[lo + j] = rows[by_key[j]]
+    shared = 0
+    for j in range(n):
+        key = keys[order[j]]
+        if (j > 0 and keys[order[j - 1]] == key) or (j + 1 < n and keys[order[j + 1]] == key):
+            shared += 1
+    out_keys = np.empty(shared, dtype=np.uint64)
+    out_ordinals = np.empty(shared, dtype=np.uint64)
+    at = 0
+    for j in range(n):
+        key = keys[order[j]]
+        if (j > 0 and keys[order[j - 1]] == key) or (j + 1 < n and keys[order[j + 1]] == key):
+            out_keys[at] = key
+            out_ordinals[at] = ordinals[order[j]]
+            at += 1
+    return out_keys, out_ordinals
+
+
+@_jit
+def group_rows_by_bucket(rows: np.ndarray, buckets: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Rows (n x width uint64 words) grouped by bucket, stably (a counting sort: equal to taking
+    them in the order of a stable argsort of ``buckets``), and the n_buckets + 1 bucket bounds."""
+    n, width = rows.shape
+    bounds = np.zeros(n_buckets + 1, dtype=np.int64)
+    for i in range(n):
+        bounds[buckets[i] + 1] += 1
+    for b in range(n_buckets):
+        bounds[b + 1] += bounds[b]
+    fill = bounds[:-1].copy()
+    out = np.empty((n, width), dtype=np.uint64)
+    for i in range(n):
+        at = fill[buckets[i]]
+        fill[buckets[i]] += 1
+        for w in range(width):
+            out[at, w] = rows[i, w]
+    return out, bounds

@@ -133,6 +133,9 @@ def second_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, pur
     counts = write_final(work, final_out, purpose, rule, n_splits, a[decided], b[decided], similarity[decided],
                          np.full(len(decided), -1, dtype=np.int64), [p.take(pa.array(decided)) for p in payload])
     checks = np.flatnonzero(close)
+    # In the order of their destination split (stable: the order within a split is unchanged), so
+    # the routed rows, shingle lists included, are written without another copy.
+    checks = checks[np.argsort(split_of(a[checks]).astype(np.int32), kind="stable")]
     values, offsets = shingle_sets(work, split, b[checks], minhash)
     shingles = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint32()))
     exact_schema = pair_schema(purpose, [("shingles_b", pa.large_list(pa.uint32()))])

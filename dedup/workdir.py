@@ -64,6 +64,16 @@ class WorkDir:
         with self._atomic_handle(path) as handle:
             handle.write(data)
 
+    def write_parts(self, path: str, parts: list[Any]) -> None:
+        """Write the bytes-like ``parts`` one after the other as one file, atomically (joined into
+        one upload on object storage; written part by part, without joining them, elsewhere)."""
+        if is_multipart_store(self.fs):
+            self.write_bytes(path, b"".join(parts))
+            return
+        with self._atomic_handle(path) as handle:
+            for part in parts:
+                handle.write(part)
+
     def write_table(self, path: str, table: pa.Table, compression: str = "lz4") -> None:
         """Write a Parquet file atomically (lz4 for work files: cheap to write and read back)."""
         sink = io.BytesIO()

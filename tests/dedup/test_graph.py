@@ -122,3 +122,24 @@ def test_big_group_pairs_do_not_depend_on_input_order() -> None:
     shuffled = rng.permutation(350)
     assert np.array_equal(group_pairs(keys[shuffled], ordinals[shuffled]), in_order)
     assert [0, 1] in in_order.tolist() and [0, 99] in in_order.tolist() and [98, 99] in in_order.tolist()
+
+
+def test_shared_key_rows_equals_a_stable_sort_of_the_shared_keys() -> None:
+    """The compiled bucket sort equals numpy's stable argsort, with the keys seen once dropped: few
+    distinct keys (long runs, merge-sorted buckets), many, and keys clustered in one bucket."""
+    from dedup.join_kernels import shared_key_rows
+
+    rng = np.random.default_rng(7)
+    for trial in range(120):
+        n = int(rng.integers(0, 2000))
+        keys = rng.integers(0, [3, 60, 2**63][trial % 3], n).astype(np.uint64)
+        if trial % 4 == 0:
+            keys <<= np.uint64(int(rng.integers(0, 60)))  # all in a few top-20-bit buckets
+        ordinals = rng.permutation(n).astype(np.uint64)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        equal_next = sorted_keys[1:] == sorted_keys[:-1]
+        shared = np.r_[equal_next, False] | np.r_[False, equal_next] if n else np.zeros(0, bool)
+        got_keys, got_ordinals = shared_key_rows(keys, ordinals)
+        assert np.array_equal(got_keys, sorted_keys[shared])
+        assert np.array_equal(got_ordinals, ordinals[order[shared]])

@@ -156,3 +156,31 @@ def test_shingle_sets_of_repeated_documents_repeat_their_sets(spilled: tuple[Wor
     alone = [shingle_sets(work, 0, np.array([o], np.uint64), MINHASH)[0] for o in ordinals]
     assert [values[offsets[i]:offsets[i + 1]].tolist() for i in range(len(ordinals))] == [a.tolist() for a in alone]
     assert all(len(set(a.tolist())) == len(a) > 0 for a in alone)
+
+
+def test_take_sorted_rows_and_repeat_sets_equal_arrow_take_and_numpy_gather() -> None:
+    """The chunk-by-chunk take equals ChunkedArray.take (empty chunks included) and refuses rows
+    past the end; the compiled repeat of sets equals the numpy gather it replaced."""
+    import pyarrow as pa
+
+    from dedup.jaccard import _repeat_sets, take_sorted_rows
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        chunks = [pa.array([f"t{x}" for x in rng.integers(0, 99, rng.integers(0, 6))], pa.large_string())
+                  for _ in range(rng.integers(1, 6))]
+        column = pa.chunked_array(chunks, pa.large_string())
+        rows = np.unique(rng.integers(0, max(len(column), 1), rng.integers(0, len(column) + 1)))
+        expected = column.take(pa.array(rows, pa.int64())).combine_chunks()
+        assert take_sorted_rows(column, rows).combine_chunks().equals(expected)
+        values = rng.integers(0, 2**32, 40, dtype=np.uint64).astype(np.uint32)
+        offsets = np.r_[0, np.sort(rng.integers(0, 41, 4)), 40].astype(np.int64)
+        which = rng.integers(0, 5, rng.integers(0, 9))
+        lengths = offsets[which + 1] - offsets[which]
+        new_offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        gather = np.repeat(offsets[which] - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
+        got_values, got_offsets = _repeat_sets(values, offsets, which)
+        assert got_values.dtype == np.uint32 and np.array_equal(got_values, values[gather])
+        assert np.array_equal(got_offsets, new_offsets)
+    with pytest.raises(IndexError, match="outside"):
+        take_sorted_rows(pa.chunked_array([pa.array(["a", "b"])]), np.array([2]))

@@ -99,7 +99,7 @@ def register_on_worker(owners: tuple[str, str, int], sealed: list[SealedVolume])
 
     import numpy as np
 
-    from catalog.location import pack_many
+    from catalog.location import MAX_LENGTH, pack_many
     from catalog.owned_catalog import OwnedCatalog
 
     root, catalog_dir, num_owners = owners
@@ -115,9 +115,14 @@ def register_on_worker(owners: tuple[str, str, int], sealed: list[SealedVolume])
         vkeys, offsets, lengths, digests = zip(*volume.records)
         keys.extend(vkeys)
         n = len(vkeys)
+        sizes = np.array(lengths, np.uint64)
+        if not sizes.all() or int(sizes.max()) > MAX_LENGTH:
+            bad = int(np.flatnonzero((sizes == 0) | (sizes > MAX_LENGTH))[0])
+            raise ValueError(f"volume {volume.url}: record {vkeys[bad]!r} has length {int(sizes[bad])}, outside "
+                             f"1..{MAX_LENGTH}: the volume writer produced a bad record; reseal the split")
         # packed by the catalog's encoding function, on whole columns
         columns.append(pack_many(np.full(n, number, np.uint32), np.array(offsets, np.uint64),
-                                 np.array(lengths, np.uint32), np.array(digests, np.uint64)))
+                                 sizes.astype(np.uint32), np.array(digests, np.uint64)))
     if not keys:
         return 0, 0, 0
     r = catalog.register_bulk_entries(keys, np.concatenate(columns))

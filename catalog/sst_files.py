@@ -13,8 +13,8 @@ import atexit
 import os
 import threading
 from collections import deque
-from itertools import repeat
 from dataclasses import dataclass, field
+from itertools import repeat
 from multiprocessing.connection import Connection
 
 import numpy as np

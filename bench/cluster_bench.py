@@ -1,7 +1,7 @@
 """Issue 10 (section A): the catalog served by owners on the embedded default (a persistent local Ray head
 per root), measured side by side in one run::
 
-    .venv/bin/python -m bench.cluster_bench [--files 4000] [--entries 2000000]
+    .venv/bin/python -m bench.cluster_bench [--files 4000] [--entries 10000000] [--only-owners]
 
 1. Reads without Ray: wall time of whole ``haybale catalog get|cat|ls|stats`` commands (new processes,
    Python start-up included) while the head runs; median of 5 each. Target ≤ 1 s.
@@ -9,9 +9,15 @@ per root), measured side by side in one run::
    running head: seconds from the command's start to its first completion marker. Target ≤ 2 s warm.
 3. Two files jobs at once on one root versus one job given both inputs (new roots, head warm).
    Target: ≤ 1.2× one job.
-4. Registration through the owners: entries prepared (canonicalized, hashed, grouped by owner, sorted)
-   by 2 Ray tasks and sent one batch per owner (SST ingest); entries/s. Target ≥ 1M entries/s at 10^7.
-5. Batched lookups through the client (the owner actors, packed ids): keys/s. Target ≥ 1M keys/s.
+4. Registration through the owners: 2 worker actors (one CPU each) hold sealed volumes of entries and
+   register them as a files job's split tasks do (``ingest.packing.register_on_worker``: prepared on
+   the worker, one batch per owner, SST ingest); entries/s from the first call to the last owner's
+   acknowledgement (``register_seconds``), and ``whole_seconds`` from connecting to Ray through
+   making the entries to the end. Target ≥ 1M entries/s at 10^7 (``--entries 10000000``).
+   Beside it, the worker's share alone on the same 200,000 entries in one process: per-key
+   reference ``prepare_bulk`` against the columnar ``prepare_bulk_columns`` (ratio of medians of 3).
+5. Batched lookups through the client (the owner actors, packed ids) of every 10th key (≤ 10^6),
+   median of 5: keys/s. Target ≥ 1M keys/s at 10^7.
 
 Writes bench/results/cluster_bench.json.
 """
@@ -76,15 +82,78 @@ def reads(root: Path, key: str) -> dict[str, float]:
     return out
 
 
-def registration_and_lookups(work: Path, entries: int) -> dict[str, float]:
-    """Through the owner actors on a local head of their own root."""
+def _entry_maker():  # a Ray actor class, made when Ray is imported
+    import ray
+
+    @ray.remote(num_cpus=1)
+    class EntryMaker:
+        """One ingest worker: makes its entries as sealed volumes (what a split's packing returns),
+        then registers them exactly as a files job's split task does (:func:`ingest.packing.register_on_worker`)."""
+
+        def make(self, lo: int, hi: int, per_volume: int) -> int:
+            from catalog.volume import SealedVolume
+
+            self.volumes = []
+            for at in range(lo, hi, per_volume):
+                top = min(hi, at + per_volume)
+                records = [(f"https://host{i % 9973}.example/p/{i}", (i - at) * 300, 300, i) for i in range(at, top)]
+                self.volumes.append(SealedVolume(f"file:///bench/vol-{at:09d}.warc.gz", (top - at) * 300, records,
+                                                 f"file:///bench/vol-{at:09d}.cdxj"))
+            return hi - lo
+
+        def register(self, owners: tuple[str, str, int]) -> tuple[int, float, float]:
+            from ingest.packing import register_on_worker
+
+            t0, added = time.time(), 0
+            for volume in self.volumes:  # one call per split of one volume
+                added += register_on_worker(owners, [volume])[0]
+            return added, t0, time.time()
+
+    return EntryMaker
+
+
+def preparation_side_by_side(n: int = 200_000) -> dict[str, float]:
+    """The worker's share of a registration on the same ``n`` entries, in this process: the per-key
+    reference (:func:`catalog.bulk.prepare_bulk`) against the columnar one the workers use
+    (:func:`catalog.bulk_prepare.prepare_bulk_columns`), alternated 3 times; medians and their ratio."""
+    import numpy as np
+
+    from catalog.bulk import prepare_bulk
+    from catalog.bulk_prepare import prepare_bulk_columns
+    from catalog.catalog_meta import even_owners
+    from catalog.location import pack_many
+
+    keys = [f"https://host{i % 9973}.example/p/{i}" for i in range(n)]
+    i = np.arange(n, dtype=np.uint64)
+    packed = pack_many(np.ones(n, np.uint32), i * 300, np.full(n, 300, np.uint32), i)
+    slot_owner = np.zeros(4096, dtype=np.int64)
+    for owner, ranges in enumerate(even_owners(4)):
+        for lo, hi in ranges:
+            slot_owner[lo:hi] = owner
+    per_key, columns = [], []
+    for _ in range(3):
+        t = time.perf_counter()
+        a = prepare_bulk(keys, packed, slot_owner.tolist())
+        per_key.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        b = prepare_bulk_columns(keys, packed, slot_owner)
+        columns.append(time.perf_counter() - t)
+        assert all(a.shards[o].ids == b.shards[o].ids and a.shards[o].listing_blob == b.shards[o].listing_blob for o in a.shards)
+    old, new = statistics.median(per_key), statistics.median(columns)
+    return {"entries": n, "per_key_entries_per_s": round(n / old), "columns_entries_per_s": round(n / new),
+            "ratio": round(old / new, 2)}
+
+
+def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000) -> dict[str, float]:
+    """Through the owner actors on a local head of their own root: 2 worker actors (one CPU each) make
+    ``entries`` entries, then register them with :func:`ingest.packing.register_on_worker` (one call
+    per volume of ``per_volume`` records); then batched lookups of every 10th key (at most 10^6)."""
     import numpy as np
     import ray
 
     from catalog.catalog_meta import load_meta
     from catalog.keys import canonical_key, key_id
     from catalog.layout import RootLayout
-    from catalog.location import Location
     from catalog.owner_actor import stop_owners
     from catalog.store import Store
     from ingest.cluster_connection import RootConnection
@@ -93,33 +162,32 @@ def registration_and_lookups(work: Path, entries: int) -> dict[str, float]:
     root = work / "bulk"
     root.mkdir()
     connection = RootConnection(RootLayout.of(str(root)))
+    whole = time.perf_counter()
     connection()
     try:
-        @ray.remote(num_cpus=1)
-        def register_part(root_: str, lo: int, hi: int) -> tuple[int, float]:
-            from catalog.store import Store as S
-
-            keys = [f"https://host{i % 9973}.example/p/{i}" for i in range(lo, hi)]
-            locs = [Location(1, i * 300, 300, i) for i in range(lo, hi)]
-            store = S(root_, cluster=True)
-            t = time.perf_counter()
-            done = 0
-            for at in range(0, len(keys), 500_000):
-                done += store.catalog.register_bulk_entries(keys[at:at + 500_000], locs[at:at + 500_000]).added
-            return done, time.perf_counter() - t
-
         store = Store(str(root), cluster=True)
         store.catalog.ensure()
+        owners = (store.root, str(store.layout.catalog_dir), store.catalog.meta.num_owners)
+        maker = _entry_maker()
+        workers = [maker.remote(), maker.remote()]
         half = entries // 2
+        made = ray.get([workers[0].make.remote(0, half, per_volume), workers[1].make.remote(half, entries, per_volume)])
+        assert sum(made) == entries, made
         t = time.perf_counter()
-        parts = ray.get([register_part.remote(str(root), 0, half), register_part.remote(str(root), half, entries)])
+        parts = ray.get([w.register.remote(owners) for w in workers])
         reg_seconds = time.perf_counter() - t
+        whole_seconds = time.perf_counter() - whole
         assert sum(p[0] for p in parts) == entries, parts
-        sample = [f"https://host{i % 9973}.example/p/{i}" for i in range(0, entries, max(1, entries // 1_000_000))]
+        records = int(store.catalog.stats()["records"])
+        assert records == entries, records
+        for w in workers:
+            ray.kill(w)
+        step = max(1, entries // 1_000_000)
+        sample = [f"https://host{i % 9973}.example/p/{i}" for i in range(0, entries, step)]
         ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in sample), np.uint8).reshape(-1, 16)
         store.catalog.lookup_ids(ids[:1000])  # warm the routes
         times = []
-        for _ in range(3):
+        for _ in range(5):
             t = time.perf_counter()
             found, _ = store.catalog.lookup_ids(ids)
             times.append(time.perf_counter() - t)
@@ -127,9 +195,12 @@ def registration_and_lookups(work: Path, entries: int) -> dict[str, float]:
         meta = load_meta(str(root))
         store.close()
         stop_owners(meta.catalog_id, meta.num_owners)
-        return {"entries": entries, "register_seconds": round(reg_seconds, 2),
-                "register_entries_per_s": round(entries / reg_seconds),
-                "lookup_keys": len(ids), "lookup_keys_per_s": round(len(ids) / statistics.median(times))}
+        return {"entries": entries, "per_volume": per_volume,
+                "register_seconds": round(reg_seconds, 2), "register_entries_per_s": round(entries / reg_seconds),
+                "whole_seconds": round(whole_seconds, 2),
+                "lookup_keys": len(ids), "lookup_seconds": [round(x, 3) for x in times],
+                "lookup_keys_per_s": round(len(ids) / statistics.median(times)),
+                "preparation_side_by_side": preparation_side_by_side()}
     finally:
         connection.close()
         stop_head(root)
@@ -138,13 +209,14 @@ def registration_and_lookups(work: Path, entries: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--files", type=int, default=4000)
-    ap.add_argument("--entries", type=int, default=2_000_000)
+    ap.add_argument("--entries", type=int, default=10_000_000)
+    ap.add_argument("--per-volume", type=int, default=500_000, help="records per registration call (part 4)")
     ap.add_argument("--only-owners", action="store_true", help="only parts 4 and 5")
     args = ap.parse_args(argv)
     if args.only_owners:
         with tempfile.TemporaryDirectory(prefix="hb-cluster-bench-") as tmp:
-            result = {"command": f"python -m bench.cluster_bench --only-owners --entries {args.entries}",
-                      "owners": registration_and_lookups(Path(tmp), args.entries)}
+            result = {"command": f"python -m bench.cluster_bench --only-owners --entries {args.entries} --per-volume {args.per_volume}",
+                      "owners": registration_and_lookups(Path(tmp), args.entries, args.per_volume)}
         print(json.dumps(result, indent=2))
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "cluster_bench_owners.json").write_text(json.dumps(result, indent=2))
@@ -152,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     from haybale.demo import generate_files
     from ingest.local_head import stop_head
 
-    result: dict[str, object] = {"command": f"python -m bench.cluster_bench --files {args.files} --entries {args.entries}"}
+    result: dict[str, object] = {"command": f"python -m bench.cluster_bench --files {args.files} --entries {args.entries} --per-volume {args.per_volume}"}
     with tempfile.TemporaryDirectory(prefix="hb-cluster-bench-") as tmp:
         work = Path(tmp)
         inputs = [work / "in-a", work / "in-b"]
@@ -193,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 stop_head(root)
         (RESULTS / "cluster_bench.partial.json").write_text(json.dumps(result, indent=2))
         # 4 + 5. registration and lookups through the owners
-        result["owners"] = registration_and_lookups(work, args.entries)
+        result["owners"] = registration_and_lookups(work, args.entries, args.per_volume)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "cluster_bench.json").write_text(json.dumps(result, indent=2))
     (RESULTS / "cluster_bench.partial.json").unlink(missing_ok=True)

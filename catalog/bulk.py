@@ -166,7 +166,10 @@ def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None
         if not len(batch):
             continue
         if catalog.shards[shard_index].count() > 0:
-            kept = _existing_filter(catalog, shard_index, batch)
+            # on whole columns (issue 10: owners run this for every registration batch); _existing_filter
+            # below is the per-key reference it is tested against
+            from catalog.bulk_filter import existing_filter_columns
+            kept = _Filtered(*existing_filter_columns(catalog.shards[shard_index], batch))
             added, updated, unchanged = added + kept.added, updated + kept.updated, unchanged + kept.unchanged
             new_keys[shard_index] = kept.added
             if not kept.ids:

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from catalog.bulk import prepare_bulk
+from catalog.bulk_prepare import prepare_bulk_columns
 from catalog.catalog_meta import CatalogMeta, WrongEpochError, load_meta, owner_dir, slots_of_ids
 from catalog.catalog_writes import RegisterResult
 from catalog.closing import closing_together
@@ -172,17 +172,14 @@ class OwnedCatalog:
         values = np.zeros((n, LOCATION_SIZE), dtype=np.uint8)
         if n == 0:
             return found, values
-        # owners hold contiguous slot ranges of id space, so sorting by id also groups by owner
-        order = np.argsort(ids[:, :8].copy().view(">u8").ravel().astype(np.uint64), kind="stable")
-
         def run() -> None:
-            owners = self.owner_of_ids(ids[order])
-            part_order = order[np.argsort(owners, kind="stable")]
-            sorted_owners = self.owner_of_ids(ids[part_order])
-            bounds = np.flatnonzero(np.diff(sorted_owners)) + 1
-            parts = [p for p in np.split(part_order, bounds) if len(p)]
-            calls = [self._call(int(self.owner_of_ids(ids[p[:1]])[0]), "lookup", ids[p], self.meta.epoch)
-                     for p in parts]
+            # group by owner only (a stable sort of small integers); each owner sorts its own share, so
+            # the sorting runs in the owners at once rather than here
+            owners = self.owner_of_ids(ids)
+            by_owner = np.argsort(owners, kind="stable")
+            bounds = np.flatnonzero(np.diff(owners[by_owner])) + 1
+            parts = [p for p in np.split(by_owner, bounds) if len(p)]
+            calls = [self._call(int(owners[p[0]]), "lookup", ids[p], self.meta.epoch) for p in parts]
             for p, (f, v) in zip(parts, _gather(calls)):
                 found[p] = f
                 values[p] = v
@@ -294,13 +291,14 @@ class OwnedCatalog:
         return result
 
     def register_bulk_entries(self, keys: Sequence[str], locations: Sequence[Location] | np.ndarray) -> RegisterResult:
-        """Prepare (canonicalize, hash, group by owner, sort) here, then one batch per owner (SST ingest
-        for big batches)."""
+        """Prepare (canonicalize, hash, group by owner, sort: on whole columns, see
+        :mod:`catalog.bulk_prepare`) here, then one batch per owner, all owners at once (SST ingest for
+        big batches). ``locations``: :class:`Location` objects or an array of packed locations."""
         self._require_writable()
 
         def run() -> RegisterResult:
             self.ensure()
-            prepared = prepare_bulk(keys, locations, self._slot_owner.tolist())
+            prepared = prepare_bulk_columns(keys, locations, self._slot_owner)
             calls = [self._call(o, "register_batch", batch, self.meta.epoch)
                      for o, batch in prepared.shards.items() if len(batch)]
             return _sum_results(_gather(calls))

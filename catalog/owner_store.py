@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from catalog.bulk import BulkEntries, ShardBatch, register_bulk
+from catalog.bulk_filter import split_ids
 from catalog.catalog import Catalog
 from catalog.catalog_meta import CatalogMeta, WrongEpochError, slots_of_ids
 from catalog.errors import CatalogError
@@ -69,12 +70,23 @@ class OwnerStore:
 
     # -- reads ---------------------------------------------------------------------------------
     def lookup(self, ids: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """(found, packed locations) for an (n, 16) uint8 array of ids sorted by id."""
+        """(found, packed locations) for an (n, 16) uint8 array of ids (any order; answers in that
+        order). Reads in id order (RocksDB's multi-get is fastest on sorted keys); the sort runs here,
+        in each owner at once, not in the client."""
         ids = np.ascontiguousarray(ids, dtype=np.uint8).reshape(-1, 16)
         self.check(epoch, ids)
-        if not len(ids):
-            return np.zeros(0, bool), np.zeros((0, LOCATION_SIZE), np.uint8)
-        return self.catalog._lookup_in_process((0, ids))
+        n = len(ids)
+        found = np.zeros(n, bool)
+        values = np.zeros((n, LOCATION_SIZE), np.uint8)
+        if not n:
+            return found, values
+        order = np.argsort(ids[:, :8].copy().view(">u8").ravel())
+        got = self.catalog.shards[0].get_many(split_ids(ids[order].tobytes()))
+        hit = np.fromiter(map(bool, got), dtype=bool, count=n)
+        found[order] = hit
+        if hit.any():
+            values[order[hit]] = np.frombuffer(b"".join(filter(None, got)), np.uint8).reshape(-1, LOCATION_SIZE)
+        return found, values
 
     def mark_of(self, kid: bytes, epoch: int) -> bytes | None:
         self.check(epoch, np.frombuffer(kid, np.uint8).reshape(1, 16))

@@ -12,7 +12,9 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from collections import deque
 from dataclasses import dataclass, field
+from itertools import repeat
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -82,30 +84,46 @@ def write_shard_ssts(job: ShardSstJob) -> ShardSstJob:
     val_buf = values[order].tobytes()
     writer = rd.SstFileWriter(table_options(cache))
     writer.open(job.loc_path)
-    for i in range(len(order)):
-        writer[id_buf[i * 16:i * 16 + 16]] = val_buf[i * width:i * width + width]
+    # map over C methods, no Python loop body: the writes are most of a bulk load's per-entry work
+    deque(map(writer.__setitem__, _cut(id_buf, 16), _cut(val_buf, width)), maxlen=0)
     writer.finish()
     _fsync(job.loc_path)
     if job.list_path and len(job.listing_ends):
-        blob = job.listing_blob
-        bounds = [0, *job.listing_ends.tolist()]
+        keys = _distinct_sorted_listing(job)
         lw = rd.SstFileWriter(listing_options(cache))
         lw.open(job.list_path)
-        previous = b""
-        for i in range(len(bounds) - 1):
-            key = blob[bounds[i]:bounds[i + 1]]
-            if key > previous:
-                lw[key] = b""
-                previous = key
-            elif key < previous:
-                raise ValueError(f"listing keys of the bulk job for shard {job.shard} are not sorted "
-                                 f"({key!r} after {previous!r}): build jobs with catalog.bulk.prepare_bulk")
+        deque(map(lw.__setitem__, keys, repeat(b"", len(keys))), maxlen=0)
         lw.finish()
         _fsync(job.list_path)
     job.written = len(order)
     job.ids = job.values = job.listing_blob = b""  # nothing large travels back
     job.listing_ends = np.zeros(0, dtype=np.int64)
     return job
+
+
+def _cut(buf: bytes, width: int) -> list[bytes]:
+    return [buf[i:i + width] for i in range(0, len(buf), width)]
+
+
+def _distinct_sorted_listing(job: ShardSstJob) -> list[bytes]:
+    """The job's listing keys with repeats dropped; ValueError if they are not sorted (the writer
+    would fail on them half way)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ends = np.asarray(job.listing_ends, dtype=np.int64)
+    keys = pa.Array.from_buffers(pa.large_binary(), len(ends), [
+        None, pa.py_buffer(np.concatenate([[0], ends]).astype(np.int64)), pa.py_buffer(job.listing_blob)])
+    if len(keys) > 1:
+        before, after = keys.slice(0, len(keys) - 1), keys.slice(1)
+        backwards = pc.less(after, before).to_numpy(zero_copy_only=False)
+        if backwards.any():
+            at = int(np.flatnonzero(backwards)[0])
+            raise ValueError(f"listing keys of the bulk job for shard {job.shard} are not sorted "
+                             f"({after[at].as_py()!r} after {before[at].as_py()!r}): build jobs with "
+                             "catalog.bulk.prepare_bulk")
+        keys = keys.filter(pa.array(np.concatenate([[True], pc.not_equal(after, before).to_numpy(zero_copy_only=False)])))
+    return keys.to_pylist()
 
 
 def _fsync(path: str) -> None:

@@ -97,19 +97,33 @@ def register_on_worker(owners: tuple[str, str, int], sealed: list[SealedVolume])
     acknowledged; idempotent by key and digest, so a retried task changes nothing twice."""
     from pathlib import Path
 
-    from catalog.location import Location
+    import numpy as np
+
+    from catalog.location import MAX_LENGTH, pack_many
     from catalog.owned_catalog import OwnedCatalog
 
     root, catalog_dir, num_owners = owners
     catalog = OwnedCatalog.on_ray(root, Path(catalog_dir), num_owners)
     keys: list[str] = []
-    locations: list[Location] = []
+    columns: list[np.ndarray] = []
     for volume in sealed:
         number = catalog.volumes.add(volume.url, {"kind": "volume", "bytes": volume.bytes,
                                                   "records": len(volume.records), "sidecar": volume.sidecar,
                                                   **volume.info})
-        for key, offset, length, digest in volume.records:
-            keys.append(key)
-            locations.append(Location(number, offset, length, digest))
-    r = catalog.register_bulk_entries(keys, locations)
+        if not volume.records:
+            continue
+        vkeys, offsets, lengths, digests = zip(*volume.records)
+        keys.extend(vkeys)
+        n = len(vkeys)
+        sizes = np.array(lengths, np.uint64)
+        if not sizes.all() or int(sizes.max()) > MAX_LENGTH:
+            bad = int(np.flatnonzero((sizes == 0) | (sizes > MAX_LENGTH))[0])
+            raise ValueError(f"volume {volume.url}: record {vkeys[bad]!r} has length {int(sizes[bad])}, outside "
+                             f"1..{MAX_LENGTH}: the volume writer produced a bad record; reseal the split")
+        # packed by the catalog's encoding function, on whole columns
+        columns.append(pack_many(np.full(n, number, np.uint32), np.array(offsets, np.uint64),
+                                 sizes.astype(np.uint32), np.array(digests, np.uint64)))
+    if not keys:
+        return 0, 0, 0
+    r = catalog.register_bulk_entries(keys, np.concatenate(columns))
     return r.added, r.updated, r.unchanged

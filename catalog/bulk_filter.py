@@ -1,0 +1,57 @@
+"""The existence check of a bulk load into a shard that already holds keys, on whole columns.
+
+Same contract as before (issue 10 moved it from per-key Python to array work, since it runs in the
+single-threaded owner for every registration batch): of a batch sorted by listing entry, keep the
+last occurrence of each id; drop ids registered with the same digest (*unchanged*); write the others
+(*updated* when the id exists with another digest, *added* otherwise); listing entries only for
+added keys (a key keeps its listing entry when its location changes), in the batch's order.
+
+The digest is the last 8 bytes of a packed location (:mod:`catalog.location`), as
+:func:`catalog.bulk._existing_filter` compared it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from catalog.location import LOCATION_SIZE
+from catalog.sst_files import sorted_unique_order
+
+DIGEST_BYTES = 8
+
+
+def split_ids(buf: bytes) -> list[bytes]:
+    """16-byte ids of a contiguous buffer, as ``bytes`` objects (what RocksDB's multi-get takes)."""
+    return [buf[i:i + 16] for i in range(0, len(buf), 16)]
+
+
+def existing_filter_columns(shard: Any, batch: Any) -> tuple[bytes, bytes, bytes, np.ndarray, int, int, int]:
+    """(ids, locations, listing blob, listing ends, added, updated, unchanged) of what is left of
+    ``batch`` (a :class:`catalog.bulk.ShardBatch`) to write into ``shard`` (a
+    :class:`catalog.shard.Shard`). Ids come out sorted (the SST writer's order)."""
+    ids = np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)
+    values = np.frombuffer(batch.locations, np.uint8).reshape(-1, LOCATION_SIZE)
+    keep = sorted_unique_order(ids)  # id order, the last of equal ids: multi-get reads sorted ids fastest
+    kept_ids = ids[keep].tobytes()
+    current = shard.get_many(split_ids(kept_ids))
+    found = np.fromiter(map(bool, current), dtype=bool, count=len(current))
+    same = np.zeros(len(keep), dtype=bool)
+    if found.any():
+        old = np.frombuffer(b"".join(filter(None, current)), np.uint8).reshape(-1, LOCATION_SIZE)
+        same[found] = (old[:, -DIGEST_BYTES:] == values[keep[found], -DIGEST_BYTES:]).all(axis=1)
+    unchanged = int(same.sum())
+    updated = int(found.sum()) - unchanged
+    added = len(keep) - int(found.sum())
+    write = keep[~same]
+    new_rows = np.sort(keep[~found])  # batch order = listing order
+    ends_all = np.asarray(batch.listing_ends, dtype=np.int64)
+    listing = pa.Array.from_buffers(pa.large_binary(), len(ends_all), [
+        None, pa.py_buffer(np.concatenate([[0], ends_all]).astype(np.int64)), pa.py_buffer(batch.listing_blob)])
+    taken = listing.take(pa.array(new_rows))
+    offsets = np.frombuffer(taken.buffers()[1], np.int64)[:len(taken) + 1]
+    data = taken.buffers()[2]
+    blob = data[int(offsets[0]):int(offsets[-1])].to_pybytes() if data is not None and len(taken) else b""
+    return (ids[write].tobytes(), values[write].tobytes(), blob, (offsets[1:] - offsets[0]).astype(np.int64),
+            added, updated, unchanged)

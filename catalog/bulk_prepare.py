@@ -1,0 +1,176 @@
+"""Preparing bulk entries with columnar (Arrow) kernels instead of per-key Python work (issue 10).
+
+:func:`prepare_bulk_columns` returns exactly what :func:`catalog.bulk.prepare_bulk` returns — per owner
+(or shard) a :class:`~catalog.bulk.ShardBatch` sorted by listing entry, repeats of a key in input
+order — but canonicalizes, builds listing entries, groups and sorts whole columns at once. Per key,
+only the 128-bit hash remains a Python-level call (``map`` over C functions, no Python frame).
+
+How it stays the same as the per-key encoding functions (:func:`catalog.keys.canonical_key`,
+:func:`catalog.keys.key_id`, :func:`catalog.listing.listing_entry`):
+
+- Only keys on the *fast forms* are handled by columns: http(s) URLs that already match the
+  canonical fast path of :func:`catalog.keys.canonical_url` (the same regular expression, anchored;
+  without ``/.``, a trailing ``?``, ``&`` — query arguments SURT would sort — or a bare ``www`` host),
+  ``file://`` URIs made only of characters :func:`catalog.keys.canonical_key` leaves unescaped, and
+  other keys (not http(s), not ``file://``) without NUL bytes. Every other key goes through the
+  per-key functions themselves.
+- Every batch checks a sample of its columnar rows (first, last and spread between) against
+  :func:`~catalog.listing.listing_entry` and :func:`~catalog.keys.canonical_key`; if any differs (the
+  listing format changed and this module was not updated), the whole batch is prepared by
+  :func:`catalog.bulk.prepare_bulk` instead, so a format change costs speed, never correctness.
+  ``tests/catalog/test_bulk_prepare.py`` compares the two on every row of varied keys.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from catalog.bulk import BulkEntries, ShardBatch, prepare_bulk
+from catalog.catalog_meta import slots_of_ids
+from catalog.keys import _SIMPLE_CANONICAL, MAX_KEY_BYTES, canonical_key, key_id
+from catalog.listing import _TAG_OF, LISTING_SEP, listing_entry
+from catalog.location import LOCATION_SIZE, Location
+
+_WEB_FAST = "^(?:" + _SIMPLE_CANONICAL.pattern + ")$"
+_WEB_PARTS = r"^(?P<scheme>https?)://(?P<www>(?:www\.)?)(?P<host>[^/]*)(?P<tail>/.*)$"
+# characters quote(..., safe=catalog.keys._FILE_SAFE) keeps as they are (ASCII letters, digits, "_.-~" + safe)
+_FILE_FAST = r"^file://[A-Za-z0-9_.\-~/:@!$&'()*+,;=%]*$"
+_WEB_ANY = r"(?i)^https?://"
+SAMPLE_CHECKS = 64
+_LS = pa.large_string()
+_LB = pa.large_binary()
+
+
+def _s(text: str | bytes, kind: pa.DataType = _LS) -> pa.Scalar:
+    return pa.scalar(text, kind)
+
+
+def _reverse_labels(host: pa.Array) -> pa.Array:
+    """``"a.b.c"`` -> ``"c,b,a"`` for every row (SURT's host order); computed once per distinct host
+    (URLs of one batch share hosts), then spread back."""
+    encoded = pc.dictionary_encode(host)
+    labels = pc.split_pattern(encoded.dictionary, ".")
+    offsets = labels.offsets.to_numpy()
+    starts = np.repeat(offsets[:-1], np.diff(offsets))
+    ends = np.repeat(offsets[1:], np.diff(offsets))
+    position = np.arange(offsets[0], offsets[-1], dtype=np.int64)
+    reversed_values = labels.values.take(pa.array(starts + ends - 1 - position))
+    kind = pa.LargeListArray if isinstance(labels, pa.LargeListArray) else pa.ListArray
+    reversed_hosts = pc.binary_join(kind.from_arrays(labels.offsets, reversed_values), _s(","))
+    return reversed_hosts.take(encoded.indices)
+
+
+def _web_listing(urls: pa.Array) -> pa.Array:
+    """Listing entries of canonical http(s) URLs on the fast form (see the module docstring)."""
+    parts = pc.extract_regex(urls, _WEB_PARTS)
+    scheme, www, host, tail = (parts.field(f) for f in ("scheme", "www", "host", "tail"))
+    tail_lower = pc.ascii_lower(tail)
+    sort_key = pc.binary_join_element_wise(_s("u"), _reverse_labels(host), _s(")"), tail_lower, _s(""))
+    https = pc.equal(scheme, _s("https")).to_numpy(zero_copy_only=False)
+    has_www = pc.not_equal(www, _s("")).to_numpy(zero_copy_only=False)
+    codes = np.array([[_TAG_OF[("http", False)][0], _TAG_OF[("http", True)][0]],
+                      [_TAG_OF[("https", False)][0], _TAG_OF[("https", True)][0]]], dtype=np.uint8)
+    tag_bytes = codes[https.astype(np.intp), has_www.astype(np.intp)]
+    n = len(urls)
+    tags = pa.Array.from_buffers(_LB, n, [None, pa.py_buffer(np.arange(n + 1, dtype=np.int64)),
+                                          pa.py_buffer(tag_bytes.tobytes())])
+    tail_form = pc.if_else(pc.equal(tail_lower, tail), tags, urls.cast(_LB))
+    return pc.binary_join_element_wise(sort_key.cast(_LB), tail_form, _s(LISTING_SEP, _LB))
+
+
+def _column_blob(arr: pa.Array) -> tuple[bytes, np.ndarray]:
+    """(concatenated values, end offsets from 0) of a large_binary array."""
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    blob = data[int(offsets[0]):int(offsets[-1])].to_pybytes() if data is not None and len(arr) else b""
+    return blob, (offsets[1:] - offsets[0]).astype(np.int64)
+
+
+def _packed(locations: np.ndarray | Sequence[Location], n: int) -> np.ndarray:
+    raw = locations.tobytes() if isinstance(locations, np.ndarray) else b"".join(loc.pack() for loc in locations)
+    packed = np.frombuffer(raw, dtype=np.uint8).reshape(-1, LOCATION_SIZE)
+    if len(packed) != n:
+        raise ValueError(f"{n} keys but {len(packed)} locations")
+    return packed
+
+
+def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[Location],
+                         slot_map: Sequence[int] | np.ndarray) -> BulkEntries:
+    """:func:`catalog.bulk.prepare_bulk` (same arguments, same result) with columnar kernels.
+
+    ``locations``: :class:`Location` objects or an array of packed values (``LOCATION_SIZE`` bytes
+    each, e.g. from :func:`catalog.location.pack_many`). Bad keys raise what ``canonical_key`` raises.
+    """
+    n = len(keys)
+    if len(locations) != n:
+        raise ValueError(f"{n} keys but {len(locations)} locations")
+    if n == 0:
+        return BulkEntries({})
+    try:
+        arr = pa.array(keys, _LS)
+    except (pa.ArrowException, TypeError, UnicodeError):
+        return prepare_bulk(keys, locations, slot_map)  # not all str, or unencodable: the per-key errors
+    packed = _packed(locations, n)
+    size_ok = pc.less_equal(pc.binary_length(arr), MAX_KEY_BYTES)
+    web = pc.and_(pc.and_(pc.match_substring_regex(arr, _WEB_FAST), pc.invert(pc.match_substring(arr, "/."))),
+                  pc.and_(pc.invert(pc.match_substring(arr, "&")), pc.invert(pc.match_substring_regex(arr, r"(^https?://www/)|(\?$)"))))
+    file_fast = pc.match_substring_regex(arr, _FILE_FAST)
+    plain = pc.and_(pc.and_(pc.invert(pc.match_substring_regex(arr, _WEB_ANY)), pc.invert(pc.starts_with(arr, "file://"))),
+                    pc.and_(pc.invert(pc.match_substring(arr, "\x00")), pc.greater(pc.binary_length(arr), 0)))
+    web_np = pc.and_(web, size_ok).to_numpy(zero_copy_only=False)
+    other_np = pc.and_(pc.or_(file_fast, plain), size_ok).to_numpy(zero_copy_only=False) & ~web_np
+    web_idx = np.flatnonzero(web_np)
+    other_idx = np.flatnonzero(other_np)
+    slow_idx = np.flatnonzero(~(web_np | other_np))
+
+    web_urls = arr.take(pa.array(web_idx))
+    other_keys = arr.take(pa.array(other_idx))
+    slow_canon = [canonical_key(keys[i]) for i in slow_idx.tolist()]
+    listing = pa.concat_arrays([
+        _web_listing(web_urls),
+        pc.binary_join_element_wise(_s("k"), other_keys, _s("")).cast(_LB),
+        pa.array([listing_entry(c) for c in slow_canon], _LB)])
+    position = np.concatenate([web_idx, other_idx, slow_idx])
+    # a key on a fast form is its own canonical form
+    canon = list(map(keys.__getitem__, position[:len(web_idx) + len(other_idx)].tolist())) + slow_canon
+    if not _sample_agrees(keys, position, canon, listing):
+        return prepare_bulk(keys, locations, slot_map)
+    ids = key_ids_of(canon)
+    owners = np.asarray(slot_map)[slots_of_ids(ids)]
+    order = pc.sort_indices(pa.table({"o": owners, "l": listing, "p": position}),
+                            sort_keys=[("o", "ascending"), ("l", "ascending"), ("p", "ascending")]).to_numpy()
+    sorted_owners = owners[order]
+    bounds = np.flatnonzero(np.diff(sorted_owners)) + 1
+    shards: dict[int, ShardBatch] = {}
+    for part in np.split(order, bounds):
+        blob, ends = _column_blob(listing.take(pa.array(part)))
+        shards[int(owners[part[0]])] = ShardBatch(ids=ids[part].tobytes(), locations=packed[position[part]].tobytes(),
+                                                  listing_blob=blob, listing_ends=ends)
+    return BulkEntries(shards)
+
+
+def _sample_agrees(keys: Sequence[str], position: np.ndarray, canon: list[str], listing: pa.Array) -> bool:
+    """Whether sampled rows match the per-key encoding functions (see the module docstring)."""
+    n = len(canon)
+    rows = np.unique(np.linspace(0, n - 1, num=min(n, SAMPLE_CHECKS)).astype(np.int64))
+    for r in rows.tolist():
+        key = keys[int(position[r])]
+        c = canonical_key(key)
+        if c != canon[r] or listing_entry(c) != listing[r].as_py():
+            return False
+    return True
+
+
+def key_ids_of(canonical: Sequence[str]) -> np.ndarray:
+    """(n, 16) ids of canonical keys, as :func:`catalog.keys.key_id` gives them (one C call per key)."""
+    if not canonical:
+        return np.zeros((0, 16), np.uint8)
+    try:
+        raw = b"".join(map(xxhash.xxh3_128_digest, map(str.encode, canonical)))
+    except UnicodeEncodeError:
+        raw = b"".join(map(key_id, canonical))
+    return np.frombuffer(raw, np.uint8).reshape(-1, 16)

@@ -32,7 +32,7 @@ import xxhash
 from catalog.bulk import BulkEntries, ShardBatch, prepare_bulk
 from catalog.catalog_meta import slots_of_ids
 from catalog.keys import _SIMPLE_CANONICAL, MAX_KEY_BYTES, canonical_key, key_id
-from catalog.listing import _TAG_OF, LISTING_SEP, listing_entry
+from catalog.listing import _PATH_TAG, _TAG_OF, LISTING_SEP, listing_entry
 from catalog.location import LOCATION_SIZE, Location
 
 _WEB_FAST = "^(?:" + _SIMPLE_CANONICAL.pattern + ")$"
@@ -75,11 +75,18 @@ def _web_listing(urls: pa.Array) -> pa.Array:
     codes = np.array([[_TAG_OF[("http", False)][0], _TAG_OF[("http", True)][0]],
                       [_TAG_OF[("https", False)][0], _TAG_OF[("https", True)][0]]], dtype=np.uint8)
     tag_bytes = codes[https.astype(np.intp), has_www.astype(np.intp)]
-    n = len(urls)
-    tags = pa.Array.from_buffers(_LB, n, [None, pa.py_buffer(np.arange(n + 1, dtype=np.int64)),
-                                          pa.py_buffer(tag_bytes.tobytes())])
-    tail_form = pc.if_else(pc.equal(tail_lower, tail), tags, urls.cast(_LB))
+    tags, path_tags = _one_byte_column(tag_bytes), _one_byte_column(tag_bytes + _PATH_TAG)
+    # SURT lowercases the path: a URL whose path has capitals keeps its own path after a path tag
+    path_form = pc.binary_join_element_wise(path_tags, tail.cast(_LB), _s(b"", _LB))
+    tail_form = pc.if_else(pc.equal(tail_lower, tail), tags, path_form)
     return pc.binary_join_element_wise(sort_key.cast(_LB), tail_form, _s(LISTING_SEP, _LB))
+
+
+def _one_byte_column(values: np.ndarray) -> pa.Array:
+    """A large_binary array of one-byte values."""
+    n = len(values)
+    return pa.Array.from_buffers(_LB, n, [None, pa.py_buffer(np.arange(n + 1, dtype=np.int64)),
+                                          pa.py_buffer(values.astype(np.uint8).tobytes())])
 
 
 def _column_blob(arr: pa.Array) -> tuple[bytes, np.ndarray]:

@@ -16,7 +16,7 @@ on the first thing that is not that simple shape: bytes that are not a gzip memb
 a truncated or corrupt member), a member that decompresses to more than ``MAX_MEMBER_BYTES``, to
 something other than one ``WARC/1.0``/``WARC/1.1`` record followed by exactly its ``CRLF CRLF``
 (several records in a member, trailing bytes), or WARC headers a strict parser might read otherwise
-(a line without a colon, a continuation line, bytes that are not UTF-8). So on every file where it
+(a continuation line, a lone CR or LF, bytes that are not UTF-8). So on every file where it
 answers, it answers what the other passes answer; damaged files never reach its output.
 """
 from __future__ import annotations
@@ -80,6 +80,24 @@ class MemberRecord:
         self.fields, self.block, self.payload_offset = fields, block, payload_offset
 
 
+def _all_fields(raw: bytes) -> dict[str, str]:
+    """Every header: names and values split at the first colon and stripped, names lower-cased, the
+    first of repeated names wins (``ParsedRecord.header``)."""
+    try:
+        head = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _GiveUp("WARC headers are not UTF-8") from exc
+    fields: dict[str, str] = {}
+    for line in head.split("\r\n"):
+        name, colon, value = line.partition(":")
+        if not colon:
+            continue  # parse_record skips a line without a colon
+        name = name.strip().lower()
+        if name not in fields:
+            fields[name] = value.strip()
+    return fields
+
+
 def _check_record(data: bytes) -> MemberRecord:
     """The record ``data`` holds, if it is exactly one simple record (else :class:`_GiveUp`).
 
@@ -96,18 +114,7 @@ def _check_record(data: bytes) -> MemberRecord:
     if raw.count(b"\r") != crlf or raw.count(b"\n") != crlf or b"\n " in raw or b"\n\t" in raw or \
             raw[:1] in (b" ", b"\t"):
         raise _GiveUp("a WARC header line a strict parser may read otherwise")
-    try:
-        head = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _GiveUp("WARC headers are not UTF-8") from exc
-    fields: dict[str, str] = {}
-    for line in head.split("\r\n"):
-        name, colon, value = line.partition(":")
-        if not colon:
-            raise _GiveUp("a WARC header line without a colon")
-        name = name.strip().lower()
-        if name not in fields:
-            fields[name] = value.strip()
+    fields = _all_fields(raw)
     length = fields.get("content-length", "")
     if not length.isdigit() or not length.isascii():
         raise _GiveUp("Content-Length is not a number")

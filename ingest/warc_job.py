@@ -3,10 +3,12 @@
 Work moves in splits of whole files (one Ray task per split, or one after another in this process
 with ``local=True``; a big file is a split of its own), driven by :mod:`ingest.runner`. Each split runs
 :func:`ingest.warc_indexing.index_split`: it writes the CDXJ index of every file indexed in place
-(``ROOT/indexes/RUN_ID/``) and seals the volumes of repacked records. The driver, which alone holds
-the catalog, then registers the split — each external file in the volume table (``kind: external``)
-with its records' locations, and the sealed volumes — and only then writes the split's completion
-marker. Data first, index second, catalog third, marker last.
+(``ROOT/indexes/RUN_ID/``) and seals the volumes of repacked records. Then the split is registered
+(:mod:`ingest.warc_registration`) — each external file in the volume table (``kind: external``) with its
+records' locations, and the sealed volumes — by the split's own Ray worker straight to the catalog's
+owners on a cluster store without an error budget (:mod:`ingest.warc_worker`: one split at a time, in
+plan order), else by the driver; and only then does the driver write the split's completion marker.
+Data first, index second, catalog third, marker last.
 
 Duplicate target URIs (within a file, between files, or already in the catalog): registration is
 idempotent by key + digest, and when the digest differs **the latest capture by WARC-Date wins**

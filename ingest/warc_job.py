@@ -223,6 +223,11 @@ class WarcJob(SplitJob):
     def finish(self, ctx: RunContext) -> None:
         """Every quarantined record of the run, in split order (those of a split refused by the error
         budget last), to ``runs/RUN_ID/quarantine.jsonl``."""
+        if self.worker_registration is not None:
+            import ray
+
+            if ray.is_initialized():  # else Ray is gone and the run's turns actor with it
+                ray.kill(self.worker_registration.turns)  # no split of this attempt registers any more
         if not ctx.state.exists():
             return
         markers = ctx.state.done_splits()

@@ -54,17 +54,25 @@ def _media(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip()
 
 
+def _json_str(text: str) -> str:
+    """``json.dumps(text)``; printable ASCII without quotes or backslashes (nearly every URL, media
+    type and digest) is written as it is, which is what ``json.dumps`` writes for it, 5x faster."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text)
+
+
 def _line(key: str, *, record_type: str, mime: str, date: str, offset: int, length: int, digest: int,
           sha1: str | None, filename: str, status: int | None, extra: dict[str, Any] | None) -> str:
     web = is_web_url(key)
     head = surt(key) if web else key.replace(" ", "%20")
     # Written by hand rather than json.dumps(dict): this runs once per record on the ingest hot path.
-    text = f'{{"{"url" if web else "key"}":{json.dumps(key)},"mime":{json.dumps(mime)}'
+    text = f'{{"{"url" if web else "key"}":{_json_str(key)},"mime":{_json_str(mime)}'
     if record_type == "response" and status is not None:
         text += f',"status":"{int(status)}"'
     if sha1:
-        text += f',"digest":{json.dumps(sha1.split(":", 1)[-1])}'
-    text += (f',"length":{length},"offset":{offset},"filename":{json.dumps(filename)},'
+        text += f',"digest":{_json_str(sha1.split(":", 1)[-1])}'
+    text += (f',"length":{length},"offset":{offset},"filename":{_json_str(filename)},'
              f'"xxh3":"{digest:016x}","type":"{record_type}"')
     if extra:
         text += "," + json.dumps(extra, separators=(",", ":"))[1:-1]

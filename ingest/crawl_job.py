@@ -8,8 +8,11 @@ de-duplicated, URLs already in the catalog dropped (``exists_many``, batched), a
 host into batches (:func:`ingest.crawl_records.plan_batches`). Each fetcher actor holds one
 :class:`ingest.crawl.CrawlSession` (event loop, connection pool, robots.txt cache) for its whole life
 and crawls a whole batch per call: fetch, WARC records, volumes appended and sealed inside the actor
-(gzip runs in the actors, in parallel). The driver, which alone holds the catalog, registers a batch's
-sealed volumes and only then writes the batch's completion marker. (A batch is the runner's split.)
+(gzip runs in the actors, in parallel). On a cluster store the actor then registers the batch's records
+straight to the catalog's owner actors (:func:`ingest.packing.register_on_worker`, one batch per owner)
+and returns when every owner acknowledged; otherwise (``--no-ray``, a local store) the driver registers
+them. Either way the driver then sweeps the volumes nothing references and only then writes the batch's
+completion marker. (A batch is the runner's split.)
 
 Guarantees:
 
@@ -49,6 +52,7 @@ from ingest.crawl_records import BatchResult, CrawlBatch, canonical_seeds, crawl
 from ingest.crawl_summary import MAX_LISTED_REJECTS, CrawlJobConfig, CrawlJobSummary
 from ingest.errors import IngestError, IngestJobError
 from ingest.executors import ActorPoolExecutor, Executor, LocalExecutor
+from ingest.packing import register_on_worker
 from ingest.registration import Registration, register_split
 from ingest.runner import Finished, RunContext, SplitJob, new_run_id, run_split_job
 
@@ -140,6 +144,8 @@ class CrawlWork:
     volume_bytes: int
     compresslevel: int
     known: list[str] = field(default_factory=list)  # dropped before dispatch: stored already
+    # (root, catalog dir, owners): the actor registers the sealed volumes itself; None: the driver does
+    owners: tuple[str, str, int] | None = None
 
 
 class FetcherActor:
@@ -170,6 +176,10 @@ class FetcherActor:
                              compresslevel=work.compresslevel, name_prefix=f"crawl-b{batch.index:06d}",
                              seen=self._seen)
         failpoint("crawl_job.batch_crawled")
+        if work.owners is not None and result.sealed:
+            # idempotent by key and digest: a retried batch (actor restarted) registers nothing twice
+            result.registered = register_on_worker(work.owners, result.sealed)
+            failpoint("crawl_job.actor_registered")
         return result
 
     def close(self) -> None:
@@ -187,6 +197,7 @@ class CrawlJob(SplitJob):
                                        config={"job": asdict(config), "crawl": asdict(crawl_config)})
         self.resumed = False
         self._server: _ExchangeServer | None = None
+        self._owners: tuple[str, str, int] | None = None  # set when the actors register (cluster store, Ray)
 
     def plan(self, ctx: RunContext) -> list[CrawlBatch]:
         """The run's batches (planned now, or as saved by an earlier attempt)."""
@@ -252,6 +263,8 @@ class CrawlJob(SplitJob):
             executor = ActorPoolExecutor(actors, "run", ctx.run_id, calls_per_actor=self.config.calls_per_actor,
                                          on_close=stop_exchange)
         self.summary.actors_start_seconds = round(time.perf_counter() - t0, 3)
+        if self.store.cluster and not ctx.local:
+            self._owners = (self.store.root, str(self.store.layout.catalog_dir), self.store.catalog.meta.num_owners)
         return executor
 
     def pick(self, queue: list[CrawlBatch], running: list[CrawlBatch]) -> int | None:
@@ -278,7 +291,7 @@ class CrawlJob(SplitJob):
             return Finished(BatchResult(batch.index))
         cfg = self.config
         return CrawlWork(urls, self.store.layout.run_volumes_url(self.summary.run_id), cfg.volume_bytes,
-                         cfg.compresslevel, known)
+                         cfg.compresslevel, known, self._owners)
 
     def poll(self) -> None:
         if self._server is not None and self._server.error is not None:
@@ -289,7 +302,7 @@ class CrawlJob(SplitJob):
                  ) -> tuple[Registration, dict[str, Any]]:
         t0 = time.perf_counter()
         known = payload.known if payload is not None else list(batch.urls)
-        registration = register_split(ctx.store, result.sealed, also_keys=known)
+        registration = register_split(ctx.store, result.sealed, also_keys=known, registered=result.registered)
         self.summary.register_seconds = round(self.summary.register_seconds + time.perf_counter() - t0, 3)
         return registration, {"results": result.results, "pages": result.pages, "outcomes": dict(result.outcomes),
                               "body_bytes": result.body_bytes, "rejects": result.rejects,

@@ -156,6 +156,7 @@ class BatchResult:
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # CPU time of the worker process while crawling the batch
     write_seconds: float = 0.0
+    registered: tuple[int, int, int] | None = None  # (added, updated, unchanged) when the actor registered
 
 
 class BatchWriter:

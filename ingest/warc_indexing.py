@@ -52,6 +52,7 @@ from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, KEYED_RECORD_TYPES, War
 from ingest.errors import WarcSourceError
 from ingest.file_sources import Split
 from ingest.warc_gunzip import gunzip_stream
+from ingest.warc_member_pass import plan_members
 from ingest.warc_record_bytes import (
     RecordUnreadable,
     clean_target_uri,
@@ -108,6 +109,7 @@ class WarcSplitResult:
     repack_dates: list[str] = field(default_factory=list)  # WARC-Date of each repacked record, same order
     bytes: int = 0
     seconds: float = 0.0
+    registered: Any = None  # ingest.warc_worker.Registered: the worker registered the split (lists emptied)
 
 
 @dataclass(frozen=True)
@@ -289,7 +291,12 @@ def _in_place_pass(src: SourceFile, gzipped: bool, counts: FileCounts, read_payl
 
 
 def _index_in_place(src: SourceFile, gzipped: bool, counts: FileCounts, work: _SplitWork) -> None:
-    plan = _in_place_pass(src, gzipped, counts, True)
+    # fastest first: one-record gzip members parsed as the catalog reads them back; then FastWARC with
+    # payloads; then record by record from the bytes (each gives up where the next one is needed)
+    plan: _InPlacePlan | None = _InPlacePlan(counts)
+    if not (gzipped and plan_members(src, plan, record_key, RecordUnreadable)):
+        counts.records, counts.skipped = 0, {}
+        plan = _in_place_pass(src, gzipped, counts, True)
     if plan is None:
         counts.records, counts.skipped = 0, {}
         plan = _in_place_pass(src, gzipped, counts, False)

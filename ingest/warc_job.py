@@ -3,10 +3,12 @@
 Work moves in splits of whole files (one Ray task per split, or one after another in this process
 with ``local=True``; a big file is a split of its own), driven by :mod:`ingest.runner`. Each split runs
 :func:`ingest.warc_indexing.index_split`: it writes the CDXJ index of every file indexed in place
-(``ROOT/indexes/RUN_ID/``) and seals the volumes of repacked records. The driver, which alone holds
-the catalog, then registers the split — each external file in the volume table (``kind: external``)
-with its records' locations, and the sealed volumes — and only then writes the split's completion
-marker. Data first, index second, catalog third, marker last.
+(``ROOT/indexes/RUN_ID/``) and seals the volumes of repacked records. Then the split is registered
+(:mod:`ingest.warc_registration`) — each external file in the volume table (``kind: external``) with its
+records' locations, and the sealed volumes — by the split's own Ray worker straight to the catalog's
+owners on a cluster store without an error budget (:mod:`ingest.warc_worker`: one split at a time, in
+plan order), else by the driver; and only then does the driver write the split's completion marker.
+Data first, index second, catalog third, marker last.
 
 Duplicate target URIs (within a file, between files, or already in the catalog): registration is
 idempotent by key + digest, and when the digest differs **the latest capture by WARC-Date wins**
@@ -31,9 +33,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from catalog.captures import Capture, register_latest_captures
-from catalog.catalog_writes import RegisterResult
-from catalog.location import Location
 from catalog.storage import write_atomic
 from catalog.store import Store
 from catalog.volume import DEFAULT_VOLUME_BYTES
@@ -42,10 +41,11 @@ from ingest.errors import WarcJobError
 from ingest.executors import Executor, LocalExecutor, TaskExecutor
 from ingest.file_sources import Split, check_job_inputs, load_or_plan
 from ingest.registration import Registration
-from ingest.registration import register_split as register_volumes
 from ingest.runner import JobSummary, RunContext, SplitJob, new_run_id, run_split_job
 from ingest.warc_budget import refuse_split, would_exceed
 from ingest.warc_indexing import IndexOptions, WarcSplitResult, index_split
+from ingest.warc_registration import register_warc_split
+from ingest.warc_worker import Registered, WorkerRegistration, register_from_worker, start_turns
 
 __all__ = ["WarcJobConfig", "WarcJobError", "WarcJobSummary", "register_split", "run_warc_job"]
 SUMMARY_QUARANTINE_LIMIT = 1000
@@ -95,64 +95,36 @@ class WarcJobSummary(JobSummary):
 
 @dataclass(frozen=True)
 class WarcWork:
-    """What a split is dispatched with: where repacked volumes and in-place indexes go, and how."""
+    """What a split is dispatched with: where repacked volumes and in-place indexes go, and how;
+    ``registration`` set: the worker registers the split itself (:mod:`ingest.warc_worker`)."""
 
     volumes_url: str
     indexes_url: str
     options: IndexOptions
+    registration: WorkerRegistration | None = None
 
 
 def index_work(split: Split, work: WarcWork) -> WarcSplitResult:
-    """The work of one split, on a worker: :func:`index_split` with the payload's settings."""
-    return index_split(split, work.volumes_url, work.indexes_url, work.options)
+    """The work of one split, on a worker: :func:`index_split` with the payload's settings, then the
+    split's registration through the owners if the payload asks for it."""
+    result = index_split(split, work.volumes_url, work.indexes_url, work.options)
+    if work.registration is not None:
+        return register_from_worker(result, work.registration)
+    return result
 
 
 def register_split(store: Store, result: WarcSplitResult, run_id: str,
                    summary: WarcJobSummary | None = None) -> tuple[Registration, dict[str, Any]]:
-    """Register one split (driver side, no Ray); returns the registration and the split's
-    completion-marker fields. Each key's capture is written only if no other job changed the key since
-    it was decided (else decided again: :func:`catalog.captures.register_latest_captures`).
-
-    The external files and sealed volumes enter the volume table first; then, of the captures of each
-    key, the latest by WARC-Date (:func:`catalog.captures.latest_captures`; ``captures_replaced`` in the
-    marker fields counts the others). A sealed volume none of whose records the catalog points to
-    afterwards (all registered before, by an attempt that crashed; or all replaced by later captures)
-    is deleted, unless it holds records without keys (a faithful repack's requests, metadata, ...).
-    Idempotent: registering a split again changes nothing. ``summary``, if given, receives the catalog
-    counts (the job's runner does this itself).
-    """
-    external = [(ext.url, {"kind": "external", "bytes": ext.size, "records": len(ext.records),
-                           "sidecar": ext.index_url, "run_id": run_id}) for ext in result.external]
-    replaced = 0
-    written = RegisterResult(0, 0, 0)
-
-    def latest_by_date(external_numbers: list[int], sealed_numbers: list[int]) -> list[tuple[str, Location]]:
-        nonlocal replaced, written
-        captures: list[Capture] = []
-        for ext, number in zip(result.external, external_numbers):
-            dates = ext.dates or [None] * len(ext.records)
-            captures.extend(Capture(key, Location(number, off, n, dig), date, ext.file_index, off)
-                            for (key, off, n, dig), date in zip(ext.records, dates))
-        sources = iter(zip(result.repack_sources, result.repack_dates or [None] * len(result.repack_sources)))
-        for sealed, number in zip(result.sealed, sealed_numbers):
-            for key, off, n, dig in sealed.records:
-                (file_index, source_offset), date = next(sources)
-                captures.append(Capture(key, Location(number, off, n, dig), date, file_index, source_offset))
-        # decided and written here, each key only if no other job changed it meanwhile (else decided again)
-        written, replaced = register_latest_captures(store, captures)
-        return []
-
-    # every key of the split, also those whose stored capture is later: the marker lists where each lives
-    keys = [r[0] for ext in result.external for r in ext.records] + [r[0] for s in result.sealed for r in s.records]
-    registration = register_volumes(store, result.sealed, external=external, order=latest_by_date, also_keys=keys)
-    registration.added, registration.updated, registration.unchanged = written.added, written.updated, written.unchanged
+    """Register one split (driver side, no Ray): :func:`ingest.warc_registration.register_warc_split`;
+    returns the registration and the split's completion-marker fields. ``summary``, if given, receives
+    the catalog counts (the job's runner does this itself)."""
+    registration, fields = register_warc_split(store, result, run_id)
     if summary is not None:
         summary.added += registration.added
         summary.updated += registration.updated
         summary.unchanged += registration.unchanged
-        summary.captures_replaced += replaced
-    return registration, {"files": [asdict(f) for f in result.files], "bytes": result.bytes,
-                          "quarantined": result.quarantined, "captures_replaced": replaced}
+        summary.captures_replaced += fields["captures_replaced"]
+    return registration, fields
 
 
 class WarcJob(SplitJob):
@@ -163,11 +135,14 @@ class WarcJob(SplitJob):
         self.summary = WarcJobSummary(config.run_id or new_run_id("warc"), config=asdict(config))
         self.summary.quarantine_file = store.layout.quarantine_url(self.summary.run_id)
         self.refused: list[dict[str, Any]] = []  # quarantined records of the split refused by the budget
+        self.splits: list[Split] = []
+        self.worker_registration: WorkerRegistration | None = None
 
     def plan(self, ctx: RunContext) -> list[Split]:
         check_job_inputs(self.inputs, local=ctx.local, max_errors=self.config.max_errors)
-        return load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
-                            max_bytes=self.config.split_bytes, repack=self.config.repack)
+        self.splits = load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
+                                   max_bytes=self.config.split_bytes, repack=self.config.repack)
+        return self.splits
 
     def items(self, split: Split) -> int:
         return len(split.files)
@@ -175,13 +150,22 @@ class WarcJob(SplitJob):
     def executor(self, ctx: RunContext) -> Executor:
         if ctx.local:
             return LocalExecutor(index_work, ctx.run_id)
+        # The workers register straight to the owners, unless an error budget is set: the budget is
+        # decided on the driver before a split is registered, so a refused split must not be registered
+        # by its worker first (its volumes and index files are removed when it is refused).
+        if self.store.cluster and self.config.max_errors is None:
+            done = ctx.state.done_splits()
+            turns = start_turns([s.index for s in self.splits if s.index not in done])
+            self.worker_registration = WorkerRegistration(self.store.root, str(self.store.layout.catalog_dir),
+                                                          ctx.run_id, turns)
         return TaskExecutor(index_work, ctx.run_id, cap=self.config.max_in_flight, retries=self.config.task_retries)
 
     def prepare(self, split: Split) -> WarcWork:
         options = IndexOptions(repack=self.config.repack, volume_bytes=self.config.volume_bytes,
                                compresslevel=self.config.compresslevel, name_prefix=f"warc-s{split.index:06d}")
         run_id = self.summary.run_id
-        return WarcWork(self.store.layout.run_volumes_url(run_id), self.store.layout.run_indexes_url(run_id), options)
+        return WarcWork(self.store.layout.run_volumes_url(run_id), self.store.layout.run_indexes_url(run_id), options,
+                        self.worker_registration)
 
     def check_budget(self, split: Split | None, result: WarcSplitResult | None) -> None:
         limit = self.config.max_errors
@@ -202,7 +186,11 @@ class WarcJob(SplitJob):
 
     def register(self, ctx: RunContext, split: Split, payload: WarcWork, result: WarcSplitResult
                  ) -> tuple[Registration, dict[str, Any]]:
-        return register_split(ctx.store, result, ctx.run_id)
+        done: Registered | None = result.registered
+        if done is None:
+            return register_split(ctx.store, result, ctx.run_id)
+        return Registration(done.added, done.updated, done.unchanged, done.kept, done.dropped,
+                            done.volume_urls), done.fields
 
     def account(self, marker: dict[str, Any], result: WarcSplitResult | None) -> None:
         """Add a split's marker (fresh or from an earlier attempt) to the summary's record counts."""
@@ -224,6 +212,8 @@ class WarcJob(SplitJob):
         if result is not None:  # catalog counts cover this attempt
             summary.external_files += len(result.external)
             summary.captures_replaced += marker.get("captures_replaced", 0)
+            if result.registered is not None and self.worker_registration is not None:
+                self.worker_registration.turns.marked.remote(result.split)  # its marker is written: next split
         room = SUMMARY_QUARANTINE_LIMIT - len(summary.quarantine)
         summary.quarantine += marker["quarantined"][:max(room, 0)]
 
@@ -233,6 +223,11 @@ class WarcJob(SplitJob):
     def finish(self, ctx: RunContext) -> None:
         """Every quarantined record of the run, in split order (those of a split refused by the error
         budget last), to ``runs/RUN_ID/quarantine.jsonl``."""
+        if self.worker_registration is not None:
+            import ray
+
+            if ray.is_initialized():  # else Ray is gone and the run's turns actor with it
+                ray.kill(self.worker_registration.turns)  # no split of this attempt registers any more
         if not ctx.state.exists():
             return
         markers = ctx.state.done_splits()

@@ -276,3 +276,30 @@ def test_sigkill_whole_job_at_fail_points_then_rerun_ends_exactly_once(
             assert store.cat(url) == page(url.rsplit("/", 1)[1])
             referenced.add(store.volume_url(store.catalog.get(url).volume))
         assert referenced <= marked and all(Path(u).exists() for u in referenced)
+
+
+@pytest.mark.chaos
+def test_actor_killed_after_registering_its_batch_through_the_owners_is_retried_once(
+        http_server: MisbehavingServer, tmp_path: Path) -> None:
+    """On the embedded default the fetcher actors register their batches straight to the owners; one dies
+    right after the owners acknowledged: Ray restarts it and retries the batch, which registers nothing twice."""
+    from ingest.local_head import stop_head
+
+    urls = [f"http://127.0.0.1:{http_server.port}/page/r{i}" for i in range(120)]
+    seeds = write_seeds(tmp_path / "seeds.txt", urls)
+    root, fired = str(tmp_path / "root"), tmp_path / "fired"
+    env = {"HAYBALE_FAILPOINT": "crawl_job.actor_registered:1", "HAYBALE_FAILPOINT_SCOPE": "process",
+           "HAYBALE_FAILPOINT_ONCE": str(fired)}
+    try:
+        code, output = _run_cli(root, seeds, "retried", env)
+    finally:
+        stop_head(root)
+    assert code == 0, output[-3000:]
+    assert fired.exists(), "no actor registered a batch itself"
+    summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
+    assert summary["splits"] == 3 and summary["added"] + summary["unchanged"] >= len(urls)
+    assert summary["unchanged"] > 0  # the retried batch found its pages registered by the killed attempt
+    with Store(root, read_only=True) as store:
+        assert store.catalog.stats()["records"] == len(urls)
+        for url in urls:
+            assert store.cat(url) == page(url.rsplit("/", 1)[1])

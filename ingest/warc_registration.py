@@ -1,0 +1,145 @@
+"""Registering one WARC split in the catalog: the captures rule, one lookup and one bulk write.
+
+:func:`register_warc_split` is what the WARC job runs per split — on the driver (``--no-ray``, a local
+store, or an error budget) or on the split's Ray worker (:mod:`ingest.warc_worker`). The external files
+(indexed in place) and the sealed volumes (repacked records) enter the volume table first; then of the
+captures of each key the latest by WARC-Date is kept (equal dates: the later in input order; a stored
+capture loses to a new one of the same date — :mod:`catalog.captures`), and ``captures_replaced`` counts
+the others. A sealed volume none of whose records the catalog points to afterwards is deleted, unless it
+holds records without keys.
+
+The common split — no key twice in it — is decided with one batched lookup of its keys and written with
+one bulk registration (one batch per owner), skipping captures already stored with the same digest
+(counted ``unchanged``, as the catalog would count them). Where the split holds a key twice, the
+general path (:func:`catalog.captures.register_latest_captures` and
+:func:`ingest.registration.register_split`) decides. Either way every write is conditional
+(:mod:`catalog.owner_captures`): it lands only if the catalog still holds the capture it was decided
+against, so two jobs registering captures of one URL at once still keep the latest WARC-Date. Both give the same catalog, counts and marker;
+the decision reads what the catalog holds, so registrations of one job's splits run one at a time, in
+plan order (on the driver, or by turns, :class:`ingest.warc_worker.RegistrationTurns`).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from catalog.captures import Capture, date_order, register_latest_captures
+from catalog.catalog_writes import RegisterResult
+from catalog.errors import CatalogError
+from catalog.location import Location
+from catalog.owner_captures import register_checked
+from catalog.store import Store
+from ingest.registration import Registration
+from ingest.registration import register_split as register_volumes
+from ingest.warc_indexing import WarcSplitResult
+
+
+def _volume_rows(store: Store, result: WarcSplitResult, run_id: str) -> tuple[list[int], list[int]]:
+    """Volume-table numbers of the split's external files and sealed volumes (added if new)."""
+    volumes = store.catalog.volumes
+    external = [volumes.add(ext.url, {"kind": "external", "bytes": ext.size, "records": len(ext.records),
+                                      "sidecar": ext.index_url, "run_id": run_id}) for ext in result.external]
+    sealed = [volumes.add(v.url, {"kind": "volume", "bytes": v.bytes, "records": len(v.records),
+                                  "sidecar": v.sidecar, **v.info}) for v in result.sealed]
+    return external, sealed
+
+
+def _captures(result: WarcSplitResult, external_numbers: list[int], sealed_numbers: list[int]) -> list[Capture]:
+    """Every keyed record of the split as a capture: in-place records file by file, then repacked ones."""
+    captures: list[Capture] = []
+    for ext, number in zip(result.external, external_numbers):
+        dates = ext.dates or [None] * len(ext.records)
+        captures.extend(Capture(key, Location(number, off, n, dig), date, ext.file_index, off)
+                        for (key, off, n, dig), date in zip(ext.records, dates))
+    sources = iter(zip(result.repack_sources, result.repack_dates or [None] * len(result.repack_sources)))
+    for sealed, number in zip(result.sealed, sealed_numbers):
+        for key, off, n, dig in sealed.records:
+            (file_index, source_offset), date = next(sources)
+            captures.append(Capture(key, Location(number, off, n, dig), date, file_index, source_offset))
+    return captures
+
+
+def _stored_date(store: Store, location: Location) -> str | None:
+    """WARC-Date of the stored capture (one ranged read); None — oldest — if it cannot be read."""
+    try:
+        return store.reader.read(store.volume_url(location.volume), location).header("WARC-Date")
+    except CatalogError:
+        return None
+
+
+def _sweep(store: Store, result: WarcSplitResult, sealed_numbers: list[int], referenced: set[int],
+           out: Registration) -> None:
+    for volume, number in zip(result.sealed, sealed_numbers):
+        if number in referenced or volume.info.get("unkeyed"):  # records without keys are kept all the same
+            out.kept.append(volume)
+        else:
+            store.drop_volume(volume)
+            out.dropped.append(volume)
+    out.volume_urls = sorted(store.volume_url(n) for n in referenced)
+
+
+def _register_unique(store: Store, result: WarcSplitResult, captures: list[Capture],
+                     sealed_numbers: list[int]) -> tuple[Registration, int]:
+    """Register a split whose keys are all different (see the module docstring)."""
+    stored = store.catalog.get_many([c.key for c in captures])
+    chosen: list[tuple[str, Location, Location | None]] = []  # (key, new location, location decided against)
+    referenced: set[int] = set()
+    replaced_keys: set[str] = set()
+    unchanged = 0
+    for capture, existing in zip(captures, stored):
+        location = capture.location
+        if existing is not None and existing.digest == location.digest:
+            unchanged += 1  # the same capture again: the catalog keeps the stored location
+            referenced.add(existing.volume)
+            continue
+        if existing is not None:
+            replaced_keys.add(capture.key)
+            if date_order(capture.date) < date_order(_stored_date(store, existing)):
+                referenced.add(existing.volume)  # the stored capture is later: it stays
+                continue
+        chosen.append((capture.key, location, existing))
+        referenced.add(location.volume)
+    out = Registration(unchanged=unchanged)
+    replaced_again = 0
+    if chosen:
+        # written only where the catalog still holds what was decided against: another job registering
+        # the same URLs at once makes a conflict, decided again against its capture
+        written, conflicts = register_checked(store.catalog, chosen)
+        out.added, out.updated, out.unchanged = written.added, written.updated, unchanged + written.unchanged
+        if conflicts:
+            again = set(conflicts)
+            redo = [c for c in captures if c.key in again]
+            more, more_replaced = register_latest_captures(store, redo)
+            out.added, out.updated, out.unchanged = (out.added + more.added, out.updated + more.updated,
+                                                     out.unchanged + more.unchanged)
+            replaced_keys -= again  # those keys were decided again: counted by more_replaced
+            replaced_again = more_replaced
+            referenced.update(loc.volume for loc in store.catalog.get_many(sorted(again)) if loc is not None)
+    _sweep(store, result, sealed_numbers, referenced, out)
+    return out, len(replaced_keys) + replaced_again
+
+
+def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> tuple[Registration, dict[str, Any]]:
+    """Register one split (see the module docstring); returns the registration and the split's
+    completion-marker fields. Idempotent: registering a split again changes nothing."""
+    external_numbers, sealed_numbers = _volume_rows(store, result, run_id)
+    captures = _captures(result, external_numbers, sealed_numbers)
+    if len({c.key for c in captures}) == len(captures):
+        registration, replaced = _register_unique(store, result, captures, sealed_numbers)
+    else:
+        replaced = 0
+        written = RegisterResult(0, 0, 0)
+
+        def latest_by_date(external: list[int], sealed: list[int]) -> list[tuple[str, Location]]:
+            nonlocal replaced, written
+            # decided and written here, each key only if no other job changed it meanwhile (else decided again)
+            written, replaced = register_latest_captures(store, captures)
+            return []
+
+        # every key of the split, also those whose stored capture is later: the marker lists where each lives
+        registration = register_volumes(store, result.sealed, order=latest_by_date,
+                                        also_keys=[c.key for c in captures])
+        registration.added, registration.updated, registration.unchanged = (written.added, written.updated,
+                                                                            written.unchanged)
+    return registration, {"files": [asdict(f) for f in result.files], "bytes": result.bytes,
+                          "quarantined": result.quarantined, "captures_replaced": replaced}

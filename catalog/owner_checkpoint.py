@@ -45,6 +45,7 @@ from catalog.storage import write_atomic
 
 STATE_NAME = "checkpoint-state.json"
 GRACE_SECONDS = float(os.environ.get("HAYBALE_CHECKPOINT_GRACE_SECONDS", "600"))
+KEEP = int(os.environ.get("HAYBALE_CHECKPOINTS_KEPT", "3"))  # checkpoints kept per owner (older ones deleted)
 HISTORY = 64  # (time, next volume) pairs of earlier checkpoints kept in each manifest
 DATABASES = ("shard-0000", "volumes")  # an owner directory's RocksDB databases (volumes: owner 0's table)
 
@@ -180,8 +181,30 @@ def checkpoint_owner(store: Any, root: str, next_volume: int, *, grace: float | 
     state["seq"] = seq
     state["history"] = history + [[started, int(next_volume)]]
     _save_state(directory, state)
+    manifest["deleted_files"] = retain(root, store.meta.catalog_id, store.owner)
     manifest["seconds"] = time.time() - started
     return manifest
+
+
+def retain(root: str, catalog_id: str, owner: int, keep: int | None = None) -> int:
+    """Delete owner ``owner``'s checkpoints but the newest ``keep`` (default ``KEEP``, at least 2, so a
+    restore reading the previous one while a new one lands still finds its files), then every file
+    none of the kept manifests names (compacted-away SST files; uploads of a lost directory after its
+    last manifest). Returns how many files were deleted."""
+    keep = max(2, KEEP if keep is None else keep)
+    fs, names = _manifest_names(root, catalog_id, owner)
+    if len(names) <= keep:
+        return 0
+    kept = names[-keep:]
+    texts = fs.cat(kept)
+    wanted = {obj for p in kept for entries in json.loads(texts[p])["files"].values() for obj in entries.values()}
+    _, base = fsspec.core.url_to_fs(owner_prefix(root, catalog_id, owner))
+    fs.invalidate_cache(f"{base}/files")
+    stale = [p for p in fs.ls(f"{base}/files", detail=False) if p[len(base) + 1:] not in wanted]
+    stale += names[:-keep]
+    if stale:
+        fs.rm(stale)
+    return len(stale) - (len(names) - keep)
 
 
 # -- restoring -------------------------------------------------------------------------------------
@@ -253,18 +276,20 @@ def replay_since(store: Any, root: str, replay_from: int, report: RestoreReport)
     """Re-register into ``store`` the records of its slots from every logged volume numbered
     ``>= replay_from`` (owner 0 first puts the rows back into its volume table). A volume whose records
     cannot be read back is listed in ``report.not_replayed`` with the reason (never skipped silently)."""
+    from catalog.bulk import prepare_bulk
     from catalog.catalog_meta import slots_of_ids
     from catalog.cdxj import CdxEntry, parse_cdxj, sidecar_url
     from catalog.keys import canonical_key, key_id
     from catalog.location import Location
 
     started = time.time()
-    mine = store.meta.slots_of(store.owner)
+    slot_owner = store.meta.slot_owner()
     rows = logged_volume_rows(root, store.meta.catalog_id, replay_from)
     if store.owner == 0:
         for row in rows:
             store.catalog.volumes.restore_row(row)
             report.volume_rows_restored += 1
+    latest: dict[str, Location] = {}  # by canonical key, in volume order: a later volume's record wins
     for row in rows:
         if row.get("dropped"):
             continue  # swept: none of its records is referenced
@@ -276,19 +301,26 @@ def replay_since(store: Any, root: str, replay_from: int, report: RestoreReport)
             report.not_replayed.append({"volume": row["number"], "url": row["url"],
                                         "reason": f"sidecar {side} unreadable ({exc}): run `haybale catalog rebuild`"})
             continue
-        pairs: list[tuple[str, bytes]] = []
+        entries = []
         for item in parse_cdxj(text, side):
-            if not isinstance(item, CdxEntry):
+            if isinstance(item, CdxEntry):
+                entries.append(item)
+            else:
                 report.not_replayed.append({"volume": row["number"], "url": row["url"], "reason": item[1]})
-                continue
-            key = canonical_key(item.key)
-            if mine[slots_of_ids(np.frombuffer(key_id(key), np.uint8).reshape(1, 16))[0]]:
-                pairs.append((key, Location(int(row["number"]), item.offset, item.length, item.digest).pack()))
+        canon = [canonical_key(e.key) for e in entries]
+        if canon:
+            ids = np.frombuffer(b"".join(key_id(k) for k in canon), np.uint8).reshape(-1, 16)
+            ours = slot_owner[slots_of_ids(ids)] == store.owner
+            number = int(row["number"])
+            for keep, key, e in zip(ours.tolist(), canon, entries):
+                if keep:
+                    latest.pop(key, None)  # re-inserted last: the dict's order stays volume order
+                    latest[key] = Location(number, e.offset, e.length, e.digest)
         report.volumes_replayed += 1
-        if pairs:
-            added, updated, unchanged = store.register(pairs, store.epoch)
-            report.records_replayed += len(pairs)
-            report.added += added
-            report.updated += updated
-            report.unchanged += unchanged
+    if latest:
+        # one prepared, sorted batch: SST files when it is big, the journal when small (as the workers send)
+        batch = prepare_bulk(list(latest), list(latest.values()), slot_owner.tolist()).shards[store.owner]
+        added, updated, unchanged = store.register_batch(batch, store.epoch)
+        report.records_replayed = len(latest)
+        report.added, report.updated, report.unchanged = added, updated, unchanged
     report.replay_seconds = time.time() - started

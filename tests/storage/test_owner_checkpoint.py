@@ -128,6 +128,21 @@ def test_a_lost_owner_is_restored_from_its_checkpoint_plus_what_was_registered_s
     assert manifest is not None and manifest["seq"] == 3 and manifest["token"] != c2[1]["token"]
     fs2, base = fsspec.core.url_to_fs(owner_prefix(root, meta.catalog_id, 0) + "/restores")
     assert json.loads(fs2.cat_file(fs2.ls(base, detail=False)[0]))["owner"] == 0
+    # retention: the newest 3 checkpoints stay, older manifests and the files only they named go
+    for extra in range(2):
+        _register(restored, meta, _seal(root, f"e{extra}", [f"https://more{extra}.example/{i}" for i in range(50)]))
+        nxt = restored[0].next_volume_number()
+        for o in restored:
+            o.checkpoint_to_root(nxt)
+    for owner in range(2):
+        prefix = owner_prefix(root, meta.catalog_id, owner)
+        fs3, base3 = fsspec.core.url_to_fs(prefix)
+        fs3.invalidate_cache()
+        names = sorted(fs3.ls(f"{base3}/manifests", detail=False))
+        assert [n.rsplit("/", 1)[-1] for n in names] == [f"{s:010d}.json" for s in (3, 4, 5)]
+        named = {obj for n in names for e in json.loads(fs3.cat_file(n))["files"].values() for obj in e.values()}
+        present = {p[len(base3) + 1:] for p in fs3.ls(f"{base3}/files", detail=False)}
+        assert named == present, (named ^ present)
     for o in restored:
         o.store.close()
 

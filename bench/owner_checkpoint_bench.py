@@ -26,11 +26,11 @@ def _keys(prefix: str, n: int) -> list[str]:
     return [f"https://site{i % 997}.example/{prefix}/{i}" for i in range(n)]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--replay-volumes", type=int, default=20)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     from tests import s3_server
 
@@ -39,7 +39,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hb-ckpt-bench-"))
     try:
         server.make_bucket("bench")
-        print(json.dumps(run("s3://bench/hb", work, args.entries, args.replay_volumes), indent=1))
+        result = run("s3://bench/hb", work, args.entries, args.replay_volumes)
+        result["command"] = f"python -m bench.owner_checkpoint_bench --entries {args.entries} " \
+                            f"--replay-volumes {args.replay_volumes}"
+        print(json.dumps(result, indent=1))
+        results = Path(__file__).resolve().parent / "results"
+        results.mkdir(exist_ok=True)
+        (results / "owner_checkpoint_bench.json").write_text(json.dumps(result, indent=1))
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -150,7 +150,14 @@ class OwnerServer:
         result = getattr(self.store, method)(*args)
         if method in WRITE_METHODS and CHECKPOINT_SECONDS > 0 and not _is_local(self.root) \
                 and time.monotonic() - self.last_checkpoint >= CHECKPOINT_SECONDS:
-            self.checkpoint_to_root()
+            try:
+                self.checkpoint_to_root()
+            except Exception as exc:  # noqa: BLE001 - the write succeeded; the next write tries again
+                import sys
+
+                self.last_checkpoint = time.monotonic()
+                print(f"owner {self.store.owner}: checkpoint to {self.root} failed, retried after the next "
+                      f"{CHECKPOINT_SECONDS:.0f} s: {exc!r}", file=sys.stderr)
         return result
 
     def next_volume_number(self) -> int:

@@ -88,6 +88,7 @@ class OwnedCatalog:
     def local(cls, root: str, directory: Path, meta: CatalogMeta, *, read_only: bool = False,
               create: bool = True, durable: bool = True) -> "OwnedCatalog":
         """Every owner directory opened in this process."""
+        from catalog.owner_actor import open_or_restore
         from catalog.owner_store import OwnerStore
 
         stores: list[Any] = []
@@ -97,8 +98,11 @@ class OwnedCatalog:
                 if read_only and not path.exists():
                     raise CatalogNotFoundError(f"no catalog at {path}: register something first "
                                                "(e.g. `haybale ingest files DIR`) or point --root at a deployment")
-                stores.append(OwnerStore(path, i, meta, read_only=read_only, create=create, durable=durable,
-                                         root=root))
+                if read_only:
+                    stores.append(OwnerStore(path, i, meta, read_only=True, create=create, durable=durable,
+                                             root=root))
+                else:  # a directory lost with its node's disk comes back from the owner's checkpoint
+                    stores.append(open_or_restore(root, meta, i, path, create=create, durable=durable)[0])
         except BaseException:
             for s in stores:
                 s.close()

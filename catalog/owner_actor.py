@@ -5,8 +5,9 @@ cache, and must not take a CPU a split needs); ``max_restarts=-1`` and ``max_tas
 restarts a dead owner (on another node if its node died) and retries the calls in flight, which is
 safe because every owner call is idempotent (registration by key and digest, marks and deletes by
 key, reads). A restarted owner reopens its directory: the embedded catalog replays its journal, so
-every acknowledged write is there (when the directory is on the dead node's local disk, restoring it
-from a checkpoint is not built yet: see catalog/CLUSTER.md).
+every acknowledged write is there. When the directory was on a dead node's local disk, the owner is
+restored from its latest checkpoint on the root plus what was registered since
+(:func:`open_or_restore`, :mod:`catalog.owner_checkpoint`).
 
 Owners ask for a small share of the custom resource ``catalog_disk`` when the cluster offers it, so
 they land on nodes that have the catalog disk; the embedded default's local head offers it.
@@ -14,42 +15,53 @@ Actor calls run one at a time (Ray's default), so an owner's writes are serializ
 """
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 NAMESPACE = "haybale"
 DISK_RESOURCE = "catalog_disk"
 DISK_SHARE = 0.001
+# set in a node's environment (its `ray start`) to put the owners it hosts in this directory instead of
+# the driver's --catalog-dir: the catalog disk is per node
+NODE_DISK_ENV = "HAYBALE_NODE_CATALOG_DIR"
 
 
 def _created_marker(root: str, catalog_id: str, owner: int) -> str:
     return f"{root.rstrip('/')}/catalog-owners/{catalog_id}/owner-{owner:04d}.json"
 
 
-def refuse_lost_directory(root: str, catalog_id: str, owner: int, directory: Path) -> None:
-    """Raise :class:`~catalog.errors.OwnerDiskLostError` if owner ``owner`` of a remote root held data
-    in a directory this node does not have: it lived on another node's disk (whose node died, or a
-    restart placed the owner elsewhere). Opening an empty store there would hide every key it held.
+def lost_directory(root: str, catalog_id: str, owner: int, directory: Path) -> bool:
+    """True if owner ``owner`` of a remote root held data in a directory this node does not have: it
+    lived on another node's disk (whose node died, or a restart placed the owner elsewhere). Opening an
+    empty store there would hide every key it held.
 
     A local root is shared by every node that may host an owner (a multi-node cluster refuses a local
     root otherwise), so only remote roots (``s3://``) keep the marker this checks."""
     from catalog.storage import is_local
 
     if is_local(root) or directory.exists():
-        return
+        return False
     import fsspec
 
     marker = _created_marker(root, catalog_id, owner)
     fs, path = fsspec.core.url_to_fs(marker)
-    if fs.exists(path):
+    return bool(fs.exists(path))
+
+
+def refuse_lost_directory(root: str, catalog_id: str, owner: int, directory: Path) -> None:
+    """Raise :class:`~catalog.errors.OwnerDiskLostError` if the owner's directory is lost
+    (:func:`lost_directory`); the owner actor calls it only when there is no checkpoint to restore."""
+    if lost_directory(root, catalog_id, owner, directory):
         from catalog.errors import OwnerDiskLostError
 
+        marker = _created_marker(root, catalog_id, owner)
         raise OwnerDiskLostError(
             f"owner {owner} of catalog {catalog_id} (root {root}) has no directory {directory} on this node, "
-            f"but it was created before ({marker}): its data is on another node's catalog disk. Restoring an "
-            "owner from a checkpoint is not built yet: bring that node (or its disk) back, or keep the "
-            "--catalog-dir on a volume every catalog_disk node mounts, or rebuild the catalog from the volumes "
-            "(`haybale catalog rebuild`)")
+            f"but it was created before ({marker}): its data is on another node's catalog disk, and it never "
+            "checkpointed to the root (`haybale catalog checkpoint`). Bring that node (or its disk) back, or "
+            "rebuild the catalog from the volumes (`haybale catalog rebuild`)")
 
 
 def record_directory(root: str, catalog_id: str, owner: int, directory: Path) -> None:
@@ -70,35 +82,131 @@ def record_directory(root: str, catalog_id: str, owner: int, directory: Path) ->
         write_atomic(marker, json.dumps({"owner": owner, "directory": str(directory), "host": socket.gethostname()}))
 
 
+def open_or_restore(root: str, meta: Any, owner: int, directory: Path,
+                    **options: Any) -> tuple[Any, dict[str, Any] | None]:
+    """Open owner ``owner``'s store in ``directory``; if the directory is lost (:func:`lost_directory`),
+    restore it first from the owner's latest checkpoint on the root and re-register what was registered
+    since (:mod:`catalog.owner_checkpoint`), or refuse (:class:`~catalog.errors.OwnerDiskLostError`)
+    when it never checkpointed. Returns the store and the restore's report (None: nothing restored)."""
+    from catalog.owner_store import OwnerStore
+
+    manifest = None
+    if lost_directory(root, meta.catalog_id, owner, directory):
+        from catalog.owner_checkpoint import download_checkpoint, latest_manifest
+
+        manifest = latest_manifest(root, meta.catalog_id, owner)
+        if manifest is None:
+            refuse_lost_directory(root, meta.catalog_id, owner, directory)
+        started = time.time()
+        download_checkpoint(root, manifest, directory)
+        download_seconds = time.time() - started
+    store = OwnerStore(directory, owner, meta, root=root, **options)
+    try:
+        record_directory(root, meta.catalog_id, owner, directory)
+        if manifest is None:
+            return store, None
+        from catalog.owner_checkpoint import RestoreReport, replay_since
+
+        report = RestoreReport(owner, manifest["seq"], manifest["records"], manifest["watermark"]["replay_from"],
+                               download_seconds=download_seconds)
+        replay_since(store, root, report.replay_from, report)
+        write_restore_report(root, meta.catalog_id, owner, report.as_dict())
+        return store, report.as_dict()
+    except BaseException:
+        store.close()
+        raise
+
+
 def owner_name(catalog_id: str, owner: int) -> str:
     return f"owner-{catalog_id}-{owner}"
 
 
+WRITE_METHODS = frozenset({"register", "register_batch", "mark_many", "delete_many", "volume_call"})
+CHECKPOINT_SECONDS = float(os.environ.get("HAYBALE_CHECKPOINT_SECONDS", "300"))
+
+
 class OwnerServer:
-    """The actor's body (decorated with ``ray.remote`` in :func:`owner_handles`)."""
+    """The actor's body (decorated with ``ray.remote`` in :func:`owner_handles`).
+
+    On a remote root an owner whose directory is missing on this node but which held data before is
+    restored from its latest checkpoint on the root plus what was registered since
+    (:mod:`catalog.owner_checkpoint`); with no checkpoint it refuses to start
+    (:class:`~catalog.errors.OwnerDiskLostError`). It checkpoints itself after a write when the last
+    checkpoint is ``HAYBALE_CHECKPOINT_SECONDS`` old (default 300; 0 = only on demand), remote roots only.
+    """
 
     def __init__(self, root: str, catalog_disk: str, owner: int) -> None:
         from catalog.catalog_meta import load_meta, owner_dir
-        from catalog.owner_store import OwnerStore
 
         meta = load_meta(root)
         if meta is None:
             raise RuntimeError(f"owner {owner}: root {root} has no catalog meta record")
-        directory = owner_dir(Path(catalog_disk), owner)
-        refuse_lost_directory(root, meta.catalog_id, owner, directory)
-        self.store = OwnerStore(directory, owner, meta, root=root)
-        record_directory(root, meta.catalog_id, owner, directory)
+        self.root = root
+        directory = owner_dir(Path(os.environ.get(NODE_DISK_ENV) or catalog_disk), owner)
+        self.store, self.restored = open_or_restore(root, meta, owner, directory)
+        self.last_checkpoint = time.monotonic()
 
     def call(self, method: str, *args: Any) -> Any:
-        return getattr(self.store, method)(*args)
+        result = getattr(self.store, method)(*args)
+        if method in WRITE_METHODS and CHECKPOINT_SECONDS > 0 and not _is_local(self.root) \
+                and time.monotonic() - self.last_checkpoint >= CHECKPOINT_SECONDS:
+            try:
+                self.checkpoint_to_root()
+            except Exception as exc:  # noqa: BLE001 - the write succeeded; the next write tries again
+                import sys
+
+                self.last_checkpoint = time.monotonic()
+                print(f"owner {self.store.owner}: checkpoint to {self.root} failed, retried after the next "
+                      f"{CHECKPOINT_SECONDS:.0f} s: {exc!r}", file=sys.stderr)
+        return result
+
+    def next_volume_number(self) -> int:
+        """Owner 0: the volume table's next number (every row below it is logged on the root)."""
+        return int(self.store.volume_call("next_number"))
+
+    def checkpoint_to_root(self, next_volume: int | None = None) -> dict[str, Any]:
+        """Checkpoint this owner to the root now (see :mod:`catalog.owner_checkpoint`); returns the
+        manifest written, with ``seconds`` taken. ``next_volume`` defaults to owner 0's next number."""
+        from catalog.owner_checkpoint import checkpoint_owner
+
+        if next_volume is None:
+            if self.store.owner == 0:
+                next_volume = self.next_volume_number()
+            else:
+                import ray
+
+                zero = ray.get_actor(owner_name(self.store.meta.catalog_id, 0), namespace=NAMESPACE)
+                next_volume = int(ray.get(zero.next_volume_number.remote()))
+        manifest = checkpoint_owner(self.store, self.root, next_volume)
+        self.last_checkpoint = time.monotonic()
+        return {k: v for k, v in manifest.items() if k not in ("files", "manifest_json")}
+
+    def restore_report(self) -> dict[str, Any] | None:
+        """What restoring this owner did when it started (None: it opened its own directory)."""
+        return self.restored
 
     def where(self) -> dict[str, Any]:
-        import os
-
         import ray
 
         return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
-                "directory": str(self.store.directory)}
+                "directory": str(self.store.directory), "restored": self.restored is not None}
+
+
+def _is_local(root: str) -> bool:
+    from catalog.storage import is_local
+
+    return is_local(root)
+
+
+def write_restore_report(root: str, catalog_id: str, owner: int, report: dict[str, Any]) -> None:
+    """Keep what a restore did on the root (operators and tests read it; the actor's log is per node)."""
+    import json
+
+    from catalog.owner_checkpoint import owner_prefix
+    from catalog.storage import write_atomic
+
+    write_atomic(f"{owner_prefix(root, catalog_id, owner)}/restores/{int(time.time() * 1000):016d}.json",
+                 json.dumps(report, sort_keys=True))
 
 
 def owner_handles(root: str, catalog_disk: Path, catalog_id: str, num_owners: int) -> list[Any]:

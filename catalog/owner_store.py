@@ -156,9 +156,18 @@ class OwnerStore:
             raise CatalogError(f"owner {self.owner} does not keep the volume table (owner 0 does)")
         if method == "rows":
             return list(self.catalog.volumes)
+        if method == "next_number":
+            return self.catalog.volumes.next_number()
         if method not in ("add", "update", "get", "number_of"):
             raise CatalogError(f"unknown volume-table call {method!r}")
-        return getattr(self.catalog.volumes, method)(*args)
+        result = getattr(self.catalog.volumes, method)(*args)
+        if method in ("add", "update") and self.root is not None:
+            from catalog.owner_checkpoint import log_volume_row_of
+
+            # the root keeps every row too, so a restored owner 0 gets back rows newer than its checkpoint
+            log_volume_row_of(self.root, self.meta.catalog_id, self.catalog.volumes,
+                              result if method == "add" else args[0])
+        return result
 
     def close(self) -> None:
         self.catalog.close()

@@ -59,6 +59,24 @@ class VolumeTable:
             self._cache[number] = record
             return number
 
+    def next_number(self) -> int:
+        """The number the next new volume will get."""
+        raw = self.db.get(_NEXT)
+        return _NUM.unpack(raw)[0] if raw else 1
+
+    def restore_row(self, record: dict[str, Any]) -> None:
+        """Put back a row (with its ``number`` and ``url``) kept elsewhere, e.g. the root's copy of the
+        table after this one was restored from an older checkpoint; numbers after it stay unused."""
+        number = int(record["number"])
+        with self._lock:
+            batch = rd.WriteBatch(raw_mode=True)
+            batch.put(_VOL + _NUM.pack(number), json.dumps(record).encode())
+            batch.put(_BY_URL + str(record["url"]).encode(), _NUM.pack(number))
+            if number >= self.next_number():
+                batch.put(_NEXT, _NUM.pack(number + 1))
+            self.db.write(batch, self._sync)
+            self._cache[number] = dict(record)
+
     def update(self, number: int, info: dict[str, Any]) -> None:
         record = dict(self.get(number), **info)
         self.db.put(_VOL + _NUM.pack(number), json.dumps(record).encode(), self._sync)

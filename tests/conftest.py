@@ -22,7 +22,8 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # Tests that start several Ray nodes on fixed loopback addresses and worker-port ranges
 # (tests/multinode.py) run in one pytest worker, one after another (`make test` runs two workers,
 # `--dist loadgroup`).
-_LOOPBACK_CLUSTER_FILES = ("test_multinode_owners.py", "test_multinode.py", "test_s3_root.py")
+_LOOPBACK_CLUSTER_FILES = ("test_multinode_owners.py", "test_multinode.py", "test_s3_root.py",
+                           "test_multinode_submit.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -52,7 +52,16 @@ def _free_port() -> int:
 class LoopbackCluster:
     """A head node (no CPUs) and ``workers`` worker nodes with ``cpus_per_worker`` CPUs each."""
 
-    def __init__(self, workers: int = 2, cpus_per_worker: int = 1, start_timeout: float = 120) -> None:
+    def __init__(self, workers: int = 2, cpus_per_worker: int = 1, start_timeout: float = 120, *,
+                 jobs_api: bool = False, node_env: dict[int, dict[str, str]] | None = None,
+                 resources: dict[int, dict[str, float]] | None = None) -> None:
+        """``jobs_api``: the head runs the dashboard, so ``ray job submit`` works (:attr:`dashboard_url`);
+        ``node_env``: extra environment of node ``i`` (0 = the head), e.g. its own catalog disk;
+        ``resources``: custom resources node ``i`` offers (``ray start --resources``)."""
+        self.jobs_api = jobs_api
+        self.node_env = node_env or {}
+        self.resources = resources or {}
+        self.dashboard_port = _free_port() if jobs_api else 0
         self.workers = workers
         self.cpus_per_worker = cpus_per_worker
         self.start_timeout = start_timeout
@@ -68,10 +77,18 @@ class LoopbackCluster:
         """The GCS address drivers connect to (``ray.init(address=...)``, ``--address``)."""
         return f"{HEAD_IP}:{self.gcs_port}"
 
+    @property
+    def dashboard_url(self) -> str:
+        """The jobs API (``RAY_API_SERVER_ADDRESS``) when started with ``jobs_api``."""
+        return f"http://{HEAD_IP}:{self.dashboard_port}"
+
     def env(self) -> dict[str, str]:
         """Environment for drivers of this cluster. Its nodes share this machine's disk, as a shared mount
         would on a real cluster, so a local root is allowed (``HAYBALE_SHARED_LOCAL_ROOT=1``)."""
-        return {**os.environ, "RAY_ADDRESS": self.address, "RAY_AUTH_MODE": "token", "HAYBALE_SHARED_LOCAL_ROOT": "1"}
+        env = {**os.environ, "RAY_ADDRESS": self.address, "RAY_AUTH_MODE": "token", "HAYBALE_SHARED_LOCAL_ROOT": "1"}
+        if self.jobs_api:
+            env["RAY_API_SERVER_ADDRESS"] = self.dashboard_url
+        return env
 
     def _node_command(self, index: int) -> list[str]:
         ip = f"127.0.0.{2 + index}"
@@ -83,8 +100,12 @@ class LoopbackCluster:
                    "--metrics-export-port", str(_free_port()), "--dashboard-agent-listen-port", str(_free_port()),
                    "--dashboard-agent-grpc-port", str(_free_port()), "--runtime-env-agent-port", str(_free_port()),
                    "--min-worker-port", str(low), "--max-worker-port", str(low + _WORKER_PORT_SPAN - 1)]
+        if index in self.resources:
+            command += ["--resources", json.dumps(self.resources[index])]
         if index == 0:
-            return command + ["--head", "--port", str(self.gcs_port), "--num-cpus", "0", "--include-dashboard", "false",
+            dashboard = (["--include-dashboard", "true", "--dashboard-host", HEAD_IP, "--dashboard-port",
+                          str(self.dashboard_port)] if self.jobs_api else ["--include-dashboard", "false"])
+            return command + ["--head", "--port", str(self.gcs_port), "--num-cpus", "0", *dashboard,
                               "--ray-client-server-port", str(_free_port())]
         return command + ["--address", self.address, "--num-cpus", str(self.cpus_per_worker)]
 
@@ -92,8 +113,9 @@ class LoopbackCluster:
         command = self._node_command(index)
         log = open(Path(self.temp_dirs[-1]) / "ray-start.log", "wb")
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        env = {**os.environ, "RAY_AUTH_MODE": "token", "PATH": path, **self.node_env.get(index, {})}
         self.procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                           env={**os.environ, "RAY_AUTH_MODE": "token", "PATH": path}))
+                                           env=env))
 
     def start(self) -> "LoopbackCluster":
         try:
@@ -102,6 +124,8 @@ class LoopbackCluster:
             for index in range(1, self.workers + 1):
                 self._launch(index)
             self.nodes = self._wait_for_nodes(self.workers + 1)
+            if self.jobs_api:
+                self._wait_for_jobs_api()
         except BaseException:
             self.stop()
             raise
@@ -124,6 +148,25 @@ class LoopbackCluster:
             last = probe.stderr[-2000:]
             time.sleep(1)
         raise RuntimeError(f"the cluster did not reach {count} nodes in {self.start_timeout} s: {last}\n{self.log_tail()}")
+
+    def _wait_for_jobs_api(self) -> None:
+        """Until the head's jobs API answers (with Ray's token: ~/.ray/auth_token)."""
+        import urllib.request
+
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            request = urllib.request.Request(self.dashboard_url + "/api/jobs/")
+            token_file = Path.home() / ".ray" / "auth_token"
+            if token_file.exists():
+                request.add_header("Authorization", "Bearer " + token_file.read_text().strip())
+            try:
+                with urllib.request.urlopen(request, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the jobs API at {self.dashboard_url} did not answer in {self.start_timeout} s")
 
     def _remember_descendants(self) -> None:
         for proc in self.procs:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.errors import CatalogError
 from haybale.cli import output
+from haybale.cli.checkpoint_command import add_checkpoint_command
 from haybale.cli.options import add_url_option, command, positive_int
 from haybale.cli.serve_command import add_serve_options, cmd_serve
 from haybale.cli.stores import (
@@ -67,6 +68,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--serial", action="store_true",
                    help="rebuild in this process, one volume after the other, without Ray (the reference "
                         "the parallel job is tested against)")
+
+    add_checkpoint_command(cmds, command)
 
     p = command(cmds, "delete", "remove keys from the catalog (volume bytes are not touched)", cmd_delete)
     p.add_argument("keys", nargs="+", metavar="KEY")

@@ -1,0 +1,326 @@
+"""Owner checkpoints on the root, and restoring a lost owner from them (issue 10).
+
+An owner's directory lives on its node's local disk; when the node dies the directory goes with it.
+So each owner copies its RocksDB databases to the root as **immutable files uploaded incrementally**
+and a small manifest per checkpoint::
+
+    ROOT/catalog-checkpoints/<catalog_id>/owner-NNNN/files/<token>-<db>-<file>   immutable, never rewritten
+    ROOT/catalog-checkpoints/<catalog_id>/owner-NNNN/manifests/<seq:010d>.json   one per checkpoint, written last
+    ROOT/catalog-checkpoints/<catalog_id>/volume-rows/<number:010d>.json         every volume-table row (owner 0)
+
+A checkpoint flushes the owner (memtables to SST files; the journal is then empty), takes a RocksDB
+checkpoint (hard links) of its shard and, for owner 0, of its volume table, and uploads the files the
+root does not have yet: SST files are immutable and never renumbered within one directory's life, so
+each is uploaded once (``checkpoint-state.json`` in the owner directory remembers which); the small
+MANIFEST/OPTIONS/CURRENT files are uploaded per checkpoint. ``<token>`` is fresh for every directory
+(a restored directory gets a new one), so a file number RocksDB reuses after a restore never collides
+with a file the lost directory uploaded. The manifest goes last: a checkpoint is visible only whole.
+
+**Watermark.** Volume numbers grow in the order volumes are sealed, and a sealed volume's row is
+logged on the root (``volume-rows/``) before any of its records is registered. A checkpoint records
+the next volume number at its start; a restore re-registers, from the sidecars of the logged volumes,
+every record of the volumes numbered from the checkpoint's ``replay_from``: the next number of the
+latest earlier checkpoint taken at least ``GRACE`` seconds before (default 600 s). That covers a
+registration acknowledged after the checkpoint whose volume was sealed a little before it, as long as
+no registration lands more than ``GRACE`` after its volume was sealed (the workers register right
+after sealing, in the same task). Registration is idempotent by key and digest, so records the
+checkpoint already holds are counted unchanged. Owner 0's restore puts the logged rows back into its
+volume table with their numbers.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import numpy as np
+
+from catalog.storage import write_atomic
+
+STATE_NAME = "checkpoint-state.json"
+GRACE_SECONDS = float(os.environ.get("HAYBALE_CHECKPOINT_GRACE_SECONDS", "600"))
+KEEP = int(os.environ.get("HAYBALE_CHECKPOINTS_KEPT", "3"))  # checkpoints kept per owner (older ones deleted)
+HISTORY = 64  # (time, next volume) pairs of earlier checkpoints kept in each manifest
+DATABASES = ("shard-0000", "volumes")  # an owner directory's RocksDB databases (volumes: owner 0's table)
+
+
+def checkpoints_url(root: str, catalog_id: str) -> str:
+    return f"{root.rstrip('/')}/catalog-checkpoints/{catalog_id}"
+
+
+def owner_prefix(root: str, catalog_id: str, owner: int) -> str:
+    """Where owner ``owner``'s checkpoints live on the root."""
+    return f"{checkpoints_url(root, catalog_id)}/owner-{owner:04d}"
+
+
+# -- the volume-row log (owner 0 writes it as rows change) -----------------------------------------
+def log_volume_row(root: str, catalog_id: str, row: dict[str, Any]) -> None:
+    """Write volume-table row ``row`` (with its ``number``) to the root, whole or not at all."""
+    write_atomic(f"{checkpoints_url(root, catalog_id)}/volume-rows/{int(row['number']):010d}.json",
+                 json.dumps(row, sort_keys=True))
+
+
+def log_volume_row_of(root: str, catalog_id: str, table: Any, number: int) -> None:
+    """Log row ``number`` of volume table ``table`` on a remote root (a local root's owner directories
+    are on the root's own disk, so its table needs no second copy there)."""
+    from catalog.storage import is_local
+
+    if not is_local(root):
+        log_volume_row(root, catalog_id, table.get(number))
+
+
+def logged_volume_rows(root: str, catalog_id: str, start: int = 1) -> list[dict[str, Any]]:
+    """The logged volume rows numbered ``>= start``, by number."""
+    fs, base = fsspec.core.url_to_fs(f"{checkpoints_url(root, catalog_id)}/volume-rows")
+    try:
+        fs.invalidate_cache(base)  # s3fs caches listings per process: an owner lives long
+        names = fs.ls(base, detail=False)
+    except FileNotFoundError:
+        return []
+    wanted = sorted(p for p in names if p.endswith(".json") and int(p.rsplit("/", 1)[-1][:-5]) >= start)
+    if not wanted:
+        return []
+    texts = fs.cat(wanted)
+    return [json.loads(texts[p]) for p in wanted]
+
+
+# -- taking a checkpoint ---------------------------------------------------------------------------
+def _load_state(directory: Path) -> dict[str, Any]:
+    path = directory / STATE_NAME
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"token": uuid.uuid4().hex[:12], "uploaded": {}, "seq": 0, "history": []}
+
+
+def _save_state(directory: Path, state: dict[str, Any]) -> None:
+    tmp = directory / (STATE_NAME + ".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, directory / STATE_NAME)
+
+
+def replay_start(history: list[list[float]], now: float, grace: float) -> int:
+    """The first volume number a restore from a checkpoint taken at ``now`` re-registers: the next
+    number of the latest earlier checkpoint at least ``grace`` seconds old (1 if none)."""
+    old = [int(nxt) for at, nxt in history if at <= now - grace]
+    return max(old) if old else 1
+
+
+def _pruned(history: list[list[float]], now: float, grace: float) -> list[list[float]]:
+    """The entries a later :func:`replay_start` can still pick: the newest one at least ``grace`` old
+    and every newer one (at most ``HISTORY``)."""
+    old = [h for h in history if h[0] <= now - grace]
+    return (old[-1:] + [h for h in history if h[0] > now - grace])[-HISTORY:]
+
+
+def checkpoint_owner(store: Any, root: str, next_volume: int, *, grace: float | None = None) -> dict[str, Any]:
+    """Checkpoint :class:`~catalog.owner_store.OwnerStore` ``store`` to ``root``; ``next_volume`` is
+    the volume table's next number, read before this call. Returns the manifest written. The caller
+    serializes this with the store's writes (the owner actor runs one call at a time)."""
+    import rocksdict as rd
+
+    started = time.time()
+    grace = GRACE_SECONDS if grace is None else grace
+    directory = Path(store.directory)
+    catalog = store.catalog
+    catalog.checkpoint()  # memtables to SST files, journal emptied: the databases hold everything acknowledged
+    catalog.volumes.db.flush(wait=True)
+    state = _load_state(directory)
+    prefix = owner_prefix(root, store.meta.catalog_id, store.owner)
+    # after the root's newest: a directory that never checkpointed (a rebuilt one) must not hide behind it
+    seq = max(int(state["seq"]), _latest_seq(root, store.meta.catalog_id, store.owner)) + 1
+    fs, base = fsspec.core.url_to_fs(prefix)
+    scratch = directory / ".checkpoint-scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    files: dict[str, dict[str, str]] = {}
+    uploaded_bytes = reused_bytes = 0
+    try:
+        databases = {"shard-0000": catalog.shards[0].db}
+        if store.owner == 0:
+            databases["volumes"] = catalog.volumes.db
+        for name, db in databases.items():
+            target = scratch / name
+            rd.Checkpoint(db).create_checkpoint(str(target))  # hard links of the live SST files
+            files[name] = {}
+            for entry in sorted(os.listdir(target)):
+                local = target / entry
+                immutable = entry.endswith(".sst")
+                known = state["uploaded"].get(f"{name}/{entry}") if immutable else None
+                if known is not None:
+                    files[name][entry] = known
+                    reused_bytes += local.stat().st_size
+                    continue
+                suffix = entry if immutable else f"c{seq:010d}-{entry}"
+                obj = f"files/{state['token']}-{name}-{suffix}"
+                fs.put_file(str(local), f"{base}/{obj}")
+                uploaded_bytes += local.stat().st_size
+                files[name][entry] = obj
+                if immutable:
+                    state["uploaded"][f"{name}/{entry}"] = obj
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    # forget uploads of files no longer live (compacted away): they are never listed again
+    live = {f"{name}/{entry}" for name, entries in files.items() for entry in entries}
+    state["uploaded"] = {k: v for k, v in state["uploaded"].items() if k in live}
+    history = _pruned(state.get("history", []), started, grace)
+    manifest = {
+        "catalog_id": store.meta.catalog_id, "owner": store.owner, "seq": seq, "token": state["token"],
+        "created": started, "epoch": store.epoch, "records": catalog.shards[0].count(),
+        "watermark": {"time": started, "next_volume": int(next_volume),
+                      "replay_from": min(replay_start(history, started, grace), int(next_volume))},
+        "manifest_json": (directory / "manifest.json").read_text(),
+        "files": files, "uploaded_bytes": uploaded_bytes, "reused_bytes": reused_bytes,
+    }
+    write_atomic(f"{prefix}/manifests/{seq:010d}.json", json.dumps(manifest, sort_keys=True))
+    state["seq"] = seq
+    state["history"] = history + [[started, int(next_volume)]]
+    _save_state(directory, state)
+    manifest["deleted_files"] = retain(root, store.meta.catalog_id, store.owner)
+    manifest["seconds"] = time.time() - started
+    return manifest
+
+
+def retain(root: str, catalog_id: str, owner: int, keep: int | None = None) -> int:
+    """Delete owner ``owner``'s checkpoints but the newest ``keep`` (default ``KEEP``, at least 2, so a
+    restore reading the previous one while a new one lands still finds its files), then every file
+    none of the kept manifests names (compacted-away SST files; uploads of a lost directory after its
+    last manifest). Returns how many files were deleted."""
+    keep = max(2, KEEP if keep is None else keep)
+    fs, names = _manifest_names(root, catalog_id, owner)
+    if len(names) <= keep:
+        return 0
+    kept = names[-keep:]
+    texts = fs.cat(kept)
+    wanted = {obj for p in kept for entries in json.loads(texts[p])["files"].values() for obj in entries.values()}
+    _, base = fsspec.core.url_to_fs(owner_prefix(root, catalog_id, owner))
+    fs.invalidate_cache(f"{base}/files")
+    stale = [p for p in fs.ls(f"{base}/files", detail=False) if p[len(base) + 1:] not in wanted]
+    stale += names[:-keep]
+    if stale:
+        fs.rm(stale)
+    return len(stale) - (len(names) - keep)
+
+
+# -- restoring -------------------------------------------------------------------------------------
+def _manifest_names(root: str, catalog_id: str, owner: int) -> tuple[Any, list[str]]:
+    fs, base = fsspec.core.url_to_fs(f"{owner_prefix(root, catalog_id, owner)}/manifests")
+    try:
+        fs.invalidate_cache(base)
+        return fs, sorted(p for p in fs.ls(base, detail=False) if p.endswith(".json"))
+    except FileNotFoundError:
+        return fs, []
+
+
+def _latest_seq(root: str, catalog_id: str, owner: int) -> int:
+    names = _manifest_names(root, catalog_id, owner)[1]
+    return int(names[-1].rsplit("/", 1)[-1][:-5]) if names else 0
+
+
+def latest_manifest(root: str, catalog_id: str, owner: int) -> dict[str, Any] | None:
+    """The newest complete checkpoint manifest of owner ``owner`` (None if it never checkpointed)."""
+    fs, names = _manifest_names(root, catalog_id, owner)
+    return json.loads(fs.cat_file(names[-1])) if names else None
+
+
+@dataclass
+class RestoreReport:
+    """What a restore did: the checkpoint used and what was re-registered since its watermark."""
+
+    owner: int
+    checkpoint_seq: int
+    checkpoint_records: int
+    replay_from: int
+    volumes_replayed: int = 0
+    records_replayed: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    volume_rows_restored: int = 0
+    not_replayed: list[dict[str, Any]] = field(default_factory=list)
+    download_seconds: float = 0.0
+    replay_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def download_checkpoint(root: str, manifest: dict[str, Any], directory: Path) -> None:
+    """Materialize checkpoint ``manifest`` as owner directory ``directory`` (which must not exist):
+    files fetched into ``<directory>.restoring``, then one rename. The new directory gets a fresh
+    token and knows its SST files are already on the root."""
+    prefix = owner_prefix(root, manifest["catalog_id"], manifest["owner"])
+    fs, base = fsspec.core.url_to_fs(prefix)
+    staging = directory.with_name(directory.name + ".restoring")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    uploaded: dict[str, str] = {}
+    for name, entries in manifest["files"].items():
+        (staging / name).mkdir()
+        for entry, obj in entries.items():
+            fs.get_file(f"{base}/{obj}", str(staging / name / entry))
+            if entry.endswith(".sst"):
+                uploaded[f"{name}/{entry}"] = obj
+    (staging / "manifest.json").write_text(manifest["manifest_json"])
+    _save_state(staging, {"token": uuid.uuid4().hex[:12], "uploaded": uploaded, "seq": int(manifest["seq"]),
+                          "history": [[manifest["watermark"]["time"], manifest["watermark"]["next_volume"]]]})
+    os.replace(staging, directory)
+
+
+def replay_since(store: Any, root: str, replay_from: int, report: RestoreReport) -> None:
+    """Re-register into ``store`` the records of its slots from every logged volume numbered
+    ``>= replay_from`` (owner 0 first puts the rows back into its volume table). A volume whose records
+    cannot be read back is listed in ``report.not_replayed`` with the reason (never skipped silently)."""
+    from catalog.bulk import prepare_bulk
+    from catalog.catalog_meta import slots_of_ids
+    from catalog.cdxj import CdxEntry, parse_cdxj, sidecar_url
+    from catalog.keys import canonical_key, key_id
+    from catalog.location import Location
+
+    started = time.time()
+    slot_owner = store.meta.slot_owner()
+    rows = logged_volume_rows(root, store.meta.catalog_id, replay_from)
+    if store.owner == 0:
+        for row in rows:
+            store.catalog.volumes.restore_row(row)
+            report.volume_rows_restored += 1
+    latest: dict[str, Location] = {}  # by canonical key, in volume order: a later volume's record wins
+    for row in rows:
+        if row.get("dropped"):
+            continue  # swept: none of its records is referenced
+        side = row.get("sidecar") or sidecar_url(row["url"])
+        try:
+            fs, path = fsspec.core.url_to_fs(side)
+            text = fs.cat_file(path).decode("utf-8")
+        except (FileNotFoundError, UnicodeDecodeError, OSError) as exc:
+            report.not_replayed.append({"volume": row["number"], "url": row["url"],
+                                        "reason": f"sidecar {side} unreadable ({exc}): run `haybale catalog rebuild`"})
+            continue
+        entries = []
+        for item in parse_cdxj(text, side):
+            if isinstance(item, CdxEntry):
+                entries.append(item)
+            else:
+                report.not_replayed.append({"volume": row["number"], "url": row["url"], "reason": item[1]})
+        canon = [canonical_key(e.key) for e in entries]
+        if canon:
+            ids = np.frombuffer(b"".join(key_id(k) for k in canon), np.uint8).reshape(-1, 16)
+            ours = slot_owner[slots_of_ids(ids)] == store.owner
+            number = int(row["number"])
+            for keep, key, e in zip(ours.tolist(), canon, entries):
+                if keep:
+                    latest.pop(key, None)  # re-inserted last: the dict's order stays volume order
+                    latest[key] = Location(number, e.offset, e.length, e.digest)
+        report.volumes_replayed += 1
+    if latest:
+        # one prepared, sorted batch: SST files when it is big, the journal when small (as the workers send)
+        batch = prepare_bulk(list(latest), list(latest.values()), slot_owner.tolist()).shards[store.owner]
+        added, updated, unchanged = store.register_batch(batch, store.epoch)
+        report.records_replayed = len(latest)
+        report.added, report.updated, report.unchanged = added, updated, unchanged
+    report.replay_seconds = time.time() - started

@@ -41,7 +41,7 @@ from typing import Any
 import fsspec
 import numpy as np
 
-from catalog.storage import write_atomic
+from catalog.storage import is_local, write_atomic
 
 STATE_NAME = "checkpoint-state.json"
 GRACE_SECONDS = float(os.environ.get("HAYBALE_CHECKPOINT_GRACE_SECONDS", "600"))
@@ -135,6 +135,8 @@ def checkpoint_owner(store: Any, root: str, next_volume: int, *, grace: float | 
     # after the root's newest: a directory that never checkpointed (a rebuilt one) must not hide behind it
     seq = max(int(state["seq"]), _latest_seq(root, store.meta.catalog_id, store.owner)) + 1
     fs, base = fsspec.core.url_to_fs(prefix)
+    if is_local(root):  # a local filesystem does not create parents on put (object stores have none)
+        os.makedirs(f"{base}/files", exist_ok=True)
     scratch = directory / ".checkpoint-scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()

@@ -291,6 +291,10 @@ def _demo(argv: list[str] | None = None) -> int:
         service.wait(timeout=30)
     print(f"  service stopped (exit {service.returncode})")
 
+    print("\n== 10b. checkpoint every catalog owner to the root (SST files uploaded once, manifest last; a lost "
+          "owner restores from it plus the volumes sealed since) ==")
+    run(["catalog", "checkpoint"], root)
+
     print("\n== 11. stop the root's local Ray head (job commands started it; it also stops after 15 idle minutes) ==")
     run(["cluster", "status"], root)
     run(["down"], root)

@@ -69,3 +69,49 @@ def test_the_latest_warc_date_wins_a_race_whatever_the_order(tmp_path: Path, ray
         b.close()
         if meta is not None:
             stop_owners(meta.catalog_id, meta.num_owners)
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("first_date", [OLD, NEW])
+def test_a_warc_split_registered_from_a_worker_keeps_the_latest_date_in_a_race(
+        tmp_path: Path, ray_session: None, monkeypatch: pytest.MonkeyPatch, first_date: str) -> None:
+    """The WARC job's own per-split path (ingest.warc_registration, what its workers run): A's split
+    looks its keys up, B registers its captures, then A writes — conditionally, so A's decision made
+    against the old catalog is taken again against B's captures."""
+    from catalog.catalog_meta import load_meta
+    from catalog.owner_actor import stop_owners
+    from ingest.warc_indexing import WarcSplitResult
+    from ingest.warc_registration import register_warc_split
+
+    second_date = NEW if first_date == OLD else OLD
+    root = str(tmp_path / "root")
+    a, b = Store(root, cluster=True), Store(root, cluster=True)
+    try:
+        sealed_a, sealed_b = _seal(a, first_date, "a"), _seal(b, second_date, "b")
+        split = WarcSplitResult(split=0, sealed=[sealed_a], repack_sources=[(0, n) for n in range(len(URLS))],
+                                repack_dates=[first_date] * len(URLS))
+        real_get_many = a.catalog.get_many
+        raced: list[bool] = []
+
+        def a_looks_up_then_b_registers(keys: list[str]) -> Any:
+            found = real_get_many(keys)
+            if not raced:
+                raced.append(True)
+                b.register_sealed(sealed_b, dates=[second_date] * len(URLS))  # lands between A's read and write
+            return found
+        monkeypatch.setattr(a.catalog, "get_many", a_looks_up_then_b_registers)
+        registration, fields = register_warc_split(a, split, "race")
+        monkeypatch.undo()
+        assert raced
+        later = sealed_a if first_date == NEW else sealed_b
+        for url, loc in zip(URLS, a.get_many(URLS)):
+            assert loc is not None and a.volume_url(loc.volume) == later.url, f"{url}: the earlier capture won"
+            assert a.read(url)[0].header("WARC-Date") == NEW
+        assert a.stats()["records"] == len(URLS)
+        assert fields["captures_replaced"] == len(URLS)  # each URL had two captures, one replaced
+    finally:
+        meta = load_meta(root)
+        a.close()
+        b.close()
+        if meta is not None:
+            stop_owners(meta.catalog_id, meta.num_owners)

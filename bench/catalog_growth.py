@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.catalog_bench import single_latencies
 from bench.growth_keys import make_locations, make_urls
 from catalog.bulk import ShardBatch, prepare_bulk
 from catalog.catalog_meta import CatalogMeta
@@ -103,13 +104,9 @@ def table_memory(owner: OwnerStore) -> dict[str, int]:
 
 
 def latencies(fn: Any, keys: list[str]) -> tuple[float, float]:
-    lat = []
-    for k in keys:
-        t0 = time.perf_counter_ns()
-        fn(k)
-        lat.append(time.perf_counter_ns() - t0)
-    lat.sort()
-    return lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000
+    """(p50, p99) in µs of ``fn(key)`` over ``keys`` (bench.catalog_bench's measurement)."""
+    lat = single_latencies(fn, keys)
+    return lat["p50_us"], lat["p99_us"]
 
 
 def sample_from_listing(owner: OwnerStore, k: int, rng: random.Random) -> list[str]:

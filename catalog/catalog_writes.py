@@ -119,6 +119,15 @@ class CatalogWrites:
         self._commit(ops, {})
         return len(rows)
 
+    def clear_marks(self, keys: Iterable[str]) -> None:
+        """Remove the marks of ``keys`` (absent marks are fine); the locations stay."""
+        self._require_writable()
+        ops: dict[int, list[list[Any]]] = {}
+        for key in dict.fromkeys(canonical_key(k) for k in keys):
+            kid = key_id(key)
+            ops.setdefault(self.shard_of(kid), []).append([_MARKS, kid, None])
+        self._commit(ops, {})
+
     def _commit(self, ops: dict[int, list[list[Any]]], deltas: dict[int, int]) -> None:
         if not ops:
             return

@@ -109,7 +109,17 @@ def open_or_restore(root: str, meta: Any, owner: int, directory: Path,
 
         report = RestoreReport(owner, manifest["seq"], manifest["records"], manifest["watermark"]["replay_from"],
                                download_seconds=download_seconds)
-        replay_since(store, root, report.replay_from, report)
+        from catalog.owner_edit_log import replay_edits
+
+        log, store.edit_log = store.edit_log, None  # what is replayed is in the log already
+        try:
+            replay_since(store, root, report.replay_from, report)
+            # then the marks, deletes and re-registrations logged since the same replay point
+            edits = replay_edits(store, root, int(manifest["watermark"].get("edits_from", 0)))
+        finally:
+            store.edit_log = log
+        report.edits = {k: v for k, v in edits.__dict__.items() if k != "unreadable"}
+        report.not_replayed += edits.unreadable  # listed with the reason, never skipped silently
         write_restore_report(root, meta.catalog_id, owner, report.as_dict())
         return store, report.as_dict()
     except BaseException:

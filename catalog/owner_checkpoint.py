@@ -26,6 +26,12 @@ no registration lands more than ``GRACE`` after its volume was sealed (the worke
 after sealing, in the same task). Registration is idempotent by key and digest, so records the
 checkpoint already holds are counted unchanged. Owner 0's restore puts the logged rows back into its
 volume table with their numbers.
+
+**Marks and deletes** are not in the sidecars: on a remote root each owner logs them on the root
+before applying them (:mod:`catalog.owner_edit_log`), and a checkpoint records the last one it holds
+(``edits_through``). A restore replays, after the volumes, the edits logged since the same replay
+point (``edits_from``: the ``edits_through`` of the checkpoint whose next volume is ``replay_from``),
+so a delete made before the checkpoint is not undone by re-registering its volume.
 """
 from __future__ import annotations
 
@@ -107,8 +113,19 @@ def _save_state(directory: Path, state: dict[str, Any]) -> None:
 def replay_start(history: list[list[float]], now: float, grace: float) -> int:
     """The first volume number a restore from a checkpoint taken at ``now`` re-registers: the next
     number of the latest earlier checkpoint at least ``grace`` seconds old (1 if none)."""
-    old = [int(nxt) for at, nxt in history if at <= now - grace]
-    return max(old) if old else 1
+    return replay_point(history, now, grace)[0]
+
+
+def replay_point(history: list[list[float]], now: float, grace: float) -> tuple[int, int]:
+    """(first volume number, last edit seq not replayed) of a restore from a checkpoint taken at
+    ``now``: those of the latest earlier checkpoint at least ``grace`` seconds old ((1, 0) if none:
+    everything is replayed). History entries are ``[time, next_volume, edits_through]`` (entries
+    written before the edit log have no third item: their edits are all replayed)."""
+    old = [h for h in history if h[0] <= now - grace]
+    if not old:
+        return 1, 0
+    latest = max(old, key=lambda h: int(h[1]))
+    return int(latest[1]), int(latest[2]) if len(latest) > 2 else 0
 
 
 def _pruned(history: list[list[float]], now: float, grace: float) -> list[list[float]]:
@@ -171,17 +188,23 @@ def checkpoint_owner(store: Any, root: str, next_volume: int, *, grace: float | 
     live = {f"{name}/{entry}" for name, entries in files.items() for entry in entries}
     state["uploaded"] = {k: v for k, v in state["uploaded"].items() if k in live}
     history = _pruned(state.get("history", []), started, grace)
+    replay_from, edits_from = replay_point(history, started, grace)
+    # every mark and delete applied so far is in the databases just copied (calls are serialized)
+    edits_through = store.edit_log.last_seq() if getattr(store, "edit_log", None) is not None else 0
     manifest = {
         "catalog_id": store.meta.catalog_id, "owner": store.owner, "seq": seq, "token": state["token"],
         "created": started, "epoch": store.epoch, "records": catalog.shards[0].count(),
         "watermark": {"time": started, "next_volume": int(next_volume),
-                      "replay_from": min(replay_start(history, started, grace), int(next_volume))},
+                      "replay_from": min(replay_from, int(next_volume)),
+                      "edits_through": edits_through, "edits_from": min(edits_from, edits_through)},
         "manifest_json": (directory / "manifest.json").read_text(),
         "files": files, "uploaded_bytes": uploaded_bytes, "reused_bytes": reused_bytes,
     }
     write_atomic(f"{prefix}/manifests/{seq:010d}.json", json.dumps(manifest, sort_keys=True))
     state["seq"] = seq
-    state["history"] = history + [[started, int(next_volume)]]
+    state["history"] = history + [[started, int(next_volume), edits_through]]
+    if getattr(store, "edit_log", None) is not None:
+        store.edit_log.forget_through(manifest["watermark"]["edits_from"])
     _save_state(directory, state)
     manifest["deleted_files"] = retain(root, store.meta.catalog_id, store.owner)
     manifest["seconds"] = time.time() - started
@@ -206,6 +229,11 @@ def retain(root: str, catalog_id: str, owner: int, keep: int | None = None) -> i
     stale += names[:-keep]
     if stale:
         fs.rm(stale)
+    from catalog.owner_edit_log import EditLog
+
+    if EditLog.wanted(root):  # edits before every kept checkpoint's replay point are never replayed again
+        oldest = min(int(json.loads(texts[p])["watermark"].get("edits_from", 0)) for p in kept)
+        EditLog(root, catalog_id, owner).prune_through(oldest)
     return len(stale) - (len(names) - keep)
 
 
@@ -245,6 +273,7 @@ class RestoreReport:
     unchanged: int = 0
     volume_rows_restored: int = 0
     not_replayed: list[dict[str, Any]] = field(default_factory=list)
+    edits: dict[str, Any] = field(default_factory=dict)  # catalog.owner_edit_log.EditReplay's counts
     download_seconds: float = 0.0
     replay_seconds: float = 0.0
 

@@ -27,6 +27,7 @@ from catalog.catalog import Catalog
 from catalog.catalog_meta import CatalogMeta, WrongEpochError, slots_of_ids
 from catalog.errors import CatalogError
 from catalog.location import LOCATION_SIZE, Location
+from catalog.owner_edit_log import EditLog
 
 BULK_MIN = 20_000  # a batch at least this big goes in as SST files; smaller ones through the journal
 
@@ -45,6 +46,8 @@ class OwnerStore:
                                     read_only=read_only, cache_bytes=cache_bytes, durable=durable,
                                     parallel_readers=0)
         self.set_meta(meta)
+        # marks and deletes go to the root too on a remote root, so a restore can replay them
+        self.edit_log = EditLog(root, meta.catalog_id, owner) if EditLog.wanted(root) and not read_only else None
 
     def set_meta(self, meta: CatalogMeta) -> None:
         """Adopt a (newer) meta record: the epoch and the slots this owner serves."""
@@ -111,11 +114,11 @@ class OwnerStore:
     # -- writes --------------------------------------------------------------------------------
     def register(self, entries: Sequence[tuple[str, bytes]], epoch: int) -> tuple[int, int, int]:
         """Register (canonical key, packed location) pairs; (added, updated, unchanged)."""
-        if entries:
-            self.check(epoch, _ids_of(k for k, _ in entries))
-        else:
-            self.check(epoch)
+        ids = _ids_of(k for k, _ in entries) if entries else None
+        self.check(epoch, ids)
         r = self.catalog.register_many((k, Location.unpack(v)) for k, v in entries)
+        if self.edit_log is not None and ids is not None:
+            self.edit_log.log_registrations(self.catalog, ids, lambda i: entries[i][0])
         return r.added, r.updated, r.unchanged
 
     def register_batch(self, batch: ShardBatch, epoch: int) -> tuple[int, int, int]:
@@ -123,14 +126,17 @@ class OwnerStore:
         ingest when it is big, the journal when it is small."""
         ids = np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)
         self.check(epoch, ids)
+        from catalog.listing import key_of_listing_entry
+
         if len(batch) >= BULK_MIN:
             r = register_bulk(self.catalog, BulkEntries({0: batch}), workers=1)
         else:
-            from catalog.listing import key_of_listing_entry
             locs = batch.locations
             r = self.catalog.register_many(
                 (key_of_listing_entry(batch.listing_at(i)), Location.unpack(locs[i * LOCATION_SIZE:(i + 1) * LOCATION_SIZE]))
                 for i in range(len(batch)))
+        if self.edit_log is not None:  # keys registered again after a recent delete: catalog.owner_edit_log
+            self.edit_log.log_registrations(self.catalog, ids, lambda i: key_of_listing_entry(batch.listing_at(i)))
         return r.added, r.updated, r.unchanged
 
     def register_if_unchanged(self, entries: Sequence[tuple[str, bytes, bytes | None]], epoch: int) -> Any:
@@ -141,10 +147,14 @@ class OwnerStore:
 
     def mark_many(self, rows: Sequence[tuple[str, str, str]], epoch: int) -> int:
         self.check(epoch, _ids_of(k for k, _, _ in rows) if rows else None)
+        if self.edit_log is not None:
+            self.edit_log.log_marks(self.catalog, rows)  # before applying: see catalog.owner_edit_log
         return self.catalog.mark_many(rows)
 
     def delete_many(self, keys: Sequence[str], epoch: int) -> int:
         self.check(epoch, _ids_of(keys) if keys else None)
+        if self.edit_log is not None:
+            self.edit_log.log_deletes(self.catalog, keys)
         return self.catalog.delete_many(keys)
 
     def checkpoint(self) -> None:

@@ -225,13 +225,30 @@ def owner_handles(root: str, catalog_disk: Path, catalog_id: str, num_owners: in
 
     actor = ray.remote(OwnerServer)
     resources = {DISK_RESOURCE: DISK_SHARE} if ray.cluster_resources().get(DISK_RESOURCE) else {}
+    placements = owner_placements(num_owners)
     handles = []
     for i in range(num_owners):
         handles.append(actor.options(
             name=owner_name(catalog_id, i), namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
             num_cpus=0, max_restarts=-1, max_task_retries=-1, resources=resources,
-            scheduling_strategy="SPREAD").remote(root, str(catalog_disk), i))
+            scheduling_strategy=placements[i]).remote(root, str(catalog_disk), i))
     return handles
+
+
+def owner_placements(num_owners: int) -> list[Any]:
+    """Where each owner should start: round-robin over the live nodes that offer the catalog disk
+    (all live nodes when none does), as soft node affinity, so owners spread evenly even when a node
+    is busy (``SPREAD`` alone weighs load and can put every owner on one node) and still start
+    elsewhere when their node is gone. ``SPREAD`` on a cluster of one node."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    disks = [n for n in alive if n.get("Resources", {}).get(DISK_RESOURCE)] or alive
+    nodes = [n["NodeID"] for n in sorted(disks, key=lambda n: (n.get("NodeManagerAddress", ""), n["NodeID"]))]
+    if len(nodes) < 2:
+        return ["SPREAD"] * num_owners
+    return [NodeAffinitySchedulingStrategy(node_id=nodes[i % len(nodes)], soft=True) for i in range(num_owners)]
 
 
 def stop_owners(catalog_id: str, num_owners: int) -> int:

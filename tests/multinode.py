@@ -54,10 +54,13 @@ class LoopbackCluster:
 
     def __init__(self, workers: int = 2, cpus_per_worker: int = 1, start_timeout: float = 120, *,
                  jobs_api: bool = False, node_env: dict[int, dict[str, str]] | None = None,
-                 resources: dict[int, dict[str, float]] | None = None) -> None:
+                 resources: dict[int, dict[str, float]] | None = None, venv_on_path: bool = True) -> None:
         """``jobs_api``: the head runs the dashboard, so ``ray job submit`` works (:attr:`dashboard_url`);
         ``node_env``: extra environment of node ``i`` (0 = the head), e.g. its own catalog disk;
-        ``resources``: custom resources node ``i`` offers (``ray start --resources``)."""
+        ``resources``: custom resources node ``i`` offers (``ray start --resources``);
+        ``venv_on_path=False``: the nodes' ``PATH`` lacks this interpreter's directory (Ray itself still
+        runs on it), so a job's ``python`` is whatever its runtime environment provides."""
+        self.venv_on_path = venv_on_path
         self.jobs_api = jobs_api
         self.node_env = node_env or {}
         self.resources = resources or {}
@@ -112,7 +115,9 @@ class LoopbackCluster:
     def _launch(self, index: int) -> None:
         command = self._node_command(index)
         log = open(Path(self.temp_dirs[-1]) / "ray-start.log", "wb")
-        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        here = str(Path(sys.executable).parent)
+        others = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and d != here]
+        path = os.pathsep.join(([here] if self.venv_on_path else []) + others)
         env = {**os.environ, "RAY_AUTH_MODE": "token", "PATH": path, **self.node_env.get(index, {})}
         self.procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                            env=env))

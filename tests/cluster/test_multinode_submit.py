@@ -91,13 +91,15 @@ def test_a_submitted_job_survives_a_node_sigkill_and_the_dead_nodes_owners_resto
     # (--entrypoint-resources catalog_disk 0.01, as in the README) may land on any; the victim is the
     # worker node that does not run the driver
     resources = {i: {"catalog_disk": 1} for i in range(3)}
+    # the nodes' PATH has no `python` with haybale's dependencies (venv_on_path=False): the job's runtime
+    # environment (deploy/runtime_env.yaml: this checkout + requirements.lock) provides the interpreter
     with LoopbackCluster(workers=2, cpus_per_worker=1, jobs_api=True, node_env=node_env,
-                         resources=resources) as cluster:
+                         resources=resources, venv_on_path=False) as cluster:
         placed = _probe(root, driver_dir, cluster, owners=6)["owners"]
         ray_bin = str(Path(sys.executable).with_name("ray"))
         submit = subprocess.Popen(
-            [ray_bin, "job", "submit", "--working-dir", ".", "--entrypoint-resources", '{"catalog_disk": 0.01}',
-             "--", "python", "-m", "haybale", "ingest", "files", str(src), "--root", root,
+            [ray_bin, "job", "submit", "--runtime-env", "deploy/runtime_env.yaml",
+             "--entrypoint-resources", '{"catalog_disk": 0.01}', "--", "python", "-m", "haybale", "ingest", "files", str(src), "--root", root,
              "--catalog-dir", str(driver_dir), "--run-id", "submitted", "--split-files", "40", "--json"],
             cwd=REPO, env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         driver_ip = _driver_ip(cluster)

@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
-import numpy as np
 
+from catalog.owner_replay import replay_since  # noqa: F401 - the restore's second step, re-exported
 from catalog.storage import is_local, write_atomic
 
 STATE_NAME = "checkpoint-state.json"
@@ -301,57 +301,3 @@ def download_checkpoint(root: str, manifest: dict[str, Any], directory: Path) ->
     _save_state(staging, {"token": uuid.uuid4().hex[:12], "uploaded": uploaded, "seq": int(manifest["seq"]),
                           "history": [[manifest["watermark"]["time"], manifest["watermark"]["next_volume"]]]})
     os.replace(staging, directory)
-
-
-def replay_since(store: Any, root: str, replay_from: int, report: RestoreReport) -> None:
-    """Re-register into ``store`` the records of its slots from every logged volume numbered
-    ``>= replay_from`` (owner 0 first puts the rows back into its volume table). A volume whose records
-    cannot be read back is listed in ``report.not_replayed`` with the reason (never skipped silently)."""
-    from catalog.bulk import prepare_bulk
-    from catalog.catalog_meta import slots_of_ids
-    from catalog.cdxj import CdxEntry, parse_cdxj, sidecar_url
-    from catalog.keys import canonical_key, key_id
-    from catalog.location import Location
-
-    started = time.time()
-    slot_owner = store.meta.slot_owner()
-    rows = logged_volume_rows(root, store.meta.catalog_id, replay_from)
-    if store.owner == 0:
-        for row in rows:
-            store.catalog.volumes.restore_row(row)
-            report.volume_rows_restored += 1
-    latest: dict[str, Location] = {}  # by canonical key, in volume order: a later volume's record wins
-    for row in rows:
-        if row.get("dropped"):
-            continue  # swept: none of its records is referenced
-        side = row.get("sidecar") or sidecar_url(row["url"])
-        try:
-            fs, path = fsspec.core.url_to_fs(side)
-            text = fs.cat_file(path).decode("utf-8")
-        except (FileNotFoundError, UnicodeDecodeError, OSError) as exc:
-            report.not_replayed.append({"volume": row["number"], "url": row["url"],
-                                        "reason": f"sidecar {side} unreadable ({exc}): run `haybale catalog rebuild`"})
-            continue
-        entries = []
-        for item in parse_cdxj(text, side):
-            if isinstance(item, CdxEntry):
-                entries.append(item)
-            else:
-                report.not_replayed.append({"volume": row["number"], "url": row["url"], "reason": item[1]})
-        canon = [canonical_key(e.key) for e in entries]
-        if canon:
-            ids = np.frombuffer(b"".join(key_id(k) for k in canon), np.uint8).reshape(-1, 16)
-            ours = slot_owner[slots_of_ids(ids)] == store.owner
-            number = int(row["number"])
-            for keep, key, e in zip(ours.tolist(), canon, entries):
-                if keep:
-                    latest.pop(key, None)  # re-inserted last: the dict's order stays volume order
-                    latest[key] = Location(number, e.offset, e.length, e.digest)
-        report.volumes_replayed += 1
-    if latest:
-        # one prepared, sorted batch: SST files when it is big, the journal when small (as the workers send)
-        batch = prepare_bulk(list(latest), list(latest.values()), slot_owner.tolist()).shards[store.owner]
-        added, updated, unchanged = store.register_batch(batch, store.epoch)
-        report.records_replayed = len(latest)
-        report.added, report.updated, report.unchanged = added, updated, unchanged
-    report.replay_seconds = time.time() - started

@@ -28,6 +28,7 @@ from catalog.catalog_writes import RegisterResult
 from catalog.errors import CatalogError
 from catalog.location import Location
 from catalog.owner_captures import register_checked
+from catalog.owner_replay import LATEST_CAPTURE
 from catalog.store import Store
 from ingest.registration import Registration
 from ingest.registration import register_split as register_volumes
@@ -37,10 +38,12 @@ from ingest.warc_indexing import WarcSplitResult
 def _volume_rows(store: Store, result: WarcSplitResult, run_id: str) -> tuple[list[int], list[int]]:
     """Volume-table numbers of the split's external files and sealed volumes (added if new)."""
     volumes = store.catalog.volumes
+    # "rule": a restore decides these records by WARC-Date too (catalog.owner_replay)
     external = [volumes.add(ext.url, {"kind": "external", "bytes": ext.size, "records": len(ext.records),
-                                      "sidecar": ext.index_url, "run_id": run_id}) for ext in result.external]
+                                      "sidecar": ext.index_url, "run_id": run_id, "rule": LATEST_CAPTURE})
+                for ext in result.external]
     sealed = [volumes.add(v.url, {"kind": "volume", "bytes": v.bytes, "records": len(v.records),
-                                  "sidecar": v.sidecar, **v.info}) for v in result.sealed]
+                                  "sidecar": v.sidecar, **v.info, "rule": LATEST_CAPTURE}) for v in result.sealed]
     return external, sealed
 
 

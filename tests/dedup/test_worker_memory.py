@@ -60,3 +60,20 @@ def test_pool_workers_apply_the_settings(tmp_path: Path) -> None:
     finally:
         executor.close()
     assert [r["applied"] for r in results] == [sys.platform.startswith("linux")] * 2
+
+
+def _pandas_loaded(work: WorkDir) -> dict[str, bool]:
+    import numpy as np
+    import pyarrow as pa
+
+    table = pa.table({"x": pa.array(np.arange(3))})  # what makes pyarrow look for pandas
+    return {"rows": table.num_rows, "pandas": sys.modules.get("pandas") is not None}
+
+
+def test_pool_workers_run_arrow_without_importing_pandas(tmp_path: Path) -> None:
+    executor = LocalExecutor(lambda line: None, processes=1)
+    try:
+        results = executor([("probe", _pandas_loaded, (WorkDir(str(tmp_path / "out"), "run"),))], "probe")
+    finally:
+        executor.close()
+    assert results[0]["rows"] == 3 and results[0]["pandas"] is False

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,18 +63,25 @@ def test_pool_workers_apply_the_settings(tmp_path: Path) -> None:
     assert [r["applied"] for r in results] == [sys.platform.startswith("linux")] * 2
 
 
-def _pandas_loaded(work: WorkDir) -> dict[str, bool]:
+def _probed_packages_loaded(work: WorkDir) -> dict[str, Any]:
     import numpy as np
     import pyarrow as pa
 
+    from dedup.minhash import MinHasher
+
     table = pa.table({"x": pa.array(np.arange(3))})  # what makes pyarrow look for pandas
-    return {"rows": table.num_rows, "pandas": sys.modules.get("pandas") is not None}
+    signatures = MinHasher().signatures(["a b c d e f g"])  # numba's first kernel load looks for scipy.linalg
+    return {"rows": table.num_rows, "signature": signatures[0].tolist(),
+            "loaded": sorted(name for name in ("pandas", "scipy.linalg") if sys.modules.get(name) is not None)}
 
 
-def test_pool_workers_run_arrow_without_importing_pandas(tmp_path: Path) -> None:
+def test_pool_workers_run_arrow_and_kernels_without_importing_pandas_or_scipy(tmp_path: Path) -> None:
+    from dedup.minhash import MinHasher
+
     executor = LocalExecutor(lambda line: None, processes=1)
     try:
-        results = executor([("probe", _pandas_loaded, (WorkDir(str(tmp_path / "out"), "run"),))], "probe")
+        results = executor([("probe", _probed_packages_loaded, (WorkDir(str(tmp_path / "out"), "run"),))], "probe")
     finally:
         executor.close()
-    assert results[0]["rows"] == 3 and results[0]["pandas"] is False
+    assert results[0]["rows"] == 3 and results[0]["loaded"] == []
+    assert results[0]["signature"] == MinHasher().signatures(["a b c d e f g"])[0].tolist()

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from dedup.errors import JobError
 from dedup.waves import Unit, ray_run_unit, run_unit
+from dedup.worker_memory import keep_freed_memory
 
 _RAY_UNIT: Any = None  # the Ray task wrapping ray_run_unit, made on first use (importing ray is slow)
 
@@ -73,12 +74,39 @@ class RayExecutor:
             raise JobError(f"stage {label} failed: {exc.cause if hasattr(exc, 'cause') else exc}") from exc
 
 
+# Packages that libraries import in a pool worker only to probe for them, never used by a unit:
+# pyarrow imports pandas on its first pa.array()/pa.table() call only to test whether the values
+# are pandas objects (~0.3 CPU s); numba imports scipy.linalg when it first loads a kernel, only to
+# learn whether np.dot & co. may compile (~0.25-0.6 CPU s; no kernel of the job uses them; numba's
+# own import of the top-level scipy package is cheap and stays).
+# Measured per worker at its start, so twice per run on 2 cores, on the job's critical path.
+_UNUSED_PROBED_PACKAGES = ("pandas", "scipy.linalg")
+
+
+class _SkipProbedImports:
+    """A meta path finder that makes ``import`` of :data:`_UNUSED_PROBED_PACKAGES` fail, so the
+    libraries that probe for them take them as absent (see :func:`_die_with_parent`)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if any(name == package or name.startswith(package + ".") for package in _UNUSED_PROBED_PACKAGES):
+            raise ImportError(f"{name} is not used by the dedup job's pool workers")
+        return None
+
+
 def _die_with_parent(parent: int) -> None:
     """Pool worker start-up: end this worker when the driver dies (a killed driver must not leave
     workers behind; they would wait on its pipe for ever). Linux: the kernel sends SIGKILL
-    (PR_SET_PDEATHSIG); elsewhere a thread checks the parent every second."""
+    (PR_SET_PDEATHSIG); elsewhere a thread checks the parent every second. Also keeps freed memory
+    in the worker (dedup/worker_memory.py: fewer page faults, same outputs) and skips the imports
+    of packages that libraries only probe for (:data:`_UNUSED_PROBED_PACKAGES`)."""
     import signal
+    import sys
     import threading
+
+    keep_freed_memory()
+    # Only in these pool workers, which run nothing but the job's units (never in the driver,
+    # which may be a user's process, nor in shared Ray workers).
+    sys.meta_path.insert(0, _SkipProbedImports())  # what is already imported stays usable
 
     try:
         import ctypes

@@ -33,6 +33,7 @@ from dedup.config import DedupConfig
 from dedup.outputs import write_split_outputs
 from dedup.plots import add_histograms
 from dedup.workdir import WorkDir
+from dedup.worker_memory import keep_freed_memory
 
 MAX_ROUNDS = 200
 
@@ -60,6 +61,7 @@ def ray_run_unit(name: str, step: Callable[..., dict[str, Any]], work: WorkDir, 
     """:func:`run_unit` in a Ray task; the marker also names the node that did the work."""
     import ray
 
+    keep_freed_memory()  # once per worker process (dedup/worker_memory.py)
     return run_unit(name, _on_node, work, step, ray.get_runtime_context().get_node_id(), *args)
 
 

@@ -75,7 +75,16 @@ class WorkDir:
                 handle.write(part)
 
     def write_table(self, path: str, table: pa.Table, compression: str = "lz4") -> None:
-        """Write a Parquet file atomically (lz4 for work files: cheap to write and read back)."""
+        """Write a Parquet file atomically (lz4 for work files: cheap to write and read back).
+
+        On a local work dir Arrow writes the file itself (no Python file object, no copy of the
+        whole file in memory); elsewhere the file is built in memory and uploaded at once. The
+        bytes are the same either way.
+        """
+        if self.is_local():
+            with self._atomic_local_path(path) as temporary:
+                pq.write_table(table, temporary, compression=compression)
+            return
         sink = io.BytesIO()
         pq.write_table(table, sink, compression=compression)
         self.write_bytes(path, sink.getvalue())
@@ -108,8 +117,30 @@ class WorkDir:
         fs.mv(temporary, path)
 
     @contextlib.contextmanager
+    def _atomic_local_path(self, path: str) -> Iterator[str]:
+        """A local temporary path for Arrow to write natively; renamed to ``path`` only if the block
+        succeeds (the local case of :meth:`_atomic_handle`)."""
+        fs = self.fs
+        ensure_parent(fs, path)
+        local = fs._strip_protocol(path)
+        temporary = f"{local}.tmp-{uuid.uuid4().hex}"
+        try:
+            yield temporary
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+            raise
+        os.replace(temporary, local)
+
+    @contextlib.contextmanager
     def ipc_writer(self, path: str, schema: pa.Schema) -> Iterator[pa.ipc.RecordBatchFileWriter]:
-        """A streaming Arrow IPC file writer (uncompressed: spills that are read back whole)."""
+        """A streaming Arrow IPC file writer (uncompressed: spills that are read back whole).
+        Local: Arrow's own file output (each buffer written without passing through Python)."""
+        if self.is_local():
+            with self._atomic_local_path(path) as temporary:
+                with pa.OSFile(temporary, "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+                    yield writer
+            return
         with self._atomic_handle(path) as handle:
             with pa.ipc.new_file(handle, schema) as writer:
                 yield writer

@@ -5,8 +5,8 @@ each size — bytes per entry of the whole directory, single-get latency, batche
     python -m bench.catalog_growth --max-entries 100000000    # the full run: 10^5 ... 10^8 (hours)
 
 The path: worker processes (as ingest's split tasks do) generate crawl-like URLs and locations
-(:mod:`bench.growth_keys`) and run :func:`catalog.bulk.prepare_bulk` (canonicalize, hash, listing
-entry, sort); the owner registers each batch with :meth:`catalog.owner_store.OwnerStore.register_batch`
+(:mod:`bench.growth_keys`) and run :func:`catalog.bulk_prepare.prepare_bulk_columns` (canonicalize,
+hash, listing entry, sort, on whole columns: what the workers' registration uses); the owner registers each batch with :meth:`catalog.owner_store.OwnerStore.register_batch`
 (SST files + ingest for big batches, existence checks against what is there). One owner serves all
 4096 slots: this is the size of one owner at the target scale (deploy/SCALING.md).
 
@@ -14,9 +14,12 @@ At each size, after RocksDB reports no pending or running compaction: bytes of t
 directory (SST files of every column family, journal, manifest, logs) and per column family; the
 filter and index block bytes (what must stay in memory); single ``Catalog.get`` latency of random
 registered keys (warm-up pass, then three rounds of 20,000; median of the rounds' p50 / p99) and of
-absent keys; ``OwnerStore.lookup`` of 80,000 random ids (sorted), keys/s. Results are written after every
+absent keys; ``OwnerStore.lookup`` of 80,000 random ids (sorted), keys/s; and warm gets alternated
+round by round with a reference owner holding the first 10^5 entries (:func:`back_to_back`: the p99
+target's ratio, measured in the same process state). Results are written after every
 size (bench/results/catalog_growth_1e8.json and .png for the full run, _1e6 for the quick one), so a
-long run that is stopped keeps what it measured.
+long run that is stopped keeps what it measured; a stopped run's directory (``--keep``, or left by a
+killed run) is measured with ``--remeasure DIR`` (``--cache-bytes`` sets the owners' block cache).
 """
 from __future__ import annotations
 

@@ -187,7 +187,7 @@ def back_to_back(ref: OwnerStore, ref_keys: list[str], owner: OwnerStore, picks:
     before. Returns every round's (p50, p99) and the medians, and the p99 ratio grown / reference."""
     rng = random.Random(11)
     ref_rounds, big_rounds = [], []
-    for r in range(rounds):
+    for _ in range(rounds):
         ref_rounds.append(latencies(ref.catalog.get, rng.sample(ref_keys, gets)))
         big_rounds.append(latencies(owner.catalog.get, rng.sample(picks, gets)))
     ref_p99 = statistics.median(p for _, p in ref_rounds)

@@ -36,7 +36,7 @@ Items = list[tuple[bytes, bytes]]
 
 
 def sst_options(block: int = 16384, restart: int = 32, bloom: int = 10, level: int = 1,
-                lz4: bool = False) -> rd.Options:
+                lz4: bool = False, dict_bytes: int = 0, fmt: int = 5) -> rd.Options:
     """Table options as catalog/column_families.py sets them, with the knobs the variants turn."""
     opts = rd.Options(raw_mode=True)
     table = rd.BlockBasedOptions()
@@ -44,14 +44,16 @@ def sst_options(block: int = 16384, restart: int = 32, bloom: int = 10, level: i
     table.set_block_restart_interval(restart)
     if bloom:
         table.set_bloom_filter(bloom, False)
-    table.set_format_version(5)
+    table.set_format_version(fmt)
     opts.set_block_based_table_factory(table)
     opts.set_compression_type(rd.DBCompressionType.lz4())
     if lz4:  # what compaction writes above the bottommost level (column_families: LZ4 there)
         opts.set_bottommost_compression_type(rd.DBCompressionType.lz4())
     else:
         opts.set_bottommost_compression_type(rd.DBCompressionType.zstd())
-        opts.set_bottommost_compression_options(-14, level, 0, 0, True)
+        opts.set_bottommost_compression_options(-14, level, 0, dict_bytes, True)
+        if dict_bytes:  # a dictionary trained by zstd on 100x its size of samples
+            opts.set_bottommost_zstd_max_train_bytes(100 * dict_bytes, True)
     return opts
 
 
@@ -105,13 +107,41 @@ LOCATION_VARIANTS: list[tuple[str, dict[str, Any], Callable[[bytes, bytes], tupl
     ("not used: value as digest + varints", {}, lambda k, v: (k, varint_value(v))),
     ("not used: 12-byte stored id", {}, lambda k, v: (k[:12], v)),
     ("not used: 12-byte stored id, varint value", {}, lambda k, v: (k[:12], varint_value(v))),
+    ("zstd 3", {"level": 3}, None),
+    ("zstd 1, 16 KiB dictionary", {"dict_bytes": 16384}, None),
+    ("format_version 6", {"fmt": 6}, None),
+    ("64 KiB blocks, restart 64", {"block": 65536, "restart": 64}, None),
+    ("bloom 6 bits/key", {"bloom": 6}, None),
+    ("not used: 8-byte stored id", {}, lambda k, v: (k[:8], v)),
+    ("not used: 8-byte stored id, varint value", {}, lambda k, v: (k[:8], varint_value(v))),
 ]
 LISTING_VARIANTS: list[tuple[str, dict[str, Any]]] = [
-    ("catalog format: 64 KiB, restart 128, zstd 3", {"block": 65536, "restart": 128, "bloom": 0, "level": 3}),
+    ("main's format before this change: 64 KiB, restart 128, zstd 3", {"block": 65536, "restart": 128, "bloom": 0, "level": 3}),
     ("zstd 6", {"block": 65536, "restart": 128, "bloom": 0, "level": 6}),
     ("zstd 9", {"block": 65536, "restart": 128, "bloom": 0, "level": 9}),
     ("restart 512", {"block": 65536, "restart": 512, "bloom": 0, "level": 3}),
     ("LZ4 (levels above the bottommost, after compaction)", {"block": 65536, "restart": 128, "bloom": 0, "lz4": True}),
+    ("zstd 3, 16 KiB dictionary", {"block": 65536, "restart": 128, "bloom": 0, "level": 3, "dict_bytes": 16384}),
+    ("zstd 3, 64 KiB dictionary", {"block": 65536, "restart": 128, "bloom": 0, "level": 3, "dict_bytes": 65536}),
+    ("zstd 3, 256 KiB blocks", {"block": 262144, "restart": 128, "bloom": 0, "level": 3}),
+    ("zstd 6, 16 KiB dictionary", {"block": 65536, "restart": 128, "bloom": 0, "level": 6, "dict_bytes": 16384}),
+    ("zstd 9, 256 KiB blocks, 64 KiB dictionary", {"block": 262144, "restart": 128, "bloom": 0, "level": 9, "dict_bytes": 65536}),
+    ("zstd 3, restart 16", {"block": 65536, "restart": 16, "bloom": 0, "level": 3}),
+    ("zstd 3, 128 KiB blocks", {"block": 131072, "restart": 128, "bloom": 0, "level": 3}),
+    ("catalog format: zstd 3, 1 MiB blocks, restart 128", {"block": 1 << 20, "restart": 128, "bloom": 0, "level": 3}),
+    ("zstd 3, 256 KiB blocks, restart 256", {"block": 262144, "restart": 256, "bloom": 0, "level": 3}),
+    ("zstd 4, 256 KiB blocks", {"block": 262144, "restart": 128, "bloom": 0, "level": 4}),
+    ("zstd 5, 256 KiB blocks", {"block": 262144, "restart": 128, "bloom": 0, "level": 5}),
+    ("zstd 3, 256 KiB blocks, 16 KiB dictionary", {"block": 262144, "restart": 128, "bloom": 0, "level": 3, "dict_bytes": 16384}),
+]
+
+SINGLE_INDEX_VARIANTS: list[tuple[str, dict[str, Any], bool]] = [
+    ("not used: listing entry -> 22-byte location, 16 KiB, restart 32, bloom 10, zstd 3",
+     {"block": 16384, "restart": 32, "bloom": 10, "level": 3}, False),
+    ("not used: listing entry -> varint location, 16 KiB, restart 32, bloom 10, zstd 3",
+     {"block": 16384, "restart": 32, "bloom": 10, "level": 3}, True),
+    ("not used: listing entry -> varint location, 64 KiB, restart 64, bloom 10, zstd 3",
+     {"block": 65536, "restart": 64, "bloom": 10, "level": 3}, True),
 ]
 
 
@@ -149,6 +179,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         per_entry, seconds = sst_size(work / "list.sst", listing, sst_options(**kw))
         result["listing"][name] = {"bytes_per_entry": per_entry, "write_seconds": seconds}
         print(f"listing  {per_entry:6.2f} B/entry {seconds:5.1f} s  {name}", flush=True)
+    # not used: ONE index per entry, the listing entry holding the location as its value (a get would
+    # compute the key's listing entry and read it by point: so the location index's 16 KiB blocks
+    # and bloom filter); what dropping the id-keyed location index would leave
+    if args.only != "location":
+        values = np.frombuffer(batch.locations, np.uint8).reshape(-1, LOCATION_SIZE)
+        by_entry = {batch.listing_blob[bounds[i]:bounds[i + 1]]: values[i].tobytes() for i in range(len(bounds) - 1)}
+        single = sorted(by_entry.items())
+        for name, kw, varint in SINGLE_INDEX_VARIANTS:
+            items = [(k, varint_value(v)) for k, v in single] if varint else single
+            per_entry, seconds = sst_size(work / "single.sst", items, sst_options(**kw))
+            result.setdefault("single_index", {})[name] = {"bytes_per_entry": per_entry, "write_seconds": seconds}
+            print(f"single   {per_entry:6.2f} B/entry {seconds:5.1f} s  {name}", flush=True)
     name = "before the path form (the whole URL when SURT rewrites the path)"
     per_entry, seconds = sst_size(work / "list.sst", long_form, sst_options(**LISTING_VARIANTS[0][1]))
     result["listing"][name] = {"bytes_per_entry": per_entry, "write_seconds": seconds}

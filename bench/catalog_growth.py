@@ -5,8 +5,8 @@ each size — bytes per entry of the whole directory, single-get latency, batche
     python -m bench.catalog_growth --max-entries 100000000    # the full run: 10^5 ... 10^8 (hours)
 
 The path: worker processes (as ingest's split tasks do) generate crawl-like URLs and locations
-(:mod:`bench.growth_keys`) and run :func:`catalog.bulk.prepare_bulk` (canonicalize, hash, listing
-entry, sort); the owner registers each batch with :meth:`catalog.owner_store.OwnerStore.register_batch`
+(:mod:`bench.growth_keys`) and run :func:`catalog.bulk_prepare.prepare_bulk_columns` (canonicalize,
+hash, listing entry, sort, on whole columns: what the workers' registration uses); the owner registers each batch with :meth:`catalog.owner_store.OwnerStore.register_batch`
 (SST files + ingest for big batches, existence checks against what is there). One owner serves all
 4096 slots: this is the size of one owner at the target scale (deploy/SCALING.md).
 
@@ -14,9 +14,12 @@ At each size, after RocksDB reports no pending or running compaction: bytes of t
 directory (SST files of every column family, journal, manifest, logs) and per column family; the
 filter and index block bytes (what must stay in memory); single ``Catalog.get`` latency of random
 registered keys (warm-up pass, then three rounds of 20,000; median of the rounds' p50 / p99) and of
-absent keys; ``OwnerStore.lookup`` of 80,000 random ids (sorted), keys/s. Results are written after every
+absent keys; ``OwnerStore.lookup`` of 80,000 random ids (sorted), keys/s; and warm gets alternated
+round by round with a reference owner holding the first 10^5 entries (:func:`back_to_back`: the p99
+target's ratio, measured in the same process state). Results are written after every
 size (bench/results/catalog_growth_1e8.json and .png for the full run, _1e6 for the quick one), so a
-long run that is stopped keeps what it measured.
+long run that is stopped keeps what it measured; a stopped run's directory (``--keep``, or left by a
+killed run) is measured with ``--remeasure DIR`` (``--cache-bytes`` sets the owners' block cache).
 """
 from __future__ import annotations
 
@@ -37,7 +40,8 @@ import numpy as np
 
 from bench.catalog_bench import single_latencies
 from bench.growth_keys import make_locations, make_urls
-from catalog.bulk import ShardBatch, prepare_bulk
+from catalog.bulk import ShardBatch
+from catalog.bulk_prepare import prepare_bulk_columns
 from catalog.catalog_meta import CatalogMeta
 from catalog.keys import canonical_key, key_id
 from catalog.listing import key_of_listing_entry
@@ -63,12 +67,14 @@ def chunks_for(sizes: list[int]) -> list[tuple[int, int]]:
 
 
 def prepare_chunk(start: int, count: int, host_pool: int) -> tuple[ShardBatch, list[str], float]:
-    """Worker side: make a chunk's URLs and locations and prepare them as ingest workers do.
-    Returns the one-owner batch, a sample of its keys, and the seconds prepare_bulk took."""
+    """Worker side: make a chunk's URLs and locations and prepare them as ingest workers do
+    (:func:`catalog.bulk_prepare.prepare_bulk_columns`, what ``OwnedCatalog.register_bulk_entries``
+    and the workers' ``register_on_worker`` use; same result as ``prepare_bulk``). Returns the
+    one-owner batch, a sample of its keys, and the seconds the preparation took."""
     keys = make_urls(start, count, host_pool)
     locations = make_locations(start, count)
     t0 = time.perf_counter()
-    entries = prepare_bulk(keys, locations, [0] * NUM_SLOTS)
+    entries = prepare_bulk_columns(keys, locations, [0] * NUM_SLOTS)
     seconds = time.perf_counter() - t0
     sample = random.Random(start).sample(keys, min(SAMPLE_PER_CHUNK, count))
     return entries.shards[0], sample, seconds
@@ -173,6 +179,28 @@ def measure(owner: OwnerStore, n: int, picks: list[str], rng: random.Random, get
     }
 
 
+def back_to_back(ref: OwnerStore, ref_keys: list[str], owner: OwnerStore, picks: list[str],
+                 gets: int, rounds: int = 5) -> dict[str, Any]:
+    """Warm single gets on the reference 10^5-entry owner and on the grown owner, alternated round by
+    round in the same process state (the machine is shared: a ratio of runs minutes apart measures
+    the load more than the catalog). Both owners' location indexes were read by ``warm_cache``
+    before. Returns every round's (p50, p99) and the medians, and the p99 ratio grown / reference."""
+    rng = random.Random(11)
+    ref_rounds, big_rounds = [], []
+    for _ in range(rounds):
+        ref_rounds.append(latencies(ref.catalog.get, rng.sample(ref_keys, gets)))
+        big_rounds.append(latencies(owner.catalog.get, rng.sample(picks, gets)))
+    ref_p99 = statistics.median(p for _, p in ref_rounds)
+    big_p99 = statistics.median(p for _, p in big_rounds)
+    return {"rounds": rounds, "gets_per_round": gets,
+            "reference_rounds_us": ref_rounds, "grown_rounds_us": big_rounds,
+            "reference_p50_us": statistics.median(p for p, _ in ref_rounds), "reference_p99_us": ref_p99,
+            "grown_p50_us": statistics.median(p for p, _ in big_rounds), "grown_p99_us": big_p99,
+            "p99_ratio": big_p99 / ref_p99,
+            "p99_ratio_of_rounds_median": statistics.median(b[1] / a[1] for a, b in zip(ref_rounds, big_rounds)),
+            "load_average": os.getloadavg()[0]}
+
+
 def plot(points: list[dict[str, Any]], out: Path) -> None:
     import matplotlib
 
@@ -195,27 +223,59 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
     if warm:
         b.plot([p["entries"] for p in warm], [p["get_p99_us"] for p in warm], "D:", label="get p99, warm")
     b.plot(ns, [p["miss_p99_us"] for p in points], "^--", label="absent key p99")
-    b.set(xscale="log", yscale="log", xlabel="entries", ylabel="µs", title="single get latency (one owner)")
+    b2b = [p for p in points if "back_to_back_with_1e5" in p]
+    if b2b:  # the target's comparison: the 10^5 reference owner measured in the same rounds
+        b.plot([p["entries"] for p in b2b], [p["back_to_back_with_1e5"]["grown_p99_us"] for p in b2b],
+               "P-", label="get p99, warm, alternated with 10^5")
+        b.plot([p["entries"] for p in b2b], [p["back_to_back_with_1e5"]["reference_p99_us"] for p in b2b],
+               "x:", label="10^5 reference p99 in those rounds")
+    for p in points:  # a point measured again with another block cache than the run's
+        if p.get("cache_bytes") and p["cache_bytes"] != 256 << 20:
+            b.annotate(f"{p['cache_bytes'] >> 20} MiB block cache", (p["entries"], p["get_p99_us"]),
+                       textcoords="offset points", xytext=(-60, 20), fontsize=8, arrowprops={"arrowstyle": "->"})
+    b.set(xscale="log", yscale="log", xlabel="entries", ylabel="µs",
+          title="single get latency (one owner, 256 MiB block cache unless marked)")
     b.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
 
 
-def remeasure(directory: Path, out: Path, gets: int) -> dict[str, Any]:
+def reference_owner(directory: Path, meta: CatalogMeta, n: int, host_pool: int,
+                    cache_bytes: int) -> tuple[OwnerStore, list[str]]:
+    """The p99 target's reference: the first ``n`` (10^5) entries of the run in an owner of their
+    own, settled and read once by ``warm_cache``; returns it and its keys."""
+    ref = OwnerStore(directory, 0, meta, cache_bytes=cache_bytes)
+    keys = make_urls(0, n, host_pool)
+    batch, _, _ = prepare_chunk(0, n, host_pool)
+    ref.register_batch(batch, ref.epoch)
+    settle(ref)
+    ref.catalog.warm_cache()
+    return ref, keys
+
+
+def remeasure(directory: Path, out: Path, gets: int, cache_bytes: int) -> dict[str, Any]:
     """Measure an owner directory a growth run left (``--keep``, or a run stopped before its next
-    size) and add the point to ``out``'s ``remeasured`` list: its keys are sampled from its listing."""
+    size) and add the point to ``out``'s ``remeasured`` list: its keys are sampled from its listing;
+    the 10^5 reference owner is built beside it (in a temp dir) for the back-to-back rounds."""
     result = json.loads(out.read_text()) if out.exists() else {"points": []}
     meta = CatalogMeta(catalog_id="growth-bench", epoch=1, owners=ONE_OWNER)
-    owner = OwnerStore(directory, 0, meta, create=False)
+    owner = OwnerStore(directory, 0, meta, create=False, cache_bytes=cache_bytes)
+    ref_dir = Path(tempfile.mkdtemp(prefix="hb-bench-growth-ref-"))
+    ref, ref_keys = reference_owner(ref_dir / "owner-ref-1e5", meta, 100_000,
+                                    int(result.get("host_pool", 4_000_000)), cache_bytes)
     try:
         rng = random.Random(6)
         picks = sample_from_listing(owner, 7 * gets, rng)
         n = owner.catalog.shards[0].count()
         point = measure(owner, n, (picks * 7)[:7 * gets], rng, gets)
+        point["back_to_back_with_1e5"] = back_to_back(ref, ref_keys, owner, picks, gets)
     finally:
         owner.close()
+        ref.close()
+        shutil.rmtree(ref_dir, ignore_errors=True)
     point["sampled_from_listing"] = True
+    point["cache_bytes"] = cache_bytes
     result.setdefault("remeasured", []).append(point)
     out.write_text(json.dumps(result, indent=2))
     plot(sorted(result["points"] + result["remeasured"], key=lambda p: p["entries"]), out.with_suffix(".png"))
@@ -234,9 +294,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "the plot goes beside it as .png)")
     ap.add_argument("--remeasure", default=None, metavar="OWNER_DIR",
                     help="only measure this owner directory (left by a run) and add it to --out")
+    ap.add_argument("--cache-bytes", type=int, default=256 << 20,
+                    help="each owner's block cache (OwnerStore's default 256 MiB; a serving owner sized for "
+                         "warm gets holds its whole location index, deploy/SCALING.md)")
     args = ap.parse_args(argv)
     if args.remeasure:
-        return remeasure(Path(args.remeasure), Path(args.out or RESULTS / "catalog_growth_1e8.json"), args.gets)
+        return remeasure(Path(args.remeasure), Path(args.out or RESULTS / "catalog_growth_1e8.json"), args.gets,
+                         args.cache_bytes)
     sizes = [s for s in (100_000, 1_000_000, 10_000_000, 30_000_000, 100_000_000, 1_000_000_000)
              if s <= args.max_entries]
     if args.max_entries not in sizes:
@@ -248,9 +312,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"max_entries": args.max_entries, "host_pool": host_pool, "chunk": CHUNK,
                               "workers": args.workers, "machine_cores": os.cpu_count(), "points": [],
+                              "cache_bytes": args.cache_bytes,
                               "command": "python -m bench.catalog_growth --max-entries " + str(args.max_entries)}
     meta = CatalogMeta(catalog_id="growth-bench", epoch=1, owners=ONE_OWNER)
-    owner = OwnerStore(work / "owner-0000", 0, meta)
+    owner = OwnerStore(work / "owner-0000", 0, meta, cache_bytes=args.cache_bytes)
+    # the reference for the p99 target: the first 10^5 entries in an owner of their own, kept open
+    # and measured back to back with the grown owner at every size (back_to_back)
+    ref, ref_keys = reference_owner(work / "owner-ref-1e5", meta, min(100_000, args.max_entries), host_pool,
+                                    args.cache_bytes)
     rng = random.Random(5)
     samples: list[tuple[int, list[str]]] = []
     register_s = prepare_s = 0.0
@@ -285,12 +354,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     point["register_entries_per_s_so_far"] = reached / register_s
                     point["prepare_entries_per_s_per_worker"] = reached / prepare_s
                     point["elapsed_s"] = round(time.perf_counter() - t_start, 1)
+                    point["back_to_back_with_1e5"] = back_to_back(ref, ref_keys, owner, picks, args.gets)
                     result["points"].append(point)
                     print(f"{reached:>12,} entries: {point['bytes_per_entry']:.2f} B/entry "
                           f"(location {point['cf_bytes_per_entry']['default']:.2f}, listing "
                           f"{point['cf_bytes_per_entry']['listing']:.2f}); get p50/p99 "
                           f"{point['get_p50_us']:.1f}/{point['get_p99_us']:.1f} µs; miss p99 "
                           f"{point['miss_p99_us']:.1f} µs; lookup {point['lookup_keys_per_s']:,.0f} keys/s; "
+                          f"p99 / 10^5 back to back {point['back_to_back_with_1e5']['p99_ratio']:.2f}; "
                           f"load {point['load_average']:.1f}", flush=True)
                     first = result["points"][0]
                     result["p99_ratio_last_to_first"] = point["get_p99_us"] / first["get_p99_us"]
@@ -298,6 +369,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     plot(result["points"], out.with_suffix(".png"))
     finally:
         owner.close()
+        ref.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     return result

@@ -109,7 +109,33 @@ def _entry_maker():  # a Ray actor class, made when Ray is imported
                 added += register_on_worker(owners, [volume])[0]
             return added, t0, time.time()
 
+        def cpu_seconds(self) -> float:
+            """CPU time of this worker process so far (every thread)."""
+            return time.process_time()
+
     return EntryMaker
+
+
+def _owner_pids(store) -> list[int]:
+    """Process ids of the owner actors (they run on this machine in the bench)."""
+    import ray
+
+    return [int(p["pid"]) for p in ray.get([e.handle.where.remote() for e in store.catalog._endpoints])]
+
+
+def _cpu_of(pids: list[int]) -> list[float]:
+    """CPU seconds (user + system, every thread) of each process."""
+    import psutil
+
+    return [sum(psutil.Process(p).cpu_times()[:2]) for p in pids]
+
+
+def _machine_busy() -> float:
+    """CPU seconds every process on the machine spent so far (all cores): the load beside the bench."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return t.user + t.system + t.nice + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
 
 
 def preparation_side_by_side(n: int = 200_000) -> dict[str, float]:
@@ -173,9 +199,13 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         half = entries // 2
         made = ray.get([workers[0].make.remote(0, half, per_volume), workers[1].make.remote(half, entries, per_volume)])
         assert sum(made) == entries, made
+        owner_pids = _owner_pids(store)
+        cpu0 = (ray.get([w.cpu_seconds.remote() for w in workers]), _cpu_of(owner_pids), _machine_busy(), time.process_time())
         t = time.perf_counter()
         parts = ray.get([w.register.remote(owners) for w in workers])
         reg_seconds = time.perf_counter() - t
+        cpu1 = (ray.get([w.cpu_seconds.remote() for w in workers]), _cpu_of(owner_pids), _machine_busy(), time.process_time())
+        load_during = os.getloadavg()[0]
         whole_seconds = time.perf_counter() - whole
         assert sum(p[0] for p in parts) == entries, parts
         records = int(store.catalog.stats()["records"])
@@ -186,18 +216,33 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         sample = [f"https://host{i % 9973}.example/p/{i}" for i in range(0, entries, step)]
         ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in sample), np.uint8).reshape(-1, 16)
         store.catalog.lookup_ids(ids[:1000])  # warm the routes
+        lookup_cpu0 = (_cpu_of(owner_pids), time.process_time(), _machine_busy())
         times = []
         for _ in range(5):
             t = time.perf_counter()
             found, _ = store.catalog.lookup_ids(ids)
             times.append(time.perf_counter() - t)
             assert found.all()
+        lookup_cpu1 = (_cpu_of(owner_pids), time.process_time(), _machine_busy())
+        n_looked = 5 * len(ids)
         meta = load_meta(str(root))
         store.close()
         stop_owners(meta.catalog_id, meta.num_owners)
         return {"entries": entries, "per_volume": per_volume,
                 "register_seconds": round(reg_seconds, 2), "register_entries_per_s": round(entries / reg_seconds),
                 "whole_seconds": round(whole_seconds, 2),
+                # CPU per entry of registration, measured per process (owners include RocksDB's
+                # background compactions); "machine" counts every process here, other users included
+                "register_cpu_us_per_entry": {
+                    "workers": round(1e6 * (sum(cpu1[0]) - sum(cpu0[0])) / entries, 3),
+                    "owners": round(1e6 * (sum(cpu1[1]) - sum(cpu0[1])) / entries, 3),
+                    "driver": round(1e6 * (cpu1[3] - cpu0[3]) / entries, 3),
+                    "machine": round(1e6 * (cpu1[2] - cpu0[2]) / entries, 3)},
+                "load_average_after_register": round(load_during, 2),
+                "lookup_cpu_us_per_key": {
+                    "owners": round(1e6 * (sum(lookup_cpu1[0]) - sum(lookup_cpu0[0])) / n_looked, 3),
+                    "client": round(1e6 * (lookup_cpu1[1] - lookup_cpu0[1]) / n_looked, 3),
+                    "machine": round(1e6 * (lookup_cpu1[2] - lookup_cpu0[2]) / n_looked, 3)},
                 "lookup_keys": len(ids), "lookup_seconds": [round(x, 3) for x in times],
                 "lookup_keys_per_s": round(len(ids) / statistics.median(times)),
                 "preparation_side_by_side": preparation_side_by_side()}

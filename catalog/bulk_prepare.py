@@ -36,7 +36,6 @@ from catalog.listing import _PATH_TAG, _TAG_OF, LISTING_SEP, listing_entry
 from catalog.location import LOCATION_SIZE, Location
 
 _WEB_FAST = "^(?:" + _SIMPLE_CANONICAL.pattern + ")$"
-_WEB_PARTS = r"^(?P<scheme>https?)://(?P<www>(?:www\.)?)(?P<host>[^/]*)(?P<tail>/.*)$"
 # characters quote(..., safe=catalog.keys._FILE_SAFE) keeps as they are (ASCII letters, digits, "_.-~" + safe)
 _FILE_FAST = r"^file://[A-Za-z0-9_.\-~/:@!$&'()*+,;=%]*$"
 _WEB_ANY = r"(?i)^https?://"
@@ -65,20 +64,26 @@ def _reverse_labels(host: pa.Array) -> pa.Array:
 
 
 def _web_listing(urls: pa.Array) -> pa.Array:
-    """Listing entries of canonical http(s) URLs on the fast form (see the module docstring)."""
-    parts = pc.extract_regex(urls, _WEB_PARTS)
-    scheme, www, host, tail = (parts.field(f) for f in ("scheme", "www", "host", "tail"))
-    tail_lower = pc.ascii_lower(tail)
-    sort_key = pc.binary_join_element_wise(_s("u"), _reverse_labels(host), _s(")"), tail_lower, _s(""))
-    https = pc.equal(scheme, _s("https")).to_numpy(zero_copy_only=False)
-    has_www = pc.not_equal(www, _s("")).to_numpy(zero_copy_only=False)
+    """Listing entries of canonical http(s) URLs on the fast form (see the module docstring).
+
+    A fast-form URL is ``scheme://[www.]host/tail`` with no ``/`` in the host, so splitting at its
+    first three slashes gives the authority (``[www.]host``) and the tail after its leading ``/``:
+    one split instead of a regular-expression extraction (~8x cheaper per URL; issue 10)."""
+    parts = pc.split_pattern(urls, "/", max_splits=3)
+    authority, rest = pc.list_element(parts, 2), pc.list_element(parts, 3)  # rest: the tail without its "/"
+    has_www_arr = pc.starts_with(authority, "www.")
+    host = pc.if_else(has_www_arr, pc.utf8_slice_codeunits(authority, 4), authority)
+    rest_lower = pc.ascii_lower(rest)
+    sort_key = pc.binary_join_element_wise(_s("u"), _reverse_labels(host), _s(")/"), rest_lower, _s(""))
+    https = pc.starts_with(urls, "https://").to_numpy(zero_copy_only=False)
+    has_www = has_www_arr.to_numpy(zero_copy_only=False)
     codes = np.array([[_TAG_OF[("http", False)][0], _TAG_OF[("http", True)][0]],
                       [_TAG_OF[("https", False)][0], _TAG_OF[("https", True)][0]]], dtype=np.uint8)
     tag_bytes = codes[https.astype(np.intp), has_www.astype(np.intp)]
     tags, path_tags = _one_byte_column(tag_bytes), _one_byte_column(tag_bytes + _PATH_TAG)
     # SURT lowercases the path: a URL whose path has capitals keeps its own path after a path tag
-    path_form = pc.binary_join_element_wise(path_tags, tail.cast(_LB), _s(b"", _LB))
-    tail_form = pc.if_else(pc.equal(tail_lower, tail), tags, path_form)
+    path_form = pc.binary_join_element_wise(path_tags, _s(b"/", _LB), rest.cast(_LB), _s(b"", _LB))
+    tail_form = pc.if_else(pc.equal(rest_lower, rest), tags, path_form)
     return pc.binary_join_element_wise(sort_key.cast(_LB), tail_form, _s(LISTING_SEP, _LB))
 
 

@@ -153,8 +153,8 @@ def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[L
         return prepare_bulk(keys, locations, slot_map)
     ids = key_ids_of(canon)
     owners = np.asarray(slot_map)[slots_of_ids(ids)]
-    order = pc.sort_indices(pa.table({"o": owners, "l": listing, "p": position}),
-                            sort_keys=[("o", "ascending"), ("l", "ascending"), ("p", "ascending")]).to_numpy()
+    order = _owner_listing_order(owners, listing, position, single_group=len(position) in (
+        len(web_idx), len(other_idx), len(slow_idx)))
     sorted_owners = owners[order]
     bounds = np.flatnonzero(np.diff(sorted_owners)) + 1
     shards: dict[int, ShardBatch] = {}
@@ -163,6 +163,19 @@ def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[L
         shards[int(owners[part[0]])] = ShardBatch(ids=ids[part].tobytes(), locations=packed[position[part]].tobytes(),
                                                   listing_blob=blob, listing_ends=ends)
     return BulkEntries(shards)
+
+
+def _owner_listing_order(owners: np.ndarray, listing: pa.Array, position: np.ndarray, *,
+                         single_group: bool) -> np.ndarray:
+    """Row order by (owner, listing entry, input position). When every row came from one group, rows
+    are in input order already, so Arrow's stable sort of the listing alone keeps repeats in input
+    order and a stable sort of the small owner numbers groups them: ~2x cheaper than sorting the
+    three columns as a table, which is what mixed groups still do."""
+    if not single_group:
+        return pc.sort_indices(pa.table({"o": owners, "l": listing, "p": position}),
+                               sort_keys=[("o", "ascending"), ("l", "ascending"), ("p", "ascending")]).to_numpy()
+    by_listing = pc.sort_indices(listing).to_numpy()  # stable (Arrow's sort_indices is)
+    return by_listing[np.argsort(owners[by_listing], kind="stable")]
 
 
 def _sample_agrees(keys: Sequence[str], position: np.ndarray, canon: list[str], listing: pa.Array) -> bool:

@@ -45,6 +45,8 @@ class OwnerStore:
                                     read_only=read_only, cache_bytes=cache_bytes, durable=durable,
                                     parallel_readers=0)
         self.set_meta(meta)
+        if not read_only:
+            _warm_imports()
 
     def set_meta(self, meta: CatalogMeta) -> None:
         """Adopt a (newer) meta record: the epoch and the slots this owner serves."""
@@ -171,6 +173,19 @@ class OwnerStore:
 
     def close(self) -> None:
         self.catalog.close()
+
+
+def _warm_imports() -> None:
+    """Import what the first registration batch needs (pyarrow.compute alone takes ~1 s of CPU) on a
+    background thread now, so a writable owner's first batch does not wait for it; read-only opens
+    (queries answering in well under a second) never pay it."""
+    import threading
+
+    def run() -> None:
+        import pyarrow.compute  # noqa: F401
+
+        import catalog.bulk_prepare  # noqa: F401
+    threading.Thread(target=run, name="owner-warm-imports", daemon=True).start()
 
 
 def _ids_of(keys: Any) -> np.ndarray:

@@ -17,7 +17,10 @@ per root), measured side by side in one run::
    Beside it, the worker's share alone on the same 200,000 entries in one process: per-key
    reference ``prepare_bulk`` against the columnar ``prepare_bulk_columns`` (ratio of medians of 3).
 5. Batched lookups through the client (the owner actors, packed ids) of every 10th key (≤ 10^6),
-   median of 5: keys/s. Target ≥ 1M keys/s at 10^7.
+   median of 5: keys/s, right after the registration (compactions still running) and again on the
+   catalog at rest (compactions done; ``at_rest``). Target ≥ 1M keys/s at 10^7. CPU per entry (per
+   key) of workers, owners (RocksDB's background threads included) and the whole machine is
+   recorded beside each rate, so a rate measured beside other users can be read as a CPU budget.
 
 Writes bench/results/cluster_bench.json.
 """
@@ -123,6 +126,13 @@ def _owner_pids(store) -> list[int]:
     return [int(p["pid"]) for p in ray.get([e.handle.where.remote() for e in store.catalog._endpoints])]
 
 
+def _read_shapes(store) -> list[dict]:
+    """Each owner's location index as reads meet it (level-0 files, levels, compactions, seeks)."""
+    import ray
+
+    return ray.get([e.handle.call.remote("read_shape") for e in store.catalog._endpoints])
+
+
 def _cpu_of(pids: list[int]) -> list[float]:
     """CPU seconds (user + system, every thread) of each process."""
     import psutil
@@ -216,6 +226,7 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         sample = [f"https://host{i % 9973}.example/p/{i}" for i in range(0, entries, step)]
         ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in sample), np.uint8).reshape(-1, 16)
         store.catalog.lookup_ids(ids[:1000])  # warm the routes
+        shape_after_register = _read_shapes(store)
         lookup_cpu0 = (_cpu_of(owner_pids), time.process_time(), _machine_busy())
         times = []
         for _ in range(5):
@@ -225,6 +236,20 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
             assert found.all()
         lookup_cpu1 = (_cpu_of(owner_pids), time.process_time(), _machine_busy())
         n_looked = 5 * len(ids)
+        # the same lookups on the catalog at rest (compactions done), as later jobs read it
+        settle_t = time.perf_counter()
+        while any(s["compacting"] for s in _read_shapes(store)) and time.perf_counter() - settle_t < 300:
+            time.sleep(1.0)
+        settle_seconds = time.perf_counter() - settle_t
+        shape_at_rest = _read_shapes(store)
+        rest_cpu0 = _cpu_of(owner_pids)
+        rest_times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            found, _ = store.catalog.lookup_ids(ids)
+            rest_times.append(time.perf_counter() - t)
+            assert found.all()
+        rest_cpu1 = _cpu_of(owner_pids)
         meta = load_meta(str(root))
         store.close()
         stop_owners(meta.catalog_id, meta.num_owners)
@@ -245,6 +270,11 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
                     "machine": round(1e6 * (lookup_cpu1[2] - lookup_cpu0[2]) / n_looked, 3)},
                 "lookup_keys": len(ids), "lookup_seconds": [round(x, 3) for x in times],
                 "lookup_keys_per_s": round(len(ids) / statistics.median(times)),
+                "lookup_read_shape": shape_after_register,
+                "at_rest": {"settle_seconds": round(settle_seconds, 1), "read_shape": shape_at_rest,
+                            "lookup_seconds": [round(x, 3) for x in rest_times],
+                            "lookup_keys_per_s": round(len(ids) / statistics.median(rest_times)),
+                            "owners_cpu_us_per_key": round(1e6 * (sum(rest_cpu1) - sum(rest_cpu0)) / n_looked, 3)},
                 "preparation_side_by_side": preparation_side_by_side()}
     finally:
         connection.close()

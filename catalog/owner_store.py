@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from catalog.bulk import BulkEntries, ShardBatch, register_bulk
-from catalog.bulk_filter import split_ids
+from catalog.owner_reads import multi_get_sorted, seek_sorted, single_sorted_run
 from catalog.catalog import Catalog
 from catalog.catalog_meta import CatalogMeta, WrongEpochError, slots_of_ids
 from catalog.errors import CatalogError
@@ -83,11 +83,12 @@ class OwnerStore:
         if not n:
             return found, values
         order = np.argsort(ids[:, :8].copy().view(">u8").ravel())
-        got = self.catalog.shards[0].get_many(split_ids(ids[order].tobytes()))
-        hit = np.fromiter(map(bool, got), dtype=bool, count=n)
+        shard = self.catalog.shards[0]
+        read = seek_sorted if single_sorted_run(shard) else multi_get_sorted
+        hit, got = read(shard, ids[order].tobytes())
         found[order] = hit
         if hit.any():
-            values[order[hit]] = np.frombuffer(b"".join(filter(None, got)), np.uint8).reshape(-1, LOCATION_SIZE)
+            values[order[hit]] = np.frombuffer(got, np.uint8).reshape(-1, LOCATION_SIZE)
         return found, values
 
     def mark_of(self, kid: bytes, epoch: int) -> bytes | None:
@@ -104,6 +105,12 @@ class OwnerStore:
 
         self.check(epoch)
         return export_pieces(self, *args)
+
+    def read_shape(self) -> dict[str, Any]:
+        """The location index's shape as batched reads meet it (:func:`catalog.owner_reads.read_shape`)."""
+        from catalog.owner_reads import read_shape
+
+        return read_shape(self.catalog.shards[0])
 
     def stats(self) -> dict[str, Any]:
         shard = self.catalog.shards[0]

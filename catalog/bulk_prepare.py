@@ -139,8 +139,9 @@ def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[L
     other_idx = np.flatnonzero(other_np)
     slow_idx = np.flatnonzero(~(web_np | other_np))
 
-    web_urls = arr.take(pa.array(web_idx))
-    other_keys = arr.take(pa.array(other_idx))
+    single_group = n in (len(web_idx), len(other_idx), len(slow_idx))  # the usual batch: no copies below
+    web_urls = arr if len(web_idx) == n else arr.take(pa.array(web_idx))
+    other_keys = arr if len(other_idx) == n else arr.take(pa.array(other_idx))
     slow_canon = [canonical_key(keys[i]) for i in slow_idx.tolist()]
     listing = pa.concat_arrays([
         _web_listing(web_urls),
@@ -148,19 +149,25 @@ def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[L
         pa.array([listing_entry(c) for c in slow_canon], _LB)])
     position = np.concatenate([web_idx, other_idx, slow_idx])
     # a key on a fast form is its own canonical form
-    canon = list(map(keys.__getitem__, position[:len(web_idx) + len(other_idx)].tolist())) + slow_canon
+    if single_group and not len(slow_idx):
+        canon: Sequence[str] = keys  # all on one fast form, in input order
+    else:
+        canon = list(map(keys.__getitem__, position[:len(web_idx) + len(other_idx)].tolist())) + slow_canon
     if not _sample_agrees(keys, position, canon, listing):
         return prepare_bulk(keys, locations, slot_map)
     ids = key_ids_of(canon)
     owners = np.asarray(slot_map)[slots_of_ids(ids)]
-    order = _owner_listing_order(owners, listing, position, single_group=len(position) in (
-        len(web_idx), len(other_idx), len(slow_idx)))
+    order = _owner_listing_order(owners, listing, position, single_group=single_group)
     sorted_owners = owners[order]
     bounds = np.flatnonzero(np.diff(sorted_owners)) + 1
     shards: dict[int, ShardBatch] = {}
+    # rows as single opaque items: gathering them is one copy per row, not one per byte
+    id_rows = np.ascontiguousarray(ids).view(np.dtype((np.void, 16))).ravel()
+    location_rows = np.ascontiguousarray(packed).view(np.dtype((np.void, LOCATION_SIZE))).ravel()
     for part in np.split(order, bounds):
         blob, ends = _column_blob(listing.take(pa.array(part)))
-        shards[int(owners[part[0]])] = ShardBatch(ids=ids[part].tobytes(), locations=packed[position[part]].tobytes(),
+        shards[int(owners[part[0]])] = ShardBatch(ids=id_rows[part].tobytes(),
+                                                  locations=location_rows[position[part]].tobytes(),
                                                   listing_blob=blob, listing_ends=ends)
     return BulkEntries(shards)
 

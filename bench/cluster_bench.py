@@ -39,6 +39,7 @@ from pathlib import Path
 # this process connects to local heads, which use token authentication; Ray reads this when imported
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 RESULTS = Path(__file__).resolve().parent / "results"
+SETTLE_WITHOUT_SHAPE = 60.0  # seconds to wait for compactions where owners cannot report them
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -126,11 +127,15 @@ def _owner_pids(store) -> list[int]:
     return [int(p["pid"]) for p in ray.get([e.handle.where.remote() for e in store.catalog._endpoints])]
 
 
-def _read_shapes(store) -> list[dict]:
-    """Each owner's location index as reads meet it (level-0 files, levels, compactions, seeks)."""
+def _read_shapes(store) -> list[dict] | None:
+    """Each owner's location index as reads meet it (level-0 files, levels, compactions, seeks); None
+    from owners without ``read_shape`` (main before issue 10's lookup work, run side by side)."""
     import ray
 
-    return ray.get([e.handle.call.remote("read_shape") for e in store.catalog._endpoints])
+    try:
+        return ray.get([e.handle.call.remote("read_shape") for e in store.catalog._endpoints])
+    except ray.exceptions.RayTaskError:
+        return None
 
 
 def _cpu_of(pids: list[int]) -> list[float]:
@@ -238,7 +243,10 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         n_looked = 5 * len(ids)
         # the same lookups on the catalog at rest (compactions done), as later jobs read it
         settle_t = time.perf_counter()
-        while any(s["compacting"] for s in _read_shapes(store)) and time.perf_counter() - settle_t < 300:
+        if shape_after_register is None:
+            time.sleep(SETTLE_WITHOUT_SHAPE)  # owners that cannot tell: a fixed wait
+        while (shapes := _read_shapes(store)) and any(s["compacting"] for s in shapes) \
+                and time.perf_counter() - settle_t < 300:
             time.sleep(1.0)
         settle_seconds = time.perf_counter() - settle_t
         shape_at_rest = _read_shapes(store)

@@ -16,6 +16,7 @@ queries) and inside the owner actors (:mod:`catalog.owner_actor`).
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,8 +46,7 @@ class OwnerStore:
                                     read_only=read_only, cache_bytes=cache_bytes, durable=durable,
                                     parallel_readers=0)
         self.set_meta(meta)
-        if not read_only:
-            _warm_imports()
+        self._warming = None if read_only else _warm_imports()
 
     def set_meta(self, meta: CatalogMeta) -> None:
         """Adopt a (newer) meta record: the epoch and the slots this owner serves."""
@@ -179,20 +179,22 @@ class OwnerStore:
         return result
 
     def close(self) -> None:
+        if self._warming is not None:  # no import left running when the process goes on to exit
+            self._warming.join()
         self.catalog.close()
 
 
-def _warm_imports() -> None:
+def _warm_imports() -> threading.Thread:
     """Import what the first registration batch needs (pyarrow.compute alone takes ~1 s of CPU) on a
     background thread now, so a writable owner's first batch does not wait for it; read-only opens
     (queries answering in well under a second) never pay it."""
-    import threading
-
     def run() -> None:
         import pyarrow.compute  # noqa: F401
 
         import catalog.bulk_prepare  # noqa: F401
-    threading.Thread(target=run, name="owner-warm-imports", daemon=True).start()
+    thread = threading.Thread(target=run, name="owner-warm-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def _ids_of(keys: Any) -> np.ndarray:

@@ -23,11 +23,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from catalog.bulk import BulkEntries, ShardBatch, register_bulk
-from catalog.owner_reads import multi_get_sorted, seek_sorted, single_sorted_run
 from catalog.catalog import Catalog
 from catalog.catalog_meta import CatalogMeta, WrongEpochError, slots_of_ids
 from catalog.errors import CatalogError
 from catalog.location import LOCATION_SIZE, Location
+from catalog.owner_reads import multi_get_sorted, seek_sorted, single_sorted_run
 
 BULK_MIN = 20_000  # a batch at least this big goes in as SST files; smaller ones through the journal
 

@@ -16,9 +16,9 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import repeat
+from multiprocessing.connection import Connection
 from operator import itemgetter
 from typing import Iterator
-from multiprocessing.connection import Connection
 
 import numpy as np
 import rocksdict as rd

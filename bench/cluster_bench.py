@@ -18,7 +18,8 @@ per root), measured side by side in one run::
    reference ``prepare_bulk`` against the columnar ``prepare_bulk_columns`` (ratio of medians of 3).
 5. Batched lookups through the client (the owner actors, packed ids) of every 10th key (≤ 10^6),
    median of 5: keys/s, right after the registration (compactions still running) and again on the
-   catalog at rest (compactions done; ``at_rest``). Target ≥ 1M keys/s at 10^7. CPU per entry (per
+   catalog at rest (compactions done; ``at_rest``), and after every owner compacted its index into
+   one sorted run (``OwnedCatalog.compact_index``; ``compacted``: owners read by seeks). Target ≥ 1M keys/s at 10^7. CPU per entry (per
    key) of workers, owners (RocksDB's background threads included) and the whole machine is
    recorded beside each rate, so a rate measured beside other users can be read as a CPU budget.
 
@@ -125,6 +126,31 @@ def _owner_pids(store) -> list[int]:
     import ray
 
     return [int(p["pid"]) for p in ray.get([e.handle.where.remote() for e in store.catalog._endpoints])]
+
+
+def _compacted_lookups(store, ids, owner_pids: list[int]) -> dict | None:
+    """The lookups again after every owner compacted its index into one sorted run
+    (``OwnedCatalog.compact_index``; owners then read by seeks); None for owners without it."""
+    import ray
+
+    t = time.perf_counter()
+    try:
+        shapes = store.catalog.compact_index()
+    except (AttributeError, ray.exceptions.RayTaskError):
+        return None
+    compact_seconds = time.perf_counter() - t
+    cpu0 = _cpu_of(owner_pids)
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        found, _ = store.catalog.lookup_ids(ids)
+        times.append(time.perf_counter() - t)
+        assert found.all()
+    cpu1 = _cpu_of(owner_pids)
+    return {"compact_seconds": round(compact_seconds, 2), "read_shape": shapes,
+            "lookup_seconds": [round(x, 3) for x in times],
+            "lookup_keys_per_s": round(len(ids) / statistics.median(times)),
+            "owners_cpu_us_per_key": round(1e6 * (sum(cpu1) - sum(cpu0)) / (5 * len(ids)), 3)}
 
 
 def _read_shapes(store) -> list[dict] | None:
@@ -258,6 +284,7 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
             rest_times.append(time.perf_counter() - t)
             assert found.all()
         rest_cpu1 = _cpu_of(owner_pids)
+        compacted = _compacted_lookups(store, ids, owner_pids)
         meta = load_meta(str(root))
         store.close()
         stop_owners(meta.catalog_id, meta.num_owners)
@@ -283,6 +310,7 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
                             "lookup_seconds": [round(x, 3) for x in rest_times],
                             "lookup_keys_per_s": round(len(ids) / statistics.median(rest_times)),
                             "owners_cpu_us_per_key": round(1e6 * (sum(rest_cpu1) - sum(rest_cpu0)) / n_looked, 3)},
+                "compacted": compacted,
                 "preparation_side_by_side": preparation_side_by_side()}
     finally:
         connection.close()

@@ -112,6 +112,19 @@ class OwnerStore:
 
         return read_shape(self.catalog.shards[0])
 
+    def compact_index(self, epoch: int) -> dict[str, Any]:
+        """Compact this owner's location index into one sorted run (the memtable flushed, level-0 files
+        merged into the bottom level), so batched lookups read it by seeks (:mod:`catalog.owner_reads`).
+        It rewrites the whole index: for when a load is done, not between batches. Returns the read
+        shape after it. Contents and durability are unchanged (a compaction only rewrites files)."""
+        if self.read_only:
+            raise CatalogError(f"owner {self.owner} at {self.directory} is open read-only: compact it from its writer")
+        self.check(epoch)
+        db = self.catalog.shards[0].db
+        db.flush(wait=True)
+        db.compact_range(None, None)
+        return self.read_shape()
+
     def stats(self) -> dict[str, Any]:
         shard = self.catalog.shards[0]
         return {"owner": self.owner, "records": shard.count(), "disk_bytes": shard.disk_bytes(),

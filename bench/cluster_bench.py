@@ -17,7 +17,11 @@ per root), measured side by side in one run::
    Beside it, the worker's share alone on the same 200,000 entries in one process: per-key
    reference ``prepare_bulk`` against the columnar ``prepare_bulk_columns`` (ratio of medians of 3).
 5. Batched lookups through the client (the owner actors, packed ids) of every 10th key (≤ 10^6),
-   median of 5: keys/s. Target ≥ 1M keys/s at 10^7.
+   median of 5: keys/s, right after the registration (compactions still running) and again on the
+   catalog at rest (compactions done; ``at_rest``), and after every owner compacted its index into
+   one sorted run (``OwnedCatalog.compact_index``; ``compacted``: owners read by seeks). Target ≥ 1M keys/s at 10^7. CPU per entry (per
+   key) of workers, owners (RocksDB's background threads included) and the whole machine is
+   recorded beside each rate, so a rate measured beside other users can be read as a CPU budget.
 
 Writes bench/results/cluster_bench.json.
 """
@@ -36,6 +40,7 @@ from pathlib import Path
 # this process connects to local heads, which use token authentication; Ray reads this when imported
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 RESULTS = Path(__file__).resolve().parent / "results"
+SETTLE_WITHOUT_SHAPE = 60.0  # seconds to wait for compactions where owners cannot report them
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -109,7 +114,69 @@ def _entry_maker():  # a Ray actor class, made when Ray is imported
                 added += register_on_worker(owners, [volume])[0]
             return added, t0, time.time()
 
+        def cpu_seconds(self) -> float:
+            """CPU time of this worker process so far (every thread)."""
+            return time.process_time()
+
     return EntryMaker
+
+
+def _owner_pids(store) -> list[int]:
+    """Process ids of the owner actors (they run on this machine in the bench)."""
+    import ray
+
+    return [int(p["pid"]) for p in ray.get([e.handle.where.remote() for e in store.catalog._endpoints])]
+
+
+def _compacted_lookups(store, ids, owner_pids: list[int]) -> dict | None:
+    """The lookups again after every owner compacted its index into one sorted run
+    (``OwnedCatalog.compact_index``; owners then read by seeks); None for owners without it."""
+    import ray
+
+    t = time.perf_counter()
+    try:
+        shapes = store.catalog.compact_index()
+    except (AttributeError, ray.exceptions.RayTaskError):
+        return None
+    compact_seconds = time.perf_counter() - t
+    cpu0 = _cpu_of(owner_pids)
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        found, _ = store.catalog.lookup_ids(ids)
+        times.append(time.perf_counter() - t)
+        assert found.all()
+    cpu1 = _cpu_of(owner_pids)
+    return {"compact_seconds": round(compact_seconds, 2), "read_shape": shapes,
+            "lookup_seconds": [round(x, 3) for x in times],
+            "lookup_keys_per_s": round(len(ids) / statistics.median(times)),
+            "owners_cpu_us_per_key": round(1e6 * (sum(cpu1) - sum(cpu0)) / (5 * len(ids)), 3)}
+
+
+def _read_shapes(store) -> list[dict] | None:
+    """Each owner's location index as reads meet it (level-0 files, levels, compactions, seeks); None
+    from owners without ``read_shape`` (main before issue 10's lookup work, run side by side)."""
+    import ray
+
+    try:
+        return ray.get([e.handle.call.remote("read_shape") for e in store.catalog._endpoints])
+    except ray.exceptions.RayTaskError:
+        return None
+
+
+def _cpu_of(pids: list[int]) -> list[float]:
+    """CPU seconds (user + system, every thread) of each process."""
+    import psutil
+
+    return [sum(psutil.Process(p).cpu_times()[:2]) for p in pids]
+
+
+def _machine_busy() -> float:
+    """CPU seconds every process on the machine spent so far (all cores): the load beside the bench."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return t.user + t.system + t.nice + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
 
 
 def preparation_side_by_side(n: int = 200_000) -> dict[str, float]:
@@ -173,9 +240,13 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         half = entries // 2
         made = ray.get([workers[0].make.remote(0, half, per_volume), workers[1].make.remote(half, entries, per_volume)])
         assert sum(made) == entries, made
+        owner_pids = _owner_pids(store)
+        cpu0 = (ray.get([w.cpu_seconds.remote() for w in workers]), _cpu_of(owner_pids), _machine_busy(), time.process_time())
         t = time.perf_counter()
         parts = ray.get([w.register.remote(owners) for w in workers])
         reg_seconds = time.perf_counter() - t
+        cpu1 = (ray.get([w.cpu_seconds.remote() for w in workers]), _cpu_of(owner_pids), _machine_busy(), time.process_time())
+        load_during = os.getloadavg()[0]
         whole_seconds = time.perf_counter() - whole
         assert sum(p[0] for p in parts) == entries, parts
         records = int(store.catalog.stats()["records"])
@@ -186,20 +257,60 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         sample = [f"https://host{i % 9973}.example/p/{i}" for i in range(0, entries, step)]
         ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in sample), np.uint8).reshape(-1, 16)
         store.catalog.lookup_ids(ids[:1000])  # warm the routes
+        shape_after_register = _read_shapes(store)
+        lookup_cpu0 = (_cpu_of(owner_pids), time.process_time(), _machine_busy())
         times = []
         for _ in range(5):
             t = time.perf_counter()
             found, _ = store.catalog.lookup_ids(ids)
             times.append(time.perf_counter() - t)
             assert found.all()
+        lookup_cpu1 = (_cpu_of(owner_pids), time.process_time(), _machine_busy())
+        n_looked = 5 * len(ids)
+        # the same lookups on the catalog at rest (compactions done), as later jobs read it
+        settle_t = time.perf_counter()
+        if shape_after_register is None:
+            time.sleep(SETTLE_WITHOUT_SHAPE)  # owners that cannot tell: a fixed wait
+        while (shapes := _read_shapes(store)) and any(s["compacting"] for s in shapes) \
+                and time.perf_counter() - settle_t < 300:
+            time.sleep(1.0)
+        settle_seconds = time.perf_counter() - settle_t
+        shape_at_rest = _read_shapes(store)
+        rest_cpu0 = _cpu_of(owner_pids)
+        rest_times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            found, _ = store.catalog.lookup_ids(ids)
+            rest_times.append(time.perf_counter() - t)
+            assert found.all()
+        rest_cpu1 = _cpu_of(owner_pids)
+        compacted = _compacted_lookups(store, ids, owner_pids)
         meta = load_meta(str(root))
         store.close()
         stop_owners(meta.catalog_id, meta.num_owners)
         return {"entries": entries, "per_volume": per_volume,
                 "register_seconds": round(reg_seconds, 2), "register_entries_per_s": round(entries / reg_seconds),
                 "whole_seconds": round(whole_seconds, 2),
+                # CPU per entry of registration, measured per process (owners include RocksDB's
+                # background compactions); "machine" counts every process here, other users included
+                "register_cpu_us_per_entry": {
+                    "workers": round(1e6 * (sum(cpu1[0]) - sum(cpu0[0])) / entries, 3),
+                    "owners": round(1e6 * (sum(cpu1[1]) - sum(cpu0[1])) / entries, 3),
+                    "driver": round(1e6 * (cpu1[3] - cpu0[3]) / entries, 3),
+                    "machine": round(1e6 * (cpu1[2] - cpu0[2]) / entries, 3)},
+                "load_average_after_register": round(load_during, 2),
+                "lookup_cpu_us_per_key": {
+                    "owners": round(1e6 * (sum(lookup_cpu1[0]) - sum(lookup_cpu0[0])) / n_looked, 3),
+                    "client": round(1e6 * (lookup_cpu1[1] - lookup_cpu0[1]) / n_looked, 3),
+                    "machine": round(1e6 * (lookup_cpu1[2] - lookup_cpu0[2]) / n_looked, 3)},
                 "lookup_keys": len(ids), "lookup_seconds": [round(x, 3) for x in times],
                 "lookup_keys_per_s": round(len(ids) / statistics.median(times)),
+                "lookup_read_shape": shape_after_register,
+                "at_rest": {"settle_seconds": round(settle_seconds, 1), "read_shape": shape_at_rest,
+                            "lookup_seconds": [round(x, 3) for x in rest_times],
+                            "lookup_keys_per_s": round(len(ids) / statistics.median(rest_times)),
+                            "owners_cpu_us_per_key": round(1e6 * (sum(rest_cpu1) - sum(rest_cpu0)) / n_looked, 3)},
+                "compacted": compacted,
                 "preparation_side_by_side": preparation_side_by_side()}
     finally:
         connection.close()

@@ -36,7 +36,6 @@ from catalog.listing import _PATH_TAG, _TAG_OF, LISTING_SEP, listing_entry
 from catalog.location import LOCATION_SIZE, Location
 
 _WEB_FAST = "^(?:" + _SIMPLE_CANONICAL.pattern + ")$"
-_WEB_PARTS = r"^(?P<scheme>https?)://(?P<www>(?:www\.)?)(?P<host>[^/]*)(?P<tail>/.*)$"
 # characters quote(..., safe=catalog.keys._FILE_SAFE) keeps as they are (ASCII letters, digits, "_.-~" + safe)
 _FILE_FAST = r"^file://[A-Za-z0-9_.\-~/:@!$&'()*+,;=%]*$"
 _WEB_ANY = r"(?i)^https?://"
@@ -65,20 +64,26 @@ def _reverse_labels(host: pa.Array) -> pa.Array:
 
 
 def _web_listing(urls: pa.Array) -> pa.Array:
-    """Listing entries of canonical http(s) URLs on the fast form (see the module docstring)."""
-    parts = pc.extract_regex(urls, _WEB_PARTS)
-    scheme, www, host, tail = (parts.field(f) for f in ("scheme", "www", "host", "tail"))
-    tail_lower = pc.ascii_lower(tail)
-    sort_key = pc.binary_join_element_wise(_s("u"), _reverse_labels(host), _s(")"), tail_lower, _s(""))
-    https = pc.equal(scheme, _s("https")).to_numpy(zero_copy_only=False)
-    has_www = pc.not_equal(www, _s("")).to_numpy(zero_copy_only=False)
+    """Listing entries of canonical http(s) URLs on the fast form (see the module docstring).
+
+    A fast-form URL is ``scheme://[www.]host/tail`` with no ``/`` in the host, so splitting at its
+    first three slashes gives the authority (``[www.]host``) and the tail after its leading ``/``:
+    one split instead of a regular-expression extraction (~8x cheaper per URL; issue 10)."""
+    parts = pc.split_pattern(urls, "/", max_splits=3)
+    authority, rest = pc.list_element(parts, 2), pc.list_element(parts, 3)  # rest: the tail without its "/"
+    has_www_arr = pc.starts_with(authority, "www.")
+    host = pc.if_else(has_www_arr, pc.utf8_slice_codeunits(authority, 4), authority)
+    rest_lower = pc.ascii_lower(rest)
+    sort_key = pc.binary_join_element_wise(_s("u"), _reverse_labels(host), _s(")/"), rest_lower, _s(""))
+    https = pc.starts_with(urls, "https://").to_numpy(zero_copy_only=False)
+    has_www = has_www_arr.to_numpy(zero_copy_only=False)
     codes = np.array([[_TAG_OF[("http", False)][0], _TAG_OF[("http", True)][0]],
                       [_TAG_OF[("https", False)][0], _TAG_OF[("https", True)][0]]], dtype=np.uint8)
     tag_bytes = codes[https.astype(np.intp), has_www.astype(np.intp)]
     tags, path_tags = _one_byte_column(tag_bytes), _one_byte_column(tag_bytes + _PATH_TAG)
     # SURT lowercases the path: a URL whose path has capitals keeps its own path after a path tag
-    path_form = pc.binary_join_element_wise(path_tags, tail.cast(_LB), _s(b"", _LB))
-    tail_form = pc.if_else(pc.equal(tail_lower, tail), tags, path_form)
+    path_form = pc.binary_join_element_wise(path_tags, _s(b"/", _LB), rest.cast(_LB), _s(b"", _LB))
+    tail_form = pc.if_else(pc.equal(rest_lower, rest), tags, path_form)
     return pc.binary_join_element_wise(sort_key.cast(_LB), tail_form, _s(LISTING_SEP, _LB))
 
 
@@ -134,8 +139,9 @@ def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[L
     other_idx = np.flatnonzero(other_np)
     slow_idx = np.flatnonzero(~(web_np | other_np))
 
-    web_urls = arr.take(pa.array(web_idx))
-    other_keys = arr.take(pa.array(other_idx))
+    single_group = n in (len(web_idx), len(other_idx), len(slow_idx))  # the usual batch: no copies below
+    web_urls = arr if len(web_idx) == n else arr.take(pa.array(web_idx))
+    other_keys = arr if len(other_idx) == n else arr.take(pa.array(other_idx))
     slow_canon = [canonical_key(keys[i]) for i in slow_idx.tolist()]
     listing = pa.concat_arrays([
         _web_listing(web_urls),
@@ -143,21 +149,40 @@ def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[L
         pa.array([listing_entry(c) for c in slow_canon], _LB)])
     position = np.concatenate([web_idx, other_idx, slow_idx])
     # a key on a fast form is its own canonical form
-    canon = list(map(keys.__getitem__, position[:len(web_idx) + len(other_idx)].tolist())) + slow_canon
+    if single_group and not len(slow_idx):
+        canon: Sequence[str] = keys  # all on one fast form, in input order
+    else:
+        canon = list(map(keys.__getitem__, position[:len(web_idx) + len(other_idx)].tolist())) + slow_canon
     if not _sample_agrees(keys, position, canon, listing):
         return prepare_bulk(keys, locations, slot_map)
     ids = key_ids_of(canon)
     owners = np.asarray(slot_map)[slots_of_ids(ids)]
-    order = pc.sort_indices(pa.table({"o": owners, "l": listing, "p": position}),
-                            sort_keys=[("o", "ascending"), ("l", "ascending"), ("p", "ascending")]).to_numpy()
+    order = _owner_listing_order(owners, listing, position, single_group=single_group)
     sorted_owners = owners[order]
     bounds = np.flatnonzero(np.diff(sorted_owners)) + 1
     shards: dict[int, ShardBatch] = {}
+    # rows as single opaque items: gathering them is one copy per row, not one per byte
+    id_rows = np.ascontiguousarray(ids).view(np.dtype((np.void, 16))).ravel()
+    location_rows = np.ascontiguousarray(packed).view(np.dtype((np.void, LOCATION_SIZE))).ravel()
     for part in np.split(order, bounds):
         blob, ends = _column_blob(listing.take(pa.array(part)))
-        shards[int(owners[part[0]])] = ShardBatch(ids=ids[part].tobytes(), locations=packed[position[part]].tobytes(),
+        shards[int(owners[part[0]])] = ShardBatch(ids=id_rows[part].tobytes(),
+                                                  locations=location_rows[position[part]].tobytes(),
                                                   listing_blob=blob, listing_ends=ends)
     return BulkEntries(shards)
+
+
+def _owner_listing_order(owners: np.ndarray, listing: pa.Array, position: np.ndarray, *,
+                         single_group: bool) -> np.ndarray:
+    """Row order by (owner, listing entry, input position). When every row came from one group, rows
+    are in input order already, so Arrow's stable sort of the listing alone keeps repeats in input
+    order and a stable sort of the small owner numbers groups them: ~2x cheaper than sorting the
+    three columns as a table, which is what mixed groups still do."""
+    if not single_group:
+        return pc.sort_indices(pa.table({"o": owners, "l": listing, "p": position}),
+                               sort_keys=[("o", "ascending"), ("l", "ascending"), ("p", "ascending")]).to_numpy()
+    by_listing = pc.sort_indices(listing).to_numpy()  # stable (Arrow's sort_indices is)
+    return by_listing[np.argsort(owners[by_listing], kind="stable")]
 
 
 def _sample_agrees(keys: Sequence[str], position: np.ndarray, canon: list[str], listing: pa.Array) -> bool:

@@ -338,6 +338,13 @@ class OwnedCatalog:
     def checkpoint(self) -> None:
         _gather([self._call(i, "checkpoint") for i in range(len(self._endpoints))])
 
+    def compact_index(self) -> list[dict[str, Any]]:
+        """Every owner compacts its location index into one sorted run, all at once
+        (:meth:`catalog.owner_store.OwnerStore.compact_index`); their read shapes after it."""
+        self._require_writable()
+        return self._routed(lambda: _gather([self._call(i, "compact_index", self.meta.epoch)
+                                             for i in range(len(self._endpoints))]))
+
     def close(self) -> None:
         self.closed = True
         closers, self._closers = self._closers, []

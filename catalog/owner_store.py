@@ -16,18 +16,19 @@ queries) and inside the owner actors (:mod:`catalog.owner_actor`).
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from catalog.bulk import BulkEntries, ShardBatch, register_bulk
-from catalog.bulk_filter import split_ids
 from catalog.catalog import Catalog
 from catalog.catalog_meta import CatalogMeta, WrongEpochError, slots_of_ids
 from catalog.errors import CatalogError
 from catalog.location import LOCATION_SIZE, Location
 from catalog.owner_edit_log import EditLog
+from catalog.owner_reads import multi_get_sorted, seek_sorted, single_sorted_run
 
 BULK_MIN = 20_000  # a batch at least this big goes in as SST files; smaller ones through the journal
 
@@ -48,6 +49,7 @@ class OwnerStore:
         self.set_meta(meta)
         # marks and deletes go to the root too on a remote root, so a restore can replay them
         self.edit_log = EditLog(root, meta.catalog_id, owner) if EditLog.wanted(root) and not read_only else None
+        self._warming = None if read_only else _warm_imports()
 
     def set_meta(self, meta: CatalogMeta) -> None:
         """Adopt a (newer) meta record: the epoch and the slots this owner serves."""
@@ -84,11 +86,12 @@ class OwnerStore:
         if not n:
             return found, values
         order = np.argsort(ids[:, :8].copy().view(">u8").ravel())
-        got = self.catalog.shards[0].get_many(split_ids(ids[order].tobytes()))
-        hit = np.fromiter(map(bool, got), dtype=bool, count=n)
+        shard = self.catalog.shards[0]
+        read = seek_sorted if single_sorted_run(shard) else multi_get_sorted
+        hit, got = read(shard, ids[order].tobytes())
         found[order] = hit
         if hit.any():
-            values[order[hit]] = np.frombuffer(b"".join(filter(None, got)), np.uint8).reshape(-1, LOCATION_SIZE)
+            values[order[hit]] = np.frombuffer(got, np.uint8).reshape(-1, LOCATION_SIZE)
         return found, values
 
     def mark_of(self, kid: bytes, epoch: int) -> bytes | None:
@@ -105,6 +108,25 @@ class OwnerStore:
 
         self.check(epoch)
         return export_pieces(self, *args)
+
+    def read_shape(self) -> dict[str, Any]:
+        """The location index's shape as batched reads meet it (:func:`catalog.owner_reads.read_shape`)."""
+        from catalog.owner_reads import read_shape
+
+        return read_shape(self.catalog.shards[0])
+
+    def compact_index(self, epoch: int) -> dict[str, Any]:
+        """Compact this owner's location index into one sorted run (the memtable flushed, level-0 files
+        merged into the bottom level), so batched lookups read it by seeks (:mod:`catalog.owner_reads`).
+        It rewrites the whole index: for when a load is done, not between batches. Returns the read
+        shape after it. Contents and durability are unchanged (a compaction only rewrites files)."""
+        if self.read_only:
+            raise CatalogError(f"owner {self.owner} at {self.directory} is open read-only: compact it from its writer")
+        self.check(epoch)
+        db = self.catalog.shards[0].db
+        db.flush(wait=True)
+        db.compact_range(None, None)
+        return self.read_shape()
 
     def stats(self) -> dict[str, Any]:
         shard = self.catalog.shards[0]
@@ -180,7 +202,22 @@ class OwnerStore:
         return result
 
     def close(self) -> None:
+        if self._warming is not None:  # no import left running when the process goes on to exit
+            self._warming.join()
         self.catalog.close()
+
+
+def _warm_imports() -> threading.Thread:
+    """Import what the first registration batch needs (pyarrow.compute alone takes ~1 s of CPU) on a
+    background thread now, so a writable owner's first batch does not wait for it; read-only opens
+    (queries answering in well under a second) never pay it."""
+    def run() -> None:
+        import pyarrow.compute  # noqa: F401
+
+        import catalog.bulk_prepare  # noqa: F401
+    thread = threading.Thread(target=run, name="owner-warm-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def _ids_of(keys: Any) -> np.ndarray:

@@ -95,6 +95,7 @@ def register_on_worker(owners: tuple[str, str, int], sealed: list[SealedVolume])
     """Register sealed volumes from this Ray worker: volume rows at owner 0, then the records prepared
     here (canonical key, id, owner, sorted) and sent one batch per owner. Returns when every owner
     acknowledged; idempotent by key and digest, so a retried task changes nothing twice."""
+    from operator import itemgetter
     from pathlib import Path
 
     import numpy as np
@@ -112,17 +113,18 @@ def register_on_worker(owners: tuple[str, str, int], sealed: list[SealedVolume])
                                                   **volume.info})
         if not volume.records:
             continue
-        vkeys, offsets, lengths, digests = zip(*volume.records)
-        keys.extend(vkeys)
-        n = len(vkeys)
-        sizes = np.array(lengths, np.uint64)
+        records = volume.records
+        n = len(records)
+        # one column at a time through C iterators (zip(*records) cost ~5x as much per record)
+        start = len(keys)
+        keys.extend(map(itemgetter(0), records))
+        offsets, sizes, digests = (np.fromiter(map(itemgetter(j), records), np.uint64, count=n) for j in (1, 2, 3))
         if not sizes.all() or int(sizes.max()) > MAX_LENGTH:
             bad = int(np.flatnonzero((sizes == 0) | (sizes > MAX_LENGTH))[0])
-            raise ValueError(f"volume {volume.url}: record {vkeys[bad]!r} has length {int(sizes[bad])}, outside "
+            raise ValueError(f"volume {volume.url}: record {keys[start + bad]!r} has length {int(sizes[bad])}, outside "
                              f"1..{MAX_LENGTH}: the volume writer produced a bad record; reseal the split")
         # packed by the catalog's encoding function, on whole columns
-        columns.append(pack_many(np.full(n, number, np.uint32), np.array(offsets, np.uint64),
-                                 sizes.astype(np.uint32), np.array(digests, np.uint64)))
+        columns.append(pack_many(np.full(n, number, np.uint32), offsets, sizes.astype(np.uint32), digests))
     if not keys:
         return 0, 0, 0
     r = catalog.register_bulk_entries(keys, np.concatenate(columns))

@@ -72,6 +72,26 @@ def test_columnar_preparation_equals_the_per_key_one(seed: int, monkeypatch: pyt
     _same(expected, prepare_bulk_columns(keys, packed, slot_map).shards)
 
 
+@pytest.mark.parametrize("form", ["web", "file", "plain"])
+def test_a_batch_of_one_key_form_with_repeats_equals_the_per_key_one(form: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every key on one fast form (the usual ingest batch) takes the cheaper sort (listing alone, then
+    owners): repeats of a key with other locations must still come out in input order."""
+    rng = random.Random(7)
+    make = {"web": lambda i: f"https://{rng.choice(['www.', ''])}h{i % 7}.ex/{rng.choice(['p', 'P'])}/{i % 500}",
+            "file": lambda i: f"file:///data/d{i % 7}/f{i % 500}.txt",
+            "plain": lambda i: f"key-{i % 7}/{i % 500}"}[form]
+    keys = [make(i) for i in range(4000)]  # every key repeated, some several times
+    locations = [Location(3, i * 10, 5, rng.randrange(3)) for i in range(len(keys))]
+    slot_map = np.arange(4096) // 1024
+    expected = prepare_bulk(keys, locations, slot_map.tolist()).shards
+
+    def no_fallback(*args: object) -> None:
+        raise AssertionError("the columnar path fell back to the per-key one (a sampled row differed)")
+    monkeypatch.setattr("catalog.bulk_prepare.prepare_bulk", no_fallback)
+    _same(expected, prepare_bulk_columns(keys, locations, slot_map).shards)
+
+
 def test_a_listing_format_the_columns_do_not_know_falls_back_to_the_per_key_functions(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import catalog.bulk

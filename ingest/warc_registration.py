@@ -82,6 +82,16 @@ def _register_unique(store: Store, result: WarcSplitResult, captures: list[Captu
                      sealed_numbers: list[int]) -> tuple[Registration, int]:
     """Register a split whose keys are all different (see the module docstring)."""
     stored = store.catalog.get_many([c.key for c in captures])
+    out, replaced, referenced = decide_and_write(store, captures, stored)
+    _sweep(store, result, sealed_numbers, referenced, out)
+    return out, replaced
+
+
+def decide_and_write(store: Store, captures: list[Capture], stored: list[Location | None]
+                     ) -> tuple[Registration, int, set[int]]:
+    """Decide each capture (keys all different) against ``stored`` — what the catalog held for its key
+    when looked up — and write the winners conditionally. Returns the registration (no volumes swept
+    yet), the captures replaced, and the volume numbers the catalog points to for these keys."""
     chosen: list[tuple[str, Location, Location | None]] = []  # (key, new location, location decided against)
     referenced: set[int] = set()
     replaced_keys: set[str] = set()
@@ -115,14 +125,21 @@ def _register_unique(store: Store, result: WarcSplitResult, captures: list[Captu
             replaced_keys -= again  # those keys were decided again: counted by more_replaced
             replaced_again = more_replaced
             referenced.update(loc.volume for loc in store.catalog.get_many(sorted(again)) if loc is not None)
-    _sweep(store, result, sealed_numbers, referenced, out)
-    return out, len(replaced_keys) + replaced_again
+    return out, len(replaced_keys) + replaced_again, referenced
 
 
 def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> tuple[Registration, dict[str, Any]]:
     """Register one split (see the module docstring); returns the registration and the split's
     completion-marker fields. Idempotent: registering a split again changes nothing."""
+    from ingest.warc_bulk_registration import BULK_MIN_CAPTURES, register_unique_columns, split_columns
+
     external_numbers, sealed_numbers = _volume_rows(store, result, run_id)
+    size = sum(len(e.records) for e in result.external) + sum(len(v.records) for v in result.sealed)
+    columns = split_columns(result, external_numbers, sealed_numbers) if size >= BULK_MIN_CAPTURES else None
+    if columns is not None and len(set(columns.keys)) == size:
+        registration, replaced, referenced = register_unique_columns(store, columns)
+        _sweep(store, result, sealed_numbers, referenced, registration)
+        return registration, _marker_fields(result, replaced)
     captures = _captures(result, external_numbers, sealed_numbers)
     if len({c.key for c in captures}) == len(captures):
         registration, replaced = _register_unique(store, result, captures, sealed_numbers)
@@ -141,5 +158,9 @@ def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> t
                                         also_keys=[c.key for c in captures])
         registration.added, registration.updated, registration.unchanged = (written.added, written.updated,
                                                                             written.unchanged)
-    return registration, {"files": [asdict(f) for f in result.files], "bytes": result.bytes,
-                          "quarantined": result.quarantined, "captures_replaced": replaced}
+    return registration, _marker_fields(result, replaced)
+
+
+def _marker_fields(result: WarcSplitResult, replaced: int) -> dict[str, Any]:
+    return {"files": [asdict(f) for f in result.files], "bytes": result.bytes, "quarantined": result.quarantined,
+            "captures_replaced": replaced}

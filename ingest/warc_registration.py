@@ -93,22 +93,22 @@ def decide_and_write(store: Store, captures: list[Capture], stored: list[Locatio
     when looked up — and write the winners conditionally. Returns the registration (no volumes swept
     yet), the captures replaced, and the volume numbers the catalog points to for these keys."""
     chosen: list[tuple[str, Location, Location | None]] = []  # (key, new location, location decided against)
-    referenced: set[int] = set()
+    points: dict[str, int] = {}  # key -> the volume the catalog points to for it after this registration
     replaced_keys: set[str] = set()
     unchanged = 0
     for capture, existing in zip(captures, stored):
         location = capture.location
         if existing is not None and existing.digest == location.digest:
             unchanged += 1  # the same capture again: the catalog keeps the stored location
-            referenced.add(existing.volume)
+            points[capture.key] = existing.volume
             continue
         if existing is not None:
             replaced_keys.add(capture.key)
             if date_order(capture.date) < date_order(_stored_date(store, existing)):
-                referenced.add(existing.volume)  # the stored capture is later: it stays
+                points[capture.key] = existing.volume  # the stored capture is later: it stays
                 continue
         chosen.append((capture.key, location, existing))
-        referenced.add(location.volume)
+        points[capture.key] = location.volume
     out = Registration(unchanged=unchanged)
     replaced_again = 0
     if chosen:
@@ -124,8 +124,11 @@ def decide_and_write(store: Store, captures: list[Capture], stored: list[Locatio
                                                      out.unchanged + more.unchanged)
             replaced_keys -= again  # those keys were decided again: counted by more_replaced
             replaced_again = more_replaced
-            referenced.update(loc.volume for loc in store.catalog.get_many(sorted(again)) if loc is not None)
-    return out, len(replaced_keys) + replaced_again, referenced
+            again_keys = sorted(again)
+            for key, loc in zip(again_keys, store.catalog.get_many(again_keys)):
+                if loc is not None:
+                    points[key] = loc.volume  # decided again: where the catalog points now, not the first choice
+    return out, len(replaced_keys) + replaced_again, set(points.values())
 
 
 def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> tuple[Registration, dict[str, Any]]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import zlib
 from typing import Any, Callable
 
-from catalog.cdxj import external_cdxj_line, http_fields
+from catalog.cdxj import external_cdxj_line, external_cdxj_lines, http_fields
 from catalog.warc_layout import SourceFile
 from catalog.warc_records import KEYED_RECORD_TYPES, payload_digest
 
@@ -200,6 +200,7 @@ def plan_members(src: SourceFile, plan: Any, record_key: Callable[[str | None], 
     the file is not of the simple shape (``plan`` is then to be discarded)."""
     counts, url = plan.counts, src.url
     skipped = counts.skipped
+    rows: list[Any] = []  # the CDXJ fields of each keyed record: the lines are written in one loop at the end
 
     def add(offset: int, length: int, record: MemberRecord) -> None:
         fields = record.fields
@@ -216,7 +217,12 @@ def plan_members(src: SourceFile, plan: Any, record_key: Callable[[str | None], 
             return
         digest = payload_digest(memoryview(record.block)[record.payload_offset:])  # type: ignore[arg-type]
         plan.records.append((key, offset, length, digest))
-        plan.dates.append(fields.get("warc-date") or "")
-        plan.lines.append(cdxj_line_of(key, kind, url, offset, length, digest, record))
+        date = fields.get("warc-date")
+        plan.dates.append(date or "")
+        status, mime = http_status_and_type(record) if kind == "response" else (None, fields.get("content-type"))
+        rows.append((key, kind, mime, date, offset, length, digest, status, fields.get("warc-payload-digest")))
 
-    return each_record(src, add)
+    if not each_record(src, add):
+        return False
+    plan.lines = external_cdxj_lines(url, rows)  # what cdxj_line_of gives for each record
+    return True

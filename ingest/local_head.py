@@ -171,7 +171,10 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
                "--node-manager-port", str(_free_port()), "--object-manager-port", str(_free_port()),
                "--metrics-export-port", str(_free_port()), "--dashboard-agent-listen-port", str(_free_port()),
                "--dashboard-agent-grpc-port", str(_free_port()), "--runtime-env-agent-port", str(_free_port()),
-               "--ray-client-server-port", str(_free_port())]
+               "--ray-client-server-port", str(_free_port()),
+               # a one-machine head has nothing to autoscale: no monitor process (a Python process whose
+               # start competes with the job's for the machine's cores)
+               "--no-monitor"]
     head = subprocess.Popen(command, env=head_environment(), stdin=subprocess.DEVNULL)
     known: dict[int, Any] = {}
     stopping = False

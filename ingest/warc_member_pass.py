@@ -24,7 +24,7 @@ from __future__ import annotations
 import zlib
 from typing import Any, Callable
 
-from catalog.cdxj import external_cdxj_line, external_cdxj_lines, http_fields
+from catalog.cdxj import external_cdxj_lines, http_fields
 from catalog.warc_layout import SourceFile
 from catalog.warc_records import KEYED_RECORD_TYPES, payload_digest
 
@@ -179,19 +179,6 @@ def each_record(src: SourceFile, sink: RecordSink) -> bool:
         return False
 
 
-def cdxj_line_of(key: str, kind: str, url: str, offset: int, length: int, digest: int,
-                 record: MemberRecord) -> str:
-    """The CDXJ line the FastWARC passes write for this record (HTTP status and media type of a
-    response from its HTTP head, as :func:`catalog.cdxj.http_fields` reads it)."""
-    fields = record.fields
-    status, mime = None, fields.get("content-type")
-    if kind == "response":
-        status, mime = http_status_and_type(record)
-    return external_cdxj_line(key, record_type=kind, content_type=mime, date=fields.get("warc-date"),
-                              offset=offset, length=length, digest=digest, filename=url, status=status,
-                              payload_sha1=fields.get("warc-payload-digest"))
-
-
 def plan_members(src: SourceFile, plan: Any, record_key: Callable[[str | None], str],
                  unreadable: type[Exception]) -> bool:
     """Fill ``plan`` (an ``_InPlacePlan`` of :mod:`ingest.warc_indexing`, still empty) for ``src``
@@ -224,5 +211,7 @@ def plan_members(src: SourceFile, plan: Any, record_key: Callable[[str | None], 
 
     if not each_record(src, add):
         return False
-    plan.lines = external_cdxj_lines(url, rows)  # what cdxj_line_of gives for each record
+    # the lines external_cdxj_line writes for each record (HTTP status and media type of a response
+    # from its HTTP head, as catalog.cdxj.http_fields reads it), in one loop
+    plan.lines = external_cdxj_lines(url, rows)
     return True

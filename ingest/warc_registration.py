@@ -10,7 +10,10 @@ holds records without keys.
 
 The common split — no key twice in it — is decided with one batched lookup of its keys and written with
 one bulk registration (one batch per owner), skipping captures already stored with the same digest
-(counted ``unchanged``, as the catalog would count them). Where the split holds a key twice, the
+(counted ``unchanged``, as the catalog would count them). A big one (``BULK_MIN_CAPTURES`` captures
+and more) goes on whole columns instead (:mod:`ingest.warc_bulk_registration`): the owners write the
+keys they do not hold in the same step as their lookup, and only the keys they hold are decided here,
+the same way (:func:`decide_and_write`; same catalog, counts and marker, tested). Where the split holds a key twice, the
 general path (:func:`catalog.captures.register_latest_captures` and
 :func:`ingest.registration.register_split`) decides. Either way every write is conditional
 (:mod:`catalog.owner_captures`): it lands only if the catalog still holds the capture it was decided

@@ -187,7 +187,7 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
     address = f"127.0.0.1:{port}"
     state_file = state_dir / STATE_NAME
     try:
-        if not _wait_for_head(address, head):
+        if not _wait_for_head(address, head, lambda: stopping):
             return 1
         write_atomic(str(state_file), json.dumps({"pid": os.getpid(), "address": address, "ray_pid": head.pid,
                                                   "temp_dir": temp_dir, "started": time.time(),
@@ -209,13 +209,14 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _wait_for_head(address: str, head: subprocess.Popen[bytes]) -> bool:
+def _wait_for_head(address: str, head: subprocess.Popen[bytes], stopped: Any) -> bool:
     """True once the head's node is registered alive in its GCS (what ``ray.init`` of a driver looks
     for: it polls once a second until it finds it, so the state file is written only then, and the
-    driver connects at its first try); False if the head died or did not come up in time."""
+    driver connects at its first try); False if the head died, did not come up in time, or
+    ``stopped()`` (SIGTERM meanwhile)."""
     deadline = time.monotonic() + START_TIMEOUT
     host, port = address.split(":")
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopped():
         if head.poll() is not None:
             return False
         try:
@@ -230,7 +231,7 @@ def _wait_for_head(address: str, head: subprocess.Popen[bytes]) -> bool:
     if alive is None:  # no GCS client in this Ray: the raylet registers soon after the GCS listens
         time.sleep(1.0)
         return True
-    while time.monotonic() < deadline and head.poll() is None:
+    while time.monotonic() < deadline and head.poll() is None and not stopped():
         if alive():
             return True
         time.sleep(0.05)

@@ -132,3 +132,38 @@ def test_a_subset_of_a_prepared_batch_keeps_each_row_whole() -> None:
         assert part.listing_at(j) == batch.listing_at(i)
     assert len(subset_batch(batch, np.zeros(200, bool))) == 0
     assert Location.unpack(part.locations[:22]) == Location.unpack(batch.locations[:22])
+
+
+def _in_place_registration(root: Path, warc: Path, columns: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    from ingest.file_sources import FileRef, Split
+    from ingest.warc_indexing import IndexOptions, index_split
+
+    monkeypatch.setattr(bulk_registration, "BULK_MIN_CAPTURES", 1 if columns else 10**9)
+    with Store(str(root)) as store:
+        split = Split(0, (FileRef(str(warc), warc.stat().st_size, warc.as_uri()),))
+        out = []
+        for _attempt in range(2):  # the second: a rerun of the same split changes nothing
+            result = index_split(split, store.layout.run_volumes_url("r"), store.layout.run_indexes_url("r"),
+                                 IndexOptions())
+            registration, fields = register_warc_split(store, result, "r")
+            out.append(((registration.added, registration.updated, registration.unchanged),
+                        [Path(u).name for u in registration.volume_urls], fields))
+        urls = [key for key, _, _, _ in result.external[0].records]
+        out.append([(loc.offset, loc.length, loc.digest) for loc in store.get_many(urls)])
+    return {"runs": out}
+
+
+def test_an_in_place_file_registers_alike_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WARC indexed in place (gzip per record, as the ingest benchmark makes them): the same
+    locations, counts and markers through the column path and the per-key one, first run and rerun."""
+    import random
+
+    from bench.warc_ingest_bench import _record
+
+    rng = random.Random(3)
+    warc = tmp_path / "small.warc.gz"
+    warc.write_bytes(b"".join(_record(rng, ["alpha", "beta", "gamma"], 0, i) for i in range(300)))
+    by_columns = _in_place_registration(tmp_path / "columns", warc, True, monkeypatch)
+    per_key = _in_place_registration(tmp_path / "per-key", warc, False, monkeypatch)
+    assert by_columns == per_key
+    assert by_columns["runs"][0][0] == (300, 0, 0) and by_columns["runs"][1][0] == (0, 0, 300)

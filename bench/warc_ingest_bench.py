@@ -19,7 +19,7 @@ Rates are records per second; the ratio is the medians' ratio. The machine's loa
 and saved: on a shared machine compare the ratio, not the absolute rates.
 
 Run: ``.venv/bin/python -m bench.warc_ingest_bench [--rounds 3] [--cache DIR] [--files 4]
-[--records 250000]``. Writes ``bench/results/warc_ingest_bench.json``.
+[--records 250000] [--split-bytes N]``. Writes ``bench/results/warc_ingest_bench.json``.
 """
 from __future__ import annotations
 
@@ -100,10 +100,13 @@ def _haybale(args: list[str], env: dict[str, str]) -> subprocess.CompletedProces
                           check=False)
 
 
-def ingest_command(root: Path, paths: list[Path], env: dict[str, str]) -> tuple[float, dict[str, Any]]:
-    """Seconds of one ``haybale ingest warc`` process into the fresh ``root`` and its JSON summary."""
+def ingest_command(root: Path, paths: list[Path], env: dict[str, str], extra: list[str] | None = None
+                   ) -> tuple[float, dict[str, Any]]:
+    """Seconds of one ``haybale ingest warc`` process into the fresh ``root`` and its JSON summary
+    (``extra``: more options of the command)."""
     t0 = time.perf_counter()
-    done = _haybale(["ingest", "warc", "--root", str(root), "--quiet", "--json", *map(str, paths)], env)
+    done = _haybale(["ingest", "warc", "--root", str(root), "--quiet", "--json", *(extra or []), *map(str, paths)],
+                    env)
     secs = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"haybale ingest warc failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -116,6 +119,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--records", type=int, default=250_000, help="records per file")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the generated WARC files are kept")
+    ap.add_argument("--split-bytes", type=int, default=0,
+                    help="passed to the command (0: its default; at reduced --records, the file size keeps one "
+                         "file per split as at full size)")
     ap.add_argument("--keep", action="store_true", help="keep the last round's root (in the work directory)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -126,6 +132,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("RAY_ADDRESS", None)  # the embedded default: the root's own local head
     work = Path(tempfile.mkdtemp(prefix="hb-warc-ingest-bench-"))
+    extra = ["--split-bytes", str(args.split_bytes)] if args.split_bytes else []
     secs: dict[str, list[float]] = {"fastwarc": [], "haybale_ingest_warc": []}
     detail: dict[str, Any] = {}
     loads = []
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             root = work / f"root-{r}"
             for attempt in range(2):  # on a saturated machine Ray's start can time out: one retry, reported
                 try:
-                    took, summary = ingest_command(root, paths, env)
+                    took, summary = ingest_command(root, paths, env, extra)
                     break
                 except RuntimeError as exc:
                     if attempt:

@@ -167,6 +167,12 @@ class OwnerStore:
 
         return register_if_unchanged(self, entries, epoch)
 
+    def register_batch_if_absent(self, batch: ShardBatch, epoch: int) -> Any:
+        """Write the batch's entries whose ids are absent; hand back the others (:mod:`catalog.owner_new_captures`)."""
+        from catalog.owner_new_captures import register_batch_if_absent
+
+        return register_batch_if_absent(self, batch, epoch)
+
     def mark_many(self, rows: Sequence[tuple[str, str, str]], epoch: int) -> int:
         self.check(epoch, _ids_of(k for k, _, _ in rows) if rows else None)
         if self.edit_log is not None:

@@ -111,7 +111,7 @@ def _start(state_dir: Path, num_cpus: int) -> str:
             return str(state["address"])
         if proc.poll() is not None:
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     if proc.poll() is None:
         proc.terminate()
     tail = (state_dir / "head.log").read_text(errors="replace")[-2000:]
@@ -171,7 +171,10 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
                "--node-manager-port", str(_free_port()), "--object-manager-port", str(_free_port()),
                "--metrics-export-port", str(_free_port()), "--dashboard-agent-listen-port", str(_free_port()),
                "--dashboard-agent-grpc-port", str(_free_port()), "--runtime-env-agent-port", str(_free_port()),
-               "--ray-client-server-port", str(_free_port())]
+               "--ray-client-server-port", str(_free_port()),
+               # a one-machine head has nothing to autoscale: no monitor process (a Python process whose
+               # start competes with the job's for the machine's cores)
+               "--no-monitor"]
     head = subprocess.Popen(command, env=head_environment(), stdin=subprocess.DEVNULL)
     known: dict[int, Any] = {}
     stopping = False
@@ -184,7 +187,7 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
     address = f"127.0.0.1:{port}"
     state_file = state_dir / STATE_NAME
     try:
-        if not _wait_for_head(address, head):
+        if not _wait_for_head(address, head, lambda: stopping):
             return 1
         write_atomic(str(state_file), json.dumps({"pid": os.getpid(), "address": address, "ray_pid": head.pid,
                                                   "temp_dir": temp_dir, "started": time.time(),
@@ -206,20 +209,52 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _wait_for_head(address: str, head: subprocess.Popen[bytes]) -> bool:
+def _wait_for_head(address: str, head: subprocess.Popen[bytes], stopped: Any) -> bool:
+    """True once the head's node is registered alive in its GCS (what ``ray.init`` of a driver looks
+    for: it polls once a second until it finds it, so the state file is written only then, and the
+    driver connects at its first try); False if the head died, did not come up in time, or
+    ``stopped()`` (SIGTERM meanwhile)."""
     deadline = time.monotonic() + START_TIMEOUT
     host, port = address.split(":")
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopped():
         if head.poll() is not None:
             return False
         try:
             with socket.create_connection((host, int(port)), timeout=1):
                 pass
-            time.sleep(1.0)  # the GCS listens before the raylet is registered
-            return True
+            break
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.1)
+    else:
+        return False
+    alive = _node_alive_check(address)
+    if alive is None:  # no GCS client in this Ray: the raylet registers soon after the GCS listens
+        time.sleep(1.0)
+        return True
+    while time.monotonic() < deadline and head.poll() is None and not stopped():
+        if alive():
+            return True
+        time.sleep(0.05)
     return False
+
+
+def _node_alive_check(address: str) -> Any:
+    """A callable telling whether a node is registered alive at the GCS ``address``, or None if this
+    Ray has no GCS client to ask (then the caller waits a fixed second, as before)."""
+    try:
+        from ray._raylet import GcsClient
+        from ray.core.generated.gcs_pb2 import GcsNodeInfo
+
+        client = GcsClient(address=address)
+    except Exception:  # noqa: BLE001 - an internal API of Ray: absent or changed, fall back
+        return None
+
+    def alive() -> bool:
+        try:
+            return bool(client.get_all_node_info(timeout=2, state_filter=GcsNodeInfo.GcsNodeState.ALIVE))
+        except Exception:  # noqa: BLE001 - not answering yet
+            return False
+    return alive
 
 
 def _state_names(state_file: Path, pid: int) -> bool:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import zlib
 from typing import Any, Callable
 
-from catalog.cdxj import external_cdxj_line, http_fields
+from catalog.cdxj import external_cdxj_lines, http_fields
 from catalog.warc_layout import SourceFile
 from catalog.warc_records import KEYED_RECORD_TYPES, payload_digest
 
@@ -179,19 +179,6 @@ def each_record(src: SourceFile, sink: RecordSink) -> bool:
         return False
 
 
-def cdxj_line_of(key: str, kind: str, url: str, offset: int, length: int, digest: int,
-                 record: MemberRecord) -> str:
-    """The CDXJ line the FastWARC passes write for this record (HTTP status and media type of a
-    response from its HTTP head, as :func:`catalog.cdxj.http_fields` reads it)."""
-    fields = record.fields
-    status, mime = None, fields.get("content-type")
-    if kind == "response":
-        status, mime = http_status_and_type(record)
-    return external_cdxj_line(key, record_type=kind, content_type=mime, date=fields.get("warc-date"),
-                              offset=offset, length=length, digest=digest, filename=url, status=status,
-                              payload_sha1=fields.get("warc-payload-digest"))
-
-
 def plan_members(src: SourceFile, plan: Any, record_key: Callable[[str | None], str],
                  unreadable: type[Exception]) -> bool:
     """Fill ``plan`` (an ``_InPlacePlan`` of :mod:`ingest.warc_indexing`, still empty) for ``src``
@@ -200,6 +187,7 @@ def plan_members(src: SourceFile, plan: Any, record_key: Callable[[str | None], 
     the file is not of the simple shape (``plan`` is then to be discarded)."""
     counts, url = plan.counts, src.url
     skipped = counts.skipped
+    rows: list[Any] = []  # the CDXJ fields of each keyed record: the lines are written in one loop at the end
 
     def add(offset: int, length: int, record: MemberRecord) -> None:
         fields = record.fields
@@ -216,7 +204,14 @@ def plan_members(src: SourceFile, plan: Any, record_key: Callable[[str | None], 
             return
         digest = payload_digest(memoryview(record.block)[record.payload_offset:])  # type: ignore[arg-type]
         plan.records.append((key, offset, length, digest))
-        plan.dates.append(fields.get("warc-date") or "")
-        plan.lines.append(cdxj_line_of(key, kind, url, offset, length, digest, record))
+        date = fields.get("warc-date")
+        plan.dates.append(date or "")
+        status, mime = http_status_and_type(record) if kind == "response" else (None, fields.get("content-type"))
+        rows.append((key, kind, mime, date, offset, length, digest, status, fields.get("warc-payload-digest")))
 
-    return each_record(src, add)
+    if not each_record(src, add):
+        return False
+    # the lines external_cdxj_line writes for each record (HTTP status and media type of a response
+    # from its HTTP head, as catalog.cdxj.http_fields reads it), in one loop
+    plan.lines = external_cdxj_lines(url, rows)
+    return True

@@ -10,7 +10,10 @@ holds records without keys.
 
 The common split — no key twice in it — is decided with one batched lookup of its keys and written with
 one bulk registration (one batch per owner), skipping captures already stored with the same digest
-(counted ``unchanged``, as the catalog would count them). Where the split holds a key twice, the
+(counted ``unchanged``, as the catalog would count them). A big one (``BULK_MIN_CAPTURES`` captures
+and more) goes on whole columns instead (:mod:`ingest.warc_bulk_registration`): the owners write the
+keys they do not hold in the same step as their lookup, and only the keys they hold are decided here,
+the same way (:func:`decide_and_write`; same catalog, counts and marker, tested). Where the split holds a key twice, the
 general path (:func:`catalog.captures.register_latest_captures` and
 :func:`ingest.registration.register_split`) decides. Either way every write is conditional
 (:mod:`catalog.owner_captures`): it lands only if the catalog still holds the capture it was decided
@@ -85,23 +88,33 @@ def _register_unique(store: Store, result: WarcSplitResult, captures: list[Captu
                      sealed_numbers: list[int]) -> tuple[Registration, int]:
     """Register a split whose keys are all different (see the module docstring)."""
     stored = store.catalog.get_many([c.key for c in captures])
+    out, replaced, referenced = decide_and_write(store, captures, stored)
+    _sweep(store, result, sealed_numbers, referenced, out)
+    return out, replaced
+
+
+def decide_and_write(store: Store, captures: list[Capture], stored: list[Location | None]
+                     ) -> tuple[Registration, int, set[int]]:
+    """Decide each capture (keys all different) against ``stored`` — what the catalog held for its key
+    when looked up — and write the winners conditionally. Returns the registration (no volumes swept
+    yet), the captures replaced, and the volume numbers the catalog points to for these keys."""
     chosen: list[tuple[str, Location, Location | None]] = []  # (key, new location, location decided against)
-    referenced: set[int] = set()
+    points: dict[str, int] = {}  # key -> the volume the catalog points to for it after this registration
     replaced_keys: set[str] = set()
     unchanged = 0
     for capture, existing in zip(captures, stored):
         location = capture.location
         if existing is not None and existing.digest == location.digest:
             unchanged += 1  # the same capture again: the catalog keeps the stored location
-            referenced.add(existing.volume)
+            points[capture.key] = existing.volume
             continue
         if existing is not None:
             replaced_keys.add(capture.key)
             if date_order(capture.date) < date_order(_stored_date(store, existing)):
-                referenced.add(existing.volume)  # the stored capture is later: it stays
+                points[capture.key] = existing.volume  # the stored capture is later: it stays
                 continue
         chosen.append((capture.key, location, existing))
-        referenced.add(location.volume)
+        points[capture.key] = location.volume
     out = Registration(unchanged=unchanged)
     replaced_again = 0
     if chosen:
@@ -117,15 +130,25 @@ def _register_unique(store: Store, result: WarcSplitResult, captures: list[Captu
                                                      out.unchanged + more.unchanged)
             replaced_keys -= again  # those keys were decided again: counted by more_replaced
             replaced_again = more_replaced
-            referenced.update(loc.volume for loc in store.catalog.get_many(sorted(again)) if loc is not None)
-    _sweep(store, result, sealed_numbers, referenced, out)
-    return out, len(replaced_keys) + replaced_again
+            again_keys = sorted(again)
+            for key, loc in zip(again_keys, store.catalog.get_many(again_keys)):
+                if loc is not None:
+                    points[key] = loc.volume  # decided again: where the catalog points now, not the first choice
+    return out, len(replaced_keys) + replaced_again, set(points.values())
 
 
 def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> tuple[Registration, dict[str, Any]]:
     """Register one split (see the module docstring); returns the registration and the split's
     completion-marker fields. Idempotent: registering a split again changes nothing."""
+    from ingest.warc_bulk_registration import BULK_MIN_CAPTURES, register_unique_columns, split_columns
+
     external_numbers, sealed_numbers = _volume_rows(store, result, run_id)
+    size = sum(len(e.records) for e in result.external) + sum(len(v.records) for v in result.sealed)
+    columns = split_columns(result, external_numbers, sealed_numbers) if size >= BULK_MIN_CAPTURES else None
+    if columns is not None and len(set(columns.keys)) == size:
+        registration, replaced, referenced = register_unique_columns(store, columns)
+        _sweep(store, result, sealed_numbers, referenced, registration)
+        return registration, _marker_fields(result, replaced)
     captures = _captures(result, external_numbers, sealed_numbers)
     if len({c.key for c in captures}) == len(captures):
         registration, replaced = _register_unique(store, result, captures, sealed_numbers)
@@ -144,5 +167,9 @@ def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> t
                                         also_keys=[c.key for c in captures])
         registration.added, registration.updated, registration.unchanged = (written.added, written.updated,
                                                                             written.unchanged)
-    return registration, {"files": [asdict(f) for f in result.files], "bytes": result.bytes,
-                          "quarantined": result.quarantined, "captures_replaced": replaced}
+    return registration, _marker_fields(result, replaced)
+
+
+def _marker_fields(result: WarcSplitResult, replaced: int) -> dict[str, Any]:
+    return {"files": [asdict(f) for f in result.files], "bytes": result.bytes, "quarantined": result.quarantined,
+            "captures_replaced": replaced}

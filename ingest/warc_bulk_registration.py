@@ -1,0 +1,119 @@
+"""Registering a big WARC split on whole columns: one round trip to the owners for the captures of URLs
+the catalog does not hold yet (nearly all of them, in a first ingest).
+
+Same decision and result as :func:`ingest.warc_registration._register_unique` (a split whose keys are
+all different; tested against it): there, every key is looked up (one round trip), each capture decided
+in Python, and the winners written conditionally (a second round trip, a per-key check at the owner).
+Here the split's keys and locations go as columns (no per-record objects) to
+:func:`catalog.owner_new_captures.register_if_absent`: each owner writes the absent ones in one step
+with its lookup (SST ingest for big batches), and hands back the keys it holds; only those are built
+into captures and decided as before (:func:`ingest.warc_registration.decide_and_write`: the latest
+WARC-Date wins, conditional writes). A capture another job registers meanwhile is found by the owner's
+check, never overwritten blindly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from catalog.captures import Capture
+from catalog.location import Location, pack_many
+from catalog.owner_new_captures import register_if_absent
+from catalog.store import Store
+from ingest.registration import Registration
+from ingest.warc_indexing import WarcSplitResult
+
+BULK_MIN_CAPTURES = 2048  # a split with at least this many captures registers on whole columns
+
+
+@dataclass
+class SplitColumns:
+    """The split's captures as columns, in the order of :func:`ingest.warc_registration._captures`
+    (in-place records file by file, then repacked ones)."""
+
+    keys: list[str]
+    volume: np.ndarray
+    offset: np.ndarray
+    length: np.ndarray
+    digest: np.ndarray
+    dates: list[str | None]
+    file_index: np.ndarray
+    source_offset: np.ndarray
+
+    def capture(self, i: int) -> Capture:
+        return Capture(self.keys[i], Location(int(self.volume[i]), int(self.offset[i]), int(self.length[i]),
+                                              int(self.digest[i])),
+                       self.dates[i], int(self.file_index[i]), int(self.source_offset[i]))
+
+
+def split_columns(result: WarcSplitResult, external_numbers: list[int], sealed_numbers: list[int]) -> SplitColumns:
+    """Columns of every keyed record of the split (see :class:`SplitColumns`)."""
+    keys: list[str] = []
+    volume: list[np.ndarray] = []
+    offset: list[int] = []
+    length: list[int] = []
+    digest: list[int] = []
+    dates: list[str | None] = []
+    file_index: list[np.ndarray] = []
+    source_offset: list[int] = []
+    for ext, number in zip(result.external, external_numbers):
+        n = len(ext.records)
+        if not n:
+            continue
+        k, off, ln, dig = zip(*ext.records)
+        keys += k
+        offset += off
+        length += ln
+        digest += dig
+        source_offset += off
+        dates += ext.dates or [None] * n
+        volume.append(np.full(n, number, np.int64))
+        file_index.append(np.full(n, ext.file_index, np.int64))
+    sources = result.repack_sources
+    repack_dates = result.repack_dates or [None] * len(sources)
+    at = 0
+    for sealed, number in zip(result.sealed, sealed_numbers):
+        n = len(sealed.records)
+        if not n:
+            continue
+        k, off, ln, dig = zip(*sealed.records)
+        keys += k
+        offset += off
+        length += ln
+        digest += dig
+        dates += repack_dates[at:at + n]
+        volume.append(np.full(n, number, np.int64))
+        file_index.append(np.fromiter((s[0] for s in sources[at:at + n]), np.int64, count=n))
+        source_offset += [s[1] for s in sources[at:at + n]]
+        at += n
+
+    def joined(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return SplitColumns(keys, joined(volume), np.asarray(offset, np.uint64), np.asarray(length, np.uint32),
+                        np.asarray(digest, np.uint64), dates, joined(file_index), np.asarray(source_offset, np.int64))
+
+
+def register_unique_columns(store: Store, columns: SplitColumns) -> tuple[Registration, int, set[int]]:
+    """Register a split whose keys are all different, from its columns. Returns the registration (no
+    volumes swept yet), the captures replaced and the volume numbers the catalog points to for these
+    keys — what :func:`ingest.warc_registration.decide_and_write` returns for the same split."""
+    from catalog.bulk_prepare import key_ids_of
+    from catalog.keys import canonical_key
+    from ingest.warc_registration import decide_and_write
+
+    packed = pack_many(columns.volume.astype(np.uint32), columns.offset, columns.length, columns.digest)
+    written, found = register_if_absent(store.catalog, columns.keys, packed)
+    if not found:
+        out = Registration(added=written.added, updated=written.updated, unchanged=written.unchanged)
+        return out, 0, set(np.unique(columns.volume).tolist())
+    ids = key_ids_of([canonical_key(k) for k in columns.keys])  # as the owners hashed them
+    held = [i for i in range(len(columns.keys)) if ids[i].tobytes() in found]
+    held_set = set(held)
+    absent_volumes = {int(columns.volume[i]) for i in range(len(columns.keys)) if i not in held_set}
+    # the keys the catalog held: decided against their stored captures exactly as the per-key path does
+    out, replaced, referenced = decide_and_write(store, [columns.capture(i) for i in held],
+                                                 [found[ids[i].tobytes()] for i in held])
+    out.added, out.updated, out.unchanged = (out.added + written.added, out.updated + written.updated,
+                                             out.unchanged + written.unchanged)
+    return out, replaced, referenced | absent_volumes

@@ -73,8 +73,13 @@ def _write(store: Any, batch: ShardBatch, epoch: int) -> tuple[int, int, int]:
         return store.register_batch(batch, epoch)
     from catalog.bulk import BulkEntries, register_bulk
 
-    store.check(epoch, np.frombuffer(batch.ids, np.uint8).reshape(-1, 16))
+    ids = np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)
+    store.check(epoch, ids)
     r = register_bulk(store.catalog, BulkEntries({0: batch}), workers=1)
+    if getattr(store, "edit_log", None) is not None:  # keys registered again after a recent delete
+        from catalog.listing import key_of_listing_entry
+
+        store.edit_log.log_registrations(store.catalog, ids, lambda i: key_of_listing_entry(batch.listing_at(i)))
     return r.added, r.updated, r.unchanged
 
 

@@ -7,7 +7,7 @@ in Python, and the winners written conditionally (a second round trip, a per-key
 Here the split's keys and locations go as columns (no per-record objects) to
 :func:`catalog.owner_new_captures.register_if_absent`: each owner writes the absent ones in one step
 with its lookup (SST ingest for big batches), and hands back the keys it holds; only those are built
-into captures and decided as before (:func:`ingest.warc_registration.decide_and_write`: the latest
+into captures and decided as before (:func:`decide_and_write`: the latest
 WARC-Date wins, conditional writes). A capture another job registers meanwhile is found by the owner's
 check, never overwritten blindly.
 """
@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from catalog.captures import Capture
+from catalog.captures import Capture, date_order, register_latest_captures
+from catalog.errors import CatalogError
 from catalog.location import Location, pack_many
+from catalog.owner_captures import register_checked
 from catalog.owner_new_captures import register_if_absent
 from catalog.store import Store
 from ingest.registration import Registration
@@ -97,10 +99,9 @@ def split_columns(result: WarcSplitResult, external_numbers: list[int], sealed_n
 def register_unique_columns(store: Store, columns: SplitColumns) -> tuple[Registration, int, set[int]]:
     """Register a split whose keys are all different, from its columns. Returns the registration (no
     volumes swept yet), the captures replaced and the volume numbers the catalog points to for these
-    keys — what :func:`ingest.warc_registration.decide_and_write` returns for the same split."""
+    keys — what :func:`decide_and_write` returns for the same split."""
     from catalog.bulk_prepare import key_ids_of
     from catalog.keys import canonical_key
-    from ingest.warc_registration import decide_and_write
 
     packed = pack_many(columns.volume.astype(np.uint32), columns.offset, columns.length, columns.digest)
     written, found = register_if_absent(store.catalog, columns.keys, packed)
@@ -117,3 +118,55 @@ def register_unique_columns(store: Store, columns: SplitColumns) -> tuple[Regist
     out.added, out.updated, out.unchanged = (out.added + written.added, out.updated + written.updated,
                                              out.unchanged + written.unchanged)
     return out, replaced, referenced | absent_volumes
+
+
+def _stored_date(store: Store, location: Location) -> str | None:
+    """WARC-Date of the stored capture (one ranged read); None — oldest — if it cannot be read."""
+    try:
+        return store.reader.read(store.volume_url(location.volume), location).header("WARC-Date")
+    except CatalogError:
+        return None
+
+
+def decide_and_write(store: Store, captures: list[Capture], stored: list[Location | None]
+                     ) -> tuple[Registration, int, set[int]]:
+    """Decide each capture (keys all different) against ``stored`` — what the catalog held for its key
+    when looked up — and write the winners conditionally. Returns the registration (no volumes swept
+    yet), the captures replaced, and the volume numbers the catalog points to for these keys."""
+    chosen: list[tuple[str, Location, Location | None]] = []  # (key, new location, location decided against)
+    points: dict[str, int] = {}  # key -> the volume the catalog points to for it after this registration
+    replaced_keys: set[str] = set()
+    unchanged = 0
+    for capture, existing in zip(captures, stored):
+        location = capture.location
+        if existing is not None and existing.digest == location.digest:
+            unchanged += 1  # the same capture again: the catalog keeps the stored location
+            points[capture.key] = existing.volume
+            continue
+        if existing is not None:
+            replaced_keys.add(capture.key)
+            if date_order(capture.date) < date_order(_stored_date(store, existing)):
+                points[capture.key] = existing.volume  # the stored capture is later: it stays
+                continue
+        chosen.append((capture.key, location, existing))
+        points[capture.key] = location.volume
+    out = Registration(unchanged=unchanged)
+    replaced_again = 0
+    if chosen:
+        # written only where the catalog still holds what was decided against: another job registering
+        # the same URLs at once makes a conflict, decided again against its capture
+        written, conflicts = register_checked(store.catalog, chosen)
+        out.added, out.updated, out.unchanged = written.added, written.updated, unchanged + written.unchanged
+        if conflicts:
+            again = set(conflicts)
+            redo = [c for c in captures if c.key in again]
+            more, more_replaced = register_latest_captures(store, redo)
+            out.added, out.updated, out.unchanged = (out.added + more.added, out.updated + more.updated,
+                                                     out.unchanged + more.unchanged)
+            replaced_keys -= again  # those keys were decided again: counted by more_replaced
+            replaced_again = more_replaced
+            again_keys = sorted(again)
+            for key, loc in zip(again_keys, store.catalog.get_many(again_keys)):
+                if loc is not None:
+                    points[key] = loc.volume  # decided again: where the catalog points now, not the first choice
+    return out, len(replaced_keys) + replaced_again, set(points.values())

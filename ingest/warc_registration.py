@@ -26,15 +26,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from catalog.captures import Capture, date_order, register_latest_captures
+from catalog.captures import Capture, register_latest_captures
 from catalog.catalog_writes import RegisterResult
-from catalog.errors import CatalogError
 from catalog.location import Location
-from catalog.owner_captures import register_checked
 from catalog.owner_replay import LATEST_CAPTURE
 from catalog.store import Store
+from ingest import warc_bulk_registration
 from ingest.registration import Registration
 from ingest.registration import register_split as register_volumes
+from ingest.warc_bulk_registration import decide_and_write, register_unique_columns, split_columns
 from ingest.warc_indexing import WarcSplitResult
 
 
@@ -65,14 +65,6 @@ def _captures(result: WarcSplitResult, external_numbers: list[int], sealed_numbe
     return captures
 
 
-def _stored_date(store: Store, location: Location) -> str | None:
-    """WARC-Date of the stored capture (one ranged read); None — oldest — if it cannot be read."""
-    try:
-        return store.reader.read(store.volume_url(location.volume), location).header("WARC-Date")
-    except CatalogError:
-        return None
-
-
 def _sweep(store: Store, result: WarcSplitResult, sealed_numbers: list[int], referenced: set[int],
            out: Registration) -> None:
     for volume, number in zip(result.sealed, sealed_numbers):
@@ -93,58 +85,13 @@ def _register_unique(store: Store, result: WarcSplitResult, captures: list[Captu
     return out, replaced
 
 
-def decide_and_write(store: Store, captures: list[Capture], stored: list[Location | None]
-                     ) -> tuple[Registration, int, set[int]]:
-    """Decide each capture (keys all different) against ``stored`` — what the catalog held for its key
-    when looked up — and write the winners conditionally. Returns the registration (no volumes swept
-    yet), the captures replaced, and the volume numbers the catalog points to for these keys."""
-    chosen: list[tuple[str, Location, Location | None]] = []  # (key, new location, location decided against)
-    points: dict[str, int] = {}  # key -> the volume the catalog points to for it after this registration
-    replaced_keys: set[str] = set()
-    unchanged = 0
-    for capture, existing in zip(captures, stored):
-        location = capture.location
-        if existing is not None and existing.digest == location.digest:
-            unchanged += 1  # the same capture again: the catalog keeps the stored location
-            points[capture.key] = existing.volume
-            continue
-        if existing is not None:
-            replaced_keys.add(capture.key)
-            if date_order(capture.date) < date_order(_stored_date(store, existing)):
-                points[capture.key] = existing.volume  # the stored capture is later: it stays
-                continue
-        chosen.append((capture.key, location, existing))
-        points[capture.key] = location.volume
-    out = Registration(unchanged=unchanged)
-    replaced_again = 0
-    if chosen:
-        # written only where the catalog still holds what was decided against: another job registering
-        # the same URLs at once makes a conflict, decided again against its capture
-        written, conflicts = register_checked(store.catalog, chosen)
-        out.added, out.updated, out.unchanged = written.added, written.updated, unchanged + written.unchanged
-        if conflicts:
-            again = set(conflicts)
-            redo = [c for c in captures if c.key in again]
-            more, more_replaced = register_latest_captures(store, redo)
-            out.added, out.updated, out.unchanged = (out.added + more.added, out.updated + more.updated,
-                                                     out.unchanged + more.unchanged)
-            replaced_keys -= again  # those keys were decided again: counted by more_replaced
-            replaced_again = more_replaced
-            again_keys = sorted(again)
-            for key, loc in zip(again_keys, store.catalog.get_many(again_keys)):
-                if loc is not None:
-                    points[key] = loc.volume  # decided again: where the catalog points now, not the first choice
-    return out, len(replaced_keys) + replaced_again, set(points.values())
-
-
 def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> tuple[Registration, dict[str, Any]]:
     """Register one split (see the module docstring); returns the registration and the split's
     completion-marker fields. Idempotent: registering a split again changes nothing."""
-    from ingest.warc_bulk_registration import BULK_MIN_CAPTURES, register_unique_columns, split_columns
-
     external_numbers, sealed_numbers = _volume_rows(store, result, run_id)
     size = sum(len(e.records) for e in result.external) + sum(len(v.records) for v in result.sealed)
-    columns = split_columns(result, external_numbers, sealed_numbers) if size >= BULK_MIN_CAPTURES else None
+    big = size >= warc_bulk_registration.BULK_MIN_CAPTURES
+    columns = split_columns(result, external_numbers, sealed_numbers) if big else None
     if columns is not None and len(set(columns.keys)) == size:
         registration, replaced, referenced = register_unique_columns(store, columns)
         _sweep(store, result, sealed_numbers, referenced, registration)

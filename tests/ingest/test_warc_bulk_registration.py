@@ -94,15 +94,13 @@ def test_a_capture_registered_between_the_owners_check_and_the_decision_is_not_o
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A's split: its keys are found (stored OLD) and handed back; B registers NEW captures of them
     before A decides; A's MID captures must lose (the conditional write sees B's and decides again)."""
-    import ingest.warc_registration as warc_registration
-
     monkeypatch.setattr(bulk_registration, "BULK_MIN_CAPTURES", 1)
     urls = [f"https://race.example/bulk/{n}" for n in range(8)]
     with Store(str(tmp_path / "root")) as a:  # another job = another writer of the same owners
         b = a
         register_warc_split(a, _split(0, _seal(a, urls, OLD, "old", "o"), OLD), "setup")
         mid, new = _seal(a, urls, MID, "mid", "m"), _seal(b, urls, NEW, "new", "n")
-        real = warc_registration.decide_and_write
+        real = bulk_registration.decide_and_write
         raced: list[bool] = []
 
         def b_registers_first(store: Any, captures: Any, stored: Any) -> Any:
@@ -110,7 +108,7 @@ def test_a_capture_registered_between_the_owners_check_and_the_decision_is_not_o
                 raced.append(True)
                 register_warc_split(b, _split(0, new, NEW), "b")
             return real(store, captures, stored)
-        monkeypatch.setattr(warc_registration, "decide_and_write", b_registers_first)
+        monkeypatch.setattr(bulk_registration, "decide_and_write", b_registers_first)
         registration, fields = register_warc_split(a, _split(0, mid, MID), "a")
         assert raced
         assert [a.read(u)[0].header("WARC-Date") for u in urls] == [NEW] * len(urls)

@@ -105,7 +105,8 @@ def open_or_restore(root: str, meta: Any, owner: int, directory: Path,
         record_directory(root, meta.catalog_id, owner, directory)
         if manifest is None:
             return store, None
-        from catalog.owner_checkpoint import RestoreReport, replay_since
+        from catalog.owner_checkpoint import RestoreReport
+        from catalog.owner_replay import replay_since
 
         report = RestoreReport(owner, manifest["seq"], manifest["records"], manifest["watermark"]["replay_from"],
                                download_seconds=download_seconds)

@@ -41,7 +41,7 @@ KINDS = ("mark", "delete", "register")
 
 
 def edits_url(root: str, catalog_id: str, owner: int) -> str:
-    from catalog.owner_checkpoint import owner_prefix
+    from catalog.checkpoint_layout import owner_prefix
 
     return f"{owner_prefix(root, catalog_id, owner)}/edits"
 
@@ -138,8 +138,8 @@ class EditLog:
     def deleted(self) -> dict[bytes, tuple[str, int]]:
         """Key id -> (key, delete seq) of the deletes after the latest checkpoint's replay point."""
         if self._deleted is None:
+            from catalog.checkpoint_layout import latest_manifest
             from catalog.keys import key_id
-            from catalog.owner_checkpoint import latest_manifest
 
             manifest = latest_manifest(self.root, self.catalog_id, self.owner)
             after = int(manifest["watermark"].get("edits_from", 0)) if manifest else 0

@@ -56,7 +56,7 @@ class _StoredDates:
 
     def date(self, loc: Location) -> str | None:
         if loc.volume not in self.by_volume:
-            from catalog.owner_checkpoint import checkpoints_url
+            from catalog.checkpoint_layout import checkpoints_url
 
             try:
                 fs, path = fsspec.core.url_to_fs(f"{checkpoints_url(self.root, self.catalog_id)}/volume-rows/"
@@ -76,8 +76,8 @@ def replay_since(store: Any, root: str, replay_from: int, report: Any) -> None:
     from catalog.bulk import prepare_bulk
     from catalog.captures import date_order
     from catalog.catalog_meta import slots_of_ids
+    from catalog.checkpoint_layout import logged_volume_rows
     from catalog.keys import canonical_key, key_id
-    from catalog.owner_checkpoint import logged_volume_rows
 
     started = time.time()
     slot_owner = store.meta.slot_owner()

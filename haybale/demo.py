@@ -294,6 +294,9 @@ def _demo(argv: list[str] | None = None) -> int:
     print("\n== 10b. checkpoint every catalog owner to the root (SST files uploaded once, manifest last; a lost "
           "owner restores from it plus the volumes sealed since) ==")
     run(["catalog", "checkpoint"], root)
+    print("\n== 10c. compact every owner's location index into one sorted run (batched lookups then read it "
+          "by seeks) ==")
+    run(["catalog", "compact"], root)
 
     print("\n== 11. stop the root's local Ray head (job commands started it; it also stops after 15 idle minutes) ==")
     run(["cluster", "status"], root)

@@ -15,6 +15,7 @@ from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.errors import CatalogError
 from haybale.cli import output
 from haybale.cli.checkpoint_command import add_checkpoint_command
+from haybale.cli.compact_command import add_compact_command
 from haybale.cli.options import add_url_option, command, positive_int
 from haybale.cli.serve_command import add_serve_options, cmd_serve
 from haybale.cli.stores import (
@@ -70,6 +71,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                         "the parallel job is tested against)")
 
     add_checkpoint_command(cmds, command)
+    add_compact_command(cmds, command)
 
     p = command(cmds, "delete", "remove keys from the catalog (volume bytes are not touched)", cmd_delete)
     p.add_argument("keys", nargs="+", metavar="KEY")

@@ -11,6 +11,10 @@ rule its job registered it with, so the restored owner ends where the lost one w
   not replace the newer capture the checkpoint holds.
 - **replace** (every other row: files and crawl jobs): the later registration wins.
 
+Volumes are applied in the groups they were registered in: a WARC split's volumes (rows tagged with
+the split's ``run_id`` and ``split``) first choose each key's latest capture among themselves, as the
+job did, and that capture is then decided against what the owner holds; every other volume alone.
+
 Under both rules a record with the stored location's payload digest is the same content: the stored
 location stays (the catalog's idempotence by key and digest). Only keys whose decided location
 differs from the stored one are written, in one prepared, sorted batch (SST files when big).
@@ -68,6 +72,34 @@ class _StoredDates:
         return None if dates is None else dates.get(loc.offset)
 
 
+def _registration_groups(replayed: list[tuple[dict[str, Any], list[tuple[str, Any]]]]
+                         ) -> list[list[tuple[dict[str, Any], list[tuple[str, Any]]]]]:
+    """The replayed volumes grouped as they were registered, in volume order: a WARC split's volumes
+    (rows tagged with its ``run_id`` and ``split``) were decided together; every other volume alone."""
+    groups: dict[Any, list[tuple[dict[str, Any], list[tuple[str, Any]]]]] = {}
+    for row, mine in replayed:
+        split = (row.get("run_id"), row.get("split"))
+        tag = ("split", *split) if row.get("rule") == LATEST_CAPTURE and None not in split else ("row", row["number"])
+        groups.setdefault(tag, []).append((row, mine))
+    return list(groups.values())
+
+
+def _group_winners(group: list[tuple[dict[str, Any], list[tuple[str, Any]]]], by_date: bool
+                   ) -> dict[str, tuple[dict[str, Any], Any]]:
+    """Per key, the capture a group registered: the latest by (WARC-Date, volume, offset) under the
+    capture rule (:func:`catalog.captures.latest_captures` within a split), else the last one."""
+    from catalog.captures import date_order
+
+    best: dict[str, tuple[dict[str, Any], Any]] = {}
+    for row, mine in group:
+        for key, e in mine:
+            held = best.get(key)
+            if not by_date or held is None or (date_order(e.timestamp), int(row["number"]), e.offset) >= (
+                    date_order(held[1].timestamp), int(held[0]["number"]), held[1].offset):
+                best[key] = (row, e)
+    return best
+
+
 def replay_since(store: Any, root: str, replay_from: int, report: Any) -> None:
     """Re-register into ``store`` the records of its slots from every logged volume numbered
     ``>= replay_from`` (owner 0 first puts the rows back into its volume table), by the rules in the
@@ -109,9 +141,10 @@ def replay_since(store: Any, root: str, replay_from: int, report: Any) -> None:
     keys = list(dict.fromkeys(k for _, mine in replayed for k, _ in mine))
     stored = dict(zip(keys, store.catalog.get_many(keys))) if keys else {}
     decided: dict[str, Location | None] = dict(stored)
-    for row, mine in replayed:
-        number, by_date = int(row["number"]), row.get("rule") == LATEST_CAPTURE
-        for key, e in mine:
+    for group in _registration_groups(replayed):
+        by_date = group[0][0].get("rule") == LATEST_CAPTURE
+        for key, (row, e) in _group_winners(group, by_date).items():
+            number = int(row["number"])
             new, cur = Location(number, e.offset, e.length, e.digest), decided[key]
             if cur is not None and cur.digest == new.digest:
                 continue  # the same content: the stored location stays

@@ -41,12 +41,12 @@ from ingest.warc_indexing import WarcSplitResult
 def _volume_rows(store: Store, result: WarcSplitResult, run_id: str) -> tuple[list[int], list[int]]:
     """Volume-table numbers of the split's external files and sealed volumes (added if new)."""
     volumes = store.catalog.volumes
-    # "rule": a restore decides these records by WARC-Date too (catalog.owner_replay)
+    # a restore decides these records by WARC-Date, a split's volumes together (catalog.owner_replay)
+    decided = {"rule": LATEST_CAPTURE, "run_id": run_id, "split": result.split}
     external = [volumes.add(ext.url, {"kind": "external", "bytes": ext.size, "records": len(ext.records),
-                                      "sidecar": ext.index_url, "run_id": run_id, "rule": LATEST_CAPTURE})
-                for ext in result.external]
+                                      "sidecar": ext.index_url, **decided}) for ext in result.external]
     sealed = [volumes.add(v.url, {"kind": "volume", "bytes": v.bytes, "records": len(v.records),
-                                  "sidecar": v.sidecar, **v.info, "rule": LATEST_CAPTURE}) for v in result.sealed]
+                                  "sidecar": v.sidecar, **v.info, **decided}) for v in result.sealed]
     return external, sealed
 
 

@@ -38,11 +38,13 @@ def _owner_of(meta: CatalogMeta, key: str) -> int:
 
 
 def _add(owners: list[OwnerServer], meta: CatalogMeta, volume: SealedVolume, rule: str | None,
-         register: set[str]) -> int:
-    """The volume's row at owner 0 (with ``rule``), then the records of the keys in ``register`` (the
-    ones the job's decision wrote: under the capture rule, only captures newer than the stored one)."""
-    info = {"kind": "volume", "bytes": volume.bytes, "records": len(volume.records), "sidecar": volume.sidecar}
-    number = owners[0].call("volume_call", "add", volume.url, {**info, **({"rule": rule} if rule else {})})
+         register: set[str], split: tuple[str, int] | None = None) -> int:
+    """The volume's row at owner 0 (with ``rule`` and, for a WARC split's volumes, its run and split),
+    then the records of the keys in ``register`` (the ones the job's decision wrote: under the capture
+    rule, only captures newer than the stored one)."""
+    info = {"kind": "volume", "bytes": volume.bytes, "records": len(volume.records), "sidecar": volume.sidecar,
+            **({"rule": rule} if rule else {}), **({"run_id": split[0], "split": split[1]} if split else {})}
+    number = owners[0].call("volume_call", "add", volume.url, info)
     for key, offset, length, digest in volume.records:
         if key in register:
             pair = (canonical_key(key), Location(number, offset, length, digest).pack())
@@ -84,9 +86,16 @@ def test_replayed_captures_are_decided_by_warc_date_and_files_volumes_by_order(
          set(crawl[half:]))
     _add(owners, meta, _seal(root, "e", [(k, f"2023 {k}", "2023-01-01") for k in crawl[half:]]), LATEST_CAPTURE, set())
     _add(owners, meta, _seal(root, "f2", [(k, f"v2 {k}", "2020-01-01") for k in files]), None, set(files))
-    universe = crawl + files + ["https://other.example/"]
+    # one split of two files holding the same captures (a WARC and its .gz, as in ../shared/data/warc):
+    # within a split the later file's capture is registered, whatever the digests
+    twins = [f"https://twin.example/{i}" for i in range(6)]
+    same = [(k, f"same {k}", "2024-02-01") for k in twins]
+    _add(owners, meta, _seal(root, "g1", same), LATEST_CAPTURE, set(), ("run-g", 0))
+    _add(owners, meta, _seal(root, "g2", same), LATEST_CAPTURE, set(twins), ("run-g", 0))
+    universe = crawl + files + twins + ["https://other.example/"]
     before = _locations(owners, meta, universe)
     assert all(before[k].volume == 1 for k in crawl[:half]) and all(before[k].volume == 5 for k in crawl[half:])
+    assert all(before[k].volume == 9 for k in twins)
     for o in owners:
         o.store.close()
     restored = [OwnerServer(root, str(tmp_path / "node-b"), i) for i in range(2)]
@@ -95,8 +104,8 @@ def test_replayed_captures_are_decided_by_warc_date_and_files_volumes_by_order(
     after = _locations(restored, meta, universe)
     diff = {k: (before[k], after[k]) for k in universe if before[k] != after[k]}
     assert not diff, f"{len(diff)} keys differ after the restore, e.g. {list(diff.items())[:3]}"
-    # crawl[half:] moved to volume 5 and files to volume 7: those were written; the rest stayed
-    assert sum(r["added"] + r["updated"] for r in reports) == (len(crawl) - half) + len(files)
+    # crawl[half:] moved to volume 5, files to volume 7, twins added at 9: those were written; the rest stayed
+    assert sum(r["added"] + r["updated"] for r in reports) == (len(crawl) - half) + len(files) + len(twins)
     assert sum(r["records_replayed"] for r in reports) == len(universe)
     for o in restored:
         o.store.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from catalog import column_families as cfs
 from catalog.errors import CatalogError, KeyNotFoundError
@@ -82,8 +82,10 @@ class CatalogWrites:
         self._commit(ops, deltas)
         return RegisterResult(added, updated, unchanged)
 
-    def delete_many(self, keys: Iterable[str]) -> int:
-        """Delete keys (location, listing entry and mark); returns how many existed."""
+    def delete_many(self, keys: Iterable[str], before_commit: Callable[[list[str]], None] | None = None) -> int:
+        """Delete keys (location, listing entry and mark); returns how many existed. ``before_commit``
+        is called with the canonical keys that exist, after the checks and before anything is written
+        (an owner logs the call there: :mod:`catalog.owner_edit_log`)."""
         self._require_writable()
         canon = list(dict.fromkeys(canonical_key(k) for k in keys))
         ids = [key_id(k) for k in canon]
@@ -98,11 +100,15 @@ class CatalogWrites:
             ops.setdefault(shard, []).extend(
                 [[_LOCATIONS, kid, None], *([_LISTING, entry, None] for entry in listing_entries_of(key)),
                  [_MARKS, kid, None]])
+        if before_commit is not None and ops:
+            before_commit([key for key, old in zip(canon, current) if old is not None])
         self._commit(ops, deltas)
         return -sum(deltas.values())
 
-    def mark_many(self, marks: Iterable[tuple[str, str, str]]) -> int:
+    def mark_many(self, marks: Iterable[tuple[str, str, str]],
+                  before_commit: Callable[[list[tuple[str, str, str]]], None] | None = None) -> int:
         """Set (key, status, reason) marks on registered keys; returns how many keys were marked.
+        ``before_commit`` is called with the canonical rows after the checks, before anything is written.
 
         Raises :class:`KeyNotFoundError` naming the first key that is not registered.
         """
@@ -116,6 +122,8 @@ class CatalogWrites:
             if "\t" in status:
                 raise CatalogError(f"mark status {status!r} contains a tab: use a plain word")
             ops.setdefault(self.shard_of(kid), []).append([_MARKS, kid, f"{status}\t{reason}".encode()])
+        if before_commit is not None and rows:
+            before_commit(rows)
         self._commit(ops, {})
         return len(rows)
 

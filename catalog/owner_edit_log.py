@@ -92,29 +92,18 @@ class EditLog:
         self._last = seq
         return seq
 
-    # -- what the owner logs -------------------------------------------------------------------
-    def log_marks(self, catalog: Any, rows: Sequence[tuple[str, str, str]]) -> None:
-        """Log a ``mark_many`` call of ``rows`` if it will apply (every key registered, no tab in a
-        status; otherwise the catalog's own call raises and nothing is logged)."""
-        from catalog.keys import canonical_key, key_id
+    # -- what the owner logs (the catalog calls these after its checks, before it writes) ----------
+    def log_marks(self, rows: list[tuple[str, str, str]]) -> None:
+        """Log a ``mark_many`` call of canonical ``rows`` (:meth:`Catalog.mark_many`'s ``before_commit``)."""
+        self.append("mark", rows)
 
-        canon = [(canonical_key(k), s, r) for k, s, r in rows]
-        if not canon or any("\t" in s for _, s, _ in canon):
-            return
-        if all(v is not None for v in catalog.get_many_ids([key_id(k) for k, _, _ in canon])):
-            self.append("mark", canon)
+    def log_deletes(self, keys: list[str]) -> None:
+        """Log a ``delete_many`` call of the canonical ``keys`` that exist, and remember them."""
+        from catalog.keys import key_id
 
-    def log_deletes(self, catalog: Any, keys: Sequence[str]) -> None:
-        """Log a ``delete_many`` call of ``keys`` (the registered ones), and remember them."""
-        from catalog.keys import canonical_key, key_id
-
-        canon = list(dict.fromkeys(canonical_key(k) for k in keys))
-        ids = [key_id(k) for k in canon]
-        present = [(kid, k) for kid, k, v in zip(ids, canon, catalog.get_many_ids(ids)) if v is not None]
-        if present:
-            deleted = self.deleted()  # loaded before this seq exists, so it is added once, below
-            seq = self.append("delete", [[k] for _, k in present])
-            deleted.update((kid, (k, seq)) for kid, k in present)
+        deleted = self.deleted()  # loaded before this seq exists, so it is added once, below
+        seq = self.append("delete", [[k] for k in keys])
+        deleted.update((key_id(k), (k, seq)) for k in keys)
 
     def log_registrations(self, catalog: Any, ids: np.ndarray, key_at: Callable[[int], str]) -> None:
         """After a registration of ``ids`` (n x 16 uint8) applied: log the keys among them deleted

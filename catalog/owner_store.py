@@ -175,15 +175,12 @@ class OwnerStore:
 
     def mark_many(self, rows: Sequence[tuple[str, str, str]], epoch: int) -> int:
         self.check(epoch, _ids_of(k for k, _, _ in rows) if rows else None)
-        if self.edit_log is not None:
-            self.edit_log.log_marks(self.catalog, rows)  # before applying: see catalog.owner_edit_log
-        return self.catalog.mark_many(rows)
+        # logged on the root after the catalog's checks, before it writes: see catalog.owner_edit_log
+        return self.catalog.mark_many(rows, self.edit_log.log_marks if self.edit_log is not None else None)
 
     def delete_many(self, keys: Sequence[str], epoch: int) -> int:
         self.check(epoch, _ids_of(keys) if keys else None)
-        if self.edit_log is not None:
-            self.edit_log.log_deletes(self.catalog, keys)
-        return self.catalog.delete_many(keys)
+        return self.catalog.delete_many(keys, self.edit_log.log_deletes if self.edit_log is not None else None)
 
     def checkpoint(self) -> None:
         self.catalog.checkpoint()

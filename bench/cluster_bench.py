@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 # this process connects to local heads, which use token authentication; Ray reads this when imported
 os.environ.setdefault("RAY_AUTH_MODE", "token")
@@ -140,12 +141,7 @@ def _compacted_lookups(store, ids, owner_pids: list[int]) -> dict | None:
         return None
     compact_seconds = time.perf_counter() - t
     cpu0 = _cpu_of(owner_pids)
-    times = []
-    for _ in range(5):
-        t = time.perf_counter()
-        found, _ = store.catalog.lookup_ids(ids)
-        times.append(time.perf_counter() - t)
-        assert found.all()
+    times = _timed_lookups(store, ids)
     cpu1 = _cpu_of(owner_pids)
     return {"compact_seconds": round(compact_seconds, 2), "read_shape": shapes,
             "lookup_seconds": [round(x, 3) for x in times],
@@ -162,6 +158,17 @@ def _read_shapes(store) -> list[dict] | None:
         return ray.get([e.handle.call.remote("read_shape") for e in store.catalog._endpoints])
     except ray.exceptions.RayTaskError:
         return None
+
+
+def _timed_lookups(store: Any, ids: Any, rounds: int = 5) -> list[float]:
+    """Seconds of each of ``rounds`` batched lookups of ``ids`` through the client (all must be found)."""
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        found, _ = store.catalog.lookup_ids(ids)
+        times.append(time.perf_counter() - t)
+        assert found.all()
+    return times
 
 
 def _cpu_of(pids: list[int]) -> list[float]:
@@ -259,12 +266,7 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         store.catalog.lookup_ids(ids[:1000])  # warm the routes
         shape_after_register = _read_shapes(store)
         lookup_cpu0 = (_cpu_of(owner_pids), time.process_time(), _machine_busy())
-        times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            found, _ = store.catalog.lookup_ids(ids)
-            times.append(time.perf_counter() - t)
-            assert found.all()
+        times = _timed_lookups(store, ids)
         lookup_cpu1 = (_cpu_of(owner_pids), time.process_time(), _machine_busy())
         n_looked = 5 * len(ids)
         # the same lookups on the catalog at rest (compactions done), as later jobs read it
@@ -277,12 +279,7 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         settle_seconds = time.perf_counter() - settle_t
         shape_at_rest = _read_shapes(store)
         rest_cpu0 = _cpu_of(owner_pids)
-        rest_times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            found, _ = store.catalog.lookup_ids(ids)
-            rest_times.append(time.perf_counter() - t)
-            assert found.all()
+        rest_times = _timed_lookups(store, ids)
         rest_cpu1 = _cpu_of(owner_pids)
         compacted = _compacted_lookups(store, ids, owner_pids)
         meta = load_meta(str(root))

@@ -66,6 +66,14 @@ def register_split(store: Store, sealed: Sequence[SealedVolume], *,
         out = Registration(*registered)
     keys = list(dict.fromkeys([key for key, _ in entries] + list(also_keys)))
     referenced = {loc.volume for loc in store.catalog.get_many(keys) if loc is not None} if keys else set()
+    sweep_unreferenced(store, sealed, sealed_numbers, referenced, out)
+    return out
+
+
+def sweep_unreferenced(store: Any, sealed: Sequence[Any], sealed_numbers: Sequence[int], referenced: set[int],
+                       out: Registration) -> None:
+    """Keep the sealed volumes a catalog location points into (or holding records without keys), drop
+    the others (every record in them lost to a later capture), and note the referenced volumes' URLs."""
     for volume, number in zip(sealed, sealed_numbers):
         if number in referenced or volume.info.get("unkeyed"):  # records without keys are kept all the same
             out.kept.append(volume)
@@ -73,4 +81,3 @@ def register_split(store: Store, sealed: Sequence[SealedVolume], *,
             store.drop_volume(volume)
             out.dropped.append(volume)
     out.volume_urls = sorted(store.volume_url(n) for n in referenced)
-    return out

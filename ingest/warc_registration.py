@@ -32,7 +32,7 @@ from catalog.location import Location
 from catalog.owner_replay import LATEST_CAPTURE
 from catalog.store import Store
 from ingest import warc_bulk_registration
-from ingest.registration import Registration
+from ingest.registration import Registration, sweep_unreferenced
 from ingest.registration import register_split as register_volumes
 from ingest.warc_bulk_registration import decide_and_write, register_unique_columns, split_columns
 from ingest.warc_indexing import WarcSplitResult
@@ -65,23 +65,12 @@ def _captures(result: WarcSplitResult, external_numbers: list[int], sealed_numbe
     return captures
 
 
-def _sweep(store: Store, result: WarcSplitResult, sealed_numbers: list[int], referenced: set[int],
-           out: Registration) -> None:
-    for volume, number in zip(result.sealed, sealed_numbers):
-        if number in referenced or volume.info.get("unkeyed"):  # records without keys are kept all the same
-            out.kept.append(volume)
-        else:
-            store.drop_volume(volume)
-            out.dropped.append(volume)
-    out.volume_urls = sorted(store.volume_url(n) for n in referenced)
-
-
 def _register_unique(store: Store, result: WarcSplitResult, captures: list[Capture],
                      sealed_numbers: list[int]) -> tuple[Registration, int]:
     """Register a split whose keys are all different (see the module docstring)."""
     stored = store.catalog.get_many([c.key for c in captures])
     out, replaced, referenced = decide_and_write(store, captures, stored)
-    _sweep(store, result, sealed_numbers, referenced, out)
+    sweep_unreferenced(store, result.sealed, sealed_numbers, referenced, out)
     return out, replaced
 
 
@@ -94,7 +83,7 @@ def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> t
     columns = split_columns(result, external_numbers, sealed_numbers) if big else None
     if columns is not None and len(set(columns.keys)) == size:
         registration, replaced, referenced = register_unique_columns(store, columns)
-        _sweep(store, result, sealed_numbers, referenced, registration)
+        sweep_unreferenced(store, result.sealed, sealed_numbers, referenced, registration)
         return registration, _marker_fields(result, replaced)
     captures = _captures(result, external_numbers, sealed_numbers)
     if len({c.key for c in captures}) == len(captures):

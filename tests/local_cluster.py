@@ -92,16 +92,7 @@ class LocalRayCluster:
         raise RuntimeError(f"Ray head did not become ready in {self.start_timeout} s: {tail}")
 
     def _jobs_api_ready(self) -> bool:
-        """The jobs API answers (with Ray's token when token auth is on: ~/.ray/auth_token)."""
-        request = urllib.request.Request(self.dashboard_url + "/api/jobs/")
-        token_file = Path.home() / ".ray" / "auth_token"
-        if token_file.exists():
-            request.add_header("Authorization", "Bearer " + token_file.read_text().strip())
-        try:
-            with urllib.request.urlopen(request, timeout=2) as resp:
-                return resp.status == 200
-        except OSError:
-            return False
+        return jobs_api_ready(self.dashboard_url)
 
     def _remember_descendants(self) -> None:
         if self.proc is None:
@@ -140,3 +131,17 @@ class LocalRayCluster:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def jobs_api_ready(dashboard_url: str) -> bool:
+    """The Ray jobs API at ``dashboard_url`` answers (with Ray's token when token auth is on:
+    ~/.ray/auth_token)."""
+    request = urllib.request.Request(dashboard_url + "/api/jobs/")
+    token_file = Path.home() / ".ray" / "auth_token"
+    if token_file.exists():
+        request.add_header("Authorization", "Bearer " + token_file.read_text().strip())
+    try:
+        with urllib.request.urlopen(request, timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False

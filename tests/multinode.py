@@ -156,20 +156,12 @@ class LoopbackCluster:
 
     def _wait_for_jobs_api(self) -> None:
         """Until the head's jobs API answers (with Ray's token: ~/.ray/auth_token)."""
-        import urllib.request
+        from tests.local_cluster import jobs_api_ready
 
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            request = urllib.request.Request(self.dashboard_url + "/api/jobs/")
-            token_file = Path.home() / ".ray" / "auth_token"
-            if token_file.exists():
-                request.add_header("Authorization", "Bearer " + token_file.read_text().strip())
-            try:
-                with urllib.request.urlopen(request, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
+            if jobs_api_ready(self.dashboard_url):
+                return
             time.sleep(0.5)
         raise RuntimeError(f"the jobs API at {self.dashboard_url} did not answer in {self.start_timeout} s")
 

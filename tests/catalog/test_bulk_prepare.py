@@ -55,6 +55,13 @@ def _same(a: dict, b: dict) -> None:
         assert np.array_equal(x.listing_ends, y.listing_ends)
 
 
+def _forbid_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the columnar path fail loudly if it falls back to the per-key one."""
+    def no_fallback(*args: object) -> None:
+        raise AssertionError("the columnar path fell back to the per-key one (a sampled row differed)")
+    monkeypatch.setattr("catalog.bulk_prepare.prepare_bulk", no_fallback)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_columnar_preparation_equals_the_per_key_one(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     keys = _varied_keys(3000, seed)
@@ -63,9 +70,7 @@ def test_columnar_preparation_equals_the_per_key_one(seed: int, monkeypatch: pyt
     slot_map = np.arange(4096) // 1024
     expected = prepare_bulk(keys, locations, slot_map.tolist()).shards
 
-    def no_fallback(*args: object) -> None:
-        raise AssertionError("the columnar path fell back to the per-key one (a sampled row differed)")
-    monkeypatch.setattr("catalog.bulk_prepare.prepare_bulk", no_fallback)
+    _forbid_fallback(monkeypatch)
     _same(expected, prepare_bulk_columns(keys, locations, slot_map).shards)
     i = np.arange(len(keys), dtype=np.uint64)
     packed = pack_many(np.full(len(keys), 3, np.uint32), i * 10, np.full(len(keys), 5, np.uint32), i)
@@ -86,9 +91,7 @@ def test_a_batch_of_one_key_form_with_repeats_equals_the_per_key_one(form: str,
     slot_map = np.arange(4096) // 1024
     expected = prepare_bulk(keys, locations, slot_map.tolist()).shards
 
-    def no_fallback(*args: object) -> None:
-        raise AssertionError("the columnar path fell back to the per-key one (a sampled row differed)")
-    monkeypatch.setattr("catalog.bulk_prepare.prepare_bulk", no_fallback)
+    _forbid_fallback(monkeypatch)
     _same(expected, prepare_bulk_columns(keys, locations, slot_map).shards)
 
 

@@ -6,7 +6,6 @@ registers its capture, then A writes. A decision made against a location that ch
 not be written blindly."""
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,23 @@ import pytest
 import catalog.captures as captures
 from catalog.store import Store
 from catalog.volume import SealedVolume
-from catalog.warc_records import response_record
+from tests.ingest.test_warc_bulk_registration import _seal as seal_captures
 
 URLS = [f"https://race.example/page/{n}" for n in range(6)]
 OLD, NEW = "2024-01-01T00:00:00Z", "2024-06-01T00:00:00Z"
 
 
+def _assert_the_latest_won(store: Store, later: SealedVolume) -> None:
+    """Every URL points into ``later`` (the NEW captures' volume) and reads back NEW; no record doubled."""
+    for url, loc in zip(URLS, store.get_many(URLS)):
+        assert loc is not None and store.volume_url(loc.volume) == later.url, f"{url}: the earlier capture won"
+        assert store.read(url)[0].header("WARC-Date") == NEW
+    assert store.stats()["records"] == len(URLS)
+
+
 def _seal(store: Store, date: str, tag: str) -> SealedVolume:
-    moment = datetime.datetime.strptime(date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
-    writer = store.writer(name_prefix=f"race-{tag}")
-    sealed = []
-    for url in URLS:
-        sealed += writer.append(url, response_record(url, "HTTP/1.1 200 OK", [("Content-Type", "text/html")],
-                                                     f"<p>{tag} {url}</p>".encode(), fetched_at=moment))
-    sealed += writer.close()
-    assert len(sealed) == 1
-    return sealed[0]
+    """One volume with a capture of every URL, dated ``date``."""
+    return seal_captures(store, URLS, date, tag, tag)
 
 
 @pytest.mark.ray
@@ -58,11 +58,7 @@ def test_the_latest_warc_date_wins_a_race_whatever_the_order(tmp_path: Path, ray
         a.register_sealed(sealed_a, dates=[first_date] * len(URLS))
         monkeypatch.undo()
         assert raced
-        later = sealed_a if first_date == NEW else sealed_b
-        for url, loc in zip(URLS, a.get_many(URLS)):
-            assert loc is not None and a.volume_url(loc.volume) == later.url, f"{url}: the earlier capture won"
-            assert a.read(url)[0].header("WARC-Date") == NEW
-        assert a.stats()["records"] == len(URLS)
+        _assert_the_latest_won(a, sealed_a if first_date == NEW else sealed_b)
     finally:
         meta = load_meta(root)
         a.close()
@@ -103,11 +99,7 @@ def test_a_warc_split_registered_from_a_worker_keeps_the_latest_date_in_a_race(
         registration, fields = register_warc_split(a, split, "race")
         monkeypatch.undo()
         assert raced
-        later = sealed_a if first_date == NEW else sealed_b
-        for url, loc in zip(URLS, a.get_many(URLS)):
-            assert loc is not None and a.volume_url(loc.volume) == later.url, f"{url}: the earlier capture won"
-            assert a.read(url)[0].header("WARC-Date") == NEW
-        assert a.stats()["records"] == len(URLS)
+        _assert_the_latest_won(a, sealed_a if first_date == NEW else sealed_b)
         assert fields["captures_replaced"] == len(URLS)  # each URL had two captures, one replaced
     finally:
         meta = load_meta(root)

@@ -338,6 +338,10 @@ class OwnedCatalog:
     def checkpoint(self) -> None:
         _gather([self._call(i, "checkpoint") for i in range(len(self._endpoints))])
 
+    def read_shapes(self) -> list[dict[str, Any]]:
+        """Every owner's location index as batched reads meet it (:func:`catalog.owner_reads.read_shape`)."""
+        return self._routed(lambda: _gather([self._call(i, "read_shape") for i in range(len(self._endpoints))]))
+
     def compact_index(self) -> list[dict[str, Any]]:
         """Every owner compacts its location index into one sorted run, all at once
         (:meth:`catalog.owner_store.OwnerStore.compact_index`); their read shapes after it."""

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from catalog.owner_settle import SETTLE_ENV, SettleState, settle_seconds, start_settler
+
 NAMESPACE = "haybale"
 DISK_RESOURCE = "catalog_disk"
 DISK_SHARE = 0.001
@@ -134,6 +136,9 @@ def owner_name(catalog_id: str, owner: int) -> str:
 
 WRITE_METHODS = frozenset({"register", "register_batch", "mark_many", "delete_many", "volume_call"})
 CHECKPOINT_SECONDS = float(os.environ.get("HAYBALE_CHECKPOINT_SECONDS", "300"))
+# owner settings read from the environment: the command that starts the owners passes its own values
+# on (else the owners' nodes' environment counts)
+OWNER_SETTINGS = ("HAYBALE_CHECKPOINT_SECONDS", SETTLE_ENV)
 
 
 class OwnerServer:
@@ -144,6 +149,8 @@ class OwnerServer:
     (:mod:`catalog.owner_checkpoint`); with no checkpoint it refuses to start
     (:class:`~catalog.errors.OwnerDiskLostError`). It checkpoints itself after a write when the last
     checkpoint is ``HAYBALE_CHECKPOINT_SECONDS`` old (default 300; 0 = only on demand), remote roots only.
+    Once writes stop for ``HAYBALE_OWNER_SETTLE_SECONDS`` (default 30) it compacts its location index
+    into one sorted run (:mod:`catalog.owner_settle`).
     """
 
     def __init__(self, root: str, catalog_disk: str, owner: int) -> None:
@@ -156,9 +163,13 @@ class OwnerServer:
         directory = owner_dir(Path(os.environ.get(NODE_DISK_ENV) or catalog_disk), owner)
         self.store, self.restored = open_or_restore(root, meta, owner, directory)
         self.last_checkpoint = time.monotonic()
+        self.settling = SettleState(settle_seconds())
+        start_settler(self.settling, _ask_self_to_settle)
 
     def call(self, method: str, *args: Any) -> Any:
         result = getattr(self.store, method)(*args)
+        if method in WRITE_METHODS:
+            self.settling.wrote()
         if method in WRITE_METHODS and CHECKPOINT_SECONDS > 0 and not _is_local(self.root) \
                 and time.monotonic() - self.last_checkpoint >= CHECKPOINT_SECONDS:
             try:
@@ -170,6 +181,11 @@ class OwnerServer:
                 print(f"owner {self.store.owner}: checkpoint to {self.root} failed, retried after the next "
                       f"{CHECKPOINT_SECONDS:.0f} s: {exc!r}", file=sys.stderr)
         return result
+
+    def settle(self) -> dict[str, Any] | None:
+        """Compact the location index if no write came for the settle time (:mod:`catalog.owner_settle`);
+        the read shape after it, or None if nothing was due."""
+        return self.settling.settle(self.store)
 
     def next_volume_number(self) -> int:
         """Owner 0: the volume table's next number (every row below it is logged on the root)."""
@@ -203,6 +219,13 @@ class OwnerServer:
                 "directory": str(self.store.directory), "restored": self.restored is not None}
 
 
+def _ask_self_to_settle() -> None:
+    """Run :meth:`OwnerServer.settle` as a call of this actor, after the calls already queued."""
+    import ray
+
+    ray.get(ray.get_runtime_context().current_actor.settle.remote())
+
+
 def _is_local(root: str) -> bool:
     from catalog.storage import is_local
 
@@ -227,11 +250,13 @@ def owner_handles(root: str, catalog_disk: Path, catalog_id: str, num_owners: in
     actor = ray.remote(OwnerServer)
     resources = {DISK_RESOURCE: DISK_SHARE} if ray.cluster_resources().get(DISK_RESOURCE) else {}
     placements = owner_placements(num_owners)
+    settings = {name: os.environ[name] for name in OWNER_SETTINGS if name in os.environ}
+    runtime_env = {"env_vars": settings} if settings else None
     handles = []
     for i in range(num_owners):
         handles.append(actor.options(
             name=owner_name(catalog_id, i), namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-            num_cpus=0, max_restarts=-1, max_task_retries=-1, resources=resources,
+            num_cpus=0, max_restarts=-1, max_task_retries=-1, resources=resources, runtime_env=runtime_env,
             scheduling_strategy=placements[i]).remote(root, str(catalog_disk), i))
     return handles
 

@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,6 +41,7 @@ from catalog.storage import write_atomic
 from ingest.errors import IngestJobError
 
 STATE_NAME = "head.json"
+STARTING_NAME = "starting.json"  # the supervisor's pid while it starts (before head.json exists)
 DEFAULT_IDLE_SECONDS = 900.0
 START_TIMEOUT = 90.0
 _SUPERVISOR_MARK = "ingest.local_head"
@@ -104,16 +106,25 @@ def _start(state_dir: Path, num_cpus: int) -> str:
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True, env=head_environment())
     log.close()
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        state = read_state(state_dir)
-        if state is not None and state.get("pid") == proc.pid:
-            return str(state["address"])
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    if proc.poll() is None:
-        proc.terminate()
+    starting = state_dir / STARTING_NAME
+    write_atomic(str(starting), json.dumps({"pid": proc.pid}))  # so `haybale down` can stop it already
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            state = read_state(state_dir)
+            if state is not None and state.get("pid") == proc.pid:
+                return str(state["address"])
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if proc.poll() is None:
+            proc.terminate()
+    finally:
+        starting.unlink(missing_ok=True)
+    # SIGTERM before its handler was set: it had started nothing yet
+    if proc.returncode in (STOPPED_WHILE_STARTING, -signal.SIGTERM):
+        raise IngestJobError(f"the local Ray head for {state_dir.parent} was stopped while it started "
+                             "(`haybale down`): run the command again to start a new one")
     tail = (state_dir / "head.log").read_text(errors="replace")[-2000:]
     raise IngestJobError(f"could not start the local Ray head for {state_dir.parent} (log {state_dir / 'head.log'}): "
                          f"{tail}\nfix what the log says, or give --address of a running cluster")
@@ -143,9 +154,10 @@ def user_of(root_dir: str | Path) -> Iterator[None]:
 
 
 def stop_head(root_dir: str | Path, timeout: float = 60.0) -> bool:
-    """Stop the root's head (SIGTERM to its supervisor, by pid); True if one was running."""
+    """Stop the root's head (SIGTERM to its supervisor, by pid), also one still starting; True if one
+    was running or starting."""
     state_dir = state_dir_of(root_dir)
-    state = read_state(state_dir)
+    state = read_state(state_dir) or _starting(state_dir)
     if state is None:
         return False
     pid = int(state["pid"])
@@ -156,10 +168,30 @@ def stop_head(root_dir: str | Path, timeout: float = 60.0) -> bool:
     return True
 
 
+def _starting(state_dir: Path) -> dict[str, Any] | None:
+    """The supervisor still starting the head (no state file yet), or None."""
+    try:
+        state = json.loads((state_dir / STARTING_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return state if _pid_is_supervisor(int(state.get("pid", 0))) else None
+
+
 # -- the supervisor (python -m ingest.local_head serve STATE_DIR NUM_CPUS) -----------------------
+STOPPED_WHILE_STARTING = 3  # the supervisor's exit status when it was stopped before the head was up
+
+
 def _serve(state_dir: Path, num_cpus: int) -> int:
     import psutil
 
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+    # before anything starts: a SIGTERM from `haybale down` must never leave an orphaned `ray start`
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     idle_limit = float(os.environ.get("HAYBALE_CLUSTER_IDLE_SECONDS", DEFAULT_IDLE_SECONDS))
     key = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:8]
     temp_dir = tempfile.mkdtemp(prefix=f"hb-{key}-", dir="/tmp")  # short: Ray's socket paths have a limit
@@ -175,20 +207,16 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
                # a one-machine head has nothing to autoscale: no monitor process (a Python process whose
                # start competes with the job's for the machine's cores)
                "--no-monitor"]
+    if stopping:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        return STOPPED_WHILE_STARTING
     head = subprocess.Popen(command, env=head_environment(), stdin=subprocess.DEVNULL)
     known: dict[int, Any] = {}
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     address = f"127.0.0.1:{port}"
     state_file = state_dir / STATE_NAME
     try:
         if not _wait_for_head(address, head, lambda: stopping):
-            return 1
+            return STOPPED_WHILE_STARTING if stopping else 1
         write_atomic(str(state_file), json.dumps({"pid": os.getpid(), "address": address, "ray_pid": head.pid,
                                                   "temp_dir": temp_dir, "started": time.time(),
                                                   "idle_timeout_seconds": idle_limit, "num_cpus": num_cpus}))
@@ -204,8 +232,6 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
         if _state_names(state_file, os.getpid()):
             state_file.unlink(missing_ok=True)
         _kill_tree(head, known)
-        import shutil
-
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 

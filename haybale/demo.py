@@ -295,7 +295,7 @@ def _demo(argv: list[str] | None = None) -> int:
           "owner restores from it plus the volumes sealed since) ==")
     run(["catalog", "checkpoint"], root)
     print("\n== 10c. compact every owner's location index into one sorted run (batched lookups then read it "
-          "by seeks) ==")
+          "by seeks; owners also do it by themselves after 30 s without writes) ==")
     run(["catalog", "compact"], root)
 
     print("\n== 11. stop the root's local Ray head (job commands started it; it also stops after 15 idle minutes) ==")

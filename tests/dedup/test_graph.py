@@ -6,8 +6,8 @@ import random
 import numpy as np
 
 from dedup.candidates import group_pairs, unique_pairs
-from dedup.join_kernels import distinct_sorted_pairs
 from dedup.components import connected_components
+from dedup.join_kernels import distinct_sorted_pairs
 from dedup.split_stage import band_keys
 
 

@@ -10,7 +10,7 @@ Two parts, each run side by side in one process (``python -m bench.dedup_scale [
   seconds / CPUs), its ratio to rensa, recall of the planted copies and whether unique text was
   lost; ``--repeat N`` runs (default 3), medians.
 - **scaling**: short documents (20-40 words, 10 % planted copies) at 10^5, 10^6 and 10^7, files of
-  250,000 documents (at least 4 files). For each: wall seconds, time per document, and the peak RSS
+  250,000 documents (at least 4 files). For each: wall seconds, time (wall and CPU) per document, and the peak RSS
   of the driver process and of the largest Ray worker process (sampled every 0.2 s with psutil over
   the job's process tree). Plot: bench/results/dedup_scaling.png.
 
@@ -245,6 +245,9 @@ def scaling(cache: Path, sizes: list[int], scratch: Path | None = None) -> dict[
             "seconds": job["seconds"],
             "cpu_seconds": job["cpu_seconds"],
             "microseconds_per_document": round(job["seconds"] / documents * 1e6, 2),
+            # CPU time per document (all the job's processes): what the job costs whatever the
+            # machine's load, which on a shared machine swings the wall time of one size or another
+            "cpu_microseconds_per_document": round(job["cpu_seconds"] / documents * 1e6, 2),
             "peak_rss_mb": job["peak_rss_mb"],
             "removed": job["summary"]["documents"]["removed"],
             "partitions": job["summary"].get("partitions"),
@@ -253,6 +256,7 @@ def scaling(cache: Path, sizes: list[int], scratch: Path | None = None) -> dict[
         }
         points.append(point)
         print(f"scaling: {documents:>10,} documents {job['seconds']:8.1f} s {point['microseconds_per_document']:7.2f} us/doc "
+              f"({point['cpu_microseconds_per_document']:.2f} CPU us/doc, load {point['load_average_1m_after']}) "
               f"driver {point['peak_rss_mb']['driver']:.0f} MB, largest worker {point['peak_rss_mb']['largest_worker']:.0f} MB",
               flush=True)
     result: dict[str, Any] = {"points": points}
@@ -260,6 +264,8 @@ def scaling(cache: Path, sizes: list[int], scratch: Path | None = None) -> dict[
     if 10**6 in by_size and 10**7 in by_size:
         result["time_per_document_ratio_1e7_vs_1e6"] = round(
             by_size[10**7]["microseconds_per_document"] / by_size[10**6]["microseconds_per_document"], 3)
+        result["cpu_time_per_document_ratio_1e7_vs_1e6"] = round(
+            by_size[10**7]["cpu_microseconds_per_document"] / by_size[10**6]["cpu_microseconds_per_document"], 3)
     _plot(points, RESULTS / "dedup_scaling.png")
     return result
 
@@ -272,10 +278,13 @@ def _plot(points: list[dict[str, Any]], path: Path) -> None:
 
     sizes = [p["documents"] for p in points]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(sizes, [p["microseconds_per_document"] for p in points], marker="o")
+    left.plot(sizes, [p["microseconds_per_document"] for p in points], marker="o", label="wall (2 CPUs)")
+    if all("cpu_microseconds_per_document" in p for p in points):
+        left.plot(sizes, [p["cpu_microseconds_per_document"] for p in points], marker="s", label="CPU (all processes)")
+    left.legend()
     left.set_xscale("log")
     left.set_xlabel("documents")
-    left.set_ylabel("wall µs per document (whole process, 2 CPUs)")
+    left.set_ylabel("µs per document (whole process)")
     left.set_ylim(bottom=0)
     left.set_title("Time per document")
     for key, label in (("driver", "driver"), ("largest_worker", "largest Ray worker")):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from dedup.join_kernels import shared_key_rows
+from dedup.join_kernels import distinct_sorted_pairs, shared_key_rows
 from dedup.shuffle import SLOTS, read_row_range, slot_range, write_table_buckets
 from dedup.split_stage import BAND_DTYPE, DIGEST_DTYPE, split_name
 from dedup.workdir import WorkDir
@@ -74,6 +74,9 @@ def unique_pairs(pairs: np.ndarray) -> np.ndarray:
     high = np.maximum(pairs[:, 0], pairs[:, 1])
     keep = low != high
     low, high = low[keep], high[keep]
+    fast_low, fast_high, fast = distinct_sorted_pairs(low, high)  # compiled radix sort when it applies
+    if fast:
+        return np.stack([fast_low, fast_high], axis=1)
     order = np.lexsort((high, low))
     low, high = low[order], high[order]
     distinct = np.r_[True, (low[1:] != low[:-1]) | (high[1:] != high[:-1])]

@@ -7,6 +7,7 @@ import numpy as np
 
 from dedup.candidates import group_pairs, unique_pairs
 from dedup.components import connected_components
+from dedup.join_kernels import distinct_sorted_pairs
 from dedup.split_stage import band_keys
 
 
@@ -143,3 +144,30 @@ def test_shared_key_rows_equals_a_stable_sort_of_the_shared_keys() -> None:
         got_keys, got_ordinals = shared_key_rows(keys, ordinals)
         assert np.array_equal(got_keys, sorted_keys[shared])
         assert np.array_equal(got_ordinals, ordinals[order[shared]])
+
+
+def _unique_pairs_by_lexsort(pairs: np.ndarray) -> np.ndarray:
+    low, high = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    keep = low != high
+    low, high = low[keep], high[keep]
+    order = np.lexsort((high, low))
+    low, high = low[order], high[order]
+    distinct = np.r_[True, (low[1:] != low[:-1]) | (high[1:] != high[:-1])]
+    return np.stack([low[distinct], high[distinct]], axis=1)
+
+
+def test_unique_pairs_radix_path_equals_lexsort_and_falls_back_on_wide_ordinals() -> None:
+    """The compiled radix sort applies when split bits + row bits <= 32 (4096 x 2^20 just fits);
+    wider ordinals go through the lexsort; both give the lexsort's pairs."""
+    rng = np.random.default_rng(3)
+    for splits, rows, fast in ((20, 30_000, True), (1, 5, True), (4096, 1 << 20, True), (4097, 1 << 20, False),
+                               (1 << 31, 1 << 31, False)):
+        ordinals = (rng.integers(0, splits, (4000, 2), dtype=np.uint64) << np.uint64(32)) | rng.integers(
+            0, rows, (4000, 2), dtype=np.uint64)
+        ordinals[:, 0][rng.integers(0, 2, 4000).astype(bool)] = ordinals[:, 0].max()  # the widest split and row
+        ordinals[:, 1][:3] = ((np.uint64(splits - 1) << np.uint64(32)) | np.uint64(rows - 1))
+        pairs = np.concatenate([ordinals, ordinals[:1500], ordinals[:200, ::-1], ordinals[:50, :1].repeat(2, axis=1)])
+        low, high = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+        assert distinct_sorted_pairs(low[low != high], high[low != high])[2] is fast
+        got, want = unique_pairs(pairs), _unique_pairs_by_lexsort(pairs)
+        assert got.dtype == want.dtype == np.uint64 and got.tolist() == want.tolist()

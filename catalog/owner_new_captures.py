@@ -71,11 +71,9 @@ def _write(store: Any, batch: ShardBatch, epoch: int) -> tuple[int, int, int]:
     :meth:`register_batch`."""
     if len(batch) < SST_MIN:
         return store.register_batch(batch, epoch)
-    from catalog.bulk import BulkEntries, register_bulk
-
     ids = np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)
     store.check(epoch, ids)
-    r = register_bulk(store.catalog, BulkEntries({0: batch}), workers=1)
+    r = store.register_batch_sst(batch)
     if getattr(store, "edit_log", None) is not None:  # keys registered again after a recent delete
         from catalog.listing import key_of_listing_entry
 

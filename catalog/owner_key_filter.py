@@ -26,6 +26,7 @@ import numpy as np
 
 MAX_KEYS = 64_000_000  # 512 MB of prefixes: above this an owner checks existence in RocksDB only
 REBUILD_PER_BATCH_ENTRY = 8  # rebuild by scanning when the index has at most this many keys per batch id
+FIRST_BUILD_MAX = 4_000_000  # ...or when the filter was never built and the index is this small (~1 s)
 
 
 def prefixes_of(ids: np.ndarray) -> np.ndarray:
@@ -40,6 +41,7 @@ class KnownIds:
     def __init__(self) -> None:
         self._prefixes: np.ndarray | None = None
         self._token: tuple[int, int] | None = None  # (applied_seq, count) of the shard when last in sync
+        self._built = False  # built once: a long-lived owner answers small batches from it afterwards
 
     @staticmethod
     def _state(shard: Any) -> tuple[int, int]:
@@ -51,11 +53,12 @@ class KnownIds:
     def ready(self, shard: Any, batch_ids: int) -> bool:
         """Whether the filter can answer for ``shard`` now: in sync, or rebuilt here because the shard
         is small next to a batch of ``batch_ids`` ids (scanning costs about what a multi-get does per
-        id). False: check existence in RocksDB."""
+        id), or small enough for a first build. False: check existence in RocksDB."""
         if self.in_sync(shard):
             return True
         count = shard.count()
-        if count > MAX_KEYS or count > REBUILD_PER_BATCH_ENTRY * max(batch_ids, 1):
+        small = count <= REBUILD_PER_BATCH_ENTRY * max(batch_ids, 1) or (not self._built and count <= FIRST_BUILD_MAX)
+        if count > MAX_KEYS or not small:
             self._prefixes = self._token = None
             return False
         self.rebuild(shard)
@@ -69,7 +72,7 @@ class KnownIds:
             raise ValueError(f"location index of {shard!r} holds a key that is not a 16-byte id")
         prefixes = prefixes_of(np.frombuffer(keys, np.uint8).reshape(-1, 16))
         prefixes.sort()
-        self._prefixes, self._token = prefixes, state
+        self._prefixes, self._token, self._built = prefixes, state, True
 
     def maybe_present(self, prefixes: np.ndarray) -> np.ndarray:
         """Mask of ``prefixes`` (sorted ascending) that may be held; the others are not (when in sync)."""

@@ -57,8 +57,10 @@ def register_batch_if_absent(store: Any, batch: ShardBatch, epoch: int
     from catalog.owner_captures import _IN_PROCESS
 
     ids = np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)
-    with _IN_PROCESS:
-        found, values = store.lookup(ids, epoch)  # checks the epoch and that the ids are this owner's
+    # the owner's write lock after _IN_PROCESS (always this order): the filter that answers for absent
+    # ids stays true until they are written
+    with _IN_PROCESS, store.writes_held():
+        found, values = store.lookup_for_write(ids, epoch)  # checks the epoch and that the ids are this owner's
         absent = ~found
         counts = _write(store, batch if absent.all() else subset_batch(batch, absent), epoch) if absent.any() \
             else (0, 0, 0)

@@ -109,6 +109,28 @@ class OwnerStore:
             values[order[hit]] = np.frombuffer(got, np.uint8).reshape(-1, LOCATION_SIZE)
         return found, values
 
+    def lookup_for_write(self, ids: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`lookup` for a caller that decides a write on the answer and holds :meth:`writes_held`
+        until it wrote: ids the in-memory filter proves absent (:mod:`catalog.owner_key_filter`) are
+        answered without reading RocksDB."""
+        ids = np.ascontiguousarray(ids, dtype=np.uint8).reshape(-1, 16)
+        self.check(epoch, ids)
+        if not len(ids) or self.read_only or not self._known.ready(self.catalog.shards[0], len(ids)):
+            return self.lookup(ids, epoch)
+        prefixes = prefixes_of(ids)
+        order = np.argsort(prefixes, kind="stable")
+        rows = order[self._known.maybe_present(prefixes[order])]
+        found = np.zeros(len(ids), bool)
+        values = np.zeros((len(ids), LOCATION_SIZE), np.uint8)
+        if len(rows):
+            found[rows], values[rows] = self.lookup(ids[rows], epoch)
+        return found, values
+
+    def writes_held(self) -> Any:
+        """The lock every write method of this store holds (re-entrant): hold it from a check to the
+        write it decides, so the in-memory filter's answers stay true in between."""
+        return self._writes
+
     def mark_of(self, kid: bytes, epoch: int) -> bytes | None:
         self.check(epoch, np.frombuffer(kid, np.uint8).reshape(1, 16))
         return self.catalog.shards[0].mark_of(kid)

@@ -88,3 +88,30 @@ def test_a_stale_filter_on_a_big_index_is_not_used(store: OwnerStore) -> None:
     store.register([(canonical_key("https://x.example/1"), Location(4, 1, 2, 3).pack())], store.epoch)
     assert not known.in_sync(shard)  # written behind its back
     assert not known.ready(shard, 10)  # 10-id batch, index far bigger: RocksDB answers instead
+
+
+def test_register_batch_if_absent_answers_absent_ids_from_the_filter(store: OwnerStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    n = BULK_MIN + 10
+    held = _keys(0, n)
+    store.register_batch(_batch(held, 1), store.epoch)
+    behind = _keys(5 * n, 5 * n + 3)  # written behind the store's back: the filter must not hide them
+    store.catalog.register_many((k, Location(6, 1, 7, 5)) for k in behind)
+    reads: list[int] = []
+    import catalog.owner_store as owner_store_module
+
+    real = owner_store_module.OwnerStore.lookup
+    monkeypatch.setattr(owner_store_module.OwnerStore, "lookup",
+                        lambda self, ids, epoch: reads.append(len(ids)) or real(self, ids, epoch))
+    new = _keys(n, n + 4000)
+    batch = _batch(held[:7] + behind + new, 2)
+    (added, updated, unchanged), found_ids, found_values = store.register_batch_if_absent(batch, store.epoch)
+    assert (added, updated, unchanged) == (len(new), 0, 0)
+    want = {key_id(canonical_key(k)) for k in held[:7] + behind}
+    got = {found_ids[i * 16:(i + 1) * 16] for i in range(len(found_ids) // 16)}
+    assert got == want
+    assert sum(reads) == 10  # rebuilt (changed behind its back, small): only the 10 held ids are read
+    reads.clear()
+    again = _batch(_keys(n + 4000, n + 4100) + held[10:12], 3)
+    (added, _, _), found_ids, _ = store.register_batch_if_absent(again, store.epoch)
+    assert added == 100 and len(found_ids) == 2 * 16
+    assert sum(reads) == 2  # in sync: only the two held ids are read

@@ -29,6 +29,7 @@ from catalog.errors import CatalogError
 from catalog.location import LOCATION_SIZE, Location
 from catalog.owner_edit_log import EditLog
 from catalog.owner_key_filter import KnownIds, prefixes_of
+from catalog.owner_load_mode import LoadMode
 from catalog.owner_reads import multi_get_sorted, seek_sorted, single_sorted_run
 
 BULK_MIN = 20_000  # a batch at least this big goes in as SST files; smaller ones through the journal
@@ -64,6 +65,8 @@ class OwnerStore:
         # method below, which hold _writes from the filter's check to its update
         self._known = KnownIds()
         self._writes = threading.RLock()
+        # fewer compactions of the location index while SST batches keep coming (catalog.owner_load_mode)
+        self._load_mode = None if read_only else LoadMode(self.catalog.shards[0].db)
         self._warming = None if read_only else _warm_imports()
 
     def set_meta(self, meta: CatalogMeta) -> None:
@@ -214,6 +217,8 @@ class OwnerStore:
         with self._writes:
             shard = self.catalog.shards[0]
             in_sync = self._known.ready(shard, len(batch))
+            if self._load_mode is not None:
+                self._load_mode.batch_arrived()
             r = register_bulk(self.catalog, BulkEntries({0: batch}), workers=1,
                               known={0: self._known} if in_sync else None)
             self._known.added(shard, prefixes_of(np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)),
@@ -276,6 +281,8 @@ class OwnerStore:
     def close(self) -> None:
         if self._warming is not None:  # no import left running when the process goes on to exit
             self._warming.join()
+        if self._load_mode is not None:
+            self._load_mode.close()
         self.catalog.close()
 
 

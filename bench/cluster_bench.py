@@ -107,13 +107,23 @@ def _entry_maker():  # a Ray actor class, made when Ray is imported
                                                  f"file:///bench/vol-{at:09d}.cdxj"))
             return hi - lo
 
-        def register(self, owners: tuple[str, str, int]) -> tuple[int, float, float]:
+        def register(self, owners: tuple[str, str, int], profile: str | None = None) -> tuple[int, float, float]:
             from ingest.packing import register_on_worker
 
+            profiler = None
+            if profile:  # --profile: this worker's calls under cProfile (CPU time), stats written there
+                import cProfile
+
+                profiler = cProfile.Profile(time.process_time)
+                profiler.enable()
             t0, added = time.time(), 0
             for volume in self.volumes:  # one call per split of one volume
                 added += register_on_worker(owners, [volume])[0]
-            return added, t0, time.time()
+            t1 = time.time()
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(profile)
+            return added, t0, t1
 
         def cpu_seconds(self) -> float:
             """CPU time of this worker process so far (every thread)."""
@@ -218,7 +228,8 @@ def preparation_side_by_side(n: int = 200_000) -> dict[str, float]:
             "ratio": round(old / new, 2)}
 
 
-def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000) -> dict[str, float]:
+def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000,
+                             profile: str | None = None) -> dict[str, float]:
     """Through the owner actors on a local head of their own root: 2 worker actors (one CPU each) make
     ``entries`` entries, then register them with :func:`ingest.packing.register_on_worker` (one call
     per volume of ``per_volume`` records); then batched lookups of every 10th key (at most 10^6)."""
@@ -250,7 +261,8 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         owner_pids = _owner_pids(store)
         cpu0 = (ray.get([w.cpu_seconds.remote() for w in workers]), _cpu_of(owner_pids), _machine_busy(), time.process_time())
         t = time.perf_counter()
-        parts = ray.get([w.register.remote(owners) for w in workers])
+        parts = ray.get([w.register.remote(owners, f"{profile}.worker{n}" if profile else None)
+                         for n, w in enumerate(workers)])
         reg_seconds = time.perf_counter() - t
         cpu1 = (ray.get([w.cpu_seconds.remote() for w in workers]), _cpu_of(owner_pids), _machine_busy(), time.process_time())
         load_during = os.getloadavg()[0]
@@ -270,13 +282,15 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         lookup_cpu1 = (_cpu_of(owner_pids), time.process_time(), _machine_busy())
         n_looked = 5 * len(ids)
         # the same lookups on the catalog at rest (compactions done), as later jobs read it
-        settle_t = time.perf_counter()
+        settle_t, settle_cpu0 = time.perf_counter(), _cpu_of(owner_pids)
         if shape_after_register is None:
             time.sleep(SETTLE_WITHOUT_SHAPE)  # owners that cannot tell: a fixed wait
         while (shapes := _read_shapes(store)) and any(s["compacting"] for s in shapes) \
                 and time.perf_counter() - settle_t < 300:
             time.sleep(1.0)
         settle_seconds = time.perf_counter() - settle_t
+        # compactions the registration left behind, finishing after it (the lookups above ran beside them)
+        settle_cpu = sum(_cpu_of(owner_pids)) - sum(settle_cpu0)
         shape_at_rest = _read_shapes(store)
         rest_cpu0 = _cpu_of(owner_pids)
         rest_times = _timed_lookups(store, ids)
@@ -304,6 +318,7 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
                 "lookup_keys_per_s": round(len(ids) / statistics.median(times)),
                 "lookup_read_shape": shape_after_register,
                 "at_rest": {"settle_seconds": round(settle_seconds, 1), "read_shape": shape_at_rest,
+                            "owners_settle_cpu_us_per_entry": round(1e6 * settle_cpu / entries, 3),
                             "lookup_seconds": [round(x, 3) for x in rest_times],
                             "lookup_keys_per_s": round(len(ids) / statistics.median(rest_times)),
                             "owners_cpu_us_per_key": round(1e6 * (sum(rest_cpu1) - sum(rest_cpu0)) / n_looked, 3)},
@@ -320,11 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--entries", type=int, default=10_000_000)
     ap.add_argument("--per-volume", type=int, default=500_000, help="records per registration call (part 4)")
     ap.add_argument("--only-owners", action="store_true", help="only parts 4 and 5")
+    ap.add_argument("--profile", help="write each registering worker's cProfile stats (CPU time) to PROFILE.workerN")
     args = ap.parse_args(argv)
     if args.only_owners:
         with tempfile.TemporaryDirectory(prefix="hb-cluster-bench-") as tmp:
             result = {"command": f"python -m bench.cluster_bench --only-owners --entries {args.entries} --per-volume {args.per_volume}",
-                      "owners": registration_and_lookups(Path(tmp), args.entries, args.per_volume)}
+                      "owners": registration_and_lookups(Path(tmp), args.entries, args.per_volume, args.profile)}
         print(json.dumps(result, indent=2))
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "cluster_bench_owners.json").write_text(json.dumps(result, indent=2))

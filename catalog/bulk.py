@@ -148,8 +148,12 @@ def _existing_filter(catalog: Catalog, shard_index: int, batch: ShardBatch) -> _
                      added, updated, unchanged)
 
 
-def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None = None) -> RegisterResult:
+def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None = None,
+                  known: dict[int, object] | None = None) -> RegisterResult:
     """Register prepared entries through SST files + ingest. Durable and atomic when it returns.
+
+    ``known``: per shard, a :class:`catalog.owner_key_filter.KnownIds` in sync with it (the caller
+    holds the shard's writes), so the existence checks read only the ids it may hold.
 
     Shards' SST files are written by ``workers`` spawned processes (default: one per core for loads of
     at least :data:`PARALLEL_THRESHOLD` entries, else in this process).
@@ -169,7 +173,8 @@ def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None
             # on whole columns (issue 10: owners run this for every registration batch); _existing_filter
             # below is the per-key reference it is tested against
             from catalog.bulk_filter import existing_filter_columns
-            kept = _Filtered(*existing_filter_columns(catalog.shards[shard_index], batch))
+            kept = _Filtered(*existing_filter_columns(catalog.shards[shard_index], batch,
+                                                      (known or {}).get(shard_index)))
             added, updated, unchanged = added + kept.added, updated + kept.updated, unchanged + kept.unchanged
             new_keys[shard_index] = kept.added
             if not kept.ids:

@@ -33,16 +33,31 @@ def split_ids(buf: bytes) -> list[bytes]:
     return list(map(itemgetter(0), _ID.iter_unpack(buf)))
 
 
-def existing_filter_columns(shard: Any, batch: Any) -> tuple[bytes, bytes, bytes, np.ndarray, int, int, int]:
+def existing_filter_columns(shard: Any, batch: Any, known: Any = None
+                            ) -> tuple[bytes, bytes, bytes, np.ndarray, int, int, int]:
     """(ids, locations, listing blob, listing ends, added, updated, unchanged) of what is left of
     ``batch`` (a :class:`catalog.bulk.ShardBatch`) to write into ``shard`` (a
-    :class:`catalog.shard.Shard`). Ids come out sorted (the SST writer's order)."""
+    :class:`catalog.shard.Shard`). Ids come out sorted (the SST writer's order), except when the whole
+    batch is left (all ids new and distinct): then its own columns come back as they are.
+
+    ``known``: a :class:`catalog.owner_key_filter.KnownIds` in sync with ``shard`` (the caller checked
+    and holds the shard's writes): only ids it may hold are read from RocksDB, the others are absent."""
     ids = np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)
     values = np.frombuffer(batch.locations, np.uint8).reshape(-1, LOCATION_SIZE)
     keep = sorted_unique_order(ids)  # id order, the last of equal ids: multi-get reads sorted ids fastest
-    kept_ids = ids[keep].tobytes()
-    current = shard.get_many(split_ids(kept_ids))
-    found = np.fromiter(map(bool, current), dtype=bool, count=len(current))
+    kept = ids[keep]
+    if known is None:
+        ask = np.arange(len(keep))
+    else:
+        from catalog.owner_key_filter import prefixes_of
+
+        ask = np.flatnonzero(known.maybe_present(prefixes_of(kept)))  # ids in order: prefixes sorted
+    current = shard.get_many(split_ids(kept[ask].tobytes())) if len(ask) else []
+    found = np.zeros(len(keep), dtype=bool)
+    found[ask] = np.fromiter(map(bool, current), dtype=bool, count=len(current))
+    if len(keep) == len(ids) and not found.any():  # the usual batch: all new, no repeats: nothing to drop
+        return (batch.ids, batch.locations, batch.listing_blob, np.asarray(batch.listing_ends, dtype=np.int64),
+                len(keep), 0, 0)
     same = np.zeros(len(keep), dtype=bool)
     if found.any():
         old = np.frombuffer(b"".join(filter(None, current)), np.uint8).reshape(-1, LOCATION_SIZE)

@@ -57,8 +57,10 @@ def register_batch_if_absent(store: Any, batch: ShardBatch, epoch: int
     from catalog.owner_captures import _IN_PROCESS
 
     ids = np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)
-    with _IN_PROCESS:
-        found, values = store.lookup(ids, epoch)  # checks the epoch and that the ids are this owner's
+    # the owner's write lock after _IN_PROCESS (always this order): the filter that answers for absent
+    # ids stays true until they are written
+    with _IN_PROCESS, store.writes_held():
+        found, values = store.lookup_for_write(ids, epoch)  # checks the epoch and that the ids are this owner's
         absent = ~found
         counts = _write(store, batch if absent.all() else subset_batch(batch, absent), epoch) if absent.any() \
             else (0, 0, 0)
@@ -71,11 +73,9 @@ def _write(store: Any, batch: ShardBatch, epoch: int) -> tuple[int, int, int]:
     :meth:`register_batch`."""
     if len(batch) < SST_MIN:
         return store.register_batch(batch, epoch)
-    from catalog.bulk import BulkEntries, register_bulk
-
     ids = np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)
     store.check(epoch, ids)
-    r = register_bulk(store.catalog, BulkEntries({0: batch}), workers=1)
+    r = store.register_batch_sst(batch)
     if getattr(store, "edit_log", None) is not None:  # keys registered again after a recent delete
         from catalog.listing import key_of_listing_entry
 

@@ -77,6 +77,22 @@ def test_columnar_preparation_equals_the_per_key_one(seed: int, monkeypatch: pyt
     _same(expected, prepare_bulk_columns(keys, packed, slot_map).shards)
 
 
+@pytest.mark.parametrize("www", ["none", "all", "some"])
+@pytest.mark.parametrize("capitals", [False, True])
+def test_web_batches_with_one_kind_of_host_or_path_equal_the_per_key_one(www: str, capitals: bool,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A web batch whose hosts all have (or all lack) ``www.``, or whose paths have no capitals, skips
+    the per-row choices (catalog/bulk_prepare.py): same result as the per-key functions."""
+    prefix = {"none": lambda i: "", "all": lambda i: "www.", "some": lambda i: "www." if i % 3 else ""}[www]
+    keys = [f"http{'s' if i % 2 else ''}://{prefix(i)}h{i % 11}.ex/{'Dir' if capitals and i % 5 == 0 else 'dir'}/{i}"
+            for i in range(2000)]
+    locations = [Location(3, i * 10, 5, i) for i in range(len(keys))]
+    slot_map = np.arange(4096) // 1024
+    expected = prepare_bulk(keys, locations, slot_map.tolist()).shards
+    _forbid_fallback(monkeypatch)
+    _same(expected, prepare_bulk_columns(keys, locations, slot_map).shards)
+
+
 @pytest.mark.parametrize("form", ["web", "file", "plain"])
 def test_a_batch_of_one_key_form_with_repeats_equals_the_per_key_one(form: str,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:

@@ -60,10 +60,13 @@ def _batch(plan: Any, inflater: MemberInflater, out: np.ndarray, n: int, base: i
     new_records = list(zip(new_keys, offsets[answered].tolist(), lengths[answered].tolist(), digests.tolist()))
     plan.counts.records += k
     if k == n:  # the common batch: every record answered
+        if plan.column_parts is not None:
+            plan.column_parts.append((new_keys, offsets, lengths.copy(), digests))
         plan.records += new_records
         plan.dates += new_dates
         plan.lines += new_lines
         return
+    plan.column_parts = None  # records read in Python are not in the column batches
     at = 0  # next answered record
     offs, lens, starts, sizes = offsets.tolist(), lengths.tolist(), out_starts.tolist(), out_sizes.tolist()
     for i, s in enumerate(state.tolist()):

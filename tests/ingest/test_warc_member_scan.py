@@ -140,6 +140,9 @@ def test_the_common_record_is_answered_by_the_compiled_reading(tmp_path: Path) -
     assert plan.counts.records == len(plan.records) == 20_000
     assert plan.lines[0].startswith("example,h0)/f0/p0 20240501000000 ")
     assert plan.records[0][1] == 0 and plan.records[1][1] == plan.records[0][2]
+    columns = plan.columns()  # what registration reads instead of the records: the same values
+    assert columns is not None
+    assert list(zip(columns[0], *(c.tolist() for c in columns[1:]))) == plan.records
 
 
 def test_a_member_over_the_limit_makes_the_batches_give_up(tmp_path: Path) -> None:

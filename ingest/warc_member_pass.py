@@ -27,7 +27,6 @@ from typing import Any, Callable
 from catalog.cdxj import _json_str, external_cdxj_lines, http_fields
 from catalog.warc_layout import SourceFile
 from catalog.warc_records import KEYED_RECORD_TYPES, payload_digest
-from ingest.warc_member_inflate import available as member_inflate_available
 
 MAX_MEMBER_BYTES = 64 << 20  # decompressed bytes of one member beyond which the pass gives up
 _READ = 8 << 20  # compressed bytes read from the file at a time
@@ -178,6 +177,14 @@ def each_record(src: SourceFile, sink: RecordSink) -> bool:
                     return not pending
     except _GiveUp:
         return False
+
+
+def member_inflate_available() -> bool:
+    """True if members can be inflated by the compiled loop here (imported on first use: the driver,
+    which never indexes, does not load numba)."""
+    from ingest.warc_member_inflate import available
+
+    return available()
 
 
 def _python_add(plan: Any, url: str, record_key: Callable[[str | None], str], unreadable: type[Exception],

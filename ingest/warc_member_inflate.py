@@ -3,8 +3,8 @@
 The member pass (:mod:`ingest.warc_member_pass`) needs, for every gzip member of a file, where it
 starts, how many compressed bytes it takes and what it decompresses to. One ``zlib.decompressobj`` per
 member costs microseconds of Python per record — more than FastWARC's whole iteration. Here the system
-zlib (the library Python's own ``zlib`` module is built on: same decoder, same errors) is called through
-``ctypes`` from a numba loop: ``inflateReset`` + ``inflate`` per member over a chunk of the file, every
+zlib (the library Python's own ``zlib`` module is built on: same decoder, same errors; found with ``ctypes``, loaded globally and
+called by symbol name from numba, so the compiled code is cached on disk) from a numba loop: ``inflateReset`` + ``inflate`` per member over a chunk of the file, every
 member's bytes written one after another into one output buffer.
 
 Contract of :func:`inflate_members`: members are decoded exactly as ``zlib.decompressobj(31)`` decodes
@@ -42,19 +42,9 @@ def _load() -> Any:
         return None
     try:
         lib = ctypes.CDLL(name)
-        version = lib.zlibVersion
+        lib.inflateInit2_, lib.inflateReset, lib.inflate, lib.inflateEnd, lib.zlibVersion  # noqa: B018 - all there
     except (OSError, AttributeError):
         return None
-    version.restype = ctypes.c_char_p
-    # pointers are passed as 64-bit integers (the same registers on LP64): numba calls these directly
-    lib.inflateInit2_.argtypes = [ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    lib.inflateInit2_.restype = ctypes.c_int
-    lib.inflateReset.argtypes = [ctypes.c_uint64]
-    lib.inflateReset.restype = ctypes.c_int
-    lib.inflate.argtypes = [ctypes.c_uint64, ctypes.c_int]
-    lib.inflate.restype = ctypes.c_int
-    lib.inflateEnd.argtypes = [ctypes.c_uint64]
-    lib.inflateEnd.restype = ctypes.c_int
     return lib
 
 
@@ -72,6 +62,20 @@ if _LIB is not None:
     llvm.load_library_permanently(_LIB._name)
     _inflate = nb.types.ExternalFunction("inflate", nb.types.int32(nb.types.uint64, nb.types.int32))
     _reset = nb.types.ExternalFunction("inflateReset", nb.types.int32(nb.types.uint64))
+    # every zlib call goes through the same by-name resolution, so the stream is never initialized by
+    # one zlib and inflated by another (a process may hold several: only the one loaded above is global)
+    _init2 = nb.types.ExternalFunction("inflateInit2_", nb.types.int32(nb.types.uint64, nb.types.int32,
+                                                                       nb.types.uint64, nb.types.int32))
+    _end = nb.types.ExternalFunction("inflateEnd", nb.types.int32(nb.types.uint64))
+    _version = nb.types.ExternalFunction("zlibVersion", nb.types.uint64())
+
+    @nb.njit(cache=True)
+    def _open(stream_addr: int, size: int) -> int:
+        return _init2(stream_addr, 31, _version(), size)
+
+    @nb.njit(cache=True)
+    def _close(stream_addr: int) -> int:
+        return _end(stream_addr)
 
     @nb.njit(cache=True, nogil=True)
     def _run(stream: np.ndarray, stream_addr: int, chunk: np.ndarray, at: int, out: np.ndarray, used: int,
@@ -124,8 +128,7 @@ class MemberInflater:
         self.limit = limit
         self._stream = np.zeros(_STREAM_WORDS, np.uint64)
         self._addr = int(self._stream.ctypes.data)
-        version = _LIB.zlibVersion()
-        if _LIB.inflateInit2_(self._addr, 31, version, _STREAM_WORDS * 8) != _Z_OK:
+        if _open(self._addr, _STREAM_WORDS * 8) != _Z_OK:
             raise MemoryError("zlib inflateInit2 failed")
         self.starts = np.zeros(table, np.int64)
         self.sizes = np.zeros(table, np.int64)
@@ -143,7 +146,7 @@ class MemberInflater:
 
     def close(self) -> None:
         if self._addr:
-            _LIB.inflateEnd(self._addr)
+            _close(self._addr)
             self._addr = 0
 
     def __enter__(self) -> "MemberInflater":

@@ -2,9 +2,10 @@
 
 The member pass (:mod:`ingest.warc_member_pass`) needs, for every gzip member of a file, where it
 starts, how many compressed bytes it takes and what it decompresses to. One ``zlib.decompressobj`` per
-member costs microseconds of Python per record — more than FastWARC's whole iteration. Here the system
-zlib (the library Python's own ``zlib`` module is built on: same decoder, same errors; found with ``ctypes``, loaded globally and
-called by symbol name from numba, so the compiled code is cached on disk) from a numba loop: ``inflateReset`` + ``inflate`` per member over a chunk of the file, every
+member costs microseconds of Python per record — more than FastWARC's whole iteration. Here the
+system zlib (the library Python's own ``zlib`` module is built on: same decoder, same errors; found
+with ``ctypes``, loaded globally and called by symbol name, so the compiled code is cached on disk) is
+called from a numba loop: ``inflateReset`` + ``inflate`` per member over a chunk of the file, every
 member's bytes written one after another into one output buffer.
 
 Contract of :func:`inflate_members`: members are decoded exactly as ``zlib.decompressobj(31)`` decodes

@@ -196,17 +196,7 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
     key = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:8]
     temp_dir = tempfile.mkdtemp(prefix=f"hb-{key}-", dir="/tmp")  # short: Ray's socket paths have a limit
     port = _free_port()
-    ray_bin = str(Path(sys.executable).with_name("ray"))
-    command = [ray_bin, "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
-               "--temp-dir", temp_dir, "--num-cpus", str(num_cpus), "--resources", json.dumps({"catalog_disk": 1}),
-               "--include-dashboard", "false", "--disable-usage-stats", "--dashboard-port", str(_free_port()),
-               "--node-manager-port", str(_free_port()), "--object-manager-port", str(_free_port()),
-               "--metrics-export-port", str(_free_port()), "--dashboard-agent-listen-port", str(_free_port()),
-               "--dashboard-agent-grpc-port", str(_free_port()), "--runtime-env-agent-port", str(_free_port()),
-               "--ray-client-server-port", str(_free_port()),
-               # a one-machine head has nothing to autoscale: no monitor process (a Python process whose
-               # start competes with the job's for the machine's cores)
-               "--no-monitor"]
+    command = _head_command(port, temp_dir, num_cpus)
     if stopping:
         shutil.rmtree(temp_dir, ignore_errors=True)
         return STOPPED_WHILE_STARTING
@@ -233,6 +223,38 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
             state_file.unlink(missing_ok=True)
         _kill_tree(head, known)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _head_command(port: int, temp_dir: str, num_cpus: int) -> list[str]:
+    """The command running the head's Ray node: :mod:`ingest.ray_head_process` (no Ray command line
+    to import, no Ray Client server), else ``ray start --head --block`` with the same options."""
+    from ingest.ray_head_process import lightweight_head_available
+
+    options = {"port": port, "node_ip_address": "127.0.0.1", "temp_dir": temp_dir, "num_cpus": num_cpus,
+               "resources": {"catalog_disk": 1}, "dashboard_port": _free_port(),
+               "node_manager_port": _free_port(), "object_manager_port": _free_port(),
+               "metrics_export_port": _free_port(), "dashboard_agent_listen_port": _free_port(),
+               "dashboard_agent_grpc_port": _free_port(), "runtime_env_agent_port": _free_port()}
+    if lightweight_head_available():
+        return [sys.executable, "-m", "ingest.ray_head_process", json.dumps(options)]
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    return [ray_bin, "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
+            "--temp-dir", temp_dir, "--num-cpus", str(num_cpus), "--resources", json.dumps(options["resources"]),
+            "--include-dashboard", "false", "--disable-usage-stats",
+            "--dashboard-port", str(options["dashboard_port"]),
+            "--node-manager-port", str(options["node_manager_port"]),
+            "--object-manager-port", str(options["object_manager_port"]),
+            "--metrics-export-port", str(options["metrics_export_port"]),
+            "--dashboard-agent-listen-port", str(options["dashboard_agent_listen_port"]),
+            "--dashboard-agent-grpc-port", str(options["dashboard_agent_grpc_port"]),
+            "--runtime-env-agent-port", str(options["runtime_env_agent_port"]),
+            "--ray-client-server-port", str(_free_port()),
+            # a one-machine head has nothing to autoscale: no monitor process (a Python process whose
+            # start competes with the job's for the machine's cores)
+            "--no-monitor",
+            # every haybale driver connects with log_to_driver=False: nothing reads the worker logs the
+            # log monitor would forward (one Python process less at start-up)
+            "--include-log-monitor", "false"]
 
 
 def _wait_for_head(address: str, head: subprocess.Popen[bytes], stopped: Any) -> bool:

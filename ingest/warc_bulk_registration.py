@@ -14,6 +14,7 @@ check, never overwritten blindly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -53,22 +54,26 @@ def split_columns(result: WarcSplitResult, external_numbers: list[int], sealed_n
     """Columns of every keyed record of the split (see :class:`SplitColumns`)."""
     keys: list[str] = []
     volume: list[np.ndarray] = []
-    offset: list[int] = []
-    length: list[int] = []
-    digest: list[int] = []
+    offset: list[np.ndarray] = []
+    length: list[np.ndarray] = []
+    digest: list[np.ndarray] = []
     dates: list[str | None] = []
     file_index: list[np.ndarray] = []
-    source_offset: list[int] = []
+    source_offset: list[np.ndarray] = []
+
+    def add(k: Any, off: Any, ln: Any, dig: Any) -> None:
+        keys.extend(k)
+        offset.append(np.asarray(off, np.uint64))
+        length.append(np.asarray(ln, np.uint32))
+        digest.append(np.asarray(dig, np.uint64))
+
     for ext, number in zip(result.external, external_numbers):
         n = len(ext.records)
         if not n:
             continue
-        k, off, ln, dig = zip(*ext.records)
-        keys += k
-        offset += off
-        length += ln
-        digest += dig
-        source_offset += off
+        # the member pass's columns, else the records unzipped
+        add(*(ext.columns if ext.columns is not None else _unzip(ext.records)))
+        source_offset.append(offset[-1].astype(np.int64))
         dates += ext.dates or [None] * n
         volume.append(np.full(n, number, np.int64))
         file_index.append(np.full(n, ext.file_index, np.int64))
@@ -79,21 +84,26 @@ def split_columns(result: WarcSplitResult, external_numbers: list[int], sealed_n
         n = len(sealed.records)
         if not n:
             continue
-        k, off, ln, dig = zip(*sealed.records)
-        keys += k
-        offset += off
-        length += ln
-        digest += dig
+        add(*_unzip(sealed.records))
         dates += repack_dates[at:at + n]
         volume.append(np.full(n, number, np.int64))
         file_index.append(np.fromiter((s[0] for s in sources[at:at + n]), np.int64, count=n))
-        source_offset += [s[1] for s in sources[at:at + n]]
+        source_offset.append(np.fromiter((s[1] for s in sources[at:at + n]), np.int64, count=n))
         at += n
 
-    def joined(parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return SplitColumns(keys, joined(volume), np.asarray(offset, np.uint64), np.asarray(length, np.uint32),
-                        np.asarray(digest, np.uint64), dates, joined(file_index), np.asarray(source_offset, np.int64))
+    def joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    return SplitColumns(keys, joined(volume, np.int64), joined(offset, np.uint64), joined(length, np.uint32),
+                        joined(digest, np.uint64), dates, joined(file_index, np.int64),
+                        joined(source_offset, np.int64))
+
+
+def _unzip(records: list[tuple[str, int, int, int]]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(keys, offsets, lengths, digests) of ``records``."""
+    n = len(records)
+    return ([r[0] for r in records], np.fromiter((r[1] for r in records), np.uint64, count=n),
+            np.fromiter((r[2] for r in records), np.uint32, count=n),
+            np.fromiter((r[3] for r in records), np.uint64, count=n))
 
 
 def register_unique_columns(store: Store, columns: SplitColumns) -> tuple[Registration, int, set[int]]:

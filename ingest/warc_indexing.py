@@ -94,6 +94,9 @@ class ExternalIndex:
     index_url: str
     file_index: int  # position of the file in its split
     dates: list[str] = field(default_factory=list)  # WARC-Date of each record, in the order of records
+    # the same records as columns (keys, offsets uint64, lengths uint32, digests uint64) when the pass
+    # produced them so (registration reads them without unzipping ``records``); None otherwise
+    columns: tuple[list[str], Any, Any, Any] | None = None
 
 
 @dataclass
@@ -238,6 +241,21 @@ class _InPlacePlan:
     repack: list[tuple[str, int, int, str]] = field(default_factory=list)  # key, offset, length, problem
     quarantine: list[tuple[int, str]] = field(default_factory=list)
     dates: list[str] = field(default_factory=list)
+    # the records as column batches (keys, offsets, lengths, digests), in order, from the batch member
+    # pass; None once any record was added otherwise
+    column_parts: list[tuple[list[str], Any, Any, Any]] | None = field(default_factory=list)
+
+    def columns(self) -> tuple[list[str], Any, Any, Any] | None:
+        """The records as columns, if the pass produced every one of them in column batches."""
+        parts = self.column_parts
+        if not parts or sum(len(p[0]) for p in parts) != len(self.records):
+            return None
+        import numpy as np
+
+        keys = [k for p in parts for k in p[0]] if len(parts) > 1 else parts[0][0]
+        return (keys, np.concatenate([p[1] for p in parts]).astype(np.uint64, copy=False),
+                np.concatenate([p[2] for p in parts]).astype(np.uint32),
+                np.concatenate([p[3] for p in parts]).astype(np.uint64, copy=False))
 
 
 def _in_place_pass(src: SourceFile, gzipped: bool, counts: FileCounts, read_payload: bool
@@ -311,7 +329,7 @@ def _index_in_place(src: SourceFile, gzipped: bool, counts: FileCounts, work: _S
         index_url = f"{work.indexes_url}/{index_file_name(url)}"
         write_atomic(index_url, "".join(sorted(plan.lines)).encode("utf-8"))
         work.result.external.append(ExternalIndex(url, src.size, plan.records, index_url, work.file_index,
-                                                  plan.dates))
+                                                  plan.dates, plan.columns()))
 
 
 def _read_copy(src: SourceFile, offset: int, length: int, arc: bool, file: str, decompressed: bool) -> WarcRecord:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import zlib
 from typing import Any, Callable
 
-from catalog.cdxj import external_cdxj_lines, http_fields
+from catalog.cdxj import _json_str, external_cdxj_lines, http_fields
 from catalog.warc_layout import SourceFile
 from catalog.warc_records import KEYED_RECORD_TYPES, payload_digest
 
@@ -179,37 +179,68 @@ def each_record(src: SourceFile, sink: RecordSink) -> bool:
         return False
 
 
+def member_inflate_available() -> bool:
+    """True if members can be inflated by the compiled loop here (imported on first use: the driver,
+    which never indexes, does not load numba)."""
+    from ingest.warc_member_inflate import available
+
+    return available()
+
+
+def _python_add(plan: Any, url: str, record_key: Callable[[str | None], str], unreadable: type[Exception],
+                offset: int, length: int, record: MemberRecord, rows: list[Any] | None) -> None:
+    """Add one record, read in Python, to ``plan`` as the FastWARC pass would: counted, skipped by type,
+    quarantined without a usable key, or keyed (its CDXJ fields appended to ``rows``; with ``rows``
+    None its line is written into ``plan.lines`` at once)."""
+    fields = record.fields
+    counts = plan.counts
+    counts.records += 1
+    kind = (fields.get("warc-type") or "").lower()
+    if kind not in KEYED_RECORD_TYPES:
+        kind = kind or "unknown"
+        counts.skipped[kind] = counts.skipped.get(kind, 0) + 1
+        return
+    try:
+        key = record_key(fields.get("warc-target-uri"))
+    except unreadable as exc:
+        plan.quarantine.append((offset, str(exc)))
+        return
+    digest = payload_digest(memoryview(record.block)[record.payload_offset:])  # type: ignore[arg-type]
+    plan.records.append((key, offset, length, digest))
+    date = fields.get("warc-date")
+    plan.dates.append(date or "")
+    status, mime = http_status_and_type(record) if kind == "response" else (None, fields.get("content-type"))
+    row = (key, kind, mime, date, offset, length, digest, status, fields.get("warc-payload-digest"))
+    if rows is None:
+        plan.lines += external_cdxj_lines(url, [row])
+    else:
+        rows.append(row)
+
+
 def plan_members(src: SourceFile, plan: Any, record_key: Callable[[str | None], str],
                  unreadable: type[Exception]) -> bool:
     """Fill ``plan`` (an ``_InPlacePlan`` of :mod:`ingest.warc_indexing`, still empty) for ``src``
     as the FastWARC pass would: counts, keyed records with locations, digests, dates and CDXJ lines,
     records whose target URI is not a key quarantined (``record_key`` raises ``unreadable``). False if
-    the file is not of the simple shape (``plan`` is then to be discarded)."""
-    counts, url = plan.counts, src.url
-    skipped = counts.skipped
+    the file is not of the simple shape (``plan`` is then to be discarded).
+
+    Where the system zlib can be called from compiled code, members are inflated and common records
+    read in batches (:mod:`ingest.warc_member_batches`); the answer is the same."""
+    url = src.url
+    if member_inflate_available():
+        from ingest.warc_member_batches import GiveUp, plan_member_batches
+
+        def python_record(plan: Any, offset: int, length: int, data: bytes) -> None:
+            try:
+                record = _check_record(data)
+            except _GiveUp as exc:
+                raise GiveUp(str(exc)) from exc
+            _python_add(plan, url, record_key, unreadable, offset, length, record, None)
+
+        return plan_member_batches(src, plan, _json_str(url), MAX_MEMBER_BYTES, python_record)
     rows: list[Any] = []  # the CDXJ fields of each keyed record: the lines are written in one loop at the end
-
-    def add(offset: int, length: int, record: MemberRecord) -> None:
-        fields = record.fields
-        counts.records += 1
-        kind = (fields.get("warc-type") or "").lower()
-        if kind not in KEYED_RECORD_TYPES:
-            kind = kind or "unknown"
-            skipped[kind] = skipped.get(kind, 0) + 1
-            return
-        try:
-            key = record_key(fields.get("warc-target-uri"))
-        except unreadable as exc:
-            plan.quarantine.append((offset, str(exc)))
-            return
-        digest = payload_digest(memoryview(record.block)[record.payload_offset:])  # type: ignore[arg-type]
-        plan.records.append((key, offset, length, digest))
-        date = fields.get("warc-date")
-        plan.dates.append(date or "")
-        status, mime = http_status_and_type(record) if kind == "response" else (None, fields.get("content-type"))
-        rows.append((key, kind, mime, date, offset, length, digest, status, fields.get("warc-payload-digest")))
-
-    if not each_record(src, add):
+    if not each_record(src, lambda offset, length, record: _python_add(plan, url, record_key, unreadable, offset,
+                                                                        length, record, rows)):
         return False
     # the lines external_cdxj_line writes for each record (HTTP status and media type of a response
     # from its HTTP head, as catalog.cdxj.http_fields reads it), in one loop

@@ -97,6 +97,6 @@ def register_from_worker(result: WarcSplitResult, work: WorkerRegistration) -> W
     result.registered = Registered(registration.added, registration.updated, registration.unchanged,
                                    registration.kept, registration.dropped, registration.volume_urls, fields)
     for ext in result.external:
-        ext.records, ext.dates = [], []
+        ext.records, ext.dates, ext.columns = [], [], None
     result.repack_sources, result.repack_dates = [], []
     return result

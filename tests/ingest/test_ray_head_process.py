@@ -1,0 +1,45 @@
+"""The embedded default's local head runs its Ray node through ingest.ray_head_process (no Ray command
+line, no Ray Client server, no log monitor): a driver connects and runs a task on it, and stopping the
+head stops every process it started."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from ingest.local_head import head_environment, local_head_address, read_state, state_dir_of, stop_head
+
+DRIVER = """
+import sys, ray
+ray.init(address=sys.argv[1], namespace="haybale", log_to_driver=False)
+print(ray.get(ray.remote(lambda: 41 + 1).remote()))
+"""
+
+
+def test_local_head_node_serves_a_driver_and_stops_whole(tmp_path: Path) -> None:
+    address = local_head_address(tmp_path, num_cpus=1)
+    try:
+        state = read_state(state_dir_of(tmp_path))
+        assert state is not None and state["address"] == address
+        head = psutil.Process(state["ray_pid"])
+        assert "ingest.ray_head_process" in head.cmdline()
+        children = head.children(recursive=True)
+        commands = [" ".join(c.cmdline()) for c in children]
+        assert any("gcs_server" in c for c in commands) and any("raylet" in c for c in commands)
+        assert not any("ray.util.client.server" in c or "log_monitor" in c for c in commands), commands
+        done = subprocess.run([sys.executable, "-c", DRIVER, address], env=head_environment(), capture_output=True,
+                              text=True, timeout=180, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().splitlines()[-1] == "42"
+    finally:
+        assert stop_head(tmp_path)
+    deadline = time.monotonic() + 30
+    alive = [p for p in [head, *children] if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, [p.pid for p in alive]
+    assert read_state(state_dir_of(tmp_path)) is None

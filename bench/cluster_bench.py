@@ -18,7 +18,9 @@ per root), measured side by side in one run::
    reference ``prepare_bulk`` against the columnar ``prepare_bulk_columns`` (ratio of medians of 3).
 5. Batched lookups through the client (the owner actors, packed ids) of every 10th key (≤ 10^6),
    median of 5: keys/s, right after the registration (compactions still running) and again on the
-   catalog at rest (compactions done; ``at_rest``), and after every owner compacted its index into
+   catalog at rest (compactions done; ``at_rest``), once the owners settled by themselves (each
+   compacts its index after ``HAYBALE_OWNER_SETTLE_SECONDS`` without writes; ``settled``), and after
+   every owner compacted its index into
    one sorted run (``OwnedCatalog.compact_index``; ``compacted``: owners read by seeks). Target ≥ 1M keys/s at 10^7. CPU per entry (per
    key) of workers, owners (RocksDB's background threads included) and the whole machine is
    recorded beside each rate, so a rate measured beside other users can be read as a CPU budget.
@@ -159,6 +161,32 @@ def _compacted_lookups(store, ids, owner_pids: list[int]) -> dict | None:
             "owners_cpu_us_per_key": round(1e6 * (sum(cpu1) - sum(cpu0)) / (5 * len(ids)), 3)}
 
 
+def _settled_lookups(store, ids, owner_pids: list[int]) -> dict | None:
+    """The lookups again once every owner settled by itself (compacted its index into one sorted run
+    after ``HAYBALE_OWNER_SETTLE_SECONDS`` without writes, :mod:`catalog.owner_settle`), as a user's
+    lookups meet the catalog a little after a load with nobody running ``catalog compact``; None if
+    the owners did not settle within that time plus 120 s (settling off, or owners without it)."""
+    from catalog.owner_settle import settle_seconds
+
+    limit = settle_seconds()
+    if limit <= 0:
+        return None
+    t, cpu0 = time.perf_counter(), _cpu_of(owner_pids)
+    while not all(s["seeks"] for s in (_read_shapes(store) or [{"seeks": False}])):
+        if time.perf_counter() - t > limit + 120:
+            return None
+        time.sleep(0.5)
+    waited, settle_cpu = time.perf_counter() - t, sum(_cpu_of(owner_pids)) - sum(cpu0)
+    shapes = _read_shapes(store)
+    cpu1 = _cpu_of(owner_pids)
+    times = _timed_lookups(store, ids)
+    cpu2 = _cpu_of(owner_pids)
+    return {"waited_seconds": round(waited, 1), "owners_settle_cpu_seconds": round(settle_cpu, 2),
+            "read_shape": shapes, "lookup_seconds": [round(x, 3) for x in times],
+            "lookup_keys_per_s": round(len(ids) / statistics.median(times)),
+            "owners_cpu_us_per_key": round(1e6 * (sum(cpu2) - sum(cpu1)) / len(ids), 3)}
+
+
 def _read_shapes(store) -> list[dict] | None:
     """Each owner's location index as reads meet it (level-0 files, levels, compactions, seeks); None
     from owners without ``read_shape`` (main before issue 10's lookup work, run side by side)."""
@@ -295,6 +323,7 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         rest_cpu0 = _cpu_of(owner_pids)
         rest_times = _timed_lookups(store, ids)
         rest_cpu1 = _cpu_of(owner_pids)
+        settled = _settled_lookups(store, ids, owner_pids)
         compacted = _compacted_lookups(store, ids, owner_pids)
         meta = load_meta(str(root))
         store.close()
@@ -322,6 +351,7 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
                             "lookup_seconds": [round(x, 3) for x in rest_times],
                             "lookup_keys_per_s": round(len(ids) / statistics.median(rest_times)),
                             "owners_cpu_us_per_key": round(1e6 * (sum(rest_cpu1) - sum(rest_cpu0)) / n_looked, 3)},
+                "settled": settled,
                 "compacted": compacted,
                 "preparation_side_by_side": preparation_side_by_side()}
     finally:

@@ -35,11 +35,15 @@ HEAD_IP = "127.0.0.2"
 # deploy/local_cluster.py's 20000-20999.
 _WORKER_PORT_BASE, _WORKER_PORT_SPAN = 22000, 400
 
+# the live nodes that the cluster's resource view (what the GCS schedules actors by) holds too: a node
+# registered a moment ago can be missing from it, and an actor given soft affinity to it then spills
 _PROBE = """
 import json, sys, ray
+from ray._private.state import state
 ray.init(address=sys.argv[1], log_to_driver=False)
+viewed = set(state.available_resources_per_node())
 print(json.dumps([{"ip": n["NodeManagerAddress"], "cpus": n["Resources"].get("CPU", 0), "id": n["NodeID"]}
-                  for n in ray.nodes() if n["Alive"]]))
+                  for n in ray.nodes() if n["Alive"] and n["NodeID"] in viewed]))
 """
 
 

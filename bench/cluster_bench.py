@@ -184,7 +184,7 @@ def _settled_lookups(store, ids, owner_pids: list[int]) -> dict | None:
     return {"waited_seconds": round(waited, 1), "owners_settle_cpu_seconds": round(settle_cpu, 2),
             "read_shape": shapes, "lookup_seconds": [round(x, 3) for x in times],
             "lookup_keys_per_s": round(len(ids) / statistics.median(times)),
-            "owners_cpu_us_per_key": round(1e6 * (sum(cpu2) - sum(cpu1)) / len(ids), 3)}
+            "owners_cpu_us_per_key": round(1e6 * (sum(cpu2) - sum(cpu1)) / (len(ids) * len(times)), 3)}
 
 
 def _read_shapes(store) -> list[dict] | None:

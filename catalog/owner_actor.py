@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from catalog.owner_settle import SETTLE_ENV, SettleState, settle_seconds, start_settler
 
@@ -164,7 +164,9 @@ class OwnerServer:
         self.store, self.restored = open_or_restore(root, meta, owner, directory)
         self.last_checkpoint = time.monotonic()
         self.settling = SettleState(settle_seconds())
-        start_settler(self.settling, _ask_self_to_settle)
+        ask = _settle_asker()
+        if ask is not None:  # in an owner actor (not an OwnerServer built in-process, as tests do)
+            start_settler(self.settling, ask)
 
     def call(self, method: str, *args: Any) -> Any:
         result = getattr(self.store, method)(*args)
@@ -219,11 +221,18 @@ class OwnerServer:
                 "directory": str(self.store.directory), "restored": self.restored is not None}
 
 
-def _ask_self_to_settle() -> None:
-    """Run :meth:`OwnerServer.settle` as a call of this actor, after the calls already queued."""
-    import ray
+def _settle_asker() -> Callable[[], None] | None:
+    """A function that runs :meth:`OwnerServer.settle` as a call of this actor (after the calls already
+    queued) and waits for it; None when this process is not a Ray actor."""
+    try:
+        import ray
 
-    ray.get(ray.get_runtime_context().current_actor.settle.remote())
+        if not ray.is_initialized() or ray.get_runtime_context().get_actor_id() is None:
+            return None
+        me = ray.get_runtime_context().current_actor  # in the actor's own thread: other threads cannot ask
+    except Exception:  # noqa: BLE001 - no Ray or no actor context: nothing settles by itself
+        return None
+    return lambda: ray.get(me.settle.remote())
 
 
 def _is_local(root: str) -> bool:

@@ -140,6 +140,24 @@ def _headers(buf: np.ndarray, start: int, stop: int, spans: np.ndarray) -> bool:
     return True
 
 
+_NOT_DIGITS, _TOO_LONG = -1, -2
+
+
+@nb.njit(cache=True, nogil=True)
+def _decimal(buf: np.ndarray, start: int, stop: int, max_digits: int) -> int:
+    """The number ``buf[start:stop]`` spells in ASCII digits; ``_NOT_DIGITS`` if a byte is not one,
+    ``_TOO_LONG`` if all are but there are more than ``max_digits`` (never read: no overflow)."""
+    for j in range(start, stop):
+        if buf[j] < 48 or buf[j] > 57:
+            return _NOT_DIGITS
+    if stop - start > max_digits:
+        return _TOO_LONG
+    value = 0
+    for j in range(start, stop):
+        value = value * 10 + (buf[j] - 48)
+    return value
+
+
 @nb.njit(cache=True, nogil=True)
 def _http_head(buf: np.ndarray, start: int, stop: int) -> tuple[bool, int, int, int]:
     """(simple, status or -1, Content-Type value start, stop or -1, -1) of the HTTP head
@@ -172,16 +190,10 @@ def _http_head(buf: np.ndarray, start: int, stop: int) -> tuple[bool, int, int, 
                 while de < e and buf[de] != 32:
                     de += 1
                 if ds < de:
-                    value = 0
-                    digits = True
-                    for j in range(ds, de):
-                        if buf[j] < 48 or buf[j] > 57:
-                            digits = False
-                            break
-                        value = value * 10 + (buf[j] - 48)
-                    if digits:
-                        if de - ds > 15:
-                            return False, -1, -1, -1
+                    value = _decimal(buf, ds, de, _DIGITS)
+                    if value == _TOO_LONG:
+                        return False, -1, -1, -1
+                    if value >= 0:
                         status = value
         else:
             if buf[line] == 32:
@@ -307,14 +319,8 @@ def scan_records(buf: np.ndarray, out_starts: np.ndarray, out_sizes: np.ndarray,
         cs, ce = spans[_CLEN, 0], spans[_CLEN, 1]
         if cs < 0 or ce == cs or ce - cs > _DIGITS:
             continue
-        clen = 0
-        ok = True
-        for j in range(cs, ce):
-            if buf[j] < 48 or buf[j] > 57:
-                ok = False
-                break
-            clen = clen * 10 + (buf[j] - 48)
-        if not ok:
+        clen = _decimal(buf, cs, ce, _DIGITS)
+        if clen < 0:
             continue
         start = end + 4
         stop = start + clen

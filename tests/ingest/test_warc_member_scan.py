@@ -16,10 +16,10 @@ import pytest
 
 from catalog.warc_layout import resolve_source
 from ingest import warc_member_pass
-from ingest.warc_indexing import FileCounts, RecordUnreadable, _InPlacePlan, record_key
+from ingest.warc_indexing import FileCounts, _InPlacePlan
 from ingest.warc_member_batches import plan_member_batches
 from ingest.warc_member_inflate import available
-from ingest.warc_member_pass import plan_members
+from tests.ingest.test_warc_member_pass import _member_plan
 
 pytestmark = pytest.mark.skipif(not available(), reason="no system zlib to call from compiled code")
 
@@ -79,12 +79,7 @@ def _record(rng: random.Random, n: int) -> bytes:
 
 def _plan(path: Path, compiled: bool, monkeypatch: pytest.MonkeyPatch) -> _InPlacePlan | None:
     monkeypatch.setattr(warc_member_pass, "member_inflate_available", lambda: compiled)
-    src = resolve_source(str(path))
-    try:
-        plan = _InPlacePlan(FileCounts(str(path), "in-place"))
-        return plan if plan_members(src, plan, record_key, RecordUnreadable) else None
-    finally:
-        src.close()
+    return _member_plan(path)
 
 
 def _as_tuple(plan: _InPlacePlan | None) -> Any:
@@ -107,6 +102,23 @@ def test_compiled_member_pass_matches_the_python_one_record_by_record(tmp_path: 
         assert _as_tuple(compiled) == _as_tuple(python), (seed, n, records)
         gave_up += python is None
     assert gave_up < 40  # both answer for many files
+
+
+def test_every_real_file_is_planned_alike(shared_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """../shared/data's WARC/ARC/WAT/WET files: the same plan (or both give up) either way, and every
+    record of a planned file is keyed, quarantined or counted as a skipped type."""
+    files = sorted(p for p in shared_data_dir.rglob("*") if p.is_file() and any(
+        s in p.name for s in (".warc", ".wet", ".wat", ".arc")))
+    assert len(files) >= 20
+    planned = 0
+    for path in files:
+        compiled = _plan(path, True, monkeypatch)
+        assert _as_tuple(compiled) == _as_tuple(_plan(path, False, monkeypatch)), path.name
+        if compiled is not None:
+            planned += 1
+            counts = compiled.counts
+            assert len(compiled.records) + len(compiled.quarantine) + sum(counts.skipped.values()) == counts.records
+    assert planned >= 8  # the gzip-per-record files: dolma, whirlwind.*.gz, example*.warc.gz, post-test
 
 
 def test_each_odd_record_alone_is_read_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,7 +35,7 @@ import time
 import uuid
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import fsspec
 
@@ -44,6 +44,7 @@ from catalog.layout import refuse_local_root_on_cluster
 from catalog.progress import Progress
 from catalog.store import Store
 from ingest.checkpoint import RunState
+from ingest.driver_split import DriverSplit, WithDriverSplit, starts_local_head
 from ingest.executors import Executor
 from ingest.ray_runtime import ray_connection
 from ingest.registration import Registration
@@ -65,6 +66,7 @@ class JobSummary:
     volume_bytes: int = 0
     unreferenced_volumes_removed: int = 0
     ray_start_seconds: float = 0.0
+    splits_on_driver: int = 0  # splits worked on the driver while the local head started (ingest.driver_split)
     work_seconds: float = 0.0  # from the executor being ready to the last split registered
     seconds: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
@@ -134,6 +136,13 @@ class SplitJob:
         """Driver side, just before dispatch: the split's payload, or :class:`Finished`."""
         return None
 
+    def driver_work(self) -> Callable[[Any, Any], Any] | None:
+        """The work function of a split (what its Ray task runs), if the first split may run on the driver
+        while the root's local head starts (:mod:`ingest.driver_split`): then it is called with a payload
+        :meth:`prepare` made before :meth:`executor`, and :meth:`register` registers its result. None
+        (the default): never."""
+        return None
+
     def poll(self) -> None:
         """Called on every turn of the runner's loop (e.g. to surface a driver thread's failure)."""
 
@@ -188,12 +197,17 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
             # what a killed attempt of this run left unreferenced goes before its splits are redone
             summary.unreferenced_volumes_removed += sweep_run(store, ctx.volumes_url, set(done))
             t_ray = time.perf_counter()
-            if store.cluster and not local:
-                store.catalog.ensure()  # connects to the root's Ray (the cluster, or its local head)
-            with nullcontext() if local else ray_connection(address, num_cpus):
-                summary.ray_start_seconds = round(time.perf_counter() - t_ray, 3)
-                refuse_local_root_on_cluster(store.root)  # other nodes could not see a local root
-                _run(ctx, job, todo, show_progress)
+            early = _start_driver_split(store, job, todo, local, address)
+            try:
+                if store.cluster and not local:
+                    store.catalog.ensure()  # connects to the root's Ray (the cluster, or its local head)
+                with nullcontext() if local else ray_connection(address, num_cpus):
+                    summary.ray_start_seconds = round(time.perf_counter() - t_ray, 3)
+                    refuse_local_root_on_cluster(store.root)  # other nodes could not see a local root
+                    _run(ctx, job, todo, show_progress, early)
+            finally:
+                if early is not None:
+                    early.join()  # nothing of this attempt is written after the run's clean-up
             # a worker killed mid-task (retried by Ray) may have sealed a volume nothing registered
             summary.unreferenced_volumes_removed += sweep_run(store, ctx.volumes_url, set(ctx.state.done_splits()))
         finished_ok = True
@@ -212,17 +226,35 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
     return summary
 
 
-def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool) -> None:
+def _start_driver_split(store: Store, job: SplitJob, todo: list[Any], local: bool,
+                        address: str | None) -> DriverSplit | None:
+    """The first split's work started on a driver thread, if the job allows it and this command is about
+    to start the root's local head (:mod:`ingest.driver_split`); else None."""
+    work = job.driver_work()
+    if work is None or local or not store.cluster or not starts_local_head(store.layout, address):
+        return None
+    payload = job.prepare(todo[0])
+    if isinstance(payload, Finished):
+        return None
+    return DriverSplit(todo[0], payload, work)
+
+
+def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool,
+         early: DriverSplit | None = None) -> None:
     summary = job.summary
-    executor = job.executor(ctx)
+    executor: Executor = job.executor(ctx)
+    payloads: dict[int, Any] = {}
+    queue = list(todo)
+    if early is not None:  # already running: the runner waits for it like for a task
+        executor = WithDriverSplit(executor, early)
+        payloads[early.split.index] = early.payload
+        queue = [s for s in todo if s.index != early.split.index]
     t_work = time.perf_counter()
     # created once the executor is ready, so its rates and ETA are the work's, not Ray's start-up
     progress = Progress(f"ingest {job.kind} [{ctx.run_id}]", total=sum(job.items(s) for s in todo),
                         unit=job.unit, enabled=show_progress)
-    queue = list(todo)
     order = [s.index for s in todo]
     waiting: dict[int, tuple[Any, Any, Any]] = {}  # finished, not registered yet: index -> (split, payload, result)
-    payloads: dict[int, Any] = {}
     try:
         while queue or executor.running() or waiting:
             while queue and executor.room(len(waiting)):
@@ -251,6 +283,7 @@ def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool) -
         summary.work_seconds = round(time.perf_counter() - t_work, 3)
         executor.close()
         progress.done()
+        summary.splits_on_driver = int(early is not None and early.succeeded)
 
 
 def _complete(ctx: RunContext, job: SplitJob, split: Any, payload: Any, result: Any, progress: Progress) -> None:

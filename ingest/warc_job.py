@@ -8,7 +8,9 @@ with ``local=True``; a big file is a split of its own), driven by :mod:`ingest.r
 records' locations, and the sealed volumes — by the split's own Ray worker straight to the catalog's
 owners on a cluster store without an error budget (:mod:`ingest.warc_worker`: one split at a time, in
 plan order), else by the driver; and only then does the driver write the split's completion marker.
-Data first, index second, catalog third, marker last.
+Data first, index second, catalog third, marker last. When the command starts the root's local head
+itself, the first split is indexed on the driver while the head starts, and the driver registers it
+(:mod:`ingest.driver_split`; the summary's ``splits_on_driver``).
 
 Duplicate target URIs (within a file, between files, or already in the catalog): registration is
 idempotent by key + digest, and when the digest differs **the latest capture by WARC-Date wins**
@@ -167,6 +169,11 @@ class WarcJob(SplitJob):
         return WarcWork(self.store.layout.run_volumes_url(run_id), self.store.layout.run_indexes_url(run_id), options,
                         self.worker_registration)
 
+    def driver_work(self) -> Any:
+        """The first split may be indexed on the driver while the local head starts: a payload prepared
+        before :meth:`executor` asks for no worker registration, so the driver registers it."""
+        return index_work
+
     def check_budget(self, split: Split | None, result: WarcSplitResult | None) -> None:
         limit = self.config.max_errors
         if result is not None:
@@ -212,7 +219,7 @@ class WarcJob(SplitJob):
         if result is not None:  # catalog counts cover this attempt
             summary.external_files += len(result.external)
             summary.captures_replaced += marker.get("captures_replaced", 0)
-            if result.registered is not None and self.worker_registration is not None:
+            if self.worker_registration is not None:  # also a split the driver registered (driver_split)
                 self.worker_registration.turns.marked.remote(result.split)  # its marker is written: next split
         room = SUMMARY_QUARANTINE_LIMIT - len(summary.quarantine)
         summary.quarantine += marker["quarantined"][:max(room, 0)]

@@ -37,6 +37,14 @@ META_NAME = "catalog-meta.json"
 DEFAULT_OWNERS = 4
 
 
+def embedded_owners(cpus: int) -> int:
+    """Owners of a catalog created on the embedded default (the root's local head of ``cpus`` CPUs): one
+    per CPU, from 2 to :data:`DEFAULT_OWNERS`. Each owner is a Ray worker process (~0.6 CPU s to start
+    here) that registration keeps busy; more owners than cores only add processes competing for them.
+    A catalog keeps the owners it was created with (the meta record); a cluster's default stays 4."""
+    return max(2, min(DEFAULT_OWNERS, cpus))
+
+
 class CatalogExistsError(CatalogError):
     """A catalog was to be created on a root that already has one."""
 

@@ -116,6 +116,10 @@ def job_store(args: argparse.Namespace, **options: object) -> Iterator[Store]:
     from ingest.cluster_connection import RootConnection
 
     connection = RootConnection(layout, getattr(args, "address", None), getattr(args, "num_cpus", None))
+    if connection.address is None:  # the embedded default: a catalog created here fits the local head
+        from catalog.catalog_meta import embedded_owners
+
+        options.setdefault("num_shards", embedded_owners(getattr(args, "num_cpus", None) or os.cpu_count() or 2))
     try:
         with writable_store(args, cluster=True, connect_ray=connection, **options) as store:
             yield store

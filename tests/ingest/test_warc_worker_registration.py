@@ -3,12 +3,14 @@ in plan order by turns, and exactly once when a worker dies right after its spli
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from catalog.catalog_meta import load_meta
 from catalog.store import Store
 from ingest.local_head import stop_head
 from ingest.warc_worker import RegistrationTurns
@@ -55,6 +57,11 @@ def test_a_worker_killed_after_registering_its_split_is_retried_and_every_record
     assert fired.exists(), "the fail point in the worker was never reached: the workers did not register"
     summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
     assert summary["files"] == 23 and summary["quarantined"] == 3 and summary["splits"] == 6
+    # this command started the root's head: the first split was indexed on the driver meanwhile, and the
+    # driver registered it (ingest/driver_split.py); the others registered from their workers after it
+    assert summary["splits_on_driver"] == 1
+    # a catalog the CLI creates on the embedded default has one owner per CPU of the local head, 2 to 4
+    assert load_meta(root).num_owners == max(2, min(4, os.cpu_count() or 2))
     # the retried task found the records its killed attempt registered: counted unchanged, not added twice
     assert summary["unchanged"] > 0
     expected = _latest_captures(sorted(warc_dir.iterdir()), tmp_path)

@@ -1,8 +1,8 @@
-"""The first split's work done on the driver while the root's local Ray head starts (cold start).
+"""The last split's work done on the driver while the root's local Ray head starts (cold start).
 
 Starting the embedded default's local head takes ~3 s, most of it one process waiting on another
 (the GCS, then the raylet, then the agents), so one of a 2-core machine's cores sits idle while the
-driver waits for it. A job that opts in (:attr:`ingest.runner.SplitJob.driver_work`) runs its first
+driver waits for it. A job that opts in (:attr:`ingest.runner.SplitJob.driver_work`) runs its last
 split's work on a thread of the driver meanwhile — the same function a Ray task runs, with a payload
 prepared before Ray is up (so it registers nothing itself: the driver registers that split, as it does
 with ``--no-ray``) — and the runner treats the thread as one more running split

@@ -78,7 +78,9 @@ class LocalExecutor:
 class TaskExecutor:
     """One Ray task per split; ``cap`` tasks (plus results waiting for registration) at most."""
 
-    def __init__(self, work: Work, run_id: str, *, cap: int = 0, retries: int = 3) -> None:
+    def __init__(self, work: Work, run_id: str, *, cap: int = 0, retries: int = 3, keep_refs: bool = False) -> None:
+        """``keep_refs``: remember each submitted split's task (:attr:`refs`, by split index) until the
+        job takes it, e.g. to make a later split's task wait for it."""
         import ray
 
         self._ray = ray
@@ -86,13 +88,18 @@ class TaskExecutor:
         self._task = ray.remote(max_retries=retries, retry_exceptions=False)(work)
         self.cap = cap or max(2, 2 * int(ray.cluster_resources().get("CPU", 2)))
         self._pending: dict[Any, Any] = {}
+        self.keep_refs = keep_refs
+        self.refs: dict[int, Any] = {}
 
     def room(self, waiting: int = 0) -> bool:
         # results waiting for registration count: they hold driver memory like running tasks do
         return len(self._pending) + waiting < self.cap
 
     def submit(self, split: Any, payload: Any) -> None:
-        self._pending[self._task.remote(split, payload)] = split
+        ref = self._task.remote(split, payload)
+        self._pending[ref] = split
+        if self.keep_refs:
+            self.refs[split.index] = ref
 
     def running(self) -> list[Any]:
         return list(self._pending.values())

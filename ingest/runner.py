@@ -137,7 +137,7 @@ class SplitJob:
         return None
 
     def driver_work(self) -> Callable[[Any, Any], Any] | None:
-        """The work function of a split (what its Ray task runs), if the first split may run on the driver
+        """The work function of a split (what its Ray task runs), if the last split may run on the driver
         while the root's local head starts (:mod:`ingest.driver_split`): then it is called with a payload
         :meth:`prepare` made before :meth:`executor`, and :meth:`register` registers its result. None
         (the default): never."""
@@ -228,15 +228,16 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
 
 def _start_driver_split(store: Store, job: SplitJob, todo: list[Any], local: bool,
                         address: str | None) -> DriverSplit | None:
-    """The first split's work started on a driver thread, if the job allows it and this command is about
-    to start the root's local head (:mod:`ingest.driver_split`); else None."""
+    """The last split's work started on a driver thread, if the job allows it and this command is about
+    to start the root's local head (:mod:`ingest.driver_split`); else None. The last: the driver
+    registers it after every earlier split, so no worker ever waits for it."""
     work = job.driver_work()
     if work is None or local or not store.cluster or not starts_local_head(store.layout, address):
         return None
-    payload = job.prepare(todo[0])
+    payload = job.prepare(todo[-1])
     if isinstance(payload, Finished):
         return None
-    return DriverSplit(todo[0], payload, work)
+    return DriverSplit(todo[-1], payload, work)
 
 
 def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool,

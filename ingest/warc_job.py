@@ -9,7 +9,7 @@ records' locations, and the sealed volumes — by the split's own Ray worker str
 owners on a cluster store without an error budget (:mod:`ingest.warc_worker`: one split at a time, in
 plan order), else by the driver; and only then does the driver write the split's completion marker.
 Data first, index second, catalog third, marker last. When the command starts the root's local head
-itself, the first split is indexed on the driver while the head starts, and the driver registers it
+itself, the plan's last split is indexed on the driver while the head starts, and the driver registers it
 (:mod:`ingest.driver_split`; the summary's ``splits_on_driver``).
 
 Duplicate target URIs (within a file, between files, or already in the catalog): registration is
@@ -32,7 +32,7 @@ killed attempt left unreferenced before a rerun redoes its splits (:mod:`ingest.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from catalog.storage import write_atomic
@@ -47,7 +47,7 @@ from ingest.runner import JobSummary, RunContext, SplitJob, new_run_id, run_spli
 from ingest.warc_budget import refuse_split, would_exceed
 from ingest.warc_indexing import IndexOptions, WarcSplitResult, index_split
 from ingest.warc_registration import register_warc_split
-from ingest.warc_worker import Registered, WorkerRegistration, register_from_worker, start_turns
+from ingest.warc_worker import Registered, WorkerRegistration, register_from_worker
 
 __all__ = ["WarcJobConfig", "WarcJobError", "WarcJobSummary", "register_split", "run_warc_job"]
 SUMMARY_QUARANTINE_LIMIT = 1000
@@ -138,7 +138,9 @@ class WarcJob(SplitJob):
         self.summary.quarantine_file = store.layout.quarantine_url(self.summary.run_id)
         self.refused: list[dict[str, Any]] = []  # quarantined records of the split refused by the budget
         self.splits: list[Split] = []
-        self.worker_registration: WorkerRegistration | None = None
+        self.worker_registration: WorkerRegistration | None = None  # set: workers register (in plan order)
+        self._tasks: TaskExecutor | None = None
+        self._previous: dict[int, int] = {}  # split index -> the split before it in this attempt's plan order
 
     def plan(self, ctx: RunContext) -> list[Split]:
         check_job_inputs(self.inputs, local=ctx.local, max_errors=self.config.max_errors)
@@ -155,22 +157,40 @@ class WarcJob(SplitJob):
         # The workers register straight to the owners, unless an error budget is set: the budget is
         # decided on the driver before a split is registered, so a refused split must not be registered
         # by its worker first (its volumes and index files are removed when it is refused).
-        if self.store.cluster and self.config.max_errors is None:
+        workers_register = self.store.cluster and self.config.max_errors is None
+        if workers_register:
             done = ctx.state.done_splits()
-            turns = start_turns([s.index for s in self.splits if s.index not in done])
+            order = [s.index for s in self.splits if s.index not in done]
+            self._previous = dict(zip(order[1:], order))
             self.worker_registration = WorkerRegistration(self.store.root, str(self.store.layout.catalog_dir),
-                                                          ctx.run_id, turns)
-        return TaskExecutor(index_work, ctx.run_id, cap=self.config.max_in_flight, retries=self.config.task_retries)
+                                                          ctx.run_id)
+        self._tasks = TaskExecutor(index_work, ctx.run_id, cap=self.config.max_in_flight,
+                                   retries=self.config.task_retries, keep_refs=workers_register)
+        return self._tasks
 
     def prepare(self, split: Split) -> WarcWork:
         options = IndexOptions(repack=self.config.repack, volume_bytes=self.config.volume_bytes,
                                compresslevel=self.config.compresslevel, name_prefix=f"warc-s{split.index:06d}")
         run_id = self.summary.run_id
         return WarcWork(self.store.layout.run_volumes_url(run_id), self.store.layout.run_indexes_url(run_id), options,
-                        self.worker_registration)
+                        self._registration(split))
+
+    def _registration(self, split: Split) -> WorkerRegistration | None:
+        """How ``split``'s worker registers it: after the task of the split before it (in this attempt's
+        plan order; splits are submitted in that order), or not at all (None: the driver does)."""
+        if self.worker_registration is None or self._tasks is None:
+            return None  # no worker registration, or prepared before Ray (a split the driver works)
+        previous = self._previous.get(split.index)
+        if previous is None:
+            return self.worker_registration
+        after = self._tasks.refs.pop(previous, None)
+        if after is None:
+            raise RuntimeError(f"split {split.index} prepared before split {previous}, the one before it "
+                               "in plan order: splits must be submitted in plan order")
+        return replace(self.worker_registration, after=after)
 
     def driver_work(self) -> Any:
-        """The first split may be indexed on the driver while the local head starts: a payload prepared
+        """The last split may be indexed on the driver while the local head starts: a payload prepared
         before :meth:`executor` asks for no worker registration, so the driver registers it."""
         return index_work
 
@@ -219,8 +239,6 @@ class WarcJob(SplitJob):
         if result is not None:  # catalog counts cover this attempt
             summary.external_files += len(result.external)
             summary.captures_replaced += marker.get("captures_replaced", 0)
-            if self.worker_registration is not None:  # also a split the driver registered (driver_split)
-                self.worker_registration.turns.marked.remote(result.split)  # its marker is written: next split
         room = SUMMARY_QUARANTINE_LIMIT - len(summary.quarantine)
         summary.quarantine += marker["quarantined"][:max(room, 0)]
 
@@ -230,11 +248,6 @@ class WarcJob(SplitJob):
     def finish(self, ctx: RunContext) -> None:
         """Every quarantined record of the run, in split order (those of a split refused by the error
         budget last), to ``runs/RUN_ID/quarantine.jsonl``."""
-        if self.worker_registration is not None:
-            import ray
-
-            if ray.is_initialized():  # else Ray is gone and the run's turns actor with it
-                ray.kill(self.worker_registration.turns)  # no split of this attempt registers any more
         if not ctx.state.exists():
             return
         markers = ctx.state.done_splits()

@@ -19,7 +19,7 @@ general path (:func:`catalog.captures.register_latest_captures` and
 (:mod:`catalog.owner_captures`): it lands only if the catalog still holds the capture it was decided
 against, so two jobs registering captures of one URL at once still keep the latest WARC-Date. Both give the same catalog, counts and marker;
 the decision reads what the catalog holds, so registrations of one job's splits run one at a time, in
-plan order (on the driver, or by turns, :class:`ingest.warc_worker.RegistrationTurns`).
+plan order (on the driver, or from the workers, each after the split before it: :mod:`ingest.warc_worker`).
 """
 from __future__ import annotations
 

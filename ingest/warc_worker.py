@@ -5,22 +5,26 @@ itself (:func:`ingest.warc_registration.register_warc_split` on a ``Store`` of t
 driver holds no records and does no per-record work: it writes the split's completion marker when the
 task returns, that is after every owner acknowledged.
 
-Why turns: the captures rule (the latest WARC-Date wins; equal dates: the later split in the plan)
-decides against what the catalog holds, so two splits of one job holding the same URL must not decide
-at once, and a split must not register before an earlier one is marked done (a rerun redoes unmarked
-splits only: were a later split registered and an earlier one redone, the earlier capture would win a
-tie). :class:`RegistrationTurns` — one small actor per run, no CPU — lets split ``i`` register once
-every earlier split of the attempt is marked done; the driver reports each marker. A task waits for
-its turn in ``ray.get``, which gives its CPU back to Ray meanwhile, so waiting tasks never starve the
-others (nor a retried one). Indexing — the bulk of the work — runs in parallel; registrations follow
-one another, each overlapping the indexing of later splits.
+Why in plan order: the captures rule (the latest WARC-Date wins; equal dates: the later split in the
+plan) decides against what the catalog holds, so two splits of one job holding the same URL must not
+decide at once, and the later split must decide last. Each task of the attempt is given the Ray task of
+the split before it in plan order (:attr:`WorkerRegistration.after`) and registers once that task has
+returned, that is once the earlier split is registered: registrations follow one another in plan order,
+each overlapping the indexing of later splits, and indexing — the bulk of the work — runs in parallel.
+A task waits in ``ray.get``, which gives its CPU back to Ray meanwhile, so waiting tasks never starve the
+ones they wait for (nor a retried one). No coordinator process is needed (the Ray task graph is it).
 
-Exactly once: a task killed after registering is retried by Ray; its turn is still open (its marker is
-not written), it registers again (idempotent by key and digest: nothing changes twice) and returns.
+Reruns: the driver writes markers in plan order, so when a split is unmarked every later one is too, and
+a rerun redoes them all in plan order — the later split still decides last. A split the driver works
+itself while the local head starts (:mod:`ingest.driver_split`) is the plan's last: the driver registers
+it after every earlier split's marker, as with any split it registers.
+
+Exactly once: a task killed after registering is retried by Ray; the split after it waits for the retry
+(its task is not done), which registers again (idempotent by key and digest: nothing changes twice) and
+returns. A task that fails for good fails the split after it too, which then registers nothing.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,45 +32,15 @@ from catalog.failpoints import failpoint
 from ingest.warc_indexing import WarcSplitResult
 
 
-class RegistrationTurns:
-    """Which splits of an attempt may register: ``wait(i)`` returns once every split before ``i`` in
-    ``order`` (the attempt's splits to do, in plan order) has been reported ``marked``."""
-
-    def __init__(self, order: list[int]) -> None:
-        self._position = {index: n for n, index in enumerate(order)}
-        self._marked = 0  # splits marked, counted from the start of ``order``
-        self._done: set[int] = set()
-        self._order = order
-        self._changed = threading.Condition()
-
-    def wait(self, index: int) -> bool:
-        with self._changed:
-            self._changed.wait_for(lambda: self._marked >= self._position[index])
-        return True
-
-    def marked(self, index: int) -> None:
-        with self._changed:
-            self._done.add(index)
-            while self._marked < len(self._order) and self._order[self._marked] in self._done:
-                self._marked += 1
-            self._changed.notify_all()
-
-
-def start_turns(order: list[int]) -> Any:
-    """The run's :class:`RegistrationTurns` actor (no CPU; threads: one per waiting task)."""
-    import ray
-
-    return ray.remote(num_cpus=0, max_concurrency=1024)(RegistrationTurns).remote(order)
-
-
 @dataclass(frozen=True)
 class WorkerRegistration:
-    """What a worker needs to register a split: the store (root, catalog dir) and the run's turns."""
+    """What a worker needs to register a split: the store (root, catalog dir), the run, and the Ray task
+    of the split before it in the attempt's plan order (None: it is the first)."""
 
     root: str
     catalog_dir: str
     run_id: str
-    turns: Any
+    after: Any = None
 
 
 @dataclass
@@ -83,14 +57,15 @@ class Registered:
 
 
 def register_from_worker(result: WarcSplitResult, work: WorkerRegistration) -> WarcSplitResult:
-    """Wait for the split's turn, register it through the owners, and return ``result`` with its
-    registration and without its per-record lists (the driver needs only counts)."""
+    """Wait until the split before it is registered, register it through the owners, and return
+    ``result`` with its registration and without its per-record lists (the driver needs only counts)."""
     import ray
 
     from catalog.store import Store
     from ingest.warc_registration import register_warc_split
 
-    ray.get(work.turns.wait.remote(result.split))
+    if work.after is not None:
+        ray.get(work.after)  # raises if that split failed for good: this one then registers nothing
     with Store(work.root, catalog_dir=work.catalog_dir, cluster=True, create=False) as store:
         registration, fields = register_warc_split(store, result, work.run_id)
     failpoint("warc_worker.after_register")

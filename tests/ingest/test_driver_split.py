@@ -1,4 +1,4 @@
-"""The first split worked on the driver while the root's local head starts (ingest/driver_split.py): the
+"""The last split worked on the driver while the root's local head starts (ingest/driver_split.py): the
 runner waits for it like for a task, a failure there sends the split to the executor instead, and only
 a command that starts the head itself does it."""
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from catalog.catalog_meta import load_meta
 from bench.warc_ingest_bench import generate
+from catalog.catalog_meta import load_meta
 from catalog.store import Store
 from ingest.warc_job import WarcJobConfig, run_warc_job
 from tests.ingest.test_warc_job import _latest_captures

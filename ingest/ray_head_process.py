@@ -5,11 +5,17 @@ pandas, the autoscaler's commands — ~1.7 s of CPU here, before the first Ray p
 a Ray Client server nobody uses (``ray://`` is not how haybale connects: one more Python process
 importing Ray at start-up, on a 2-core machine beside the job's own). This module does what that
 command does for the embedded default's head — builds the node's parameters, enables token
-authentication as the command does, starts the node (GCS, raylet, the dashboard's job API and agents)
-through :class:`ray._private.node.Node` — and then, like ``--block``, watches its processes: when one
+authentication as the command does, starts the node (GCS, raylet and its agents) through
+:class:`ray._private.node.Node` — and then, like ``--block``, watches its processes: when one
 of them dies, it stops the others and exits non-zero (the supervisor, :mod:`ingest.local_head`, then
 sees the head gone). Run as ``python -m ingest.ray_head_process JSON`` (the options, as
 :func:`ingest.local_head._serve` writes them); it prints the node's GCS address once the node is up.
+
+Unlike ``ray start``, it does not start Ray's API server (the dashboard process serving the job and
+state APIs): haybale's drivers connect to the GCS and nothing of haybale's calls those APIs on the
+embedded head, and Ray's start waits for that server to come up (a Python process importing aiohttp
+and the dashboard's modules: ~0.8 CPU s here, on the head start's critical path). A cluster started with
+``ray start`` (deploy/) keeps it for ``ray job submit``.
 
 Everything it uses is Ray's own start-up path (internal modules): should a Ray upgrade move them, the
 import fails at once and :mod:`ingest.local_head` falls back to ``ray start`` (see
@@ -38,6 +44,16 @@ def lightweight_head_available() -> bool:
         return False
 
 
+def _node_class(node: type) -> type:
+    """Ray's ``Node`` without the API server (see the module docstring)."""
+
+    class NodeWithoutApiServer(node):  # type: ignore[misc, valid-type]
+        def start_api_server(self, *, include_dashboard: bool | None, raise_on_failure: bool) -> None:
+            self._webui_url = None  # what ``Node`` records when the server could not start
+
+    return NodeWithoutApiServer
+
+
 def run(options: dict[str, Any]) -> int:
     """Start the head node of ``options`` and watch it (see the module docstring)."""
     import ray._private.node
@@ -63,7 +79,7 @@ def run(options: dict[str, Any]) -> int:
     params.update_if_absent(redis_shard_ports=None, num_redis_shards=None, redis_max_clients=None)
     maybe_enable_token_auth_if_token_available()
     ensure_token_if_auth_enabled(None, create_token_if_missing=False)
-    node = ray._private.node.Node(params, head=True, shutdown_at_exit=True, spawn_reaper=True)
+    node = _node_class(ray._private.node.Node)(params, head=True, shutdown_at_exit=True, spawn_reaper=True)
     print(f"Ray head node at {node.address}", flush=True)
 
     stopping = False

@@ -1,5 +1,5 @@
 """The embedded default's local head runs its Ray node through ingest.ray_head_process (no Ray command
-line, no Ray Client server, no log monitor): a driver connects and runs a task on it, and stopping the
+line, no Ray Client server, no log monitor, no API server): a driver connects and runs a task on it, and stopping the
 head stops every process it started."""
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def test_local_head_node_serves_a_driver_and_stops_whole(tmp_path: Path) -> None
         commands = [" ".join(c.cmdline()) for c in children]
         assert any("gcs_server" in c for c in commands) and any("raylet" in c for c in commands)
         assert not any("ray.util.client.server" in c or "log_monitor" in c for c in commands), commands
+        assert not any("dashboard/dashboard.py" in c for c in commands), commands  # no API server
         done = subprocess.run([sys.executable, "-c", DRIVER, address], env=head_environment(), capture_output=True,
                               text=True, timeout=180, check=False)
         assert done.returncode == 0, done.stderr[-2000:]

@@ -53,12 +53,14 @@ def sorted_unique_order(ids: np.ndarray) -> np.ndarray:
 
     Key ids are hashes, so their first 8 bytes almost never tie: one unstable sort of those is the
     fast path (~8x a two-key lexsort); any tie (a repeated key, or a 64-bit prefix collision) falls back
-    to the stable sort on all 16 bytes, which keeps repeats in input order so the last one wins.
+    to the stable sort on all 16 bytes, which keeps repeats in input order so the last one wins. Ids
+    whose prefixes are strictly ascending already (an owner's existence check hands the writer sorted
+    columns) cost one comparison pass instead of a sort (~0.06 µs per id; issue 10).
     """
     hi = ids[:, :8].copy().view(">u8").ravel()
+    if len(hi) < 2 or (hi[1:] > hi[:-1]).all():
+        return np.arange(len(hi))
     order = np.argsort(hi)
-    if len(order) < 2:
-        return order
     sorted_hi = hi[order]
     if not (sorted_hi[1:] == sorted_hi[:-1]).any():
         return order
@@ -116,18 +118,22 @@ def _distinct_sorted_listing(job: ShardSstJob) -> list[bytes]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from catalog.arrow_columns import int64s, to_numpy  # not pa.array / Array.to_numpy: they import pandas (~0.4 s)
+
     ends = np.asarray(job.listing_ends, dtype=np.int64)
     keys = pa.Array.from_buffers(pa.large_binary(), len(ends), [
         None, pa.py_buffer(np.concatenate([[0], ends]).astype(np.int64)), pa.py_buffer(job.listing_blob)])
     if len(keys) > 1:
         before, after = keys.slice(0, len(keys) - 1), keys.slice(1)
-        backwards = pc.less(after, before).to_numpy(zero_copy_only=False)
+        backwards = to_numpy(pc.less(after, before))
         if backwards.any():
             at = int(np.flatnonzero(backwards)[0])
             raise ValueError(f"listing keys of the bulk job for shard {job.shard} are not sorted "
                              f"({after[at].as_py()!r} after {before[at].as_py()!r}): build jobs with "
                              "catalog.bulk.prepare_bulk")
-        keys = keys.filter(pa.array(np.concatenate([[True], pc.not_equal(after, before).to_numpy(zero_copy_only=False)])))
+        repeated = to_numpy(pc.equal(after, before))
+        if repeated.any():
+            keys = keys.take(int64s(np.flatnonzero(np.concatenate([[True], ~repeated]))))
     return keys.to_pylist()
 
 

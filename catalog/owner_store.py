@@ -65,8 +65,9 @@ class OwnerStore:
         # method below, which hold _writes from the filter's check to its update
         self._known = KnownIds()
         self._writes = threading.RLock()
-        # fewer compactions of the location index while SST batches keep coming (catalog.owner_load_mode)
-        self._load_mode = None if read_only else LoadMode(self.catalog.shards[0].db)
+        # fewer compactions of both indexes while SST batches keep coming (catalog.owner_load_mode)
+        self._load_mode = None if read_only else LoadMode(
+            self.catalog.shards[0].db, ((self.catalog.shards[0].listing, LISTING_L0_COMPACTION_TRIGGER),))
         self._warming = None if read_only else _warm_imports()
 
     def set_meta(self, meta: CatalogMeta) -> None:

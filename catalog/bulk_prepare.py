@@ -43,6 +43,11 @@ _WEB_ANY = r"(?i)^https?://"
 # what else keeps a URL matching _WEB_FAST off the fast form (see the module docstring), in one pass
 _WEB_NOT_FAST = r"/\.|&|^https?://www/|\?$"
 SAMPLE_CHECKS = 64
+# batches with this many fast-form URLs build their listing entries in one compiled pass
+# (catalog.web_listing_kernel): ~0.29 us per URL cheaper than the Arrow kernels, but a process pays
+# ~0.6 s of CPU once to import numba and load the cached pass, earned back over ~2M URLs; a worker
+# that prepares batches this big usually prepares many
+KERNEL_MIN_ROWS = 200_000
 _LS = pa.large_string()
 _LB = pa.large_binary()
 
@@ -98,6 +103,19 @@ def _web_listing(urls: pa.Array) -> pa.Array:
         path_form = pc.binary_join_element_wise(path_tags, _s(b"/", _LB), rest.cast(_LB), _s(b"", _LB))
         tail_form = pc.if_else(lower_path, tags, path_form)
     return pc.binary_join_element_wise(sort_key.cast(_LB), tail_form, _s(LISTING_SEP, _LB))
+
+
+def _web_listing_of(arr: pa.Array, rows: np.ndarray) -> pa.Array:
+    """:func:`_web_listing` of ``arr`` at ``rows`` (fast-form URLs), from one compiled pass over the
+    column's bytes (:mod:`catalog.web_listing_kernel`; big batches only)."""
+    from catalog.web_listing_kernel import web_listing_bytes
+
+    offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    blob, ends = web_listing_bytes(np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8),
+                                   offsets, rows)
+    return pa.Array.from_buffers(_LB, len(rows), [None, pa.py_buffer(np.concatenate([[0], ends]).astype(np.int64)),
+                                                  pa.py_buffer(blob)])
 
 
 def _one_byte_column(values: np.ndarray) -> pa.Array:
@@ -167,7 +185,7 @@ def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[L
     other_keys = arr if len(other_idx) == n else arr.take(int64s(other_idx))
     slow_canon = [canonical_key(keys[i]) for i in slow_idx.tolist()]
     listing = pa.concat_arrays([
-        _web_listing(web_urls),
+        _web_listing_of(arr, web_idx) if len(web_idx) >= KERNEL_MIN_ROWS else _web_listing(web_urls),
         pc.binary_join_element_wise(_s("k"), other_keys, _s("")).cast(_LB),
         _binaries([listing_entry(c) for c in slow_canon])])
     position = np.concatenate([web_idx, other_idx, slow_idx])

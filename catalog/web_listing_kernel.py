@@ -27,6 +27,76 @@ from numba import njit
 _SLASH, _DOT, _COMMA, _W, _S = 47, 46, 44, 119, 115
 
 
+def _class(chars: str) -> np.ndarray:
+    table = np.zeros(256, np.bool_)
+    for c in chars:
+        table[ord(c)] = True
+    return table
+
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+_HOST = _class(_ALNUM + ".-")
+_HOST_END = _class(_ALNUM)  # first and last character of a host
+_PATH = _class(_ALNUM + "ABCDEFGHIJKLMNOPQRSTUVWXYZ-._~!$&'()*+,;=:@/")
+_QUERY = _class(_ALNUM + "ABCDEFGHIJKLMNOPQRSTUVWXYZ-._~!$&'()*+,;=:@/?")
+
+
+@njit(cache=True, nogil=True)
+def _fast_mask(data: np.ndarray, offsets: np.ndarray, max_bytes: int, host_ok: np.ndarray, host_end: np.ndarray,
+               path_ok: np.ndarray, query_ok: np.ndarray) -> np.ndarray:
+    """Per row: on the web fast form (see :func:`fast_web_rows`)."""
+    n = len(offsets) - 1
+    out = np.zeros(n, np.bool_)
+    for r in range(n):
+        s, e = offsets[r], offsets[r + 1]
+        if e - s > max_bytes or e - s < 9:
+            continue
+        if not (data[s] == 104 and data[s + 1] == 116 and data[s + 2] == 116 and data[s + 3] == 112):  # "http"
+            continue
+        a = s + 4
+        if data[a] == _S:
+            a += 1
+        if not (a + 3 <= e and data[a] == 58 and data[a + 1] == _SLASH and data[a + 2] == _SLASH):  # "://"
+            continue
+        a += 3
+        p = a
+        while p < e and host_ok[data[p]]:
+            p += 1
+        if p == a or p == e or data[p] != _SLASH or not host_end[data[a]] or not host_end[data[p - 1]]:
+            continue
+        if p - a == 3 and data[a] == _W and data[a + 1] == _W and data[a + 2] == _W:  # the bare host "www"
+            continue
+        ok = True
+        q = p + 1
+        while q < e and path_ok[data[q]]:
+            q += 1
+        if q < e:
+            if data[q] != 63:  # "?"
+                ok = False
+            else:
+                q += 1
+                while q < e and query_ok[data[q]]:
+                    q += 1
+                ok = q == e and data[e - 1] != 63  # no trailing "?"
+        if not ok:
+            continue
+        for x in range(p, e):  # no "&" (query arguments SURT would sort) and no "/." (dot segments)
+            c = data[x]
+            if c == 38 or (c == _SLASH and x + 1 < e and data[x + 1] == _DOT):
+                ok = False
+                break
+        out[r] = ok
+    return out
+
+
+def fast_web_rows(data: np.ndarray, offsets: np.ndarray, max_bytes: int) -> np.ndarray:
+    """Mask of the strings of a column (its bytes ``data``, uint8, and ``offsets``, int64, n + 1) on
+    the web fast form: what :data:`catalog.bulk_prepare._WEB_FAST` matches, :data:`_WEB_NOT_FAST` does
+    not, at most ``max_bytes`` long — the same rows the regular expressions select (tested on fuzzed
+    strings), in one pass instead of two regular-expression scans (~0.15 µs per URL)."""
+    return _fast_mask(data, offsets, max_bytes, _HOST, _HOST_END, _PATH, _QUERY)
+
+
 @njit(cache=True, nogil=True)
 def _bounds(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                               np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
-"""The compiled listing pass (catalog/web_listing_kernel.py, issue 10) builds exactly the entries the
-Arrow kernels and the per-key :func:`catalog.listing.listing_entry` build for fast-form URLs, and a big
-batch prepared through it equals the per-key reference."""
+"""The compiled passes (catalog/web_listing_kernel.py, issue 10) select exactly the rows the fast-form
+regular expressions select, build exactly the entries the Arrow kernels and the per-key
+:func:`catalog.listing.listing_entry` build for them, and a big batch prepared through them equals the
+per-key reference."""
 from __future__ import annotations
 
 import random
@@ -12,10 +13,10 @@ import pytest
 import catalog.bulk_prepare as bulk_prepare
 from catalog.arrow_columns import strings, to_numpy
 from catalog.bulk import prepare_bulk
-from catalog.keys import canonical_key
+from catalog.keys import MAX_KEY_BYTES, canonical_key
 from catalog.listing import listing_entry
 from catalog.location import Location
-from catalog.web_listing_kernel import web_listing_bytes
+from catalog.web_listing_kernel import fast_web_rows, web_listing_bytes
 from tests.catalog.test_bulk_prepare import _forbid_fallback, _same, _varied_keys
 
 
@@ -24,6 +25,37 @@ def _fast_rows(keys: list[str]) -> np.ndarray:
     web = pc.and_(pc.match_substring_regex(arr, bulk_prepare._WEB_FAST),
                   pc.invert(pc.match_substring_regex(arr, bulk_prepare._WEB_NOT_FAST)))
     return np.flatnonzero(to_numpy(web))
+
+
+def _fuzzed(n: int, seed: int) -> list[str]:
+    """Strings near the fast form: every character class edge of the regular expressions."""
+    rng = random.Random(seed)
+    pieces = ["a", "z", "0", "9", ".", "-", "/", "?", "&", "A", "Z", "_", "~", "!", "$", "'", "(", ")", "*", "+",
+              ",", ";", "=", ":", "@", "%", "#", " ", "é", "\n", "www", "www.", "/.", "..", "?&", "[", "]", '"',
+              "\x00", "\\", "^", "`", "{", "|", "}", "<", ">"]
+    heads = ["http://", "https://", "HTTP://", "http:/", "https:", "http://www/", "https://www.", "httpss://",
+             "ftp://", "", "http://a", "https://-", "http://.", "https://a-/"]
+    out = []
+    for _ in range(n):
+        body = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        if rng.random() < 0.5:  # a plausible host, then the fuzzed rest
+            body = rng.choice(["a", "h1.ex", "x-y.b", "www.q", "www"]) + rng.choice(["/", "", "?"]) + body
+        out.append(rng.choice(heads) + body)
+    return out + ["https://a.b/" + "x" * (MAX_KEY_BYTES - 12), "https://a.b/" + "x" * (MAX_KEY_BYTES - 11)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_compiled_selection_equals_the_regular_expressions(seed: int) -> None:
+    keys = _fuzzed(20000, seed) + _varied_keys(500, seed) + _odd_hosts(500, seed)
+    arr = strings(keys)
+    compiled = fast_web_rows(np.frombuffer(arr.buffers()[2], np.uint8), np.frombuffer(arr.buffers()[1], np.int64),
+                             MAX_KEY_BYTES)
+    expected = np.zeros(len(keys), bool)
+    expected[_fast_rows(keys)] = True
+    expected &= np.array([len(k.encode()) <= MAX_KEY_BYTES for k in keys])
+    assert expected.sum() > 500 and (~expected).sum() > 1000
+    wrong = np.flatnonzero(compiled != expected)
+    assert not len(wrong), [keys[i] for i in wrong[:10]]
 
 
 def _entries(blob: bytes, ends: np.ndarray) -> list[bytes]:

@@ -188,3 +188,12 @@ def web_listing_bytes(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -
     out = np.empty(int(ends[-1]) if len(ends) else 0, np.uint8)
     _fill(data, offsets, rows, host_start, host_end, tag, upper, ends, out)
     return out.tobytes(), ends
+
+
+def warm_cache() -> None:
+    """Compile the passes into numba's on-disk cache now (a process that finds them there only loads
+    them): the first process on a machine otherwise compiles them on its first big batch (~3 s)."""
+    data = np.frombuffer(b"https://a.b/C", np.uint8)
+    offsets = np.array([0, len(data)], np.int64)
+    rows = np.flatnonzero(fast_web_rows(data, offsets, 4096))
+    web_listing_bytes(data, offsets, rows)

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from catalog.catalog_meta import CatalogMeta, even_owners
+    from catalog.owner_load_mode import IDLE_SECONDS
     from catalog.owner_store import OwnerStore
 
     meta = CatalogMeta("c-profile", 1, even_owners(4))
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 profiler.disable()
             call_cpu += time.process_time() - c
         t1, w1 = time.process_time(), time.perf_counter()
-        time.sleep(3)  # the load mode's idle time: the trigger goes back to rest
+        time.sleep(IDLE_SECONDS + 1)  # the load mode's idle time: the triggers go back to rest
         shape = store.read_shape()
         waited = 0.0
         while _compacting(store) and waited < 300:

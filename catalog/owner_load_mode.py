@@ -29,7 +29,9 @@ from typing import Any
 
 LOAD_TRIGGER = 32
 REST_TRIGGER = 4  # RocksDB's default, what the catalog's table options leave
-IDLE_SECONDS = 2.0
+# a pause this long ends a load: 2 s before, which a loaded machine's workers (each preparing its next
+# batch on a share of a core) exceeded between batches, so owners merged their files mid-load
+IDLE_SECONDS = 5.0
 _OPTION = "level0_file_num_compaction_trigger"
 # RocksDB's defaults of the write-throttling triggers, and their values during a load (above LOAD_TRIGGER)
 REST_THROTTLE = {"level0_slowdown_writes_trigger": "20", "level0_stop_writes_trigger": "36"}

@@ -84,9 +84,13 @@ class LoadMode:
         return self._loading
 
     def close(self) -> None:
-        """Stop the timer (before the database closes); the option is not persisted by haybale."""
+        """Stop the timer (before the database closes) and drop the column families: a column-family
+        object kept alive keeps the database open (catalog.shard.Shard.close). The options are not
+        persisted by haybale."""
         with self._lock:
             self._closed = True
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+            self._db = None
+            self._indexes = []

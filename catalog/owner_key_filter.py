@@ -45,6 +45,7 @@ class KnownIds:
         # the last query of maybe_present and where its prefixes fall in _prefixes: a batch's check and
         # the update after its write ask about the same sorted prefixes, so one search serves both
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._checked: np.ndarray | None = None  # see checked_batch
 
     @staticmethod
     def _state(shard: Any) -> tuple[int, int]:
@@ -95,6 +96,17 @@ class KnownIds:
         at = np.searchsorted(known, prefixes)
         self._last = (known, prefixes.copy(), at)
         return at
+
+    def checked_batch(self, prefixes: np.ndarray) -> None:
+        """Note the sorted, distinct prefixes of a batch's ids that the existence check just tested
+        (:func:`catalog.bulk_filter.existing_filter_columns`), for :meth:`take_checked`."""
+        self._checked = prefixes
+
+    def take_checked(self) -> np.ndarray | None:
+        """The prefixes noted by :meth:`checked_batch` since the last call (None if none): the caller
+        that wrote that batch hands them to :meth:`added` sorted, instead of sorting its ids again."""
+        checked, self._checked = self._checked, None
+        return checked
 
     def added(self, shard: Any, prefixes: np.ndarray, *, was_in_sync: bool) -> None:
         """After a write to ``shard`` that may have added ids with ``prefixes`` (any order):

@@ -13,7 +13,8 @@ host of ``[a-z0-9.-]`` and a ``/`` after it), and builds the same bytes:
 tail after the host's ``/``, lowercased + NUL + the scheme tag (1-4), or, when the tail has capitals,
 the path tag (tag + 4) + ``/`` + the tail as it is (:mod:`catalog.listing`).
 
-numba is imported only by this module, and only workers preparing big batches import it
+numba is imported only on this module's first use (the module itself imports without it: drivers and
+the CLI list every module without loading numba), and only workers preparing big batches use it
 (:data:`catalog.bulk_prepare.KERNEL_MIN_ROWS`): importing numba and loading the cached functions
 costs a process ~0.6 s of CPU, which a batch of a few thousand keys would not earn back. Compiled
 functions are cached on disk, so a fresh worker loads them instead of compiling (the first process
@@ -21,8 +22,9 @@ on a machine compiles, ~2 s).
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
-from numba import njit
 
 _SLASH, _DOT, _COMMA, _W, _S = 47, 46, 44, 119, 115
 
@@ -41,7 +43,6 @@ _PATH = _class(_ALNUM + "ABCDEFGHIJKLMNOPQRSTUVWXYZ-._~!$&'()*+,;=:@/")
 _QUERY = _class(_ALNUM + "ABCDEFGHIJKLMNOPQRSTUVWXYZ-._~!$&'()*+,;=:@/?")
 
 
-@njit(cache=True, nogil=True)
 def _fast_mask(data: np.ndarray, offsets: np.ndarray, max_bytes: int, host_ok: np.ndarray, host_end: np.ndarray,
                path_ok: np.ndarray, query_ok: np.ndarray) -> np.ndarray:
     """Per row: on the web fast form (see :func:`fast_web_rows`)."""
@@ -89,15 +90,28 @@ def _fast_mask(data: np.ndarray, offsets: np.ndarray, max_bytes: int, host_ok: n
     return out
 
 
+_COMPILED: dict[str, Callable[..., Any]] = {}
+
+
+def _compiled(name: str) -> Callable[..., Any]:
+    """The compiled form of this module's function ``name`` (numba imported and the functions
+    compiled, or loaded from numba's disk cache, on first use)."""
+    if not _COMPILED:
+        from numba import njit
+
+        compile_ = njit(cache=True, nogil=True)
+        _COMPILED.update({f.__name__: compile_(f) for f in (_fast_mask, _bounds, _fill)})
+    return _COMPILED[name]
+
+
 def fast_web_rows(data: np.ndarray, offsets: np.ndarray, max_bytes: int) -> np.ndarray:
     """Mask of the strings of a column (its bytes ``data``, uint8, and ``offsets``, int64, n + 1) on
     the web fast form: what :data:`catalog.bulk_prepare._WEB_FAST` matches, :data:`_WEB_NOT_FAST` does
     not, at most ``max_bytes`` long — the same rows the regular expressions select (tested on fuzzed
     strings), in one pass instead of two regular-expression scans (~0.15 µs per URL)."""
-    return _fast_mask(data, offsets, max_bytes, _HOST, _HOST_END, _PATH, _QUERY)
+    return _compiled("_fast_mask")(data, offsets, max_bytes, _HOST, _HOST_END, _PATH, _QUERY)
 
 
-@njit(cache=True, nogil=True)
 def _bounds(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                               np.ndarray, np.ndarray]:
     """Per row: host start, host end (``www.`` dropped), tag byte, tail has capitals, entry size."""
@@ -134,7 +148,6 @@ def _bounds(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np
     return host_start, host_end, tag, upper, size
 
 
-@njit(cache=True, nogil=True)
 def _fill(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, host_start: np.ndarray, host_end: np.ndarray,
           tag: np.ndarray, upper: np.ndarray, ends: np.ndarray, out: np.ndarray) -> None:
     for j in range(len(rows)):
@@ -183,10 +196,10 @@ def web_listing_bytes(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -
     given as its bytes ``data`` (uint8) and ``offsets`` (int64, n + 1); every such URL must be on the
     fast form (module docstring)."""
     rows = np.ascontiguousarray(rows, dtype=np.int64)
-    host_start, host_end, tag, upper, size = _bounds(data, offsets, rows)
+    host_start, host_end, tag, upper, size = _compiled("_bounds")(data, offsets, rows)
     ends = np.cumsum(size)
     out = np.empty(int(ends[-1]) if len(ends) else 0, np.uint8)
-    _fill(data, offsets, rows, host_start, host_end, tag, upper, ends, out)
+    _compiled("_fill")(data, offsets, rows, host_start, host_end, tag, upper, ends, out)
     return out.tobytes(), ends
 
 

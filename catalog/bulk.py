@@ -186,7 +186,8 @@ def register_bulk(catalog: Catalog, entries: BulkEntries, *, workers: int | None
         jobs.append(ShardSstJob(
             shard=shard_index, loc_path=str(stage / f"{seq}-{shard_index}-loc.sst"),
             list_path=str(stage / f"{seq}-{shard_index}-list.sst") if len(ends) else None,
-            ids=ids, values=values, value_size=LOCATION_SIZE, listing_blob=blob, listing_ends=ends))
+            ids=ids, values=values, value_size=LOCATION_SIZE, listing_blob=blob, listing_ends=ends,
+            level0=shard_index not in fresh))
     if workers is None:
         workers = min(len(jobs), os.cpu_count() or 1) if len(entries) >= PARALLEL_THRESHOLD else 1
     done = run_jobs(jobs, workers)

@@ -42,6 +42,10 @@ class KnownIds:
         self._prefixes: np.ndarray | None = None
         self._token: tuple[int, int] | None = None  # (applied_seq, count) of the shard when last in sync
         self._built = False  # built once: a long-lived owner answers small batches from it afterwards
+        # the last query of maybe_present and where its prefixes fall in _prefixes: a batch's check and
+        # the update after its write ask about the same sorted prefixes, so one search serves both
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._checked: np.ndarray | None = None  # see checked_batch
 
     @staticmethod
     def _state(shard: Any) -> tuple[int, int]:
@@ -80,9 +84,29 @@ class KnownIds:
         known = self._prefixes
         if not len(known) or not len(prefixes):
             return np.zeros(len(prefixes), dtype=bool)
+        return known[np.minimum(self._positions(prefixes), len(known) - 1)] == prefixes
+
+    def _positions(self, prefixes: np.ndarray) -> np.ndarray:
+        """``searchsorted(_prefixes, prefixes)`` (``prefixes`` sorted), remembered for the next call
+        on the same prefixes and the same ``_prefixes`` (compared, not trusted by identity alone)."""
+        known = self._prefixes
+        last = self._last
+        if last is not None and last[0] is known and len(last[1]) == len(prefixes) and np.array_equal(last[1], prefixes):
+            return last[2]
         at = np.searchsorted(known, prefixes)
-        np.minimum(at, len(known) - 1, out=at)
-        return known[at] == prefixes
+        self._last = (known, prefixes.copy(), at)
+        return at
+
+    def checked_batch(self, prefixes: np.ndarray) -> None:
+        """Note the sorted, distinct prefixes of a batch's ids that the existence check just tested
+        (:func:`catalog.bulk_filter.existing_filter_columns`), for :meth:`take_checked`."""
+        self._checked = prefixes
+
+    def take_checked(self) -> np.ndarray | None:
+        """The prefixes noted by :meth:`checked_batch` since the last call (None if none): the caller
+        that wrote that batch hands them to :meth:`added` sorted, instead of sorting its ids again."""
+        checked, self._checked = self._checked, None
+        return checked
 
     def added(self, shard: Any, prefixes: np.ndarray, *, was_in_sync: bool) -> None:
         """After a write to ``shard`` that may have added ids with ``prefixes`` (any order):
@@ -93,14 +117,31 @@ class KnownIds:
             return
         if len(prefixes):
             known = self._prefixes
-            prefixes = np.sort(prefixes)
-            fresh = prefixes[~self.maybe_present(prefixes)]
-            if len(fresh) + len(known) > MAX_KEYS:
-                self._prefixes = self._token = None
+            if len(prefixes) > 1 and not (prefixes[1:] >= prefixes[:-1]).all():
+                prefixes = np.sort(prefixes)
+            at = self._positions(prefixes)
+            fresh = known[np.minimum(at, len(known) - 1)] != prefixes if len(known) else np.ones(len(prefixes), bool)
+            if len(prefixes) > 1:  # a prefix repeated in the batch goes in once
+                fresh[1:] &= prefixes[1:] != prefixes[:-1]
+            if int(fresh.sum()) + len(known) > MAX_KEYS:
+                self._prefixes = self._token = self._last = None
                 return
-            self._prefixes = np.insert(known, np.searchsorted(known, fresh), fresh)
+            self._prefixes = _merge(known, at[fresh], prefixes[fresh])
+            self._last = None
         self._token = self._state(shard)
 
     def unchanged_ids(self, shard: Any, *, was_in_sync: bool) -> None:
         """After a write that added no id (marks, deletes: a deleted id's prefix may stay, harmless)."""
         self.added(shard, np.zeros(0, np.uint64), was_in_sync=was_in_sync)
+
+
+def _merge(known: np.ndarray, at: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    """``known`` (sorted) with ``fresh`` (sorted, none in ``known``) inserted before positions ``at``
+    (``searchsorted(known, fresh)``): ``np.insert`` without its sort of the positions."""
+    out = np.empty(len(known) + len(fresh), dtype=known.dtype)
+    slots = at + np.arange(len(fresh))
+    taken = np.zeros(len(out), dtype=bool)
+    taken[slots] = True
+    out[slots] = fresh
+    out[~taken] = known
+    return out

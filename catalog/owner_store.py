@@ -65,8 +65,9 @@ class OwnerStore:
         # method below, which hold _writes from the filter's check to its update
         self._known = KnownIds()
         self._writes = threading.RLock()
-        # fewer compactions of the location index while SST batches keep coming (catalog.owner_load_mode)
-        self._load_mode = None if read_only else LoadMode(self.catalog.shards[0].db)
+        # fewer compactions of both indexes while SST batches keep coming (catalog.owner_load_mode)
+        self._load_mode = None if read_only else LoadMode(
+            self.catalog.shards[0].db, ((self.catalog.shards[0].listing, LISTING_L0_COMPACTION_TRIGGER),))
         self._warming = None if read_only else _warm_imports()
 
     def set_meta(self, meta: CatalogMeta) -> None:
@@ -219,10 +220,14 @@ class OwnerStore:
             in_sync = self._known.ready(shard, len(batch))
             if self._load_mode is not None:
                 self._load_mode.batch_arrived()
+            self._known.take_checked()  # nothing noted before this batch counts
             r = register_bulk(self.catalog, BulkEntries({0: batch}), workers=1,
                               known={0: self._known} if in_sync else None)
-            self._known.added(shard, prefixes_of(np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)),
-                              was_in_sync=in_sync)
+            # the existence check noted this batch's distinct prefixes, sorted (none when the shard was
+            # empty: no check ran)
+            checked = self._known.take_checked()
+            self._known.added(shard, checked if checked is not None else
+                              prefixes_of(np.frombuffer(batch.ids, np.uint8).reshape(-1, 16)), was_in_sync=in_sync)
         return r
 
     def register_if_unchanged(self, entries: Sequence[tuple[str, bytes, bytes | None]], epoch: int) -> Any:

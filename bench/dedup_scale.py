@@ -62,8 +62,10 @@ def run_job(shards: Path, output: Path, extra: Sequence[str] = ()) -> dict[str, 
                     times = child.cpu_times()
                     cpu_of[child.pid] = times.user + times.system
                     command = " ".join(child.cmdline())
-                    # Ray workers ("ray::..." / default_worker.py) or the local pool's spawned workers.
-                    if child.name().startswith("ray::") or "default_worker" in command or "spawn_main" in command:
+                    # Ray workers ("ray::..." / default_worker.py) or the local pool's workers (forked
+                    # from its fork server, whose command line they carry; spawned before).
+                    if (child.name().startswith("ray::") or "default_worker" in command or "spawn_main" in command
+                            or "multiprocessing.forkserver" in command):
                         peaks["largest_worker"] = max(peaks["largest_worker"], rss)
                     else:
                         system += rss

@@ -5,16 +5,21 @@ results in order. Both executors call :func:`dedup.waves.run_unit` (skip when th
 run and mark), report progress every 2 s, and turn a failed unit into a JobError naming the wave.
 
 - :class:`RayExecutor`: each unit is a Ray task (``num_cpus=1``); the job's only path on a cluster.
-- :class:`LocalExecutor`: a pool of one spawned process per core. Used when the job runs on one
+- :class:`LocalExecutor`: a pool of one process per core. Used when the job runs on one
   machine without a Ray address: starting a local Ray costs 4-10 s of a short job's wall time (its
   daemons, on a busy 2-core machine), a process pool ~0.1 s. The waves, files and markers are the
-  same, so the output is too (tested).
+  same, so the output is too (tested). Its workers are forked from a fork server that imported the
+  job's modules and started numba once (dedup/pool_warmup.py), instead of each worker doing so.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import multiprocessing.connection
+import multiprocessing.forkserver
 import os
+import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -83,6 +88,14 @@ class RayExecutor:
 _UNUSED_PROBED_PACKAGES = ("pandas", "scipy.linalg")
 
 
+def skip_probed_imports() -> Any:
+    """Install (first on sys.meta_path) and return the finder that refuses
+    :data:`_UNUSED_PROBED_PACKAGES`; what is already imported stays usable."""
+    finder = _SkipProbedImports()
+    sys.meta_path.insert(0, finder)
+    return finder
+
+
 class _SkipProbedImports:
     """A meta path finder that makes ``import`` of :data:`_UNUSED_PROBED_PACKAGES` fail, so the
     libraries that probe for them take them as absent (see :func:`_die_with_parent`)."""
@@ -93,48 +106,54 @@ class _SkipProbedImports:
         return None
 
 
-def _die_with_parent(parent: int) -> None:
-    """Pool worker start-up: end this worker when the driver dies (a killed driver must not leave
-    workers behind; they would wait on its pipe for ever). Linux: the kernel sends SIGKILL
-    (PR_SET_PDEATHSIG); elsewhere a thread checks the parent every second. Also keeps freed memory
-    in the worker (dedup/worker_memory.py: fewer page faults, same outputs) and skips the imports
-    of packages that libraries only probe for (:data:`_UNUSED_PROBED_PACKAGES`)."""
-    import signal
-    import sys
-    import threading
+def _start_worker(environment: dict[str, str]) -> None:
+    """Pool worker start-up. The worker takes the driver's environment as it was when the pool was
+    made (a spawned process would inherit it; a forked one has the fork server's, which may be
+    older: e.g. object storage settings made since). Then :func:`_die_with_parent`."""
+    os.environ.clear()
+    os.environ.update(environment)
+    _die_with_parent()
 
+
+def _die_with_parent() -> None:
+    """End this worker when the driver dies (a killed driver must not leave
+    workers behind; they would wait on its pipe for ever). A thread waits on the sentinel that
+    multiprocessing gives every child of the driver (a pipe the driver holds open: it reads EOF
+    the moment the driver is gone, however it ended). Also keeps freed memory in the worker
+    (dedup/worker_memory.py: fewer page faults, same outputs) and skips the imports of packages
+    that libraries only probe for (:data:`_UNUSED_PROBED_PACKAGES`)."""
     keep_freed_memory()
     # Only in these pool workers, which run nothing but the job's units (never in the driver,
     # which may be a user's process, nor in shared Ray workers).
-    sys.meta_path.insert(0, _SkipProbedImports())  # what is already imported stays usable
-
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the driver died before the line above took effect
-        os._exit(1)
+    skip_probed_imports()
+    parent = multiprocessing.parent_process()
+    sentinel = parent.sentinel if parent is not None else None
+    if sentinel is None:
+        return
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
+        multiprocessing.connection.wait([sentinel])
         os._exit(1)
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 class LocalExecutor:
-    """Units in a pool of spawned processes on this machine (one per core by default)."""
+    """Units in a pool of processes on this machine (one per core by default), forked warm from a
+    fork server; each takes the driver's environment as it is when the pool is made."""
 
     def __init__(self, line: Callable[[str], None], processes: int | None = None) -> None:
         self.line = line
         self.processes = processes or os.cpu_count() or 1
-        # spawn, not fork: the driver may hold threads (Arrow, fsspec) that a fork would copy broken.
+        # Workers come from a fork server (a fresh single-threaded process, never a fork of the
+        # driver, which may hold threads a fork would copy broken) that imported the job's modules
+        # and started numba once (dedup/pool_warmup.py), so each worker starts warm. Started
+        # here, it warms up while the driver goes on.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["dedup.pool_warmup"])
+        multiprocessing.forkserver.ensure_running()
         self.pool = concurrent.futures.ProcessPoolExecutor(
-            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent,
-            initargs=(os.getpid(),),
+            self.processes, mp_context=context, initializer=_start_worker, initargs=(dict(os.environ),),
         )
 
     def __call__(self, units: list[Unit], label: str, progress: Progress | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,38 @@
+"""Imported once by the local pool's fork server (dedup/executors.py) before it forks the workers.
+
+What every pool worker would otherwise do for itself at its start, on the job's critical path:
+import the job's modules (~0.5 CPU s: numpy, pyarrow, numba and dedup) and load the first compiled
+kernel, whose cost is numba's own start (~0.35 CPU s: its typing and lowering registries, LLVM).
+Done here once, the workers are forked already warm (copy-on-write), and the fork server does it
+while the driver is still listing the input. Nothing here computes a value a unit uses, so the
+outputs are the same bytes.
+"""
+from __future__ import annotations
+
+import gc
+import sys
+
+from dedup.executors import skip_probed_imports
+
+
+def _warm() -> None:
+    # While warming, the probed packages are refused as in the workers (dedup/executors.py): numba's
+    # first kernel load would import scipy.linalg only to look for BLAS. The finder is removed again
+    # so that other children of this fork server (if the driver's program has any) import freely.
+    finder = skip_probed_imports()
+    try:
+        import dedup.job  # noqa: F401  (every module a unit runs)
+        from dedup.minhash import MinHasher
+
+        MinHasher().signatures(["warm the compiled kernels up"])  # numba's start + the stage 1 kernels
+    finally:
+        sys.meta_path.remove(finder)
+    # The imported objects live as long as the workers: keep the collector from walking them
+    # again and again (and from touching their pages, which the forked workers share).
+    gc.freeze()
+
+
+try:
+    _warm()
+except Exception:  # noqa: BLE001 - a warm-up that fails only costs speed: the workers start cold
+    pass

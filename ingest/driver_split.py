@@ -1,17 +1,23 @@
-"""The last split's work done on the driver while the root's local Ray head starts (cold start).
+"""Splits worked on the driver, from the tail of the plan, while the root's local Ray head starts.
 
 Starting the embedded default's local head takes ~3 s, most of it one process waiting on another
-(the GCS, then the raylet, then the agents), so one of a 2-core machine's cores sits idle while the
-driver waits for it. A job that opts in (:attr:`ingest.runner.SplitJob.driver_work`) runs its last
-split's work on a thread of the driver meanwhile — the same function a Ray task runs, with a payload
-prepared before Ray is up (so it registers nothing itself: the driver registers that split, as it does
-with ``--no-ray``) — and the runner treats the thread as one more running split
-(:class:`WithDriverSplit`). Only when this command starts the head itself: on a running head or a
-cluster, tasks start within a second and the driver keeps to driving.
+(the GCS, then the raylet, then the agents), and a job's first Ray workers take another second to
+start: on a 2-core machine a core sits idle while the driver waits. A job that opts in
+(:meth:`ingest.runner.SplitJob.driver_work`) has the driver work splits itself meanwhile, on a daemon
+thread (:class:`DriverWorker`): it takes splits from the *tail* of the runner's queue — the same
+function a Ray task runs, with a payload that asks for no worker registration
+(:meth:`ingest.runner.SplitJob.driver_payload`) — while the runner submits from the front, until they
+meet. While the driver works, the runner keeps no more tasks in flight than the cluster has CPUs
+(:class:`WithDriverWorker`), so the splits left in the queue are there for whichever frees first.
 
-If the thread's work fails, the split goes to Ray like any other (its task is retried and reports
-the failure as usual), so a bad input is reported the same way whether or not the head was cold.
-Exactly once is unchanged: a split's work writes only its own run's index files and volumes, and
+Why the tail: the driver registers splits in plan order after the splits before them, so splits the
+driver worked are registered last and no worker ever waits for one. Only when this command starts the
+head itself (:func:`starts_local_head`): on a running head or a cluster, tasks start within a second and
+the driver keeps to driving.
+
+If the driver's work on a split fails, that split goes to Ray like any other (its task is retried and
+reports the failure as usual), so a bad input is reported the same way whether or not the head was
+cold. Exactly once is unchanged: a split's work writes only its own run's index files and volumes, and
 nothing counts until the driver has registered it and written its marker.
 """
 from __future__ import annotations
@@ -24,78 +30,130 @@ from typing import Any, Callable
 from ingest.executors import Executor
 
 
-class DriverSplit:
-    """``work(split, payload)`` on a daemon thread of this process, started at construction."""
+class DriverWorker:
+    """Works splits taken from the end of ``queue`` (shared with the runner, guarded by :attr:`lock`)
+    on a daemon thread, started at construction, until the queue is empty or :meth:`stop` is called.
+    ``payload_of(split)`` makes a split's payload (called on the thread); ``work(split, payload)`` is
+    its work."""
 
-    def __init__(self, split: Any, payload: Any, work: Callable[[Any, Any], Any]) -> None:
-        self.split, self.payload = split, payload
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(work,), name=f"driver-split-{split.index}",
-                                        daemon=True)
+    def __init__(self, queue: list[Any], payload_of: Callable[[Any], Any], work: Callable[[Any, Any], Any]) -> None:
+        self.queue = queue
+        self.lock = threading.RLock()  # the runner picks (asking what runs) while it holds it
+        self.payloads: dict[int, Any] = {}  # split index -> payload, of every split this worker took
+        self.finished: list[tuple[Any, Any]] = []  # (split, result), not handed to the runner yet
+        self.failed: list[tuple[Any, BaseException]] = []  # (split, error), not handed to the runner yet
+        self.current: Any = None  # the split being worked
+        self.succeeded = 0  # splits worked without an error
+        self._stopping = False
+        self._ended = threading.Event()
+        self._changed = threading.Event()
+        self._payload_of, self._work = payload_of, work
+        self._thread = threading.Thread(target=self._run, name="driver-splits", daemon=True)
         self._thread.start()
 
-    def _run(self, work: Callable[[Any, Any], Any]) -> None:
-        try:
-            self.result = work(self.split, self.payload)
-        except BaseException as exc:  # noqa: BLE001 - handed to Ray instead (see the module docstring)
-            self.error = exc
-        finally:
-            self._done.set()
+    def _take(self) -> Any:
+        with self.lock:
+            if self._stopping or not self.queue:
+                self.current = None
+                return None
+            self.current = self.queue.pop()
+            return self.current
 
-    def done(self) -> bool:
-        return self._done.is_set()
+    def _run(self) -> None:
+        try:
+            while (split := self._take()) is not None:
+                try:
+                    payload = self.payloads[split.index] = self._payload_of(split)
+                    result = self._work(split, payload)
+                except BaseException as exc:  # noqa: BLE001 - handed to Ray instead (see the module docstring)
+                    with self.lock:
+                        self.failed.append((split, exc))
+                else:
+                    with self.lock:
+                        self.finished.append((split, result))
+                        self.succeeded += 1
+                self._changed.set()
+        finally:
+            self._ended.set()
+            self._changed.set()
+
+    def working(self) -> list[Any]:
+        """The split being worked (none once the thread has ended)."""
+        with self.lock:
+            return [self.current] if self.current is not None else []
+
+    def collect(self) -> tuple[list[tuple[Any, Any]], list[tuple[Any, BaseException]]]:
+        """The splits finished and failed since the last call."""
+        with self.lock:
+            done, bad = self.finished, self.failed
+            self.finished, self.failed = [], []
+            self._changed.clear()
+        return done, bad
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for a split to finish or fail."""
+        self._changed.wait(timeout)
 
     @property
-    def succeeded(self) -> bool:
-        """True once the work has ended without an error (its result is the split's)."""
-        return self._done.is_set() and self.error is None
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    def stop(self) -> None:
+        """Take no more splits (the one being worked ends first)."""
+        with self.lock:
+            self._stopping = True
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the work to end (True if it has)."""
-        return self._done.wait(timeout)
+        """Wait for the thread to end (True if it has)."""
+        return self._ended.wait(timeout)
 
 
-class WithDriverSplit:
-    """An executor that also reports ``driver``'s split: running until its thread ends, then finished —
-    or, if its work failed, submitted to ``inner`` like any other split."""
+class WithDriverWorker:
+    """An executor that also reports the splits ``driver`` works: running while it works them, then
+    finished — or, if its work failed, submitted to ``inner`` like any other split. While the driver
+    works, at most ``slots`` tasks are in flight (see the module docstring)."""
 
-    def __init__(self, inner: Executor, driver: DriverSplit) -> None:
-        self.inner, self.driver = inner, driver
-        self._pending = True  # not yet handed back nor given to ``inner``
+    def __init__(self, inner: Executor, driver: DriverWorker, slots: int) -> None:
+        self.inner, self.driver, self.slots = inner, driver, max(1, slots)
 
     def room(self, waiting: int = 0) -> bool:
-        return self.inner.room(waiting + self._pending)
+        if not self.driver.ended and len(self.inner.running()) >= self.slots:
+            return False
+        return self.inner.room(waiting + len(self.driver.working()))
 
     def submit(self, split: Any, payload: Any) -> None:
         self.inner.submit(split, payload)
 
     def running(self) -> list[Any]:
-        return ([self.driver.split] if self._pending else []) + self.inner.running()
+        return self.driver.working() + self.inner.running()
+
+    def _drained(self) -> list[tuple[Any, Any]]:
+        """The driver's finished splits; its failed ones go to ``inner``."""
+        done, failed = self.driver.collect()
+        for split, error in failed:
+            print(f"haybale: split {split.index} failed on the driver ({type(error).__name__}: {error}); "
+                  "it runs on Ray instead", file=sys.stderr, flush=True)
+            self.inner.submit(split, self.driver.payloads[split.index])
+        return done
 
     def wait(self, timeout: float) -> list[tuple[Any, Any]]:
-        if self._pending and self.driver.done():
-            self._pending = False
-            if self.driver.error is None:
-                return [(self.driver.split, self.driver.result)]
-            error = self.driver.error
-            print(f"haybale: split {self.driver.split.index} failed on the driver ({type(error).__name__}: {error}); "
-                  "it runs on Ray instead", file=sys.stderr, flush=True)
-            self.inner.submit(self.driver.split, self.driver.payload)
-        if self._pending and not self.inner.running():
-            self.driver.join(timeout)  # nothing else to wait for
-            return self.wait(0)
-        return self.inner.wait(min(timeout, 0.05) if self._pending else timeout)
+        done = self._drained()
+        if done:
+            return done
+        if self.driver.working() and not self.inner.running():
+            self.driver.wait(timeout)  # nothing else to wait for
+            return self._drained() + self.inner.wait(0)
+        return self.inner.wait(min(timeout, 0.05) if self.driver.working() else timeout)
 
     def close(self) -> None:
+        self.driver.stop()
         self.inner.close()
         self.driver.join()  # its files must not be written after the run's clean-up
 
 
 def starts_local_head(layout: Any, address: str | None) -> bool:
     """True if connecting this driver will start the root's local head (no Ray connected, no address,
-    no head running): the cold start a driver split overlaps."""
+    no head running): the cold start the driver's work overlaps."""
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
         return False

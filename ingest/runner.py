@@ -44,7 +44,7 @@ from catalog.layout import refuse_local_root_on_cluster
 from catalog.progress import Progress
 from catalog.store import Store
 from ingest.checkpoint import RunState
-from ingest.driver_split import DriverSplit, WithDriverSplit, starts_local_head
+from ingest.driver_split import DriverWorker, WithDriverWorker, starts_local_head
 from ingest.executors import Executor
 from ingest.ray_runtime import ray_connection
 from ingest.registration import Registration
@@ -66,7 +66,7 @@ class JobSummary:
     volume_bytes: int = 0
     unreferenced_volumes_removed: int = 0
     ray_start_seconds: float = 0.0
-    splits_on_driver: int = 0  # splits worked on the driver while the local head started (ingest.driver_split)
+    splits_on_driver: int = 0  # splits the driver worked itself while the local head started (ingest.driver_split)
     work_seconds: float = 0.0  # from the executor being ready to the last split registered
     seconds: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
@@ -137,11 +137,16 @@ class SplitJob:
         return None
 
     def driver_work(self) -> Callable[[Any, Any], Any] | None:
-        """The work function of a split (what its Ray task runs), if the last split may run on the driver
-        while the root's local head starts (:mod:`ingest.driver_split`): then it is called with a payload
-        :meth:`prepare` made before :meth:`executor`, and :meth:`register` registers its result. None
-        (the default): never."""
+        """The work function of a split (what its Ray task runs), if the driver may work splits from the
+        tail of the plan while the root's local head starts (:mod:`ingest.driver_split`): it is called
+        with :meth:`driver_payload`'s payload, and :meth:`register` registers its result. None (the
+        default): never."""
         return None
+
+    def driver_payload(self, split: Any) -> Any:
+        """The payload of a split the driver works itself (:meth:`driver_work`); called on the driver's
+        worker thread."""
+        raise NotImplementedError
 
     def poll(self) -> None:
         """Called on every turn of the runner's loop (e.g. to surface a driver thread's failure)."""
@@ -197,7 +202,7 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
             # what a killed attempt of this run left unreferenced goes before its splits are redone
             summary.unreferenced_volumes_removed += sweep_run(store, ctx.volumes_url, set(done))
             t_ray = time.perf_counter()
-            early = _start_driver_split(store, job, todo, local, address)
+            early = _start_driver_worker(store, job, todo, local, address)
             try:
                 if store.cluster and not local:
                     store.catalog.ensure()  # connects to the root's Ray (the cluster, or its local head)
@@ -207,6 +212,7 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
                     _run(ctx, job, todo, show_progress, early)
             finally:
                 if early is not None:
+                    early.stop()
                     early.join()  # nothing of this attempt is written after the run's clean-up
             # a worker killed mid-task (retried by Ray) may have sealed a volume nothing registered
             summary.unreferenced_volumes_removed += sweep_run(store, ctx.volumes_url, set(ctx.state.done_splits()))
@@ -226,30 +232,25 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
     return summary
 
 
-def _start_driver_split(store: Store, job: SplitJob, todo: list[Any], local: bool,
-                        address: str | None) -> DriverSplit | None:
-    """The last split's work started on a driver thread, if the job allows it and this command is about
-    to start the root's local head (:mod:`ingest.driver_split`); else None. The last: the driver
-    registers it after every earlier split, so no worker ever waits for it."""
+def _start_driver_worker(store: Store, job: SplitJob, todo: list[Any], local: bool,
+                         address: str | None) -> DriverWorker | None:
+    """A driver thread working splits from the tail of the plan, if the job allows it and this command is
+    about to start the root's local head (:mod:`ingest.driver_split`); else None. Its queue is the
+    runner's queue (``todo`` in plan order)."""
     work = job.driver_work()
     if work is None or local or not store.cluster or not starts_local_head(store.layout, address):
         return None
-    payload = job.prepare(todo[-1])
-    if isinstance(payload, Finished):
-        return None
-    return DriverSplit(todo[-1], payload, work)
+    return DriverWorker(list(todo), job.driver_payload, work)
 
 
 def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool,
-         early: DriverSplit | None = None) -> None:
+         early: DriverWorker | None = None) -> None:
     summary = job.summary
     executor: Executor = job.executor(ctx)
     payloads: dict[int, Any] = {}
-    queue = list(todo)
-    if early is not None:  # already running: the runner waits for it like for a task
-        executor = WithDriverSplit(executor, early)
-        payloads[early.split.index] = early.payload
-        queue = [s for s in todo if s.index != early.split.index]
+    queue, lock = (list(todo), nullcontext()) if early is None else (early.queue, early.lock)
+    if early is not None:  # already working: the runner waits for its splits like for tasks
+        executor = WithDriverWorker(executor, early, _cluster_cpus())
     t_work = time.perf_counter()
     # created once the executor is ready, so its rates and ETA are the work's, not Ray's start-up
     progress = Progress(f"ingest {job.kind} [{ctx.run_id}]", total=sum(job.items(s) for s in todo),
@@ -258,11 +259,12 @@ def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool,
     waiting: dict[int, tuple[Any, Any, Any]] = {}  # finished, not registered yet: index -> (split, payload, result)
     try:
         while queue or executor.running() or waiting:
-            while queue and executor.room(len(waiting)):
-                at = job.pick(queue, executor.running())
-                if at is None:
-                    break
-                split = queue.pop(at)
+            while executor.room(len(waiting)):
+                with lock:  # the driver's worker takes splits from the other end
+                    at = job.pick(queue, executor.running()) if queue else None
+                    if at is None:
+                        break
+                    split = queue.pop(at)
                 payload = job.prepare(split)
                 if isinstance(payload, Finished):
                     waiting[split.index] = (split, None, payload.result)
@@ -270,7 +272,8 @@ def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool,
                 payloads[split.index] = payload
                 executor.submit(split, payload)
             for split, result in executor.wait(timeout=1.0):
-                waiting[split.index] = (split, payloads.pop(split.index), result)
+                payload = payloads.pop(split.index) if split.index in payloads else early.payloads[split.index]
+                waiting[split.index] = (split, payload, result)
             job.poll()
             ready = []
             if job.ordered:
@@ -284,7 +287,7 @@ def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool,
         summary.work_seconds = round(time.perf_counter() - t_work, 3)
         executor.close()
         progress.done()
-        summary.splits_on_driver = int(early is not None and early.succeeded)
+        summary.splits_on_driver = early.succeeded if early is not None else 0
 
 
 def _complete(ctx: RunContext, job: SplitJob, split: Any, payload: Any, result: Any, progress: Progress) -> None:
@@ -331,3 +334,10 @@ class _Leftovers:
                     fs.rm(path, recursive=True)
             except OSError:
                 pass  # best effort: a failure is being reported already
+
+
+def _cluster_cpus() -> int:
+    """CPUs of the Ray cluster this driver is connected to."""
+    import ray
+
+    return int(ray.cluster_resources().get("CPU", 1))

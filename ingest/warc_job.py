@@ -9,8 +9,8 @@ records' locations, and the sealed volumes — by the split's own Ray worker str
 owners on a cluster store without an error budget (:mod:`ingest.warc_worker`: one split at a time, in
 plan order), else by the driver; and only then does the driver write the split's completion marker.
 Data first, index second, catalog third, marker last. When the command starts the root's local head
-itself, the plan's last split is indexed on the driver while the head starts, and the driver registers it
-(:mod:`ingest.driver_split`; the summary's ``splits_on_driver``).
+itself, splits at the tail of the plan are indexed on the driver while the head starts, and the driver
+registers them, last (:mod:`ingest.driver_split`; the summary's ``splits_on_driver``).
 
 Duplicate target URIs (within a file, between files, or already in the catalog): registration is
 idempotent by key + digest, and when the digest differs **the latest capture by WARC-Date wins**
@@ -169,17 +169,13 @@ class WarcJob(SplitJob):
         return self._tasks
 
     def prepare(self, split: Split) -> WarcWork:
-        options = IndexOptions(repack=self.config.repack, volume_bytes=self.config.volume_bytes,
-                               compresslevel=self.config.compresslevel, name_prefix=f"warc-s{split.index:06d}")
-        run_id = self.summary.run_id
-        return WarcWork(self.store.layout.run_volumes_url(run_id), self.store.layout.run_indexes_url(run_id), options,
-                        self._registration(split))
+        return replace(self.prepare_without_registration(split), registration=self._registration(split))
 
     def _registration(self, split: Split) -> WorkerRegistration | None:
         """How ``split``'s worker registers it: after the task of the split before it (in this attempt's
         plan order; splits are submitted in that order), or not at all (None: the driver does)."""
         if self.worker_registration is None or self._tasks is None:
-            return None  # no worker registration, or prepared before Ray (a split the driver works)
+            return None  # no worker registration
         previous = self._previous.get(split.index)
         if previous is None:
             return self.worker_registration
@@ -190,9 +186,20 @@ class WarcJob(SplitJob):
         return replace(self.worker_registration, after=after)
 
     def driver_work(self) -> Any:
-        """The last split may be indexed on the driver while the local head starts: a payload prepared
-        before :meth:`executor` asks for no worker registration, so the driver registers it."""
+        """Splits at the tail of the plan may be indexed on the driver while the local head starts
+        (:mod:`ingest.driver_split`); the driver registers them, last."""
         return index_work
+
+    def driver_payload(self, split: Split) -> WarcWork:
+        """A split the driver indexes: no worker registration (the driver registers it)."""
+        return self.prepare_without_registration(split)
+
+    def prepare_without_registration(self, split: Split) -> WarcWork:
+        """The split's payload without a worker registration."""
+        options = IndexOptions(repack=self.config.repack, volume_bytes=self.config.volume_bytes,
+                               compresslevel=self.config.compresslevel, name_prefix=f"warc-s{split.index:06d}")
+        run_id = self.summary.run_id
+        return WarcWork(self.store.layout.run_volumes_url(run_id), self.store.layout.run_indexes_url(run_id), options)
 
     def check_budget(self, split: Split | None, result: WarcSplitResult | None) -> None:
         limit = self.config.max_errors

@@ -15,9 +15,9 @@ A task waits in ``ray.get``, which gives its CPU back to Ray meanwhile, so waiti
 ones they wait for (nor a retried one). No coordinator process is needed (the Ray task graph is it).
 
 Reruns: the driver writes markers in plan order, so when a split is unmarked every later one is too, and
-a rerun redoes them all in plan order — the later split still decides last. A split the driver works
-itself while the local head starts (:mod:`ingest.driver_split`) is the plan's last: the driver registers
-it after every earlier split's marker, as with any split it registers.
+a rerun redoes them all in plan order — the later split still decides last. The splits the driver works
+itself while the local head starts (:mod:`ingest.driver_split`) are the plan's tail: the driver registers
+each after every earlier split's marker, as with any split it registers.
 
 Exactly once: a task killed after registering is retried by Ray; the split after it waits for the retry
 (its task is not done), which registers again (idempotent by key and digest: nothing changes twice) and

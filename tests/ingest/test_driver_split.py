@@ -1,6 +1,7 @@
-"""The last split worked on the driver while the root's local head starts (ingest/driver_split.py): the
-runner waits for it like for a task, a failure there sends the split to the executor instead, and only
-a command that starts the head itself does it."""
+"""Splits worked on the driver, from the tail of the plan, while the root's local head starts
+(ingest/driver_split.py): the runner waits for them like for tasks, the driver and the executor take
+splits from opposite ends and never the same one, a failure on the driver sends the split to the
+executor, and only a command that starts the head itself does it."""
 from __future__ import annotations
 
 import threading
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from catalog.layout import RootLayout
-from ingest.driver_split import DriverSplit, WithDriverSplit, starts_local_head
+from ingest.driver_split import DriverWorker, WithDriverWorker, starts_local_head
 from ingest.executors import LocalExecutor
 
 
@@ -29,37 +30,68 @@ def _fails_off_the_main_thread(split: _Split, payload: str) -> tuple[int, str, s
     return _work(split, payload)
 
 
-def _drain(executor: WithDriverSplit, expected: int) -> list[tuple[_Split, object]]:
-    done: list[tuple[_Split, object]] = []
-    for _ in range(200):
-        done += executor.wait(timeout=0.05)
-        if len(done) >= expected and not executor.running():
+def _payload(split: _Split) -> str:
+    return f"part-{split.index}.warc.gz"
+
+
+def _drive(executor: WithDriverWorker, queue_lock: threading.RLock, queue: list[_Split]) -> dict[int, tuple]:
+    """What the runner does: submit from the front while there is room, collect what finishes."""
+    results: dict[int, tuple] = {}
+    for _ in range(400):
+        while executor.room(0):
+            with queue_lock:  # as the runner: it asks what runs while it holds the lock
+                if not queue or executor.running() is None:
+                    break
+                split = queue.pop(0)
+            executor.submit(split, _payload(split))
+        for split, result in executor.wait(timeout=0.05):
+            assert split.index not in results, f"split {split.index} done twice"
+            results[split.index] = result
+        if not queue and not executor.running():
+            results.update({s.index: r for s, r in executor.wait(timeout=0)})
             break
-    return done
+    return results
 
 
-def test_the_driver_split_is_handed_back_like_a_finished_task() -> None:
-    inner = LocalExecutor(_work, "run-1")
-    executor = WithDriverSplit(inner, DriverSplit(_Split(0), "first", _work))
-    assert _Split(0) in executor.running() or executor.driver.done()
-    executor.submit(_Split(1), "second")
-    done = _drain(executor, 2)
+def test_the_driver_takes_splits_from_the_tail_and_the_executor_from_the_front() -> None:
+    splits = [_Split(i) for i in range(8)]
+    driver = DriverWorker(list(splits), _payload, _work)
+    executor = WithDriverWorker(LocalExecutor(_work, "run-1"), driver, slots=1)
+    results = _drive(executor, driver.lock, driver.queue)
     executor.close()
-    results = {split.index: result for split, result in done}
-    assert results[0][:2] == (0, "first") and results[0][2] == "driver-split-0"  # worked on the driver's thread
-    assert results[1] == (1, "second", threading.current_thread().name)
-    assert len(done) == 2 and executor.driver.succeeded and not executor.running()
+    assert sorted(results) == list(range(8))  # every split once
+    on_driver = sorted(i for i, r in results.items() if r[2] == "driver-splits")
+    on_executor = sorted(i for i, r in results.items() if r[2] != "driver-splits")
+    assert on_driver and on_driver == list(range(8 - len(on_driver), 8))  # a tail of the plan
+    assert on_executor == list(range(8 - len(on_driver)))  # the front
+    assert all(results[i][1] == f"part-{i}.warc.gz" for i in range(8))
+    assert driver.succeeded == len(on_driver) and not driver.working()
 
 
 def test_a_split_that_fails_on_the_driver_goes_to_the_executor(capsys: pytest.CaptureFixture[str]) -> None:
-    inner = LocalExecutor(_fails_off_the_main_thread, "run-2")
-    executor = WithDriverSplit(inner, DriverSplit(_Split(3), "part-3.warc.gz", _fails_off_the_main_thread))
-    done = _drain(executor, 1)
+    driver = DriverWorker([_Split(3)], _payload, _fails_off_the_main_thread)
+    executor = WithDriverWorker(LocalExecutor(_fails_off_the_main_thread, "run-2"), driver, slots=2)
+    results = _drive(executor, driver.lock, driver.queue)
     executor.close()
-    assert [(s.index, r[:2]) for s, r in done] == [(3, (3, "part-3.warc.gz"))]  # done once, by the executor
-    assert not executor.driver.succeeded
+    assert {i: r[:2] for i, r in results.items()} == {3: (3, "part-3.warc.gz")}  # done once, by the executor
+    assert driver.succeeded == 0
     err = capsys.readouterr().err
     assert "split 3 failed on the driver" in err and "cannot read part-3.warc.gz" in err and "on Ray instead" in err
+
+
+def test_while_the_driver_works_no_more_tasks_than_slots_are_in_flight() -> None:
+    release = threading.Event()
+
+    def slow(split: _Split, payload: str) -> tuple[int, str, str]:
+        release.wait(10)
+        return _work(split, payload)
+
+    driver = DriverWorker([_Split(9)], _payload, slow)
+    executor = WithDriverWorker(LocalExecutor(_work, "run-3"), driver, slots=1)
+    assert executor.running() == [_Split(9)] or driver.ended
+    release.set()
+    executor.close()
+    assert driver.ended and driver.succeeded == 1
 
 
 def test_only_a_command_that_starts_the_local_head_works_on_the_driver(tmp_path: Path,

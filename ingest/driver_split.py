@@ -43,6 +43,7 @@ class DriverWorker:
         self.finished: list[tuple[Any, Any]] = []  # (split, result), not handed to the runner yet
         self.failed: list[tuple[Any, BaseException]] = []  # (split, error), not handed to the runner yet
         self.current: Any = None  # the split being worked
+        self._held: dict[int, Any] = {}  # split index -> split: taken and not yet handed to the runner
         self.succeeded = 0  # splits worked without an error
         self._stopping = False
         self._ended = threading.Event()
@@ -57,6 +58,7 @@ class DriverWorker:
                 self.current = None
                 return None
             self.current = self.queue.pop()
+            self._held[self.current.index] = self.current
             return self.current
 
     def _run(self) -> None:
@@ -82,11 +84,19 @@ class DriverWorker:
         with self.lock:
             return [self.current] if self.current is not None else []
 
+    def held(self) -> list[Any]:
+        """Every split taken and not yet handed over by :meth:`collect`: being worked, finished or failed.
+        The runner counts them as running, so it never ends a run before it has them all."""
+        with self.lock:
+            return list(self._held.values())
+
     def collect(self) -> tuple[list[tuple[Any, Any]], list[tuple[Any, BaseException]]]:
-        """The splits finished and failed since the last call."""
+        """The splits finished and failed since the last call (handed over: no longer :meth:`held`)."""
         with self.lock:
             done, bad = self.finished, self.failed
             self.finished, self.failed = [], []
+            for split, _ in done + bad:
+                del self._held[split.index]
             self._changed.clear()
         return done, bad
 
@@ -119,13 +129,13 @@ class WithDriverWorker:
     def room(self, waiting: int = 0) -> bool:
         if not self.driver.ended and len(self.inner.running()) >= self.slots:
             return False
-        return self.inner.room(waiting + len(self.driver.working()))
+        return self.inner.room(waiting + len(self.driver.held()))
 
     def submit(self, split: Any, payload: Any) -> None:
         self.inner.submit(split, payload)
 
     def running(self) -> list[Any]:
-        return self.driver.working() + self.inner.running()
+        return self.driver.held() + self.inner.running()
 
     def _drained(self) -> list[tuple[Any, Any]]:
         """The driver's finished splits; its failed ones go to ``inner``."""
@@ -140,10 +150,10 @@ class WithDriverWorker:
         done = self._drained()
         if done:
             return done
-        if self.driver.working() and not self.inner.running():
+        if self.driver.held() and not self.inner.running():
             self.driver.wait(timeout)  # nothing else to wait for
             return self._drained() + self.inner.wait(0)
-        return self.inner.wait(min(timeout, 0.05) if self.driver.working() else timeout)
+        return self.inner.wait(min(timeout, 0.05) if self.driver.held() else timeout)
 
     def close(self) -> None:
         self.driver.stop()

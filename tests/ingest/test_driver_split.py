@@ -68,6 +68,17 @@ def test_the_driver_takes_splits_from_the_tail_and_the_executor_from_the_front()
     assert driver.succeeded == len(on_driver) and not driver.working()
 
 
+def test_splits_the_driver_finished_before_the_runner_started_are_all_handed_over() -> None:
+    splits = [_Split(i) for i in range(5)]
+    driver = DriverWorker(list(splits), _payload, _work)
+    assert driver.join(10) and not driver.queue  # it took every split while "the head started"
+    executor = WithDriverWorker(LocalExecutor(_work, "run-0"), driver, slots=2)
+    assert sorted(s.index for s in executor.running()) == list(range(5))  # held until handed over
+    results = _drive(executor, driver.lock, driver.queue)
+    executor.close()
+    assert sorted(results) == list(range(5)) and not executor.running()
+
+
 def test_a_split_that_fails_on_the_driver_goes_to_the_executor(capsys: pytest.CaptureFixture[str]) -> None:
     driver = DriverWorker([_Split(3)], _payload, _fails_off_the_main_thread)
     executor = WithDriverWorker(LocalExecutor(_fails_off_the_main_thread, "run-2"), driver, slots=2)

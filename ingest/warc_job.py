@@ -169,7 +169,7 @@ class WarcJob(SplitJob):
         return self._tasks
 
     def prepare(self, split: Split) -> WarcWork:
-        return replace(self.prepare_without_registration(split), registration=self._registration(split))
+        return replace(self.driver_payload(split), registration=self._registration(split))
 
     def _registration(self, split: Split) -> WorkerRegistration | None:
         """How ``split``'s worker registers it: after the task of the split before it (in this attempt's
@@ -191,11 +191,8 @@ class WarcJob(SplitJob):
         return index_work
 
     def driver_payload(self, split: Split) -> WarcWork:
-        """A split the driver indexes: no worker registration (the driver registers it)."""
-        return self.prepare_without_registration(split)
-
-    def prepare_without_registration(self, split: Split) -> WarcWork:
-        """The split's payload without a worker registration."""
+        """The split's payload without a worker registration: what the driver indexes (it registers the
+        split itself), and what :meth:`prepare` adds a worker registration to."""
         options = IndexOptions(repack=self.config.repack, volume_bytes=self.config.volume_bytes,
                                compresslevel=self.config.compresslevel, name_prefix=f"warc-s{split.index:06d}")
         run_id = self.summary.run_id

@@ -90,6 +90,23 @@ def test_a_split_that_fails_on_the_driver_goes_to_the_executor(capsys: pytest.Ca
     assert "split 3 failed on the driver" in err and "cannot read part-3.warc.gz" in err and "on Ray instead" in err
 
 
+class _HeldTasks(LocalExecutor):
+    """A LocalExecutor whose submitted splits count as running until released (a task in flight)."""
+
+    def __init__(self) -> None:
+        super().__init__(_work, "run-3")
+        self.in_flight: list[_Split] = []
+
+    def room(self, waiting: int = 0) -> bool:
+        return True
+
+    def submit(self, split: _Split, payload: str) -> None:
+        self.in_flight.append(split)
+
+    def running(self) -> list[_Split]:
+        return list(self.in_flight)
+
+
 def test_while_the_driver_works_no_more_tasks_than_slots_are_in_flight() -> None:
     release = threading.Event()
 
@@ -97,12 +114,18 @@ def test_while_the_driver_works_no_more_tasks_than_slots_are_in_flight() -> None
         release.wait(10)
         return _work(split, payload)
 
+    inner = _HeldTasks()
     driver = DriverWorker([_Split(9)], _payload, slow)
-    executor = WithDriverWorker(LocalExecutor(_work, "run-3"), driver, slots=1)
-    assert executor.running() == [_Split(9)] or driver.ended
+    executor = WithDriverWorker(inner, driver, slots=1)
+    assert executor.room(0)  # no task in flight yet
+    executor.submit(_Split(0), "first")
+    assert not executor.room(0)  # one slot, one task: the rest stays in the queue for the driver
+    assert executor.running() == [_Split(9), _Split(0)]  # the driver's split counts as running
     release.set()
+    assert driver.join(10)
+    assert executor.room(0)  # the driver is done: back to the inner executor's own limit
     executor.close()
-    assert driver.ended and driver.succeeded == 1
+    assert driver.succeeded == 1
 
 
 def test_only_a_command_that_starts_the_local_head_works_on_the_driver(tmp_path: Path,

@@ -7,8 +7,9 @@ per root), measured side by side in one run::
    Python start-up included) while the head runs; median of 5 each. Target ≤ 1 s.
 2. Job start-up: a files job on a root with no head (the command starts it) versus the same job on the
    running head: seconds from the command's start to its first completion marker. Target ≤ 2 s warm.
-3. Two files jobs at once on one root versus one job given both inputs (new roots, head warm).
-   Target: ≤ 1.2× one job.
+3. Two files jobs at once on one root versus one job given both inputs (new roots, head warm), in
+   ``--rounds`` rounds of new inputs, alternating which runs first; ratio of the medians. Target: ≤ 1.2×
+   one job. ``--only-jobs`` runs only this part.
 4. Registration through the owners: 2 worker actors (one CPU each) hold sealed volumes of entries and
    register them as a files job's split tasks do (``ingest.packing.register_on_worker``: prepared on
    the worker, one batch per owner, SST ingest); entries/s from the first call to the last owner's
@@ -77,6 +78,44 @@ def _time_to_first_marker(root: Path, src: Path, run_id: str) -> tuple[float, fl
         raise RuntimeError(err[-2000:])
     total = time.perf_counter() - t0
     return (first if first is not None else total), total
+
+
+def concurrent_jobs(work: Path, one_root: Path, two_root: Path, files: int, rounds: int) -> dict[str, Any]:
+    """Part 3: ``rounds`` rounds, each with two new inputs of ``files // 2`` files: one job given both on
+    ``one_root`` and two jobs at once, one input each, on ``two_root``, in alternating order (so neither
+    always runs on a machine the other just warmed). Both heads are started before the first round."""
+    from haybale.demo import generate_files
+
+    warmup = work / "jobs-warmup"
+    generate_files(warmup, 20, seed=999)
+    for root in (one_root, two_root):
+        _run(root, "ingest", "files", str(warmup), "--quiet")  # starts its head, creates its catalog
+    ones, twos = [], []
+    for r in range(rounds):
+        inputs = [work / f"jobs-r{r}-a", work / f"jobs-r{r}-b"]
+        for k, d in enumerate(inputs):
+            generate_files(d, files // 2, seed=10 * r + k)
+        for which in ((0, 1) if r % 2 == 0 else (1, 0)):
+            t = time.perf_counter()
+            if which == 0:
+                _run(one_root, "ingest", "files", *map(str, inputs), "--quiet")
+                ones.append(time.perf_counter() - t)
+            else:
+                procs = [_cli(two_root, "ingest", "files", str(d), "--quiet") for d in inputs]
+                for p in procs:
+                    _, err = p.communicate()
+                    if p.returncode:
+                        raise RuntimeError(err[-2000:])
+                twos.append(time.perf_counter() - t)
+    counts = {name: json.loads(_run(root, "catalog", "stats", "--json"))["records"]
+              for name, root in (("one", one_root), ("two", two_root))}
+    if counts["one"] != counts["two"]:
+        raise RuntimeError(f"the two roots hold different record counts after the same inputs: {counts}")
+    one, two = statistics.median(ones), statistics.median(twos)
+    return {"rounds": rounds, "one_job_both_inputs_s": round(one, 2), "two_jobs_at_once_s": round(two, 2),
+            "ratio": round(two / one, 3), "ratio_per_round": [round(b / a, 3) for a, b in zip(ones, twos)],
+            "one_job_s_per_round": [round(x, 2) for x in ones], "two_jobs_s_per_round": [round(x, 2) for x in twos],
+            "records": counts}
 
 
 def reads(root: Path, key: str) -> dict[str, float]:
@@ -372,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--entries", type=int, default=10_000_000)
     ap.add_argument("--per-volume", type=int, default=500_000, help="records per registration call (part 4)")
     ap.add_argument("--only-owners", action="store_true", help="only parts 4 and 5")
+    ap.add_argument("--only-jobs", action="store_true", help="only part 3")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of part 3 (median)")
     ap.add_argument("--profile", help="write each registering worker's cProfile stats (CPU time) to PROFILE.workerN")
     args = ap.parse_args(argv)
     if args.only_owners:
@@ -385,16 +426,24 @@ def main(argv: list[str] | None = None) -> int:
     from haybale.demo import generate_files
     from ingest.local_head import stop_head
 
+    if args.only_jobs:
+        with tempfile.TemporaryDirectory(prefix="hb-cluster-bench-") as tmp:
+            roots = [Path(tmp) / "one", Path(tmp) / "two"]
+            try:
+                result = {"command": f"python -m bench.cluster_bench --only-jobs --files {args.files} --rounds {args.rounds}",
+                          "concurrent_jobs": concurrent_jobs(Path(tmp), *roots, args.files, args.rounds)}
+            finally:
+                for root in roots:
+                    stop_head(root)
+        print(json.dumps(result, indent=2))
+        return 0
+
     result: dict[str, object] = {"command": f"python -m bench.cluster_bench --files {args.files} --entries {args.entries} --per-volume {args.per_volume}"}
     with tempfile.TemporaryDirectory(prefix="hb-cluster-bench-") as tmp:
         work = Path(tmp)
         inputs = [work / "in-a", work / "in-b"]
         for n, d in enumerate(inputs):
             generate_files(d, args.files // 2, seed=n)
-        both = work / "in-both"
-        both.mkdir()
-        for d in inputs:
-            os.symlink(d, both / d.name)
         roots = {name: work / name for name in ("cold", "one", "two")}
         try:
             # 2. start-up: cold (the command starts the head) then warm (the head runs)
@@ -406,21 +455,7 @@ def main(argv: list[str] | None = None) -> int:
             key = f"file://{sorted(inputs[0].rglob('*.txt'))[7]}"
             result["reads_median_s"] = reads(roots["cold"], key)
             # 3. two jobs at once vs one job given both inputs (each on the warm head of its root)
-            for name in ("one", "two"):
-                _run(roots[name], "ingest", "files", str(work / "in-a" / "mirror"), "--quiet")  # start its head
-            t = time.perf_counter()
-            _run(roots["one"], "ingest", "files", str(inputs[0]), str(inputs[1]), "--quiet")
-            one = time.perf_counter() - t
-            t = time.perf_counter()
-            procs = [_cli(roots["two"], "ingest", "files", str(d), "--quiet") for d in inputs]
-            for p in procs:
-                _, err = p.communicate()
-                if p.returncode:
-                    raise RuntimeError(err[-2000:])
-            two = time.perf_counter() - t
-            counts = {name: json.loads(_run(roots[name], "catalog", "stats", "--json"))["records"] for name in ("one", "two")}
-            result["concurrent_jobs"] = {"one_job_both_inputs_s": round(one, 2), "two_jobs_at_once_s": round(two, 2),
-                                         "ratio": round(two / one, 2), "records": counts}
+            result["concurrent_jobs"] = concurrent_jobs(work, roots["one"], roots["two"], args.files, args.rounds)
         finally:
             for root in roots.values():
                 stop_head(root)

@@ -18,6 +18,12 @@ land on it). The supervisor:
   no command registered as a user (``ROOT/cluster/users/<pid>``, removed when the command ends; a dead
   pid does not count) for that long.
 
+While no command uses the head, the supervisor keeps one job-less Ray worker per CPU started, so the
+next command's first tasks do not wait for worker processes (:mod:`ingest.warm_workers`,
+``HAYBALE_WARM_WORKERS``), and once the first command has ended it starts the head's warm drivers:
+later job commands run in a process forked from one that has Ray and haybale imported
+(:mod:`haybale.cli.warm_drivers`, ``HAYBALE_WARM_DRIVERS``).
+
 Starting is serialized by an ``flock`` on ``ROOT/cluster/start.lock``: two commands at once get one head.
 """
 from __future__ import annotations
@@ -39,8 +45,10 @@ from typing import Any, Iterator
 
 from catalog.storage import write_atomic
 from ingest.errors import IngestJobError
+from ingest.warm_workers import keeper_for
 
 STATE_NAME = "head.json"
+DRIVER_SOCKET = "driver.sock"  # the warm drivers' socket, in the head's temp dir
 STARTING_NAME = "starting.json"  # the supervisor's pid while it starts (before head.json exists)
 DEFAULT_IDLE_SECONDS = 900.0
 START_TIMEOUT = 90.0
@@ -195,13 +203,15 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
     idle_limit = float(os.environ.get("HAYBALE_CLUSTER_IDLE_SECONDS", DEFAULT_IDLE_SECONDS))
     key = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:8]
     temp_dir = tempfile.mkdtemp(prefix=f"hb-{key}-", dir="/tmp")  # short: Ray's socket paths have a limit
-    port = _free_port()
-    command = _head_command(port, temp_dir, num_cpus)
+    port, node_manager_port = _free_port(), _free_port()
+    command = _head_command(port, temp_dir, num_cpus, node_manager_port)
     if stopping:
         shutil.rmtree(temp_dir, ignore_errors=True)
         return STOPPED_WHILE_STARTING
     head = subprocess.Popen(command, env=head_environment(), stdin=subprocess.DEVNULL)
     known: dict[int, Any] = {}
+    drivers: subprocess.Popen[bytes] | None = None
+    drivers_tried = False
     address = f"127.0.0.1:{port}"
     state_file = state_dir / STATE_NAME
     try:
@@ -209,30 +219,62 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
             return STOPPED_WHILE_STARTING if stopping else 1
         write_atomic(str(state_file), json.dumps({"pid": os.getpid(), "address": address, "ray_pid": head.pid,
                                                   "temp_dir": temp_dir, "started": time.time(),
-                                                  "idle_timeout_seconds": idle_limit, "num_cpus": num_cpus}))
+                                                  "idle_timeout_seconds": idle_limit, "num_cpus": num_cpus,
+                                                  "driver_socket": os.path.join(temp_dir, DRIVER_SOCKET),
+                                                  "raylet_address": f"127.0.0.1:{node_manager_port}"}))
         print(f"local Ray head for {state_dir.parent} at {address} (idle timeout {idle_limit:.0f} s)", flush=True)
+        warm = keeper_for(f"127.0.0.1:{node_manager_port}", num_cpus)  # raylet_address in the state
         while not stopping and head.poll() is None:
             for child in psutil.Process(head.pid).children(recursive=True):
                 known.setdefault(child.pid, child)
-            if not _state_names(state_file, os.getpid()) or _idle_for(state_dir, state_file) > idle_limit:
+            idle = _idle_for(state_dir, state_file)
+            if not _state_names(state_file, os.getpid()) or idle > idle_limit:
                 break
+            warm.tick(busy=idle == 0.0)
+            if not drivers_tried and idle > 0.0:  # after the command that started the head: never beside it
+                drivers_tried, drivers = True, _start_warm_drivers(temp_dir)
             time.sleep(1.0)
         return 0
     finally:
         if _state_names(state_file, os.getpid()):
             state_file.unlink(missing_ok=True)
+        if drivers is not None:
+            _end(drivers)
         _kill_tree(head, known)
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _head_command(port: int, temp_dir: str, num_cpus: int) -> list[str]:
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to ``proc`` (a process this supervisor started), SIGKILL if it is still there after 5 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _start_warm_drivers(temp_dir: str) -> subprocess.Popen[bytes] | None:
+    """The warm-driver fork server of this head (:mod:`haybale.cli.warm_drivers`, started by module name:
+    it runs the ``haybale`` command, a layer above this one), on a socket in the head's temp dir; None if
+    ``HAYBALE_WARM_DRIVERS=0``. The supervisor starts it once no command uses the head (its imports take
+    ~1 CPU s, which the command that started the head should not share); commands run in their own
+    process until it listens."""
+    if os.environ.get("HAYBALE_WARM_DRIVERS", "1") == "0":
+        return None
+    return subprocess.Popen([sys.executable, "-m", "haybale.cli.warm_drivers", os.path.join(temp_dir, DRIVER_SOCKET)],
+                            env=head_environment(), stdin=subprocess.DEVNULL)
+
+
+def _head_command(port: int, temp_dir: str, num_cpus: int, node_manager_port: int) -> list[str]:
     """The command running the head's Ray node: :mod:`ingest.ray_head_process` (no Ray command line
     to import, no Ray Client server), else ``ray start --head --block`` with the same options."""
     from ingest.ray_head_process import lightweight_head_available
 
     options = {"port": port, "node_ip_address": "127.0.0.1", "temp_dir": temp_dir, "num_cpus": num_cpus,
                "resources": {"catalog_disk": 1}, "dashboard_port": _free_port(),
-               "node_manager_port": _free_port(), "object_manager_port": _free_port(),
+               "node_manager_port": node_manager_port, "object_manager_port": _free_port(),
                "metrics_export_port": _free_port(), "dashboard_agent_listen_port": _free_port(),
                "dashboard_agent_grpc_port": _free_port(), "runtime_env_agent_port": _free_port()}
     if lightweight_head_available():

@@ -39,15 +39,28 @@ def build_parser() -> CommandParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ``haybale ARGV`` (default: the process's arguments); returns the exit status."""
+def main(argv: list[str] | None = None, warm: bool | None = None) -> int:
+    """Run ``haybale ARGV`` (default: the process's arguments); returns the exit status. ``warm``: an
+    ingest command may be run by the root's warm drivers (:mod:`haybale.cli.forked_command`); by
+    default only the command itself (no ``argv`` given), never a call from Python code, whose patches
+    and connections a warm driver would not have."""
+    if warm is None:
+        warm = argv is None
     # Job commands join the root's local Ray head (or a cluster), which use token authentication in
     # Ray 2.60; Ray reads this once, when it is first imported, so it is set before any command runs.
     os.environ.setdefault("RAY_AUTH_MODE", "token")
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad argument (already reported in one line)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    if warm and getattr(args, "warm_driver", False):
+        from haybale.cli.forked_command import run_warm, warm_socket
+
+        socket_path = warm_socket(args)
+        status = run_warm(argv, socket_path) if socket_path else None
+        if status is not None:
+            return status
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -14,6 +14,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     from haybale.cli.warc_command import register as register_warc
 
     ing = sub.add_parser("ingest", help="pack files, WARCs and crawls into volumes and the catalog")
+    # a running local head's warm drivers may run these (haybale.cli.forked_command)
+    ing.set_defaults(warm_driver=True)
     cmds = ing.add_subparsers(dest="ingest_cmd", required=True, metavar="COMMAND")
     p = command(cmds, "files", "pack small files from any fsspec URL, directory or glob into volumes and "
                                "register them (a Ray job)", cmd_files)

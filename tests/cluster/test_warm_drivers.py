@@ -1,0 +1,142 @@
+"""Job commands on a running local head run in its warm drivers (haybale.cli.warm_drivers), and the
+head keeps job-less Ray workers started between jobs (ingest.warm_workers).
+
+Each command runs through a wrapper process that calls the console entry point (``main()`` with the
+process's arguments, as the ``haybale`` command does) and then reports whether *its own* process
+imported Ray: a command run by a warm driver never does; one that runs itself must."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from haybale.demo import generate_files
+from ingest.local_head import head_environment, read_state, state_dir_of, stop_head
+
+REPO = Path(__file__).resolve().parents[2]
+WRAPPER = """
+import json, os, sys
+from haybale.cli import main
+code = main()
+with open(os.environ["WRAPPER_REPORT"], "w") as f:
+    json.dump({"code": code, "ray_imported": "ray" in sys.modules}, f)
+sys.exit(code)
+"""
+
+
+def _command(root: Path, report: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", WRAPPER, *argv, "--root", str(root)], cwd=REPO, text=True,
+                            env={**os.environ, **(env or {}), "WRAPPER_REPORT": str(report)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(proc: subprocess.Popen[str], report: Path) -> tuple[int, str, str, dict]:
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, out, err, json.loads(report.read_text())
+
+
+def _records(root: Path) -> int:
+    done = subprocess.run([sys.executable, "-m", "haybale", "catalog", "stats", "--json", "--root", str(root)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(done.stdout)["records"]
+
+
+@pytest.fixture(scope="module")
+def warm_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A root whose local head runs (started by a first, cold command) with its warm drivers listening."""
+    root = tmp_path_factory.mktemp("warm") / "root"
+    first = tmp_path_factory.mktemp("warm-in")
+    generate_files(first, 10, seed=1)
+    code, _, err, _ = _finish(_command(root, first / "report.json", "ingest", "files", str(first), "--quiet"),
+                              first / "report.json")
+    assert code == 0, err[-2000:]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = read_state(state_dir_of(root))
+        if state and os.path.exists(state.get("driver_socket", "/nonexistent")):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the warm drivers of {root} never listened: {(state_dir_of(root) / 'head.log').read_text()[-2000:]}")
+    yield root
+    stop_head(root)
+
+
+def test_a_job_command_on_a_running_head_runs_in_a_warm_driver(warm_root: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    generate_files(src, 30, seed=2)
+    before = _records(warm_root)
+    code, out, err, report = _finish(_command(warm_root, tmp_path / "r.json", "ingest", "files", str(src), "--json"),
+                                     tmp_path / "r.json")
+    assert code == 0, err[-2000:]
+    assert not report["ray_imported"], "the command imported Ray itself: no warm driver ran it"
+    summary = json.loads(out)  # the child's stdout is the command's own
+    files = sorted(p for p in src.rglob("*") if p.is_file())
+    assert summary["files"] == summary["added"] == len(files)
+    assert _records(warm_root) == before + len(files)
+    cat = subprocess.run([sys.executable, "-m", "haybale", "catalog", "cat", f"file://{files[3]}", "--root",
+                          str(warm_root)], cwd=REPO, capture_output=True, timeout=120, check=True)
+    assert cat.stdout == files[3].read_bytes()
+
+
+def test_a_warm_drivers_failure_is_the_commands_exit_status_and_stderr(warm_root: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir"
+    code, _, err, report = _finish(_command(warm_root, tmp_path / "r.json", "ingest", "files", str(missing)),
+                                   tmp_path / "r.json")
+    assert not report["ray_imported"]
+    assert code == 2
+    assert f"haybale: error: input '{missing}' does not exist" in err
+
+
+def test_a_command_with_other_import_settings_runs_in_its_own_process(warm_root: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    generate_files(src, 10, seed=3)
+    before = _records(warm_root)
+    code, _, err, report = _finish(_command(warm_root, tmp_path / "r.json", "ingest", "files", str(src), "--quiet",
+                                            env={"HAYBALE_CHECKPOINTS_KEPT": "4"}), tmp_path / "r.json")
+    assert code == 0, err[-2000:]
+    assert report["ray_imported"], "a warm driver imported with other settings ran the command"
+    assert _records(warm_root) == before + sum(1 for p in src.rglob("*") if p.is_file())
+
+
+def test_two_commands_at_once_both_run_warm_and_every_file_is_registered_once(warm_root: Path, tmp_path: Path) -> None:
+    inputs = [tmp_path / "a", tmp_path / "b"]
+    for n, d in enumerate(inputs):
+        generate_files(d, 40, seed=10 + n)
+    before = _records(warm_root)
+    procs = [(_command(warm_root, tmp_path / f"r{n}.json", "ingest", "files", str(d), "--json"), tmp_path / f"r{n}.json")
+             for n, d in enumerate(inputs)]
+    results = [_finish(p, r) for p, r in procs]
+    for code, _out, err, report in results:
+        assert code == 0, err[-2000:]
+        assert not report["ray_imported"]
+    runs = {json.loads(out)["run_id"] for _, out, _, _ in results}
+    assert len(runs) == 2, "two forked commands got the same run id"
+    total = sum(1 for d in inputs for p in d.rglob("*") if p.is_file())
+    assert sum(json.loads(out)["added"] for _, out, _, _ in results) == total
+    assert _records(warm_root) == before + total
+
+
+def test_the_head_keeps_one_jobless_worker_per_cpu_between_jobs(warm_root: Path) -> None:
+    state = read_state(state_dir_of(warm_root))
+    # asked from a process with the head's environment (Ray's token authentication is read at import)
+    ask = ("import sys; from ingest.warm_workers import RayletWorkers; "
+           "print(RayletWorkers(sys.argv[1]).jobless())")
+    deadline = time.monotonic() + 60
+    seen = -1
+    while time.monotonic() < deadline:
+        done = subprocess.run([sys.executable, "-c", ask, state["raylet_address"]], cwd=REPO, env=head_environment(),
+                              capture_output=True, text=True, timeout=60, check=True)
+        seen = int(done.stdout.split()[-1])
+        if seen == state["num_cpus"]:
+            break
+        time.sleep(0.5)
+    log = (state_dir_of(warm_root) / "head.log").read_text()
+    assert seen == state["num_cpus"], (seen, log[-2000:])
+    assert "warm Ray worker(s) for the next job" in log

@@ -135,7 +135,7 @@ def _start(conn: socket.socket, fingerprint: str, environment: dict[str, str], l
             return 0
         pid = os.fork()
         if pid == 0:  # the child: never returns
-            _run_child(request, fds, [listener, conn, *children.values()], selector)
+            _run_child(request, fds, conn, [listener, *children.values()], selector)
         send_message(conn, {"pid": pid})
         conn.settimeout(None)
         return pid
@@ -158,9 +158,10 @@ def _refusal(request: dict[str, Any], fds: list[int], fingerprint: str, environm
     return ""
 
 
-def _run_child(request: dict[str, Any], fds: list[int], inherited: list[socket.socket],
+def _run_child(request: dict[str, Any], fds: list[int], conn: socket.socket, inherited: list[socket.socket],
                selector: selectors.BaseSelector) -> None:
-    """Become the command and run it; exits the process with its status."""
+    """Become the command and run it; send its exit status on ``conn`` (the command's connection: the
+    status reaches the command even if the server is gone by then) and exit the process with it."""
     status = 1
     try:
         selector.close()
@@ -181,6 +182,7 @@ def _run_child(request: dict[str, Any], fds: list[int], inherited: list[socket.s
         _fresh_std_streams()
         argv = [str(a) for a in request["argv"]]
         sys.argv = ["haybale", *argv]
+        _retitle(argv)
         from haybale.cli import main
 
         status = main(argv, warm=False)
@@ -194,8 +196,21 @@ def _run_child(request: dict[str, Any], fds: list[int], inherited: list[socket.s
             atexit._run_exitfuncs()  # what the command's own process would run at exit (ray.shutdown)
             sys.stdout.flush()
             sys.stderr.flush()
+            send_message(conn, {"exit": status})
+        except BaseException:  # noqa: BLE001 - the exit status below is what counts
+            pass
         finally:
             os._exit(status)
+
+
+def _retitle(argv: list[str]) -> None:
+    """``ps`` shows the command, not the server it was forked from."""
+    try:
+        import ray._raylet  # Ray's own process titles (`ray::IDLE`) are set this way
+
+        ray._raylet.setproctitle(" ".join(["haybale", *argv])[:400])
+    except (ImportError, AttributeError):
+        pass
 
 
 def _fresh_std_streams() -> None:

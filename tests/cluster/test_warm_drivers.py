@@ -140,3 +140,34 @@ def test_the_head_keeps_one_jobless_worker_per_cpu_between_jobs(warm_root: Path)
     log = (state_dir_of(warm_root) / "head.log").read_text()
     assert seen == state["num_cpus"], (seen, log[-2000:])
     assert "warm Ray worker(s) for the next job" in log
+
+
+def test_a_killed_command_ends_its_warm_driver_and_a_rerun_registers_every_file_once(warm_root: Path,
+                                                                                      tmp_path: Path) -> None:
+    import psutil
+
+    src = tmp_path / "many"
+    generate_files(src, 3000, seed=21)
+    files = sum(1 for p in src.rglob("*") if p.is_file())
+    before = _records(warm_root)
+    argv = ("ingest", "files", str(src), "--run-id", "killed-client", "--split-files", "300", "--quiet")
+    proc = _command(warm_root, tmp_path / "r.json", *argv)
+    child = None
+    deadline = time.monotonic() + 120
+    while child is None and time.monotonic() < deadline and proc.poll() is None:
+        for p in psutil.process_iter(["cmdline"]):
+            cmdline = " ".join(p.info["cmdline"] or [])
+            if cmdline.startswith("haybale ingest files") and str(src) in cmdline:  # the warm driver's title
+                child = p
+        time.sleep(0.05)
+    assert child is not None, "no warm driver ran the command"
+    time.sleep(1.0)  # let it work a little
+    proc.kill()  # SIGKILL to the command, as a crashed shell or an OOM kill would
+    proc.wait()
+    psutil.wait_procs([child], timeout=30)
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, "the warm driver outlived its command"
+    assert _records(warm_root) < before + files, "the killed command's job ran to its end: its driver was not ended"
+    code, out, err, report = _finish(_command(warm_root, tmp_path / "r2.json", *argv[:-1], "--json"),
+                                     tmp_path / "r2.json")
+    assert code == 0, err[-2000:]
+    assert _records(warm_root) == before + files

@@ -16,10 +16,12 @@ How it stays the same as the per-key encoding functions (:func:`catalog.keys.can
   per-key functions themselves. Big batches (:data:`KERNEL_MIN_ROWS`) select the web fast form and
   build its listing entries in compiled passes (:mod:`catalog.web_listing_kernel`) that select the
   same rows and build the same bytes (tested against the regular expressions on fuzzed strings and
-  against the Arrow kernels and the per-key functions).
+  against the Arrow kernels and the per-key functions), and hash the fast-form keys in one compiled
+  pass too (:mod:`catalog.key_id_kernel`, tested against ``xxhash``).
 - Every batch checks a sample of its columnar rows (first, last and spread between) against
-  :func:`~catalog.listing.listing_entry` and :func:`~catalog.keys.canonical_key`; if any differs (the
-  listing format changed and this module was not updated), the whole batch is prepared by
+  :func:`~catalog.listing.listing_entry`, :func:`~catalog.keys.canonical_key` and
+  :func:`~catalog.keys.key_id`; if any differs (the listing format or the id changed and this
+  module was not updated), the whole batch is prepared by
   :func:`catalog.bulk.prepare_bulk` instead, so a format change costs speed, never correctness.
   ``tests/catalog/test_bulk_prepare.py`` compares the two on every row of varied keys.
 """
@@ -207,9 +209,12 @@ def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[L
         canon: Sequence[str] = keys  # all on one fast form, in input order
     else:
         canon = list(map(keys.__getitem__, position[:len(web_idx) + len(other_idx)].tolist())) + slow_canon
-    if not _sample_agrees(keys, position, canon, listing):
+    fast = len(web_idx) + len(other_idx)
+    # a big batch hashes its fast-form keys (their own canonical forms, so the column's bytes) in one
+    # compiled pass (catalog.key_id_kernel); the sample below checks those ids too
+    ids = _column_key_ids(arr, position[:fast], keys, slow_canon) if compiled else key_ids_of(canon)
+    if not _sample_agrees(keys, position, canon, listing, ids):
         return prepare_bulk(keys, locations, slot_map)
-    ids = key_ids_of(canon)
     owners = np.asarray(slot_map)[slots_of_ids(ids)]
     order = _owner_listing_order(owners, listing, position, single_group=single_group)
     sorted_owners = owners[order]
@@ -239,16 +244,30 @@ def _owner_listing_order(owners: np.ndarray, listing: pa.Array, position: np.nda
     return by_listing[np.argsort(owners[by_listing], kind="stable")]
 
 
-def _sample_agrees(keys: Sequence[str], position: np.ndarray, canon: list[str], listing: pa.Array) -> bool:
+def _sample_agrees(keys: Sequence[str], position: np.ndarray, canon: Sequence[str], listing: pa.Array,
+                   ids: np.ndarray) -> bool:
     """Whether sampled rows match the per-key encoding functions (see the module docstring)."""
     n = len(canon)
     rows = np.unique(np.linspace(0, n - 1, num=min(n, SAMPLE_CHECKS)).astype(np.int64))
     for r in rows.tolist():
         key = keys[int(position[r])]
         c = canonical_key(key)
-        if c != canon[r] or listing_entry(c) != listing[r].as_py():
+        if c != canon[r] or listing_entry(c) != listing[r].as_py() or key_id(c) != ids[r].tobytes():
             return False
     return True
+
+
+def _column_key_ids(arr: pa.Array, rows: np.ndarray, keys: Sequence[str], slow_canon: list[str]) -> np.ndarray:
+    """(n, 16) ids in ``position`` order: of the keys at ``rows`` (on a fast form: the canonical key is
+    the key, its bytes the column's) from one compiled pass, the few lengths it leaves by the library,
+    then of ``slow_canon`` by the library."""
+    from catalog.key_id_kernel import key_ids_of_rows
+
+    ids, done = key_ids_of_rows(*_column_bytes(arr), rows)
+    if not done.all():
+        left = np.flatnonzero(~done)
+        ids[left] = key_ids_of([keys[i] for i in rows[left].tolist()])
+    return np.concatenate([ids, key_ids_of(slow_canon)]) if slow_canon else ids
 
 
 def key_ids_of(canonical: Sequence[str]) -> np.ndarray:

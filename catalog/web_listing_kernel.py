@@ -210,3 +210,6 @@ def warm_cache() -> None:
     offsets = np.array([0, len(data)], np.int64)
     rows = np.flatnonzero(fast_web_rows(data, offsets, 4096))
     web_listing_bytes(data, offsets, rows)
+    from catalog.key_id_kernel import warm_cache as warm_key_ids  # the ids of the same batches
+
+    warm_key_ids()

@@ -223,11 +223,14 @@ def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[L
     # rows as single opaque items: gathering them is one copy per row, not one per byte
     id_rows = np.ascontiguousarray(ids).view(np.dtype((np.void, 16))).ravel()
     location_rows = np.ascontiguousarray(packed).view(np.dtype((np.void, LOCATION_SIZE))).ravel()
+    identity = single_group and len(web_idx) == n  # position is 0..n-1: rows are input rows
     for part in np.split(order, bounds):
         blob, ends = _column_blob(listing.take(int64s(part)))
-        shards[int(owners[part[0]])] = ShardBatch(ids=id_rows[part].tobytes(),
-                                                  locations=location_rows[position[part]].tobytes(),
-                                                  listing_blob=blob, listing_ends=ends)
+        # np.take, not fancy indexing: ~2x cheaper per row for these opaque items (issue 10)
+        shards[int(owners[part[0]])] = ShardBatch(
+            ids=np.take(id_rows, part).tobytes(),
+            locations=np.take(location_rows, part if identity else position[part]).tobytes(),
+            listing_blob=blob, listing_ends=ends)
     return BulkEntries(shards)
 
 
@@ -241,7 +244,10 @@ def _owner_listing_order(owners: np.ndarray, listing: pa.Array, position: np.nda
         return to_numpy(pc.sort_indices(pa.table({"o": int64s(owners), "l": listing, "p": int64s(position)}),
                                         sort_keys=[("o", "ascending"), ("l", "ascending"), ("p", "ascending")]))
     by_listing = to_numpy(pc.sort_indices(listing))  # stable (Arrow's sort_indices is)
-    return by_listing[np.argsort(owners[by_listing], kind="stable")]
+    grouping = owners[by_listing]
+    if len(grouping) and 0 <= grouping.min() and grouping.max() < 1 << 16:
+        grouping = grouping.astype(np.uint16)  # numpy's stable sort of 16-bit values is a radix sort: ~4x cheaper
+    return by_listing[np.argsort(grouping, kind="stable")]
 
 
 def _sample_agrees(keys: Sequence[str], position: np.ndarray, canon: Sequence[str], listing: pa.Array,

@@ -54,7 +54,7 @@ def existing_filter_columns(shard: Any, batch: Any, known: Any = None
         from catalog.owner_key_filter import prefixes_of
 
         checked = prefixes_of(kept)  # ids in order: prefixes sorted
-        ask = np.flatnonzero(known.maybe_present(checked))
+        ask = np.flatnonzero(known.maybe_present_merging(checked))  # the write follows: merged once
         known.checked_batch(checked)
     current = shard.get_many(split_ids(kept[ask].tobytes())) if len(ask) else []
     found = np.zeros(len(keep), dtype=bool)

@@ -120,11 +120,10 @@ def _column_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _web_listing_of(arr: pa.Array, rows: np.ndarray) -> pa.Array:
     """:func:`_web_listing` of ``arr`` at ``rows`` (fast-form URLs), from one compiled pass over the
     column's bytes (:mod:`catalog.web_listing_kernel`; big batches only)."""
-    from catalog.web_listing_kernel import web_listing_bytes
+    from catalog.web_listing_kernel import web_listing_arrays
 
-    blob, ends = web_listing_bytes(*_column_bytes(arr), rows)
-    return pa.Array.from_buffers(_LB, len(rows), [None, pa.py_buffer(np.concatenate([[0], ends]).astype(np.int64)),
-                                                  pa.py_buffer(blob)])
+    data, bounds = web_listing_arrays(*_column_bytes(arr), rows)
+    return pa.Array.from_buffers(_LB, len(rows), [None, pa.py_buffer(bounds), pa.py_buffer(data)])
 
 
 def _one_byte_column(values: np.ndarray) -> pa.Array:
@@ -199,10 +198,12 @@ def prepare_bulk_columns(keys: Sequence[str], locations: np.ndarray | Sequence[L
     web_urls = arr if len(web_idx) == n else arr.take(int64s(web_idx))
     other_keys = arr if len(other_idx) == n else arr.take(int64s(other_idx))
     slow_canon = [canonical_key(keys[i]) for i in slow_idx.tolist()]
-    listing = pa.concat_arrays([
-        _web_listing_of(arr, web_idx) if compiled else _web_listing(web_urls),
-        pc.binary_join_element_wise(_s("k"), other_keys, _s("")).cast(_LB),
-        _binaries([listing_entry(c) for c in slow_canon])])
+    pieces = [(web_idx, lambda: _web_listing_of(arr, web_idx) if compiled else _web_listing(web_urls)),
+              (other_idx, lambda: pc.binary_join_element_wise(_s("k"), other_keys, _s("")).cast(_LB)),
+              (slow_idx, lambda: _binaries([listing_entry(c) for c in slow_canon]))]
+    # one group: its column as it is (concatenating it with empty ones copies it: ~0.03 us per key)
+    listing = pieces[[len(rows) for rows, _ in pieces].index(n)][1]() if single_group else \
+        pa.concat_arrays([make() for _, make in pieces])
     position = np.concatenate([web_idx, other_idx, slow_idx])
     # a key on a fast form is its own canonical form
     if single_group and not len(slow_idx):

@@ -11,17 +11,17 @@ library), and says which through its mask. ``tests/catalog/test_key_id_kernel.py
 ``xxhash`` on every length it covers and on random bytes; :func:`catalog.bulk_prepare.prepare_bulk_columns`
 also checks a sample of every batch's ids against :func:`~catalog.keys.key_id`.
 
-Importing this module imports numba (~0.5 s of CPU in a fresh process, with the first cached
-function's load): :mod:`catalog.bulk_prepare` imports it only for batches that also use
-:mod:`catalog.web_listing_kernel`, so a worker pays that once for both; these functions then cost it
-only their cached code. Compiled functions are cached on disk (``warm_cache``).
+numba is imported on this module's first use, not by importing it (drivers and the CLI import every
+catalog module without loading numba: ``tests/dedup/test_minhash_kernels.py``); the batches that use
+it also use :mod:`catalog.web_listing_kernel`, so a worker pays numba's start once for both, and
+these functions cost it only their cached code (~10 ms). Compiled functions are cached on disk.
 """
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+import threading
+from typing import Any, Callable
 
-_jit = njit(cache=True, nogil=True)
+import numpy as np
 
 MIN_BYTES = 9  # below: other formulas (0, 1-3, 4-8 bytes); the library handles those keys
 MAX_BYTES = 240  # above: XXH3's long-input loop; the library handles those keys
@@ -45,7 +45,6 @@ _M32 = np.uint64(0xFFFFFFFF)
 _ZERO = np.uint64(0)
 
 
-@_jit
 def _read64(d: np.ndarray, p: int) -> np.uint64:
     v = np.uint64(0)
     for k in range(8):
@@ -53,7 +52,6 @@ def _read64(d: np.ndarray, p: int) -> np.uint64:
     return v
 
 
-@_jit
 def _mul128(a: np.uint64, b: np.uint64) -> tuple[np.uint64, np.uint64]:
     """(low, high) 64 bits of the 128-bit product, from 32-bit halves."""
     s32 = np.uint64(32)
@@ -63,14 +61,12 @@ def _mul128(a: np.uint64, b: np.uint64) -> tuple[np.uint64, np.uint64]:
     return (cross << s32) | (lo_lo & _M32), (hi_lo >> s32) + (cross >> s32) + hi_hi
 
 
-@_jit
 def _avalanche(h: np.uint64) -> np.uint64:
     h ^= h >> np.uint64(37)
     h *= _MX1
     return h ^ (h >> np.uint64(32))
 
 
-@_jit
 def _bswap64(v: np.uint64) -> np.uint64:
     out = np.uint64(0)
     for k in range(8):
@@ -78,13 +74,11 @@ def _bswap64(v: np.uint64) -> np.uint64:
     return out
 
 
-@_jit
 def _mix16(d: np.ndarray, p: int, s: np.ndarray, so: int) -> np.uint64:
     lo, hi = _mul128(_read64(d, p) ^ s[so], _read64(d, p + 8) ^ s[so + 8])
     return lo ^ hi
 
 
-@_jit
 def _mix32(acc_lo: np.uint64, acc_hi: np.uint64, d: np.ndarray, p1: int, p2: int, s: np.ndarray,
            so: int) -> tuple[np.uint64, np.uint64]:
     acc_lo += _mix16(d, p1, s, so)
@@ -94,7 +88,6 @@ def _mix32(acc_lo: np.uint64, acc_hi: np.uint64, d: np.ndarray, p1: int, p2: int
     return acc_lo, acc_hi
 
 
-@_jit
 def _xxh3_128(d: np.ndarray, p: int, n: int, s: np.ndarray) -> tuple[np.uint64, np.uint64]:
     """(low, high) 64 bits of XXH3-128 (seed 0) of ``d[p:p + n]``, ``MIN_BYTES <= n <= MAX_BYTES``."""
     length = np.uint64(n)
@@ -131,7 +124,6 @@ def _xxh3_128(d: np.ndarray, p: int, n: int, s: np.ndarray) -> tuple[np.uint64, 
     return _avalanche(low), _ZERO - _avalanche(high)
 
 
-@_jit
 def _ids_of_rows(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, s: np.ndarray, out: np.ndarray,
                  done: np.ndarray) -> None:
     for j in range(len(rows)):
@@ -148,6 +140,27 @@ def _ids_of_rows(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray, s: np.
         done[j] = True
 
 
+_COMPILED: dict[str, Callable[..., Any]] = {}
+_COMPILING = threading.Lock()
+# compiled callees first: each function's compilation resolves the names it calls in this module
+_FUNCTIONS = ("_read64", "_mul128", "_avalanche", "_bswap64", "_mix16", "_mix32", "_xxh3_128", "_ids_of_rows")
+
+
+def _compiled() -> Callable[..., Any]:
+    """The compiled pass (numba imported, and this module's functions replaced by their compiled
+    forms, compiled or loaded from numba's disk cache, on first use)."""
+    with _COMPILING:
+        if not _COMPILED:
+            from numba import njit
+
+            jit = njit(cache=True, nogil=True)
+            g = globals()
+            for name in _FUNCTIONS:
+                g[name] = jit(g[name])
+            _COMPILED["pass"] = g["_ids_of_rows"]
+    return _COMPILED["pass"]
+
+
 def key_ids_of_rows(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """((len(rows), 16) uint8 ids, mask of rows computed) for the strings at ``rows`` of a column given
     as its bytes ``data`` (uint8) and ``offsets`` (int64, n + 1): the id of each string's bytes
@@ -156,7 +169,7 @@ def key_ids_of_rows(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> 
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     out = np.zeros((len(rows), 16), np.uint8)
     done = np.zeros(len(rows), np.bool_)
-    _ids_of_rows(data, offsets, rows, _SECRET64, out, done)
+    _compiled()(data, offsets, rows, _SECRET64, out, done)
     return out, done
 
 

@@ -80,44 +80,6 @@ def _time_to_first_marker(root: Path, src: Path, run_id: str) -> tuple[float, fl
     return (first if first is not None else total), total
 
 
-def concurrent_jobs(work: Path, one_root: Path, two_root: Path, files: int, rounds: int) -> dict[str, Any]:
-    """Part 3: ``rounds`` rounds, each with two new inputs of ``files // 2`` files: one job given both on
-    ``one_root`` and two jobs at once, one input each, on ``two_root``, in alternating order (so neither
-    always runs on a machine the other just warmed). Both heads are started before the first round."""
-    from haybale.demo import generate_files
-
-    warmup = work / "jobs-warmup"
-    generate_files(warmup, 20, seed=999)
-    for root in (one_root, two_root):
-        _run(root, "ingest", "files", str(warmup), "--quiet")  # starts its head, creates its catalog
-    ones, twos = [], []
-    for r in range(rounds):
-        inputs = [work / f"jobs-r{r}-a", work / f"jobs-r{r}-b"]
-        for k, d in enumerate(inputs):
-            generate_files(d, files // 2, seed=10 * r + k)
-        for which in ((0, 1) if r % 2 == 0 else (1, 0)):
-            t = time.perf_counter()
-            if which == 0:
-                _run(one_root, "ingest", "files", *map(str, inputs), "--quiet")
-                ones.append(time.perf_counter() - t)
-            else:
-                procs = [_cli(two_root, "ingest", "files", str(d), "--quiet") for d in inputs]
-                for p in procs:
-                    _, err = p.communicate()
-                    if p.returncode:
-                        raise RuntimeError(err[-2000:])
-                twos.append(time.perf_counter() - t)
-    counts = {name: json.loads(_run(root, "catalog", "stats", "--json"))["records"]
-              for name, root in (("one", one_root), ("two", two_root))}
-    if counts["one"] != counts["two"]:
-        raise RuntimeError(f"the two roots hold different record counts after the same inputs: {counts}")
-    one, two = statistics.median(ones), statistics.median(twos)
-    return {"rounds": rounds, "one_job_both_inputs_s": round(one, 2), "two_jobs_at_once_s": round(two, 2),
-            "ratio": round(two / one, 3), "ratio_per_round": [round(b / a, 3) for a, b in zip(ones, twos)],
-            "one_job_s_per_round": [round(x, 2) for x in ones], "two_jobs_s_per_round": [round(x, 2) for x in twos],
-            "records": counts}
-
-
 def reads(root: Path, key: str) -> dict[str, float]:
     out = {}
     for name, argv in {"get": ["catalog", "get", key], "cat": ["catalog", "cat", key],
@@ -298,10 +260,11 @@ def preparation_side_by_side(n: int = 200_000) -> dict[str, float]:
 
 
 def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000,
-                             profile: str | None = None) -> dict[str, float]:
+                             profile: str | None = None, lookups: bool = True) -> dict[str, float]:
     """Through the owner actors on a local head of their own root: 2 worker actors (one CPU each) make
     ``entries`` entries, then register them with :func:`ingest.packing.register_on_worker` (one call
-    per volume of ``per_volume`` records); then batched lookups of every 10th key (at most 10^6)."""
+    per volume of ``per_volume`` records); then batched lookups of every 10th key (at most 10^6).
+    Without ``lookups``: the registration, then the owners' CPU until their compactions are done."""
     import numpy as np
     import ray
 
@@ -346,6 +309,34 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         assert records == entries, records
         for w in workers:
             ray.kill(w)
+        registration = {
+            "entries": entries, "per_volume": per_volume,
+            "register_seconds": round(reg_seconds, 2), "register_entries_per_s": round(entries / reg_seconds),
+            "whole_seconds": round(whole_seconds, 2),
+            # CPU per entry of registration, measured per process (owners include RocksDB's
+            # background compactions); "machine" counts every process here, other users included
+            "register_cpu_us_per_entry": {
+                "workers": round(1e6 * (sum(cpu1[0]) - sum(cpu0[0])) / entries, 3),
+                "owners": round(1e6 * (sum(cpu1[1]) - sum(cpu0[1])) / entries, 3),
+                "driver": round(1e6 * (cpu1[3] - cpu0[3]) / entries, 3),
+                "machine": round(1e6 * (cpu1[2] - cpu0[2]) / entries, 3)},
+            "load_average_after_register": round(load_during, 2)}
+        if not lookups:  # --register-only: what the owners still spend on compactions after the window
+            from catalog.owner_load_mode import IDLE_SECONDS
+
+            settle_t, settle_cpu0 = time.perf_counter(), _cpu_of(owner_pids)
+            time.sleep(IDLE_SECONDS + 2)  # owners leave load mode, then merge what gathered
+            while (shapes := _read_shapes(store)) and any(s["compacting"] for s in shapes) \
+                    and time.perf_counter() - settle_t < 300:
+                time.sleep(1.0)
+            registration["after_register"] = {
+                "settle_seconds": round(time.perf_counter() - settle_t, 1),
+                "owners_cpu_us_per_entry": round(1e6 * (sum(_cpu_of(owner_pids)) - sum(settle_cpu0)) / entries, 3),
+                "read_shape": _read_shapes(store)}
+            meta = load_meta(str(root))
+            store.close()
+            stop_owners(meta.catalog_id, meta.num_owners)
+            return registration
         step = max(1, entries // 1_000_000)
         sample = [f"https://host{i % 9973}.example/p/{i}" for i in range(0, entries, step)]
         ids = np.frombuffer(b"".join(key_id(canonical_key(k)) for k in sample), np.uint8).reshape(-1, 16)
@@ -374,17 +365,7 @@ def registration_and_lookups(work: Path, entries: int, per_volume: int = 500_000
         meta = load_meta(str(root))
         store.close()
         stop_owners(meta.catalog_id, meta.num_owners)
-        return {"entries": entries, "per_volume": per_volume,
-                "register_seconds": round(reg_seconds, 2), "register_entries_per_s": round(entries / reg_seconds),
-                "whole_seconds": round(whole_seconds, 2),
-                # CPU per entry of registration, measured per process (owners include RocksDB's
-                # background compactions); "machine" counts every process here, other users included
-                "register_cpu_us_per_entry": {
-                    "workers": round(1e6 * (sum(cpu1[0]) - sum(cpu0[0])) / entries, 3),
-                    "owners": round(1e6 * (sum(cpu1[1]) - sum(cpu0[1])) / entries, 3),
-                    "driver": round(1e6 * (cpu1[3] - cpu0[3]) / entries, 3),
-                    "machine": round(1e6 * (cpu1[2] - cpu0[2]) / entries, 3)},
-                "load_average_after_register": round(load_during, 2),
+        return {**registration,
                 "lookup_cpu_us_per_key": {
                     "owners": round(1e6 * (sum(lookup_cpu1[0]) - sum(lookup_cpu0[0])) / n_looked, 3),
                     "client": round(1e6 * (lookup_cpu1[1] - lookup_cpu0[1]) / n_looked, 3),
@@ -413,16 +394,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-owners", action="store_true", help="only parts 4 and 5")
     ap.add_argument("--only-jobs", action="store_true", help="only part 3")
     ap.add_argument("--rounds", type=int, default=5, help="rounds of part 3 (median)")
+    ap.add_argument("--register-only", action="store_true",
+                    help="part 4 only (implies --only-owners): the registration, then the owners' compaction CPU after it")
     ap.add_argument("--profile", help="write each registering worker's cProfile stats (CPU time) to PROFILE.workerN")
     args = ap.parse_args(argv)
-    if args.only_owners:
+    if args.only_owners or args.register_only:
+        flag = "--register-only" if args.register_only else "--only-owners"
         with tempfile.TemporaryDirectory(prefix="hb-cluster-bench-") as tmp:
-            result = {"command": f"python -m bench.cluster_bench --only-owners --entries {args.entries} --per-volume {args.per_volume}",
-                      "owners": registration_and_lookups(Path(tmp), args.entries, args.per_volume, args.profile)}
+            result = {"command": f"python -m bench.cluster_bench {flag} --entries {args.entries} --per-volume {args.per_volume}",
+                      "owners": registration_and_lookups(Path(tmp), args.entries, args.per_volume, args.profile,
+                                                         lookups=not args.register_only)}
         print(json.dumps(result, indent=2))
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "cluster_bench_owners.json").write_text(json.dumps(result, indent=2))
+        if not args.register_only:  # a quick measurement while iterating: the recorded results stay
+            RESULTS.mkdir(exist_ok=True)
+            (RESULTS / "cluster_bench_owners.json").write_text(json.dumps(result, indent=2))
         return 0
+    from bench.concurrent_jobs import concurrent_jobs
     from haybale.demo import generate_files
     from ingest.local_head import stop_head
 

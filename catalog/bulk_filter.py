@@ -47,21 +47,21 @@ def existing_filter_columns(shard: Any, batch: Any, known: Any = None
     values = np.frombuffer(batch.locations, np.uint8).reshape(-1, LOCATION_SIZE)
     keep = sorted_unique_order(ids)  # id order, the last of equal ids: multi-get reads sorted ids fastest
     # gathered as whole rows (a void item each: ~2x cheaper than a uint8 row gather)
-    kept = np.frombuffer(batch.ids, np.dtype((np.void, 16)))[keep].view(np.uint8).reshape(-1, 16)
+    kept = np.take(np.frombuffer(batch.ids, np.dtype((np.void, 16))), keep).view(np.uint8).reshape(-1, 16)
     if known is None:
         ask = np.arange(len(keep))
     else:
         from catalog.owner_key_filter import prefixes_of
 
         checked = prefixes_of(kept)  # ids in order: prefixes sorted
-        ask = np.flatnonzero(known.maybe_present(checked))
+        ask = np.flatnonzero(known.maybe_present_merging(checked))  # the write follows: merged once
         known.checked_batch(checked)
     current = shard.get_many(split_ids(kept[ask].tobytes())) if len(ask) else []
     found = np.zeros(len(keep), dtype=bool)
     found[ask] = np.fromiter(map(bool, current), dtype=bool, count=len(current))
     if len(keep) == len(ids) and not found.any():  # the usual batch: all new, no repeats: nothing to drop
         # handed on in id order (a gather, ~1 ms per 100k ids), so the SST writer need not sort them again
-        return (kept.tobytes(), np.frombuffer(batch.locations, np.dtype((np.void, LOCATION_SIZE)))[keep].tobytes(),
+        return (kept.tobytes(), np.take(np.frombuffer(batch.locations, np.dtype((np.void, LOCATION_SIZE))), keep).tobytes(),
                 batch.listing_blob, np.asarray(batch.listing_ends, dtype=np.int64), len(keep), 0, 0)
     same = np.zeros(len(keep), dtype=bool)
     if found.any():

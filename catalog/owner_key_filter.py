@@ -46,6 +46,9 @@ class KnownIds:
         # the update after its write ask about the same sorted prefixes, so one search serves both
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._checked: np.ndarray | None = None  # see checked_batch
+        # (known, prefixes, merged) of the last maybe_present_merging: the filter after a write of
+        # those prefixes, for added() to take instead of merging again
+        self._plan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @staticmethod
     def _state(shard: Any) -> tuple[int, int]:
@@ -86,6 +89,43 @@ class KnownIds:
             return np.zeros(len(prefixes), dtype=bool)
         return known[np.minimum(self._positions(prefixes), len(known) - 1)] == prefixes
 
+    def maybe_present_merging(self, prefixes: np.ndarray) -> np.ndarray:
+        """:meth:`maybe_present` for a batch about to be written (an owner's registration): one sort of
+        the known prefixes and the batch together (two sorted runs: a linear merge) answers it and
+        is the filter after the write, which :meth:`added` then takes for the same prefixes. Per
+        batch of ``b`` ids against ``K`` known ones that replaces ``b`` binary searches of the whole
+        filter (cache misses: ~65 ns each) plus a masked copy of it by one merge (issue 10: ~8
+        against ~15 ms for 125k ids against 1.25M). A prefix repeated within the batch (a 64-bit
+        prefix collision of distinct ids) answers True too: a RocksDB read, never a missed id."""
+        assert self._prefixes is not None
+        known = self._prefixes
+        self._plan = None
+        if not len(prefixes):
+            return np.zeros(0, dtype=bool)
+        merged = np.concatenate([known, prefixes])
+        merged.sort(kind="stable")  # timsort: finds the two sorted runs and merges them
+        same = merged[1:] == merged[:-1]
+        if same.any():
+            repeated = merged[1:][same]  # sorted; few (ids registered before, or collisions)
+            at = np.minimum(np.searchsorted(repeated, prefixes), len(repeated) - 1)
+            found = repeated[at] == prefixes
+            keep = np.empty(len(merged), dtype=bool)
+            keep[0] = True
+            np.logical_not(same, out=keep[1:])
+            merged = merged[keep]
+        else:
+            found = np.zeros(len(prefixes), dtype=bool)
+        self._plan = (known, prefixes, merged)
+        return found
+
+    def _planned(self, prefixes: np.ndarray) -> np.ndarray | None:
+        """The filter :meth:`maybe_present_merging` computed for a write of ``prefixes`` onto the
+        current one, if that is the question (compared, not trusted by identity alone)."""
+        plan, self._plan = self._plan, None
+        if plan is None or plan[0] is not self._prefixes or len(plan[1]) != len(prefixes):
+            return None
+        return plan[2] if np.array_equal(plan[1], prefixes) else None
+
     def _positions(self, prefixes: np.ndarray) -> np.ndarray:
         """``searchsorted(_prefixes, prefixes)`` (``prefixes`` sorted), remembered for the next call
         on the same prefixes and the same ``_prefixes`` (compared, not trusted by identity alone)."""
@@ -113,9 +153,15 @@ class KnownIds:
         take them in and record the shard's state, if the filter was in sync before that write (else
         it stays out of sync). The caller holds the writes to ``shard`` until this returns."""
         if not was_in_sync or self._prefixes is None:
-            self._prefixes = self._token = None
+            self._prefixes = self._token = self._plan = None
             return
-        if len(prefixes):
+        planned = self._planned(prefixes) if len(prefixes) else None
+        if planned is not None:
+            if len(planned) > MAX_KEYS:
+                self._prefixes = self._token = self._last = None
+                return
+            self._prefixes, self._last = planned, None
+        elif len(prefixes):
             known = self._prefixes
             if len(prefixes) > 1 and not (prefixes[1:] >= prefixes[:-1]).all():
                 prefixes = np.sort(prefixes)

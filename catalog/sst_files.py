@@ -86,10 +86,8 @@ def write_shard_ssts(job: ShardSstJob) -> ShardSstJob:
     cache = rd.Cache(8 << 20)
     width = job.value_size
     ids = np.frombuffer(job.ids, dtype=np.uint8).reshape(-1, 16)
-    values = np.frombuffer(job.values, dtype=np.uint8).reshape(-1, width)
     order = sorted_unique_order(ids)
-    id_buf = ids[order].tobytes()
-    val_buf = values[order].tobytes()
+    id_buf, val_buf = _in_order(job.ids, 16, order), _in_order(job.values, width, order)
     writer = rd.SstFileWriter(level0_table_options(cache) if job.level0 else table_options(cache))
     writer.open(job.loc_path)
     # map over C methods, no Python loop body: the writes are most of a bulk load's per-entry work;
@@ -108,6 +106,16 @@ def write_shard_ssts(job: ShardSstJob) -> ShardSstJob:
     job.ids = job.values = job.listing_blob = b""  # nothing large travels back
     job.listing_ends = np.zeros(0, dtype=np.int64)
     return job
+
+
+def _in_order(buf: bytes, width: int, order: np.ndarray) -> bytes:
+    """``buf``'s ``width``-byte rows in ``order``: ``buf`` itself when that is every row in place (an
+    owner's existence check hands the writer its columns sorted already), else one gather of opaque
+    rows (np.take: ~4x cheaper per row than gathering uint8 rows; issue 10)."""
+    n = len(buf) // width
+    if len(order) == n and (n == 0 or (order[0] == 0 and bool((np.diff(order) == 1).all()))):
+        return bytes(buf)
+    return np.take(np.frombuffer(buf, np.dtype((np.void, width))), order).tobytes()
 
 
 def level0_table_options(cache: rd.Cache) -> rd.Options:

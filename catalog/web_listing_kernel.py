@@ -195,12 +195,20 @@ def web_listing_bytes(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -
     """(entries concatenated, their end offsets from 0) of the URLs at ``rows`` of a string column
     given as its bytes ``data`` (uint8) and ``offsets`` (int64, n + 1); every such URL must be on the
     fast form (module docstring)."""
+    out, bounds = web_listing_arrays(data, offsets, rows)
+    return out.tobytes(), bounds[1:]
+
+
+def web_listing_arrays(data: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`web_listing_bytes` as arrays, with no copy: the entries' bytes (uint8) and their
+    offsets (int64, ``len(rows) + 1`` from 0: an Arrow binary column's two buffers)."""
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     host_start, host_end, tag, upper, size = _compiled("_bounds")(data, offsets, rows)
-    ends = np.cumsum(size)
-    out = np.empty(int(ends[-1]) if len(ends) else 0, np.uint8)
-    _compiled("_fill")(data, offsets, rows, host_start, host_end, tag, upper, ends, out)
-    return out.tobytes(), ends
+    bounds = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(size, out=bounds[1:])
+    out = np.empty(int(bounds[-1]), np.uint8)
+    _compiled("_fill")(data, offsets, rows, host_start, host_end, tag, upper, bounds[1:], out)
+    return out, bounds
 
 
 def warm_cache() -> None:
@@ -210,3 +218,6 @@ def warm_cache() -> None:
     offsets = np.array([0, len(data)], np.int64)
     rows = np.flatnonzero(fast_web_rows(data, offsets, 4096))
     web_listing_bytes(data, offsets, rows)
+    from catalog.key_id_kernel import warm_cache as warm_key_ids  # the ids of the same batches
+
+    warm_key_ids()

@@ -93,15 +93,21 @@ def test_web_batches_with_one_kind_of_host_or_path_equal_the_per_key_one(www: st
     _same(expected, prepare_bulk_columns(keys, locations, slot_map).shards)
 
 
-@pytest.mark.parametrize("form", ["web", "file", "plain"])
-def test_a_batch_of_one_key_form_with_repeats_equals_the_per_key_one(form: str,
+@pytest.mark.parametrize("form", ["web", "file", "plain", "slow"])
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_batch_of_one_key_form_with_repeats_equals_the_per_key_one(form: str, compiled: bool,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Every key on one fast form (the usual ingest batch) takes the cheaper sort (listing alone, then
-    owners): repeats of a key with other locations must still come out in input order."""
+    owners) and its group's listing column as it is: repeats of a key with other locations must
+    still come out in input order; also through the compiled passes of big batches, and for a batch
+    whose every key needs the per-key functions (``slow``: query arguments SURT sorts)."""
+    if compiled:
+        monkeypatch.setattr("catalog.bulk_prepare.KERNEL_MIN_ROWS", 1)
     rng = random.Random(7)
     make = {"web": lambda i: f"https://{rng.choice(['www.', ''])}h{i % 7}.ex/{rng.choice(['p', 'P'])}/{i % 500}",
             "file": lambda i: f"file:///data/d{i % 7}/f{i % 500}.txt",
-            "plain": lambda i: f"key-{i % 7}/{i % 500}"}[form]
+            "plain": lambda i: f"key-{i % 7}/{i % 500}",
+            "slow": lambda i: f"https://h{i % 7}.ex/p?b={i % 500}&a=1"}[form]
     keys = [make(i) for i in range(4000)]  # every key repeated, some several times
     locations = [Location(3, i * 10, 5, rng.randrange(3)) for i in range(len(keys))]
     slot_map = np.arange(4096) // 1024

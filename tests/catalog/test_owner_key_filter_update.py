@@ -70,3 +70,38 @@ def test_a_remembered_search_is_not_reused_for_other_prefixes() -> None:
     known.added(shard, np.array([25, 25, 40], np.uint64), was_in_sync=True)
     assert known._prefixes.tolist() == [10, 20, 25, 30, 40]
     assert known.maybe_present(np.array([25, 40, 41], np.uint64)).tolist() == [True, True, False]
+
+
+def test_a_merging_check_answers_as_the_search_and_its_update_is_the_union() -> None:
+    rng = np.random.default_rng(6)
+    shard = _Shard()
+    held = rng.integers(0, 2**64 - 1, 4000, dtype=np.uint64)
+    batch = np.unique(np.concatenate([rng.integers(0, 2**64 - 1, 3000, dtype=np.uint64), held[::7],
+                                      np.array([0, 2**64 - 1], np.uint64)]))
+    searched, merging = _synced(held, shard), _synced(held, shard)
+    may = merging.maybe_present_merging(batch)
+    assert np.array_equal(may, searched.maybe_present(batch)) and may.sum() == len(np.intersect1d(batch, held))
+    shard.seq = 1
+    merging.added(shard, batch.copy(), was_in_sync=True)  # equal prefixes, another array: the plan is used
+    assert np.array_equal(merging._prefixes, np.union1d(held, batch)) and merging.in_sync(shard)
+    assert merging._plan is None
+
+
+def test_a_merging_plan_is_not_used_for_other_prefixes_or_a_changed_filter() -> None:
+    shard = _Shard()
+    known = _synced(np.array([10, 20, 30], np.uint64), shard)
+    assert known.maybe_present_merging(np.array([5, 20], np.uint64)).tolist() == [False, True]
+    shard.seq = 1
+    known.added(shard, np.array([6, 20], np.uint64), was_in_sync=True)  # not what was checked
+    assert known._prefixes.tolist() == [6, 10, 20, 30]
+    known.maybe_present_merging(np.array([7], np.uint64))
+    known._prefixes = np.array([1, 2], np.uint64)  # the filter changed since (rebuilt)
+    shard.seq = 2
+    known.added(shard, np.array([7], np.uint64), was_in_sync=True)
+    assert known._prefixes.tolist() == [1, 2, 7]
+
+
+def test_a_prefix_repeated_within_a_merging_check_only_costs_a_read() -> None:
+    """Distinct ids whose 64-bit prefixes collide: both answer "maybe" (read from RocksDB), none is missed."""
+    known = _synced(np.array([10, 30], np.uint64), _Shard())
+    assert known.maybe_present_merging(np.array([20, 20, 30], np.uint64)).tolist() == [True, True, True]

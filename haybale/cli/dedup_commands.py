@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dedup.errors import ConfigError
     from dedup.inputs import source_for_inputs
     from dedup.job import run_dedup
-    from dedup.minhash import MinHashConfig
+    from dedup.minhash_config import MinHashConfig
 
     if os.path.isfile(args.output):
         raise ConfigError(f"--output {args.output!r} is a file: give a directory (it is created if missing)")

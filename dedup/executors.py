@@ -24,6 +24,7 @@ import time
 from typing import Any, Callable
 
 from dedup.errors import JobError
+from dedup.pool_start import start_fork_server
 from dedup.units import Unit, ray_run_unit, run_unit
 from dedup.worker_memory import keep_freed_memory
 
@@ -149,9 +150,8 @@ class LocalExecutor:
         # driver, which may hold threads a fork would copy broken) that imported the job's modules
         # and started numba once (dedup/pool_warmup.py), so each worker starts warm. Started
         # here, it warms up while the driver goes on.
+        start_fork_server()  # already running when the command line started it (dedup/pool_start.py)
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["dedup.pool_warmup"])
-        multiprocessing.forkserver.ensure_running()
         self.pool = concurrent.futures.ProcessPoolExecutor(
             self.processes, mp_context=context, initializer=_start_worker, initargs=(dict(os.environ),),
         )

@@ -46,12 +46,12 @@ from catalog.owner_export import Piece, export_owner_pieces
 from catalog.record_text import RecordDocument, record_document
 from catalog.storage import ensure_dir
 from catalog.volume import VolumeReader
+from dedup.defaults import CATALOG_INPUT_PREFIX  # noqa: F401  (re-exported)
 from dedup.errors import RecordError, SourceError
 from dedup.record_rows import KEY_FIELD, RecordWarning, RowBatches, header_value, record_metadata
 from dedup.sources import BadRecordHandler, Split, _report
 
 KIND = "catalog"
-CATALOG_INPUT_PREFIX = "catalog:"
 DEFAULT_RECORDS_PER_SPLIT = 2000
 DEFAULT_BYTES_PER_SPLIT = 256 << 20  # stored record bytes; a split of big records is cut before 2000
 PLAN_NAME = "plan.json"

@@ -16,7 +16,7 @@ from dedup.defaults import (
 )
 from dedup.errors import ConfigError
 from dedup.lsh_params import LshParams, optimal_params
-from dedup.minhash import MinHashConfig
+from dedup.minhash_config import MinHashConfig
 from dedup.near_duplicate import NearDuplicateRule
 
 KeepPolicy = Literal["first", "longest", "priority"]

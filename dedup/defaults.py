@@ -15,3 +15,7 @@ DEFAULT_LSH_THRESHOLD = 0.4
 DEFAULT_SMALL_DIFFERENCE = 80
 DEFAULT_SMALL_DIFFERENCE_THRESHOLD = 0.5
 DEFAULT_NUM_PERM = 128
+
+# The --input prefix that names a catalog (dedup/catalog_source.py); here so that the command line
+# can tell, before it imports the job, whether the job will read a catalog.
+CATALOG_INPUT_PREFIX = "catalog:"

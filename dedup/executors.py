@@ -1,7 +1,7 @@
 """Where the job's units of work run: Ray tasks, or a local pool of processes.
 
 An executor runs one wave: a list of units ``(name, step, args)`` (dedup/waves.py), and returns their
-results in order. Both executors call :func:`dedup.waves.run_unit` (skip when the marker exists, else
+results in order. Both executors call :func:`dedup.units.run_unit` (skip when the marker exists, else
 run and mark), report progress every 2 s, and turn a failed unit into a JobError naming the wave.
 
 - :class:`RayExecutor`: each unit is a Ray task (``num_cpus=1``); the job's only path on a cluster.
@@ -24,7 +24,8 @@ import time
 from typing import Any, Callable
 
 from dedup.errors import JobError
-from dedup.waves import Unit, ray_run_unit, run_unit
+from dedup.pool_start import start_fork_server
+from dedup.units import Unit, ray_run_unit, run_unit
 from dedup.worker_memory import keep_freed_memory
 
 _RAY_UNIT: Any = None  # the Ray task wrapping ray_run_unit, made on first use (importing ray is slow)
@@ -149,9 +150,8 @@ class LocalExecutor:
         # driver, which may hold threads a fork would copy broken) that imported the job's modules
         # and started numba once (dedup/pool_warmup.py), so each worker starts warm. Started
         # here, it warms up while the driver goes on.
+        start_fork_server()  # already running when the command line started it (dedup/pool_start.py)
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["dedup.pool_warmup"])
-        multiprocessing.forkserver.ensure_running()
         self.pool = concurrent.futures.ProcessPoolExecutor(
             self.processes, mp_context=context, initializer=_start_worker, initargs=(dict(os.environ),),
         )

@@ -30,13 +30,16 @@ from catalog.progress import human_bytes
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, JobError
 from dedup.executors import LocalExecutor, RayExecutor
-from dedup.outputs import iter_marks, removal_counts, write_quarantine
 from dedup.plots import PLOT_DESCRIPTIONS, plot_cluster_sizes, plot_removals, plot_s_curve
 from dedup.sources import DocumentSource, Split
 from dedup.split_plan import plan_splits, split_size
-from dedup.split_stage import process_split
-from dedup.waves import Executor, Waves
+from dedup.units import Executor
 from dedup.workdir import WorkDir
+
+# The steps of the units (dedup.split_stage, dedup.waves, dedup.outputs) are imported
+# where they are used, not here: with them come numba and the kernels (~0.4 CPU s), which the
+# driver never runs. Imported at the top they delayed the start of the local pool's fork server
+# (whose warm-up the first units wait for); imported in _run they overlap with it.
 
 # Band-key bytes per partition that the automatic choice aims at (16 B per document and band).
 PARTITION_TARGET_BYTES = 128 << 20
@@ -51,12 +54,16 @@ class MarkSink(Protocol):
 
 
 def _read_split(work: WorkDir, index: int, split: Split, source: DocumentSource, config: DedupConfig) -> dict[str, Any]:
+    from dedup.split_stage import process_split
+
     return process_split(index, split, source, config, work).as_dict()
 
 
 def _draw_plots(work: WorkDir, cluster_stats: dict[str, Any], histogram: dict[str, list[int]], documents_in: int,
                 n_splits: int, config: DedupConfig) -> dict[str, Any]:
     # Runs beside the write tasks: importing matplotlib and drawing costs about a second.
+    from dedup.outputs import removal_counts
+
     removals = removal_counts(work, n_splits, documents_in, cluster_stats)
     cluster_sizes = cluster_stats["cluster_sizes"]
     rule = config.near_duplicate_rule
@@ -75,6 +82,8 @@ def _draw_plots(work: WorkDir, cluster_stats: dict[str, Any], histogram: dict[st
 def _write_quarantine(work: WorkDir, n_splits: int) -> dict[str, Any]:
     # A unit of the write wave rather than the driver's last step: it read 20 small Parquet files
     # (and imported pyarrow.dataset, ~0.2-0.5 s) at the end of the run while every worker waited.
+    from dedup.outputs import write_quarantine
+
     return {"quarantined": write_quarantine(work, n_splits, f"{work.output}/quarantine.parquet")}
 
 
@@ -164,6 +173,8 @@ def _run(
     n_splits = len(splits)
     reporter.line(f"run {work.run_id}: {n_splits} splits, LSH {config.lsh.bands}x{config.lsh.rows}")
 
+    from dedup.waves import Waves  # the steps of every wave: see the imports at the top
+
     clock = time.monotonic()
     sizes = _input_sizes(splits)
     units = [(f"read-{i:06d}", _read_split, (work, i, s, source, config)) for i, s in enumerate(splits)]
@@ -192,6 +203,8 @@ def _run(
     timings["write"] = time.monotonic() - clock
 
     clock = time.monotonic()
+    from dedup.outputs import iter_marks
+
     summary = _summary(work, config, inputs, splits, read_stats, pairs, histogram, cluster_stats, write_stats, timings)
     summary["partitions"] = partitions
     if mark_sink is not None:

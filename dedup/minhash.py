@@ -24,19 +24,16 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from dedup.errors import ConfigError
+from dedup.minhash_config import HashName, MinHashConfig, SchemeName  # noqa: F401  (re-exported)
 from dedup.minhash_kernels import permute_min_affine32, permute_min_legacy
 from dedup.minhash_kernels import shingle_hashes_words64 as words64_kernel
 from dedup.tokens import TokenBatch, token_hash_reference, tokenize_batch, tokenize_reference
-
-HashName = Literal["words64", "sha1"]
-SchemeName = Literal["affine32", "legacy"]
 
 _MASK64 = (1 << 64) - 1
 _MERSENNE_PRIME = (1 << 61) - 1
@@ -45,35 +42,6 @@ _POSITION_MULTIPLIERS = tuple(
     (0x9E3779B97F4A7C15 * (2 * k + 1) + 0xD6E8FEB86659FD93 * k) & _MASK64 | 1 for k in range(64)
 )
 _POSITION_MULTIPLIER_ARRAY = np.array(_POSITION_MULTIPLIERS, dtype=np.uint64)
-
-
-@dataclass(frozen=True)
-class MinHashConfig:
-    """How signatures are made. Frozen so that it can be printed into a run's summary.
-
-    Attributes:
-        num_perm: number of permutations (signature length), 1..1024.
-        ngram: words per shingle, 1..64.
-        seed: seed of the permutations (datasketch's ``seed``).
-        hash: ``"words64"`` or ``"sha1"`` (see the module docstring).
-        scheme: ``"affine32"`` or ``"legacy"`` (datasketch's ``scheme``).
-    """
-
-    num_perm: int = 128
-    ngram: int = 5
-    seed: int = 1
-    hash: HashName = "words64"
-    scheme: SchemeName = "affine32"
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.num_perm <= 1024:
-            raise ConfigError(f"num_perm must be in 1..1024, got {self.num_perm}")
-        if not 1 <= self.ngram <= 64:
-            raise ConfigError(f"ngram must be in 1..64, got {self.ngram}")
-        if self.hash not in ("words64", "sha1"):
-            raise ConfigError(f"hash must be 'words64' or 'sha1', got {self.hash!r}")
-        if self.scheme not in ("affine32", "legacy"):
-            raise ConfigError(f"scheme must be 'affine32' or 'legacy', got {self.scheme!r}")
 
 
 def shingles(text: str, ngram: int = 5) -> list[bytes]:

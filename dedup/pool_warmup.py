@@ -21,15 +21,59 @@ def _warm() -> None:
     # so that other children of this fork server (if the driver's program has any) import freely.
     finder = skip_probed_imports()
     try:
-        import dedup.job  # noqa: F401  (every module a unit runs)
+        import dedup.job  # noqa: F401  (the driver's module, which names the stage 1 step)
+        import dedup.split_stage  # noqa: F401  (the steps of the units, which dedup.job imports
+        import dedup.waves  # noqa: F401  where it uses them)
         from dedup.minhash import MinHasher
 
         MinHasher().signatures(["warm the compiled kernels up"])  # numba's start + the stage 1 kernels
+        warm_later_kernels()
+        _warm_libraries()
     finally:
         sys.meta_path.remove(finder)
     # The imported objects live as long as the workers: keep the collector from walking them
     # again and again (and from touching their pages, which the forked workers share).
     gc.freeze()
+
+
+def warm_later_kernels() -> None:
+    """Load every other compiled kernel of the job (spills, candidates, exact Jaccard), each once
+    here rather than at the first unit of its wave in every worker (~5-30 ms each per process).
+
+    Called through the same wrappers and with the same argument types as the job calls them, so
+    each kernel's one specialization is loaded from numba's cache, never a second one compiled
+    (tests/dedup/test_local_pool.py runs a job after this and checks that no kernel gained one).
+    """
+    import numpy as np
+
+    from dedup.candidates import distinct_sorted_pairs, shared_key_rows
+    from dedup.digests import sequence_digests
+    from dedup.jaccard import _repeat_sets, jaccard_of_sets
+    from dedup.join_kernels import group_rows_by_bucket
+    from dedup.split_stage import band_keys
+    from dedup.tokens import tokenize_batch
+
+    tokens = tokenize_batch(["warm the spill kernels"])
+    sequence_digests(tokens.hashes, tokens.doc_offsets, np.flatnonzero(tokens.token_counts() > 0))
+    band_keys(np.zeros((1, 128), np.uint32), 32, 4)
+    group_rows_by_bucket(np.zeros((1, 2), np.uint64), np.zeros(1, np.int64), 4096)
+    shared_key_rows(np.zeros(1, np.uint64), np.zeros(1, np.uint64))
+    distinct_sorted_pairs(np.zeros(1, np.uint64), np.zeros(1, np.uint64))
+    values, offsets = np.array([1, 2], np.uint32), np.array([0, 2], np.int64)
+    jaccard_of_sets(values, offsets, values, offsets)
+    _repeat_sets(values, offsets, np.zeros(2, np.int64))
+
+
+def _warm_libraries() -> None:
+    """First calls that cost every worker a fixed price, paid here once: Arrow's first filter
+    (~0.15 CPU s: the compute functions' set-up; every write unit filters) and the job's default
+    LSH layout (an optimization over bands x rows, ~0.06 s, cached per process)."""
+    import pyarrow as pa
+
+    from dedup.config import DedupConfig
+
+    pa.table({"x": [1, 2]}).filter(pa.array([True, False]))
+    DedupConfig().lsh  # noqa: B018  (computed and cached by dedup.config)
 
 
 try:

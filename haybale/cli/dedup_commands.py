@@ -90,12 +90,20 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from dedup.catalog_source import CATALOG_INPUT_PREFIX
+    from dedup.defaults import CATALOG_INPUT_PREFIX
+
+    if args.address is None and not os.environ.get("RAY_ADDRESS") and not any(
+            i.startswith(CATALOG_INPUT_PREFIX) for i in args.input):
+        # The job will run on the local pool: its fork server warms up while this process imports
+        # the job's modules and lists the input (dedup/pool_start.py).
+        from dedup.pool_start import start_fork_server
+
+        start_fork_server()
     from dedup.config import DedupConfig
     from dedup.errors import ConfigError
     from dedup.inputs import source_for_inputs
     from dedup.job import run_dedup
-    from dedup.minhash import MinHashConfig
+    from dedup.minhash_config import MinHashConfig
 
     if os.path.isfile(args.output):
         raise ConfigError(f"--output {args.output!r} is a file: give a directory (it is created if missing)")

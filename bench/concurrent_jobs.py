@@ -14,7 +14,7 @@ from bench.cluster_bench import _cli, _run
 PAUSE = 3.0
 
 
-def _wait_until_warm(root: Path, timeout: float = 60.0) -> None:
+def wait_until_warm(root: Path, timeout: float = 60.0) -> None:
     """Until the root's head has its warm drivers listening and its warm workers started (what a head
     that has run one command keeps between commands), or ``timeout``."""
     import os
@@ -35,7 +35,7 @@ def concurrent_jobs(work: Path, one_root: Path, two_root: Path, files: int, roun
     """Part 3: ``rounds`` rounds, each with two new inputs of ``files // 2`` files: one job given both on
     ``one_root`` and two jobs at once, one input each, on ``two_root``, in alternating order (so neither
     always runs on a machine the other just warmed), :data:`PAUSE` seconds apart. Both heads are started,
-    and warm (:func:`_wait_until_warm`), before the first round."""
+    and warm (:func:`wait_until_warm`), before the first round."""
     from haybale.demo import generate_files
 
     warmup = work / "jobs-warmup"
@@ -43,7 +43,7 @@ def concurrent_jobs(work: Path, one_root: Path, two_root: Path, files: int, roun
     for root in (one_root, two_root):
         _run(root, "ingest", "files", str(warmup), "--quiet")  # starts its head, creates its catalog
     for root in (one_root, two_root):
-        _wait_until_warm(root)
+        wait_until_warm(root)
     ones, twos = [], []
     for r in range(rounds):
         inputs = [work / f"jobs-r{r}-a", work / f"jobs-r{r}-b"]

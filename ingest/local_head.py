@@ -49,6 +49,7 @@ from ingest.warm_workers import keeper_for
 
 STATE_NAME = "head.json"
 DRIVER_SOCKET = "driver.sock"  # the warm drivers' socket, in the head's temp dir
+WARM_UP_AFTER_IDLE = 1.0  # seconds without a command before the head starts its warm drivers
 STARTING_NAME = "starting.json"  # the supervisor's pid while it starts (before head.json exists)
 DEFAULT_IDLE_SECONDS = 900.0
 START_TIMEOUT = 90.0
@@ -231,7 +232,7 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
             if not _state_names(state_file, os.getpid()) or idle > idle_limit:
                 break
             warm.tick(busy=idle == 0.0)
-            if not drivers_tried and idle > 0.0:  # after the command that started the head: never beside it
+            if not drivers_tried and idle >= WARM_UP_AFTER_IDLE:  # never beside a command: see _start_warm_drivers
                 drivers_tried, drivers = True, _start_warm_drivers(temp_dir)
             time.sleep(1.0)
         return 0
@@ -258,9 +259,10 @@ def _end(proc: subprocess.Popen[bytes]) -> None:
 def _start_warm_drivers(temp_dir: str) -> subprocess.Popen[bytes] | None:
     """The warm-driver fork server of this head (:mod:`haybale.cli.warm_drivers`, started by module name:
     it runs the ``haybale`` command, a layer above this one), on a socket in the head's temp dir; None if
-    ``HAYBALE_WARM_DRIVERS=0``. The supervisor starts it once no command uses the head (its imports take
-    ~1 CPU s, which the command that started the head should not share); commands run in their own
-    process until it listens."""
+    ``HAYBALE_WARM_DRIVERS=0``. The supervisor starts it once no command has used the head for
+    :data:`WARM_UP_AFTER_IDLE` seconds (its imports take ~1 CPU s, which no command should share: not the
+    one that started the head, nor one started right after it); commands run in their own process until
+    it listens."""
     if os.environ.get("HAYBALE_WARM_DRIVERS", "1") == "0":
         return None
     return subprocess.Popen([sys.executable, "-m", "haybale.cli.warm_drivers", os.path.join(temp_dir, DRIVER_SOCKET)],

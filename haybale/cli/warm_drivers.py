@@ -43,12 +43,13 @@ _POLL = 0.05  # seconds between checks for ended children and a gone supervisor
 
 # modules a job's driver imports after it starts (Ray's serialization set-up at ray.init, the catalog's
 # owner handles, fsspec for inputs): listed by diffing sys.modules of a files job's driver and this
-# server; a name a newer Ray no longer has is skipped
+# server; a name a newer Ray no longer has is skipped. Not here: anything that draws a Ray ID at import
+# (ray.dag, ray.experimental.channel, ingest.crawl_job, which imports them): see _ids_differ_after_fork
 _LATER_IMPORTS = ("ray._common.pydantic_compat", "ray.util.serialization_addons", "ray._private.arrow_serialization",
-                  "ray.dag", "ray.experimental.channel", "ray._common.usage.usage_lib", "starlette.datastructures",
-                  "pyarrow.json", "fsspec", "fsspec.implementations.local", "catalog.owner_actor",
-                  "ingest.cluster_connection", "ingest.local_head", "ingest.warm_workers", "zoneinfo",
-                  "pydantic.v1.fields", "fsspec.implementations.chained", "ray._private.runtime_env.uv_runtime_env_hook")
+                  "ray._common.usage.usage_lib", "starlette.datastructures", "pyarrow.json", "fsspec",
+                  "fsspec.implementations.local", "catalog.owner_actor", "ingest.cluster_connection",
+                  "ingest.local_head", "ingest.warm_workers", "zoneinfo", "pydantic.v1.fields",
+                  "fsspec.implementations.chained", "ray._private.runtime_env.uv_runtime_env_hook")
 
 
 def _import_job_code() -> None:
@@ -58,7 +59,6 @@ def _import_job_code() -> None:
     import ray  # noqa: F401
 
     import catalog.owned_catalog  # noqa: F401
-    import ingest.crawl_job  # noqa: F401
     import ingest.files_job  # noqa: F401
     import ingest.runner  # noqa: F401
     import ingest.warc_job  # noqa: F401
@@ -70,6 +70,33 @@ def _import_job_code() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+
+
+def _ids_differ_after_fork() -> bool:
+    """Whether two processes forked from this one draw different Ray IDs. Ray seeds its ID generator on
+    first use, in C++, and a fork copies it: once anything in this process has drawn an ID (some Ray
+    modules do at import), every child would make the same worker and object IDs, and two commands at
+    once would break each other's Ray connections. Checked once, before serving."""
+    read_end, write_end = os.pipe()
+    pids = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                from ray._raylet import ObjectRef
+
+                os.write(write_end, ObjectRef.from_random().binary()[:16])
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    os.close(write_end)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    drawn = b""
+    while chunk := os.read(read_end, 64):
+        drawn += chunk
+    os.close(read_end)
+    return len(drawn) == 32 and drawn[:16] != drawn[16:]
 
 
 def serve(socket_path: str) -> int:
@@ -85,6 +112,10 @@ def serve(socket_path: str) -> int:
     os.environ.setdefault("RAY_AUTH_MODE", "token")  # as haybale.cli.main sets it, before Ray is imported
     environment = import_environment(os.environ)  # what the imports below see
     _import_job_code()
+    if not _ids_differ_after_fork():
+        print("warm drivers off: Ray's ID generator was seeded while the job code was imported, so forked "
+              "drivers would share IDs; job commands run in their own processes", flush=True)
+        return 1
     fingerprint = source_fingerprint()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

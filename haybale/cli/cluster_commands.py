@@ -13,7 +13,8 @@ from haybale.cli.options import command
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     grp = sub.add_parser("cluster", help="the root's local Ray head, which job commands start and share")
     cmds = grp.add_subparsers(dest="cluster_cmd", required=True, metavar="COMMAND")
-    command(cmds, "status", "show the root's local Ray head (address, pid, idle timeout), if one runs", cmd_status)
+    command(cmds, "status", "show the root's local Ray head (address, pid, idle timeout, warm drivers), if one runs",
+            cmd_status)
     command(cmds, "stop", "stop the root's local Ray head and the catalog owners on it", cmd_stop)
     command(sub, "down", "stop the root's local Ray head (same as `haybale cluster stop`)", cmd_stop)
 
@@ -36,7 +37,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(f"local Ray head at {state['address']} (supervisor pid {state['pid']}, {state['num_cpus']} CPUs, "
               f"stops after {state['idle_timeout_seconds']:.0f} s idle)")
+        print(f"  {_warm_drivers(state)}")
     return 0
+
+
+def _warm_drivers(state: dict) -> str:
+    """Whether the head's warm drivers (haybale.cli.warm_drivers) take ingest commands now."""
+    import os
+
+    path = state.get("driver_socket")
+    if not path:
+        return "warm drivers: none (a head started by an older haybale)"
+    if os.path.exists(path):
+        return f"warm drivers: listening at {path} (ingest commands run forked from them)"
+    if os.environ.get("HAYBALE_WARM_DRIVERS", "1") == "0":
+        return "warm drivers: off here (HAYBALE_WARM_DRIVERS=0)"
+    return ("warm drivers: not listening (they start once the head has been idle a second; "
+            "see the head's log, ROOT/cluster/head.log)")
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

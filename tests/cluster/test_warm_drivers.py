@@ -171,3 +171,9 @@ def test_a_killed_command_ends_its_warm_driver_and_a_rerun_registers_every_file_
                                      tmp_path / "r2.json")
     assert code == 0, err[-2000:]
     assert _records(warm_root) == before + files
+
+
+def test_cluster_status_says_the_warm_drivers_listen(warm_root: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "haybale", "cluster", "status", "--root", str(warm_root)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert "warm drivers: listening at " in done.stdout

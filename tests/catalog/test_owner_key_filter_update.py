@@ -33,7 +33,7 @@ def test_merge_equals_a_sorted_union() -> None:
     rng = np.random.default_rng(4)
     known = np.unique(rng.integers(0, 2**64 - 1, 5000, dtype=np.uint64))
     fresh = np.setdiff1d(np.unique(rng.integers(0, 2**64 - 1, 700, dtype=np.uint64)), known)
-    fresh = np.concatenate([fresh, [0, 2**64 - 1]]).astype(np.uint64)  # both ends
+    fresh = np.concatenate([fresh, np.array([0, 2**64 - 1], dtype=np.uint64)])  # both ends, exactly
     fresh = np.setdiff1d(fresh, known)
     merged = _merge(known, np.searchsorted(known, fresh), fresh)
     assert np.array_equal(merged, np.union1d(known, fresh))

@@ -53,6 +53,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class NodeStartTimedOut(RuntimeError):
+    """A node's ``ray start`` gave up: its raylet did not register within Ray's fixed 30 s."""
+
+
 class LoopbackCluster:
     """A head node (no CPUs) and ``workers`` worker nodes with ``cpus_per_worker`` CPUs each."""
 
@@ -117,21 +121,32 @@ class LoopbackCluster:
         return command + ["--address", self.address, "--num-cpus", str(self.cpus_per_worker)]
 
     def _launch(self, index: int) -> None:
+        """Start node ``index`` (``ray start``); a node started again replaces its earlier process."""
         command = self._node_command(index)
         log = open(Path(self.temp_dirs[-1]) / "ray-start.log", "wb")
         here = str(Path(sys.executable).parent)
         others = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and d != here]
         path = os.pathsep.join(([here] if self.venv_on_path else []) + others)
         env = {**os.environ, "RAY_AUTH_MODE": "token", "PATH": path, **self.node_env.get(index, {})}
-        self.procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                           env=env))
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        if index < len(self.procs):
+            self.procs[index] = proc
+        else:
+            self.procs.append(proc)
 
     def start(self) -> "LoopbackCluster":
         try:
-            self._launch(0)
-            self._wait_for_nodes(1)
-            for index in range(1, self.workers + 1):
+            for index in range(self.workers + 1):
+                # one node at a time: nodes starting together on 2 busy cores can miss Ray's fixed 30 s
+                # deadline for a raylet to register ("The current node timed out during startup", seen in
+                # CI); a node that misses it is started once more, in a new temp dir
                 self._launch(index)
+                try:
+                    self._wait_for_nodes(index + 1)
+                except NodeStartTimedOut:
+                    self._end_node(index)
+                    self._launch(index)
+                    self._wait_for_nodes(index + 1)
             self.nodes = self._wait_for_nodes(self.workers + 1)
             if self.jobs_api:
                 self._wait_for_jobs_api()
@@ -145,8 +160,10 @@ class LoopbackCluster:
         last = ""
         while time.monotonic() < deadline:
             self._remember_descendants()
-            for proc in self.procs:
+            for index, proc in enumerate(self.procs):
                 if proc.poll() is not None:
+                    if "timed out during startup" in self._log_of(index):
+                        raise NodeStartTimedOut(f"node {index}: {self.log_tail()}")
                     raise RuntimeError(f"ray start exited with {proc.returncode}: {self.log_tail()}")
             probe = subprocess.run([sys.executable, "-c", _PROBE, self.address], capture_output=True, text=True,
                                    env=self.env(), timeout=60)
@@ -176,6 +193,21 @@ class LoopbackCluster:
                     self._known.setdefault(child.pid, child)
             except psutil.NoSuchProcess:
                 pass
+
+    def _log_of(self, index: int) -> str:
+        """The ``ray start`` log of node ``index``'s latest start (its temp dir is the latest of its name)."""
+        mine = [d for d in self.temp_dirs if Path(d).name.startswith(f"hb-ray-node{index}-")]
+        path = Path(mine[-1]) / "ray-start.log" if mine else None
+        return path.read_text(errors="replace") if path and path.exists() else ""
+
+    def _end_node(self, index: int) -> None:
+        """Kill what node ``index``'s ``ray start`` left (its own session, started here), by process group."""
+        self._remember_descendants()
+        try:
+            os.killpg(self.procs[index].pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.procs[index].wait()
 
     def log_tail(self, lines: int = 20) -> str:
         tails = []

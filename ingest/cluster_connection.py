@@ -7,6 +7,7 @@ disconnects this driver only: the head, and the owners on it, keep running for t
 """
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import ExitStack
 from pathlib import Path
@@ -69,7 +70,9 @@ class RootConnection:
     def _init(self, ray: Any, address: str) -> None:
         """``ray.init`` at ``address``; a connection that fails is a :class:`ClusterUnreachableError`."""
         try:
-            ray.init(address=address, namespace="haybale", log_to_driver=False)
+            # WARNING: Ray's own INFO lines ("Connecting to existing Ray cluster at …") are noise on a command's
+            # stderr, `--quiet` or not; the command reports its progress itself
+            ray.init(address=address, namespace="haybale", log_to_driver=False, logging_level=logging.WARNING)
         except ConnectionError as exc:
             if ray.is_initialized():
                 ray.shutdown()

@@ -3,6 +3,7 @@ inputs, each on the warm local head of its own root, in alternated rounds of new
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -17,8 +18,6 @@ PAUSE = 3.0
 def wait_until_warm(root: Path, timeout: float = 60.0) -> None:
     """Until the root's head has its warm drivers listening and its warm workers started (what a head
     that has run one command keeps between commands), or ``timeout``."""
-    import os
-
     from ingest.local_head import read_state, state_dir_of
 
     deadline = time.monotonic() + timeout

@@ -45,6 +45,7 @@ from typing import Any, Iterator
 
 from catalog.storage import write_atomic
 from ingest.errors import IngestJobError
+from ingest.stop_signals import StopSignals
 from ingest.warm_workers import keeper_for
 
 STATE_NAME = "head.json"
@@ -193,20 +194,14 @@ STOPPED_WHILE_STARTING = 3  # the supervisor's exit status when it was stopped b
 def _serve(state_dir: Path, num_cpus: int) -> int:
     import psutil
 
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
     # before anything starts: a SIGTERM from `haybale down` must never leave an orphaned `ray start`
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stops = StopSignals()
     idle_limit = float(os.environ.get("HAYBALE_CLUSTER_IDLE_SECONDS", DEFAULT_IDLE_SECONDS))
     key = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:8]
     temp_dir = tempfile.mkdtemp(prefix=f"hb-{key}-", dir="/tmp")  # short: Ray's socket paths have a limit
     port, node_manager_port = _free_port(), _free_port()
     command = _head_command(port, temp_dir, num_cpus, node_manager_port)
-    if stopping:
+    if stops.stopping:
         shutil.rmtree(temp_dir, ignore_errors=True)
         return STOPPED_WHILE_STARTING
     head = subprocess.Popen(command, env=head_environment(), stdin=subprocess.DEVNULL)
@@ -216,8 +211,8 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
     address = f"127.0.0.1:{port}"
     state_file = state_dir / STATE_NAME
     try:
-        if not _wait_for_head(address, head, lambda: stopping):
-            return STOPPED_WHILE_STARTING if stopping else 1
+        if not _wait_for_head(address, head, lambda: stops.stopping):
+            return STOPPED_WHILE_STARTING if stops.stopping else 1
         write_atomic(str(state_file), json.dumps({"pid": os.getpid(), "address": address, "ray_pid": head.pid,
                                                   "temp_dir": temp_dir, "started": time.time(),
                                                   "idle_timeout_seconds": idle_limit, "num_cpus": num_cpus,
@@ -225,7 +220,7 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
                                                   "raylet_address": f"127.0.0.1:{node_manager_port}"}))
         print(f"local Ray head for {state_dir.parent} at {address} (idle timeout {idle_limit:.0f} s)", flush=True)
         warm = keeper_for(f"127.0.0.1:{node_manager_port}", num_cpus)  # raylet_address in the state
-        while not stopping and head.poll() is None:
+        while not stops.stopping and head.poll() is None:
             for child in psutil.Process(head.pid).children(recursive=True):
                 known.setdefault(child.pid, child)
             idle = _idle_for(state_dir, state_file)

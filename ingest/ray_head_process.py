@@ -29,6 +29,8 @@ import sys
 import time
 from typing import Any
 
+from ingest.stop_signals import StopSignals
+
 
 def lightweight_head_available() -> bool:
     """True if this Ray has the internal start-up API this module uses (checked without importing Ray:
@@ -82,13 +84,8 @@ def run(options: dict[str, Any]) -> int:
     node = _node_class(ray._private.node.Node)(params, head=True, shutdown_at_exit=True, spawn_reaper=True)
     print(f"Ray head node at {node.address}", flush=True)
 
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping:
+    stops = StopSignals(signal.SIGTERM)
+    while not stops.stopping:
         time.sleep(1.0)
         dead = node.dead_processes()
         if dead:

@@ -39,7 +39,7 @@ def warm_socket(args: argparse.Namespace) -> str | None:
     try:
         layout = RootLayout.of(args.root, args.catalog_dir)
         state = json.loads((head_base(layout) / "cluster" / "head.json").read_text())
-    except (OSError, ValueError, Exception):  # noqa: BLE001 - no usable head state: run here
+    except Exception:  # noqa: BLE001 - no usable head state (absent, torn, a bad root): run here
         return None
     path = state.get("driver_socket")
     return path if isinstance(path, str) and os.path.exists(path) else None

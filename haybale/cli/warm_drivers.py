@@ -36,6 +36,7 @@ from typing import Any
 
 from haybale.forkserver_wire import MessageReader, WireError, send_message
 from haybale.source_fingerprint import import_environment, source_fingerprint
+from ingest.stop_signals import StopSignals
 
 SOCKET_NAME = "driver.sock"
 _POLL = 0.05  # seconds between checks for ended children and a gone supervisor
@@ -102,13 +103,7 @@ def _ids_differ_after_fork() -> bool:
 def serve(socket_path: str) -> int:
     """Serve commands on ``socket_path`` until the parent process ends or SIGTERM."""
     parent = os.getppid()
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stops = StopSignals()
     os.environ.setdefault("RAY_AUTH_MODE", "token")  # as haybale.cli.main sets it, before Ray is imported
     environment = import_environment(os.environ)  # what the imports below see
     _import_job_code()
@@ -129,7 +124,7 @@ def serve(socket_path: str) -> int:
     children: dict[int, socket.socket] = {}  # child pid -> its command's connection
     print(f"warm drivers ready at {socket_path}", flush=True)
     try:
-        while not stopping and os.getppid() == parent:
+        while not stops.stopping and os.getppid() == parent:
             for key, _ in selector.select(timeout=_POLL):
                 if key.fileobj is listener:
                     conn, _ = listener.accept()

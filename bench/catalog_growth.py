@@ -29,6 +29,7 @@ import os
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -127,9 +128,12 @@ def sample_from_listing(owner: OwnerStore, k: int, rng: random.Random) -> list[s
     return out[:k]
 
 
-def measure(owner: OwnerStore, n: int, picks: list[str], rng: random.Random, gets: int = 20_000) -> dict[str, Any]:
+def measure(owner: OwnerStore, n: int, picks: list[str], rng: random.Random, gets: int = 20_000,
+            owner_settles: bool = True) -> dict[str, Any]:
     """The figures at one size (see the module docstring): ``picks`` are random registered keys
-    (at least 7 × ``gets``), ``gets`` single gets per round.
+    (at least 7 × ``gets``), ``gets`` single gets per round. With ``owner_settles`` the location index
+    is first compacted into one sorted run, as an owner actor does by itself once no write came for
+    ``HAYBALE_OWNER_SETTLE_SECONDS`` (:mod:`catalog.owner_settle`): the state a serving owner is read in.
 
     Cold: the owner as registration left it (its block cache holds what the writes and the
     existence checks touched; the files compaction just wrote may not be in the page cache): one
@@ -137,6 +141,11 @@ def measure(owner: OwnerStore, n: int, picks: list[str], rng: random.Random, get
     (the block cache keeps what fits, the page cache the rest), as a serving owner would; three
     rounds. ``get_p50_us`` / ``get_p99_us`` are the warm figures, medians of the rounds."""
     settle_s = settle(owner)
+    owner_settle_s = None
+    if owner_settles:  # what a serving owner does by itself once writes stop (catalog/owner_settle.py)
+        t0 = time.perf_counter()
+        owner.compact_index(owner.epoch)
+        owner_settle_s = round(time.perf_counter() - t0, 1)
     shard = owner.catalog.shards[0]
     count = shard.count()
     total = sum(f.stat().st_size for f in owner.directory.rglob("*") if f.is_file())
@@ -161,6 +170,7 @@ def measure(owner: OwnerStore, n: int, picks: list[str], rng: random.Random, get
         raise AssertionError(f"{int((~found).sum())} registered keys not found at {n:,} entries")
     return {
         "entries": n, "catalog_count": count, "settle_seconds": round(settle_s, 1),
+        "owner_settle_seconds": owner_settle_s, "read_shape": owner.read_shape(),
         "bytes_per_entry": total / count,
         "cf_bytes_per_entry": {k: v / count for k, v in per_cf.items()},
         "memory_bytes_per_entry": {k: v / count for k, v in table_memory(owner).items()},
@@ -242,7 +252,7 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
 
 
 def reference_owner(directory: Path, meta: CatalogMeta, n: int, host_pool: int,
-                    cache_bytes: int) -> tuple[OwnerStore, list[str]]:
+                    cache_bytes: int, owner_settles: bool = True) -> tuple[OwnerStore, list[str]]:
     """The p99 target's reference: the first ``n`` (10^5) entries of the run in an owner of their
     own, settled and read once by ``warm_cache``; returns it and its keys."""
     ref = OwnerStore(directory, 0, meta, cache_bytes=cache_bytes)
@@ -250,11 +260,13 @@ def reference_owner(directory: Path, meta: CatalogMeta, n: int, host_pool: int,
     batch, _, _ = prepare_chunk(0, n, host_pool)
     ref.register_batch(batch, ref.epoch)
     settle(ref)
+    if owner_settles:
+        ref.compact_index(ref.epoch)
     ref.catalog.warm_cache()
     return ref, keys
 
 
-def remeasure(directory: Path, out: Path, gets: int, cache_bytes: int) -> dict[str, Any]:
+def remeasure(directory: Path, out: Path, gets: int, cache_bytes: int, owner_settles: bool = True) -> dict[str, Any]:
     """Measure an owner directory a growth run left (``--keep``, or a run stopped before its next
     size) and add the point to ``out``'s ``remeasured`` list: its keys are sampled from its listing;
     the 10^5 reference owner is built beside it (in a temp dir) for the back-to-back rounds."""
@@ -263,12 +275,12 @@ def remeasure(directory: Path, out: Path, gets: int, cache_bytes: int) -> dict[s
     owner = OwnerStore(directory, 0, meta, create=False, cache_bytes=cache_bytes)
     ref_dir = Path(tempfile.mkdtemp(prefix="hb-bench-growth-ref-"))
     ref, ref_keys = reference_owner(ref_dir / "owner-ref-1e5", meta, 100_000,
-                                    int(result.get("host_pool", 4_000_000)), cache_bytes)
+                                    int(result.get("host_pool", 4_000_000)), cache_bytes, owner_settles)
     try:
         rng = random.Random(6)
         picks = sample_from_listing(owner, 7 * gets, rng)
         n = owner.catalog.shards[0].count()
-        point = measure(owner, n, (picks * 7)[:7 * gets], rng, gets)
+        point = measure(owner, n, (picks * 7)[:7 * gets], rng, gets, owner_settles)
         point["back_to_back_with_1e5"] = back_to_back(ref, ref_keys, owner, picks, gets)
     finally:
         owner.close()
@@ -297,10 +309,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--cache-bytes", type=int, default=256 << 20,
                     help="each owner's block cache (OwnerStore's default 256 MiB; a serving owner sized for "
                          "warm gets holds its whole location index, deploy/SCALING.md)")
+    ap.add_argument("--no-owner-settle", dest="owner_settles", action="store_false",
+                    help="measure the index as registration and RocksDB's own compactions leave it, not "
+                         "compacted into one run as an owner does once writes stop (the default)")
     args = ap.parse_args(argv)
     if args.remeasure:
         return remeasure(Path(args.remeasure), Path(args.out or RESULTS / "catalog_growth_1e8.json"), args.gets,
-                         args.cache_bytes)
+                         args.cache_bytes, args.owner_settles)
     sizes = [s for s in (100_000, 1_000_000, 10_000_000, 30_000_000, 100_000_000, 1_000_000_000)
              if s <= args.max_entries]
     if args.max_entries not in sizes:
@@ -312,14 +327,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"max_entries": args.max_entries, "host_pool": host_pool, "chunk": CHUNK,
                               "workers": args.workers, "machine_cores": os.cpu_count(), "points": [],
-                              "cache_bytes": args.cache_bytes,
-                              "command": "python -m bench.catalog_growth --max-entries " + str(args.max_entries)}
+                              "cache_bytes": args.cache_bytes, "owner_settles": args.owner_settles,
+                              "command": " ".join(["python -m bench.catalog_growth", *(sys.argv[1:] if argv is None else argv)])}
     meta = CatalogMeta(catalog_id="growth-bench", epoch=1, owners=ONE_OWNER)
     owner = OwnerStore(work / "owner-0000", 0, meta, cache_bytes=args.cache_bytes)
     # the reference for the p99 target: the first 10^5 entries in an owner of their own, kept open
     # and measured back to back with the grown owner at every size (back_to_back)
     ref, ref_keys = reference_owner(work / "owner-ref-1e5", meta, min(100_000, args.max_entries), host_pool,
-                                    args.cache_bytes)
+                                    args.cache_bytes, args.owner_settles)
     rng = random.Random(5)
     samples: list[tuple[int, list[str]]] = []
     register_s = prepare_s = 0.0
@@ -350,7 +365,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 if reached in sizes:
                     weights = [c for c, _ in samples]
                     picks = [rng.choice(smp) for _, smp in rng.choices(samples, weights=weights, k=7 * args.gets)]
-                    point = measure(owner, reached, picks, rng, args.gets)
+                    point = measure(owner, reached, picks, rng, args.gets, args.owner_settles)
                     point["register_entries_per_s_so_far"] = reached / register_s
                     point["prepare_entries_per_s_per_worker"] = reached / prepare_s
                     point["elapsed_s"] = round(time.perf_counter() - t_start, 1)

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from catalog.owner_cache import CACHE_ENV, owner_cache_bytes
 from catalog.owner_settle import SETTLE_ENV, SettleState, settle_seconds, start_settler
 
 NAMESPACE = "haybale"
@@ -138,7 +139,7 @@ WRITE_METHODS = frozenset({"register", "register_batch", "mark_many", "delete_ma
 CHECKPOINT_SECONDS = float(os.environ.get("HAYBALE_CHECKPOINT_SECONDS", "300"))
 # owner settings read from the environment: the command that starts the owners passes its own values
 # on (else the owners' nodes' environment counts)
-OWNER_SETTINGS = ("HAYBALE_CHECKPOINT_SECONDS", SETTLE_ENV)
+OWNER_SETTINGS = ("HAYBALE_CHECKPOINT_SECONDS", SETTLE_ENV, CACHE_ENV)
 
 
 class OwnerServer:
@@ -150,7 +151,8 @@ class OwnerServer:
     (:class:`~catalog.errors.OwnerDiskLostError`). It checkpoints itself after a write when the last
     checkpoint is ``HAYBALE_CHECKPOINT_SECONDS`` old (default 300; 0 = only on demand), remote roots only.
     Once writes stop for ``HAYBALE_OWNER_SETTLE_SECONDS`` (default 30) it compacts its location index
-    into one sorted run (:mod:`catalog.owner_settle`).
+    into one sorted run (:mod:`catalog.owner_settle`). Its block cache is ``HAYBALE_OWNER_CACHE_MB``
+    (default 256; :mod:`catalog.owner_cache`).
     """
 
     def __init__(self, root: str, catalog_disk: str, owner: int) -> None:
@@ -161,7 +163,7 @@ class OwnerServer:
             raise RuntimeError(f"owner {owner}: root {root} has no catalog meta record")
         self.root = root
         directory = owner_dir(Path(os.environ.get(NODE_DISK_ENV) or catalog_disk), owner)
-        self.store, self.restored = open_or_restore(root, meta, owner, directory)
+        self.store, self.restored = open_or_restore(root, meta, owner, directory, cache_bytes=owner_cache_bytes())
         self.last_checkpoint = time.monotonic()
         self.settling = SettleState(settle_seconds())
         ask = _settle_asker()

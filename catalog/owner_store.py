@@ -52,6 +52,7 @@ class OwnerStore:
         self.root = root  # where to reload the meta record from when a request is at a newer epoch
         self.owner = owner
         self.read_only = read_only
+        self.cache_bytes = cache_bytes
         self.catalog = Catalog.open(self.directory, num_shards=1, create=create and not read_only,
                                     read_only=read_only, cache_bytes=cache_bytes, durable=durable,
                                     parallel_readers=0)
@@ -172,7 +173,8 @@ class OwnerStore:
     def stats(self) -> dict[str, Any]:
         shard = self.catalog.shards[0]
         return {"owner": self.owner, "records": shard.count(), "disk_bytes": shard.disk_bytes(),
-                "directory": str(self.directory), "epoch": self.epoch}
+                "directory": str(self.directory), "epoch": self.epoch,
+                "cache_bytes": self.cache_bytes, "cache_used_bytes": self.catalog.cache.get_usage()}
 
     # -- writes --------------------------------------------------------------------------------
     def register(self, entries: Sequence[tuple[str, bytes]], epoch: int) -> tuple[int, int, int]:

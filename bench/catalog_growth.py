@@ -10,6 +10,11 @@ hash, listing entry, sort, on whole columns: what the workers' registration uses
 (SST files + ingest for big batches, existence checks against what is there). One owner serves all
 4096 slots: this is the size of one owner at the target scale (deploy/SCALING.md).
 
+The owners are measured as they serve: the process runs as owner actors do (malloc in huge pages,
+:func:`catalog.owner_cache.owner_process_env`; the bench re-runs itself so), and at each size the
+location index is first compacted into one sorted run, as an owner does by itself once writes stop
+(:mod:`catalog.owner_settle`; ``--no-owner-settle`` measures it as registration left it).
+
 At each size, after RocksDB reports no pending or running compaction: bytes of the whole owner
 directory (SST files of every column family, journal, manifest, logs) and per column family; the
 filter and index block bytes (what must stay in memory); single ``Catalog.get`` latency of random
@@ -47,6 +52,7 @@ from catalog.catalog_meta import CatalogMeta
 from catalog.keys import canonical_key, key_id
 from catalog.listing import key_of_listing_entry
 from catalog.manifest import NUM_SLOTS
+from catalog.owner_cache import CACHE_ENV, owner_process_env
 from catalog.owner_store import OwnerStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -288,11 +294,22 @@ def remeasure(directory: Path, out: Path, gets: int, cache_bytes: int, owner_set
         shutil.rmtree(ref_dir, ignore_errors=True)
     point["sampled_from_listing"] = True
     point["cache_bytes"] = cache_bytes
+    point["glibc_tunables"] = os.environ.get("GLIBC_TUNABLES", "")
     result.setdefault("remeasured", []).append(point)
     out.write_text(json.dumps(result, indent=2))
     plot(sorted(result["points"] + result["remeasured"], key=lambda p: p["entries"]), out.with_suffix(".png"))
     print(json.dumps(point, indent=2), flush=True)
     return result
+
+
+def as_owner_process(argv: list[str] | None, cache_bytes: int) -> None:
+    """Re-run this bench in a process started as owner actors given this block cache are
+    (:func:`catalog.owner_cache.owner_process_env`: malloc in huge pages from 1 GiB of cache), unless
+    it already is; both the grown and the reference owner live in it."""
+    env = owner_process_env({**os.environ, CACHE_ENV: str(cache_bytes >> 20)})
+    if env and os.environ.get("GLIBC_TUNABLES") != env["GLIBC_TUNABLES"]:
+        args = sys.argv[1:] if argv is None else argv
+        os.execve(sys.executable, [sys.executable, "-m", "bench.catalog_growth", *args], {**os.environ, **env})
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -313,6 +330,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="measure the index as registration and RocksDB's own compactions leave it, not "
                          "compacted into one run as an owner does once writes stop (the default)")
     args = ap.parse_args(argv)
+    as_owner_process(argv, args.cache_bytes)
     if args.remeasure:
         return remeasure(Path(args.remeasure), Path(args.out or RESULTS / "catalog_growth_1e8.json"), args.gets,
                          args.cache_bytes, args.owner_settles)
@@ -328,6 +346,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"max_entries": args.max_entries, "host_pool": host_pool, "chunk": CHUNK,
                               "workers": args.workers, "machine_cores": os.cpu_count(), "points": [],
                               "cache_bytes": args.cache_bytes, "owner_settles": args.owner_settles,
+                              "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
                               "command": " ".join(["python -m bench.catalog_growth", *(sys.argv[1:] if argv is None else argv)])}
     meta = CatalogMeta(catalog_id="growth-bench", epoch=1, owners=ONE_OWNER)
     owner = OwnerStore(work / "owner-0000", 0, meta, cache_bytes=args.cache_bytes)

@@ -263,8 +263,8 @@ class OwnedCatalog:
             "volume_bytes": sum(int(v.get("bytes", 0)) for v in volumes),
             "catalog_disk_bytes": sum(sum(s["disk_bytes"].values()) for s in per_owner),
             "per_shard": [{"shard": s["owner"], "records": s["records"], "disk_bytes": s["disk_bytes"],
-                           **({"block_cache_bytes": s["cache_bytes"], "block_cache_used_bytes": s["cache_used_bytes"]}
-                              if "cache_bytes" in s else {})}
+                           **({"block_cache_bytes": s["cache_bytes"], "block_cache_used_bytes": s["cache_used_bytes"],
+                               "process": s["process"]} if "cache_bytes" in s else {})}
                           for s in per_owner],
         }
 

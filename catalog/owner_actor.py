@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from catalog.owner_cache import CACHE_ENV, owner_cache_bytes
+from catalog.owner_cache import CACHE_ENV, owner_cache_bytes, owner_process_env
 from catalog.owner_settle import SETTLE_ENV, SettleState, settle_seconds, start_settler
 
 NAMESPACE = "haybale"
@@ -262,6 +262,7 @@ def owner_handles(root: str, catalog_disk: Path, catalog_id: str, num_owners: in
     resources = {DISK_RESOURCE: DISK_SHARE} if ray.cluster_resources().get(DISK_RESOURCE) else {}
     placements = owner_placements(num_owners)
     settings = {name: os.environ[name] for name in OWNER_SETTINGS if name in os.environ}
+    settings.update(owner_process_env())  # the block cache in huge pages (catalog/owner_cache.py)
     runtime_env = {"env_vars": settings} if settings else None
     handles = []
     for i in range(num_owners):

@@ -31,6 +31,7 @@ from catalog.owner_edit_log import EditLog
 from catalog.owner_key_filter import KnownIds, prefixes_of
 from catalog.owner_load_mode import LoadMode
 from catalog.owner_reads import multi_get_sorted, seek_sorted, single_sorted_run
+from catalog.process_memory import process_memory
 
 BULK_MIN = 20_000  # a batch at least this big goes in as SST files; smaller ones through the journal
 # Level-0 files of the listing index before a compaction merges them (RocksDB's default: 4). Every
@@ -174,7 +175,8 @@ class OwnerStore:
         shard = self.catalog.shards[0]
         return {"owner": self.owner, "records": shard.count(), "disk_bytes": shard.disk_bytes(),
                 "directory": str(self.directory), "epoch": self.epoch,
-                "cache_bytes": self.cache_bytes, "cache_used_bytes": self.catalog.cache.get_usage()}
+                "cache_bytes": self.cache_bytes, "cache_used_bytes": self.catalog.cache.get_usage(),
+                "process": process_memory()}
 
     # -- writes --------------------------------------------------------------------------------
     def register(self, entries: Sequence[tuple[str, bytes]], epoch: int) -> tuple[int, int, int]:

@@ -18,7 +18,6 @@ from numba import uint8, uint64
 
 from dedup.minhash_kernels import _inline, _jit, _load8
 
-
 _QUOTE = 0x22
 _BACKSLASH = 0x5C
 _NEWLINE = 0x0A

@@ -302,6 +302,7 @@ def scan_id_text_block(block: bytes | bytearray, id_field: str, text_field: str)
             or b'"' in id_field.encode() + text_field.encode():
         return None
     data = np.frombuffer(block, dtype=np.uint8)
+    data.setflags(write=False)  # bytes or bytearray: one compiled specialization (read-only)
     ok, rows, id_offsets, id_bytes, text_offsets, text_bytes = _scan_kernel(data, id_key, text_key)
     if not ok:
         return None

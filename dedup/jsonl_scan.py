@@ -311,3 +311,18 @@ def scan_id_text_block(block: bytes | bytearray, id_field: str, text_field: str)
     texts = pa.Array.from_buffers(pa.large_string(), rows, [None, pa.py_buffer(text_offsets[:rows + 1]),
                                                             pa.py_buffer(text_bytes[:text_offsets[rows]])])
     return ids, texts
+
+
+def count_newlines(data: bytes | bytearray) -> int:
+    """Number of b"\\n" in ``data`` (for dedup/line_blocks.py, which must not import numba itself)."""
+    array = np.frombuffer(data, dtype=np.uint8)
+    array.setflags(write=False)  # bytes or bytearray: one compiled specialization
+    return int(_count_newlines(array))
+
+
+@_jit
+def _count_newlines(data: np.ndarray) -> int:  # pragma: no cover - compiled
+    count = 0
+    for index in range(data.shape[0]):
+        count += data[index] == 10
+    return count

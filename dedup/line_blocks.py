@@ -15,10 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-import numpy as np
-
 from catalog.content_coding import FILE_CODINGS, ContentDecodingError, open_decoding
-from dedup.minhash_kernels import _jit
 
 READ_SIZE = 1 << 20
 
@@ -185,17 +182,9 @@ def _newlines(data: bytes) -> int:
     """Number of b"\\n" in ``data``, once per block of every input file: a compiled loop (LLVM
     vectorizes it) counts without the 8 MB boolean array numpy's ``(a == 10)`` makes (0.0125 ->
     ~0.002 CPU s per 95 MB file, measured; ``bytes.count`` took 4x numpy's time)."""
-    array = np.frombuffer(data, dtype=np.uint8)
-    array.setflags(write=False)  # bytes or bytearray: one compiled specialization
-    return int(_count_newlines(array))
+    from dedup.jsonl_scan import count_newlines  # here: the job's driver imports this module, not numba
 
-
-@_jit
-def _count_newlines(data: np.ndarray) -> int:  # pragma: no cover - compiled
-    count = 0
-    for index in range(data.shape[0]):
-        count += data[index] == 10
-    return count
+    return count_newlines(data)
 
 
 def _cut_short(whole: bytearray, line: int, offset: int, max_line: int, skipping: tuple[int, int] | None,

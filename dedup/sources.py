@@ -27,7 +27,6 @@ import pyarrow.parquet as pq
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from dedup.errors import RecordError, SourceError
-from dedup.jsonl_scan import scan_id_text_block
 from dedup.line_blocks import Problem, iter_line_blocks
 from dedup.metadata import metadata_json
 
@@ -181,6 +180,8 @@ def _parse_block_fast(block: bytes, fields: tuple[str, str, str]) -> pa.Table | 
     field, or fields other than id, text and a url present on every line)."""
     text_field, id_field, url_field = fields
     if url_field not in (text_field, id_field):
+        from dedup.jsonl_scan import scan_id_text_block  # here: the job's driver imports this module, not numba
+
         scanned = scan_id_text_block(block, id_field, text_field)
         if scanned is not None:  # every line is exactly {id, text}: no url, no metadata
             ids, texts = scanned

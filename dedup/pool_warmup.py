@@ -50,9 +50,13 @@ def warm_later_kernels() -> None:
     from dedup.digests import sequence_digests
     from dedup.jaccard import _repeat_sets, jaccard_of_sets
     from dedup.join_kernels import group_rows_by_bucket
+    from dedup.jsonl_scan import scan_id_text_block
+    from dedup.line_blocks import _newlines
     from dedup.split_stage import band_keys
     from dedup.tokens import tokenize_batch
 
+    _newlines(b"the line counter\n")
+    scan_id_text_block(b'{"id": "a", "text": "the JSON lines scan"}\n', "id", "text")
     tokens = tokenize_batch(["warm the spill kernels"])
     sequence_digests(tokens.hashes, tokens.doc_offsets, np.flatnonzero(tokens.token_counts() > 0))
     band_keys(np.zeros((1, 128), np.uint32), 32, 4)

@@ -175,9 +175,18 @@ _BLOCK_BYTES = 8 << 20
 
 
 def _parse_block_fast(block: bytes, fields: tuple[str, str, str]) -> pa.Table | None:
-    """Parse a block with Arrow's JSON reader; None when the slow path must decide (a bad line,
-    a missing or mistyped field, or fields other than id, text and a url present on every line)."""
+    """Parse a block with the compiled scan (dedup/jsonl_scan.py: lines of exactly an id and a text) or
+    else Arrow's JSON reader; None when the slow path must decide (a bad line, a missing or mistyped
+    field, or fields other than id, text and a url present on every line)."""
     text_field, id_field, url_field = fields
+    if url_field not in (text_field, id_field):
+        from dedup.jsonl_scan import scan_id_text_block  # here: the job's driver imports this module, not numba
+
+        scanned = scan_id_text_block(block, id_field, text_field)
+        if scanned is not None:  # every line is exactly {id, text}: no url, no metadata
+            ids, texts = scanned
+            n = len(ids)
+            return pa.table([ids, pa.nulls(n, pa.string()), texts, pa.nulls(n, pa.string())], schema=DOCUMENT_SCHEMA)
     try:
         table = pa_json.read_json(pa.BufferReader(block), read_options=pa_json.ReadOptions(block_size=len(block) + 1))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

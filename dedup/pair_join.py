@@ -42,6 +42,7 @@ from dedup.minhash import MinHashConfig
 from dedup.near_duplicate import NearDuplicateRule
 from dedup.plots import similarity_histogram
 from dedup.set_kernels import overlap_by_left
+from dedup.shingle_spill import list_values
 from dedup.shuffle import read_table_bucket, write_table_buckets
 from dedup.split_stage import split_name
 from dedup.workdir import WorkDir
@@ -160,28 +161,13 @@ def exact_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, purp
         # a's shingles once per document, repeats and all: the overlap kernel skips repeats while
         # it fills a's probe table, once for all the pairs of a (sorted by a here).
         left_values, left_offsets, left_of_pair = document_shingles(work, split, a, minhash)
-        right_values, right_offsets = _list_values(table.column("shingles_b"))
+        right_values, right_offsets = list_values(table.column("shingles_b"))
         shared, union = overlap_by_left(left_values, left_offsets, left_of_pair, right_values, right_offsets,
                                         np.argsort(left_of_pair, kind="stable"))
         similarity = jaccard_of_overlap(shared, union)
         difference = union - shared
     payload = [table.column(n) for n, _ in PAYLOAD[purpose]]
     return write_final(work, final_out, purpose, rule, n_splits, a, b, similarity, difference, payload)
-
-
-def _list_values(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """The values (uint32) and offsets (int64, from 0) of a large_list<uint32> column, in one copy
-    of the values (joining the chunks); no copy when it has one chunk."""
-    chunks = [chunk for chunk in column.chunks if len(chunk)]
-    values, offsets = [], [np.zeros(1, np.int64)]
-    base = 0
-    for chunk in chunks:
-        chunk_offsets = chunk.offsets.to_numpy()  # the chunk's own len + 1 offsets (slice-aware)
-        values.append(chunk.values.to_numpy()[chunk_offsets[0]:chunk_offsets[-1]])
-        offsets.append(chunk_offsets[1:] - chunk_offsets[0] + base)
-        base += int(chunk_offsets[-1] - chunk_offsets[0])
-    joined = values[0] if len(values) == 1 else np.concatenate(values) if values else np.zeros(0, np.uint32)
-    return np.ascontiguousarray(joined, dtype=np.uint32), np.concatenate(offsets).astype(np.int64)
 
 
 def write_final(work: WorkDir, out: str, purpose: str, rule: NearDuplicateRule | None, n_splits: int, a: np.ndarray,

@@ -1,11 +1,11 @@
 """Exact Jaccard similarity of pairs of shingle-hash sets (compiled), and the sets themselves.
 
 The exact check of a candidate pair (``verify="exact"``) compares the distinct 32-bit shingle
-hashes of the two documents. Rather than spilling every shingle hash of every document in stage 1
-(~0.55x the text, for the few documents that are ever checked), the waves that check pairs
-recompute the sets of just the documents involved from their split's clean text
-(:func:`shingle_sets`, once per distinct document): the same tokenizer and hash as the
-signatures, so the same sets.
+hashes of the two documents. Stage 1 keeps every document's shingle hashes
+(dedup/shingle_spill.py); the waves that check pairs read those of just the documents involved
+(:func:`document_shingles`, once per distinct document), or, for work files without them,
+recompute them from the split's clean text with the same tokenizer and hash as the signatures, so
+the same sets either way.
 
 :func:`jaccard_of_sets` is the arithmetic of the former numpy code, value for value: distinct
 hashes per side, ``shared / (|A| + |B| - shared)`` in float64 stored as float32, 1.0 when both
@@ -41,10 +41,16 @@ def shingle_sets(work: WorkDir, split: int, ordinals: np.ndarray, minhash: MinHa
     A document named several times (one document in several close pairs) is read and shingled
     once; its set is repeated in the result.
     """
+    return distinct_sets(*shingle_lists(work, split, ordinals, minhash))
+
+
+def shingle_lists(work: WorkDir, split: int, ordinals: np.ndarray, minhash: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Every shingle hash (uint32, repeats kept: the overlap kernel skips them) of documents of
+    ``split``, in the order of ``ordinals``, and their offsets (n + 1); a document named several
+    times is read once and its hashes repeated."""
     if not len(ordinals):
         return np.zeros(0, np.uint32), np.zeros(1, np.int64)
     values, offsets, position = document_shingles(work, split, ordinals, minhash)
-    values, offsets = distinct_sets(values, offsets)
     if len(offsets) - 1 == len(position) and np.array_equal(position, np.arange(len(position))):
         return values, offsets
     return _repeat_sets(values, offsets, position)

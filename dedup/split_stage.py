@@ -19,7 +19,6 @@ from dedup.digests import sequence_digests
 from dedup.errors import JobError, RecordError, RecordWarning
 from dedup.join_kernels import band_keys_kernel
 from dedup.minhash import MinHasher
-from dedup.shingle_spill import ShingleSpill
 from dedup.shuffle import SLOTS, slot_of, write_row_buckets
 from dedup.sources import DocumentSource, Split
 from dedup.tokens import fmix64, tokenize_batch
@@ -192,7 +191,6 @@ def process_split(
     row = 0
     docs_in = bytes_in = 0
     key_parts: list[pa.Table] = []
-    shingle_spill = ShingleSpill()  # every shingle hash, kept for the exact pair check (dedup/shingle_spill.py)
     # Documents stream to an Arrow IPC file batch by batch (uncompressed: cheap to write, read back
     # whole by the write stage): a split's text is never all in memory; only its signatures
     # (num_perm x 4 bytes per document), digests and keys are kept until the end.
@@ -217,8 +215,7 @@ def process_split(
                 def kept(column: Any, everything: bool = everything, kept_array: Any = kept_array) -> Any:
                     return column if everything else column.take(kept_array)
 
-                sig, shingle_values, shingle_offsets = hasher.signatures_and_shingles(tokens, texts)
-                shingle_spill.add(shingle_values, shingle_offsets, None if everything else kept_index)
+                sig = hasher.signatures_of_tokens(tokens, texts)
                 signatures.append(sig[kept_index])
                 digests = sequence_digests(tokens.hashes, tokens.doc_offsets, kept_index)
                 # Every input field but id and text, as JSON (dedup/metadata.py), always carried.
@@ -252,7 +249,6 @@ def process_split(
     ordinals = np.concatenate(ordinal_parts) if ordinal_parts else np.zeros(0, np.uint64)
     digests_all = np.concatenate(digest_parts) if digest_parts else np.zeros((0, 2), np.uint64)
     work.write_array(work.path("sigs", f"{name}.npy"), sig_all)
-    shingle_spill.write(work, name)
     keys = pa.concat_tables(key_parts).combine_chunks() if key_parts else KEYS_SCHEMA.empty_table()
     work.write_table(work.path("keys", f"{name}.parquet"), keys)
     _spill_bands(work, name, band_keys(sig_all, lsh.bands, lsh.rows), ordinals)

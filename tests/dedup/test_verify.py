@@ -184,26 +184,3 @@ def test_take_sorted_rows_and_repeat_sets_equal_arrow_take_and_numpy_gather() ->
         assert np.array_equal(got_offsets, new_offsets)
     with pytest.raises(IndexError, match="outside"):
         take_sorted_rows(pa.chunked_array([pa.array(["a", "b"])]), np.array([2]))
-
-
-def test_stage_1_keeps_the_shingle_hashes_the_check_would_recompute(spilled: tuple[WorkDir, list[str]]) -> None:
-    """The shingle hashes kept by stage 1 (dedup/shingle_spill.py) are those recomputed from the
-    clean text, document for document; without the file (older work files) the check recomputes."""
-    import os
-
-    from dedup.jaccard import document_shingles
-    from dedup.shingle_spill import read_spilled_shingles, shingles_path
-
-    work, _ = spilled
-    for split in (0, 1):
-        ordinals = (np.uint64(split) << np.uint64(32)) + np.array([3, 0, 3, 1, 5], dtype=np.uint64)
-        kept = read_spilled_shingles(work, f"{split:06d}", np.array([0, 1, 3, 5]))
-        assert kept is not None and len(kept[1]) == 5 and kept[1][-1] > 0
-        from_spill = document_shingles(work, split, ordinals, MINHASH)
-        path = work.fs._strip_protocol(shingles_path(work, f"{split:06d}"))
-        os.rename(path, f"{path}.away")
-        assert read_spilled_shingles(work, f"{split:06d}", np.array([0])) is None
-        recomputed = document_shingles(work, split, ordinals, MINHASH)
-        for got, expected in zip(from_spill, recomputed):
-            assert got.dtype == expected.dtype and np.array_equal(got, expected)
-        assert np.array_equal(kept[0], from_spill[0]) and np.array_equal(kept[1], from_spill[1])

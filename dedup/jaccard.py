@@ -1,11 +1,11 @@
 """Exact Jaccard similarity of pairs of shingle-hash sets (compiled), and the sets themselves.
 
 The exact check of a candidate pair (``verify="exact"``) compares the distinct 32-bit shingle
-hashes of the two documents. Stage 1 keeps every document's shingle hashes
-(dedup/shingle_spill.py); the waves that check pairs read those of just the documents involved
-(:func:`document_shingles`, once per distinct document), or, for work files without them,
-recompute them from the split's clean text with the same tokenizer and hash as the signatures, so
-the same sets either way.
+hashes of the two documents. Rather than spilling every shingle hash of every document in stage 1
+(~0.55x the text; tried: on the 1.9 GB benchmark it cost stage 1 about as much CPU as it saved
+here), the waves that check pairs recompute the hashes of just the documents involved from their
+split's clean text (:func:`document_shingles`, once per distinct document): the same tokenizer and
+hash as the signatures, so the same sets.
 
 :func:`jaccard_of_sets` is the arithmetic of the former numpy code, value for value: distinct
 hashes per side, ``shared / (|A| + |B| - shared)`` in float64 stored as float32, 1.0 when both
@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 
 from dedup.join_kernels import distinct_sets, gather_sets, jaccard_of_overlap, overlap_of_sets
-from dedup.shingle_spill import gather_rows, list_chunk_values, read_spilled_shingles
 from dedup.minhash import MinHashConfig, MinHasher
+from dedup.row_gather import gather_rows
 from dedup.split_stage import split_name
 from dedup.tokens import tokenize_batch
 from dedup.workdir import WorkDir
@@ -60,14 +60,11 @@ def document_shingles(work: WorkDir, split: int, ordinals: np.ndarray,
                       minhash: MinHashConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every shingle hash (uint32, repeats kept) of each distinct document among ``ordinals`` (all
     of ``split``), in row order, with their offsets, and for each ordinal the index of its
-    document: (values, offsets, position). Read from stage 1's spill (dedup/shingle_spill.py), or,
-    without one, recomputed from the clean text; each document once."""
+    document: (values, offsets, position). Recomputed from the clean text (gathered in one copy),
+    each document once."""
     rows = (np.asarray(ordinals, dtype=np.uint64) & _ROW_MASK).astype(np.int64)
     distinct_rows, position = np.unique(rows, return_inverse=True)
     position = np.asarray(position, dtype=np.int64).reshape(-1)
-    spilled = read_spilled_shingles(work, split_name(split), distinct_rows)  # kept by stage 1
-    if spilled is not None:
-        return spilled[0], spilled[1], position
     texts = gather_texts(work.read_ipc(work.path("docs", f"{split_name(split)}.arrow")).column("text"), distinct_rows)
     values, offsets = MinHasher(minhash).shingle_hashes(tokenize_batch(texts), texts)
     return np.ascontiguousarray(values, dtype=np.uint32), np.asarray(offsets, dtype=np.int64), position
@@ -120,8 +117,6 @@ def warm_kernels() -> None:
     from dedup.set_kernels import overlap_by_left
 
     texts = gather_texts(pa.chunked_array([pa.array(["warm the", "pair check"], pa.large_string())]), np.array([1]))
-    lists = pa.chunked_array([pa.LargeListArray.from_arrays(pa.array([0, 1, 2], pa.int64()), pa.array([3, 4], pa.uint32()))])
-    gather_rows(lists, np.array([1]), list_chunk_values, np.uint32)
     values, offsets = np.array([1, 2], np.uint32), np.array([0, 2], np.int64)
     overlap_by_left(values, offsets, np.zeros(1, np.int64), values, offsets, np.zeros(1, np.int64))
     assert len(texts) == 1

@@ -8,11 +8,11 @@ the pairs to the data instead of the data to the pairs:
 - **second** (task of split(b)): attaches b's signature, computes the estimate (share of equal
   signature values). Pairs decided by it are final; pairs whose estimate lies within
   ``EXACT_CHECK_MARGIN`` of the threshold (``verify="exact"`` only) get b's shingle hashes attached
-  (as stage 1 kept them, repeats and all)
+  (repeats and all: the exact wave's kernel skips them)
   and are routed back to split(a).
 - **exact** (task of split(a)): the exact Jaccard of the two distinct shingle-hash sets (both
-  read from stage 1's spill of the documents involved, dedup/jaccard.py), and how many shingles
-  the two sets do not share (``union - shared``), for the small-difference clause of
+  recomputed from the clean text of the documents involved, dedup/jaccard.py), and how many
+  shingles the two sets do not share (``union - shared``), for the small-difference clause of
   ``dedup.near_duplicate.NearDuplicateRule``. The pairs of one ``a`` share one probe table of
   a's hashes (dedup/set_kernels.py).
 
@@ -43,8 +43,8 @@ from dedup.join_kernels import jaccard_of_overlap
 from dedup.minhash import MinHashConfig
 from dedup.near_duplicate import NearDuplicateRule
 from dedup.plots import similarity_histogram
+from dedup.row_gather import list_values
 from dedup.set_kernels import overlap_by_left
-from dedup.shingle_spill import list_values
 from dedup.shuffle import read_table_bucket, write_table_buckets
 from dedup.split_stage import split_name
 from dedup.workdir import WorkDir

@@ -8,7 +8,6 @@ Layout under ``{output}/_work/{run_id}/``::
                                 Arrow IPC, one record batch per reader batch
     keys/S.parquet              id, length, priority, digest of the same documents (no text)
     sigs/S.npy                  their signatures, row for row (uint32, n x num_perm)
-    shingles/S.arrow            their shingle hashes, row for row, for the exact check (dedup/shingle_spill)
     bands/S.rows                (band key, ordinal) of split S, grouped by key slot (dedup/shuffle)
     digests/S.rows              (digest, ordinal) of split S, grouped by digest slot
     dropped/S.parquet           documents of split S removed by cleaning (id, reason, detail)

@@ -86,7 +86,7 @@ def own_signatures(work: WorkDir, split: int, ordinals: np.ndarray) -> np.ndarra
 
 def _signature_column(signatures: np.ndarray) -> pa.Array:
     width = signatures.shape[1] * 4 if signatures.ndim == 2 else 0
-    data = np.ascontiguousarray(signatures, dtype=np.uint32).tobytes()
+    data = np.ascontiguousarray(signatures, dtype=np.uint32)  # the array's own memory (no bytes copy)
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(signatures), [None, pa.py_buffer(data)])
 
 

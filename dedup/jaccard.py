@@ -41,16 +41,10 @@ def shingle_sets(work: WorkDir, split: int, ordinals: np.ndarray, minhash: MinHa
     A document named several times (one document in several close pairs) is read and shingled
     once; its set is repeated in the result.
     """
-    return distinct_sets(*shingle_lists(work, split, ordinals, minhash))
-
-
-def shingle_lists(work: WorkDir, split: int, ordinals: np.ndarray, minhash: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Every shingle hash (uint32, repeats kept: the overlap kernel skips them) of documents of
-    ``split``, in the order of ``ordinals``, and their offsets (n + 1); a document named several
-    times is read once and its hashes repeated."""
     if not len(ordinals):
         return np.zeros(0, np.uint32), np.zeros(1, np.int64)
     values, offsets, position = document_shingles(work, split, ordinals, minhash)
+    values, offsets = distinct_sets(values, offsets)
     if len(offsets) - 1 == len(position) and np.array_equal(position, np.arange(len(position))):
         return values, offsets
     return _repeat_sets(values, offsets, position)

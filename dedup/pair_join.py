@@ -8,7 +8,7 @@ the pairs to the data instead of the data to the pairs:
 - **second** (task of split(b)): attaches b's signature, computes the estimate (share of equal
   signature values). Pairs decided by it are final; pairs whose estimate lies within
   ``EXACT_CHECK_MARGIN`` of the threshold (``verify="exact"`` only) get b's shingle hashes attached
-  (repeats and all: the exact wave's kernel skips them)
+  (distinct: the exact wave's kernel needs b's sets without repeats)
   and are routed back to split(a).
 - **exact** (task of split(a)): the exact Jaccard of the two distinct shingle-hash sets (both
   recomputed from the clean text of the documents involved, dedup/jaccard.py), and how many
@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from dedup.candidates import EXACT_CHECK_MARGIN, PAIRS_SCHEMA, unique_pairs
-from dedup.jaccard import document_shingles, shingle_lists
+from dedup.jaccard import document_shingles, shingle_sets
 from dedup.join_kernels import jaccard_of_overlap
 from dedup.minhash import MinHashConfig
 from dedup.near_duplicate import NearDuplicateRule
@@ -140,7 +140,7 @@ def second_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, pur
     # In the order of their destination split (stable: the order within a split is unchanged), so
     # the routed rows, shingle lists included, are written without another copy.
     checks = checks[np.argsort(split_of(a[checks]).astype(np.int32), kind="stable")]
-    values, offsets = shingle_lists(work, split, b[checks], minhash)
+    values, offsets = shingle_sets(work, split, b[checks], minhash)
     shingles = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint32()))
     exact_schema = pair_schema(purpose, [("shingles_b", pa.large_list(pa.uint32()))])
     routed = pa.table([pa.array(a[checks]), pa.array(b[checks]), shingles, *[p.take(pa.array(checks)) for p in payload]],

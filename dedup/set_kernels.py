@@ -32,24 +32,17 @@ def copy_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.
 def overlap_by_left(left_values: np.ndarray, left_offsets: np.ndarray, left_of_pair: np.ndarray,
                     right_values: np.ndarray, right_offsets: np.ndarray,
                     order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """(shared, union) of the distinct values of pair i = (left set ``left_of_pair[i]``, right set
-    i), for every i (int64). Sets are values[offsets[k]:offsets[k+1]] (uint32); both sides may
-    hold repeats.
+    """(shared, union) of pair i = (left set ``left_of_pair[i]``, right set i), for every i (int64).
 
+    Left sets (values[offsets[k]:offsets[k+1]], uint32) may hold repeats; right sets must not.
     ``order`` visits the pairs with their left sets grouped (e.g. a stable argsort of
     ``left_of_pair``): the table of a left set is built once per group, its distinct size counted
-    while filling. A right set is then looked up in it: a left entry counts as shared once per
-    pair (its stamp), a value not on the left goes into the table as the pair's own entry (so a
-    repeat is not counted twice), and the pair's own entries are emptied again afterwards. That
-    leaves the left entries as they were: they were all placed before, so no probe sequence of
-    theirs runs through a slot that is emptied.
+    while filling, then each right set of the group is looked up in it.
     """
     n = len(left_of_pair)
     shared_out = np.empty(n, dtype=np.int64)
     union_out = np.empty(n, dtype=np.int64)
     table = np.zeros(16, dtype=np.uint64)  # value + 1; 0 = empty
-    stamp = np.zeros(16, dtype=np.int64)  # left entries: position + 1 of the last pair sharing it; -1: right's
-    placed = np.zeros(16, dtype=np.int64)  # slots of the current pair's own entries
     current = -1
     mask = 0
     left_size = 0
@@ -58,21 +51,11 @@ def overlap_by_left(left_values: np.ndarray, left_offsets: np.ndarray, left_of_p
         left = left_of_pair[pair]
         if left != current:
             current = left
-            largest_right = 0  # the group's largest right set: room for its own entries
-            ahead = position
-            while ahead < n and left_of_pair[order[ahead]] == left:
-                other = order[ahead]
-                largest_right = max(largest_right, right_offsets[other + 1] - right_offsets[other])
-                ahead += 1
-            size = _table_size(left_offsets[left + 1] - left_offsets[left] + largest_right)
+            size = _table_size(left_offsets[left + 1] - left_offsets[left])
             if size > len(table):
                 table = np.zeros(size, dtype=np.uint64)
-                stamp = np.zeros(size, dtype=np.int64)
             else:
                 table[:size] = 0
-                stamp[:size] = 0
-            if largest_right > len(placed):
-                placed = np.zeros(largest_right, dtype=np.int64)
             mask = size - 1
             left_size = 0
             for j in range(left_offsets[left], left_offsets[left + 1]):
@@ -85,23 +68,14 @@ def overlap_by_left(left_values: np.ndarray, left_offsets: np.ndarray, left_of_p
                     table[slot] = key
                     left_size += 1
         shared = 0
-        own = 0
         for k in range(right_offsets[pair], right_offsets[pair + 1]):
             value = right_values[k]
             key = uint64(value) + uint64(1)
             slot = _slot(value, mask)
             while table[slot] != 0 and table[slot] != key:
                 slot = (slot + 1) & mask
-            if table[slot] == 0:  # not on the left, first time in this right set
-                table[slot] = key
-                stamp[slot] = -1
-                placed[own] = slot
-                own += 1
-            elif stamp[slot] >= 0 and stamp[slot] != position + 1:  # on the left, first time here
-                stamp[slot] = position + 1
+            if table[slot] == key:
                 shared += 1
-        for k in range(own):
-            table[placed[k]] = 0
         shared_out[pair] = shared
-        union_out[pair] = left_size + own
+        union_out[pair] = left_size + (right_offsets[pair + 1] - right_offsets[pair]) - shared
     return shared_out, union_out

@@ -18,19 +18,19 @@ def _random_sets(rng: np.random.Generator, count: int, universe: int) -> tuple[n
 
 
 def test_overlap_by_left_equals_overlap_of_the_repeated_distinct_sets() -> None:
-    """Both sides with repeats, left sets shared by several pairs, empty sets, few and many values."""
+    """Left sets with repeats, shared by several pairs; empty sets; few and many values."""
     rng = np.random.default_rng(11)
     for _ in range(200):
         universe = int(rng.choice([5, 50, 2**32 - 1]))  # small universes: many repeats and shared values
         left_values, left_offsets = _random_sets(rng, int(rng.integers(1, 8)), universe)
-        right_values, right_offsets = _random_sets(rng, int(rng.integers(0, 12)), universe)  # repeats too
+        right_values, right_offsets = distinct_sets(*_random_sets(rng, int(rng.integers(0, 12)), universe))
         n_pairs = len(right_offsets) - 1
         left_of_pair = rng.integers(0, len(left_offsets) - 1, n_pairs).astype(np.int64)
         distinct_left, distinct_offsets = distinct_sets(left_values, left_offsets)
         repeated = [distinct_left[distinct_offsets[k]:distinct_offsets[k + 1]] for k in left_of_pair]
         expected = overlap_of_sets(np.concatenate(repeated or [np.zeros(0, np.uint32)]).astype(np.uint32),
                                    np.r_[0, np.cumsum([len(r) for r in repeated])].astype(np.int64),
-                                   *distinct_sets(right_values, right_offsets))
+                                   right_values, right_offsets)
         got = overlap_by_left(left_values, left_offsets, left_of_pair, right_values, right_offsets,
                               np.argsort(left_of_pair, kind="stable"))
         assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])

@@ -1,5 +1,5 @@
-"""Compiled kernels of the exact pair check: the texts or shingle hashes of a few documents in one
-copy, and the overlap of shingle sets grouped by their left document.
+"""Compiled kernels of the exact pair check: the texts of a few documents in one copy, and the
+overlap of shingle sets grouped by their left document.
 
 :func:`overlap_by_left` gives the same (shared, union) counts as
 :func:`dedup.join_kernels.overlap_of_sets` on the distinct left sets repeated once per pair (the
@@ -18,9 +18,9 @@ from dedup.minhash_kernels import _jit
 
 @_jit
 def copy_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.ndarray,
-                     at: int) -> int:  # pragma: no cover - compiled
+                at: int) -> int:  # pragma: no cover - compiled
     """Copies data[starts[i]:ends[i]] for every i, one after the other, into ``out`` from ``at``;
-    returns the position after the last value written (bytes of texts, uint32 shingle hashes)."""
+    returns the position after the last value written."""
     for i in range(len(starts)):
         length = ends[i] - starts[i]
         out[at:at + length] = data[starts[i]:ends[i]]  # a slice copy: twice the speed of a byte loop

@@ -8,11 +8,13 @@ the pairs to the data instead of the data to the pairs:
 - **second** (task of split(b)): attaches b's signature, computes the estimate (share of equal
   signature values). Pairs decided by it are final; pairs whose estimate lies within
   ``EXACT_CHECK_MARGIN`` of the threshold (``verify="exact"`` only) get b's shingle hashes attached
+  (distinct: the exact wave's kernel needs b's sets without repeats)
   and are routed back to split(a).
 - **exact** (task of split(a)): the exact Jaccard of the two distinct shingle-hash sets (both
   recomputed from the clean text of the documents involved, dedup/jaccard.py), and how many
   shingles the two sets do not share (``union - shared``), for the small-difference clause of
-  ``dedup.near_duplicate.NearDuplicateRule``.
+  ``dedup.near_duplicate.NearDuplicateRule``. The pairs of one ``a`` share one probe table of
+  a's hashes (dedup/set_kernels.py).
 
 The similarity of a pair is the same value whichever task computes it (the estimate as a float64
 mean stored as float32; the exact Jaccard likewise), so the outputs do not depend on how work is
@@ -36,11 +38,13 @@ import numpy as np
 import pyarrow as pa
 
 from dedup.candidates import EXACT_CHECK_MARGIN, PAIRS_SCHEMA, unique_pairs
-from dedup.jaccard import shingle_sets
-from dedup.join_kernels import jaccard_of_overlap, overlap_of_sets
+from dedup.jaccard import document_shingles, shingle_sets
+from dedup.join_kernels import jaccard_of_overlap
 from dedup.minhash import MinHashConfig
 from dedup.near_duplicate import NearDuplicateRule
 from dedup.plots import similarity_histogram
+from dedup.row_gather import list_values
+from dedup.set_kernels import overlap_by_left
 from dedup.shuffle import read_table_bucket, write_table_buckets
 from dedup.split_stage import split_name
 from dedup.workdir import WorkDir
@@ -82,7 +86,7 @@ def own_signatures(work: WorkDir, split: int, ordinals: np.ndarray) -> np.ndarra
 
 def _signature_column(signatures: np.ndarray) -> pa.Array:
     width = signatures.shape[1] * 4 if signatures.ndim == 2 else 0
-    data = np.ascontiguousarray(signatures, dtype=np.uint32).tobytes()
+    data = np.ascontiguousarray(signatures, dtype=np.uint32)  # the array's own memory (no bytes copy)
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(signatures), [None, pa.py_buffer(data)])
 
 
@@ -156,11 +160,12 @@ def exact_wave(work: WorkDir, split: int, inputs: list[str], n_splits: int, purp
     similarity = np.zeros(0, np.float32)
     difference = np.zeros(0, np.int64)
     if len(a):
-        left_values, left_offsets = shingle_sets(work, split, a, minhash)
-        right = table.column("shingles_b").combine_chunks()
-        right_offsets = right.offsets.to_numpy().astype(np.int64)
-        shared, union = overlap_of_sets(left_values, left_offsets, right.flatten().to_numpy().astype(np.uint32),
-                                        right_offsets - right_offsets[0])
+        # a's shingles once per document, repeats and all: the overlap kernel skips repeats while
+        # it fills a's probe table, once for all the pairs of a (sorted by a here).
+        left_values, left_offsets, left_of_pair = document_shingles(work, split, a, minhash)
+        right_values, right_offsets = list_values(table.column("shingles_b"))
+        shared, union = overlap_by_left(left_values, left_offsets, left_of_pair, right_values, right_offsets,
+                                        np.argsort(left_of_pair, kind="stable"))
         similarity = jaccard_of_overlap(shared, union)
         difference = union - shared
     payload = [table.column(n) for n, _ in PAYLOAD[purpose]]

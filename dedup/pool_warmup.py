@@ -49,6 +49,7 @@ def warm_later_kernels() -> None:
     from dedup.candidates import distinct_sorted_pairs, shared_key_rows
     from dedup.digests import sequence_digests
     from dedup.jaccard import _repeat_sets, jaccard_of_sets
+    from dedup.jaccard import warm_kernels as warm_pair_check_kernels
     from dedup.join_kernels import group_rows_by_bucket
     from dedup.jsonl_scan import scan_id_text_block
     from dedup.line_blocks import _newlines
@@ -66,6 +67,7 @@ def warm_later_kernels() -> None:
     values, offsets = np.array([1, 2], np.uint32), np.array([0, 2], np.int64)
     jaccard_of_sets(values, offsets, values, offsets)
     _repeat_sets(values, offsets, np.zeros(2, np.int64))
+    warm_pair_check_kernels()
 
 
 def _warm_libraries() -> None:

@@ -263,10 +263,14 @@ class OwnedCatalog:
             "volume_bytes": sum(int(v.get("bytes", 0)) for v in volumes),
             "catalog_disk_bytes": sum(sum(s["disk_bytes"].values()) for s in per_owner),
             "per_shard": [{"shard": s["owner"], "records": s["records"], "disk_bytes": s["disk_bytes"],
-                           **({"block_cache_bytes": s["cache_bytes"], "block_cache_used_bytes": s["cache_used_bytes"],
-                               "process": s["process"]} if "cache_bytes" in s else {})}
+                           **({"block_cache_bytes": s["cache_bytes"]} if "cache_bytes" in s else {})}
                           for s in per_owner],
         }
+
+    def owner_memory(self) -> list[dict[str, Any]]:
+        """Per owner: its block cache's size and use, and its process's resident and huge-page bytes
+        (:meth:`catalog.owner_store.OwnerStore.memory`)."""
+        return _gather([self._call(i, "memory") for i in range(len(self._endpoints))])
 
     # -- writes --------------------------------------------------------------------------------
     def _by_owner(self, keys: Sequence[str]) -> dict[int, list[int]]:

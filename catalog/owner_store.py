@@ -175,8 +175,14 @@ class OwnerStore:
         shard = self.catalog.shards[0]
         return {"owner": self.owner, "records": shard.count(), "disk_bytes": shard.disk_bytes(),
                 "directory": str(self.directory), "epoch": self.epoch,
-                "cache_bytes": self.cache_bytes, "cache_used_bytes": self.catalog.cache.get_usage(),
-                "process": process_memory()}
+                "cache_bytes": self.cache_bytes}
+
+    def memory(self) -> dict[str, Any]:
+        """This owner's block cache (size, bytes it holds) and its process's resident and huge-page
+        bytes (:mod:`catalog.process_memory`): figures that move from call to call, so not in
+        :meth:`stats`, whose answer a served and an embedded catalog must give alike."""
+        return {"owner": self.owner, "cache_bytes": self.cache_bytes,
+                "cache_used_bytes": self.catalog.cache.get_usage(), "process": process_memory()}
 
     # -- writes --------------------------------------------------------------------------------
     def register(self, entries: Sequence[tuple[str, bytes]], epoch: int) -> tuple[int, int, int]:

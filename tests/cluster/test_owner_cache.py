@@ -59,11 +59,13 @@ def test_owners_on_ray_take_the_cache_setting(tmp_path: Path, ray_session: None,
         per_owner = store.catalog.stats()["per_shard"]
         assert len(per_owner) == 2
         assert all(s["block_cache_bytes"] == 48 << 20 for s in per_owner), per_owner
-        assert all(0 < s["block_cache_used_bytes"] <= 48 << 20 for s in per_owner), per_owner
+        memory = store.catalog.owner_memory()
+        assert [m["owner"] for m in memory] == [0, 1]
+        assert all(m["cache_bytes"] == 48 << 20 and 0 < m["cache_used_bytes"] <= 48 << 20 for m in memory), memory
         # each owner is a process of its own that started with malloc in huge pages, and uses them
-        pids = {s["process"]["pid"] for s in per_owner}
+        pids = {m["process"]["pid"] for m in memory}
         assert len(pids) == 2 and os.getpid() not in pids
-        for s in per_owner:
+        for s in memory:
             environ = Path(f"/proc/{s['process']['pid']}/environ").read_bytes().split(b"\0")
             assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in environ
             if Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text().find("[never]") < 0:

@@ -30,9 +30,15 @@ sys.exit(code)
 """
 
 
+# The suite's heads stop after 20 s without a command (tests/conftest.py); this module's head must
+# outlive the tests that only ask its raylet (warm workers are topped up up to a minute after a job).
+# Every command here carries the same value: a warm driver serves only commands with its own settings.
+IDLE = {"HAYBALE_CLUSTER_IDLE_SECONDS": "600"}
+
+
 def _command(root: Path, report: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", WRAPPER, *argv, "--root", str(root)], cwd=REPO, text=True,
-                            env={**os.environ, **(env or {}), "WRAPPER_REPORT": str(report)},
+                            env={**os.environ, **IDLE, **(env or {}), "WRAPPER_REPORT": str(report)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

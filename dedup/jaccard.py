@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from dedup.join_kernels import distinct_sets, gather_sets, jaccard_of_overlap, overlap_of_sets
 from dedup.minhash import MinHashConfig, MinHasher
-from dedup.row_gather import gather_rows
+from dedup.row_gather import gather_rows, rows_by_chunk
 from dedup.split_stage import split_name
 from dedup.tokens import tokenize_batch
 from dedup.workdir import WorkDir
@@ -89,14 +89,7 @@ def take_sorted_rows(column: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArr
     the split's whole memory-mapped text (~0.1 s per 95 MB split) to pick a few documents; taking
     from each chunk copies only the rows taken.
     """
-    bounds = np.zeros(column.num_chunks + 1, dtype=np.int64)
-    np.cumsum([len(chunk) for chunk in column.chunks], out=bounds[1:])
-    if len(rows) and (rows[0] < 0 or rows[-1] >= bounds[-1]):
-        raise IndexError(f"rows {rows[0]}..{rows[-1]} are outside the column's {bounds[-1]} rows")
-    which = np.searchsorted(bounds, rows, side="right") - 1
-    cuts = np.searchsorted(which, np.arange(column.num_chunks + 1))
-    parts = [column.chunk(index).take(pa.array(rows[cuts[index]:cuts[index + 1]] - bounds[index]))
-             for index in range(column.num_chunks) if cuts[index + 1] > cuts[index]]
+    parts = [column.chunk(index).take(pa.array(local)) for index, local in rows_by_chunk(column, rows)]
     return pa.chunked_array(parts, column.type)
 
 

@@ -42,6 +42,9 @@ def _table_size(members: int) -> int:
 
 @_inline
 def _slot(value: np.uint32, mask: int) -> int:
+    # The linear-probing loop after it is written out in each kernel (here and in dedup/set_kernels.py):
+    # an inlined shared probe helper measured 5-7 % slower in distinct_sets and overlap_by_left
+    # (best of 5 on 40,000 random sets, same results), and these loops are the pair check's hot path.
     return int((uint64(value) * uint64(_PROBE_MULTIPLIER)) >> uint64(32)) & mask
 
 

@@ -15,24 +15,29 @@ import pyarrow as pa
 from dedup.set_kernels import copy_ranges
 
 
-def gather_rows(column: pa.ChunkedArray, rows: np.ndarray,
-                values_of: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]],
-                dtype: type) -> tuple[np.ndarray, np.ndarray]:
-    """The values of rows ``rows`` (ascending) of a column of variable-length rows (strings, lists)
-    in one copy: (values, offsets of len(rows) + 1). ``values_of(chunk)`` gives a chunk's flat
-    values (read-only) and its len + 1 offsets into them (slice-aware)."""
+def rows_by_chunk(column: pa.ChunkedArray, rows: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Ascending row numbers of ``column`` split by chunk: (chunk index, rows within that chunk) for
+    every chunk that holds some. Raises ``IndexError`` for a row outside the column."""
     bounds = np.zeros(column.num_chunks + 1, dtype=np.int64)
     np.cumsum([len(chunk) for chunk in column.chunks], out=bounds[1:])
     if len(rows) and (rows[0] < 0 or rows[-1] >= bounds[-1]):
         raise IndexError(f"rows {rows[0]}..{rows[-1]} are outside the column's {bounds[-1]} rows")
     which = np.searchsorted(bounds, rows, side="right") - 1
     cuts = np.searchsorted(which, np.arange(column.num_chunks + 1))
+    return [(index, rows[cuts[index]:cuts[index + 1]] - bounds[index])
+            for index in range(column.num_chunks) if cuts[index + 1] > cuts[index]]
+
+
+def gather_rows(column: pa.ChunkedArray, rows: np.ndarray,
+                values_of: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]],
+                dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """The values of rows ``rows`` (ascending) of a column of variable-length rows (strings, lists)
+    in one copy: (values, offsets of len(rows) + 1). ``values_of(chunk)`` gives a chunk's flat
+    values (read-only) and its len + 1 offsets into them (slice-aware)."""
     ranges = []
-    for index in range(column.num_chunks):
-        if cuts[index + 1] > cuts[index]:
-            data, offsets = values_of(column.chunk(index))
-            local = rows[cuts[index]:cuts[index + 1]] - bounds[index]
-            ranges.append((data, offsets[local].astype(np.int64), offsets[local + 1].astype(np.int64)))
+    for index, local in rows_by_chunk(column, rows):
+        data, offsets = values_of(column.chunk(index))
+        ranges.append((data, offsets[local].astype(np.int64), offsets[local + 1].astype(np.int64)))
     out_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     if ranges:
         np.cumsum(np.concatenate([ends - starts for _, starts, ends in ranges]), out=out_offsets[1:])

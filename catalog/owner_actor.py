@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from catalog.owner_cache import CACHE_ENV, owner_cache_bytes, owner_process_env
 from catalog.owner_settle import SETTLE_ENV, SettleState, settle_seconds, start_settler
+from catalog.owner_warm import WARM_ENV, warm_wanted
 
 NAMESPACE = "haybale"
 DISK_RESOURCE = "catalog_disk"
@@ -139,7 +140,7 @@ WRITE_METHODS = frozenset({"register", "register_batch", "mark_many", "delete_ma
 CHECKPOINT_SECONDS = float(os.environ.get("HAYBALE_CHECKPOINT_SECONDS", "300"))
 # owner settings read from the environment: the command that starts the owners passes its own values
 # on (else the owners' nodes' environment counts)
-OWNER_SETTINGS = ("HAYBALE_CHECKPOINT_SECONDS", SETTLE_ENV, CACHE_ENV)
+OWNER_SETTINGS = ("HAYBALE_CHECKPOINT_SECONDS", SETTLE_ENV, CACHE_ENV, WARM_ENV)
 
 
 class OwnerServer:
@@ -152,7 +153,8 @@ class OwnerServer:
     checkpoint is ``HAYBALE_CHECKPOINT_SECONDS`` old (default 300; 0 = only on demand), remote roots only.
     Once writes stop for ``HAYBALE_OWNER_SETTLE_SECONDS`` (default 30) it compacts its location index
     into one sorted run (:mod:`catalog.owner_settle`). Its block cache is ``HAYBALE_OWNER_CACHE_MB``
-    (default 256; :mod:`catalog.owner_cache`).
+    (default 256; :mod:`catalog.owner_cache`); given 1 GiB or more it reads its location index into
+    that cache in the background when it starts (``HAYBALE_OWNER_WARM``; :mod:`catalog.owner_warm`).
     """
 
     def __init__(self, root: str, catalog_disk: str, owner: int) -> None:
@@ -163,7 +165,8 @@ class OwnerServer:
             raise RuntimeError(f"owner {owner}: root {root} has no catalog meta record")
         self.root = root
         directory = owner_dir(Path(os.environ.get(NODE_DISK_ENV) or catalog_disk), owner)
-        self.store, self.restored = open_or_restore(root, meta, owner, directory, cache_bytes=owner_cache_bytes())
+        self.store, self.restored = open_or_restore(root, meta, owner, directory, cache_bytes=owner_cache_bytes(),
+                                                    warm=warm_wanted())
         self.last_checkpoint = time.monotonic()
         self.settling = SettleState(settle_seconds())
         ask = _settle_asker()

@@ -31,6 +31,7 @@ from catalog.owner_edit_log import EditLog
 from catalog.owner_key_filter import KnownIds, prefixes_of
 from catalog.owner_load_mode import LoadMode
 from catalog.owner_reads import multi_get_sorted, seek_sorted, single_sorted_run
+from catalog.owner_warm import CacheWarmer
 from catalog.process_memory import process_memory
 
 BULK_MIN = 20_000  # a batch at least this big goes in as SST files; smaller ones through the journal
@@ -48,7 +49,7 @@ class OwnerStore:
 
     def __init__(self, directory: Path, owner: int, meta: CatalogMeta, *, read_only: bool = False,
                  create: bool = True, cache_bytes: int = 256 << 20, durable: bool = True,
-                 root: str | None = None) -> None:
+                 root: str | None = None, warm: bool = False) -> None:
         self.directory = Path(directory)
         self.root = root  # where to reload the meta record from when a request is at a newer epoch
         self.owner = owner
@@ -71,6 +72,8 @@ class OwnerStore:
         self._load_mode = None if read_only else LoadMode(
             self.catalog.shards[0].db, ((self.catalog.shards[0].listing, LISTING_L0_COMPACTION_TRIGGER),))
         self._warming = None if read_only else _warm_imports()
+        # the location index read into the block cache in the background (catalog.owner_warm)
+        self._cache_warmer = CacheWarmer(self.catalog) if warm else None
 
     def set_meta(self, meta: CatalogMeta) -> None:
         """Adopt a (newer) meta record: the epoch and the slots this owner serves."""
@@ -182,7 +185,8 @@ class OwnerStore:
         bytes (:mod:`catalog.process_memory`): figures that move from call to call, so not in
         :meth:`stats`, whose answer a served and an embedded catalog must give alike."""
         return {"owner": self.owner, "cache_bytes": self.cache_bytes,
-                "cache_used_bytes": self.catalog.cache.get_usage(), "process": process_memory()}
+                "cache_used_bytes": self.catalog.cache.get_usage(), "process": process_memory(),
+                "cache_warm": self._cache_warmer.status() if self._cache_warmer else {"state": "off"}}
 
     # -- writes --------------------------------------------------------------------------------
     def register(self, entries: Sequence[tuple[str, bytes]], epoch: int) -> tuple[int, int, int]:
@@ -294,6 +298,8 @@ class OwnerStore:
         return result
 
     def close(self) -> None:
+        if self._cache_warmer is not None:  # its iterators must be gone before the database closes
+            self._cache_warmer.stop()
         if self._warming is not None:  # no import left running when the process goes on to exit
             self._warming.join()
         if self._load_mode is not None:

@@ -12,6 +12,7 @@ import pytest
 from catalog.catalog_meta import load_meta
 from catalog.location import Location
 from catalog.owner_cache import CACHE_ENV, DEFAULT_CACHE_MB, HUGE_PAGES_ENV, owner_cache_bytes, owner_process_env
+from catalog.owner_warm import WARM_ENV
 
 
 def test_cache_setting_parsed(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,6 +51,7 @@ def test_owners_on_ray_take_the_cache_setting(tmp_path: Path, ray_session: None,
 
     monkeypatch.setenv(CACHE_ENV, "48")
     monkeypatch.setenv(HUGE_PAGES_ENV, "1")
+    monkeypatch.setenv(WARM_ENV, "1")  # owners warm their (empty) cache at start: the setting reaches them
     root = str(tmp_path / "r")
     store = Store(root, cluster=True, num_shards=2)
     try:
@@ -62,6 +64,7 @@ def test_owners_on_ray_take_the_cache_setting(tmp_path: Path, ray_session: None,
         memory = store.catalog.owner_memory()
         assert [m["owner"] for m in memory] == [0, 1]
         assert all(m["cache_bytes"] == 48 << 20 and 0 < m["cache_used_bytes"] <= 48 << 20 for m in memory), memory
+        assert all(m["cache_warm"]["state"] == "done" for m in memory), memory
         # each owner is a process of its own that started with malloc in huge pages, and uses them
         pids = {m["process"]["pid"] for m in memory}
         assert len(pids) == 2 and os.getpid() not in pids

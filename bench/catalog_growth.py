@@ -24,7 +24,9 @@ round by round with a reference owner holding the first 10^5 entries (:func:`bac
 target's ratio, measured in the same process state). Results are written after every
 size (bench/results/catalog_growth_1e8.json and .png for the full run, _1e6 for the quick one), so a
 long run that is stopped keeps what it measured; a stopped run's directory (``--keep``, or left by a
-killed run) is measured with ``--remeasure DIR`` (``--cache-bytes`` sets the owners' block cache).
+killed run) is measured with ``--remeasure DIR`` (``--cache-bytes`` sets the owners' block cache);
+a remeasure also alternates rounds of keys no round read before, each after 5 s idle
+(``back_to_back_fresh_idle``).
 """
 from __future__ import annotations
 
@@ -198,16 +200,24 @@ def measure(owner: OwnerStore, n: int, picks: list[str], rng: random.Random, get
 
 
 def back_to_back(ref: OwnerStore, ref_keys: list[str], owner: OwnerStore, picks: list[str],
-                 gets: int, rounds: int = 5) -> dict[str, Any]:
+                 gets: int, rounds: int = 5, pause_s: float = 0.0, fresh: bool = False) -> dict[str, Any]:
     """Warm single gets on the reference 10^5-entry owner and on the grown owner, alternated round by
     round in the same process state (the machine is shared: a ratio of runs minutes apart measures
     the load more than the catalog). Both owners' location indexes were read by ``warm_cache``
-    before. Returns every round's (p50, p99) and the medians, and the p99 ratio grown / reference."""
+    before. Returns every round's (p50, p99) and the medians, and the p99 ratio grown / reference.
+
+    By default each round samples ``picks``, which earlier rounds have mostly read already. With
+    ``fresh`` each round of the grown owner takes the next ``gets`` keys of ``picks`` (no key read
+    twice), and ``pause_s`` idles before every round: how an owner serving few gets meets its cache
+    (on this VM, memory idle for seconds reads slowly the first time: ``bench.vm_memory_reads``)."""
     rng = random.Random(11)
     ref_rounds, big_rounds = [], []
-    for _ in range(rounds):
+    for r in range(rounds):
+        time.sleep(pause_s)
         ref_rounds.append(latencies(ref.catalog.get, rng.sample(ref_keys, gets)))
-        big_rounds.append(latencies(owner.catalog.get, rng.sample(picks, gets)))
+        time.sleep(pause_s)
+        keys = picks[r * gets:(r + 1) * gets] if fresh else rng.sample(picks, gets)
+        big_rounds.append(latencies(owner.catalog.get, keys))
     ref_p99 = statistics.median(p for _, p in ref_rounds)
     big_p99 = statistics.median(p for _, p in big_rounds)
     return {"rounds": rounds, "gets_per_round": gets,
@@ -216,7 +226,7 @@ def back_to_back(ref: OwnerStore, ref_keys: list[str], owner: OwnerStore, picks:
             "grown_p50_us": statistics.median(p for p, _ in big_rounds), "grown_p99_us": big_p99,
             "p99_ratio": big_p99 / ref_p99,
             "p99_ratio_of_rounds_median": statistics.median(b[1] / a[1] for a, b in zip(ref_rounds, big_rounds)),
-            "load_average": os.getloadavg()[0]}
+            "pause_seconds": pause_s, "fresh_keys": fresh, "load_average": os.getloadavg()[0]}
 
 
 def plot(points: list[dict[str, Any]], out: Path) -> None:
@@ -286,10 +296,13 @@ def remeasure(directory: Path, out: Path, gets: int, cache_bytes: int, owner_set
                                     int(result.get("host_pool", 4_000_000)), cache_bytes, owner_settles)
     try:
         rng = random.Random(6)
-        picks = sample_from_listing(owner, 7 * gets, rng)
+        sample = sample_from_listing(owner, 12 * gets, rng)
+        picks, unread = sample[:7 * gets], sample[7 * gets:]
         n = owner.catalog.shards[0].count()
         point = measure(owner, n, (picks * 7)[:7 * gets], rng, gets, owner_settles)
         point["back_to_back_with_1e5"] = back_to_back(ref, ref_keys, owner, picks, gets)
+        # keys no round read before, 5 s idle before each round (see back_to_back)
+        point["back_to_back_fresh_idle"] = back_to_back(ref, ref_keys, owner, unread, gets, pause_s=5.0, fresh=True)
     finally:
         owner.close()
         ref.close()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -21,6 +23,8 @@ from catalog.closing import after_collection
 from catalog.errors import CatalogError, CatalogLockedError
 
 _META_COUNT = b"count"
+WARM_SEEK_EVERY = 64  # entries per seek of warm_blocks: several seeks land in each ~350-entry block
+WARM_HOLD = 16  # seeks of warm_blocks between two releases of the GIL (~16 × 40 µs with block reads)
 _META_APPLIED = b"applied_seq"
 _U64 = struct.Struct("<Q")
 _I64 = struct.Struct("<q")
@@ -143,6 +147,32 @@ class Shard:
             if len(rows) < chunk:
                 return
             start = rows[-1][0]
+
+    def warm_blocks(self, stop: threading.Event | None = None) -> int:
+        """Read every data block of the location index into the block cache, at every level, by seeking
+        an iterator to evenly spaced ids: one seek per :data:`WARM_SEEK_EVERY` entries. Ids are uniform
+        hashes and a 16 KiB block holds ~350 locations, so every block is reached several times over,
+        with ~1/64 of the calls of reading every location (10^8 entries: 1.6M seeks).
+
+        Meant to run beside an owner's calls: it lets go of the GIL every :data:`WARM_HOLD` seeks, so
+        a call waits for it at most ~1 ms instead of the interpreter's 5 ms switch interval, and it
+        takes a new iterator every 4,096 seeks, so files that compactions replace are not held.
+        ``stop``, once set, ends it there. Returns the number of seeks made."""
+        seeks = self.count() // WARM_SEEK_EVERY + 1
+        step = (1 << 128) // seeks
+        done = 0
+        while done < seeks and not (stop is not None and stop.is_set()):
+            it = self.db.iter(self._read_opts)
+            seek = it.seek
+            try:
+                for i in range(done, min(seeks, done + 4096)):
+                    seek((i * step).to_bytes(16, "big"))
+                    if i % WARM_HOLD == 0:
+                        time.sleep(0)  # lets a waiting thread (an owner's call) take the GIL now
+            finally:
+                del it, seek  # an iterator keeps the database open: drop it now
+            done = min(seeks, done + 4096)
+        return done
 
     def load_filters(self) -> int:
         """Bring the bloom filter block of every location SST file into the block cache (each is read

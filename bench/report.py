@@ -177,6 +177,15 @@ def dedup_e2e(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _load_of(t: dict[str, Any]) -> str:
+    """The load average after a throughput run, or the range over its repeats (``--repeat``: the
+    result holds every run, each with its own)."""
+    if "load_average_1m_after" in t:
+        return str(t["load_average_1m_after"])
+    loads = [run["load_average_1m_after"] for run in t.get("every_run", []) if "load_average_1m_after" in run]
+    return f"{min(loads)}-{max(loads)}" if loads else "not recorded"
+
+
 def dedup_scale(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows = []
     t = r.get("throughput")
@@ -187,7 +196,7 @@ def dedup_scale(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                      f"rensa one core from raw text {t['rensa_one_core_mb_per_s']:.1f} MB/s; {t['seconds']:.1f} s wall, "
                      f"{t['cpu_seconds']:.0f} CPU s; per CPU second {t['mb_per_cpu_second']:.1f} MB vs rensa "
                      f"{t.get('rensa_mb_per_cpu_second', 0):.1f} ({t.get('cpu_ratio_vs_rensa', 0):.2f}x); "
-                     f"load avg {t['load_average_1m_after']}",
+                     f"load avg {_load_of(t)}",
                      "≥ 2.5x rensa, recall 1.000"))
     s = r.get("scaling")
     if s:

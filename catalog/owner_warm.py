@@ -4,8 +4,8 @@ An owner given a block cache big enough for its location index (``HAYBALE_OWNER_
 :mod:`catalog.owner_cache`) meets the single-get p99 target only once that index is in the cache
 (deploy/SCALING.md). Left to itself, it fills the cache one get at a time: the first get into each
 16 KiB block reads and decompresses it, so a freshly started or restored owner of 10^8 entries serves
-cold gets (p99 0.4-2.7 ms at 10^8 in the growth bench, against ~11 µs warm) until ~280,000 distinct blocks have been
-touched. This reads the index into the cache in a background thread instead
+cold gets (p99 0.26-2.7 ms at 10^8 in the growth bench, against ~11 µs warm) until ~280,000 distinct
+blocks have been touched. This reads the index into the cache in a background thread instead
 (:meth:`Catalog.warm_cache`: seeks at evenly spaced ids reach every location block, then one probe
 per SST file brings its filter block). Measured on the growth bench's 10^8-entry owner (7 GiB cache,
 quiet): done in 22 s; gets served meanwhile had per-round p99 falling from ~400 µs (what a cold owner
@@ -76,7 +76,7 @@ class CacheWarmer:
             self._seconds = round(time.perf_counter() - self._started, 3)
 
     def stop(self) -> None:
-        """End the walk at its next chunk and wait for it (before the store closes)."""
+        """End the walk within 4,096 seeks and wait for it (before the store closes)."""
         self._stop.set()
         self._thread.join()
 

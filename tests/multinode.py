@@ -165,8 +165,13 @@ class LoopbackCluster:
                     if "timed out during startup" in self._log_of(index):
                         raise NodeStartTimedOut(f"node {index}: {self.log_tail()}")
                     raise RuntimeError(f"ray start exited with {proc.returncode}: {self.log_tail()}")
-            probe = subprocess.run([sys.executable, "-c", _PROBE, self.address], capture_output=True, text=True,
-                                   env=self.env(), timeout=60)
+            try:
+                probe = subprocess.run([sys.executable, "-c", _PROBE, self.address], capture_output=True,
+                                       text=True, env=self.env(), timeout=60)
+            except subprocess.TimeoutExpired as exc:  # a probe stuck connecting: not up yet, ask again
+                err = exc.stderr or b""
+                last = (err.decode(errors="replace") if isinstance(err, bytes) else err)[-2000:]
+                continue
             if probe.returncode == 0:
                 nodes = json.loads(probe.stdout.strip().splitlines()[-1])
                 if len(nodes) >= count:

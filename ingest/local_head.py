@@ -24,6 +24,9 @@ next command's first tasks do not wait for worker processes (:mod:`ingest.warm_w
 later job commands run in a process forked from one that has Ray and haybale imported
 (:mod:`haybale.cli.warm_drivers`, ``HAYBALE_WARM_DRIVERS``).
 
+The head uses Ray's token authentication; on a machine with no Ray token yet, starting it creates
+Ray's default one (:mod:`ingest.ray_token`).
+
 Starting is serialized by an ``flock`` on ``ROOT/cluster/start.lock``: two commands at once get one head.
 """
 from __future__ import annotations
@@ -45,6 +48,7 @@ from typing import Any, Iterator
 
 from catalog.storage import write_atomic
 from ingest.errors import IngestJobError
+from ingest.ray_token import ensure_local_token
 from ingest.stop_signals import StopSignals
 from ingest.warm_workers import keeper_for
 
@@ -110,6 +114,7 @@ def local_head_address(root_dir: str | Path, num_cpus: int | None = None) -> str
 
 
 def _start(state_dir: Path, num_cpus: int) -> str:
+    ensure_local_token()  # a head with token auth will not start without one (a fresh machine has none)
     (state_dir / STATE_NAME).unlink(missing_ok=True)
     log = open(state_dir / "head.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", _SUPERVISOR_MARK, "serve", str(state_dir), str(num_cpus)],

@@ -24,6 +24,8 @@ from typing import Any
 
 import psutil
 
+from ingest.ray_token import ensure_local_token
+
 NODE_IP = "127.0.0.2"  # Ray rewrites 127.0.0.1 to the host's address; other loopback addresses stay
 WORKER_PORTS = (20000, 20999)  # below the OS's ephemeral range, so free-port picks never collide
 
@@ -62,6 +64,7 @@ class LocalRayCluster:
                 "RAY_AUTH_MODE": "token"}
 
     def start(self) -> "LocalRayCluster":
+        ensure_local_token()  # `ray start` with token auth needs one: a fresh machine has none
         p = self.ports
         cmd = [self.ray_bin, "start", "--head", "--block", "--node-ip-address", NODE_IP,
                "--port", str(p["gcs"]), "--dashboard-host", "127.0.0.1", "--dashboard-port", str(p["dashboard"]),

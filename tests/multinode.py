@@ -30,6 +30,8 @@ from typing import Any
 
 import psutil
 
+from ingest.ray_token import ensure_local_token
+
 HEAD_IP = "127.0.0.2"
 # Worker-process port ranges, one per node, below the OS's ephemeral range and away from
 # deploy/local_cluster.py's 20000-20999.
@@ -135,6 +137,7 @@ class LoopbackCluster:
             self.procs.append(proc)
 
     def start(self) -> "LoopbackCluster":
+        ensure_local_token()  # `ray start` with token auth needs one: a fresh machine has none
         try:
             for index in range(self.workers + 1):
                 # one node at a time: nodes starting together on 2 busy cores can miss Ray's fixed 30 s

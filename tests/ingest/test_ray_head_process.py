@@ -1,6 +1,7 @@
 """The embedded default's local head runs its Ray node through ingest.ray_head_process (no Ray command
-line, no Ray Client server, no log monitor, no API server): a driver connects and runs a task on it, and stopping the
-head stops every process it started."""
+line, no Ray Client server, no log monitor, no API server): on a machine with no Ray token yet it starts
+(creating Ray's token), a driver connects and runs a task on it, and stopping the head stops every process
+it started."""
 from __future__ import annotations
 
 import subprocess
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from ingest.local_head import head_environment, local_head_address, read_state, state_dir_of, stop_head
 
@@ -19,11 +21,19 @@ print(ray.get(ray.remote(lambda: 41 + 1).remote()))
 """
 
 
-def test_local_head_node_serves_a_driver_and_stops_whole(tmp_path: Path) -> None:
-    address = local_head_address(tmp_path, num_cpus=1)
+def test_local_head_node_serves_a_driver_and_stops_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a machine where Ray never ran: no ~/.ray/auth_token (the head creates it, or would not start)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+    root = tmp_path / "root"
+    address = local_head_address(root, num_cpus=1)
     try:
-        state = read_state(state_dir_of(tmp_path))
+        state = read_state(state_dir_of(root))
         assert state is not None and state["address"] == address
+        assert len((home / ".ray" / "auth_token").read_text()) == 64
         head = psutil.Process(state["ray_pid"])
         assert "ingest.ray_head_process" in head.cmdline()
         children = head.children(recursive=True)
@@ -36,11 +46,11 @@ def test_local_head_node_serves_a_driver_and_stops_whole(tmp_path: Path) -> None
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip().splitlines()[-1] == "42"
     finally:
-        assert stop_head(tmp_path)
+        assert stop_head(root)
     deadline = time.monotonic() + 30
     alive = [p for p in [head, *children] if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     while alive and time.monotonic() < deadline:
         time.sleep(0.2)
         alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not alive, [p.pid for p in alive]
-    assert read_state(state_dir_of(tmp_path)) is None
+    assert read_state(state_dir_of(root)) is None

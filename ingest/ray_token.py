@@ -1,0 +1,89 @@
+"""Ray's cluster token for the embedded default's local head, created when this machine has none.
+
+haybale runs Ray with token authentication (``RAY_AUTH_MODE=token``, Ray 2.60's default for local
+clusters). Ray's ``ray.init()`` creates its token (``~/.ray/auth_token``) the first time it starts a
+local cluster, but a head started as ``ray start --head`` — or as :mod:`ingest.ray_head_process`, which
+does what that command does — refuses to start without one ("Token authentication is enabled but no
+authentication token was found"). On a machine where nothing had run ``ray.init()`` before, the
+first ``haybale`` command (``make demo`` on a fresh machine) failed that way.
+
+:func:`ensure_local_token` gives the local head the token Ray's own loader will find, in Ray's order:
+``RAY_AUTH_TOKEN`` (used as is), else the file ``RAY_AUTH_TOKEN_PATH`` names (must exist: the user
+chose it), else ``~/.ray/auth_token``, created — 256 random bits as hex, mode 0600, as Ray writes it —
+when missing. Creating it is safe with several commands starting heads at once: the file appears whole
+(hard link of a finished temporary file) and a second writer uses the first one's token.
+
+Without importing Ray (the head's supervisor stays light).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+from ingest.errors import IngestJobError
+
+TOKEN_ENV = "RAY_AUTH_TOKEN"
+TOKEN_PATH_ENV = "RAY_AUTH_TOKEN_PATH"
+
+
+def default_token_path() -> Path:
+    """Where Ray looks for its token when neither variable is set: ``~/.ray/auth_token``."""
+    return Path.home() / ".ray" / "auth_token"
+
+
+def ensure_local_token(environ: dict[str, str] | None = None) -> Path | None:
+    """Make sure Ray will find a cluster token; return the token file (None when ``RAY_AUTH_TOKEN``
+    carries it). Creates ``~/.ray/auth_token`` when no token is configured and the file is missing.
+
+    Raises :class:`IngestJobError` naming the file when ``RAY_AUTH_TOKEN_PATH`` names a missing or
+    empty file, or when the default file is empty or cannot be written.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(TOKEN_ENV, "").strip():
+        return None
+    chosen = env.get(TOKEN_PATH_ENV, "").strip()
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not _has_token(path):
+            raise IngestJobError(f"{TOKEN_PATH_ENV}={chosen}: no Ray token in that file; write one there "
+                                 f"(`ray get-auth-token --generate` writes {default_token_path()}), or unset "
+                                 "the variable to let haybale create its own")
+        return path
+    path = default_token_path()
+    if path.exists():
+        if not _has_token(path):
+            raise IngestJobError(f"Ray's token file {path} is empty: delete it (haybale then creates a new one) "
+                                 "or write the cluster's token into it")
+        return path
+    try:
+        _create(path)
+    except OSError as exc:
+        raise IngestJobError(f"could not create Ray's token file {path} ({exc.strerror or exc}): make "
+                             f"{path.parent} writable, or set {TOKEN_ENV} or {TOKEN_PATH_ENV}") from exc
+    return path
+
+
+def _has_token(path: Path) -> bool:
+    try:
+        return bool(path.read_text().strip())
+    except OSError:
+        return False
+
+
+def _create(path: Path) -> None:
+    """Write a new token to ``path`` whole, unless another process got there first (its token stays)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".auth_token-", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(tmp, path)  # fails if the file exists: never replaces a token a running cluster uses
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)

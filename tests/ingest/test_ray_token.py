@@ -1,0 +1,79 @@
+"""Ray's token for the local head (ingest.ray_token): created when the machine has none, never replaced,
+and the user's own choice (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH) respected."""
+from __future__ import annotations
+
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import IngestJobError
+from ingest.ray_token import default_token_path, ensure_local_token
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty home directory: a machine where Ray never ran."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+    return tmp_path
+
+
+def test_creates_rays_default_token_private_and_whole(home: Path) -> None:
+    path = ensure_local_token()
+    assert path == default_token_path() == home / ".ray" / "auth_token"
+    token = path.read_text()
+    assert len(token) == 64 and int(token, 16) >= 0  # 256 bits as hex, as Ray writes it
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["auth_token"]  # no temporary file left behind
+
+
+def test_an_existing_token_is_kept(home: Path) -> None:
+    path = home / ".ray" / "auth_token"
+    path.parent.mkdir()
+    path.write_text("the-clusters-token\n")
+    assert ensure_local_token() == path
+    assert path.read_text() == "the-clusters-token\n"
+
+
+def test_commands_starting_at_once_share_one_token(home: Path) -> None:
+    results: list[Path | None] = []
+    threads = [threading.Thread(target=lambda: results.append(ensure_local_token())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 and len(set(results)) == 1
+    assert len((home / ".ray" / "auth_token").read_text()) == 64
+    assert len(list((home / ".ray").iterdir())) == 1
+
+
+def test_a_token_in_the_environment_needs_no_file(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "abc")
+    assert ensure_local_token() is None
+    assert not (home / ".ray").exists()
+
+
+def test_a_chosen_token_file_must_exist(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chosen = home / "cluster-token"
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(chosen))
+    with pytest.raises(IngestJobError, match="RAY_AUTH_TOKEN_PATH=.*cluster-token.*unset the variable"):
+        ensure_local_token()
+    assert not chosen.exists() and not (home / ".ray").exists()  # the user's choice: never created for them
+    chosen.write_text("xyz")
+    assert ensure_local_token() == chosen
+
+
+def test_an_empty_default_token_file_is_named(home: Path) -> None:
+    (home / ".ray").mkdir()
+    (home / ".ray" / "auth_token").write_text("")
+    with pytest.raises(IngestJobError, match=r"auth_token is empty: delete it"):
+        ensure_local_token()
+
+
+def test_an_unwritable_home_is_named(home: Path) -> None:
+    (home / ".ray").write_text("not a directory")
+    with pytest.raises(IngestJobError, match=r"could not create Ray's token file .*auth_token.*RAY_AUTH_TOKEN"):
+        ensure_local_token()

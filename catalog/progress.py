@@ -35,7 +35,8 @@ class Progress:
         self.bytes = 0
         self.errors = 0
         self.started = time.perf_counter()
-        self._last = 0.0
+        self._last = float("-inf")  # the first update is shown
+        self._shown: tuple[int, int, int] | None = None  # the counts of the last line written
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def update(self, items: int = 0, nbytes: int = 0, errors: int = 0) -> None:
@@ -60,6 +61,7 @@ class Progress:
 
     def _emit(self, final: bool) -> None:
         text = self.line()
+        self._shown = (self.items, self.bytes, self.errors)
         if self._tty:
             self.stream.write("\r" + text + ("\n" if final else ""))
         else:
@@ -67,7 +69,8 @@ class Progress:
         self.stream.flush()
 
     def done(self) -> float:
-        """Print the final line; returns elapsed seconds."""
-        if self.enabled:
+        """Print the final line (in a log, only if the counts moved since the last line: a job whose
+        last update was just written ends without the same line twice); returns elapsed seconds."""
+        if self.enabled and (self._tty or self._shown != (self.items, self.bytes, self.errors)):
             self._emit(final=True)
         return time.perf_counter() - self.started

@@ -16,6 +16,7 @@ from typing import Any
 from catalog.errors import ClusterUnreachableError
 from catalog.layout import RootLayout
 from catalog.ray_address import check_reachable
+from ingest.ray_token import MODE_ENV, set_auth_mode, token_advice
 
 # a local head under heavy load can miss Ray's connection deadline once; it is alive (pid checked), so retry
 LOCAL_HEAD_ATTEMPTS = 3
@@ -37,8 +38,9 @@ class RootConnection:
         self.started_here = False
 
     def __call__(self) -> None:
-        # Ray 2.60's local clusters require token authentication; Ray reads this when it is imported
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        # before Ray is imported, which reads it: tokens for the local head, for a cluster if this
+        # machine has one (ingest.ray_token)
+        set_auth_mode(self.address)
         import ray
 
         if self.connected:
@@ -80,9 +82,11 @@ class RootConnection:
 
     def _unreachable(self, address: str, exc: Exception) -> ClusterUnreachableError:
         if self.address:
+            # a cluster with tokens turns away a driver without one as if it were not there
+            tokens = "" if os.environ.get(MODE_ENV) == "token" else f"; {token_advice()}"
             return ClusterUnreachableError(
                 f"could not connect to the Ray cluster at {address} (--address / RAY_ADDRESS): {exc}. Check the "
-                f"address and that the cluster is up (`ray status --address {address}`), then rerun")
+                f"address and that the cluster is up (`ray status --address {address}`), then rerun{tokens}")
         root = self.layout.root
         return ClusterUnreachableError(
             f"the local Ray head of root {root} at {address} did not answer ({exc}): it may be overloaded or "

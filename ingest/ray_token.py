@@ -13,19 +13,26 @@ chose it), else ``~/.ray/auth_token``, created — 256 random bits as hex, mode 
 when missing. Creating it is safe with several commands starting heads at once: the file appears whole
 (hard link of a finished temporary file) and a second writer uses the first one's token.
 
+Which authentication a haybale process asks Ray for (:func:`set_auth_mode`, before Ray is imported:
+Ray reads ``RAY_AUTH_MODE`` once): the user's ``RAY_AUTH_MODE`` when set; else token authentication for
+the embedded default's local head (haybale starts it with tokens); else, for a cluster given by
+``--address`` / ``RAY_ADDRESS``, token authentication when this machine has a Ray token and none when it
+has not — Ray's own rule for a cluster it finds by itself. Forcing tokens there made every command
+fail against a cluster started without them ("no authentication token was found") on a machine
+that had no token.
+
 Without importing Ray (the head's supervisor stays light).
 """
 from __future__ import annotations
 
 import os
-import secrets
-import tempfile
 from pathlib import Path
 
 from ingest.errors import IngestJobError
 
 TOKEN_ENV = "RAY_AUTH_TOKEN"
 TOKEN_PATH_ENV = "RAY_AUTH_TOKEN_PATH"
+MODE_ENV = "RAY_AUTH_MODE"
 
 
 def default_token_path() -> Path:
@@ -65,6 +72,41 @@ def ensure_local_token(environ: dict[str, str] | None = None) -> Path | None:
     return path
 
 
+def token_available(environ: dict[str, str] | None = None) -> bool:
+    """Whether Ray would find a token here: ``RAY_AUTH_TOKEN``, or a non-empty file at
+    ``RAY_AUTH_TOKEN_PATH`` (when set) or else at ``~/.ray/auth_token``."""
+    env = os.environ if environ is None else environ
+    if env.get(TOKEN_ENV, "").strip():
+        return True
+    chosen = env.get(TOKEN_PATH_ENV, "").strip()
+    return _has_token(Path(chosen).expanduser() if chosen else default_token_path())
+
+
+def set_auth_mode(address: str | None, environ: dict[str, str] | None = None) -> str | None:
+    """Set ``RAY_AUTH_MODE`` in ``environ`` (default: this process's) for a connection to ``address``
+    (None: the root's local head) unless the user set it; returns the mode in effect (None: Ray's
+    default, no authentication). See the module docstring for the rule."""
+    env = os.environ if environ is None else environ
+    if env.get(MODE_ENV):
+        return env[MODE_ENV]
+    if not address or token_available(env):
+        env[MODE_ENV] = "token"
+        return "token"
+    return None
+
+
+def token_advice() -> str:
+    """What to do when a cluster wants a token this machine does not have (for error messages)."""
+    return (f"a Ray cluster with token authentication needs its token here: copy it (`ray get-auth-token` "
+            f"on the cluster's head prints it) to {default_token_path()}, or set {TOKEN_ENV} or "
+            f"{TOKEN_PATH_ENV}")
+
+
+def is_ray_authentication_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ray's ``AuthenticationError`` (checked by name: no Ray import needed)."""
+    return type(exc).__name__ == "AuthenticationError" and type(exc).__module__.startswith("ray")
+
+
 def _has_token(path: Path) -> bool:
     try:
         return bool(path.read_text().strip())
@@ -74,6 +116,9 @@ def _has_token(path: Path) -> bool:
 
 def _create(path: Path) -> None:
     """Write a new token to ``path`` whole, unless another process got there first (its token stays)."""
+    import secrets  # here: every command imports this module, few create a token
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".auth_token-", dir=path.parent)  # mode 0600
     try:

@@ -39,8 +39,10 @@ def _free_port() -> int:
 class LocalRayCluster:
     """``ray start --head --block`` in its own session; :meth:`stop` ends it and every descendant."""
 
-    def __init__(self, num_cpus: int = 2, ray_bin: str | None = None, start_timeout: float = 90) -> None:
+    def __init__(self, num_cpus: int = 2, ray_bin: str | None = None, start_timeout: float = 90,
+                 auth_mode: str = "token") -> None:
         self.num_cpus = num_cpus
+        self.auth_mode = auth_mode  # "token" (Ray 2.60 with a token) or "disabled" (no authentication)
         self.ray_bin = ray_bin or str(Path(sys.executable).with_name("ray"))
         self.start_timeout = start_timeout
         self.temp_dir = tempfile.mkdtemp(prefix="hb-ray-")
@@ -61,10 +63,11 @@ class LocalRayCluster:
     def env(self) -> dict[str, str]:
         """Environment for clients of this cluster (``ray job submit``, ``ray.init``)."""
         return {**os.environ, "RAY_ADDRESS": self.gcs_address, "RAY_API_SERVER_ADDRESS": self.dashboard_url,
-                "RAY_AUTH_MODE": "token"}
+                "RAY_AUTH_MODE": self.auth_mode}
 
     def start(self) -> "LocalRayCluster":
-        ensure_local_token()  # `ray start` with token auth needs one: a fresh machine has none
+        if self.auth_mode == "token":
+            ensure_local_token()  # `ray start` with token auth needs one: a fresh machine has none
         p = self.ports
         cmd = [self.ray_bin, "start", "--head", "--block", "--node-ip-address", NODE_IP,
                "--port", str(p["gcs"]), "--dashboard-host", "127.0.0.1", "--dashboard-port", str(p["dashboard"]),
@@ -79,7 +82,7 @@ class LocalRayCluster:
         # interpreter this cluster runs on.
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                     env={**os.environ, "RAY_AUTH_MODE": "token", "PATH": path})
+                                     env={**os.environ, "RAY_AUTH_MODE": self.auth_mode, "PATH": path})
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             self._remember_descendants()

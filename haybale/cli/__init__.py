@@ -12,6 +12,7 @@ import sys
 from catalog.errors import HaybaleError
 from haybale.cli.options import CommandParser, add_global_options
 from haybale.version import __version__
+from ingest.ray_token import is_ray_authentication_error, set_auth_mode, token_advice
 
 __all__ = ["build_parser", "main"]
 
@@ -46,14 +47,15 @@ def main(argv: list[str] | None = None, warm: bool | None = None) -> int:
     and connections a warm driver would not have."""
     if warm is None:
         warm = argv is None
-    # Job commands join the root's local Ray head (or a cluster), which use token authentication in
-    # Ray 2.60; Ray reads this once, when it is first imported, so it is set before any command runs.
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad argument (already reported in one line)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    # Job commands join the root's local Ray head (token authentication) or a cluster (tokens if this
+    # machine has one); Ray reads the mode once, when it is first imported, so it is set before any
+    # command runs (ingest.ray_token)
+    set_auth_mode(getattr(args, "address", None) or os.environ.get("RAY_ADDRESS"))
     if warm and getattr(args, "warm_driver", False):
         from haybale.cli.forked_command import run_warm, warm_socket
 
@@ -81,6 +83,9 @@ def describe_failure(exc: BaseException) -> tuple[str, int]:
     """One line for ``exc`` and the exit status it calls for."""
     if isinstance(exc, HaybaleError):
         return _one_line(str(exc)), exc.exit_status
+    if is_ray_authentication_error(exc):
+        first = _one_line(str(exc)).split(". ")[0]
+        return f"Ray refused to connect: {first}; {token_advice()}", 2
     if isinstance(exc, ModuleNotFoundError):
         return (f"this command needs the Python package {exc.name!r}, which is not installed: run "
                 "`make install` (or `pip install -r requirements.lock`) in haybale's environment"), 2

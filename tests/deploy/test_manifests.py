@@ -141,6 +141,11 @@ def test_the_catalog_disk_is_declared_where_the_catalog_is_written() -> None:
     head = launcher["available_node_types"][launcher["head_node_type"]]
     assert head["resources"]["catalog_disk"] >= 1
     assert any("requirements.lock" in c for c in launcher["setup_commands"])
+    # every node runs Ray with token authentication and the one token the submitting machine has
+    starts = [c for key in ("head_start_ray_commands", "worker_start_ray_commands") for c in launcher[key]
+              if "ray start" in c]
+    assert len(starts) == 2 and all(c.startswith("RAY_AUTH_MODE=token ray start") for c in starts)
+    assert launcher["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
 
 
 def test_the_services_take_the_token_from_a_secret_and_probe_healthz() -> None:

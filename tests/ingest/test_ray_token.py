@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import IngestJobError
-from ingest.ray_token import default_token_path, ensure_local_token
+from ingest.ray_token import default_token_path, ensure_local_token, set_auth_mode, token_available
 
 
 @pytest.fixture
@@ -77,3 +77,30 @@ def test_an_unwritable_home_is_named(home: Path) -> None:
     (home / ".ray").write_text("not a directory")
     with pytest.raises(IngestJobError, match=r"could not create Ray's token file .*auth_token.*RAY_AUTH_TOKEN"):
         ensure_local_token()
+
+
+@pytest.mark.parametrize("address, token, user_mode, expected", [
+    (None, False, None, "token"),  # the local head: haybale starts it with tokens
+    ("127.0.0.1:6379", True, None, "token"),  # a cluster, and this machine has Ray's token
+    ("127.0.0.1:6379", False, None, None),  # a cluster, no token here: Ray's default, no authentication
+    ("127.0.0.1:6379", False, "token", "token"),  # the user's choice always wins
+    (None, True, "disabled", "disabled"),
+])
+def test_the_auth_mode_asked_of_ray(home: Path, address: str | None, token: bool, user_mode: str | None,
+                                    expected: str | None) -> None:
+    if token:
+        (home / ".ray").mkdir()
+        (home / ".ray" / "auth_token").write_text("t" * 64)
+    env = {"HOME": str(home)} if user_mode is None else {"HOME": str(home), "RAY_AUTH_MODE": user_mode}
+    assert set_auth_mode(address, env) == expected
+    assert env.get("RAY_AUTH_MODE") == expected
+
+
+def test_a_token_in_a_chosen_file_or_the_environment_counts(home: Path) -> None:
+    assert not token_available({})
+    assert token_available({"RAY_AUTH_TOKEN": "abc"})
+    chosen = home / "t"
+    assert not token_available({"RAY_AUTH_TOKEN_PATH": str(chosen)})
+    chosen.write_text("abc")
+    assert token_available({"RAY_AUTH_TOKEN_PATH": str(chosen)})
+    assert set_auth_mode("10.0.0.1:6379", env := {"RAY_AUTH_TOKEN_PATH": str(chosen)}) == "token" and env

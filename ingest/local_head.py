@@ -66,10 +66,26 @@ def state_dir_of(root_dir: str | Path) -> Path:
     return Path(root_dir) / "cluster"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+PORT_NAMES = ("port", "node_manager_port", "dashboard_port", "object_manager_port", "metrics_export_port",
+              "dashboard_agent_listen_port", "dashboard_agent_grpc_port", "runtime_env_agent_port",
+              "ray_client_server_port")
+HEAD_START_ATTEMPTS = 3  # a head that exits while starting (a port taken meanwhile) is started again
+
+
+def free_ports(names: tuple[str, ...] = PORT_NAMES) -> dict[str, int]:
+    """A free loopback port per name, all different: every socket stays bound until all are picked
+    (picked one at a time, the OS can hand the same port out twice — seen: Ray refused to start, two of
+    its components given one port)."""
+    sockets = []
+    try:
+        for _ in names:
+            s = socket.socket()
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+        return {name: int(s.getsockname()[1]) for name, s in zip(names, sockets)}
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _pid_is_supervisor(pid: int) -> bool:
@@ -204,27 +220,38 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
     idle_limit = float(os.environ.get("HAYBALE_CLUSTER_IDLE_SECONDS", DEFAULT_IDLE_SECONDS))
     key = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:8]
     temp_dir = tempfile.mkdtemp(prefix=f"hb-{key}-", dir="/tmp")  # short: Ray's socket paths have a limit
-    port, node_manager_port = _free_port(), _free_port()
-    command = _head_command(port, temp_dir, num_cpus, node_manager_port)
     if stops.stopping:
         shutil.rmtree(temp_dir, ignore_errors=True)
         return STOPPED_WHILE_STARTING
-    head = subprocess.Popen(command, env=head_environment(), stdin=subprocess.DEVNULL)
+    ports = free_ports()
+    head = subprocess.Popen(_head_command(ports, temp_dir, num_cpus), env=head_environment(), stdin=subprocess.DEVNULL)
     known: dict[int, Any] = {}
     drivers: subprocess.Popen[bytes] | None = None
     drivers_tried = False
-    address = f"127.0.0.1:{port}"
     state_file = state_dir / STATE_NAME
     try:
-        if not _wait_for_head(address, head, lambda: stops.stopping):
-            return STOPPED_WHILE_STARTING if stops.stopping else 1
+        for attempt in range(1, HEAD_START_ATTEMPTS + 1):
+            address = f"127.0.0.1:{ports['port']}"
+            if _wait_for_head(address, head, lambda: stops.stopping):
+                break
+            if stops.stopping:
+                return STOPPED_WHILE_STARTING
+            if head.poll() is None or attempt == HEAD_START_ATTEMPTS:  # not up in time, or out of attempts
+                return 1
+            # exited while starting: most often a port another process took between picking and binding
+            print(f"the Ray head exited while starting (exit status {head.returncode}); starting it again "
+                  "with other ports", flush=True)
+            _kill_tree(head, known)
+            ports = free_ports()
+            head = subprocess.Popen(_head_command(ports, temp_dir, num_cpus), env=head_environment(),
+                                    stdin=subprocess.DEVNULL)
         write_atomic(str(state_file), json.dumps({"pid": os.getpid(), "address": address, "ray_pid": head.pid,
                                                   "temp_dir": temp_dir, "started": time.time(),
                                                   "idle_timeout_seconds": idle_limit, "num_cpus": num_cpus,
                                                   "driver_socket": os.path.join(temp_dir, DRIVER_SOCKET),
-                                                  "raylet_address": f"127.0.0.1:{node_manager_port}"}))
+                                                  "raylet_address": f"127.0.0.1:{ports['node_manager_port']}"}))
         print(f"local Ray head for {state_dir.parent} at {address} (idle timeout {idle_limit:.0f} s)", flush=True)
-        warm = keeper_for(f"127.0.0.1:{node_manager_port}", num_cpus)  # raylet_address in the state
+        warm = keeper_for(f"127.0.0.1:{ports['node_manager_port']}", num_cpus)  # raylet_address in the state
         while not stops.stopping and head.poll() is None:
             for child in psutil.Process(head.pid).children(recursive=True):
                 known.setdefault(child.pid, child)
@@ -269,20 +296,19 @@ def _start_warm_drivers(temp_dir: str) -> subprocess.Popen[bytes] | None:
                             env=head_environment(), stdin=subprocess.DEVNULL)
 
 
-def _head_command(port: int, temp_dir: str, num_cpus: int, node_manager_port: int) -> list[str]:
-    """The command running the head's Ray node: :mod:`ingest.ray_head_process` (no Ray command line
-    to import, no Ray Client server), else ``ray start --head --block`` with the same options."""
+def _head_command(ports: dict[str, int], temp_dir: str, num_cpus: int) -> list[str]:
+    """The command running the head's Ray node on ``ports`` (:func:`free_ports`):
+    :mod:`ingest.ray_head_process` (no Ray command line to import, no Ray Client server), else
+    ``ray start --head --block`` with the same options."""
     from ingest.ray_head_process import lightweight_head_available
 
-    options = {"port": port, "node_ip_address": "127.0.0.1", "temp_dir": temp_dir, "num_cpus": num_cpus,
-               "resources": {"catalog_disk": 1}, "dashboard_port": _free_port(),
-               "node_manager_port": node_manager_port, "object_manager_port": _free_port(),
-               "metrics_export_port": _free_port(), "dashboard_agent_listen_port": _free_port(),
-               "dashboard_agent_grpc_port": _free_port(), "runtime_env_agent_port": _free_port()}
+    options = {"node_ip_address": "127.0.0.1", "temp_dir": temp_dir, "num_cpus": num_cpus,
+               "resources": {"catalog_disk": 1},
+               **{name: ports[name] for name in PORT_NAMES if name != "ray_client_server_port"}}
     if lightweight_head_available():
         return [sys.executable, "-m", "ingest.ray_head_process", json.dumps(options)]
     ray_bin = str(Path(sys.executable).with_name("ray"))
-    return [ray_bin, "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
+    return [ray_bin, "start", "--head", "--block", "--port", str(options["port"]), "--node-ip-address", "127.0.0.1",
             "--temp-dir", temp_dir, "--num-cpus", str(num_cpus), "--resources", json.dumps(options["resources"]),
             "--include-dashboard", "false", "--disable-usage-stats",
             "--dashboard-port", str(options["dashboard_port"]),
@@ -292,7 +318,7 @@ def _head_command(port: int, temp_dir: str, num_cpus: int, node_manager_port: in
             "--dashboard-agent-listen-port", str(options["dashboard_agent_listen_port"]),
             "--dashboard-agent-grpc-port", str(options["dashboard_agent_grpc_port"]),
             "--runtime-env-agent-port", str(options["runtime_env_agent_port"]),
-            "--ray-client-server-port", str(_free_port()),
+            "--ray-client-server-port", str(ports["ray_client_server_port"]),
             # a one-machine head has nothing to autoscale: no monitor process (a Python process whose
             # start competes with the job's for the machine's cores)
             "--no-monitor",

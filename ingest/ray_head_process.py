@@ -29,6 +29,7 @@ import sys
 import time
 from typing import Any
 
+from catalog.failpoints import failpoint
 from ingest.stop_signals import StopSignals
 
 
@@ -81,6 +82,7 @@ def run(options: dict[str, Any]) -> int:
     params.update_if_absent(redis_shard_ports=None, num_redis_shards=None, redis_max_clients=None)
     maybe_enable_token_auth_if_token_available()
     ensure_token_if_auth_enabled(None, create_token_if_missing=False)
+    failpoint("local_head.node_starting")  # tests: a head that dies while starting is started again
     node = _node_class(ray._private.node.Node)(params, head=True, shutdown_at_exit=True, spawn_reaper=True)
     print(f"Ray head node at {node.address}", flush=True)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,16 +23,11 @@ from typing import Any
 
 import psutil
 
+from ingest.local_head import free_ports
 from ingest.ray_token import ensure_local_token
 
 NODE_IP = "127.0.0.2"  # Ray rewrites 127.0.0.1 to the host's address; other loopback addresses stay
 WORKER_PORTS = (20000, 20999)  # below the OS's ephemeral range, so free-port picks never collide
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LocalRayCluster:
@@ -46,9 +40,8 @@ class LocalRayCluster:
         self.ray_bin = ray_bin or str(Path(sys.executable).with_name("ray"))
         self.start_timeout = start_timeout
         self.temp_dir = tempfile.mkdtemp(prefix="hb-ray-")
-        self.ports = {name: _free_port() for name in
-                      ("gcs", "dashboard", "agent_listen", "agent_grpc", "runtime_env", "metrics",
-                       "node_manager", "object_manager", "client")}
+        self.ports = free_ports(("gcs", "dashboard", "agent_listen", "agent_grpc", "runtime_env", "metrics",
+                                 "node_manager", "object_manager", "client"))  # all different
         self.proc: subprocess.Popen[bytes] | None = None
         self._known: dict[int, psutil.Process] = {}
 

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from typing import Any
 
 import psutil
 
+from ingest.local_head import free_ports
 from ingest.ray_token import ensure_local_token
 
 HEAD_IP = "127.0.0.2"
@@ -47,12 +47,6 @@ viewed = set(state.available_resources_per_node())
 print(json.dumps([{"ip": n["NodeManagerAddress"], "cpus": n["Resources"].get("CPU", 0), "id": n["NodeID"]}
                   for n in ray.nodes() if n["Alive"] and n["NodeID"] in viewed]))
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class NodeStartTimedOut(RuntimeError):
@@ -74,12 +68,13 @@ class LoopbackCluster:
         self.jobs_api = jobs_api
         self.node_env = node_env or {}
         self.resources = resources or {}
-        self.dashboard_port = _free_port() if jobs_api else 0
+        cluster_ports = free_ports(("gcs", "dashboard"))
+        self.dashboard_port = cluster_ports["dashboard"] if jobs_api else 0
         self.workers = workers
         self.cpus_per_worker = cpus_per_worker
         self.start_timeout = start_timeout
         self.ray_bin = str(Path(sys.executable).with_name("ray"))
-        self.gcs_port = _free_port()
+        self.gcs_port = cluster_ports["gcs"]
         self.procs: list[subprocess.Popen[bytes]] = []
         self.temp_dirs: list[str] = []
         self._known: dict[int, psutil.Process] = {}
@@ -108,10 +103,13 @@ class LoopbackCluster:
         temp_dir = tempfile.mkdtemp(prefix=f"hb-ray-node{index}-")
         self.temp_dirs.append(temp_dir)
         low = _WORKER_PORT_BASE + index * _WORKER_PORT_SPAN
+        # all of a node's ports picked at once: one at a time, the OS can hand the same port out twice
+        p = free_ports(("node_manager", "object_manager", "metrics", "agent_listen", "agent_grpc", "runtime_env",
+                        "client"))
         command = [self.ray_bin, "start", "--block", "--node-ip-address", ip, "--temp-dir", temp_dir,
-                   "--node-manager-port", str(_free_port()), "--object-manager-port", str(_free_port()),
-                   "--metrics-export-port", str(_free_port()), "--dashboard-agent-listen-port", str(_free_port()),
-                   "--dashboard-agent-grpc-port", str(_free_port()), "--runtime-env-agent-port", str(_free_port()),
+                   "--node-manager-port", str(p["node_manager"]), "--object-manager-port", str(p["object_manager"]),
+                   "--metrics-export-port", str(p["metrics"]), "--dashboard-agent-listen-port", str(p["agent_listen"]),
+                   "--dashboard-agent-grpc-port", str(p["agent_grpc"]), "--runtime-env-agent-port", str(p["runtime_env"]),
                    "--min-worker-port", str(low), "--max-worker-port", str(low + _WORKER_PORT_SPAN - 1)]
         if index in self.resources:
             command += ["--resources", json.dumps(self.resources[index])]
@@ -119,7 +117,7 @@ class LoopbackCluster:
             dashboard = (["--include-dashboard", "true", "--dashboard-host", HEAD_IP, "--dashboard-port",
                           str(self.dashboard_port)] if self.jobs_api else ["--include-dashboard", "false"])
             return command + ["--head", "--port", str(self.gcs_port), "--num-cpus", "0", *dashboard,
-                              "--ray-client-server-port", str(_free_port())]
+                              "--ray-client-server-port", str(p["client"])]
         return command + ["--address", self.address, "--num-cpus", str(self.cpus_per_worker)]
 
     def _launch(self, index: int) -> None:

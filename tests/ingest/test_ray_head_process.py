@@ -4,6 +4,7 @@ line, no Ray Client server, no log monitor, no API server): on a machine with no
 it started."""
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ingest.local_head import head_environment, local_head_address, read_state, state_dir_of, stop_head
+from ingest.local_head import (
+    PORT_NAMES,
+    free_ports,
+    head_environment,
+    local_head_address,
+    read_state,
+    state_dir_of,
+    stop_head,
+)
 
 DRIVER = """
 import sys, ray
@@ -54,3 +63,32 @@ def test_local_head_node_serves_a_driver_and_stops_whole(tmp_path: Path, monkeyp
         alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not alive, [p.pid for p in alive]
     assert read_state(state_dir_of(root)) is None
+
+
+def test_free_ports_are_all_different_and_free() -> None:
+    ports = free_ports()
+    assert set(ports) == set(PORT_NAMES) and len(set(ports.values())) == len(ports)
+    for port in ports.values():  # each can be bound right away
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+
+
+def test_a_head_that_dies_while_starting_is_started_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the first head node process is SIGKILLed before its node starts, as one whose port another
+    # process took meanwhile would exit; the supervisor starts another on new ports
+    monkeypatch.setenv("HAYBALE_FAILPOINT", "local_head.node_starting:1")
+    monkeypatch.setenv("HAYBALE_FAILPOINT_SCOPE", "process")
+    monkeypatch.setenv("HAYBALE_FAILPOINT_ONCE", str(tmp_path / "fired"))
+    root = tmp_path / "root"
+    address = local_head_address(root, num_cpus=1)
+    try:
+        assert (tmp_path / "fired").exists()
+        log = (state_dir_of(root) / "head.log").read_text()
+        assert "the Ray head exited while starting (exit status -9); starting it again with other ports" in log
+        state = read_state(state_dir_of(root))
+        assert state is not None and state["address"] == address
+        done = subprocess.run([sys.executable, "-c", DRIVER, address], env=head_environment(), capture_output=True,
+                              text=True, timeout=180, check=False)
+        assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "42", done.stderr[-2000:]
+    finally:
+        assert stop_head(root)

@@ -14,10 +14,10 @@ when missing. Creating it is safe with several commands starting heads at once: 
 (hard link of a finished temporary file) and a second writer uses the first one's token.
 
 Which authentication a haybale process asks Ray for (:func:`set_auth_mode`, before Ray is imported:
-Ray reads ``RAY_AUTH_MODE`` once): the user's ``RAY_AUTH_MODE`` when set; else token authentication for
-the embedded default's local head (haybale starts it with tokens); else, for a cluster given by
-``--address`` / ``RAY_ADDRESS``, token authentication when this machine has a Ray token and none when it
-has not — Ray's own rule for a cluster it finds by itself. Forcing tokens there made every command
+Ray reads ``RAY_AUTH_MODE`` once): token authentication for the embedded default's local head
+(haybale starts it with tokens, whatever the environment says); for a cluster given by ``--address`` /
+``RAY_ADDRESS``, the user's ``RAY_AUTH_MODE`` when set, else token authentication when this machine has a
+Ray token and none when it has not — Ray's own rule for a cluster it finds by itself. Forcing tokens there made every command
 fail against a cluster started without them ("no authentication token was found") on a machine
 that had no token.
 
@@ -84,10 +84,10 @@ def token_available(environ: dict[str, str] | None = None) -> bool:
 
 def set_auth_mode(address: str | None, environ: dict[str, str] | None = None) -> str | None:
     """Set ``RAY_AUTH_MODE`` in ``environ`` (default: this process's) for a connection to ``address``
-    (None: the root's local head) unless the user set it; returns the mode in effect (None: Ray's
-    default, no authentication). See the module docstring for the rule."""
+    (None: the root's local head, always tokens); for a cluster, unless the user set it. Returns the
+    mode in effect (None: Ray's default, no authentication). See the module docstring for the rule."""
     env = os.environ if environ is None else environ
-    if env.get(MODE_ENV):
+    if address and env.get(MODE_ENV):
         return env[MODE_ENV]
     if not address or token_available(env):
         env[MODE_ENV] = "token"

@@ -83,8 +83,9 @@ def test_an_unwritable_home_is_named(home: Path) -> None:
     (None, False, None, "token"),  # the local head: haybale starts it with tokens
     ("127.0.0.1:6379", True, None, "token"),  # a cluster, and this machine has Ray's token
     ("127.0.0.1:6379", False, None, None),  # a cluster, no token here: Ray's default, no authentication
-    ("127.0.0.1:6379", False, "token", "token"),  # the user's choice always wins
-    (None, True, "disabled", "disabled"),
+    ("127.0.0.1:6379", False, "token", "token"),  # for a cluster, the user's choice wins
+    ("127.0.0.1:6379", True, "disabled", "disabled"),
+    (None, False, "disabled", "token"),  # the local head is haybale's, started with tokens
 ])
 def test_the_auth_mode_asked_of_ray(home: Path, address: str | None, token: bool, user_mode: str | None,
                                     expected: str | None) -> None:

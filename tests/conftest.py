@@ -5,13 +5,24 @@ One local Ray for the whole session (``ray.init`` costs seconds); tests that nee
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from tests import s3_server
+
+# A home of the session's own, as on a machine where nothing ran before (set before Ray or any process
+# starts): a Ray token the developer's home held once hid that a fresh machine could not start the
+# local head. HAYBALE_TEST_REAL_HOME=1 keeps the real one.
+if not os.environ.get("HAYBALE_TEST_REAL_HOME"):
+    _SESSION_HOME = tempfile.mkdtemp(prefix="hb-test-home-")
+    os.environ["HOME"] = _SESSION_HOME
+    atexit.register(shutil.rmtree, _SESSION_HOME, True)
 
 # before any Ray or worker process starts, so they all inherit the test S3 endpoint (tests/s3_server.py)
 s3_server.configure_environment()

@@ -82,8 +82,8 @@ class RootConnection:
 
     def _unreachable(self, address: str, exc: Exception) -> ClusterUnreachableError:
         if self.address:
-            # a cluster with tokens turns away a driver without one as if it were not there
-            tokens = "" if os.environ.get(MODE_ENV) == "token" else f"; {token_advice()}"
+            # a cluster with tokens turns away a driver without its token as if it were not there
+            tokens = f"; {token_advice(sending_one=os.environ.get(MODE_ENV) == 'token')}"
             return ClusterUnreachableError(
                 f"could not connect to the Ray cluster at {address} (--address / RAY_ADDRESS): {exc}. Check the "
                 f"address and that the cluster is up (`ray status --address {address}`), then rerun{tokens}")

@@ -95,8 +95,13 @@ def set_auth_mode(address: str | None, environ: dict[str, str] | None = None) ->
     return None
 
 
-def token_advice() -> str:
-    """What to do when a cluster wants a token this machine does not have (for error messages)."""
+def token_advice(sending_one: bool = False) -> str:
+    """What to do when a cluster wants a token this machine does not have, or (``sending_one``) a token
+    other than the one this machine sends (for error messages)."""
+    if sending_one:
+        return (f"if the cluster uses token authentication, the token this machine sends ({TOKEN_ENV}, "
+                f"{TOKEN_PATH_ENV} or {default_token_path()}) must be the cluster's: `ray get-auth-token` on "
+                "the cluster's head prints it")
     return (f"a Ray cluster with token authentication needs its token here: copy it (`ray get-auth-token` "
             f"on the cluster's head prints it) to {default_token_path()}, or set {TOKEN_ENV} or "
             f"{TOKEN_PATH_ENV}")

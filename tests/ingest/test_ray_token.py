@@ -105,3 +105,23 @@ def test_a_token_in_a_chosen_file_or_the_environment_counts(home: Path) -> None:
     chosen.write_text("abc")
     assert token_available({"RAY_AUTH_TOKEN_PATH": str(chosen)})
     assert set_auth_mode("10.0.0.1:6379", env := {"RAY_AUTH_TOKEN_PATH": str(chosen)}) == "token" and env
+
+
+@pytest.mark.parametrize("mode, expected", [
+    (None, "a Ray cluster with token authentication needs its token here: copy it"),
+    ("token", "if the cluster uses token authentication, the token this machine sends (RAY_AUTH_TOKEN, "
+              "RAY_AUTH_TOKEN_PATH or"),
+])
+def test_a_cluster_that_does_not_answer_is_explained_with_tokens_in_mind(
+        home: Path, monkeypatch: pytest.MonkeyPatch, mode: str | None, expected: str) -> None:
+    from catalog.layout import RootLayout
+    from ingest.cluster_connection import RootConnection
+
+    if mode is None:
+        monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    else:
+        monkeypatch.setenv("RAY_AUTH_MODE", mode)
+    connection = RootConnection(RootLayout.of(str(home / "root")), address="10.1.2.3:6379")
+    message = str(connection._unreachable("10.1.2.3:6379", ConnectionError("Failed to connect")))
+    assert message.startswith("could not connect to the Ray cluster at 10.1.2.3:6379 (--address / RAY_ADDRESS)")
+    assert expected in message and str(home / ".ray" / "auth_token") in message

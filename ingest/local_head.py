@@ -223,8 +223,13 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
     if stops.stopping:
         shutil.rmtree(temp_dir, ignore_errors=True)
         return STOPPED_WHILE_STARTING
-    ports = free_ports()
-    head = subprocess.Popen(_head_command(ports, temp_dir, num_cpus), env=head_environment(), stdin=subprocess.DEVNULL)
+
+    def launch() -> tuple[dict[str, int], subprocess.Popen[bytes]]:
+        ports = free_ports()
+        return ports, subprocess.Popen(_head_command(ports, temp_dir, num_cpus), env=head_environment(),
+                                       stdin=subprocess.DEVNULL)
+
+    ports, head = launch()
     known: dict[int, Any] = {}
     drivers: subprocess.Popen[bytes] | None = None
     drivers_tried = False
@@ -242,9 +247,7 @@ def _serve(state_dir: Path, num_cpus: int) -> int:
             print(f"the Ray head exited while starting (exit status {head.returncode}); starting it again "
                   "with other ports", flush=True)
             _kill_tree(head, known)
-            ports = free_ports()
-            head = subprocess.Popen(_head_command(ports, temp_dir, num_cpus), env=head_environment(),
-                                    stdin=subprocess.DEVNULL)
+            ports, head = launch()
         write_atomic(str(state_file), json.dumps({"pid": os.getpid(), "address": address, "ray_pid": head.pid,
                                                   "temp_dir": temp_dir, "started": time.time(),
                                                   "idle_timeout_seconds": idle_limit, "num_cpus": num_cpus,

@@ -40,30 +40,33 @@ def default_token_path() -> Path:
     return Path.home() / ".ray" / "auth_token"
 
 
-def ensure_local_token(environ: dict[str, str] | None = None) -> Path | None:
+def configured_token_file(environ: dict[str, str] | None = None) -> Path | None:
+    """The file Ray reads its token from, in Ray's order: None when ``RAY_AUTH_TOKEN`` carries the
+    token, else the file ``RAY_AUTH_TOKEN_PATH`` names, else ``~/.ray/auth_token`` (it may not exist)."""
+    env = os.environ if environ is None else environ
+    if env.get(TOKEN_ENV, "").strip():
+        return None
+    chosen = env.get(TOKEN_PATH_ENV, "").strip()
+    return Path(chosen).expanduser() if chosen else default_token_path()
+
+
+def ensure_local_token() -> Path | None:
     """Make sure Ray will find a cluster token; return the token file (None when ``RAY_AUTH_TOKEN``
     carries it). Creates ``~/.ray/auth_token`` when no token is configured and the file is missing.
 
     Raises :class:`IngestJobError` naming the file when ``RAY_AUTH_TOKEN_PATH`` names a missing or
     empty file, or when the default file is empty or cannot be written.
     """
-    env = os.environ if environ is None else environ
-    if env.get(TOKEN_ENV, "").strip():
-        return None
-    chosen = env.get(TOKEN_PATH_ENV, "").strip()
-    if chosen:
-        path = Path(chosen).expanduser()
-        if not _has_token(path):
-            raise IngestJobError(f"{TOKEN_PATH_ENV}={chosen}: no Ray token in that file; write one there "
-                                 f"(`ray get-auth-token --generate` writes {default_token_path()}), or unset "
-                                 "the variable to let haybale create its own")
+    path = configured_token_file()
+    if path is None or _has_token(path):
         return path
-    path = default_token_path()
+    if path != default_token_path():  # the user's choice (RAY_AUTH_TOKEN_PATH): never made up for them
+        raise IngestJobError(f"{TOKEN_PATH_ENV}={os.environ[TOKEN_PATH_ENV]}: no Ray token in that file; write "
+                             f"one there (`ray get-auth-token --generate` writes {default_token_path()}), or "
+                             "unset the variable to let haybale create its own")
     if path.exists():
-        if not _has_token(path):
-            raise IngestJobError(f"Ray's token file {path} is empty: delete it (haybale then creates a new one) "
-                                 "or write the cluster's token into it")
-        return path
+        raise IngestJobError(f"Ray's token file {path} is empty: delete it (haybale then creates a new one) "
+                             "or write the cluster's token into it")
     try:
         _create(path)
     except OSError as exc:
@@ -75,11 +78,8 @@ def ensure_local_token(environ: dict[str, str] | None = None) -> Path | None:
 def token_available(environ: dict[str, str] | None = None) -> bool:
     """Whether Ray would find a token here: ``RAY_AUTH_TOKEN``, or a non-empty file at
     ``RAY_AUTH_TOKEN_PATH`` (when set) or else at ``~/.ray/auth_token``."""
-    env = os.environ if environ is None else environ
-    if env.get(TOKEN_ENV, "").strip():
-        return True
-    chosen = env.get(TOKEN_PATH_ENV, "").strip()
-    return _has_token(Path(chosen).expanduser() if chosen else default_token_path())
+    path = configured_token_file(environ)
+    return path is None or _has_token(path)
 
 
 def set_auth_mode(address: str | None, environ: dict[str, str] | None = None) -> str | None:

@@ -104,7 +104,8 @@ def test_a_token_in_a_chosen_file_or_the_environment_counts(home: Path) -> None:
     assert not token_available({"RAY_AUTH_TOKEN_PATH": str(chosen)})
     chosen.write_text("abc")
     assert token_available({"RAY_AUTH_TOKEN_PATH": str(chosen)})
-    assert set_auth_mode("10.0.0.1:6379", env := {"RAY_AUTH_TOKEN_PATH": str(chosen)}) == "token" and env
+    env = {"RAY_AUTH_TOKEN_PATH": str(chosen)}
+    assert set_auth_mode("10.0.0.1:6379", env) == "token" and env["RAY_AUTH_MODE"] == "token"
 
 
 @pytest.mark.parametrize("mode, expected", [

@@ -17,8 +17,8 @@ from catalog.catalog import Catalog
 from catalog.errors import InvalidKeyError
 from catalog.location import Location, pack_many
 from catalog.sst_files import ShardSstJob, write_shard_ssts
+from tests.conftest import shared_data
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 EDGE_KEYS = [
     "https://a.b/x", "http://www.c.d/Y?q=1", "https://www/x", "https://www.www.e.f/p?b=2&a=1", "HTTP://X.Y/",
     "https://x.y/a/./b", "https://x.y/a/../b", "file:///tmp/a b.txt", "file:///tmp/ok.txt", "file:///é.txt",
@@ -31,7 +31,7 @@ EDGE_KEYS = [
 
 
 def _warc_urls() -> list[str]:
-    raw = gzip.decompress((SHARED / "warc" / "dolma-wget-sample-0000.warc.gz").read_bytes())
+    raw = gzip.decompress((shared_data() / "warc" / "dolma-wget-sample-0000.warc.gz").read_bytes())
     return [m.decode("utf-8", "replace") for m in re.findall(rb"WARC-Target-URI: <?([^\r\n>]+)", raw)]
 
 

@@ -23,8 +23,12 @@ from tests.conftest import shared_data
 from tests.ingest.http_fixtures import MisbehavingServer
 
 REPO = Path(__file__).resolve().parents[2]
-REAL_WARCS = [shared_data() / "warc" / name for name in
-              ("dolma-wget-sample-0000.warc.gz", "whirlwind.warc.gz", "example.warc.gz")]
+REAL_WARC_NAMES = ("dolma-wget-sample-0000.warc.gz", "whirlwind.warc.gz", "example.warc.gz")
+
+
+def _real_warcs() -> list[Path]:
+    """The real WARCs the jobs read (skips the test where ../shared/data is absent)."""
+    return [shared_data() / "warc" / name for name in REAL_WARC_NAMES]
 RACE_URLS = [f"https://race.example/page/{n}" for n in range(10)]
 OLD, NEW = "2024-01-01T00:00:00Z", "2024-06-01T00:00:00Z"
 CRAWL_PAGES = 30
@@ -79,7 +83,7 @@ def _reference_warc_keys(tmp_path: Path) -> dict[str, int]:
     """Key -> digest of the real WARC files ingested alone (in this process, no Ray): what the
     concurrent run must hold for them."""
     ref = tmp_path / "reference"
-    subprocess.run([sys.executable, "-m", "haybale", "ingest", "warc", *map(str, REAL_WARCS), "--root", str(ref),
+    subprocess.run([sys.executable, "-m", "haybale", "ingest", "warc", *map(str, _real_warcs()), "--root", str(ref),
                     "--no-ray", "--json", "--quiet"], cwd=REPO, env=_env(), check=True, capture_output=True, timeout=300)
     with Store(str(ref), read_only=True) as store:
         return {key: loc.digest for key, loc in store.items("")}
@@ -107,7 +111,7 @@ def test_files_warc_crawl_and_dedup_jobs_at_once_count_exactly(tmp_path: Path) -
         first = _finish(_haybale(root, "ingest", "files", str(inputs["a"]), "--split-files", "40", "--no-ray"))
         assert first["added"] == len(files["a"])
         jobs = {"files": _haybale(root, "ingest", "files", str(inputs["b"]), "--split-files", "40"),
-                "warc": _haybale(root, "ingest", "warc", *map(str, REAL_WARCS), str(race[0])),
+                "warc": _haybale(root, "ingest", "warc", *map(str, _real_warcs()), str(race[0])),
                 "race": _haybale(root, "ingest", "warc", str(race[1])),
                 "crawl": _haybale(root, "ingest", "crawl", "--seeds", str(seeds), "--allow-private", "--no-politeness",
                                   "--batch-urls", "10", "--actors", "1"),

@@ -50,7 +50,7 @@ def _job(work: Path, data: Path, repack: bool, tag: str) -> tuple[float, int, di
 
 
 def _in_process(work: Path, data: Path) -> tuple[float, int]:
-    splits = plan_splits(expand_inputs([str(data)]), max_files=1, max_bytes=1)
+    splits = plan_splits(expand_inputs([str(data)]).files, max_files=1, max_bytes=1)
     t0 = time.perf_counter()
     n = 0
     for split in splits:

@@ -16,7 +16,7 @@ Contracts:
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
 
 import xxhash
 
@@ -30,6 +30,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = "/?:@!$&'()*+,;=-._~%"
 _FILE_SAFE = "/:@!$&'()*+,;=-._~%"
+# a local path's bytes are escaped with the same set less "%", which is a byte of the name there
+_FILE_NAME_SAFE = _FILE_SAFE.replace("%", "")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
 
@@ -218,13 +220,22 @@ def listing_prefix(prefix: str) -> str:
 
 
 def file_uri(path: str) -> str:
-    """The canonical key of a local file: its absolute ``file://`` URI with unsafe characters escaped."""
+    """The canonical key of a local file: its absolute ``file://`` URI, every byte of the path that is
+    not URI-safe percent-escaped.
+
+    The path is a file name, not a URI, so a ``%`` in it is escaped too (``a%20b.txt`` and ``a b.txt``
+    are two files and get two keys), and a name that is not UTF-8 (Python hands it over with
+    surrogate escapes) is escaped byte by byte, as the filesystem stores it. :func:`unquote_file_uri`
+    gives the path back."""
     import os
 
     absolute = os.path.abspath(path)
-    return "file://" + quote(absolute, safe=_FILE_SAFE)
+    return "file://" + quote(os.fsencode(absolute), safe=_FILE_NAME_SAFE)
 
 
 def unquote_file_uri(uri: str) -> str:
-    """Inverse of :func:`file_uri` for ``file://`` URIs."""
-    return unquote(uri[len("file://"):]) if uri.startswith("file://") else uri
+    """Inverse of :func:`file_uri` for ``file://`` URIs: the local path, bytes that are not UTF-8
+    given back with surrogate escapes (what ``os.listdir`` returns for them)."""
+    import os
+
+    return os.fsdecode(unquote_to_bytes(uri[len("file://"):])) if uri.startswith("file://") else uri

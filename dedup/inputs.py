@@ -1,21 +1,32 @@
 """Choosing a :class:`~dedup.sources.DocumentSource` for the ``--input`` URLs of the command line."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import pyarrow as pa
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from dedup.errors import SourceError
-from dedup.sources import BadRecordHandler, DocumentSource, JsonlSource, ParquetSource, Split, expand_urls
+from dedup.sources import BadRecordHandler, DocumentSource, JsonlSource, ParquetSource, Split, has_suffix, list_input
 from dedup.warc_source import WarcSource
 
 
 class MultiSource:
-    """Several sources read as one: the splits of all, in order; each split read by its owner."""
+    """Several sources read as one: the splits of all, in order; each split read by its owner.
 
-    def __init__(self, sources: list[DocumentSource]) -> None:
-        self.sources = sources
+    Nested multi-sources are flattened. ``not_read``: entries the inputs named that no source reads
+    (:class:`InputPlan`), reported in the job's summary."""
+
+    def __init__(self, sources: list[DocumentSource], not_read: list[dict[str, str]] | None = None) -> None:
+        self.sources: list[DocumentSource] = []
+        self.not_read: list[dict[str, str]] = list(not_read or [])
+        for source in sources:
+            if isinstance(source, MultiSource):
+                self.sources += source.sources
+                self.not_read += source.not_read
+            else:
+                self.sources.append(source)
 
     def splits(self) -> list[Split]:
         return [split for source in self.sources for split in source.splits()]
@@ -30,33 +41,55 @@ class MultiSource:
 _KIND_OF = {JsonlSource: "jsonl", ParquetSource: "parquet", WarcSource: "warc"}
 
 
-def detect_format(url: str) -> str:
-    """``jsonl``, ``parquet`` or ``warc`` from a URL's name; directories and globs of one format.
+FORMATS = (("jsonl", JsonlSource.suffixes), ("parquet", ParquetSource.suffixes), ("warc", WarcSource.suffixes))
+NAMES = "*.jsonl / *.json / *.ndjson (optionally .gz, .zst, .bz2, .xz), *.parquet / *.pq, or *.warc / *.wet / *.arc (optionally .gz)"
 
-    Errors: SourceError naming the URL when the format cannot be told from it.
-    """
-    name = url.rstrip("/").lower()
-    for suffix in (".gz", ".zst", ".bz2", ".xz"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    if name.endswith((".jsonl", ".json", ".ndjson")):
-        return "jsonl"
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    if name.endswith((".warc", ".wet", ".arc")):
-        return "warc"
-    # A directory or a glob: look at what it holds.
-    for fmt, suffixes in (
-        ("jsonl", JsonlSource.suffixes),
-        ("parquet", ParquetSource.suffixes),
-        ("warc", WarcSource.suffixes),
-    ):
-        try:
-            expand_urls(url, suffixes)
+
+def format_of_name(url: str) -> str | None:
+    """``jsonl``, ``parquet`` or ``warc`` by a file's name (the suffixes the sources read), else None."""
+    name = url.rstrip("/")
+    for fmt, suffixes in FORMATS:
+        if has_suffix(name, suffixes):
             return fmt
-        except SourceError:
+    return None
+
+
+@dataclass
+class InputPlan:
+    """The input URLs by format (a directory or glob holding several formats is under each), and the
+    entries under them that no source reads (``{"url", "reason"}``): files of no known format by their
+    name, symbolic links and other entries that are not regular files."""
+
+    by_format: dict[str, list[str]] = field(default_factory=dict)
+    not_read: list[dict[str, str]] = field(default_factory=list)
+
+
+def plan_inputs(urls: list[str]) -> InputPlan:
+    """Sort ``urls`` by format. A file named on its own must have a known name; a directory or glob
+    is read in every format it holds, and what it holds of no known format is listed as not read.
+
+    Errors: SourceError naming a URL that names nothing, a file of no known format, or a directory or
+    glob holding no file of a known format.
+    """
+    plan = InputPlan()
+    for url in urls:
+        listing = list_input(url)
+        if listing.named:
+            fmt = format_of_name(url)
+            if fmt is None:
+                raise SourceError(f"cannot tell the format of {url}: name it {NAMES}")
+            plan.by_format.setdefault(fmt, []).append(url)
             continue
-    raise SourceError(f"cannot tell the format of {url}: name it *.jsonl[.gz], *.parquet, *.warc[.gz] or *.wet[.gz]")
+        formats = {f: format_of_name(f) for f in listing.files}
+        if not any(formats.values()):
+            raise SourceError(f"no input files of a known format under {url} ({len(listing.files):,} files, none "
+                              f"named {NAMES})")
+        for fmt in sorted({fmt for fmt in formats.values() if fmt}):
+            plan.by_format.setdefault(fmt, []).append(url)
+        plan.not_read += [{"url": f, "reason": "not a JSONL, Parquet or WARC file by its name"}
+                          for f, fmt in formats.items() if fmt is None]
+        plan.not_read += listing.others
+    return plan
 
 
 def source_for_inputs(urls: list[str], text_field: str = "text", id_field: str | None = None,
@@ -69,9 +102,8 @@ def source_for_inputs(urls: list[str], text_field: str = "text", id_field: str |
     ``max_decoded``: the decoded-size cap of one JSONL line (after decompression) and of one WARC
     record's block and decoded body; a record over it is quarantined with its reason, never truncated.
     """
-    by_format: dict[str, list[str]] = {}
-    for url in urls:
-        by_format.setdefault(detect_format(url), []).append(url)
+    plan = plan_inputs(urls)
+    by_format = plan.by_format
     sources: list[DocumentSource] = []
     if "jsonl" in by_format:
         sources.append(JsonlSource(by_format["jsonl"], text_field=text_field, id_field=id_field or "id",
@@ -81,4 +113,6 @@ def source_for_inputs(urls: list[str], text_field: str = "text", id_field: str |
                                      url_field=url_field or "url"))
     if "warc" in by_format:
         sources.append(WarcSource(by_format["warc"], id_field=id_field, url_field=url_field, max_decoded=max_decoded))
-    return sources[0] if len(sources) == 1 else MultiSource(sources)
+    if len(sources) == 1 and not plan.not_read:
+        return sources[0]
+    return MultiSource(sources, plan.not_read)

@@ -207,6 +207,8 @@ def _run(
 
     summary = _summary(work, config, inputs, splits, read_stats, pairs, histogram, cluster_stats, write_stats, timings)
     summary["partitions"] = partitions
+    # files and entries the inputs named that no source reads (no known format, links, FIFOs), by name
+    summary["not_read"] = list(getattr(source, "not_read", []))
     if mark_sink is not None:
         for ids, status, reasons in iter_marks(work, n_splits):
             mark_sink.mark(ids, status, reasons)

@@ -61,22 +61,63 @@ class DocumentSource(Protocol):
         ...
 
 
-def expand_urls(url: str, suffixes: tuple[str, ...]) -> list[str]:
-    """Files named by a URL: the file itself, the files under a directory (recursively, with one of
-    ``suffixes``), or the matches of a glob. Sorted. Errors: SourceError if nothing matches."""
+def has_suffix(url: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether a file's name ends in one of ``suffixes`` (case aside: ``A.JSONL`` is JSONL)."""
+    return url.lower().endswith(suffixes)
+
+
+def _not_a_file(info: dict[str, Any]) -> str:
+    """Why an entry under an input directory that is neither a file nor a directory is not read."""
+    if info.get("islink"):
+        return "a symbolic link inside an input directory, not followed: give it or its target as an input"
+    return f"not a regular file ({info.get('type')})"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The regular files a URL names (full URLs, sorted) and, under a directory or glob, the entries
+    that are not regular files (``{"url", "reason"}``). ``named``: the URL is one file, named as it is."""
+
+    files: list[str]
+    others: list[dict[str, str]]
+    named: bool
+
+
+def list_input(url: str) -> Listing:
+    """What ``url`` names: the file itself; every file under a directory (recursively); or a glob's
+    matches (directories among them walked). Errors: SourceError if the URL names nothing."""
     fs, path = fsspec.core.url_to_fs(url)
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    if any(ch in path for ch in "*?["):
-        found = sorted(fs.glob(path))
+
+    def full(p: str) -> str:
+        return p if protocol in ("file", "local") else f"{protocol}://{p}"
+
+    found: dict[str, Any] = {}
+    if any(ch in path for ch in "*?[") and not fs.exists(path):
+        matches = fs.glob(path, detail=True)
+        for p, info in matches.items():
+            found.update(fs.find(p, detail=True) if info.get("type") == "directory" else {p: info})
     elif fs.isdir(path):
-        found = sorted(p for p in fs.find(path) if p.endswith(suffixes))
+        found = fs.find(path, detail=True)
     elif fs.exists(path):
-        found = [path]
+        return Listing([full(path)], [], True)
     else:
         raise SourceError(f"input not found: {url}: check the path or URL (quote globs so the shell does not expand them)")
+    files = sorted(full(p) for p, info in found.items() if info.get("type") == "file" and not info.get("islink"))
+    others = [{"url": full(p), "reason": _not_a_file(info)} for p, info in sorted(found.items())
+              if info.get("type") not in ("file", "directory") or info.get("islink")]
+    return Listing(files, others, False)
+
+
+def expand_urls(url: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Files named by a URL: the file itself, or the files under a directory or matching a glob whose
+    names end in one of ``suffixes`` (the others are another source's, or not read: see
+    :func:`dedup.inputs.plan_inputs`). Sorted. Errors: SourceError if nothing matches."""
+    listing = list_input(url)
+    found = listing.files if listing.named else [f for f in listing.files if has_suffix(f, suffixes)]
     if not found:
         raise SourceError(f"no input files match {url} (expected names ending in {', '.join(suffixes)})")
-    return [p if protocol in ("file", "local") else f"{protocol}://{p}" for p in found]
+    return found
 
 
 class JsonlSource:
@@ -89,8 +130,7 @@ class JsonlSource:
     ``max_line`` bytes is reported and skipped without being held in memory.
     """
 
-    suffixes = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".jsonl.zst", ".jsonl.bz2", ".jsonl.xz", ".ndjson",
-                ".ndjson.gz")
+    suffixes = tuple(base + packed for base in (".jsonl", ".json", ".ndjson") for packed in ("", ".gz", ".zst", ".bz2", ".xz"))
 
     def __init__(
         self,

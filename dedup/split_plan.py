@@ -74,6 +74,7 @@ class GroupedSource:
 
     def __init__(self, source: DocumentSource) -> None:
         self.source = source
+        self.not_read: list[dict[str, str]] = list(getattr(source, "not_read", []))  # see MultiSource
 
     def splits(self) -> list[Split]:
         return self.source.splits()

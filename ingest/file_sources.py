@@ -53,12 +53,37 @@ def key_for(url: str) -> str:
     return canonical_key(url)
 
 
-def expand_inputs(inputs: list[str]) -> list[FileRef]:
-    """Every regular file named by ``inputs`` (directories are walked), sorted by URL, no repeats.
+@dataclass(frozen=True)
+class Inputs:
+    """What a job's inputs named: the files to read (sorted by URL, no repeats), and the entries found
+    under an input directory or glob that are not read, each ``{"url", "reason"}`` (symbolic links,
+    FIFOs, sockets, devices), so a job can report them instead of dropping them without a word."""
 
-    Raises :class:`IngestError` naming an input that matches nothing.
+    files: list[FileRef]
+    not_read: list[dict[str, str]]
+
+
+def not_read_reason(path: str) -> str:
+    """Why an entry of an input directory that is not a regular file is not read."""
+    if os.path.islink(path):
+        if not os.path.exists(path):
+            return "a symbolic link to nothing (its target does not exist)"
+        return ("a symbolic link inside an input directory, not followed: give the link or its target as an "
+                "input to read it")
+    return "not a regular file (a FIFO, socket or device)"
+
+
+def expand_inputs(inputs: list[str]) -> Inputs:
+    """Every regular file named by ``inputs`` (directories are walked), and what was passed over.
+
+    An input named on its own is read even when it is a symbolic link (as ``find -H`` does); inside a
+    directory or a glob's matches, links are not followed, and they and other non-regular entries are
+    listed in :attr:`Inputs.not_read`. A local name with glob characters that exists as it is
+    (``data[1].txt``) is that file, not a pattern. Raises :class:`IngestError` naming an input that
+    matches nothing, or that is not a regular file or directory.
     """
     seen: dict[str, FileRef] = {}
+    passed: dict[str, str] = {}
     for raw in inputs:
         fs, path = fsspec.core.url_to_fs(raw)
         local = is_local(raw)
@@ -66,27 +91,38 @@ def expand_inputs(inputs: list[str]) -> list[FileRef]:
         def url_of(p: str, fs: Any = fs, local: bool = local) -> str:
             return os.path.abspath(p) if local else fs.unstrip_protocol(p)
 
-        if any(ch in path for ch in GLOB_CHARS):
+        def sort_out(found: dict[str, Any], infos: dict[str, Any], local: bool = local) -> None:
+            for p, i in found.items():
+                if i.get("type") == "file" and not (local and i.get("islink")):
+                    infos[p] = i
+                elif i.get("type") != "directory":
+                    passed[url_of(p)] = not_read_reason(p) if local else f"not a file ({i.get('type')})"
+
+        infos: dict[str, Any] = {}
+        passed_before = len(passed)
+        if any(ch in path for ch in GLOB_CHARS) and not (local and os.path.lexists(path)):
             matches = fs.glob(path, detail=True)
-            infos = {p: i for p, i in matches.items() if i.get("type") == "file"}
-            dirs = [p for p, i in matches.items() if i.get("type") == "directory"]
-            for d in dirs:
-                infos.update({p: i for p, i in fs.find(d, detail=True).items() if i.get("type") == "file"})
+            sort_out(matches, infos)
+            for d in [p for p, i in matches.items() if i.get("type") == "directory"]:
+                sort_out(fs.find(d, detail=True), infos)
         elif fs.isdir(path):
-            infos = {p: i for p, i in fs.find(path, detail=True).items() if i.get("type") == "file"}
+            sort_out(fs.find(path, detail=True), infos)
         elif fs.isfile(path):
             infos = {path: fs.info(path)}
+        elif local and os.path.lexists(path):
+            what = "a symbolic link to nothing" if os.path.islink(path) else "not a regular file or directory"
+            raise IngestError(f"input {raw!r} is {what}: give regular files, directories or globs")
         else:
             raise IngestError(f"input {raw!r} does not exist: check the path or URL (globs like "
                               "'dir/*.txt' must be quoted so the shell does not expand them)")
-        if not infos:
+        if not infos and len(passed) == passed_before:
             raise IngestError(f"input {raw!r} matches no files: check the pattern")
         for p, info in infos.items():
             url = url_of(p)
-            if local and os.path.islink(p):
-                continue  # symlinks could point anywhere; pack the target itself if wanted
-            seen[url] = FileRef(url, int(info.get("size") or 0), key_for(url), _mtime(info))
-    return [seen[u] for u in sorted(seen)]
+            size = os.path.getsize(p) if local and info.get("islink") else int(info.get("size") or 0)
+            seen[url] = FileRef(url, size, key_for(url), _mtime(info))
+    not_read = [{"url": u, "reason": passed[u]} for u in sorted(passed) if u not in seen]
+    return Inputs([seen[u] for u in sorted(seen)], not_read)
 
 
 def _mtime(info: dict[str, Any]) -> float | None:
@@ -138,14 +174,26 @@ def check_job_inputs(inputs: list[str], *, local: bool, max_errors: int | None) 
         raise IngestError(f"--max-errors {max_errors}: give a number >= 0, or leave it out for no limit")
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A run's splits, and the entries its inputs named that are not read (:attr:`Inputs.not_read`)."""
+
+    splits: list[Split]
+    not_read: list[dict[str, str]]
+
+
 def load_or_plan(state: RunState, inputs: list[str], *, max_files: int, max_bytes: int,
-                 **extra: Any) -> list[Split]:
-    """The run's splits: the saved plan on a rerun, else a new plan of ``inputs`` saved before any
-    work (with ``extra`` settings recorded beside it), so every attempt of a run does the same splits."""
+                 **extra: Any) -> Plan:
+    """The run's plan: the saved one on a rerun, else a new plan of ``inputs`` saved before any
+    work (with ``extra`` settings recorded beside it), so every attempt of a run does the same splits
+    and reports the same entries not read."""
     saved = state.load_plan()
     if saved is not None:
-        return [Split(s["index"], tuple(FileRef(**f) for f in s["files"])) for s in saved["splits"]]
-    splits = plan_splits(expand_inputs(inputs), max_files=max_files, max_bytes=max_bytes)
+        splits = [Split(s["index"], tuple(FileRef(**f) for f in s["files"])) for s in saved["splits"]]
+        return Plan(splits, saved.get("not_read", []))
+    found = expand_inputs(inputs)
+    splits = plan_splits(found.files, max_files=max_files, max_bytes=max_bytes)
     state.save_plan({"inputs": inputs, "created": time.time(), **extra,
-                     "splits": [{"index": s.index, "files": [asdict(f) for f in s.files]} for s in splits]})
-    return splits
+                     "splits": [{"index": s.index, "files": [asdict(f) for f in s.files]} for s in splits],
+                     "not_read": found.not_read})
+    return Plan(splits, found.not_read)

@@ -80,8 +80,10 @@ class FilesJob(SplitJob):
 
     def plan(self, ctx: RunContext) -> list[Split]:
         check_job_inputs(self.inputs, local=ctx.local, max_errors=self.config.max_errors)
-        return load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
+        plan = load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
                             max_bytes=self.config.split_bytes)
+        self.summary.not_read = plan.not_read
+        return plan.splits
 
     def items(self, split: Split) -> int:
         return len(split.files)

@@ -65,6 +65,7 @@ class JobSummary:
     volumes: int = 0
     volume_bytes: int = 0
     unreferenced_volumes_removed: int = 0
+    not_read: list[dict[str, str]] = field(default_factory=list)  # input entries passed over, with reasons
     ray_start_seconds: float = 0.0
     splits_on_driver: int = 0  # splits the driver worked itself while the local head started (ingest.driver_split)
     work_seconds: float = 0.0  # from the executor being ready to the last split registered

@@ -144,8 +144,9 @@ class WarcJob(SplitJob):
 
     def plan(self, ctx: RunContext) -> list[Split]:
         check_job_inputs(self.inputs, local=ctx.local, max_errors=self.config.max_errors)
-        self.splits = load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
-                                   max_bytes=self.config.split_bytes, repack=self.config.repack)
+        plan = load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
+                            max_bytes=self.config.split_bytes, repack=self.config.repack)
+        self.splits, self.summary.not_read = plan.splits, plan.not_read
         return self.splits
 
     def items(self, split: Split) -> int:

@@ -142,7 +142,7 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
         text += f"; {summary['catalog_marks_skipped']}"
     elif "catalog_marks" in summary:
         text += f"; {output.count(summary['catalog_marks'])} catalog keys marked"
-    return text
+    return "\n".join([text, *output.not_read_lines(summary)])
 
 
 def _run_on_catalog(args: argparse.Namespace, config: Any, prefixes: list[str], file_inputs: list[str]) -> dict:

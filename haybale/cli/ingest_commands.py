@@ -62,4 +62,5 @@ def describe_files_summary(out: dict) -> str:
     if out["rejected"]:
         lines.append(output.listed(out["rejected"], 20, lambda r: f"{r.get('url') or r.get('path')}: {r['reason']}",
                                    "rejected"))
+    lines += output.not_read_lines(out)
     return "\n".join(lines)

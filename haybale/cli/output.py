@@ -90,6 +90,18 @@ def listed(items: Sequence[Any], limit: int, describe: Any, label: str) -> str:
     return "\n".join(lines)
 
 
+def not_read_lines(out: dict[str, Any]) -> list[str]:
+    """The lines naming the entries under a job's inputs that it did not read (symbolic links inside
+    input directories, FIFOs, files of no format the job reads), with their count and reasons; none
+    when there are none."""
+    entries = out.get("not_read") or []
+    if not entries:
+        return []
+    noun = "entry" if len(entries) == 1 else "entries"
+    return [f"  {count(len(entries))} {noun} under the inputs not read:",
+            listed(entries, 20, lambda e: f"{e['url']}: {e['reason']}", "not read")]
+
+
 def say(text: str) -> None:
     """A line of human output on stdout."""
     if text:

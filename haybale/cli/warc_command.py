@@ -64,4 +64,5 @@ def describe_warc_summary(out: dict[str, Any]) -> str:
                                    "quarantined"))
     if out["quarantined"]:
         lines.append(f"  all quarantined records: {out['quarantine_file']}")
+    lines += output.not_read_lines(out)
     return "\n".join(lines)

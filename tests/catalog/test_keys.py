@@ -4,7 +4,16 @@ from __future__ import annotations
 import pytest
 
 from catalog.errors import InvalidKeyError
-from catalog.keys import MAX_KEY_BYTES, canonical_key, file_uri, key_id, listing_prefix, sort_key, surt
+from catalog.keys import (
+    MAX_KEY_BYTES,
+    canonical_key,
+    file_uri,
+    key_id,
+    listing_prefix,
+    sort_key,
+    surt,
+    unquote_file_uri,
+)
 
 
 @pytest.mark.parametrize("raw, canonical", [
@@ -61,3 +70,17 @@ def test_file_uri_is_absolute_and_escaped(tmp_path) -> None:
     uri = file_uri(str(tmp_path / "a b.txt"))
     assert uri.startswith("file:///") and uri.endswith("/a%20b.txt")
     assert canonical_key(uri) == uri
+
+
+def test_file_names_with_percent_or_bytes_that_are_not_utf8_get_keys_of_their_own(tmp_path) -> None:
+    """A "%" in a file name is a byte of the name (``a%20b.txt`` is not ``a b.txt``: one key for both
+    would register one file over the other), and a name that is not UTF-8 (surrogate escapes in
+    Python) is escaped byte by byte instead of failing; every key gives its path back."""
+    names = ["a b.txt", "a%20b.txt", "100%.txt", "bad\udcffname.txt", "q?x#y.txt", "caf\u00e9.txt"]
+    uris = [file_uri(str(tmp_path / name)) for name in names]
+    assert len(set(uris)) == len(names)
+    assert uris[1].endswith("/a%2520b.txt") and uris[2].endswith("/100%25.txt")
+    assert uris[3].endswith("/bad%FFname.txt") and uris[5].endswith("/caf%C3%A9.txt")
+    for name, uri in zip(names, uris):
+        assert canonical_key(uri) == uri and uri.isascii()
+        assert unquote_file_uri(uri) == str(tmp_path / name)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dedup.errors import RecordError, SourceError
-from dedup.inputs import detect_format, source_for_inputs
+from dedup.inputs import MultiSource, format_of_name, plan_inputs, source_for_inputs
 from dedup.sources import DocumentSource, JsonlSource, ParquetSource
 from dedup.warc_source import WarcSource
 
@@ -101,16 +102,45 @@ def test_warc_wet_and_arc(shared_data_dir: Path) -> None:
     assert any("html" in b.schema.names for b in wget)
 
 
-def test_detect_format_and_mixed_inputs(tmp_path: Path, shared_data_dir: Path) -> None:
+def test_formats_by_name_and_mixed_inputs(tmp_path: Path, shared_data_dir: Path) -> None:
     _write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": "x y z"}])
-    assert detect_format(str(tmp_path / "a.jsonl")) == "jsonl"
-    assert detect_format(str(tmp_path)) == "jsonl"
+    assert format_of_name(str(tmp_path / "a.jsonl")) == "jsonl" and format_of_name("B.JSONL.ZST") == "jsonl"
+    assert format_of_name("p.parquet") == "parquet" and format_of_name("w.warc.wet.gz") == "warc"
+    assert format_of_name("notes.txt") is None
+    assert plan_inputs([str(tmp_path)]).by_format == {"jsonl": [str(tmp_path)]}
     source = source_for_inputs([str(tmp_path), str(shared_data_dir / "warc" / "whirlwind.warc.wet.gz")])
     kinds = [s.kind for s in source.splits()]
     assert kinds == ["jsonl", "warc"]
     assert sum(b.num_rows for s in source.splits() for b in source.read(s)) == 2
+    (tmp_path / "data.csv").write_text("id,text\n1,x\n")
     with pytest.raises(SourceError, match="cannot tell the format"):
-        detect_format(str(tmp_path / "data.csv"))
+        plan_inputs([str(tmp_path / "data.csv")])
+    with pytest.raises(SourceError, match="input not found"):
+        plan_inputs([str(tmp_path / "missing.jsonl")])
+
+
+def test_a_directory_of_several_formats_is_read_in_each_and_the_rest_is_named(tmp_path: Path) -> None:
+    """A directory holding JSONL and Parquet (and a file of neither, a link, a FIFO) is read in both
+    formats, by itself or as a glob, beside a catalog-like second source; before, its first format
+    won and the Parquet documents were not read, without a word ("dir/*" read them as JSONL)."""
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    _write_jsonl(mixed / "a.jsonl", [{"id": f"j{i}", "text": f"json {i}"} for i in range(3)])
+    pq.write_table(pa.table({"id": ["p0", "p1"], "text": ["parquet 0", "parquet 1"]}), mixed / "b.PARQUET")
+    (mixed / "README.md").write_text("not data")
+    os.symlink(mixed / "a.jsonl", mixed / "again.jsonl")
+    os.mkfifo(mixed / "pipe")
+    for given in (str(mixed), str(mixed / "*")):
+        source = source_for_inputs([given])
+        assert sorted(s.kind for s in source.splits()) == ["jsonl", "parquet"]
+        bad: list[RecordError] = []
+        ids = sorted(i for s in source.splits() for b in source.read(s, bad.append) for i in b.column("id").to_pylist())
+        assert ids == ["j0", "j1", "j2", "p0", "p1"] and not bad
+        assert {Path(e["url"]).name: e["reason"].split(" ")[0] for e in source.not_read} == \
+            {"README.md": "not", "again.jsonl": "a", "pipe": "not"}
+    nested = MultiSource([JsonlSource([str(mixed / "a.jsonl")]), source_for_inputs([str(mixed)])])
+    assert len(nested.not_read) == 3
+    assert sum(b.num_rows for s in nested.splits() for b in nested.read(s)) == 8
 
 
 def test_truncated_gzip_keeps_the_readable_part(tmp_path: Path) -> None:

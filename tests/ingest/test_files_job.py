@@ -52,9 +52,9 @@ def check_exactly_once(root: str, files: dict[str, bytes], run_id: str) -> None:
 
 def test_plan_and_pack_units(tmp_path: Path) -> None:
     files = make_files(tmp_path / "in", 50)
-    refs = expand_inputs([str(tmp_path / "in")])
+    refs = expand_inputs([str(tmp_path / "in")]).files
     assert [r.url for r in refs] == sorted(files)
-    assert [r.url for r in expand_inputs([str(tmp_path / "in" / "a" / "*.txt")])] == \
+    assert [r.url for r in expand_inputs([str(tmp_path / "in" / "a" / "*.txt")]).files] == \
         sorted(p for p in files if "/a/" in p)
     splits = plan_splits(refs, max_files=7, max_bytes=10**9)
     assert [len(s.files) for s in splits] == [7] * 7 + [1]
@@ -63,7 +63,7 @@ def test_plan_and_pack_units(tmp_path: Path) -> None:
     mem = fsspec.filesystem("memory")
     for i in range(5):
         mem.pipe(f"/hbpack/docs/{i}.txt", f"memory doc {i}".encode())
-    mem_refs = expand_inputs(["memory://hbpack/docs/*.txt"])
+    mem_refs = expand_inputs(["memory://hbpack/docs/*.txt"]).files
     assert [r.key for r in mem_refs] == [f"memory:///hbpack/docs/{i}.txt" for i in range(5)]  # fsspec form
     mem_result = pack_split(Split(0, tuple(mem_refs)), PackWork(str(tmp_path / "vols"), 1 << 20))
     assert mem_result.files == 5 and not mem_result.rejects

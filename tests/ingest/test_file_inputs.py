@@ -1,0 +1,92 @@
+"""What the inputs of a files job name, on a real directory with the entries real trees hold: names that
+are not UTF-8, names with ``%`` and URI characters, empty files, symbolic links (inside a directory and
+named on their own, one pointing nowhere), a FIFO, and a literal ``[`` in a name. Every entry is read,
+or reported as not read with its reason; none is dropped without a word, and none takes another's key."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catalog.keys import file_uri
+from catalog.store import Store
+from ingest.errors import IngestError
+from ingest.file_sources import expand_inputs
+from ingest.files_job import FilesJobConfig, run_files_job
+
+REPO = Path(__file__).resolve().parents[2]
+NOT_UTF8 = os.fsdecode(b"bad\xffname.txt")
+
+
+def odd_tree(base: Path) -> tuple[Path, dict[str, bytes], set[str]]:
+    """A directory of regular files (path -> bytes) and entries that are not regular files (paths)."""
+    top = base / "in"
+    (top / "sub").mkdir(parents=True)
+    (top / "sp ace").mkdir()
+    files = {
+        str(top / "a b.txt"): b"space",
+        str(top / "a%20b.txt"): b"percent, not a space",
+        str(top / NOT_UTF8): b"latin-1 name",
+        str(top / "empty.txt"): b"",
+        str(top / "sub" / "q?x#y.txt"): b"uri characters",
+        str(top / "sp ace" / "d[1].txt"): b"brackets",
+    }
+    for path, data in files.items():
+        Path(path).write_bytes(data)
+    os.symlink(top / "a b.txt", top / "sub" / "link.txt")
+    os.symlink(base / "nowhere", top / "dangling")
+    os.mkfifo(top / "fifo")
+    return top, files, {str(top / "sub" / "link.txt"), str(top / "dangling"), str(top / "fifo")}
+
+
+def test_every_entry_is_read_or_reported_with_its_reason(tmp_path: Path) -> None:
+    top, files, others = odd_tree(tmp_path)
+    found = expand_inputs([str(top)])
+    assert [f.url for f in found.files] == sorted(files)
+    assert {e["url"] for e in found.not_read} == others
+    reasons = {Path(e["url"]).name: e["reason"] for e in found.not_read}
+    assert "not followed" in reasons["link.txt"] and "to nothing" in reasons["dangling"]
+    assert "not a regular file" in reasons["fifo"]
+
+    # named on their own: a link is read (its own path is the key); a bracket is a name, not a pattern
+    alone = expand_inputs([str(top / "sub" / "link.txt"), str(top / "sp ace" / "d[1].txt")])
+    assert [(f.url, f.size) for f in alone.files] == [(str(top / "sp ace" / "d[1].txt"), 8),
+                                                       (str(top / "sub" / "link.txt"), 5)]
+    assert not alone.not_read
+    for entry, said in [("fifo", "not a regular file or directory"), ("dangling", "symbolic link to nothing")]:
+        with pytest.raises(IngestError, match=said):
+            expand_inputs([str(top / entry)])
+
+
+def test_files_job_keeps_every_odd_name_apart_and_counts_add_up(ray_session: None, tmp_path: Path) -> None:
+    top, files, others = odd_tree(tmp_path)
+    with Store(str(tmp_path / "root")) as store:
+        summary = run_files_job(store, [str(top)], FilesJobConfig(run_id="odd"), show_progress=False)
+        assert summary.added == summary.files == len(files) and not summary.rejected
+        assert {e["url"] for e in summary.not_read} == others
+        for path, data in files.items():
+            assert store.cat(file_uri(path)) == data, path
+        assert len(list(store.list(""))) == len(files)
+        again = run_files_job(store, [str(top)], FilesJobConfig(run_id="odd"), show_progress=False)
+        assert again.splits_skipped_done == again.splits and {e["url"] for e in again.not_read} == others
+
+
+def test_cli_names_what_it_did_not_read(tmp_path: Path) -> None:
+    top, files, others = odd_tree(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "haybale", "--root", str(tmp_path / "root"), "ingest", "files", str(top), "--no-ray"]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert f"{len(files)} added" in run.stdout and "3 entries under the inputs not read" in run.stdout
+    for path in others:
+        assert path in run.stdout
+    as_json = subprocess.run(cmd + ["--json", "--run-id", "again"], env=env, capture_output=True, timeout=120)
+    out = json.loads(as_json.stdout)
+    assert out["unchanged"] == len(files) and {e["url"] for e in out["not_read"]} == others
+    cat = subprocess.run([sys.executable, "-m", "haybale", "--root", str(tmp_path / "root"), "catalog", "cat",
+                          str(top / NOT_UTF8)], env=env, capture_output=True, timeout=120)
+    assert cat.returncode == 0 and cat.stdout == b"latin-1 name", cat.stderr

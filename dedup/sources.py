@@ -17,6 +17,7 @@ error is raised. A file that cannot be opened at all raises :class:`~dedup.error
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
@@ -66,10 +67,20 @@ def has_suffix(url: str, suffixes: tuple[str, ...]) -> bool:
     return url.lower().endswith(suffixes)
 
 
-def _not_a_file(info: dict[str, Any]) -> str:
-    """Why an entry under an input directory that is neither a file nor a directory is not read."""
+def _is_file(path: str, info: dict[str, Any]) -> bool:
+    """A regular file, or a local symbolic link to one (followed, as dataset caches such as Hugging
+    Face's keep their files: links in a snapshot directory to blobs beside it)."""
     if info.get("islink"):
-        return "a symbolic link inside an input directory, not followed: give it or its target as an input"
+        return os.path.isfile(path)
+    return info.get("type") == "file"
+
+
+def _not_a_file(path: str, info: dict[str, Any]) -> str:
+    """Why an entry under an input directory or glob that is not a regular file is not read."""
+    if info.get("islink"):
+        if not os.path.exists(path):
+            return "a symbolic link to nothing (its target does not exist)"
+        return "a symbolic link to a directory, not walked: give its target as an input"
     return f"not a regular file ({info.get('type')})"
 
 
@@ -103,9 +114,9 @@ def list_input(url: str) -> Listing:
         return Listing([full(path)], [], True)
     else:
         raise SourceError(f"input not found: {url}: check the path or URL (quote globs so the shell does not expand them)")
-    files = sorted(full(p) for p, info in found.items() if info.get("type") == "file" and not info.get("islink"))
-    others = [{"url": full(p), "reason": _not_a_file(info)} for p, info in sorted(found.items())
-              if info.get("type") not in ("file", "directory") or info.get("islink")]
+    files = sorted(full(p) for p, info in found.items() if _is_file(p, info))
+    others = [{"url": full(p), "reason": _not_a_file(p, info)} for p, info in sorted(found.items())
+              if not _is_file(p, info) and info.get("type") != "directory"]
     return Listing(files, others, False)
 
 

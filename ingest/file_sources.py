@@ -63,24 +63,27 @@ class Inputs:
     not_read: list[dict[str, str]]
 
 
-def not_read_reason(path: str) -> str:
+def not_read_reason(path: str, *, follow_links: bool = False) -> str:
     """Why an entry of an input directory that is not a regular file is not read."""
     if os.path.islink(path):
         if not os.path.exists(path):
             return "a symbolic link to nothing (its target does not exist)"
-        return ("a symbolic link inside an input directory, not followed: give the link or its target as an "
-                "input to read it")
+        if follow_links:
+            return "a symbolic link to a directory or to what is not a regular file, not followed"
+        return ("a symbolic link inside an input directory, not followed: pass --follow-links, or give the link "
+                "or its target as an input, to read it")
     return "not a regular file (a FIFO, socket or device)"
 
 
-def expand_inputs(inputs: list[str]) -> Inputs:
+def expand_inputs(inputs: list[str], *, follow_links: bool = False) -> Inputs:
     """Every regular file named by ``inputs`` (directories are walked), and what was passed over.
 
     An input named on its own is read even when it is a symbolic link (as ``find -H`` does); inside a
-    directory or a glob's matches, links are not followed, and they and other non-regular entries are
-    listed in :attr:`Inputs.not_read`. A local name with glob characters that exists as it is
-    (``data[1].txt``) is that file, not a pattern. Raises :class:`IngestError` naming an input that
-    matches nothing, or that is not a regular file or directory.
+    directory or a glob's matches, links are followed to regular files only with ``follow_links`` (a
+    file's key is the link's path, its bytes the target's; links to directories are never walked), and
+    the entries not read are listed in :attr:`Inputs.not_read` with their reason. A local name with
+    glob characters that exists as it is (``data[1].txt``) is that file, not a pattern. Raises
+    :class:`IngestError` naming an input that matches nothing, or that is not a regular file or directory.
     """
     seen: dict[str, FileRef] = {}
     passed: dict[str, str] = {}
@@ -93,10 +96,12 @@ def expand_inputs(inputs: list[str]) -> Inputs:
 
         def sort_out(found: dict[str, Any], infos: dict[str, Any], local: bool = local) -> None:
             for p, i in found.items():
-                if i.get("type") == "file" and not (local and i.get("islink")):
+                link = local and i.get("islink")
+                if (i.get("type") == "file" and not link) or (link and follow_links and os.path.isfile(p)):
                     infos[p] = i
                 elif i.get("type") != "directory":
-                    passed[url_of(p)] = not_read_reason(p) if local else f"not a file ({i.get('type')})"
+                    passed[url_of(p)] = (not_read_reason(p, follow_links=follow_links) if local
+                                         else f"not a file ({i.get('type')})")
 
         infos: dict[str, Any] = {}
         passed_before = len(passed)
@@ -119,8 +124,11 @@ def expand_inputs(inputs: list[str]) -> Inputs:
             raise IngestError(f"input {raw!r} matches no files: check the pattern")
         for p, info in infos.items():
             url = url_of(p)
-            size = os.path.getsize(p) if local and info.get("islink") else int(info.get("size") or 0)
-            seen[url] = FileRef(url, size, key_for(url), _mtime(info))
+            if local and info.get("islink"):  # a followed link: the target's size and time
+                target = os.stat(p)
+                seen[url] = FileRef(url, target.st_size, key_for(url), target.st_mtime)
+            else:
+                seen[url] = FileRef(url, int(info.get("size") or 0), key_for(url), _mtime(info))
     not_read = [{"url": u, "reason": passed[u]} for u in sorted(passed) if u not in seen]
     return Inputs([seen[u] for u in sorted(seen)], not_read)
 
@@ -183,7 +191,7 @@ class Plan:
 
 
 def load_or_plan(state: RunState, inputs: list[str], *, max_files: int, max_bytes: int,
-                 **extra: Any) -> Plan:
+                 follow_links: bool = False, **extra: Any) -> Plan:
     """The run's plan: the saved one on a rerun, else a new plan of ``inputs`` saved before any
     work (with ``extra`` settings recorded beside it), so every attempt of a run does the same splits
     and reports the same entries not read."""
@@ -191,9 +199,9 @@ def load_or_plan(state: RunState, inputs: list[str], *, max_files: int, max_byte
     if saved is not None:
         splits = [Split(s["index"], tuple(FileRef(**f) for f in s["files"])) for s in saved["splits"]]
         return Plan(splits, saved.get("not_read", []))
-    found = expand_inputs(inputs)
+    found = expand_inputs(inputs, follow_links=follow_links)
     splits = plan_splits(found.files, max_files=max_files, max_bytes=max_bytes)
-    state.save_plan({"inputs": inputs, "created": time.time(), **extra,
+    state.save_plan({"inputs": inputs, "created": time.time(), "follow_links": follow_links, **extra,
                      "splits": [{"index": s.index, "files": [asdict(f) for f in s.files]} for s in splits],
                      "not_read": found.not_read})
     return Plan(splits, found.not_read)

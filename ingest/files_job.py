@@ -50,6 +50,7 @@ class FilesJobConfig:
     volume_bytes: int = DEFAULT_VOLUME_BYTES
     compresslevel: int = DEFAULT_COMPRESS_LEVEL
     max_errors: int | None = None  # unreadable files allowed over the run; None: no limit
+    follow_links: bool = False  # follow symbolic links inside input directories to regular files
     max_in_flight: int = 0  # 0: twice the cluster's CPUs
     task_retries: int = 3
 
@@ -81,7 +82,8 @@ class FilesJob(SplitJob):
     def plan(self, ctx: RunContext) -> list[Split]:
         check_job_inputs(self.inputs, local=ctx.local, max_errors=self.config.max_errors)
         plan = load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
-                            max_bytes=self.config.split_bytes)
+                            max_bytes=self.config.split_bytes,
+                            follow_links=self.config.follow_links)
         self.summary.not_read = plan.not_read
         return plan.splits
 

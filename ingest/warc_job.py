@@ -64,6 +64,7 @@ class WarcJobConfig:
     volume_bytes: int = DEFAULT_VOLUME_BYTES
     compresslevel: int = DEFAULT_COMPRESS_LEVEL
     max_errors: int | None = None  # quarantined records allowed over the run; None: no limit
+    follow_links: bool = False  # follow symbolic links inside input directories to regular files
     max_in_flight: int = 0  # 0: twice the cluster's CPUs
     task_retries: int = 3
 
@@ -145,7 +146,8 @@ class WarcJob(SplitJob):
     def plan(self, ctx: RunContext) -> list[Split]:
         check_job_inputs(self.inputs, local=ctx.local, max_errors=self.config.max_errors)
         plan = load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
-                            max_bytes=self.config.split_bytes, repack=self.config.repack)
+                            max_bytes=self.config.split_bytes, repack=self.config.repack,
+                            follow_links=self.config.follow_links)
         self.splits, self.summary.not_read = plan.splits, plan.not_read
         return self.splits
 

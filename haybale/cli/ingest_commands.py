@@ -28,6 +28,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--split-files", type=positive_int, default=5000, help="files per unit of work (default 5000)")
     p.add_argument("--split-bytes", type=positive_int, default=256 << 20,
                    help="bytes per unit of work (default 256 MiB)")
+    p.add_argument("--follow-links", action="store_true",
+                   help="follow symbolic links found inside input directories and globs to regular files (the key is the link's path); without it they are listed as not read (a link named as an input is always read)")
     p.add_argument("--max-errors", type=non_negative_int, default=None,
                    help="error budget: the split that would take the run past this many unreadable files is not "
                         "registered and the job fails (default: no limit)")
@@ -42,7 +44,7 @@ def cmd_files(args: argparse.Namespace) -> int:
     volume_defaults(args)
     config = FilesJobConfig(run_id=args.run_id, split_files=args.split_files, split_bytes=args.split_bytes,
                             volume_bytes=args.volume_bytes, compresslevel=args.compress_level,
-                            max_errors=args.max_errors)
+                            max_errors=args.max_errors, follow_links=args.follow_links)
     with job_store(args) as store:
         out = run_files_job(store, args.inputs, config, show_progress=not args.quiet, address=args.address,
                             num_cpus=args.num_cpus, local=args.no_ray).as_dict()

@@ -23,6 +23,8 @@ def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
                    help="bytes per unit of work; a bigger file is a unit alone (default 128 MiB)")
     p.add_argument("--volume-bytes", type=positive_int, default=None,
                    help="seal a volume of repacked records once it reaches this size (default 1 GiB)")
+    p.add_argument("--follow-links", action="store_true",
+                   help="follow symbolic links found inside input directories and globs to regular files (the key is the link's path); without it they are listed as not read (a link named as an input is always read)")
     p.add_argument("--max-errors", type=non_negative_int, default=None,
                    help="error budget: the split that would take the run past this many quarantined records is "
                         "not registered and the job fails (default: no limit)")
@@ -36,7 +38,8 @@ def cmd_warc(args: argparse.Namespace) -> int:
     volume_defaults(args)
     check_named_inputs(args.paths)
     config = WarcJobConfig(run_id=args.run_id, repack=args.repack, split_files=args.split_files,
-                           split_bytes=args.split_bytes, volume_bytes=args.volume_bytes, max_errors=args.max_errors)
+                           split_bytes=args.split_bytes, volume_bytes=args.volume_bytes, max_errors=args.max_errors,
+                           follow_links=args.follow_links)
     with job_store(args) as store:
         out = run_warc_job(store, args.paths, config, show_progress=not args.quiet, address=args.address,
                            num_cpus=args.num_cpus, local=args.no_ray).as_dict()

@@ -120,27 +120,30 @@ def test_formats_by_name_and_mixed_inputs(tmp_path: Path, shared_data_dir: Path)
 
 
 def test_a_directory_of_several_formats_is_read_in_each_and_the_rest_is_named(tmp_path: Path) -> None:
-    """A directory holding JSONL and Parquet (and a file of neither, a link, a FIFO) is read in both
-    formats, by itself or as a glob, beside a catalog-like second source; before, its first format
-    won and the Parquet documents were not read, without a word ("dir/*" read them as JSONL)."""
+    """A directory holding JSONL and Parquet (and a file of neither, links, a FIFO) is read in both
+    formats, by itself or as a glob, and nested in another multi-source; before, its first format
+    won and the Parquet documents were not read, without a word ("dir/*" read them as JSONL). A link
+    to a file is read (dataset caches are links); one to nothing or to a directory is named."""
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     _write_jsonl(mixed / "a.jsonl", [{"id": f"j{i}", "text": f"json {i}"} for i in range(3)])
     pq.write_table(pa.table({"id": ["p0", "p1"], "text": ["parquet 0", "parquet 1"]}), mixed / "b.PARQUET")
     (mixed / "README.md").write_text("not data")
     os.symlink(mixed / "a.jsonl", mixed / "again.jsonl")
+    os.symlink(tmp_path / "nowhere.jsonl", mixed / "gone.jsonl")
+    os.symlink(tmp_path, mixed / "up")
     os.mkfifo(mixed / "pipe")
     for given in (str(mixed), str(mixed / "*")):
         source = source_for_inputs([given])
-        assert sorted(s.kind for s in source.splits()) == ["jsonl", "parquet"]
+        assert sorted(s.kind for s in source.splits()) == ["jsonl", "jsonl", "parquet"]
         bad: list[RecordError] = []
         ids = sorted(i for s in source.splits() for b in source.read(s, bad.append) for i in b.column("id").to_pylist())
-        assert ids == ["j0", "j1", "j2", "p0", "p1"] and not bad
+        assert ids == ["j0", "j0", "j1", "j1", "j2", "j2", "p0", "p1"] and not bad  # again.jsonl: a link, read
         assert {Path(e["url"]).name: e["reason"].split(" ")[0] for e in source.not_read} == \
-            {"README.md": "not", "again.jsonl": "a", "pipe": "not"}
+            {"README.md": "not", "gone.jsonl": "a", "pipe": "not", "up": "a"}
     nested = MultiSource([JsonlSource([str(mixed / "a.jsonl")]), source_for_inputs([str(mixed)])])
-    assert len(nested.not_read) == 3
-    assert sum(b.num_rows for s in nested.splits() for b in nested.read(s)) == 8
+    assert len(nested.not_read) == 4
+    assert sum(b.num_rows for s in nested.splits() for b in nested.read(s)) == 11
 
 
 def test_truncated_gzip_keeps_the_readable_part(tmp_path: Path) -> None:

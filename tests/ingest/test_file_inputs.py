@@ -17,6 +17,8 @@ from catalog.store import Store
 from ingest.errors import IngestError
 from ingest.file_sources import expand_inputs
 from ingest.files_job import FilesJobConfig, run_files_job
+from ingest.warc_job import WarcJobConfig, run_warc_job
+from tests.conftest import shared_data
 
 REPO = Path(__file__).resolve().parents[2]
 NOT_UTF8 = os.fsdecode(b"bad\xffname.txt")
@@ -52,6 +54,12 @@ def test_every_entry_is_read_or_reported_with_its_reason(tmp_path: Path) -> None
     assert "not followed" in reasons["link.txt"] and "to nothing" in reasons["dangling"]
     assert "not a regular file" in reasons["fifo"]
 
+    # --follow-links: the link inside the directory is read (its path is the key, the target's bytes)
+    followed = expand_inputs([str(top)], follow_links=True)
+    link = str(top / "sub" / "link.txt")
+    assert [(f.url, f.size) for f in followed.files if f.url == link] == [(link, 5)]
+    assert {e["url"] for e in followed.not_read} == others - {link}
+
     # named on their own: a link is read (its own path is the key); a bracket is a name, not a pattern
     alone = expand_inputs([str(top / "sub" / "link.txt"), str(top / "sp ace" / "d[1].txt")])
     assert [(f.url, f.size) for f in alone.files] == [(str(top / "sp ace" / "d[1].txt"), 8),
@@ -75,7 +83,7 @@ def test_files_job_keeps_every_odd_name_apart_and_counts_add_up(ray_session: Non
         assert again.splits_skipped_done == again.splits and {e["url"] for e in again.not_read} == others
 
 
-def test_cli_names_what_it_did_not_read(tmp_path: Path) -> None:
+def test_cli_names_what_it_did_not_read_and_follows_links_when_asked(tmp_path: Path) -> None:
     top, files, others = odd_tree(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "haybale", "--root", str(tmp_path / "root"), "ingest", "files", str(top), "--no-ray"]
@@ -87,6 +95,28 @@ def test_cli_names_what_it_did_not_read(tmp_path: Path) -> None:
     as_json = subprocess.run(cmd + ["--json", "--run-id", "again"], env=env, capture_output=True, timeout=120)
     out = json.loads(as_json.stdout)
     assert out["unchanged"] == len(files) and {e["url"] for e in out["not_read"]} == others
+    followed = subprocess.run(cmd + ["--json", "--follow-links"], env=env, capture_output=True, timeout=120)
+    out = json.loads(followed.stdout)
+    assert out["added"] == 1 and len(out["not_read"]) == 2  # the link, under its own key
+    link = subprocess.run([sys.executable, "-m", "haybale", "--root", str(tmp_path / "root"), "catalog", "cat",
+                           str(top / "sub" / "link.txt")], env=env, capture_output=True, timeout=120)
+    assert link.stdout == files[str(top / "a b.txt")], link.stderr
     cat = subprocess.run([sys.executable, "-m", "haybale", "--root", str(tmp_path / "root"), "catalog", "cat",
                           str(top / NOT_UTF8)], env=env, capture_output=True, timeout=120)
     assert cat.returncode == 0 and cat.stdout == b"latin-1 name", cat.stderr
+
+
+def test_warc_job_reads_linked_archives_only_when_asked(tmp_path: Path) -> None:
+    """A directory of links to WARCs (a download cache): not read, and named, unless --follow-links;
+    followed, the records are indexed in place through the link's path."""
+    warc = shared_data() / "warc" / "example.warc.gz"
+    linked = tmp_path / "crawl"
+    linked.mkdir()
+    os.symlink(warc, linked / "segment-0.warc.gz")
+    with Store(str(tmp_path / "root")) as store:
+        plain = run_warc_job(store, [str(linked)], WarcJobConfig(run_id="plain"), show_progress=False, local=True)
+        assert plain.records == 0 and [e["url"] for e in plain.not_read] == [str(linked / "segment-0.warc.gz")]
+        followed = run_warc_job(store, [str(linked)], WarcJobConfig(run_id="followed", follow_links=True),
+                                show_progress=False, local=True)
+        assert followed.indexed == followed.added == 1 and not followed.not_read
+        assert store.volume_url(store.catalog.get("http://example.com/").volume) == str(linked / "segment-0.warc.gz")

@@ -65,6 +65,8 @@ def ensure_local_token() -> Path | None:
                              f"one there (`ray get-auth-token --generate` writes {default_token_path()}), or "
                              "unset the variable to let haybale create its own")
     if path.exists():
+        if _has_token(path):  # another command created it since the first look (it is written whole)
+            return path
         raise IngestJobError(f"Ray's token file {path} is empty: delete it (haybale then creates a new one) "
                              "or write the cluster's token into it")
     try:

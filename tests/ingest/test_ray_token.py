@@ -38,6 +38,24 @@ def test_an_existing_token_is_kept(home: Path) -> None:
     assert path.read_text() == "the-clusters-token\n"
 
 
+def test_a_token_another_command_created_after_the_first_look_is_used(home: Path, monkeypatch) -> None:
+    """The race CI met with 8 threads: one looked (no file), another created the token, the first then
+    saw the file and called it empty. Here the first look misses the file deterministically."""
+    import ingest.ray_token as ray_token
+
+    path = home / ".ray" / "auth_token"
+    path.parent.mkdir()
+    path.write_text("made-by-the-other-command")
+    real, looks = ray_token._has_token, []
+
+    def first_look_misses(p: Path) -> bool:
+        looks.append(p)
+        return len(looks) > 1 and real(p)
+
+    monkeypatch.setattr(ray_token, "_has_token", first_look_misses)
+    assert ensure_local_token() == path and path.read_text() == "made-by-the-other-command"
+
+
 def test_commands_starting_at_once_share_one_token(home: Path) -> None:
     results: list[Path | None] = []
     threads = [threading.Thread(target=lambda: results.append(ensure_local_token())) for _ in range(8)]

@@ -64,33 +64,42 @@ def new_paths(layout: RootLayout) -> list[Path]:
 @contextmanager
 def writable_store(args: argparse.Namespace, **options: object) -> Iterator[Store]:
     """The root's store, opened for writing (created if missing); see the module docstring for what a
-    failure removes."""
+    failure removes: only while no other command uses the catalog directory
+    (:class:`~haybale.cli.root_users.RootUsers`), since on a new root what this command found missing
+    may have been created by another one started at the same time."""
     from catalog.catalog_meta import load_meta
     from catalog.layout import RootLayout
     from catalog.store import Store
+    from haybale.cli.root_users import RootUsers
 
     layout = RootLayout.of(args.root, args.catalog_dir)
     created = new_paths(layout)
     meta_existed = load_meta(layout.root) is not None
+    users = RootUsers(layout.catalog_dir).join()
     try:
-        store = Store(args.root, catalog_dir=args.catalog_dir, **options)  # type: ignore[arg-type]
-    except BaseException:
-        _remove_created(layout, created, meta_existed)
-        raise
-    try:
-        yield store
-    except BaseException:
-        empty = not _holds_anything(store) and not _holds_a_run_report(layout)
-        if empty and store.cluster and store.catalog._connect is None:  # the owners were started: stop them
-            from catalog.owner_actor import stop_owners
+        try:
+            store = Store(args.root, catalog_dir=args.catalog_dir, **options)  # type: ignore[arg-type]
+        except BaseException:
+            if users.alone():
+                _remove_created(layout, created, meta_existed)
+            raise
+        try:
+            yield store
+        except BaseException:
+            empty = not _holds_anything(store) and not _holds_a_run_report(layout)
+            alone = empty and users.alone()
+            if alone and store.cluster and store.catalog._connect is None:  # the owners were started: stop them
+                from catalog.owner_actor import stop_owners
 
-            stop_owners(store.catalog.meta.catalog_id, store.catalog.meta.num_owners)
-        store.close()
-        if empty:
-            _remove_created(layout, created, meta_existed)
-        raise
-    else:
-        store.close()
+                stop_owners(store.catalog.meta.catalog_id, store.catalog.meta.num_owners)
+            store.close()
+            if alone:
+                _remove_created(layout, created, meta_existed)
+            raise
+        else:
+            store.close()
+    finally:
+        users.leave()
 
 
 def _remove_created(layout: RootLayout, created: list[Path], meta_existed: bool) -> None:

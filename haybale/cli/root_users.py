@@ -1,0 +1,60 @@
+"""Which commands are using a catalog directory, so a failing one removes what it created only when it
+is alone.
+
+A command that fails leaves nothing behind that it created (haybale/cli/stores.py). On a new root,
+two commands started at once both see the root missing, so "what I created" can be the other's: the
+one that failed removed the catalog the other was writing, with what it had acknowledged. Every
+command that opens a root for writing holds a shared ``flock`` on ``CATALOG_DIR/.users.lock`` for its
+whole run; removing needs the lock exclusively, which it gets only when no other command holds it.
+
+A command that waits for the lock while another removes the directory finds its lock file gone when
+it gets it, and starts over on a new one (the usual check of the path's inode against the file's).
+Local catalog directories only (RocksDB needs one); other hosts' commands use their own directories.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+LOCK_NAME = ".users.lock"
+
+
+class RootUsers:
+    """A shared hold on a catalog directory for this command's run (see the module docstring)."""
+
+    def __init__(self, catalog_dir: Path) -> None:
+        self.path = Path(catalog_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def join(self) -> "RootUsers":
+        """Hold the directory shared, creating it (and its lock file) if missing; blocks while a
+        command that is alone removes it."""
+        while True:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._fd = fd
+                return self
+            os.close(fd)  # removed while this command waited: start over on the new directory
+
+    def alone(self) -> bool:
+        """True, holding the directory exclusively from now on, if no other command holds it."""
+        if self._fd is None:
+            return False
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def leave(self) -> None:
+        """Let go (closing the file releases the lock). Idempotent."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -68,6 +68,7 @@ def writable_store(args: argparse.Namespace, **options: object) -> Iterator[Stor
     (:class:`~haybale.cli.root_users.RootUsers`), since on a new root what this command found missing
     may have been created by another one started at the same time."""
     from catalog.catalog_meta import load_meta
+    from catalog.errors import CatalogLockedError
     from catalog.layout import RootLayout
     from catalog.store import Store
     from haybale.cli.root_users import RootUsers
@@ -79,6 +80,12 @@ def writable_store(args: argparse.Namespace, **options: object) -> Iterator[Stor
     try:
         try:
             store = Store(args.root, catalog_dir=args.catalog_dir, **options)  # type: ignore[arg-type]
+        except CatalogLockedError as exc:
+            if options.get("cluster"):
+                raise
+            raise CatalogLockedError(f"{exc.args[0].split(': wait')[0]}: wait for that command to finish, or run "
+                                     "both without --no-ray (jobs on the root's local Ray head share its "
+                                     "catalog)") from None
         except BaseException:
             if users.alone():
                 _remove_created(layout, created, meta_existed)

@@ -385,22 +385,30 @@ def _state_names(state_file: Path, pid: int) -> bool:
         return False
 
 
-def _idle_for(state_dir: Path, state_file: Path) -> float:
-    """Seconds since the head was last used (0 while a live command uses it)."""
-    users = state_dir / "users"
+def live_users(state_dir: Path) -> list[int]:
+    """The pids of the commands using the head now (registered by :func:`user_of` and alive); the
+    entries of commands that died without unregistering are removed."""
     try:
-        entries = list(users.iterdir())
+        entries = list((state_dir / "users").iterdir())
     except FileNotFoundError:
-        entries = []
+        return []
+    pids: list[int] = []
     for entry in entries:
         try:
             pid = int(entry.name)
             os.kill(pid, 0)
-            return 0.0
+            pids.append(pid)
         except (ValueError, ProcessLookupError):
             entry.unlink(missing_ok=True)  # a command that died without unregistering
         except PermissionError:
-            return 0.0
+            pids.append(pid)  # alive, another user's
+    return sorted(pids)
+
+
+def _idle_for(state_dir: Path, state_file: Path) -> float:
+    """Seconds since the head was last used (0 while a live command uses it)."""
+    if live_users(state_dir):
+        return 0.0
     try:
         return time.time() - state_file.stat().st_mtime
     except OSError:

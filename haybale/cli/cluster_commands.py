@@ -1,10 +1,12 @@
 """``haybale cluster status|stop`` and ``haybale down``: the root's persistent local Ray head (the
 embedded default, see :mod:`ingest.local_head`). Job commands start it on demand and leave it running
 for the next command; it stops itself after the idle timeout (default 900 s,
-``HAYBALE_CLUSTER_IDLE_SECONDS``), or now with ``haybale down``."""
+``HAYBALE_CLUSTER_IDLE_SECONDS``), or now with ``haybale down``, which refuses while commands use it
+(they would fail) unless ``--force``."""
 from __future__ import annotations
 
 import argparse
+import os
 
 from haybale.cli import output
 from haybale.cli.options import command
@@ -15,8 +17,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     cmds = grp.add_subparsers(dest="cluster_cmd", required=True, metavar="COMMAND")
     command(cmds, "status", "show the root's local Ray head (address, pid, idle timeout, warm drivers), if one runs",
             cmd_status)
-    command(cmds, "stop", "stop the root's local Ray head and the catalog owners on it", cmd_stop)
-    command(sub, "down", "stop the root's local Ray head (same as `haybale cluster stop`)", cmd_stop)
+    for parent, name, text in ((cmds, "stop", "stop the root's local Ray head and the catalog owners on it"),
+                               (sub, "down", "stop the root's local Ray head (same as `haybale cluster stop`)")):
+        p = command(parent, name, text, cmd_stop)
+        p.add_argument("--force", action="store_true",
+                       help="stop it even while commands use it (they fail; a rerun of a job with its run id "
+                            "resumes it)")
 
 
 def _base(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -27,17 +33,19 @@ def _base(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ingest.local_head import read_state, state_dir_of
+    from ingest.local_head import live_users, read_state, state_dir_of
 
     state = read_state(state_dir_of(_base(args)))
     if args.json:
-        output.print_json(state or {})
+        output.print_json({**state, "users": live_users(state_dir_of(_base(args)))} if state else {})
     elif state is None:
         print(f"no local Ray head runs for {_base(args)}")
     else:
         print(f"local Ray head at {state['address']} (supervisor pid {state['pid']}, {state['num_cpus']} CPUs, "
               f"stops after {state['idle_timeout_seconds']:.0f} s idle)")
         print(f"  {_warm_drivers(state)}")
+        users = live_users(state_dir_of(_base(args)))
+        print(f"  in use by {len(users)} command(s)" + (f" (pid {', '.join(map(str, users))})" if users else ""))
     return 0
 
 
@@ -57,8 +65,15 @@ def _warm_drivers(state: dict) -> str:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from ingest.local_head import stop_head
+    from catalog.errors import RootError
+    from ingest.local_head import live_users, read_state, state_dir_of, stop_head
 
+    running = read_state(state_dir_of(_base(args))) is not None
+    users = [pid for pid in live_users(state_dir_of(_base(args))) if pid != os.getpid()] if running else []
+    if users and not args.force:
+        raise RootError(f"the local Ray head of {_base(args)} is in use by {len(users)} command(s) (pid "
+                        f"{', '.join(map(str, users))}); stopping it would fail them: wait for them to finish, "
+                        "or pass --force")
     stopped = stop_head(_base(args))
     print(f"stopped the local Ray head of {_base(args)}" if stopped else f"no local Ray head runs for {_base(args)}")
     return 0

@@ -23,6 +23,7 @@ from ingest.local_head import (
     stop_head,
 )
 
+REPO = Path(__file__).resolve().parents[2]
 DRIVER = """
 import sys, ray
 ray.init(address=sys.argv[1], namespace="haybale", log_to_driver=False)
@@ -92,3 +93,30 @@ def test_a_head_that_dies_while_starting_is_started_again(tmp_path: Path, monkey
         assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "42", done.stderr[-2000:]
     finally:
         assert stop_head(root)
+
+
+def test_down_refuses_while_a_command_uses_the_head_unless_forced(tmp_path: Path) -> None:
+    """`haybale down` would fail the commands using the head: it names them and stops only with
+    --force. The user here is a live process registered the way commands register."""
+    root = tmp_path / "root"
+    local_head_address(root, num_cpus=1)
+    user = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    down = [sys.executable, "-m", "haybale", "down", "--root", str(root)]
+    try:
+        users = state_dir_of(root) / "users"
+        users.mkdir(exist_ok=True)
+        (users / str(user.pid)).write_text(str(time.time()))
+        refused = subprocess.run(down, capture_output=True, text=True, timeout=120, env=head_environment(), cwd=REPO)
+        assert refused.returncode == 2 and f"in use by 1 command(s) (pid {user.pid})" in refused.stderr
+        assert "--force" in refused.stderr and read_state(state_dir_of(root)) is not None
+        status = subprocess.run([sys.executable, "-m", "haybale", "cluster", "status", "--root", str(root)],
+                                capture_output=True, text=True, timeout=120, env=head_environment(), cwd=REPO)
+        assert f"in use by 1 command(s) (pid {user.pid})" in status.stdout
+        forced = subprocess.run(down + ["--force"], capture_output=True, text=True, timeout=120,
+                                env=head_environment(), cwd=REPO)
+        assert forced.returncode == 0 and "stopped" in forced.stdout
+        assert read_state(state_dir_of(root)) is None
+    finally:
+        user.kill()
+        user.wait()
+        stop_head(root)

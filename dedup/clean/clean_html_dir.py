@@ -28,17 +28,33 @@ from .config import CleanConfig, CleanResult
 from .errors import CleanDirError, HtmlParseError
 from .pipeline import clean_html
 
-HTML_SUFFIXES = (".html.gz", ".html")
+HTML_SUFFIXES = (".html.gz", ".htm.gz", ".xhtml.gz", ".html", ".htm", ".xhtml")  # any case
 _PROGRESS_EVERY_SECONDS = 2.0
 _IO_THREADS = 2
 _READ_AHEAD = 8
 
 
+def is_html_name(path: str) -> bool:
+    """Whether ``path`` names an HTML file by its suffix (:data:`HTML_SUFFIXES`, any case)."""
+    return path.lower().endswith(HTML_SUFFIXES)
+
+
 def _output_name(relative: str) -> str:
     for suffix in HTML_SUFFIXES:
-        if relative.endswith(suffix):
+        if relative.lower().endswith(suffix):
             return relative[: -len(suffix)] + ".txt"
-    raise ValueError(f"{relative!r} is not an .html or .html.gz file")
+    raise ValueError(f"{relative!r} is not an .html, .htm or .xhtml file")
+
+
+def output_names(relatives: list[str]) -> dict[str, str]:
+    """Each input's output path (relative): the suffix replaced by ``.txt`` (``a/b.html`` ->
+    ``a/b.txt``); inputs that would share one (``b.html`` and ``b.html.gz``) keep their whole name
+    (``b.html.txt``, ``b.html.gz.txt``), so no text overwrites another."""
+    plain = {r: _output_name(r) for r in relatives}
+    taken: dict[str, int] = {}
+    for name in plain.values():
+        taken[name] = taken.get(name, 0) + 1
+    return {r: (name if taken[name] == 1 else r + ".txt") for r, name in plain.items()}
 
 
 class _LocalFiles:
@@ -79,7 +95,9 @@ def clean_html_dir(
     config: CleanConfig = CleanConfig(),
     progress: TextIO | None | Literal["stderr"] = "stderr",
 ) -> dict[str, Any]:
-    """Clean every ``*.html`` / ``*.html.gz`` under ``src_dir`` into ``*.txt`` under ``dst_dir``.
+    """Clean every HTML file under ``src_dir`` (``.html``, ``.htm``, ``.xhtml``, each optionally ``.gz``,
+    any case) into ``*.txt`` under ``dst_dir`` (:func:`output_names`); other files are listed in
+    ``not_read``.
 
     Progress lines go to ``progress`` (stderr by default; None for silence) every ~2 s and at the end.
     Returns a summary: ``files`` (HTML files found), ``written``, ``errors`` (list of
@@ -100,16 +118,20 @@ def clean_html_dir(
         load_rules(config.adblock_list)
     src_root = src_root.rstrip("/")
     dst_root = dst_root.rstrip("/")
-    paths = sorted(p for p in src_fs.find(src_root) if p.endswith(HTML_SUFFIXES))
+    found = sorted(src_fs.find(src_root))
+    paths = [p for p in found if is_html_name(p)]
+    targets = output_names([p[len(src_root) + 1:] for p in paths])
     summary: dict[str, Any] = {
         "files": len(paths), "written": 0, "errors": [], "bytes_in": 0, "chars_out": 0, "removals": {},
         "fallbacks": {},
+        "not_read": [{"url": p, "reason": "not an HTML file by its name (.html, .htm, .xhtml, optionally .gz)"}
+                     for p in found if not is_html_name(p)],
     }
     made_dirs: set[str] = set()
 
     def read(path: str) -> bytes:
         data = src_fs.cat_file(path)
-        if path.endswith(".gz"):  # the catalog's decoder: bounded memory, a bomb is an error
+        if path.lower().endswith(".gz"):  # the catalog's decoder: bounded memory, a bomb is an error
             data = decompress_file_strict(data, "gzip", max_decoded=DEFAULT_MAX_DECODED_BYTES, source=path)
         return data
 
@@ -137,7 +159,7 @@ def clean_html_dir(
             except (OSError, EOFError, zlib.error, ContentDecodingError, DecodedSizeError, HtmlParseError) as exc:
                 summary["errors"].append({"path": path, "reason": f"{type(exc).__name__}: {exc}"})
                 continue
-            target = f"{dst_root}/{_output_name(path[len(src_root) + 1:])}"
+            target = f"{dst_root}/{targets[path[len(src_root) + 1:]]}"
             writes.append((target, pool.submit(write, target, result.text.encode("utf-8")), len(data), result))
             now = time.monotonic()
             if report_to is not None and now - last_report >= _PROGRESS_EVERY_SECONDS:

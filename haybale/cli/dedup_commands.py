@@ -82,7 +82,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                     address_help="Ray cluster address (default: $RAY_ADDRESS, else the Ray running in this "
                                  "process, if any, else a local pool of one process per core)")
 
-    clean = command(commands, "clean-html", "write X.txt with the cleaned main text of each X.html[.gz]",
+    clean = command(commands, "clean-html", "write X.txt with the cleaned main text of each X.html, .htm or .xhtml (optionally .gz) under SRC_DIR",
                     cmd_clean_html)
     clean.add_argument("src_dir")
     clean.add_argument("dst_dir")
@@ -184,4 +184,5 @@ def describe_clean_result(result: dict[str, Any], where: str) -> str:
              f"characters removed by filter: {output.counts(result['removals'])}"]
     if result["errors"]:
         lines.append(output.listed(result["errors"], 20, lambda e: f"{e['path']}: {e['reason']}", "error"))
+    lines += output.not_read_lines(result)
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""clean_html_dir: X.txt for every X.html / X.html.gz, bad files listed with their reason."""
+"""clean_html_dir: X.txt for every X.html / .htm / .xhtml (optionally .gz), bad files listed with their
+reason, other files listed as not read."""
 from __future__ import annotations
 
 import gzip
@@ -33,6 +34,25 @@ def test_writes_txt_for_html_and_html_gz_and_lists_bad_files(
     assert summary["errors"][0]["reason"].startswith("EOFError")
     assert summary["chars_out"] > 1000 and summary["removals"]["outside_main_container"] > 0
     assert "2/3 files written" in log.getvalue()
+    assert [Path(e["url"]).name for e in summary["not_read"]] == ["notes.md"]
+
+
+def test_every_html_name_is_cleaned_and_no_text_overwrites_another(tmp_path: Path) -> None:
+    """.htm, .xhtml and upper-case names are HTML too (they were passed over without a word), and
+    b.html beside b.html.gz wrote one b.txt over the other: they now keep their whole names."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "sub").mkdir(parents=True)
+    pages = {name: f"<html><body><p>Page {name} has a paragraph of its own words to keep.</p></body></html>"
+             for name in ("b.html", "b.html.gz", "C.HTM", "sub/d.xhtml", "E.HTML.GZ")}
+    for name, html in pages.items():
+        data = html.encode()
+        (src / name).write_bytes(gzip.compress(data) if name.lower().endswith(".gz") else data)
+    summary = clean_html_dir(str(src), str(dst), progress=None)
+    assert summary["written"] == summary["files"] == 5 and not summary["errors"] and not summary["not_read"]
+    written = {str(p.relative_to(dst)): p.read_text() for p in dst.rglob("*.txt")}
+    assert sorted(written) == ["C.txt", "E.txt", "b.html.gz.txt", "b.html.txt", "sub/d.txt"]
+    assert "Page b.html.gz has" in written["b.html.gz.txt"] and "Page b.html has" in written["b.html.txt"]
+    assert "Page E.HTML.GZ has" in written["E.txt"]
 
 
 def test_missing_source_is_a_clear_error(tmp_path: Path) -> None:

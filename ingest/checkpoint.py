@@ -21,14 +21,19 @@ from ingest.errors import IngestError
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it is a valid run id (it names files and folders), else :class:`IngestError`."""
+    if not RUN_ID.match(run_id):
+        raise IngestError(f"run id {run_id!r} is not valid: use letters, digits, '.', '_' or '-' "
+                          "(at most 100 characters, not starting with a punctuation mark)")
+    return run_id
+
+
 class RunState:
     """Plan and completion markers of one run under ``runs_url/run_id``."""
 
     def __init__(self, runs_url: str, run_id: str) -> None:
-        if not RUN_ID.match(run_id):
-            raise IngestError(f"run id {run_id!r} is not valid: use letters, digits, '.', '_' or '-' "
-                              "(at most 100 characters, not starting with a punctuation mark)")
-        self.run_id = run_id
+        self.run_id = check_run_id(run_id)
         self.fs, base = fsspec.core.url_to_fs(runs_url)
         self.dir = f"{base.rstrip('/')}/{run_id}"
         self._local = is_local(runs_url)

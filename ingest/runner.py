@@ -48,6 +48,7 @@ from ingest.driver_split import DriverWorker, WithDriverWorker, starts_local_hea
 from ingest.executors import Executor
 from ingest.ray_runtime import ray_connection
 from ingest.registration import Registration
+from ingest.run_lease import RunLease
 from ingest.volume_sweep import sweep_run
 
 
@@ -185,7 +186,16 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
                   num_cpus: int | None = None, show_progress: bool = True) -> JobSummary:
     """Run (or resume) ``job`` into ``store``: on this process (``local``), else on the Ray already
     initialized, ``address`` / ``$RAY_ADDRESS``, or a local Ray with ``num_cpus`` started for the run.
-    Returns the job's summary, also saved with the run."""
+    Returns the job's summary, also saved with the run. Holds the run id's lease for the whole run
+    (:mod:`ingest.run_lease`): another command running the same run id is refused with
+    :class:`IngestError`."""
+    with RunLease(store.layout.catalog_dir, job.summary.run_id):
+        return _run_split_job(store, job, local=local, address=address, num_cpus=num_cpus,
+                              show_progress=show_progress)
+
+
+def _run_split_job(store: Store, job: SplitJob, *, local: bool, address: str | None, num_cpus: int | None,
+                   show_progress: bool) -> JobSummary:
     summary = job.summary
     ctx = RunContext(store, RunState(store.layout.runs_url, summary.run_id), local)
     leftovers = _Leftovers(ctx)

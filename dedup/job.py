@@ -30,6 +30,7 @@ from catalog.progress import human_bytes
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, JobError
 from dedup.executors import LocalExecutor, RayExecutor
+from dedup.output_lease import output_lease
 from dedup.plots import PLOT_DESCRIPTIONS, plot_cluster_sizes, plot_removals, plot_s_curve
 from dedup.sources import DocumentSource, Split
 from dedup.split_plan import plan_splits, split_size
@@ -123,8 +124,16 @@ def run_dedup(
     output, without a local Ray's start-up. ``overwrite`` deletes whatever ``output`` holds first. Errors: ConfigError
     when ``output`` holds another run's files (without ``overwrite``) or when resuming a run id
     with other settings or other inputs; JobError when a stage fails or quarantined records exceed
-    ``max_bad_records``.
+    ``max_bad_records``. ConfigError too when another dedup run on this machine is writing ``output``
+    (:mod:`dedup.output_lease`).
     """
+    with output_lease(output):
+        return _run_dedup_leased(source, output, config, run_id, address, mark_sink, progress, inputs, overwrite)
+
+
+def _run_dedup_leased(source: DocumentSource, output: str, config: DedupConfig, run_id: str | None,
+                      address: str | None, mark_sink: MarkSink | None, progress: bool, inputs: Sequence[str],
+                      overwrite: bool) -> dict[str, Any]:
     run_id = run_id or new_run_id()
     work = WorkDir(output, run_id)
     reporter = _Reporter(progress)

@@ -48,7 +48,7 @@ from ingest.driver_split import DriverWorker, WithDriverWorker, starts_local_hea
 from ingest.executors import Executor
 from ingest.ray_runtime import ray_connection
 from ingest.registration import Registration
-from ingest.run_lease import RunLease
+from ingest.run_lease import run_lease
 from ingest.volume_sweep import sweep_run
 
 
@@ -189,7 +189,7 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
     Returns the job's summary, also saved with the run. Holds the run id's lease for the whole run
     (:mod:`ingest.run_lease`): another command running the same run id is refused with
     :class:`IngestError`."""
-    with RunLease(store.layout.catalog_dir, job.summary.run_id):
+    with run_lease(store.layout.catalog_dir, job.summary.run_id):
         return _run_split_job(store, job, local=local, address=address, num_cpus=num_cpus,
                               show_progress=show_progress)
 

@@ -10,30 +10,30 @@ import pytest
 from catalog.store import Store
 from ingest.errors import IngestError
 from ingest.files_job import FilesJobConfig, run_files_job
-from ingest.run_lease import LEASES, RunLease
+from ingest.run_lease import LEASES, run_lease
 from tests.catalog.conftest import make_files
 
 
 def test_a_lease_is_one_commands_and_goes_with_it(tmp_path: Path) -> None:
-    first = RunLease(tmp_path, "run-1").acquire()
+    first = run_lease(tmp_path, "run-1").acquire()
     assert (tmp_path / LEASES / "run-1.lock").read_text() == str(os.getpid())
     with pytest.raises(IngestError, match=rf"run run-1 is being run by another command \(pid {os.getpid()}\)"):
-        RunLease(tmp_path, "run-1").acquire()
-    with RunLease(tmp_path, "run-2"):  # another run id is another lease
+        run_lease(tmp_path, "run-1").acquire()
+    with run_lease(tmp_path, "run-2"):  # another run id is another lease
         pass
     first.release()
     assert not (tmp_path / LEASES / "run-1.lock").exists()
-    with RunLease(tmp_path, "run-1"):
+    with run_lease(tmp_path, "run-1"):
         pass
     with pytest.raises(IngestError, match="not valid"):
-        RunLease(tmp_path, "../escape")
+        run_lease(tmp_path, "../escape")
 
 
 def test_a_job_whose_run_id_is_running_is_refused_before_it_writes(tmp_path: Path) -> None:
     files = make_files(tmp_path / "in", 30)
     root = str(tmp_path / "root")
     with Store(root) as store:
-        held = RunLease(store.layout.catalog_dir, "busy").acquire()  # as a running command holds it
+        held = run_lease(store.layout.catalog_dir, "busy").acquire()  # as a running command holds it
         try:
             with pytest.raises(IngestError, match="being run by another command"):
                 run_files_job(store, [str(tmp_path / "in")], FilesJobConfig(run_id="busy"), show_progress=False,

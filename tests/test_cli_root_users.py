@@ -96,3 +96,27 @@ def test_two_no_ray_jobs_at_once_on_a_new_root_end_with_one_whole_catalog(tmp_pa
                 b"without --no-ray" in err, err.decode()
         with Store(str(root), read_only=True, create=False) as store:
             assert sum(1 for _ in store.list("")) == 300
+
+
+def test_rebuild_in_place_is_refused_while_another_command_uses_the_catalog(tmp_path: Path) -> None:
+    """An in-place rebuild sets the catalog directory aside; a `--no-ray` job writing it meanwhile
+    would go on writing the catalog set aside. The rebuild now needs the directory to itself."""
+    make_files(tmp_path / "in", 20)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    root = tmp_path / "root"
+    haybale = [sys.executable, "-m", "haybale", "--root", str(root)]
+    subprocess.run(haybale + ["ingest", "files", str(tmp_path / "in"), "--no-ray", "--quiet"], env=env, check=True,
+                   timeout=120, capture_output=True)
+    writer = RootUsers(root / "catalog").join()  # as a command writing the root holds it
+    try:
+        refused = subprocess.run(haybale + ["catalog", "rebuild", "--serial"], env=env, capture_output=True,
+                                 text=True, timeout=120)
+        assert refused.returncode == 2 and "in use by another haybale command" in refused.stderr, refused.stderr
+        assert not list(root.glob("catalog.*"))  # nothing set aside
+    finally:
+        writer.leave()
+    rebuilt = subprocess.run(haybale + ["catalog", "rebuild", "--serial", "--json"], env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    with Store(str(root), read_only=True, create=False) as store:
+        assert sum(1 for _ in store.list("")) == 20

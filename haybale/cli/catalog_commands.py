@@ -157,8 +157,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from ingest.ray_runtime import ray_connection
 
     layout = RootLayout.of(args.root, args.catalog_dir)
-    if not args.into:  # replacing the live catalog: its owners must not be running
+    users = None
+    if not args.into:  # replacing the live catalog: its owners must not be running, nor commands using it
         refuse_if_served(layout, "rebuild the catalog in place (or give --into DIR)")
+        users = _alone_on(layout)
     target_dir = RootLayout.of(args.root, args.into or layout.rebuild_dir()).catalog_dir
     if args.into and target_dir.exists() and any(target_dir.iterdir()):
         raise CatalogError(f"--into {args.into}: that directory is not empty; give a new directory")
@@ -176,6 +178,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     except BaseException:
         for path in created:
             shutil.rmtree(path, ignore_errors=True)
+        if users is not None:
+            users.leave()
         raise
     result: dict[str, Any] = report.as_dict()
     if not args.into:
@@ -185,6 +189,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             os.replace(layout.catalog_dir, old)
         os.replace(target_dir, layout.catalog_dir)
         result["previous_catalog"] = old
+        if users is not None:
+            users.leave()  # commands waiting to join find the new catalog directory
     result["catalog"] = str(target_dir if args.into else layout.catalog_dir)
     if args.json:
         output.print_json(result)
@@ -199,6 +205,23 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     if len(report.skipped) > 20:
         print(f"  ... and {len(report.skipped) - 20:,} more (see --json)")
     return 0
+
+
+def _alone_on(layout: Any) -> Any:
+    """Hold the catalog directory exclusively for an in-place rebuild (None when there is none yet), or
+    raise :class:`RootError`: a command writing it in its own process (`--no-ray`) would go on writing
+    the catalog the rebuild sets aside."""
+    from catalog.errors import RootError
+    from haybale.cli.root_users import RootUsers
+
+    if not layout.catalog_dir.exists():
+        return None
+    users = RootUsers(layout.catalog_dir).join()
+    if not users.alone():
+        users.leave()
+        raise RootError(f"the catalog {layout.catalog_dir} is in use by another haybale command: wait for it to "
+                        "finish before rebuilding in place, or rebuild into another directory with --into DIR")
+    return users
 
 
 def cmd_delete(args: argparse.Namespace) -> int:

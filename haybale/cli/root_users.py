@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 from pathlib import Path
 
 LOCK_NAME = ".users.lock"
@@ -28,12 +29,18 @@ class RootUsers:
         self._fd: int | None = None
 
     def join(self) -> "RootUsers":
-        """Hold the directory shared, creating it (and its lock file) if missing; blocks while a
-        command that is alone removes it."""
+        """Hold the directory shared, creating it (and its lock file) if missing; blocks, saying so on
+        stderr, while a command has it to itself (removing it, or rebuilding the catalog in place)."""
         while True:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_SH)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"haybale: waiting for the command that has {self.path.parent} to itself (an in-place "
+                      "`catalog rebuild`, or a failed command removing what it created)", file=sys.stderr,
+                      flush=True)
+                fcntl.flock(fd, fcntl.LOCK_SH)
             try:
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:

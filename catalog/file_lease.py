@@ -14,6 +14,28 @@ from pathlib import Path
 from typing import Callable
 
 
+def lock_file(path: Path, operation: int) -> int:
+    """An open descriptor of ``path`` (created, with its directory, if missing) holding the ``flock``
+    ``operation`` (``LOCK_SH`` / ``LOCK_EX``, with ``LOCK_NB`` not to wait: then ``BlockingIOError``
+    when another process holds it). If the file was removed or replaced while this process waited for
+    the lock, it starts over on the file now at ``path``."""
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, operation)
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # removed by the process that had it, between our open and our lock
+
+
 class FileLease:
     """The lease of ``path`` (see the module docstring). A context manager."""
 
@@ -24,26 +46,18 @@ class FileLease:
 
     def acquire(self) -> "FileLease":
         """Take the lease, or raise ``busy(pid of the holder)``."""
-        while True:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = lock_file(self.path, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-                os.close(fd)
-                raise self._busy(holder) from None
-            try:
-                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if not same:  # removed by the process that had it, between our open and our lock
-                os.close(fd)
-                continue
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-            self._fd = fd
-            return self
+                holder = self.path.read_text(encoding="ascii", errors="replace").strip() or "?"
+            except OSError:
+                holder = "?"
+            raise self._busy(holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
 
     def release(self) -> None:
         """Give the lease up and remove its file. Idempotent."""

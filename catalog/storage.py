@@ -69,24 +69,12 @@ def write_atomic(url: str, data: bytes | str) -> None:
 def write_atomic_on(fs: Any, path: str, data: bytes | str, *, local: bool) -> None:
     """:func:`write_atomic` on an already resolved filesystem and path (the parent exists)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if local:
-        # a name of its own: two processes writing one file at once (two new jobs creating one catalog's
-        # manifest) shared "x.tmp", so one's rename failed, or renamed the other's half-overwritten bytes
-        tmp = f"{path}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}"
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(raw)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        fsync_dir(os.path.dirname(path))
-    elif is_multipart_store(fs):
+    if not local and is_multipart_store(fs):
         fs.pipe_file(path, raw)  # one PutObject (multipart past 100 MB): whole or absent, no copy
     else:
+        # locally a temporary name of its own: two processes writing one file at once (two new jobs
+        # creating one catalog's manifest) shared "x.tmp", so one's rename failed, or renamed the
+        # other's half-overwritten bytes
         with atomic_writer(fs, path) as fh:
             fh.write(raw)
 

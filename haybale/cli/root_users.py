@@ -31,24 +31,15 @@ class RootUsers:
     def join(self) -> "RootUsers":
         """Hold the directory shared, creating it (and its lock file) if missing; blocks, saying so on
         stderr, while a command has it to itself (removing it, or rebuilding the catalog in place)."""
-        while True:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                print(f"haybale: waiting for the command that has {self.path.parent} to itself (an in-place "
-                      "`catalog rebuild`, or a failed command removing what it created)", file=sys.stderr,
-                      flush=True)
-                fcntl.flock(fd, fcntl.LOCK_SH)
-            try:
-                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                self._fd = fd
-                return self
-            os.close(fd)  # removed while this command waited: start over on the new directory
+        from catalog.file_lease import lock_file
+
+        try:
+            self._fd = lock_file(self.path, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"haybale: waiting for the command that has {self.path.parent} to itself (an in-place "
+                  "`catalog rebuild`, or a failed command removing what it created)", file=sys.stderr, flush=True)
+            self._fd = lock_file(self.path, fcntl.LOCK_SH)
+        return self
 
     def alone(self) -> bool:
         """True, holding the directory exclusively from now on, if no other command holds it."""

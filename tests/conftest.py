@@ -55,6 +55,20 @@ def shared_data_dir() -> Path:
     return shared_data()
 
 
+@pytest.fixture(autouse=True)
+def ray_auth_mode_kept() -> Iterator[None]:
+    """A command run in-process (``haybale.cli.main``) sets ``RAY_AUTH_MODE`` for the Ray it connects
+    to (ingest.ray_token). It is put back after each test: a later test's ``ray.init`` otherwise
+    started Ray's processes under "token" while this process's Ray, imported before, read "disabled"
+    (seen when tests/catalog/test_checkpoint_local_root.py ran before the session's Ray started)."""
+    before = os.environ.get("RAY_AUTH_MODE")
+    yield
+    if before is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = before
+
+
 @pytest.fixture(scope="session", autouse=True)
 def local_heads_stop_at_the_end(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Job commands run by tests start a persistent local Ray head for their root (ingest.local_head).

@@ -75,15 +75,43 @@ def not_read_reason(path: str, *, follow_links: bool = False) -> str:
     return "not a regular file (a FIFO, socket or device)"
 
 
-def expand_inputs(inputs: list[str], *, follow_links: bool = False) -> Inputs:
+# what a deployment writes under its root (catalog/layout.py, catalog/checkpoint_layout.py, the local
+# head's cluster/), besides "catalog.rebuild" and "catalog.old-*" (an in-place rebuild's)
+OWN_NAMES = frozenset({"catalog", "catalog-meta.json", "catalog-checkpoints", "volumes", "indexes", "runs",
+                       "cluster"})
+
+
+def _under(url: str, place: str) -> bool:
+    return url == place or url.startswith(place.rstrip("/") + "/")
+
+
+def _own_place(url: str, own: tuple[str, ...]) -> str | None:
+    """The deployment's own file or directory that ``url`` lies in, else None. ``own``: the root and
+    the catalog directory (:func:`own_places`), or nothing."""
+    if not own:
+        return None
+    root, catalog_dir = own
+    if _under(url, catalog_dir):
+        return catalog_dir
+    if _under(url, root) and url != root:
+        first = url[len(root.rstrip("/")) + 1:].split("/", 1)[0]
+        if first in OWN_NAMES or first.startswith("catalog."):
+            return f"{root.rstrip('/')}/{first}"
+    return None
+
+
+def expand_inputs(inputs: list[str], *, follow_links: bool = False, own: tuple[str, ...] = ()) -> Inputs:
     """Every regular file named by ``inputs`` (directories are walked), and what was passed over.
 
     An input named on its own is read even when it is a symbolic link (as ``find -H`` does); inside a
     directory or a glob's matches, links are followed to regular files only with ``follow_links`` (a
     file's key is the link's path, its bytes the target's; links to directories are never walked), and
     the entries not read are listed in :attr:`Inputs.not_read` with their reason. A local name with
-    glob characters that exists as it is (``data[1].txt``) is that file, not a pattern. Raises
-    :class:`IngestError` naming an input that matches nothing, or that is not a regular file or directory.
+    glob characters that exists as it is (``data[1].txt``) is that file, not a pattern. ``own``: the
+    deployment's root and catalog directory (:func:`own_places`); the files the deployment writes there
+    (catalog, volumes, runs, ...; ``haybale ingest files .`` with the root in ``.``) are never read, one
+    ``not_read`` entry per such directory. Other files under the root are inputs like any. Raises :class:`IngestError` naming an input that matches
+    nothing, or that is not a regular file or directory.
     """
     seen: dict[str, FileRef] = {}
     passed: dict[str, str] = {}
@@ -96,6 +124,10 @@ def expand_inputs(inputs: list[str], *, follow_links: bool = False) -> Inputs:
 
         def sort_out(found: dict[str, Any], infos: dict[str, Any], local: bool = local) -> None:
             for p, i in found.items():
+                place = _own_place(url_of(p), own)
+                if place is not None:
+                    passed[place] = "the deployment's own files (catalog, volumes, runs): never read as input"
+                    continue
                 link = local and i.get("islink")
                 if (i.get("type") == "file" and not link) or (link and follow_links and os.path.isfile(p)):
                     infos[p] = i
@@ -110,6 +142,9 @@ def expand_inputs(inputs: list[str], *, follow_links: bool = False) -> Inputs:
             sort_out(matches, infos)
             for d in [p for p, i in matches.items() if i.get("type") == "directory"]:
                 sort_out(fs.find(d, detail=True), infos)
+        elif _own_place(url_of(path), own) is not None:
+            raise IngestError(f"input {raw!r} is the deployment's own (its catalog, volumes or runs): give "
+                              "inputs outside them")
         elif fs.isdir(path):
             sort_out(fs.find(path, detail=True), infos)
         elif fs.isfile(path):
@@ -182,6 +217,12 @@ def check_job_inputs(inputs: list[str], *, local: bool, max_errors: int | None) 
         raise IngestError(f"--max-errors {max_errors}: give a number >= 0, or leave it out for no limit")
 
 
+def own_places(layout: Any) -> tuple[str, ...]:
+    """The deployment's root and catalog directory as :func:`expand_inputs` compares them."""
+    root = os.path.abspath(local_path(layout.root)) if is_local(layout.root) else layout.root.rstrip("/")
+    return (root, os.path.abspath(layout.catalog_dir))
+
+
 @dataclass(frozen=True)
 class Plan:
     """A run's splits, and the entries its inputs named that are not read (:attr:`Inputs.not_read`)."""
@@ -191,15 +232,15 @@ class Plan:
 
 
 def load_or_plan(state: RunState, inputs: list[str], *, max_files: int, max_bytes: int,
-                 follow_links: bool = False, **extra: Any) -> Plan:
+                 follow_links: bool = False, own: tuple[str, ...] = (), **extra: Any) -> Plan:
     """The run's plan: the saved one on a rerun, else a new plan of ``inputs`` saved before any
     work (with ``extra`` settings recorded beside it), so every attempt of a run does the same splits
-    and reports the same entries not read."""
+    and reports the same entries not read. ``own``: see :func:`expand_inputs` (:func:`own_places`)."""
     saved = state.load_plan()
     if saved is not None:
         splits = [Split(s["index"], tuple(FileRef(**f) for f in s["files"])) for s in saved["splits"]]
         return Plan(splits, saved.get("not_read", []))
-    found = expand_inputs(inputs, follow_links=follow_links)
+    found = expand_inputs(inputs, follow_links=follow_links, own=own)
     splits = plan_splits(found.files, max_files=max_files, max_bytes=max_bytes)
     state.save_plan({"inputs": inputs, "created": time.time(), "follow_links": follow_links, **extra,
                      "splits": [{"index": s.index, "files": [asdict(f) for f in s.files]} for s in splits],

@@ -33,7 +33,7 @@ from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from ingest.errors import FilesJobError
 from ingest.executors import Executor, LocalExecutor, TaskExecutor
-from ingest.file_sources import Split, check_job_inputs, load_or_plan
+from ingest.file_sources import Split, check_job_inputs, load_or_plan, own_places
 from ingest.files_budget import refuse_split, would_exceed
 from ingest.packing import PackResult, PackWork, pack_split
 from ingest.registration import Registration, register_split
@@ -82,8 +82,8 @@ class FilesJob(SplitJob):
     def plan(self, ctx: RunContext) -> list[Split]:
         check_job_inputs(self.inputs, local=ctx.local, max_errors=self.config.max_errors)
         plan = load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
-                            max_bytes=self.config.split_bytes,
-                            follow_links=self.config.follow_links)
+                            max_bytes=self.config.split_bytes, follow_links=self.config.follow_links,
+                            own=own_places(self.store.layout))
         self.summary.not_read = plan.not_read
         return plan.splits
 

@@ -41,7 +41,7 @@ from catalog.volume import DEFAULT_VOLUME_BYTES
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL
 from ingest.errors import WarcJobError
 from ingest.executors import Executor, LocalExecutor, TaskExecutor
-from ingest.file_sources import Split, check_job_inputs, load_or_plan
+from ingest.file_sources import Split, check_job_inputs, load_or_plan, own_places
 from ingest.registration import Registration
 from ingest.runner import JobSummary, RunContext, SplitJob, new_run_id, run_split_job
 from ingest.warc_budget import refuse_split, would_exceed
@@ -147,7 +147,7 @@ class WarcJob(SplitJob):
         check_job_inputs(self.inputs, local=ctx.local, max_errors=self.config.max_errors)
         plan = load_or_plan(ctx.state, self.inputs, max_files=self.config.split_files,
                             max_bytes=self.config.split_bytes, repack=self.config.repack,
-                            follow_links=self.config.follow_links)
+                            follow_links=self.config.follow_links, own=own_places(self.store.layout))
         self.splits, self.summary.not_read = plan.splits, plan.not_read
         return self.splits
 

@@ -120,3 +120,28 @@ def test_warc_job_reads_linked_archives_only_when_asked(tmp_path: Path) -> None:
                                 show_progress=False, local=True)
         assert followed.indexed == followed.added == 1 and not followed.not_read
         assert store.volume_url(store.catalog.get("http://example.com/").volume) == str(linked / "segment-0.warc.gz")
+
+
+def test_the_deployments_own_files_are_never_inputs(tmp_path: Path) -> None:
+    """`haybale ingest files .` in a folder holding the default root (./haybale-data) registered the
+    root's own catalog, lock and run files as documents (84 of 87 keys in a 3-file folder); a second
+    run would have packed its volumes again. Files a user keeps under the root stay inputs."""
+    work = tmp_path / "corpus"
+    (work / "haybale-data" / "mine").mkdir(parents=True)
+    for name in ("a.txt", "b.txt", "haybale-data/mine/c.txt"):
+        (work / name).write_text(f"text of {name}")
+    env = {**{k: v for k, v in os.environ.items() if k != "HAYBALE_ROOT"}, "PYTHONPATH": str(REPO)}
+    for attempt in range(2):
+        run = subprocess.run([sys.executable, "-m", "haybale", "ingest", "files", ".", "--no-ray", "--json"],
+                             cwd=work, env=env, capture_output=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        out = json.loads(run.stdout)
+        assert (out["added"], out["unchanged"]) == ((3, 0) if attempt == 0 else (0, 3))
+        own = {Path(e["url"]).name for e in out["not_read"]}
+        assert {"catalog", "catalog-meta.json"} <= own and ("volumes" in own) == (attempt == 1)
+    with Store(str(work / "haybale-data"), read_only=True, create=False) as store:
+        assert sorted(store.list("")) == sorted(file_uri(str(work / n)) for n in ("a.txt", "b.txt",
+                                                                                 "haybale-data/mine/c.txt"))
+    named = subprocess.run([sys.executable, "-m", "haybale", "ingest", "warc", "haybale-data/volumes", "--no-ray"],
+                           cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert named.returncode == 2 and "is the deployment's own" in named.stderr, named.stderr

@@ -334,8 +334,6 @@ def _take_lock(directory: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise CatalogLockedError(
-            f"catalog {directory} is open for writing by another process: wait for it to finish, "
-            "or open read-only (Catalog.open(..., read_only=True))"
-        ) from None
+        raise CatalogLockedError(f"catalog {directory}", "wait for it to finish, or open read-only "
+                                 "(Catalog.open(..., read_only=True))") from None
     return fd

@@ -60,7 +60,17 @@ class KeyNotFoundError(CatalogError, KeyError):
 
 
 class CatalogLockedError(CatalogError):
-    """Another process holds the write lock of a shard (RocksDB allows one writer per directory)."""
+    """Another process holds the write lock of a shard (RocksDB allows one writer per directory).
+
+    ``what``: the locked thing ("catalog DIR"); ``advice``: what to do, which a caller that knows more
+    (the command line) replaces by raising ``CatalogLockedError(err.what, its_advice)``."""
+
+    def __init__(self, what: str, advice: str = "wait for it to finish, or open it read-only") -> None:
+        super().__init__(f"{what} is open for writing by another process: {advice}")
+        self.what, self.advice = what, advice
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickled (Ray) with its parts, not its message
+        return type(self), (self.what, self.advice)
 
 
 class SchemaVersionError(CatalogError):

@@ -45,10 +45,8 @@ class Shard:
         except Exception as exc:  # rocksdict raises a bare Exception with RocksDB's message
             text = str(exc)
             if "lock" in text.lower():
-                raise CatalogLockedError(
-                    f"catalog shard {path} is open for writing in another process ({text.strip()}): "
-                    "stop that writer, or query it through the catalog service instead"
-                ) from exc
+                raise CatalogLockedError(f"catalog shard {path}", f"stop that writer, or query it through the "
+                                         f"catalog service instead ({text.strip()})") from exc
             raise CatalogError(f"cannot open catalog shard {path}: {text}") from exc
         self.listing = self.db.get_column_family(cfs.LISTING.name)
         self.marks = self.db.get_column_family(cfs.MARKS.name)

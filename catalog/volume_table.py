@@ -33,7 +33,7 @@ class VolumeTable:
             self.db = rd.Rdict(str(path), opts, access_type=access)
         except Exception as exc:
             if "lock" in str(exc).lower():
-                raise CatalogLockedError(f"volume table {path} is open in another process: {exc}") from exc
+                raise CatalogLockedError(f"volume table {path}", f"wait for it to finish ({exc})") from exc
             raise CatalogError(f"cannot open volume table {path}: {exc}") from exc
         self._sync = rd.WriteOptions()
         self._sync.sync = True

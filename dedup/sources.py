@@ -17,7 +17,6 @@ error is raised. A file that cannot be opened at all raises :class:`~dedup.error
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
@@ -27,6 +26,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
+from catalog.input_entries import is_regular_input, not_read_reason
 from dedup.errors import RecordError, SourceError
 from dedup.line_blocks import Problem, iter_line_blocks
 from dedup.metadata import metadata_json
@@ -67,23 +67,6 @@ def has_suffix(url: str, suffixes: tuple[str, ...]) -> bool:
     return url.lower().endswith(suffixes)
 
 
-def _is_file(path: str, info: dict[str, Any]) -> bool:
-    """A regular file, or a local symbolic link to one (followed, as dataset caches such as Hugging
-    Face's keep their files: links in a snapshot directory to blobs beside it)."""
-    if info.get("islink"):
-        return os.path.isfile(path)
-    return info.get("type") == "file"
-
-
-def _not_a_file(path: str, info: dict[str, Any]) -> str:
-    """Why an entry under an input directory or glob that is not a regular file is not read."""
-    if info.get("islink"):
-        if not os.path.exists(path):
-            return "a symbolic link to nothing (its target does not exist)"
-        return "a symbolic link to a directory, not walked: give its target as an input"
-    return f"not a regular file ({info.get('type')})"
-
-
 @dataclass(frozen=True)
 class Listing:
     """The regular files a URL names (full URLs, sorted) and, under a directory or glob, the entries
@@ -114,9 +97,12 @@ def list_input(url: str) -> Listing:
         return Listing([full(path)], [], True)
     else:
         raise SourceError(f"input not found: {url}: check the path or URL (quote globs so the shell does not expand them)")
-    files = sorted(full(p) for p, info in found.items() if _is_file(p, info))
-    others = [{"url": full(p), "reason": _not_a_file(p, info)} for p, info in sorted(found.items())
-              if not _is_file(p, info) and info.get("type") != "directory"]
+    # links to files are followed, as dataset caches (Hugging Face's: links in a snapshot to blobs) need
+    local = protocol in ("file", "local")
+    files = sorted(full(p) for p, info in found.items() if is_regular_input(p, info, follow_links=True))
+    others = [{"url": full(p), "reason": not_read_reason(p, info, local=local, follow_links=True)}
+              for p, info in sorted(found.items())
+              if not is_regular_input(p, info, follow_links=True) and info.get("type") != "directory"]
     return Listing(files, others, False)
 
 

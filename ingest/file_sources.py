@@ -15,6 +15,7 @@ from typing import Any
 
 import fsspec
 
+from catalog.input_entries import is_regular_input, not_read_reason
 from catalog.keys import canonical_key, file_uri
 from catalog.storage import is_local, local_path
 from ingest.checkpoint import RunState
@@ -61,18 +62,6 @@ class Inputs:
 
     files: list[FileRef]
     not_read: list[dict[str, str]]
-
-
-def not_read_reason(path: str, *, follow_links: bool = False) -> str:
-    """Why an entry of an input directory that is not a regular file is not read."""
-    if os.path.islink(path):
-        if not os.path.exists(path):
-            return "a symbolic link to nothing (its target does not exist)"
-        if follow_links:
-            return "a symbolic link to a directory or to what is not a regular file, not followed"
-        return ("a symbolic link inside an input directory, not followed: pass --follow-links, or give the link "
-                "or its target as an input, to read it")
-    return "not a regular file (a FIFO, socket or device)"
 
 
 # what a deployment writes under its root (catalog/layout.py, catalog/checkpoint_layout.py, the local
@@ -128,12 +117,10 @@ def expand_inputs(inputs: list[str], *, follow_links: bool = False, own: tuple[s
                 if place is not None:
                     passed[place] = "the deployment's own files (catalog, volumes, runs): never read as input"
                     continue
-                link = local and i.get("islink")
-                if (i.get("type") == "file" and not link) or (link and follow_links and os.path.isfile(p)):
+                if is_regular_input(p, i, follow_links=follow_links):
                     infos[p] = i
                 elif i.get("type") != "directory":
-                    passed[url_of(p)] = (not_read_reason(p, follow_links=follow_links) if local
-                                         else f"not a file ({i.get('type')})")
+                    passed[url_of(p)] = not_read_reason(p, i, local=local, follow_links=follow_links)
 
         infos: dict[str, Any] = {}
         passed_before = len(passed)

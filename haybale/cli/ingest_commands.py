@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from haybale.cli import output
-from haybale.cli.options import add_job_options, command, int_in, non_negative_int, positive_int
+from haybale.cli.options import FOLLOW_LINKS_HELP, add_job_options, command, int_in, non_negative_int, positive_int
 from haybale.cli.stores import job_store, volume_defaults
 
 
@@ -29,7 +29,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--split-bytes", type=positive_int, default=256 << 20,
                    help="bytes per unit of work (default 256 MiB)")
     p.add_argument("--follow-links", action="store_true",
-                   help="follow symbolic links found inside input directories and globs to regular files (the key is the link's path); without it they are listed as not read (a link named as an input is always read)")
+                   help=FOLLOW_LINKS_HELP)
     p.add_argument("--max-errors", type=non_negative_int, default=None,
                    help="error budget: the split that would take the run past this many unreadable files is not "
                         "registered and the job fails (default: no limit)")

@@ -50,6 +50,11 @@ def command(group: "argparse._SubParsersAction[Any]", name: str, help: str,
     return parser
 
 
+FOLLOW_LINKS_HELP = ("follow symbolic links found inside input directories and globs to regular files (the key is "
+                     "the link's path); without it they are listed as not read (a link named as an input is "
+                     "always read)")
+
+
 def add_job_options(parser: argparse.ArgumentParser, *, local: bool = True, cpus: bool = True,
                     address_help: str | None = None) -> None:
     """Options of the Ray jobs: run id, Ray address, (``cpus``) CPUs of a local Ray, and (``local``)

@@ -83,9 +83,8 @@ def writable_store(args: argparse.Namespace, **options: object) -> Iterator[Stor
         except CatalogLockedError as exc:
             if options.get("cluster"):
                 raise
-            raise CatalogLockedError(f"{exc.args[0].split(': wait')[0]}: wait for that command to finish, or run "
-                                     "both without --no-ray (jobs on the root's local Ray head share its "
-                                     "catalog)") from None
+            raise CatalogLockedError(exc.what, "wait for that command to finish, or run both without --no-ray "
+                                     "(jobs on the root's local Ray head share its catalog)") from None
         except BaseException:
             if users.alone():
                 _remove_created(layout, created, meta_existed)

@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from haybale.cli import output
-from haybale.cli.options import add_job_options, command, non_negative_int, positive_int
+from haybale.cli.options import FOLLOW_LINKS_HELP, add_job_options, command, non_negative_int, positive_int
 from haybale.cli.stores import job_store, volume_defaults
 
 
@@ -24,7 +24,7 @@ def register(cmds: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
     p.add_argument("--volume-bytes", type=positive_int, default=None,
                    help="seal a volume of repacked records once it reaches this size (default 1 GiB)")
     p.add_argument("--follow-links", action="store_true",
-                   help="follow symbolic links found inside input directories and globs to regular files (the key is the link's path); without it they are listed as not read (a link named as an input is always read)")
+                   help=FOLLOW_LINKS_HELP)
     p.add_argument("--max-errors", type=non_negative_int, default=None,
                    help="error budget: the split that would take the run past this many quarantined records is "
                         "not registered and the job fails (default: no limit)")

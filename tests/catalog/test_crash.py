@@ -3,6 +3,7 @@ and no batch is ever partly present. Also: a second writer gets a clear error, n
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import signal
 import subprocess
@@ -87,6 +88,10 @@ def test_second_writer_process_gets_a_clear_error(tmp_path: Path) -> None:
         assert out.returncode == 3, out.stderr
         assert "LOCKED" in out.stdout and "another process" in out.stdout
         assert time.monotonic() - started < 30
-    with pytest.raises(CatalogLockedError):
+    with pytest.raises(CatalogLockedError) as raised:
         with Catalog.open(directory):
             Catalog.open(directory)
+    # what is locked and what to do travel apart (the CLI gives its own advice), also through pickling (Ray)
+    again = pickle.loads(pickle.dumps(raised.value))
+    assert (again.what, again.advice, str(again)) == (f"catalog {directory}", raised.value.advice, str(raised.value))
+    assert str(again).startswith(f"catalog {directory} is open for writing by another process: wait")

@@ -44,9 +44,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def shared_data() -> Path:
-    """Path of ``../shared/data`` (real test files nobody here wrote); skips if absent."""
+    """Path of ``../shared/data`` (real test files nobody here wrote); skips if absent: the test, or,
+    called while a module is collected (parametrized over the files), the whole module."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+        pytest.skip(f"shared test data not found at {SHARED_DATA}", allow_module_level=True)
     return SHARED_DATA
 
 

@@ -7,6 +7,7 @@
       volumes/RUN_ID/           volumes an ingest run sealed, each with its CDXJ sidecar
       indexes/RUN_ID/           CDXJ indexes of WARC files indexed in place by a run
       runs/RUN_ID/              a run's plan, completion markers, summary and quarantine
+      deletes/                  what `catalog delete` removed, so a rebuild leaves it out
         plan.json  done/  summary.json  quarantine.jsonl  catalog-splits/
 
 RocksDB needs a local disk, so for a remote root the catalog directory must be given
@@ -91,6 +92,11 @@ class RootLayout:
     @property
     def runs_url(self) -> str:
         return self.url("runs")
+
+    @property
+    def deletes_url(self) -> str:
+        """The deletion log (:mod:`catalog.deletions`)."""
+        return self.url("deletes")
 
     def run_url(self, run_id: str) -> str:
         """A run's state: plan, completion markers, summary."""

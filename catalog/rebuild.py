@@ -23,7 +23,9 @@ from typing import Callable, Iterator
 import fsspec
 
 from catalog.cdxj import SIDECAR_SUFFIX, CdxEntry, parse_cdxj, sidecar_url
+from catalog.deletions import DELETED, DELETES_DIR, WRITTEN_AFTER, DeletionLog, load_deletions
 from catalog.errors import CatalogError, CorruptRecordError, VolumeError, VolumeNotFoundError
+from catalog.keys import canonical_key
 from catalog.storage import TMP_SUFFIX, url_of
 from catalog.store import Store
 from catalog.volume import VOLUME_SUFFIX, SealedVolume
@@ -36,13 +38,16 @@ class RebuildReport:
     external_files: int = 0  # files indexed in place, found through ROOT/indexes
     records: int = 0
     duplicates: int = 0  # records whose key an earlier volume already held (re-ingests)
+    deleted: int = 0  # captures left out because `catalog delete` removed them (catalog.deletions)
+    kept_after_delete: list[dict[str, object]] = field(default_factory=list)  # covered, but written later
     skipped: list[dict[str, object]] = field(default_factory=list)
     scanned_without_sidecar: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return {"volumes": self.volumes, "external_files": self.external_files, "records": self.records,
-                "duplicates": self.duplicates, "skipped": len(self.skipped),
+                "duplicates": self.duplicates, "deleted": self.deleted,
+                "kept_after_delete": self.kept_after_delete, "skipped": len(self.skipped),
                 "skipped_records": self.skipped, "scanned_without_sidecar": self.scanned_without_sidecar,
                 "seconds": round(self.seconds, 3)}
 
@@ -59,6 +64,34 @@ def list_volumes(volumes_url: str) -> list[str]:
 def default_indexes_url(volumes_url: str) -> str:
     """``ROOT/indexes`` for the volume store ``ROOT/volumes``."""
     return volumes_url.rstrip("/").rsplit("/", 1)[0] + "/indexes"
+
+
+def default_deletes_url(volumes_url: str) -> str:
+    """``ROOT/deletes`` (the deletion log) for the volume store ``ROOT/volumes``."""
+    return volumes_url.rstrip("/").rsplit("/", 1)[0] + "/" + DELETES_DIR
+
+
+def leave_out_deleted(index: "VolumeIndex", deletions: DeletionLog, report: "RebuildReport") -> None:
+    """Remove from ``index`` the captures the deletion log says were deleted (counted in
+    ``report.deleted``); name those a delete covers but whose file was written after it in
+    ``report.kept_after_delete`` (they stay)."""
+    if not deletions.by_key:
+        return
+    container = index.sidecar if index.external else index.url
+    records, dates = [], []
+    for record, date in zip(index.records, index.dates):
+        key, offset = record[0], record[1]
+        verdict = deletions.verdict(canonical_key(key), index.url, offset, date, container)
+        if verdict == DELETED:
+            report.deleted += 1
+            continue
+        if verdict == WRITTEN_AFTER:
+            report.kept_after_delete.append({"key": key, "volume": index.url, "offset": offset, "reason": (
+                f"a `catalog delete` covers this capture, but {container} was written after that delete: "
+                "registered (delete the key again if it should stay deleted)")})
+        records.append(record)
+        dates.append(date)
+    index.records, index.dates = records, dates
 
 
 def list_external_indexes(indexes_url: str) -> list[str]:
@@ -217,10 +250,12 @@ def index_external(index_url: str) -> tuple[list[VolumeIndex], list[dict[str, ob
 
 
 def rebuild(volumes_url: str, target: Store, *, progress: Callable[[str], None] | None = None,
-            indexes_url: str | None = None) -> RebuildReport:
+            indexes_url: str | None = None, deletes_url: str | None = None) -> RebuildReport:
     """Register every verified record of the volumes under ``volumes_url``, then of the files indexed
     in place listed by the index files under ``indexes_url`` (default: ``indexes`` beside
-    ``volumes_url``), into ``target``'s empty catalog, one volume after the other in this process.
+    ``volumes_url``), into ``target``'s empty catalog, one volume after the other in this process,
+    leaving out what the deletion log under ``deletes_url`` (default: ``deletes`` beside
+    ``volumes_url``) says ``catalog delete`` removed.
     Needs no existing catalog: this is how a lost or damaged catalog comes back. (The reference for
     :func:`catalog.rebuild_parallel.rebuild_parallel`, the Ray job ``catalog rebuild`` runs.)"""
     if target.catalog.stats()["records"]:
@@ -229,23 +264,25 @@ def rebuild(volumes_url: str, target: Store, *, progress: Callable[[str], None] 
     say = progress or (lambda msg: print(msg, file=sys.stderr))
     report = RebuildReport()
     started = time.perf_counter()
+    deletions = load_deletions(deletes_url or default_deletes_url(volumes_url))
     volumes = list_volumes(volumes_url)
     for n, url in enumerate(volumes, 1):
-        _register(target, index_volume(url), report)
+        _register(target, index_volume(url), report, deletions)
         say(f"rebuild: volume {n}/{len(volumes)} {url}, {len(report.skipped)} records skipped so far")
     indexes = list_external_indexes(indexes_url or default_indexes_url(volumes_url))
     for n, index_url in enumerate(indexes, 1):
         files, skipped = index_external(index_url)
         report.skipped.extend(skipped)
         for index in files:
-            _register(target, index, report)
+            _register(target, index, report, deletions)
         say(f"rebuild: index {n}/{len(indexes)} {index_url}, {len(report.skipped)} records skipped so far")
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _register(target: Store, index: VolumeIndex, report: RebuildReport) -> None:
+def _register(target: Store, index: VolumeIndex, report: RebuildReport, deletions: DeletionLog) -> None:
     report.skipped.extend(index.skipped)
+    leave_out_deleted(index, deletions, report)
     if index.scanned:
         report.scanned_without_sidecar.append(index.url)
     if index.external:

@@ -26,14 +26,17 @@ import time
 from typing import Any, Callable
 
 from catalog.captures import date_order
+from catalog.deletions import load_deletions
 from catalog.errors import CatalogError
 from catalog.location import Location
 from catalog.rebuild import (
     RebuildReport,
     VolumeIndex,
+    default_deletes_url,
     default_indexes_url,
     index_external,
     index_volume,
+    leave_out_deleted,
     list_external_indexes,
     list_volumes,
 )
@@ -69,10 +72,12 @@ def _ordered_results(fn: Callable[[str], Any], urls: list[str], max_in_flight: i
 
 
 def rebuild_parallel(volumes_url: str, target: Store, *, progress: Callable[[str], None] | None = None,
-                     indexes_url: str | None = None, max_in_flight: int | None = None) -> RebuildReport:
+                     indexes_url: str | None = None, max_in_flight: int | None = None,
+                     deletes_url: str | None = None) -> RebuildReport:
     """Rebuild ``target``'s empty catalog from the volumes under ``volumes_url`` and the in-place
     index files under ``indexes_url`` (default ``indexes`` beside it) on the Ray this process is
-    connected to (see the module docstring). Raises :class:`CatalogError` if the target is not empty."""
+    connected to (see the module docstring), leaving out what the deletion log under ``deletes_url``
+    (default ``deletes`` beside it) says was deleted. Raises :class:`CatalogError` if the target is not empty."""
     import ray
 
     if target.catalog.stats()["records"]:
@@ -85,6 +90,7 @@ def rebuild_parallel(volumes_url: str, target: Store, *, progress: Callable[[str
     in_flight = max_in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
     report = RebuildReport()
     started = time.perf_counter()
+    deletions = load_deletions(deletes_url or default_deletes_url(volumes_url))
 
     volumes: list[VolumeIndex] = _ordered_results(index_volume, list_volumes(volumes_url), in_flight, say, "volumes")
     indexes = list_external_indexes(indexes_url or default_indexes_url(volumes_url))
@@ -97,6 +103,7 @@ def rebuild_parallel(volumes_url: str, target: Store, *, progress: Callable[[str
     total = 0
     for position, index in enumerate(volumes):
         report.skipped.extend(index.skipped)
+        leave_out_deleted(index, deletions, report)
         if index.scanned:
             report.scanned_without_sidecar.append(index.url)
         if index.external:
@@ -122,5 +129,6 @@ def rebuild_parallel(volumes_url: str, target: Store, *, progress: Callable[[str
     report.duplicates = total - result.added
     report.seconds = time.perf_counter() - started
     say(f"rebuild: {report.records:,} keys from {report.volumes} volumes and {report.external_files} files "
-        f"indexed in place in {report.seconds:.1f} s; {len(report.skipped)} records skipped")
+        f"indexed in place in {report.seconds:.1f} s; {report.deleted} deleted captures left out, "
+        f"{len(report.skipped)} records skipped")
     return report

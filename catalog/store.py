@@ -16,6 +16,7 @@ A :class:`Store` is the embedded implementation of the catalog reader interface
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -25,7 +26,7 @@ from catalog.captures import Capture, register_latest_captures
 from catalog.catalog import DEFAULT_SHARDS, RegisterResult
 from catalog.catalog_meta import META_NAME, CatalogMeta, ensure_meta, load_meta
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
-from catalog.errors import CatalogNotFoundError
+from catalog.errors import CatalogError, CatalogNotFoundError
 from catalog.keys import canonical_key
 from catalog.layout import RootLayout
 from catalog.location import Location
@@ -122,6 +123,36 @@ class Store:
 
     def volume_url(self, number: int) -> str:
         return str(self.catalog.volumes.get(number)["url"])
+
+    def delete(self, keys: Sequence[str]) -> int:
+        """Delete ``keys`` from the catalog so that a rebuild from the volumes leaves them out too;
+        returns how many were in the catalog. The deleted captures are written to the root's deletion
+        log first (:mod:`catalog.deletions`; one ranged read per key, for its WARC-Date), so a delete
+        this returns from is on the root. The volumes' bytes are not touched.
+        (``self.catalog.delete_many`` removes index entries only: a rebuild brings those keys back.)"""
+        from catalog.deletions import deletions_of, log_deletions
+
+        canon = list(dict.fromkeys(canonical_key(k) for k in keys))
+        locations = self.catalog.get_many(canon)
+        urls: dict[int, str] = {}
+        rows = []
+        for key, loc in zip(canon, locations):
+            if loc is None:
+                continue
+            if loc.volume not in urls:
+                urls[loc.volume] = self.volume_url(loc.volume)
+            rows.append((key, urls[loc.volume], loc.offset, self._capture_date(urls[loc.volume], loc)))
+        if rows:
+            log_deletions(self.layout.deletes_url, deletions_of(rows, time.time()))
+        return self.catalog.delete_many(canon)
+
+    def _capture_date(self, url: str, loc: Location) -> str | None:
+        """The WARC-Date of the record at ``loc`` in ``url``; None if it cannot be read (the deletion
+        then dates the capture at the moment of the delete)."""
+        try:
+            return self.reader.read(url, loc).header("WARC-Date")
+        except CatalogError:
+            return None
 
     # -- the reader interface (catalog.reader.CatalogReader) -----------------------------------
     def get(self, key: str) -> Location:

@@ -67,7 +67,7 @@ class Inputs:
 # what a deployment writes under its root (catalog/layout.py, catalog/checkpoint_layout.py, the local
 # head's cluster/), besides "catalog.rebuild" and "catalog.old-*" (an in-place rebuild's)
 OWN_NAMES = frozenset({"catalog", "catalog-meta.json", "catalog-checkpoints", "volumes", "indexes", "runs",
-                       "cluster"})
+                       "deletes", "cluster"})
 
 
 def _under(url: str, place: str) -> bool:

@@ -73,7 +73,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     add_checkpoint_command(cmds, command)
     add_compact_command(cmds, command)
 
-    p = command(cmds, "delete", "remove keys from the catalog (volume bytes are not touched)", cmd_delete)
+    p = command(cmds, "delete", "remove keys from the catalog; logged in ROOT/deletes, so a rebuild leaves them out too (volume bytes are not touched)", cmd_delete)
     p.add_argument("keys", nargs="+", metavar="KEY")
 
     p = command(cmds, "serve", "alias of `haybale serve`: the catalog over HTTP (bearer token, limits, "
@@ -171,10 +171,11 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         quiet = None if not args.quiet else (lambda _: None)
         with Store(args.root, catalog_dir=str(target_dir)) as target:
             if args.serial:
-                report = rebuild(layout.volumes_url, target, progress=quiet)
+                report = rebuild(layout.volumes_url, target, progress=quiet, deletes_url=layout.deletes_url)
             else:  # the Ray job: tasks index the volumes, SST files per shard (catalog.rebuild_parallel)
                 with ray_connection(args.address, args.num_cpus):
-                    report = rebuild_parallel(layout.volumes_url, target, progress=quiet)
+                    report = rebuild_parallel(layout.volumes_url, target, progress=quiet,
+                                              deletes_url=layout.deletes_url)
     except BaseException:
         for path in created:
             shutil.rmtree(path, ignore_errors=True)
@@ -198,12 +199,19 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     print(f"rebuilt {output.count(result['records'])} records from {result['volumes']} volumes and "
           f"{result['external_files']} files indexed in place into {result['catalog']} in "
           f"{output.seconds(result['seconds'])}; {output.count(result['skipped'])} records skipped")
+    if report.deleted:
+        print(f"{output.count(report.deleted)} captures left out: `catalog delete` removed them "
+              f"(the deletion log {layout.deletes_url})")
     if result.get("previous_catalog"):
         print(f"the previous catalog is kept in {result['previous_catalog']}")
     for item in report.skipped[:20]:
         print(f"  skipped: volume {item['volume']} offset {item['offset']}: {item['reason']}")
     if len(report.skipped) > 20:
         print(f"  ... and {len(report.skipped) - 20:,} more (see --json)")
+    for item in report.kept_after_delete[:20]:
+        print(f"  kept: {item['key']} (volume {item['volume']} offset {item['offset']}): {item['reason']}")
+    if len(report.kept_after_delete) > 20:
+        print(f"  ... and {len(report.kept_after_delete) - 20:,} more kept after a delete (see --json)")
     return 0
 
 
@@ -232,7 +240,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     # through the owners on the root's local head when it serves the root, else in this process
     opened = job_store(args, create=False) if served_by_head(layout) else writable_store(args, create=False)
     with opened as store:
-        deleted = store.catalog.delete_many(keys)
+        deleted = store.delete(keys)  # logged on the root first, so a rebuild leaves them out too
     if args.json:
         output.print_json({"deleted": deleted, "asked": len(keys)})
     else:

@@ -73,7 +73,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     add_checkpoint_command(cmds, command)
     add_compact_command(cmds, command)
 
-    p = command(cmds, "delete", "remove keys from the catalog; logged in ROOT/deletes, so a rebuild leaves them out too (volume bytes are not touched)", cmd_delete)
+    p = command(cmds, "delete", "remove keys from the catalog; logged in ROOT/deletes, so a rebuild leaves "
+                                "them out too (volume bytes are not touched)", cmd_delete)
     p.add_argument("keys", nargs="+", metavar="KEY")
 
     p = command(cmds, "serve", "alias of `haybale serve`: the catalog over HTTP (bearer token, limits, "
@@ -204,6 +205,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
               f"(the deletion log {layout.deletes_url})")
     if result.get("previous_catalog"):
         print(f"the previous catalog is kept in {result['previous_catalog']}")
+    print("dedup marks are not in the volumes, so the rebuilt catalog has none: run `haybale dedup run "
+          "--input catalog:PREFIX` again to mark its keys")
     for item in report.skipped[:20]:
         print(f"  skipped: volume {item['volume']} offset {item['offset']}: {item['reason']}")
     if len(report.skipped) > 20:

@@ -138,6 +138,26 @@ def create_meta(root: str, num_owners: int = DEFAULT_OWNERS) -> CatalogMeta:
     return meta
 
 
+def fresh_meta(like: CatalogMeta | None, num_owners: int = DEFAULT_OWNERS) -> CatalogMeta:
+    """A new catalog's record, written nowhere yet: a new id, epoch 1, and ``like``'s slot map (else
+    ``num_owners`` even ranges). A rebuild's target gets one, so that nothing the root keeps under the
+    old catalog's id (owner markers, checkpoints, edit logs, volume rows) is taken for the new one's."""
+    owners = [[list(r) for r in ranges] for ranges in like.owners] if like is not None else even_owners(num_owners)
+    return CatalogMeta(f"c-{uuid.uuid4().hex[:12]}", 1, owners)
+
+
+def adopt_meta(root: str, new: CatalogMeta, current: CatalogMeta | None) -> None:
+    """Make ``new`` the root's record in place of ``current`` (None: the root has none), as a
+    conditional replace; raises :class:`CatalogError` if the record changed meanwhile."""
+    text = new.to_json()
+    done = create_exclusive(meta_url(root), text) if current is None else replace_if_match(meta_url(root), text,
+                                                                                               current.raw)
+    if not done:
+        raise CatalogError(f"catalog meta record {meta_url(root)} changed while the catalog was rebuilt: another "
+                           "command created or changed the root's catalog; rebuild again")
+    new.raw = text
+
+
 def ensure_meta(root: str, num_owners: int = DEFAULT_OWNERS) -> CatalogMeta:
     """The root's meta record, created (with ``num_owners`` owners) if it has none; a creator racing
     with this one wins or loses cleanly and both return the same record."""

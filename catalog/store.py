@@ -42,9 +42,16 @@ class Store:
     def __init__(self, root: str | None = None, *, catalog_dir: str | None = None,
                  read_only: bool = False, create: bool = True, num_shards: int = DEFAULT_SHARDS,
                  durable: bool = True, cluster: bool = False,
-                 connect_ray: Callable[[], None] | None = None) -> None:
+                 connect_ray: Callable[[], None] | None = None, new_meta: CatalogMeta | None = None) -> None:
         """``num_shards`` is the number of owners of a catalog created here. With ``cluster`` the owners
-        are Ray actors, reached on first use after ``connect_ray()`` (None: Ray is connected already)."""
+        are Ray actors, reached on first use after ``connect_ray()`` (None: Ray is connected already).
+
+        ``new_meta`` creates a new catalog with that record in ``catalog_dir`` (a rebuild's target,
+        :func:`catalog.catalog_meta.fresh_meta`); the root's record is neither read nor changed.
+        Otherwise the catalog is the one the root's record names. A catalog directory holding another
+        catalog (a ``catalog rebuild --into`` copy) opens read-only under its own record; opening it for
+        writing raises :class:`CatalogError`, since what it registered would be missing from the
+        root's catalog."""
         from catalog.owned_catalog import OwnedCatalog
 
         self.layout = RootLayout.of(root, catalog_dir)
@@ -59,7 +66,7 @@ class Store:
                     "(e.g. `haybale ingest files DIR`) or point --root at an existing deployment")
             self.catalog = OwnedCatalog.on_ray(self.root, self.layout.catalog_dir, num_shards, connect_ray)
             return
-        meta = load_meta(self.root) or _catalog_dir_copy(self.layout.catalog_dir)
+        meta = new_meta or _meta_for(self.root, self.layout.catalog_dir, read_only)
         if meta is None:
             if read_only or not create:
                 raise CatalogNotFoundError(
@@ -68,7 +75,7 @@ class Store:
             meta = ensure_meta(self.root, num_shards)
         self.catalog = OwnedCatalog.local(self.root, self.layout.catalog_dir, meta, read_only=read_only,
                                           create=create, durable=durable)
-        if not read_only and _catalog_dir_copy(self.layout.catalog_dir) is None:
+        if not read_only and (new_meta is not None or catalog_dir_meta(self.layout.catalog_dir) is None):
             # a copy beside the owners, so `--catalog-dir DIR` alone finds how DIR's owners split the slots
             write_atomic(str(self.layout.catalog_dir / META_NAME), meta.to_json())
 
@@ -224,7 +231,24 @@ class Store:
         return written
 
 
-def _catalog_dir_copy(catalog_dir: Path) -> CatalogMeta | None:
+def _meta_for(root: str, catalog_dir: Path, read_only: bool) -> CatalogMeta | None:
+    """The record of the catalog in ``catalog_dir``: the root's, unless the directory holds another
+    catalog (its own copy names another id), which opens read-only only."""
+    meta, copy = load_meta(root), catalog_dir_meta(catalog_dir)
+    if meta is None or copy is None or copy.catalog_id == meta.catalog_id:
+        return meta or copy
+    if not read_only:
+        raise CatalogError(
+            f"catalog directory {catalog_dir} holds catalog {copy.catalog_id}, but the catalog of root {root} is "
+            f"{meta.catalog_id}: what a command registered there would be missing from the root's catalog. "
+            "Read it with catalog get/cat/ls/stats (a `catalog rebuild --into` copy), make it the root's "
+            "catalog by rebuilding in place (`haybale catalog rebuild` without --into), or give the root's "
+            "own catalog directory")
+    return copy
+
+
+def catalog_dir_meta(catalog_dir: Path) -> CatalogMeta | None:
+    """The copy of its catalog's record a catalog directory keeps (None without one)."""
     path = catalog_dir / META_NAME
     try:
         text = path.read_text()

@@ -65,9 +65,10 @@ class Inputs:
 
 
 # what a deployment writes under its root (catalog/layout.py, catalog/checkpoint_layout.py, the local
-# head's cluster/), besides "catalog.rebuild" and "catalog.old-*" (an in-place rebuild's)
+# head's cluster/), besides "catalog.rebuild" and "catalog.old-*" (an in-place rebuild's) and the meta
+# record's lock and temporary files (catalog-meta.json.lock, .catalog-meta.json.*.tmp)
 OWN_NAMES = frozenset({"catalog", "catalog-meta.json", "catalog-checkpoints", "volumes", "indexes", "runs",
-                       "deletes", "cluster"})
+                       "deletes", "cluster", "catalog-owners"})
 
 
 def _under(url: str, place: str) -> bool:
@@ -84,7 +85,7 @@ def _own_place(url: str, own: tuple[str, ...]) -> str | None:
         return catalog_dir
     if _under(url, root) and url != root:
         first = url[len(root.rstrip("/")) + 1:].split("/", 1)[0]
-        if first in OWN_NAMES or first.startswith("catalog."):
+        if first in OWN_NAMES or first.startswith(("catalog.", "catalog-meta.json", ".catalog-meta.json")):
             return f"{root.rstrip('/')}/{first}"
     return None
 

@@ -151,10 +151,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    from catalog.catalog_meta import adopt_meta, fresh_meta, load_meta
     from catalog.layout import RootLayout
     from catalog.rebuild import rebuild
     from catalog.rebuild_parallel import rebuild_parallel
-    from catalog.store import Store
+    from catalog.store import Store, catalog_dir_meta
     from ingest.ray_runtime import ray_connection
 
     layout = RootLayout.of(args.root, args.catalog_dir)
@@ -168,9 +169,13 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     if not args.into and target_dir.exists():
         shutil.rmtree(target_dir)  # a rebuild that was interrupted before it replaced the catalog
     created = new_paths(RootLayout.of(args.root, target_dir))
+    current = load_meta(layout.root)
+    # a new catalog id: what the root keeps under the old one (owner markers, checkpoints, edit logs,
+    # volume rows) belongs to the old catalog, whose volume numbers are not the rebuilt one's
+    new_meta = fresh_meta(current or catalog_dir_meta(layout.catalog_dir))
     try:
         quiet = None if not args.quiet else (lambda _: None)
-        with Store(args.root, catalog_dir=str(target_dir)) as target:
+        with Store(args.root, catalog_dir=str(target_dir), new_meta=new_meta) as target:
             if args.serial:
                 report = rebuild(layout.volumes_url, target, progress=quiet, deletes_url=layout.deletes_url)
             else:  # the Ray job: tasks index the volumes, SST files per shard (catalog.rebuild_parallel)
@@ -190,6 +195,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             old = str(layout.retired_catalog_dir())
             os.replace(layout.catalog_dir, old)
         os.replace(target_dir, layout.catalog_dir)
+        adopt_meta(layout.root, new_meta, current)  # the root's catalog is now the rebuilt one
         result["previous_catalog"] = old
         if users is not None:
             users.leave()  # commands waiting to join find the new catalog directory

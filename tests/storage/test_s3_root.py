@@ -146,3 +146,45 @@ def test_a_local_root_is_refused_on_a_multi_node_cluster(tmp_path: Path) -> None
                              "--json"], cwd=REPO, env=env, capture_output=True, timeout=300)
         assert ok.returncode == 0, ok.stderr.decode()[-2000:]
         assert json.loads(ok.stdout)["added"] == 1
+
+
+def test_a_delete_outlives_a_rebuild_on_s3(s3_bucket: str, s3_endpoint, tmp_path: Path) -> None:
+    """The deletion log lives on the root (s3://…/deletes/), and the rebuild reads the volumes' times
+    from the store to tell a capture from before the delete from one written after it."""
+    files = upload_sources(s3_bucket, count=6)
+    root = f"s3://{s3_bucket}/hb"
+    where = ["--root", root, "--catalog-dir", str(tmp_path / "catalog")]
+    haybale("ingest", "files", "--no-ray", f"s3://{s3_bucket}/src", "--quiet", *where)
+    gone, *kept = sorted(files)
+    assert haybale("catalog", "delete", gone, *where).stdout.decode().startswith("deleted 1 of 1")
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    assert len(fs.find(f"{s3_bucket}/hb/deletes")) == 1
+    rebuilt = json.loads(haybale("catalog", "rebuild", "--serial", "--json", "--quiet", "--root", root,
+                                 "--catalog-dir", str(tmp_path / "catalog"), "--into", str(tmp_path / "rebuilt")).stdout)
+    assert (rebuilt["records"], rebuilt["deleted"], rebuilt["kept_after_delete"]) == (len(kept), 1, [])
+    listed = haybale("catalog", "ls", "--root", root, "--catalog-dir", str(tmp_path / "rebuilt")).stdout.decode()
+    assert listed.split() == kept
+
+
+def test_a_rebuild_in_place_on_s3_becomes_the_roots_catalog(s3_bucket: str, s3_endpoint, tmp_path: Path) -> None:
+    """The recovery the lost-owner error points to. It used to fail on every remote root: the rebuilt
+    catalog took the root's catalog id, and its new, empty owner directories looked like owners whose
+    disk was lost. Now it is a new catalog (its own id), which becomes the root's when it replaces the
+    old one; jobs then write to it as before, and a `--into` copy opens for reading only."""
+    files = upload_sources(s3_bucket, count=6)
+    root = f"s3://{s3_bucket}/hb"
+    where = ["--root", root, "--catalog-dir", str(tmp_path / "catalog")]
+    haybale("ingest", "files", "--no-ray", f"s3://{s3_bucket}/src", "--quiet", *where)
+    before = json.loads(haybale("catalog", "stats", "--json", *where).stdout)["catalog_id"]
+    copy = ["--root", root, "--catalog-dir", str(tmp_path / "copy")]
+    haybale("catalog", "rebuild", "--serial", "--quiet", *where, "--into", str(tmp_path / "copy"))
+    assert haybale("catalog", "ls", *copy).stdout.decode().split() == sorted(files)
+    refused = haybale("ingest", "files", "--no-ray", f"s3://{s3_bucket}/src", *copy, check=False)
+    assert refused.returncode == 2 and b"holds catalog" in refused.stderr and b"without --into" in refused.stderr
+    haybale("catalog", "rebuild", "--serial", "--quiet", *where)
+    stats = json.loads(haybale("catalog", "stats", "--json", *where).stdout)
+    assert stats["records"] == len(files) and stats["catalog_id"] != before
+    fsspec.filesystem("s3").pipe_file(f"s3://{s3_bucket}/src/new.txt", b"new")
+    again = json.loads(haybale("ingest", "files", "--no-ray", f"s3://{s3_bucket}/src", "--json", "--quiet", *where).stdout)
+    assert (again["added"], again["unchanged"]) == (1, len(files))
+    assert haybale("catalog", "cat", f"s3://{s3_bucket}/src/new.txt", *where).stdout == b"new"

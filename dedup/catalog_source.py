@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
-from catalog.errors import CatalogError
+from catalog.errors import CatalogError, KeyNotFoundError
 from catalog.keys import is_web_url
 from catalog.listing import listing_bounds, listing_entry
 from catalog.location import Location
@@ -243,12 +243,34 @@ def group_pieces(pieces: list[Piece], records_per_split: int, bytes_per_split: i
 
 
 class CatalogMarkSink:
-    """Writes dedup verdicts as catalog marks: ``kept`` or ``removed`` with the reason."""
+    """Writes dedup verdicts as catalog marks: ``kept`` or ``removed`` with the reason.
 
-    def __init__(self, catalog: Any) -> None:  # an OwnedCatalog (or anything with mark_many)
+    It marks the documents of catalog splits only (:attr:`kinds`): a run over ``catalog:`` plus file
+    inputs has documents whose ids are no catalog keys. A key deleted from the catalog while the run
+    ran is not marked, and is listed in :attr:`missing` (the summary's ``catalog_marks_missing``)."""
+
+    kinds = frozenset({KIND})
+    _ATTEMPTS = 5
+
+    def __init__(self, catalog: Any) -> None:  # an OwnedCatalog (or anything with mark_many, get_many)
         self.catalog = catalog
         self.marked = 0
+        self.missing: list[str] = []
+
+    def summary(self) -> dict[str, Any]:
+        """``catalog_marks`` (keys marked) and ``catalog_marks_missing`` (keys not marked: deleted)."""
+        return {"catalog_marks": self.marked, "catalog_marks_missing": self.missing}
 
     def mark(self, ids: list[str], status: list[str], reason: list[str | None]) -> None:
-        self.marked += self.catalog.mark_many(
-            (key, st, rs or "") for key, st, rs in zip(ids, status, reason))
+        rows = [(key, st, rs or "") for key, st, rs in zip(ids, status, reason)]
+        for _ in range(self._ATTEMPTS):
+            found = self.catalog.get_many([key for key, _, _ in rows])
+            self.missing += [row[0] for row, loc in zip(rows, found) if loc is None]
+            rows = [row for row, loc in zip(rows, found) if loc is not None]
+            try:
+                self.marked += self.catalog.mark_many(rows)
+                return
+            except KeyNotFoundError:
+                continue  # deleted between the lookup and the mark: look again
+        raise CatalogError(f"could not mark {len(rows)} keys: keys kept being deleted from the catalog while "
+                           f"they were marked ({self._ATTEMPTS} tries); run the dedup again once the deletes are done")

@@ -47,7 +47,10 @@ PARTITION_TARGET_BYTES = 128 << 20
 
 
 class MarkSink(Protocol):
-    """Receives the final status of every document (e.g. the catalog's marks)."""
+    """Receives the final status of every document (e.g. the catalog's marks) of the splits whose
+    kind is in its ``kinds`` (a frozenset of :class:`~dedup.sources.Split` kinds; a sink without
+    the attribute receives every split's). An optional ``summary()`` returns fields for the run's
+    summary (what it marked)."""
 
     def mark(self, ids: list[str], status: list[str], reason: list[str | None]) -> None:
         """``status[i]`` is ``"kept"`` or ``"removed"``; ``reason[i]`` is None for kept documents."""
@@ -219,8 +222,11 @@ def _run(
     # files and entries the inputs named that no source reads (no known format, links, FIFOs), by name
     summary["not_read"] = list(getattr(source, "not_read", []))
     if mark_sink is not None:
-        for ids, status, reasons in iter_marks(work, n_splits):
-            mark_sink.mark(ids, status, reasons)
+        kinds = getattr(mark_sink, "kinds", None)
+        for split, (ids, status, reasons) in zip(splits, iter_marks(work, n_splits)):
+            if kinds is None or split.kind in kinds:
+                mark_sink.mark(ids, status, reasons)
+        summary.update(getattr(mark_sink, "summary", dict)())  # what it marked, into summary.json too
     timings["summary_marks"] = time.monotonic() - clock
     summary["seconds"] = {k: round(v, 3) for k, v in timings.items()}
     summary["seconds_by_wave"] = waves.seconds

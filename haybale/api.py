@@ -20,7 +20,7 @@ def dedup_catalog(store: Store, prefixes: Sequence[str], output: str, config: De
     """Dedup the records of ``store``'s catalog under each key/URL prefix in ``prefixes`` (``""`` for
     all), plus any ``file_inputs`` (JSONL, Parquet, WARC), into ``output``; then mark every catalog key
     ``kept`` or ``removed`` with its reason. Returns the job's summary with ``catalog_marks`` (keys
-    marked). ``store`` must be open for writing (the marks are writes). Resumable by ``run_id`` like
+    marked) and ``catalog_marks_missing`` (keys deleted from the catalog while the run ran: not marked). ``store`` must be open for writing (the marks are writes). Resumable by ``run_id`` like
     :func:`dedup.job.run_dedup`; the planned key ranges are kept in the run's folder under the root.
 
     ``id_field`` / ``url_field``: where each document's id and url come from (for catalog records
@@ -48,8 +48,8 @@ def dedup_catalog(store: Store, prefixes: Sequence[str], output: str, config: De
     described = list(inputs) if inputs is not None else [f"catalog:{p}" for p in prefixes] + list(file_inputs)
     summary = run_dedup(source, output, config, run_id=run_id, address=address, mark_sink=sink,
                         progress=progress, inputs=described, overwrite=overwrite)
-    summary["catalog_marks"] = sink.marked if sink is not None else 0
     if sink is None:
+        summary["catalog_marks"] = 0
         summary["catalog_marks_skipped"] = (f"--id-field {id_field}: the ids are not catalog keys, so no verdict "
                                             "was marked in the catalog (each document's metadata holds its key)")
     return summary

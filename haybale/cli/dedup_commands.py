@@ -142,7 +142,11 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
         text += f"; {summary['catalog_marks_skipped']}"
     elif "catalog_marks" in summary:
         text += f"; {output.count(summary['catalog_marks'])} catalog keys marked"
-    return "\n".join([text, *output.not_read_lines(summary)])
+    missing = summary.get("catalog_marks_missing") or []
+    lines = [text, *output.not_read_lines(summary)]
+    if missing:
+        lines.append(output.listed(missing, 20, str, "not marked (deleted from the catalog during the run)"))
+    return "\n".join(lines)
 
 
 def _run_on_catalog(args: argparse.Namespace, config: Any, prefixes: list[str], file_inputs: list[str]) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
 from pathlib import Path
 
@@ -72,3 +73,55 @@ def test_dedup_reads_the_catalog_and_marks_every_key(ray_session: None, shared_d
             assert status == "removed" and reason == by_id[copy]["reason"]
         for url in originals:
             assert store.catalog.mark_of(url) == ("kept", "")
+
+
+def _store_texts(root: str, count: int) -> list[str]:
+    """``count`` small text files in the catalog, every other one a copy of the one before."""
+    keys = []
+    with Store(root) as store:
+        writer = store.writer()
+        sealed = []
+        for n in range(count):
+            key = f"file:///docs/{n}.txt"
+            keys.append(key)
+            rng = random.Random(n - n % 2)
+            text = " ".join(f"w{rng.randrange(100_000)}" for _ in range(60))
+            sealed += writer.append(key, resource_record(key, text.encode(), "text/plain"))
+        sealed += writer.close()
+        for s in sealed:
+            store.register_sealed(s)
+    return keys
+
+
+def test_catalog_and_file_inputs_mark_only_catalog_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--input catalog: --input file.jsonl` failed after writing every output: the JSONL documents'
+    ids were sent to the catalog as marks ("cannot mark 'x1': it is not in the catalog"), and a rerun
+    failed the same way, so the run could never finish."""
+    root = str(tmp_path / "root")
+    keys = _store_texts(root, 6)
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text("".join(json.dumps({"id": f"x{i}", "text": f"a file document number {i} of its own"}) + "\n"
+                             for i in range(2)))
+    out = tmp_path / "out"
+    assert haybale_main(["dedup", "run", "--root", root, "--input", "catalog:", "--input", str(extra),
+                         "--output", str(out), "--quiet"]) == 0
+    assert "6 catalog keys marked" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["documents"]["input"] == 8 and summary["catalog_marks"] == 6
+    with Store(root, read_only=True) as store:
+        assert [store.catalog.mark_of(k)[0] for k in keys] == ["kept", "removed"] * 3
+
+
+def test_a_key_deleted_during_the_run_is_reported_not_marked(tmp_path: Path) -> None:
+    """The marks come last; a key deleted from the catalog before them used to fail the run (and
+    every rerun). It is now left unmarked and named."""
+    from dedup.catalog_source import CatalogMarkSink
+
+    root = str(tmp_path / "root")
+    keys = _store_texts(root, 4)
+    with Store(root) as store:
+        assert store.delete([keys[1]]) == 1
+        sink = CatalogMarkSink(store.catalog)
+        sink.mark(keys, ["kept", "removed", "kept", "removed"], [None, "exact_duplicate", None, "exact_duplicate"])
+        assert (sink.marked, sink.missing) == (3, [keys[1]])
+        assert store.catalog.mark_of(keys[3]) == ("removed", "exact_duplicate")

@@ -97,13 +97,34 @@ def list_input(url: str) -> Listing:
         return Listing([full(path)], [], True)
     else:
         raise SourceError(f"input not found: {url}: check the path or URL (quote globs so the shell does not expand them)")
+    outputs = dedup_outputs(found)
+    if path.rstrip("/") in outputs:
+        raise SourceError(f"input {url} is the output of dedup run {outputs[path.rstrip('/')]}: its files are "
+                          f"reports and work files, not documents; name its data/ directory ({url.rstrip('/')}/data) "
+                          "to read the documents it kept")
+    others = [{"url": full(d), "reason": f"the output of dedup run {run} (reports and work files, not documents): "
+                                         f"not read; name {full(d)}/data to read the documents it kept"}
+              for d, run in sorted(outputs.items())]
+    found = {p: info for p, info in found.items() if not any(p.startswith(d + "/") for d in outputs)}
     # links to files are followed, as dataset caches (Hugging Face's: links in a snapshot to blobs) need
     local = protocol in ("file", "local")
     files = sorted(full(p) for p, info in found.items() if is_regular_input(p, info, follow_links=True))
-    others = [{"url": full(p), "reason": not_read_reason(p, info, local=local, follow_links=True)}
-              for p, info in sorted(found.items())
-              if not is_regular_input(p, info, follow_links=True) and info.get("type") != "directory"]
+    others += [{"url": full(p), "reason": not_read_reason(p, info, local=local, follow_links=True)}
+               for p, info in sorted(found.items())
+               if not is_regular_input(p, info, follow_links=True) and info.get("type") != "directory"]
     return Listing(files, others, False)
+
+
+def dedup_outputs(found: dict[str, Any]) -> dict[str, str]:
+    """The dedup output directories among listed paths (each holds ``_work/RUN_ID/config.json``,
+    which every run writes when it starts), with a run id each. A later run over a directory that
+    holds an earlier run's output (or its own, on a resume) must not read it as documents."""
+    outputs: dict[str, str] = {}
+    for p in found:
+        parts = p.rsplit("/", 3)
+        if len(parts) == 4 and parts[1] == "_work" and parts[3] == "config.json":
+            outputs.setdefault(parts[0], parts[2])
+    return outputs
 
 
 def expand_urls(url: str, suffixes: tuple[str, ...]) -> list[str]:

@@ -165,3 +165,29 @@ def test_truncated_gzip_keeps_the_readable_part(tmp_path: Path) -> None:
     assert table.column("id").to_pylist() == reference
     assert len(bad) == 1 and bad[0].source == str(path) and bad[0].offset == len(reference) + 1
     assert "truncated" in bad[0].reason and "decompressed byte" in bad[0].reason
+
+
+def test_a_dedup_output_inside_an_input_directory_is_not_read(tmp_path: Path) -> None:
+    """A run whose --output lies under its --input directory made the next run over that directory
+    read the first one's work and report files as documents: it failed ("no column 'text'" in
+    _work/…/dropped/000000.parquet), and a resume of the first run found other splits than it
+    started with. The output is now passed over and named; its data/ is read when named."""
+    from haybale.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "docs.jsonl").write_text("".join(json.dumps({"id": f"d{i}", "text": f"document {i} " * 20}) + "\n"
+                                             for i in range(3)))
+    assert main(["dedup", "run", "--input", str(data), "--output", str(data / "out"), "--run-id", "r1",
+                 "--quiet"]) == 0
+    # the same run again: its own output is under the input now, and the run resumes as it started
+    assert main(["dedup", "run", "--input", str(data), "--output", str(data / "out"), "--run-id", "r1",
+                 "--quiet"]) == 0
+    assert main(["dedup", "run", "--input", str(data), "--output", str(tmp_path / "again"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert summary["documents"]["input"] == 3
+    assert [(e["url"], "dedup run r1" in e["reason"]) for e in summary["not_read"]] == [(str(data / "out"), True)]
+    with pytest.raises(SourceError, match=r"is the output of dedup run r1: .* name its data/ directory"):
+        JsonlSource([str(data / "out")]).splits()
+    kept = ParquetSource([str(data / "out" / "data")]).splits()
+    assert kept and all("/_work/" not in s.url for s in kept)

@@ -17,6 +17,7 @@ A :class:`Store` is the embedded implementation of the catalog reader interface
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -140,16 +141,12 @@ class Store:
         from catalog.deletions import deletions_of, log_deletions
 
         canon = list(dict.fromkeys(canonical_key(k) for k in keys))
-        locations = self.catalog.get_many(canon)
-        urls: dict[int, str] = {}
-        rows = []
-        for key, loc in zip(canon, locations):
-            if loc is None:
-                continue
-            if loc.volume not in urls:
-                urls[loc.volume] = self.volume_url(loc.volume)
-            rows.append((key, urls[loc.volume], loc.offset, self._capture_date(urls[loc.volume], loc)))
-        if rows:
+        found = [(key, loc) for key, loc in zip(canon, self.catalog.get_many(canon)) if loc is not None]
+        urls = {number: self.volume_url(number) for number in {loc.volume for _, loc in found}}
+        with ThreadPoolExecutor(max_workers=min(16, max(1, len(found)))) as pool:  # object stores: latency
+            dates = list(pool.map(lambda item: self._capture_date(urls[item[1].volume], item[1]), found))
+        if found:
+            rows = [(key, urls[loc.volume], loc.offset, date) for (key, loc), date in zip(found, dates)]
             log_deletions(self.layout.deletes_url, deletions_of(rows, time.time()))
         return self.catalog.delete_many(canon)
 

@@ -152,6 +152,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from catalog.catalog_meta import adopt_meta, fresh_meta, load_meta
+    from catalog.checkpoint_layout import checkpoints_url
     from catalog.layout import RootLayout
     from catalog.rebuild import rebuild
     from catalog.rebuild_parallel import rebuild_parallel
@@ -197,6 +198,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         os.replace(target_dir, layout.catalog_dir)
         adopt_meta(layout.root, new_meta, current)  # the root's catalog is now the rebuilt one
         result["previous_catalog"] = old
+        result["previous_catalog_id"] = current.catalog_id if current is not None else None
         if users is not None:
             users.leave()  # commands waiting to join find the new catalog directory
     result["catalog"] = str(target_dir if args.into else layout.catalog_dir)
@@ -211,6 +213,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
               f"(the deletion log {layout.deletes_url})")
     if result.get("previous_catalog"):
         print(f"the previous catalog is kept in {result['previous_catalog']}")
+    if result.get("previous_catalog_id") and _exists(checkpoints_url(layout.root, result["previous_catalog_id"])):
+        print(f"the catalog is now {new_meta.catalog_id}; what the root keeps for {result['previous_catalog_id']} "
+              f"({checkpoints_url(layout.root, result['previous_catalog_id'])}: checkpoints, edit logs) is no "
+              "longer used: remove it once the new catalog has checkpointed (`haybale catalog checkpoint`)")
     print("dedup marks are not in the volumes, so the rebuilt catalog has none: run `haybale dedup run "
           "--input catalog:PREFIX` again to mark its keys")
     for item in report.skipped[:20]:
@@ -222,6 +228,13 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     if len(report.kept_after_delete) > 20:
         print(f"  ... and {len(report.kept_after_delete) - 20:,} more kept after a delete (see --json)")
     return 0
+
+
+def _exists(url: str) -> bool:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    return bool(fs.exists(path))
 
 
 def _alone_on(layout: Any) -> Any:

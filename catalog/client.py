@@ -252,7 +252,8 @@ class CatalogClient:
         written = 0
         for piece in iter_record_body(record.record_type, record.header("Content-Type"),
                                       record.header("WARC-Target-URI"), record.block,
-                                      source=f"{key} (record from the catalog service at {self.url})", warn=warn):
+                                      source=f"{key} (record from the catalog service at {self.url})", warn=warn,
+                                      truncated=record.header("WARC-Truncated")):
             write(piece)
             written += len(piece)
         return written

@@ -154,15 +154,29 @@ def _chunk_size(header: bytes) -> int | None:
     return size if 0 <= size <= 1 << 31 else None
 
 
+def truncation_warning(truncated: str, stored: int, message: HttpMessage | None) -> str:
+    """The warning for a record archived cut short (its ``WARC-Truncated`` header is ``truncated``):
+    how many body bytes were stored, and how many the server said it sent when it said so."""
+    declared = message.header("content-length") if message is not None else None
+    sent = f" of the {int(declared):,} the server sent" if declared is not None and declared.isdigit() else ""
+    return (f"the record was cut short when it was archived (WARC-Truncated: {truncated}): the body is incomplete, "
+            f"{stored:,} bytes as stored{sent}")
+
+
 def record_body(record_type: str | None, content_type: str | None, target_uri: str | None, block: bytes, *,
-                source: str, max_decoded: int = DEFAULT_MAX_DECODED_BYTES) -> Body:
+                source: str, max_decoded: int = DEFAULT_MAX_DECODED_BYTES, truncated: str | None = None) -> Body:
     """The body of a record (its type, WARC Content-Type, target URI and block), decoded as the module
-    docstring says. Raises :class:`~catalog.errors.DecodedSizeError` naming ``source`` over the cap."""
+    docstring says. Raises :class:`~catalog.errors.DecodedSizeError` naming ``source`` over the cap.
+    ``truncated``: the record's ``WARC-Truncated`` header; when set, a warning says the body is incomplete."""
     warnings: list[str] = []
     if not holds_http_message(record_type, target_uri):
+        if truncated:
+            warnings.append(truncation_warning(truncated, len(block), None))
         return Body(block, content_type, None, warnings)
     message = parse_http(block)
     data = message.body
+    if truncated:
+        warnings.append(truncation_warning(truncated, len(data), message))
     if is_chunked(message.header("transfer-encoding")):
         data = dechunk(data, warnings.append)
     codings = content_codings(message.header("content-encoding"))
@@ -172,14 +186,18 @@ def record_body(record_type: str | None, content_type: str | None, target_uri: s
 
 
 def iter_record_body(record_type: str | None, content_type: str | None, target_uri: str | None, block: bytes,
-                     *, source: str, warn: Callable[[str], None]) -> Iterator[bytes]:
+                     *, source: str, warn: Callable[[str], None], truncated: str | None = None) -> Iterator[bytes]:
     """:func:`record_body`'s bytes in pieces of at most 1 MiB decoded, with no cap: for streaming a
     body whole (``catalog cat --whole``) in bounded memory. Only the innermost content coding is
     streamed; outer ones of stacked codings are decoded within the default cap first."""
     if not holds_http_message(record_type, target_uri):
+        if truncated:
+            warn(truncation_warning(truncated, len(block), None))
         yield block
         return
     message = parse_http(block)
+    if truncated:
+        warn(truncation_warning(truncated, len(message.body), message))
     data = message.body
     if is_chunked(message.header("transfer-encoding")):
         data = dechunk(data, warn)

@@ -209,7 +209,7 @@ class Store:
             return _raw_record(record)
         body = record_body(record.record_type, record.header("Content-Type"), record.header("WARC-Target-URI"),
                            record.block, source=f"{key} (record in {url} at offset {loc.offset})",
-                           max_decoded=max_decoded)
+                           max_decoded=max_decoded, truncated=record.header("WARC-Truncated"))
         if warnings is not None:
             warnings.extend(body.warnings)
         return body.data
@@ -222,7 +222,8 @@ class Store:
         written = 0
         for piece in iter_record_body(record.record_type, record.header("Content-Type"),
                                       record.header("WARC-Target-URI"), record.block,
-                                      source=f"{key} (record in {url} at offset {loc.offset})", warn=warn):
+                                      source=f"{key} (record in {url} at offset {loc.offset})", warn=warn,
+                                      truncated=record.header("WARC-Truncated")):
             write(piece)
             written += len(piece)
         return written

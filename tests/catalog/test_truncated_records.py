@@ -1,0 +1,62 @@
+"""A record archived cut short (``WARC-Truncated``: a crawl's body cap, a timeout) reads back with a
+warning everywhere its body is read: ``catalog cat`` (whole or streamed), the dedup catalog input
+and the dedup WARC input. Before, ``cat`` printed the first 1 MiB of a 3 MiB page without a word, and
+dedup counted the cut page as a whole document."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from catalog.store import Store
+from catalog.warc_records import response_record
+from haybale.cli import main
+
+URL = "https://example.com/long"
+SENT = b"<html><body><p>" + b"a long story " * 400 + b"</p></body></html>"
+STORED = SENT[:1000]
+
+
+def _root(tmp_path: Path) -> str:
+    root = str(tmp_path / "root")
+    with Store(root) as store:
+        writer = store.writer()
+        record = response_record(URL, "HTTP/1.1 200 OK", [("Content-Type", "text/html"),
+                                                          ("Content-Length", str(len(SENT)))], STORED,
+                                 truncated="length")
+        sealed = writer.append(URL, record) + writer.close()
+        store.register_sealed(sealed[0])
+        whole = response_record("https://example.com/short", "HTTP/1.1 200 OK", [("Content-Type", "text/html")],
+                                b"<html><body><p>short and whole</p></body></html>")
+        writer = store.writer()
+        store.register_sealed((writer.append("https://example.com/short", whole) + writer.close())[0])
+    return root
+
+
+def test_cat_warns_that_the_body_is_incomplete(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _root(tmp_path)
+    with Store(root, read_only=True, create=False) as store:
+        warnings: list[str] = []
+        assert store.cat(URL, warnings=warnings) == STORED
+        assert warnings == [f"the record was cut short when it was archived (WARC-Truncated: length): the body is "
+                            f"incomplete, 1,000 bytes as stored of the {len(SENT):,} the server sent"]
+        streamed: list[str] = []
+        assert store.cat_whole(URL, lambda _: None, streamed) == len(STORED) and streamed == warnings
+        quiet: list[str] = []
+        store.cat("https://example.com/short", warnings=quiet)
+        assert quiet == []
+    assert main(["--root", root, "catalog", "cat", URL]) == 0
+    assert "cut short when it was archived" in capsys.readouterr().err
+
+
+def test_dedup_counts_the_cut_page_as_a_warning(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    out = tmp_path / "out"
+    assert main(["--root", root, "--quiet", "dedup", "run", "--input", "catalog:https://", "--output", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["documents"]["input"] == 2 and summary["documents"]["warnings"] == 1
+    volume = next((tmp_path / "root" / "volumes").rglob("*.warc.gz"))
+    warc_out = tmp_path / "warc-out"
+    assert main(["--quiet", "dedup", "run", "--input", str(volume), "--output", str(warc_out)]) == 0
+    assert json.loads((warc_out / "summary.json").read_text())["documents"]["warnings"] == 1

@@ -49,6 +49,11 @@ class PackResult:
     registered: tuple[int, int, int] | None = None  # (added, updated, unchanged) when the worker registered
 
 
+# the largest file packed: its record (WARC header + gzip of the bytes, which can grow incompressible
+# data by ~0.03%) must fit a location's 32-bit length
+MAX_FILE_BYTES = (1 << 32) - (64 << 20)
+
+
 def _read_local(url: str) -> bytes:
     with open(url, "rb") as fh:
         return fh.read()
@@ -62,7 +67,7 @@ def pack_split(split: Split, work: PackWork) -> PackResult:
     result = PackResult(split.index)
     writer = VolumeWriter(work.volumes_url, max_bytes=work.volume_bytes, compresslevel=work.compresslevel,
                           name_prefix=work.name_prefix)
-    remote = [f for f in split.files if not is_local(f.url)]
+    remote = [f for f in split.files if not is_local(f.url) and f.size <= MAX_FILE_BYTES]
     fetched: dict[str, bytes | Exception] = {}
     if remote:
         fs, _ = fsspec.core.url_to_fs(remote[0].url)
@@ -70,6 +75,11 @@ def pack_split(split: Split, work: PackWork) -> PackResult:
         fetched = fs.cat([f.url for f in remote], on_error="return")
         fetched = {fs.unstrip_protocol(k) if "://" not in k else k: v for k, v in fetched.items()}
     for f in split.files:
+        if f.size > MAX_FILE_BYTES:  # known from the listing: not read at all
+            result.rejects.append({"url": f.url, "reason": (
+                f"{f.size:,} bytes: over the {MAX_FILE_BYTES:,}-byte limit of one record (a location's length "
+                "is 32 bits): split the file, or keep it outside the volumes")})
+            continue
         try:
             data = fetched[f.url] if f.url in fetched else _read_local(f.url)
             if isinstance(data, Exception):

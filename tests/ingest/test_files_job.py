@@ -18,7 +18,7 @@ from catalog.store import Store
 from ingest.errors import IngestError
 from ingest.file_sources import FileRef, Split, expand_inputs, plan_splits
 from ingest.files_job import FilesJobConfig, run_files_job
-from ingest.packing import PackWork, pack_split
+from ingest.packing import MAX_FILE_BYTES, PackWork, pack_split
 from tests.catalog.conftest import make_files
 from tests.ingest.job_runner import run_job_process
 
@@ -71,6 +71,21 @@ def test_plan_and_pack_units(tmp_path: Path) -> None:
     result = pack_split(Split(0, (refs[0], ghost)), PackWork(str(tmp_path / "vols"), 1 << 20))
     assert result.files == 1 and len(result.sealed) == 1
     assert result.rejects[0]["url"] == ghost.url and "unreadable" in result.rejects[0]["reason"]
+
+
+def test_a_file_over_the_record_limit_is_rejected_unread(tmp_path: Path) -> None:
+    """A file whose record could not fit a location's 32-bit length was read whole into memory, and
+    then failed the whole split ("the volume writer produced a bad record"). It is now one reject,
+    named with its size and the limit, and never read (a sparse file here: nothing is allocated)."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_bytes(b"small")
+    with open(tmp_path / "in" / "huge.bin", "wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)
+    refs = expand_inputs([str(tmp_path / "in")]).files
+    result = pack_split(Split(0, tuple(refs)), PackWork(str(tmp_path / "vols"), 1 << 20))
+    assert result.files == 1 and result.bytes == 5
+    assert [(r["url"], "over the 4,227,858,432-byte limit of one record" in r["reason"]) for r in result.rejects] == \
+        [(str(tmp_path / "in" / "huge.bin"), True)]
 
 
 @pytest.mark.ray

@@ -9,6 +9,7 @@ import argparse
 import os
 import shutil
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
@@ -75,7 +76,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
     p = command(cmds, "delete", "remove keys from the catalog; logged in ROOT/deletes, so a rebuild leaves "
                                 "them out too (volume bytes are not touched)", cmd_delete)
-    p.add_argument("keys", nargs="+", metavar="KEY")
+    p.add_argument("keys", nargs="*", metavar="KEY")
+    p.add_argument("--keys-from", metavar="FILE", help="also delete the keys listed in FILE, one per line "
+                   "('-': standard input; blank lines and lines starting with '#' are skipped)")
 
     p = command(cmds, "serve", "alias of `haybale serve`: the catalog over HTTP (bearer token, limits, "
                                "metrics; read-only, ingest jobs may keep writing)", cmd_serve)
@@ -230,6 +233,18 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listed_keys(path: str | None) -> list[str]:
+    """The keys a --keys-from file lists (none without one)."""
+    if path is None:
+        return []
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"--keys-from {path}: cannot read it ({exc}): give a UTF-8 text file, one key per line") from exc
+    stripped = (line.strip() for line in text.splitlines())
+    return [line for line in stripped if line and not line.startswith("#")]
+
+
 def _exists(url: str) -> bool:
     import fsspec
 
@@ -257,7 +272,9 @@ def _alone_on(layout: Any) -> Any:
 def cmd_delete(args: argparse.Namespace) -> int:
     from catalog.layout import RootLayout
 
-    keys = [key_argument(k) for k in args.keys]
+    keys = [key_argument(k) for k in [*args.keys, *_listed_keys(args.keys_from)]]
+    if not keys:
+        raise CatalogError("catalog delete: no keys given: name them as arguments or list them in --keys-from FILE")
     layout = RootLayout.of(args.root, args.catalog_dir)
     # through the owners on the root's local head when it serves the root, else in this process
     opened = job_store(args, create=False) if served_by_head(layout) else writable_store(args, create=False)

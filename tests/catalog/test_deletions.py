@@ -135,3 +135,23 @@ def test_delete_and_rebuild_from_the_command_line(tmp_path: Path, capsys: pytest
     assert main(["--root", root, "--json", "--quiet", "ingest", "files", str(tmp_path), "--no-ray"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {Path(e["url"]).name for e in out["not_read"]} >= {"deletes", "volumes", "catalog"}
+
+
+def test_delete_takes_a_list_of_keys_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A takedown list is a file: `--keys-from FILE` (comments and blank lines skipped), beside keys
+    given as arguments; no key at all is an error."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        (src / f"f{i}.txt").write_text(f"doc {i}")
+    root = str(tmp_path / "root")
+    assert main(["--root", root, "--quiet", "ingest", "files", str(src), "--no-ray"]) == 0
+    listed = tmp_path / "takedown.txt"
+    listed.write_text(f"# takedown of 2026-11-30\n{(src / 'f0.txt').as_uri()}\n\n{src / 'f2.txt'}\n")
+    capsys.readouterr()
+    assert main(["--root", root, "catalog", "delete", "--keys-from", str(listed), str(src / "f3.txt")]) == 0
+    assert capsys.readouterr().out.strip() == "deleted 3 of 3 keys"
+    assert main(["--root", root, "catalog", "delete"]) == 2
+    assert "no keys given" in capsys.readouterr().err
+    assert main(["--root", root, "catalog", "ls"]) == 0
+    assert capsys.readouterr().out.split() == [(src / "f1.txt").as_uri()]

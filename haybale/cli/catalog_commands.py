@@ -163,6 +163,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from ingest.ray_runtime import ray_connection
 
     layout = RootLayout.of(args.root, args.catalog_dir)
+    if not (_exists(layout.volumes_url) or _exists(layout.indexes_url)):
+        raise CatalogError(f"nothing to rebuild from: root {layout.root} holds no volumes/ and no indexes/ "
+                           "(check --root; a rebuild reads the volumes a root's jobs wrote)")
     users = None
     if not args.into:  # replacing the live catalog: its owners must not be running, nor commands using it
         refuse_if_served(layout, "rebuild the catalog in place (or give --into DIR)")

@@ -151,6 +151,8 @@ class BatchResult:
     robots_fetched: int = 0
     skipped_known: int = 0
     hosts_dropped: int = 0
+    links_found: int = 0
+    links_off_domain: int = 0
     stored_keys: list[str] = field(default_factory=list)
     rejects: list[dict[str, object]] = field(default_factory=list)
     seconds: float = 0.0
@@ -206,6 +208,8 @@ def crawl_batch(session: CrawlSession, index: int, urls: list[str], volumes_url:
     out.robots_fetched = summary.robots_fetched
     out.skipped_known = summary.skipped_known
     out.hosts_dropped = summary.hosts_dropped
+    out.links_found = summary.links_found
+    out.links_off_domain = summary.links_off_domain
     out.seconds = time.perf_counter() - started
     out.cpu_seconds = time.process_time() - cpu_started
     return out

@@ -43,6 +43,8 @@ class CrawlJobSummary(JobSummary):
     requests: int = 0
     robots_fetched: int = 0
     hosts_dropped: int = 0
+    links_found: int = 0  # on pages whose links were followed (below --max-depth), distinct per page
+    links_off_domain: int = 0  # of those, outside --allow-domain: not followed
     rejects_total: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     actor_seconds: float = 0.0  # summed over batches: crawl + write inside the actors
@@ -68,6 +70,8 @@ class CrawlJobSummary(JobSummary):
         self.requests += result.requests
         self.robots_fetched += result.robots_fetched
         self.hosts_dropped += result.hosts_dropped
+        self.links_found += result.links_found
+        self.links_off_domain += result.links_off_domain
         self.skipped_known += result.skipped_known
         self.rejects_total += len(result.rejects)
         self.actor_seconds = round(self.actor_seconds + result.seconds, 3)

@@ -76,6 +76,9 @@ def format_summary(out: dict[str, Any]) -> str:
              f"seeds {output.count(out['seeds'])} ({out['seeds_invalid']} invalid, {out['seeds_duplicate']} "
              f"duplicate), {output.count(out['skipped_known'])} already in the catalog; {out['splits']} batches "
              f"({out['splits_skipped_done']} done before); {output.count(out['rejects_total'])} rejects"]
+    if out.get("links_found"):
+        lines.append(f"links: {output.count(out['links_found'])} on the pages below --max-depth, "
+                     f"{output.count(out['links_off_domain'])} of them outside --allow-domain (not followed)")
     if out["rejected"]:
         lines.append(output.listed(out["rejected"], 20, _reject_line, "rejected"))
     return "\n".join(lines)

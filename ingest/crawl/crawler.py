@@ -274,8 +274,10 @@ class Crawler:
         cfg = self.config
         if (cfg.follow_links and item.depth < cfg.max_depth and result.outcome is Outcome.OK
                 and result.response is not None and _is_html(result.response)):
-            links = [u for u in extract_links(result.response.body, result.response.url)
-                     if in_domains(u, cfg.allowed_domains)]
+            found = extract_links(result.response.body, result.response.url)
+            links = [u for u in found if in_domains(u, cfg.allowed_domains)]
+            self.summary.links_found += len(found)
+            self.summary.links_off_domain += len(found) - len(links)
             if links:
                 if not self._discovered:
                     self._sched.hold()  # keep the crawl open until these are checked and queued

@@ -22,9 +22,11 @@ from tests.ingest.test_crawl_misbehaving import config
 def test_follow_links_within_domains_to_depth(http_server: MisbehavingServer) -> None:
     port = http_server.port
     cfg = config(follow_links=True, max_depth=1, allowed_domains=("site.test",))
-    results, _ = crawl_collect([f"http://site.test:{port}/links"], cfg)
+    results, summary = crawl_collect([f"http://site.test:{port}/links"], cfg)
     got = sorted((r.final_url.rsplit(":", 1)[-1], r.depth, r.outcome.value) for r in results)
     assert got == [(f"{port}/links", 0, "ok"), (f"{port}/page/1", 1, "ok"), (f"{port}/page/2", 1, "ok")]
+    # /page/1, page/2, /links itself and one off the allowed domain (mailto: is no link to crawl)
+    assert (summary.links_found, summary.links_off_domain) == (4, 1)
 
 
 def test_depth_zero_follows_nothing(http_server: MisbehavingServer) -> None:

@@ -181,6 +181,7 @@ def test_discovered_links_already_in_the_catalog_are_not_fetched(
         follow = dataclasses.replace(crawl, follow_links=True, max_depth=1, allowed_domains=("links.test",))
         out = run_job(store, write_seeds(tmp_path / "b.txt", [f"http://links.test:{port}/links"]), follow)
         assert out["results"] == 2 and out["skipped_known"] == 1  # /links and /page/2; /page/1 known
+        assert (out["links_found"], out["links_off_domain"]) == (4, 1)  # the summary says what was not followed
         assert http_server.hits["links.test/page/1"] == 1 and http_server.hits["links.test/page/2"] == 1
         assert store.cat(f"http://links.test:{port}/page/2") == page(2)
         assert http_server.hits["elsewhere.test/page/9"] == 0  # outside the allowed domain

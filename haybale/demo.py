@@ -2,7 +2,7 @@
 
 Each step runs the real ``haybale`` command (printed before its output, so it can be copied):
 generate a set of small files, pack them into volumes and register them, look them up, read them
-back, list them, resume a run, rebuild the catalog from the volumes alone (and check it matches), crawl
+back, list them, resume a run, delete a key and rebuild the catalog from the volumes alone (it matches, the key left out), crawl
 a local site, index a WARC file in place, dedup the whole catalog, and serve the catalog over HTTP.
 """
 from __future__ import annotations
@@ -219,17 +219,21 @@ def _demo(argv: list[str] | None = None) -> int:
     again = json.loads(run(["ingest", "files", str(src), "--json", "--quiet"], root, show=0))
     print(f"  new run: {again['added']} added, {again['unchanged']:,} unchanged, {again['volumes']} new volumes")
     concurrent_jobs(root)
-    print("\n== 6. rebuild the catalog from the volumes and their CDXJ sidecars alone ==")
+    print("\n== 6. delete a key (a takedown), then rebuild the catalog from the volumes and their CDXJ sidecars "
+          "alone: the deleted key stays out ==")
     rebuilt_dir = os.path.join(root, "catalog-rebuilt")
+    taken_down = run(["catalog", "ls", "--limit", "1"], root, show=0).strip()
+    run(["catalog", "delete", taken_down], root)
     records = json.loads(run(["catalog", "stats", "--json"], root, show=0))["records"]
     report = json.loads(run(["catalog", "rebuild", "--into", rebuilt_dir, "--json"], root, show=6))
     assert report["records"] == records, "rebuilt catalog lost records"
+    assert report["deleted"] == 1, "the deleted key came back in the rebuilt catalog"
     before = run(["catalog", "ls", "--long"], root, show=0)
     after = run(["catalog", "ls", "--long", "--catalog-dir", rebuilt_dir], root, show=0)
     same = [line.split("volume=")[0] + line.split(" ", 1)[1] for line in before.splitlines()] == \
            [line.split("volume=")[0] + line.split(" ", 1)[1] for line in after.splitlines()]
     print(f"  rebuilt catalog {'matches' if same else 'DIFFERS FROM'} the original "
-          f"({report['records']:,} records, {report['skipped']} skipped)")
+          f"({report['records']:,} records, {report['skipped']} skipped; the deleted key left out)")
     print("\n== 7. crawl a local web site on Ray actors (robots.txt, link following, WARC response records) ==")
     site = Path(root) / "demo-input" / "site"
     generate_site(site, 120)

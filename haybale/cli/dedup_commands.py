@@ -145,7 +145,7 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
     missing = summary.get("catalog_marks_missing") or []
     lines = [text, *output.not_read_lines(summary)]
     if missing:
-        lines.append(output.listed(missing, 20, str, "not marked (deleted from the catalog during the run)"))
+        lines.append(output.listed(missing, 20, str, "deleted from the catalog during the run, so not marked (the run read it before the delete: it is in this output)"))
     return "\n".join(lines)
 
 

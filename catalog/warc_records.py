@@ -110,11 +110,19 @@ def _clean(value: str) -> str:
     return value.replace("\r", "%0D").replace("\n", "%0A")
 
 
-def resource_record(uri: str, data: bytes, content_type: str | None = None,
-                    mtime: float | None = None) -> WarcRecord:
-    """A ``resource`` record holding a file's bytes as they are."""
+FILE_MODIFIED = "WARC-File-Modified"  # a packed file's modification time (a named field of our own)
+
+
+def resource_record(uri: str, data: bytes, content_type: str | None = None, *, date: float | None = None,
+                    modified: float | None = None) -> WarcRecord:
+    """A ``resource`` record holding a file's bytes as they are. ``date`` is its WARC-Date, the moment
+    it was archived (default: now), as the WARC standard has it: a key's later capture is the later
+    record, which is what ``catalog rebuild`` and the owners' replay decide by. ``modified``, the
+    file's modification time, goes into the ``WARC-File-Modified`` field (a file restored with an
+    older time is still the later capture)."""
     ctype = content_type or mimetypes.guess_type(uri)[0] or "application/octet-stream"
-    return WarcRecord("resource", uri, data, ctype, 0, warc_date(mtime))
+    extra = [(FILE_MODIFIED, warc_date(modified))] if modified is not None else []
+    return WarcRecord("resource", uri, data, ctype, 0, warc_date(date), extra)
 
 
 def response_record(url: str, status_line: str, http_headers: list[tuple[str, str]], body: bytes,

@@ -60,8 +60,8 @@ def _read_local(url: str) -> bytes:
 
 
 def pack_split(split: Split, work: PackWork) -> PackResult:
-    """Read every file of ``split`` and append it as a WARC resource record (dated by the file's
-    modification time when known) to volumes under ``work.volumes_url``; seal them. Unreadable files
+    """Read every file of ``split`` and append it as a WARC resource record (dated when it is packed,
+    with the file's modification time, when known, in ``WARC-File-Modified``) to volumes under ``work.volumes_url``; seal them. Unreadable files
     become rejects and files whose digest equals ``work.known[key]`` are skipped; the split goes on."""
     started = time.perf_counter()
     result = PackResult(split.index)
@@ -92,7 +92,7 @@ def pack_split(split: Split, work: PackWork) -> PackResult:
         if known is not None and known == payload_digest(data):
             result.unchanged += 1
             continue
-        result.sealed += writer.append(f.key, resource_record(f.key, data, mtime=f.mtime))
+        result.sealed += writer.append(f.key, resource_record(f.key, data, modified=f.mtime))
         result.files += 1
     result.sealed += writer.close()
     if work.owners is not None and result.sealed:

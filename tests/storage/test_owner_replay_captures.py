@@ -27,7 +27,7 @@ def _seal(root: str, prefix: str, captures: list[tuple[str, str, str]]) -> Seale
     writer = VolumeWriter(f"{root}/volumes/t", name_prefix=prefix)
     sealed = []
     for key, body, day in captures:
-        sealed += writer.append(key, resource_record(key, body.encode(), mtime=_epoch(day)))
+        sealed += writer.append(key, resource_record(key, body.encode(), date=_epoch(day)))
     sealed += writer.close()
     return sealed[0]
 

@@ -179,7 +179,12 @@ class SplitJob:
 
 
 def new_run_id(kind: str) -> str:
-    return f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    """``KIND-YYYYmmdd-HHMMSS-mmmXXXXX``: the local time to the millisecond, then 5 random hex digits.
+    Ids made here sort by the time they were made, and so do their volumes (``ROOT/volumes/RUN_ID/``):
+    a rebuild orders captures of one WARC-Date (whole seconds) by volume, so two ingests of a changed
+    file within one second still end with the later one."""
+    now = time.time()
+    return f"{kind}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{int(now * 1000) % 1000:03d}{uuid.uuid4().hex[:5]}"
 
 
 def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: str | None = None,

@@ -4,7 +4,10 @@ time) and ingested again is the catalog's content; ``catalog rebuild`` must give
 File records were dated by the file's modification time, and a rebuild keeps each key's latest
 capture by WARC-Date, so it brought back the version that had been replaced: the rebuilt catalog
 served other bytes than the one it replaced, without a word. A record is now dated when it is packed
-(the modification time is kept in ``WARC-File-Modified``).
+(the modification time is kept in ``WARC-File-Modified``). WARC-Dates have whole seconds: two
+ingests of one changed file within the same second tie, and a rebuild then takes the capture in the
+volume whose name sorts later; run ids made by haybale sort by time to the millisecond, so the two
+ingests here (well within one second) check that too.
 """
 from __future__ import annotations
 

@@ -71,11 +71,11 @@ def default_deletes_url(volumes_url: str) -> str:
     return volumes_url.rstrip("/").rsplit("/", 1)[0] + "/" + DELETES_DIR
 
 
-def leave_out_deleted(index: "VolumeIndex", deletions: DeletionLog, report: "RebuildReport") -> None:
+def leave_out_deleted(index: "VolumeIndex", deletions: DeletionLog | None) -> None:
     """Remove from ``index`` the captures the deletion log says were deleted (counted in
-    ``report.deleted``); name those a delete covers but whose file was written after it in
-    ``report.kept_after_delete`` (they stay)."""
-    if not deletions.by_key:
+    ``index.deleted``); name those a delete covers but whose file was written after it in
+    ``index.kept_after_delete`` (they stay). Runs where the volume was indexed (a Ray task)."""
+    if deletions is None or not deletions.by_key:
         return
     container = index.sidecar if index.external else index.url
     records, dates = [], []
@@ -83,10 +83,10 @@ def leave_out_deleted(index: "VolumeIndex", deletions: DeletionLog, report: "Reb
         key, offset = record[0], record[1]
         verdict = deletions.verdict(canonical_key(key), index.url, offset, date, container)
         if verdict == DELETED:
-            report.deleted += 1
+            index.deleted += 1
             continue
         if verdict == WRITTEN_AFTER:
-            report.kept_after_delete.append({"key": key, "volume": index.url, "offset": offset, "reason": (
+            index.kept_after_delete.append({"key": key, "volume": index.url, "offset": offset, "reason": (
                 f"a `catalog delete` covers this capture, but {container} was written after that delete: "
                 "registered (delete the key again if it should stay deleted)")})
         records.append(record)
@@ -172,6 +172,8 @@ class VolumeIndex:
     skipped: list[dict[str, object]] = field(default_factory=list)
     scanned: bool = False  # no readable sidecar: the volume's gzip members were scanned
     external: bool = False
+    deleted: int = 0  # captures left out: `catalog delete` removed them (leave_out_deleted)
+    kept_after_delete: list[dict[str, object]] = field(default_factory=list)
 
     def info(self) -> dict[str, object]:
         """The volume-table row's extra fields for a rebuilt volume."""
@@ -210,21 +212,26 @@ def _read_whole(url: str) -> bytes:
         raise VolumeNotFoundError(f"volume {url} is missing: restore it, or rebuild without it") from exc
 
 
-def index_volume(url: str) -> VolumeIndex:
+def index_volume(url: str, deletions: DeletionLog | None = None) -> VolumeIndex:
     """The verified records of the volume ``url``: its sidecar's entries (or, without a readable
-    sidecar, its scanned gzip members), each checked on the volume's bytes, read once whole."""
+    sidecar, its scanned gzip members), each checked on the volume's bytes, read once whole; less
+    those ``deletions`` says were deleted."""
     index = VolumeIndex(url, sidecar_url(url))
     data = _read_whole(url)
     entries = _entries_from_sidecar(url, index.skipped)
     if entries is None:
         entries = _entries_by_scanning(url, data, index.skipped)
         index.scanned = True
-    return _verify_all(index, data, entries)
+    index = _verify_all(index, data, entries)
+    leave_out_deleted(index, deletions)
+    return index
 
 
-def index_external(index_url: str) -> tuple[list[VolumeIndex], list[dict[str, object]]]:
+def index_external(index_url: str, deletions: DeletionLog | None = None
+                   ) -> tuple[list[VolumeIndex], list[dict[str, object]]]:
     """The verified records of every file an in-place index file names (one :class:`VolumeIndex` per
-    file, each file read once whole), and the index lines or files that could not be used."""
+    file, each file read once whole, less what ``deletions`` says was deleted), and the index lines
+    or files that could not be used."""
     skipped: list[dict[str, object]] = []
     fs, path = fsspec.core.url_to_fs(index_url)
     try:
@@ -246,6 +253,7 @@ def index_external(index_url: str) -> tuple[list[VolumeIndex], list[dict[str, ob
             skipped.extend({"volume": url, "offset": e.offset, "reason": str(exc)} for e in entries)
             continue
         out.append(_verify_all(index, data, entries))
+        leave_out_deleted(out[-1], deletions)
     return out, skipped
 
 
@@ -267,22 +275,23 @@ def rebuild(volumes_url: str, target: Store, *, progress: Callable[[str], None] 
     deletions = load_deletions(deletes_url or default_deletes_url(volumes_url))
     volumes = list_volumes(volumes_url)
     for n, url in enumerate(volumes, 1):
-        _register(target, index_volume(url), report, deletions)
+        _register(target, index_volume(url, deletions), report)
         say(f"rebuild: volume {n}/{len(volumes)} {url}, {len(report.skipped)} records skipped so far")
     indexes = list_external_indexes(indexes_url or default_indexes_url(volumes_url))
     for n, index_url in enumerate(indexes, 1):
-        files, skipped = index_external(index_url)
+        files, skipped = index_external(index_url, deletions)
         report.skipped.extend(skipped)
         for index in files:
-            _register(target, index, report, deletions)
+            _register(target, index, report)
         say(f"rebuild: index {n}/{len(indexes)} {index_url}, {len(report.skipped)} records skipped so far")
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _register(target: Store, index: VolumeIndex, report: RebuildReport, deletions: DeletionLog) -> None:
+def _register(target: Store, index: VolumeIndex, report: RebuildReport) -> None:
     report.skipped.extend(index.skipped)
-    leave_out_deleted(index, deletions, report)
+    report.deleted += index.deleted
+    report.kept_after_delete.extend(index.kept_after_delete)
     if index.scanned:
         report.scanned_without_sidecar.append(index.url)
     if index.external:

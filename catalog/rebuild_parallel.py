@@ -4,7 +4,8 @@ Stages:
 
 1. **Index (Ray tasks, one per volume or in-place index file).** Each task reads its volume once,
    whole, takes the records from the CDXJ sidecar (or scans the gzip members when the sidecar is
-   missing), and verifies every record on those bytes (:func:`catalog.rebuild.index_volume`). At most
+   missing), verifies every record on those bytes and leaves out what the root's deletion log says
+   ``catalog delete`` removed (:func:`catalog.rebuild.index_volume`; the log is put once). At most
    ``max_in_flight`` tasks run at once, so the driver holds the results of a bounded window.
 2. **Decide captures (driver).** Volume numbers are given in the serial rebuild's order (volumes by
    name, then in-place files by index); of several captures of one key the latest by WARC-Date wins,
@@ -36,7 +37,6 @@ from catalog.rebuild import (
     default_indexes_url,
     index_external,
     index_volume,
-    leave_out_deleted,
     list_external_indexes,
     list_volumes,
 )
@@ -49,9 +49,10 @@ def _remote(fn: Callable[..., Any]) -> Any:
     return ray.remote(num_cpus=1, max_retries=2)(fn)
 
 
-def _ordered_results(fn: Callable[[str], Any], urls: list[str], max_in_flight: int,
-                     say: Callable[[str], None], what: str) -> list[Any]:
-    """``fn(url)`` for each url as Ray tasks, at most ``max_in_flight`` at once; results in url order."""
+def _ordered_results(fn: Callable[..., Any], urls: list[str], max_in_flight: int,
+                     say: Callable[[str], None], what: str, *args: Any) -> list[Any]:
+    """``fn(url, *args)`` for each url as Ray tasks, at most ``max_in_flight`` at once; results in url
+    order."""
     import ray
 
     task = _remote(fn)
@@ -60,7 +61,7 @@ def _ordered_results(fn: Callable[[str], Any], urls: list[str], max_in_flight: i
     next_index = done = 0
     while next_index < len(urls) or pending:
         while next_index < len(urls) and len(pending) < max_in_flight:
-            pending[task.remote(urls[next_index])] = next_index
+            pending[task.remote(urls[next_index], *args)] = next_index
             next_index += 1
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:
@@ -92,9 +93,12 @@ def rebuild_parallel(volumes_url: str, target: Store, *, progress: Callable[[str
     started = time.perf_counter()
     deletions = load_deletions(deletes_url or default_deletes_url(volumes_url))
 
-    volumes: list[VolumeIndex] = _ordered_results(index_volume, list_volumes(volumes_url), in_flight, say, "volumes")
+    # the tasks leave out what was deleted (each canonicalizes its own keys): the log is put once
+    shared = ray.put(deletions) if deletions.by_key else None
+    volumes: list[VolumeIndex] = _ordered_results(index_volume, list_volumes(volumes_url), in_flight, say, "volumes",
+                                                  shared)
     indexes = list_external_indexes(indexes_url or default_indexes_url(volumes_url))
-    for files, skipped in _ordered_results(index_external, indexes, in_flight, say, "index files"):
+    for files, skipped in _ordered_results(index_external, indexes, in_flight, say, "index files", shared):
         report.skipped.extend(skipped)
         volumes.extend(f for f in files if f.records or not f.external)
 
@@ -103,7 +107,8 @@ def rebuild_parallel(volumes_url: str, target: Store, *, progress: Callable[[str
     total = 0
     for position, index in enumerate(volumes):
         report.skipped.extend(index.skipped)
-        leave_out_deleted(index, deletions, report)
+        report.deleted += index.deleted
+        report.kept_after_delete.extend(index.kept_after_delete)
         if index.scanned:
             report.scanned_without_sidecar.append(index.url)
         if index.external:

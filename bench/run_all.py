@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 BENCHMARKS = ["catalog_bench", "catalog_size_options", "catalog_format_options", "catalog_columnar_estimate",
-              "catalog_growth", "catalog_rebuild_bench",
+              "catalog_growth", "catalog_rebuild_bench", "catalog_delete_bench",
               "ingest_files_bench", "ingest_warc_index", "ingest_warc_job", "warc_ingest_bench", "ingest_crawl",
               "ingest_crawl_job", "dedup_minhash", "dedup_clean", "dedup_neardup", "dedup_e2e", "dedup_scale",
               "catalog_service_bench", "serve_load_bench", "cluster_bench", "catalog_plan_bench", "owner_checkpoint_bench"]

@@ -115,13 +115,19 @@ def test_an_unreadable_log_line_stops_the_rebuild(tmp_path: Path) -> None:
         load_deletions(str(tmp_path / "deletes"))
 
 
-def test_delete_and_rebuild_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _four_files_ingested(tmp_path: Path) -> tuple[Path, str]:
+    """f0.txt … f3.txt in tmp_path/in, ingested into the root tmp_path/root; returns both."""
     src = tmp_path / "in"
     src.mkdir()
     for i in range(4):
         (src / f"f{i}.txt").write_text(f"doc {i}")
     root = str(tmp_path / "root")
     assert main(["--root", root, "--quiet", "ingest", "files", str(src), "--no-ray"]) == 0
+    return src, root
+
+
+def test_delete_and_rebuild_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src, root = _four_files_ingested(tmp_path)
     assert main(["--root", root, "catalog", "delete", str(src / "f1.txt")]) == 0
     rows = [json.loads(line) for f in (tmp_path / "root" / "deletes").iterdir() for line in f.read_text().splitlines()]
     assert [r["key"] for r in rows] == [(src / "f1.txt").as_uri()]
@@ -140,12 +146,7 @@ def test_delete_and_rebuild_from_the_command_line(tmp_path: Path, capsys: pytest
 def test_delete_takes_a_list_of_keys_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A takedown list is a file: `--keys-from FILE` (comments and blank lines skipped), beside keys
     given as arguments; no key at all is an error."""
-    src = tmp_path / "in"
-    src.mkdir()
-    for i in range(4):
-        (src / f"f{i}.txt").write_text(f"doc {i}")
-    root = str(tmp_path / "root")
-    assert main(["--root", root, "--quiet", "ingest", "files", str(src), "--no-ray"]) == 0
+    src, root = _four_files_ingested(tmp_path)
     listed = tmp_path / "takedown.txt"
     listed.write_text(f"# takedown of 2026-11-30\n{(src / 'f0.txt').as_uri()}\n\n{src / 'f2.txt'}\n")
     capsys.readouterr()

@@ -50,7 +50,7 @@ class Deletion:
     """One deleted key: the capture the catalog held for it, and when it was deleted."""
 
     key: str  # canonical
-    url: str  # the volume or in-place WARC file that holds the deleted capture
+    url: str  # the volume or in-place WARC file holding the capture; relative to the root when under it
     offset: int
     date: str  # date_order() of the capture's WARC-Date ("" when it could not be read)
     deleted_at: float  # seconds since the epoch, the deleting machine's clock
@@ -63,6 +63,13 @@ class Deletion:
 
 def _date_digits(moment: float) -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(moment))
+
+
+def root_relative(url: str, root: str) -> str:
+    """``url`` relative to ``root`` when it lies under it (``volumes/RUN/vol-….warc.gz``), else as it
+    is: a root moved or mounted elsewhere still matches its deletions."""
+    prefix = root.rstrip("/") + "/"
+    return url[len(prefix):] if root and url.startswith(prefix) else url
 
 
 def log_deletions(deletes_url: str, rows: list[Deletion]) -> str:
@@ -79,6 +86,7 @@ class DeletionLog:
 
     by_key: dict[str, list[Deletion]] = field(default_factory=dict)
     files: int = 0
+    root: str = ""  # the root the log is under: capture URLs are compared relative to it
     _written_at: dict[str, float] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -92,7 +100,7 @@ class DeletionLog:
         deletions = self.by_key.get(key)
         if not deletions:
             return None
-        order = (date_order(date), url, offset)
+        order = (date_order(date), root_relative(url, self.root), offset)
         covering = [d for d in deletions if order <= d.order]
         if not covering:
             return None
@@ -116,7 +124,7 @@ def load_deletions(deletes_url: str) -> DeletionLog:
     :class:`CatalogError` naming the file and line of a row that cannot be read: a rebuild that
     skipped it would bring deleted keys back."""
     fs, root = fsspec.core.url_to_fs(deletes_url)
-    log = DeletionLog()
+    log = DeletionLog(root=deletes_url.rstrip("/").rsplit("/", 1)[0])
     if not fs.exists(root):
         return log
     for path in sorted(p for p in fs.find(root) if p.endswith(_SUFFIX)):
@@ -135,6 +143,8 @@ def load_deletions(deletes_url: str) -> DeletionLog:
     return log
 
 
-def deletions_of(rows: Iterable[tuple[str, str, int, str | None]], deleted_at: float) -> list[Deletion]:
-    """:class:`Deletion` rows from (canonical key, file URL, offset, WARC-Date) at ``deleted_at``."""
-    return [Deletion(key, url, offset, date_order(date), deleted_at) for key, url, offset, date in rows]
+def deletions_of(rows: Iterable[tuple[str, str, int, str | None]], deleted_at: float, root: str) -> list[Deletion]:
+    """:class:`Deletion` rows from (canonical key, file URL, offset, WARC-Date) at ``deleted_at``, the
+    file URLs made relative to ``root`` when under it."""
+    return [Deletion(key, root_relative(url, root), offset, date_order(date), deleted_at)
+            for key, url, offset, date in rows]

@@ -147,7 +147,7 @@ class Store:
             dates = list(pool.map(lambda item: self._capture_date(urls[item[1].volume], item[1]), found))
         if found:
             rows = [(key, urls[loc.volume], loc.offset, date) for (key, loc), date in zip(found, dates)]
-            log_deletions(self.layout.deletes_url, deletions_of(rows, time.time()))
+            log_deletions(self.layout.deletes_url, deletions_of(rows, time.time(), self.root))
         return self.catalog.delete_many(canon)
 
     def _capture_date(self, url: str, loc: Location) -> str | None:

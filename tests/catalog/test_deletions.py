@@ -156,3 +156,17 @@ def test_delete_takes_a_list_of_keys_from_a_file(tmp_path: Path, capsys: pytest.
     assert "no keys given" in capsys.readouterr().err
     assert main(["--root", root, "catalog", "ls"]) == 0
     assert capsys.readouterr().out.split() == [(src / "f1.txt").as_uri()]
+
+
+def test_a_moved_root_keeps_its_deletes(tmp_path: Path) -> None:
+    """The log names volumes relative to the root, so a root moved (or mounted elsewhere) still leaves
+    its deleted captures out; with absolute paths the deleted capture itself no longer matched."""
+    import shutil
+
+    live = _build(str(tmp_path / "root"))
+    moved = str(tmp_path / "zz-moved")  # sorts after the old path: its captures would look newer
+    shutil.move(str(tmp_path / "root"), moved)
+    with Store(moved, catalog_dir=str(tmp_path / "rebuilt")) as target:
+        report = rebuild(f"{moved}/volumes", target, progress=lambda _: None)
+        assert sorted(k for k, *_ in _snapshot(target)) == sorted(k for k, *_ in live)
+    assert report.deleted == 3

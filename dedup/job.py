@@ -31,6 +31,7 @@ from dedup.config import DedupConfig
 from dedup.errors import ConfigError, JobError
 from dedup.executors import LocalExecutor, RayExecutor
 from dedup.output_lease import output_lease
+from dedup.output_place import refuse_output_over_inputs
 from dedup.plots import PLOT_DESCRIPTIONS, plot_cluster_sizes, plot_removals, plot_s_curve
 from dedup.sources import DocumentSource, Split
 from dedup.split_plan import plan_splits, split_size
@@ -117,6 +118,7 @@ def run_dedup(
     progress: bool = True,
     inputs: Sequence[str] = (),
     overwrite: bool = False,
+    protected: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run (or resume) the dedup job and return its summary (also written to output/summary.json).
 
@@ -128,20 +130,23 @@ def run_dedup(
     when ``output`` holds another run's files (without ``overwrite``) or when resuming a run id
     with other settings or other inputs; JobError when a stage fails or quarantined records exceed
     ``max_bad_records``. ConfigError too when another dedup run on this machine is writing ``output``
-    (:mod:`dedup.output_lease`).
+    (:mod:`dedup.output_lease`), and when ``output`` holds an input file or one of the ``protected``
+    places (a catalog input's root), which ``overwrite`` would delete (:mod:`dedup.output_place`).
     """
     with output_lease(output):
-        return _run_dedup_leased(source, output, config, run_id, address, mark_sink, progress, inputs, overwrite)
+        return _run_dedup_leased(source, output, config, run_id, address, mark_sink, progress, inputs, overwrite,
+                                 protected)
 
 
 def _run_dedup_leased(source: DocumentSource, output: str, config: DedupConfig, run_id: str | None,
                       address: str | None, mark_sink: MarkSink | None, progress: bool, inputs: Sequence[str],
-                      overwrite: bool) -> dict[str, Any]:
+                      overwrite: bool, protected: Sequence[str]) -> dict[str, Any]:
     run_id = run_id or new_run_id()
     work = WorkDir(output, run_id)
     reporter = _Reporter(progress)
     # Listing first: a missing input fails in milliseconds, before a local Ray is started.
     source, splits = plan_splits(source, config.split_bytes)
+    refuse_output_over_inputs(output, splits, protected, overwrite)  # before --overwrite deletes anything
     work.claim_output(overwrite)
     # `ray job submit` tells its driver where the cluster is through RAY_ADDRESS
     address = address or os.environ.get("RAY_ADDRESS") or None

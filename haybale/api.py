@@ -32,24 +32,62 @@ def dedup_catalog(store: Store, prefixes: Sequence[str], output: str, config: De
     from dedup.catalog_source import CatalogMarkSink, plan_catalog_source
     from dedup.inputs import MultiSource, source_for_inputs
     from dedup.job import new_run_id, run_dedup
+    from dedup.workdir import WorkDir
 
     cap = DEFAULT_MAX_DECODED_BYTES if max_decoded is None else max_decoded
     run_id = run_id or f"dedup-{new_run_id()}"
     splits_url = store.layout.catalog_splits_url(run_id)
-    catalog_sources = [plan_catalog_source(store.catalog, prefix, f"{splits_url}/{n:03d}", id_field=id_field,
-                                           url_field=url_field, max_decoded=cap)
-                       for n, prefix in enumerate(prefixes)]
-    sources: list[Any] = list(catalog_sources)
-    if file_inputs:
-        sources.append(source_for_inputs(list(file_inputs), text_field=text_field, id_field=id_field,
-                                         url_field=url_field, max_decoded=cap))
-    source = sources[0] if len(sources) == 1 else MultiSource(sources)
-    sink = CatalogMarkSink(store.catalog) if all(s.ids_are_keys for s in catalog_sources) else None
-    described = list(inputs) if inputs is not None else [f"catalog:{p}" for p in prefixes] + list(file_inputs)
-    summary = run_dedup(source, output, config, run_id=run_id, address=address, mark_sink=sink,
-                        progress=progress, inputs=described, overwrite=overwrite)
+    run_url = store.layout.run_url(run_id)
+    new_run = not _exists(run_url)
+    try:
+        catalog_sources = [plan_catalog_source(store.catalog, prefix, f"{splits_url}/{n:03d}", id_field=id_field,
+                                               url_field=url_field, max_decoded=cap)
+                           for n, prefix in enumerate(prefixes)]
+        sources: list[Any] = list(catalog_sources)
+        if file_inputs:
+            sources.append(source_for_inputs(list(file_inputs), text_field=text_field, id_field=id_field,
+                                             url_field=url_field, max_decoded=cap))
+        source = sources[0] if len(sources) == 1 else MultiSource(sources)
+        sink = CatalogMarkSink(store.catalog) if all(s.ids_are_keys for s in catalog_sources) else None
+        described = list(inputs) if inputs is not None else [f"catalog:{p}" for p in prefixes] + list(file_inputs)
+        summary = run_dedup(source, output, config, run_id=run_id, address=address, mark_sink=sink,
+                            progress=progress, inputs=described, overwrite=overwrite, protected=_root_places(store))
+    except BaseException:
+        # a run refused or failed before it started (bad input, output refused) leaves no plan behind;
+        # one that started keeps it, so that the same --run-id resumes it
+        if new_run and not _exists(WorkDir(output, run_id).path("config.json")):
+            _remove(run_url)
+        raise
     if sink is None:
         summary["catalog_marks"] = 0
         summary["catalog_marks_skipped"] = (f"--id-field {id_field}: the ids are not catalog keys, so no verdict "
                                             "was marked in the catalog (each document's metadata holds its key)")
     return summary
+
+
+def _root_places(store: Store) -> list[str]:
+    """What a dedup run over ``store``'s catalog reads or must not lose: the root's volumes, in-place
+    indexes, runs, deletion log, catalog and meta record, and every WARC file indexed in place."""
+    from catalog.catalog_meta import meta_url
+
+    layout = store.layout
+    external = [str(row["url"]) for row in store.catalog.volumes if row.get("kind") == "external"]
+    return [layout.volumes_url, layout.indexes_url, layout.runs_url, layout.deletes_url, str(layout.catalog_dir),
+            meta_url(layout.root), *external]
+
+
+def _exists(url: str) -> bool:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    return bool(fs.exists(path))
+
+
+def _remove(url: str) -> None:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    try:
+        fs.rm(path, recursive=True)
+    except FileNotFoundError:
+        pass

@@ -24,6 +24,7 @@ from catalog.errors import DecodedSizeError
 from catalog.storage import ensure_dir
 
 from .adblock_filter import load_rules
+from .clean_outputs import record_outputs, refuse_foreign_outputs
 from .config import CleanConfig, CleanResult
 from .errors import CleanDirError, HtmlParseError
 from .pipeline import clean_html
@@ -68,6 +69,9 @@ class _LocalFiles:
     def find(self, root: str) -> list[str]:
         return [os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names]
 
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
     def cat_file(self, path: str) -> bytes:
         with open(path, "rb") as fh:
             return fh.read()
@@ -94,6 +98,7 @@ def clean_html_dir(
     dst_dir: str,
     config: CleanConfig = CleanConfig(),
     progress: TextIO | None | Literal["stderr"] = "stderr",
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Clean every HTML file under ``src_dir`` (``.html``, ``.htm``, ``.xhtml``, each optionally ``.gz``,
     any case) into ``*.txt`` under ``dst_dir`` (:func:`output_names`); other files are listed in
@@ -105,8 +110,10 @@ def clean_html_dir(
     bytes read, after gunzip), ``chars_out`` (text characters written), ``removals`` (filter name ->
     characters removed, summed), ``fallbacks`` (fallback name -> pages whose main content alone would
     have left almost nothing, see ``CleanResult.fallback``), ``seconds``, ``files_per_second``.
-    Raises CleanDirError if ``src_dir`` is not a directory, AdblockListError if the configured
-    list cannot be loaded (checked before any file is read).
+    Raises CleanDirError if ``src_dir`` is not a directory, or if an output would replace a file in
+    ``dst_dir`` that no clean-html run wrote and ``overwrite`` is not set
+    (:mod:`dedup.clean.clean_outputs`); AdblockListError if the configured list cannot be loaded
+    (checked before any file is read).
     """
     # "stderr" is resolved per call: sys.stderr may have been replaced since import (test capture)
     report_to: TextIO | None = sys.stderr if progress == "stderr" else progress  # type: ignore[assignment]
@@ -121,6 +128,7 @@ def clean_html_dir(
     found = sorted(src_fs.find(src_root))
     paths = [p for p in found if is_html_name(p)]
     targets = output_names([p[len(src_root) + 1:] for p in paths])
+    written_names = refuse_foreign_outputs(dst_fs, dst_root, targets.values(), overwrite)
     summary: dict[str, Any] = {
         "files": len(paths), "written": 0, "errors": [], "bytes_in": 0, "chars_out": 0, "removals": {},
         "fallbacks": {},
@@ -172,12 +180,15 @@ def clean_html_dir(
                 summary["errors"].append({"path": target, "reason": f"cannot write: {type(exc).__name__}: {exc}"})
                 continue
             summary["written"] += 1
+            written_names.add(target[len(dst_root) + 1:])
             summary["bytes_in"] += size
             summary["chars_out"] += len(result.text)
             for name, chars in result.removals:
                 summary["removals"][name] = summary["removals"].get(name, 0) + chars
             if result.fallback is not None:
                 summary["fallbacks"][result.fallback] = summary["fallbacks"].get(result.fallback, 0) + 1
+    if summary["written"]:
+        record_outputs(dst_fs, dst_root, written_names)
     summary["seconds"] = time.monotonic() - started
     summary["files_per_second"] = summary["written"] / summary["seconds"] if summary["seconds"] > 0 else 0.0
     if report_to is not None:

@@ -87,6 +87,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     clean.add_argument("src_dir")
     clean.add_argument("dst_dir")
     clean.add_argument("--adblock-list", help="EasyList-format rules")
+    clean.add_argument("--overwrite", action="store_true",
+                       help="replace files in DST_DIR that no clean-html run wrote (by default that is an error)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -171,7 +173,8 @@ def cmd_clean_html(args: argparse.Namespace) -> int:
         raise CleanDirError(f"clean-html destination {args.dst_dir!r} is a file: give a directory "
                             "(it is created if missing)")
     config = CleanConfig(adblock_list=args.adblock_list) if args.adblock_list else CleanConfig()
-    result = clean_html_dir(args.src_dir, args.dst_dir, config, progress=None if args.quiet else sys.stderr)
+    result = clean_html_dir(args.src_dir, args.dst_dir, config, progress=None if args.quiet else sys.stderr,
+                            overwrite=args.overwrite)
     if args.json:
         output.print_json(result)
     else:

@@ -55,6 +55,27 @@ def test_every_html_name_is_cleaned_and_no_text_overwrites_another(tmp_path: Pat
     assert "Page E.HTML.GZ has" in written["E.txt"]
 
 
+def test_a_file_it_did_not_write_is_replaced_only_with_overwrite(tmp_path: Path) -> None:
+    """clean-html wrote over any file of an output's name (notes in DST, or page.txt beside
+    page.html when DST is SRC) without a word. Now only what an earlier run wrote is replaced."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    (src / "page.html").write_text("<html><body><p>" + "A page of enough words to keep. " * 5 + "</p></body></html>")
+    (src / "other.html").write_text("<html><body><p>" + "Another page of words to keep. " * 5 + "</p></body></html>")
+    (dst / "page.txt").write_text("my notes")
+    with pytest.raises(CleanDirError, match=r"would replace 1 files in .*dst that it did not write \(page.txt\)"):
+        clean_html_dir(str(src), str(dst), progress=None)
+    assert (dst / "page.txt").read_text() == "my notes" and not (dst / "other.txt").exists()
+    assert clean_html_dir(str(src), str(dst), progress=None, overwrite=True)["written"] == 2
+    assert (dst / "page.txt").read_text().startswith("A page of enough words")
+    assert clean_html_dir(str(src), str(dst), progress=None)["written"] == 2  # its own files: refreshed
+    (src / "page.txt").write_text("kept beside its page")
+    with pytest.raises(CleanDirError, match="page.txt"):
+        clean_html_dir(str(src), str(src), progress=None)
+    assert (src / "page.txt").read_text() == "kept beside its page"
+
+
 def test_missing_source_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CleanDirError, match="not a directory"):
         clean_html_dir(str(tmp_path / "nope"), str(tmp_path / "out"), progress=None)

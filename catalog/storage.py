@@ -55,6 +55,25 @@ def url_of(fs: Any, path: str, like: str) -> str:
     return path if is_local(like) else fs.unstrip_protocol(path)
 
 
+def url_exists(url: str) -> bool:
+    """Whether ``url`` (any fsspec URL or local path) names an existing file or directory."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    return bool(fs.exists(path))
+
+
+def remove_tree(url: str) -> None:
+    """Remove ``url`` and everything under it; nothing if it does not exist."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    try:
+        fs.rm(path, recursive=True)
+    except FileNotFoundError:
+        pass
+
+
 def write_atomic(url: str, data: bytes | str) -> None:
     """Write ``url`` (any fsspec URL or local path) whole or not at all: on local disk a temporary name
     (fsynced), then a rename; on S3 one upload to the final key (:mod:`catalog.storage`). Local

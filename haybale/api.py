@@ -29,6 +29,7 @@ def dedup_catalog(store: Store, prefixes: Sequence[str], output: str, config: De
     the summary says so in ``catalog_marks_skipped`` (each document's metadata holds its key).
     ``max_decoded``: the decoded-size cap of one record (default 64 MiB), as in ``source_for_inputs``."""
     from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
+    from catalog.storage import remove_tree, url_exists
     from dedup.catalog_source import CatalogMarkSink, plan_catalog_source
     from dedup.inputs import MultiSource, source_for_inputs
     from dedup.job import new_run_id, run_dedup
@@ -38,7 +39,7 @@ def dedup_catalog(store: Store, prefixes: Sequence[str], output: str, config: De
     run_id = run_id or f"dedup-{new_run_id()}"
     splits_url = store.layout.catalog_splits_url(run_id)
     run_url = store.layout.run_url(run_id)
-    new_run = not _exists(run_url)
+    new_run = not url_exists(run_url)
     try:
         catalog_sources = [plan_catalog_source(store.catalog, prefix, f"{splits_url}/{n:03d}", id_field=id_field,
                                                url_field=url_field, max_decoded=cap)
@@ -55,8 +56,8 @@ def dedup_catalog(store: Store, prefixes: Sequence[str], output: str, config: De
     except BaseException:
         # a run refused or failed before it started (bad input, output refused) leaves no plan behind;
         # one that started keeps it, so that the same --run-id resumes it
-        if new_run and not _exists(WorkDir(output, run_id).path("config.json")):
-            _remove(run_url)
+        if new_run and not url_exists(WorkDir(output, run_id).path("config.json")):
+            remove_tree(run_url)
         raise
     if sink is None:
         summary["catalog_marks"] = 0
@@ -75,19 +76,3 @@ def _root_places(store: Store) -> list[str]:
     return [layout.volumes_url, layout.indexes_url, layout.runs_url, layout.deletes_url, str(layout.catalog_dir),
             meta_url(layout.root), *external]
 
-
-def _exists(url: str) -> bool:
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(url)
-    return bool(fs.exists(path))
-
-
-def _remove(url: str) -> None:
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(url)
-    try:
-        fs.rm(path, recursive=True)
-    except FileNotFoundError:
-        pass

@@ -159,11 +159,12 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from catalog.layout import RootLayout
     from catalog.rebuild import rebuild
     from catalog.rebuild_parallel import rebuild_parallel
+    from catalog.storage import url_exists
     from catalog.store import Store, catalog_dir_meta
     from ingest.ray_runtime import ray_connection
 
     layout = RootLayout.of(args.root, args.catalog_dir)
-    if not (_exists(layout.volumes_url) or _exists(layout.indexes_url)):
+    if not (url_exists(layout.volumes_url) or url_exists(layout.indexes_url)):
         raise CatalogError(f"nothing to rebuild from: root {layout.root} holds no volumes/ and no indexes/ "
                            "(check --root; a rebuild reads the volumes a root's jobs wrote)")
     users = None
@@ -219,7 +220,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
               f"(the deletion log {layout.deletes_url})")
     if result.get("previous_catalog"):
         print(f"the previous catalog is kept in {result['previous_catalog']}")
-    if result.get("previous_catalog_id") and _exists(checkpoints_url(layout.root, result["previous_catalog_id"])):
+    if result.get("previous_catalog_id") and url_exists(checkpoints_url(layout.root, result["previous_catalog_id"])):
         print(f"the catalog is now {new_meta.catalog_id}; what the root keeps for {result['previous_catalog_id']} "
               f"({checkpoints_url(layout.root, result['previous_catalog_id'])}: checkpoints, edit logs) is no "
               "longer used: remove it once the new catalog has checkpointed (`haybale catalog checkpoint`)")
@@ -246,13 +247,6 @@ def _listed_keys(path: str | None) -> list[str]:
         raise CatalogError(f"--keys-from {path}: cannot read it ({exc}): give a UTF-8 text file, one key per line") from exc
     stripped = (line.strip() for line in text.splitlines())
     return [line for line in stripped if line and not line.startswith("#")]
-
-
-def _exists(url: str) -> bool:
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(url)
-    return bool(fs.exists(path))
 
 
 def _alone_on(layout: Any) -> Any:

@@ -243,12 +243,16 @@ def group_pieces(pieces: list[Piece], records_per_split: int, bytes_per_split: i
     return groups
 
 
+LISTED_MISSING = 10_000  # keys deleted during a run that its summary names (all are counted)
+
+
 class CatalogMarkSink:
     """Writes dedup verdicts as catalog marks: ``kept`` or ``removed`` with the reason.
 
     It marks the documents of catalog splits only (:attr:`kinds`): a run over ``catalog:`` plus file
     inputs has documents whose ids are no catalog keys. A key deleted from the catalog while the run
-    ran is not marked, and is listed in :attr:`missing` (the summary's ``catalog_marks_missing``)."""
+    ran is not marked; :attr:`missing_count` counts them and :attr:`missing` lists the first
+    :data:`LISTED_MISSING` (the summary's ``catalog_marks_missing_count`` and ``catalog_marks_missing``)."""
 
     kinds = frozenset({KIND})
     _ATTEMPTS = 5
@@ -257,16 +261,21 @@ class CatalogMarkSink:
         self.catalog = catalog
         self.marked = 0
         self.missing: list[str] = []
+        self.missing_count = 0
 
     def summary(self) -> dict[str, Any]:
-        """``catalog_marks`` (keys marked) and ``catalog_marks_missing`` (keys not marked: deleted)."""
-        return {"catalog_marks": self.marked, "catalog_marks_missing": self.missing}
+        """``catalog_marks`` (keys marked), ``catalog_marks_missing_count`` (keys not marked: deleted
+        meanwhile) and ``catalog_marks_missing`` (the first of them)."""
+        return {"catalog_marks": self.marked, "catalog_marks_missing_count": self.missing_count,
+                "catalog_marks_missing": self.missing}
 
     def mark(self, ids: list[str], status: list[str], reason: list[str | None]) -> None:
         rows = [(key, st, rs or "") for key, st, rs in zip(ids, status, reason)]
         for _ in range(self._ATTEMPTS):
             found = self.catalog.get_many([key for key, _, _ in rows])
-            self.missing += [row[0] for row, loc in zip(rows, found) if loc is None]
+            gone = [row[0] for row, loc in zip(rows, found) if loc is None]
+            self.missing_count += len(gone)
+            self.missing += gone[:max(0, LISTED_MISSING - len(self.missing))]
             rows = [row for row, loc in zip(rows, found) if loc is not None]
             try:
                 self.marked += self.catalog.mark_many(rows)

@@ -147,7 +147,10 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
     missing = summary.get("catalog_marks_missing") or []
     lines = [text, *output.not_read_lines(summary)]
     if missing:
-        lines.append(output.listed(missing, 20, str, "deleted from the catalog during the run, so not marked (the run read it before the delete: it is in this output)"))
+        count = summary.get("catalog_marks_missing_count", len(missing))
+        lines.append(f"{output.count(count)} keys deleted from the catalog during the run, so not marked (the run "
+                     "read them before the delete: they are in this output)")
+        lines.append(output.listed(missing, 20, str, "not marked"))
     return "\n".join(lines)
 
 

@@ -123,5 +123,5 @@ def test_a_key_deleted_during_the_run_is_reported_not_marked(tmp_path: Path) -> 
         assert store.delete([keys[1]]) == 1
         sink = CatalogMarkSink(store.catalog)
         sink.mark(keys, ["kept", "removed", "kept", "removed"], [None, "exact_duplicate", None, "exact_duplicate"])
-        assert (sink.marked, sink.missing) == (3, [keys[1]])
+        assert (sink.marked, sink.missing, sink.missing_count) == (3, [keys[1]], 1)
         assert store.catalog.mark_of(keys[3]) == ("removed", "exact_duplicate")

@@ -77,7 +77,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                           f"reason, never truncated (default {DEFAULT_MAX_DECODED_BYTES:,})")
     run.add_argument("--max-bad-records", type=int_at_least(-1), default=-1,
                      help="fail when more records are quarantined (default -1: no limit)")
-    run.add_argument("--overwrite", action="store_true", help="delete what --output holds before the run")
+    run.add_argument("--overwrite", action="store_true",
+                     help="delete what --output holds before the run (refused when --output holds an input)")
     add_job_options(run, local=False, cpus=False,
                     address_help="Ray cluster address (default: $RAY_ADDRESS, else the Ray running in this "
                                  "process, if any, else a local pool of one process per core)")

@@ -100,7 +100,13 @@ def rebuild_parallel(volumes_url: str, target: Store, *, progress: Callable[[str
     indexes = list_external_indexes(indexes_url or default_indexes_url(volumes_url))
     for files, skipped in _ordered_results(index_external, indexes, in_flight, say, "index files", shared):
         report.skipped.extend(skipped)
-        volumes.extend(f for f in files if f.records or not f.external)
+        for f in files:
+            if f.records or not f.external:
+                volumes.append(f)  # counted in stage 2
+            else:  # a file none of whose records is registered: its deleted and skipped ones still count
+                report.deleted += f.deleted
+                report.kept_after_delete.extend(f.kept_after_delete)
+                report.skipped.extend(f.skipped)
 
     # stage 2: numbers in the serial order, then the latest capture of each key
     best: dict[str, tuple[tuple[str, int, int], Location]] = {}

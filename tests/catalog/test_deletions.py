@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog.catalog_meta import fresh_meta
 from catalog.deletions import DELETED, WRITTEN_AFTER, Deletion, DeletionLog, load_deletions
 from catalog.errors import CatalogError
 from catalog.rebuild import rebuild
@@ -170,3 +171,32 @@ def test_a_moved_root_keeps_its_deletes(tmp_path: Path) -> None:
         report = rebuild(f"{moved}/volumes", target, progress=lambda _: None)
         assert sorted(k for k, *_ in _snapshot(target)) == sorted(k for k, *_ in live)
     assert report.deleted == 3
+
+
+def test_a_file_indexed_in_place_whose_only_record_is_gone_is_still_counted(
+        ray_session: None, tmp_path: Path, shared_data_dir: Path) -> None:
+    """The parallel rebuild dropped an in-place file none of whose records it registers before
+    counting it: its deleted capture went uncounted, and a corrupt file's skipped records went
+    unreported. Both rebuilds now count and report them alike."""
+    import shutil
+
+    warcs = tmp_path / "warcs"
+    warcs.mkdir()
+    for name in ("example-space-in-target-uri.warc.gz", "example-resource.warc.gz"):
+        shutil.copy(shared_data_dir / "warc" / name, warcs)
+    root = str(tmp_path / "root")
+    assert main(["--root", root, "--quiet", "ingest", "warc", str(warcs), "--no-ray"]) == 0
+    with Store(root) as store:
+        assert store.delete(["file:///example with spaces.png"]) == 1
+    damaged = warcs / "example-resource.warc.gz"
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    reports = {}
+    for name, run in (("serial", rebuild), ("parallel", rebuild_parallel)):
+        with Store(root, catalog_dir=str(tmp_path / name), new_meta=fresh_meta(None, 2)) as target:
+            reports[name] = run(f"{root}/volumes", target, progress=lambda _: None)
+            assert target.catalog.stats()["records"] == 0
+    for name, report in reports.items():
+        assert report.deleted == 1, name
+        assert [s["volume"] for s in report.skipped] == [str(damaged)], name

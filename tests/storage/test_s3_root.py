@@ -148,9 +148,10 @@ def test_a_local_root_is_refused_on_a_multi_node_cluster(tmp_path: Path) -> None
         assert json.loads(ok.stdout)["added"] == 1
 
 
-def test_a_delete_outlives_a_rebuild_on_s3(s3_bucket: str, s3_endpoint, tmp_path: Path) -> None:
-    """The deletion log lives on the root (s3://…/deletes/), and the rebuild reads the volumes' times
-    from the store to tell a capture from before the delete from one written after it."""
+@pytest.mark.parametrize("how", [["--serial"], []], ids=["serial", "ray-job"])
+def test_a_delete_outlives_a_rebuild_on_s3(how: list[str], s3_bucket: str, s3_endpoint, tmp_path: Path) -> None:
+    """The deletion log lives on the root (s3://…/deletes/), and the rebuild (its Ray tasks too) reads
+    the volumes' times from the store to tell a capture from before the delete from one written after it."""
     files = upload_sources(s3_bucket, count=6)
     root = f"s3://{s3_bucket}/hb"
     where = ["--root", root, "--catalog-dir", str(tmp_path / "catalog")]
@@ -159,7 +160,7 @@ def test_a_delete_outlives_a_rebuild_on_s3(s3_bucket: str, s3_endpoint, tmp_path
     assert haybale("catalog", "delete", gone, *where).stdout.decode().startswith("deleted 1 of 1")
     fs = fsspec.filesystem("s3", skip_instance_cache=True)
     assert len(fs.find(f"{s3_bucket}/hb/deletes")) == 1
-    rebuilt = json.loads(haybale("catalog", "rebuild", "--serial", "--json", "--quiet", "--root", root,
+    rebuilt = json.loads(haybale("catalog", "rebuild", *how, "--json", "--quiet", "--root", root,
                                  "--catalog-dir", str(tmp_path / "catalog"), "--into", str(tmp_path / "rebuilt")).stdout)
     assert (rebuilt["records"], rebuilt["deleted"], rebuilt["kept_after_delete"]) == (len(kept), 1, [])
     listed = haybale("catalog", "ls", "--root", root, "--catalog-dir", str(tmp_path / "rebuilt")).stdout.decode()

@@ -65,6 +65,7 @@ class Store:
                 raise CatalogNotFoundError(
                     f"no catalog at {self.root} (no {self.root}/catalog-meta.json): register something first "
                     "(e.g. `haybale ingest files DIR`) or point --root at an existing deployment")
+            _meta_for(self.root, self.layout.catalog_dir, read_only=False)  # the owners write: not into a copy
             self.catalog = OwnedCatalog.on_ray(self.root, self.layout.catalog_dir, num_shards, connect_ray)
             return
         meta = new_meta or _meta_for(self.root, self.layout.catalog_dir, read_only)

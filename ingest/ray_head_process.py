@@ -8,7 +8,8 @@ command does for the embedded default's head — builds the node's parameters, e
 authentication as the command does, starts the node (GCS, raylet and its agents) through
 :class:`ray._private.node.Node` — and then, like ``--block``, watches its processes: when one
 of them dies, it stops the others and exits non-zero (the supervisor, :mod:`ingest.local_head`, then
-sees the head gone). Run as ``python -m ingest.ray_head_process JSON`` (the options, as
+sees the head gone). When the supervisor itself is gone (SIGKILLed, or killed for memory, so that
+its cleanup never ran), it stops the node and exits too: nothing else would ever stop it. Run as ``python -m ingest.ray_head_process JSON`` (the options, as
 :func:`ingest.local_head._serve` writes them); it prints the node's GCS address once the node is up.
 
 Unlike ``ray start``, it does not start Ray's API server (the dashboard process serving the job and
@@ -24,6 +25,7 @@ import fails at once and :mod:`ingest.local_head` falls back to ``ray start`` (s
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -68,6 +70,7 @@ def run(options: dict[str, Any]) -> int:
         maybe_enable_token_auth_if_token_available,
     )
 
+    supervisor = os.getppid()  # the process that started this one: its death ends the node (below)
     usage_lib.set_usage_stats_enabled_via_env_var(False)
     ip = ray._private.services.resolve_ip_for_localhost(options["node_ip_address"])  # as `ray start` does
     params = ray._private.parameter.RayParams(
@@ -89,6 +92,10 @@ def run(options: dict[str, Any]) -> int:
     stops = StopSignals(signal.SIGTERM)
     while not stops.stopping:
         time.sleep(1.0)
+        if os.getppid() != supervisor:  # SIGKILLed (or OOM-killed): nobody would ever stop this node
+            print(f"the supervisor (pid {supervisor}) is gone; stopping the node", flush=True)
+            node.kill_all_processes(check_alive=False, allow_graceful=True)
+            return 1
         dead = node.dead_processes()
         if dead:
             print(f"Ray head process(es) died: {[kind for kind, _ in dead]}; stopping the node", flush=True)

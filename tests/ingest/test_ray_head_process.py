@@ -120,3 +120,24 @@ def test_down_refuses_while_a_command_uses_the_head_unless_forced(tmp_path: Path
         user.kill()
         user.wait()
         stop_head(root)
+
+
+def test_the_head_node_stops_when_its_supervisor_is_killed(tmp_path: Path) -> None:
+    """A supervisor SIGKILLed (or killed for memory) never runs its cleanup: its Ray node used to live
+    on, an orphan holding the machine's CPUs and memory until someone ran `ray stop`. The node now
+    stops itself within seconds of losing its supervisor."""
+    root = tmp_path / "root"
+    local_head_address(root, num_cpus=1)
+    state = read_state(state_dir_of(root))
+    assert state is not None
+    head = psutil.Process(state["ray_pid"])
+    started = [head, *head.children(recursive=True)]
+    psutil.Process(state["pid"]).kill()  # the supervisor this test started
+    try:
+        _, alive = psutil.wait_procs(started, timeout=60)
+        assert not alive, f"still running after the supervisor died: {[p.pid for p in alive]}"
+    finally:
+        for proc in started:  # by pid, only what this test started
+            if proc.is_running():
+                proc.kill()
+        stop_head(root)

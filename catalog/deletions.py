@@ -89,9 +89,6 @@ class DeletionLog:
     root: str = ""  # the root the log is under: capture URLs are compared relative to it
     _written_at: dict[str, float] = field(default_factory=dict)
 
-    def __len__(self) -> int:
-        return sum(len(v) for v in self.by_key.values())
-
     def verdict(self, key: str, url: str, offset: int, date: str | None, container: str) -> str | None:
         """What a rebuild does with the capture of canonical ``key`` at ``url``/``offset`` with WARC-Date
         ``date``, read from ``container`` (the volume itself, or the in-place index file listing it):

@@ -124,14 +124,18 @@ def load_deletions(deletes_url: str) -> DeletionLog:
     log = DeletionLog(root=deletes_url.rstrip("/").rsplit("/", 1)[0])
     if not fs.exists(root):
         return log
-    for path in sorted(p for p in fs.find(root) if p.endswith(_SUFFIX)):
+    paths = sorted(p for p in fs.find(root) if p.endswith(_SUFFIX))
+    # one call for every file: object stores fetch them concurrently (a root with many small delete
+    # calls holds many small files), a local disk reads them in turn
+    contents = fs.cat(paths, on_error="raise") if paths else {}
+    for path in paths:
         log.files += 1
-        text = fs.cat_file(path).decode("utf-8", errors="replace")
-        for n, line in enumerate(text.splitlines(), 1):
+        data = contents[path]
+        for n, line in enumerate(data.splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                row = Deletion(**json.loads(line))
+                row = Deletion(**json.loads(line.decode("utf-8")))
             except (ValueError, TypeError) as exc:
                 raise CatalogError(
                     f"deletion log {path} line {n} cannot be read ({exc}): repair or remove that line, "

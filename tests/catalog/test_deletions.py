@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from catalog.catalog_meta import fresh_meta
-from catalog.deletions import DELETED, WRITTEN_AFTER, Deletion, DeletionLog, load_deletions
+from catalog.deletions import DELETED, WRITTEN_AFTER, Deletion, DeletionLog, load_deletions, log_deletions
 from catalog.errors import CatalogError
 from catalog.rebuild import rebuild
 from catalog.rebuild_parallel import rebuild_parallel
@@ -114,6 +114,24 @@ def test_an_unreadable_log_line_stops_the_rebuild(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"key": "k"}) + "\n")
     with pytest.raises(CatalogError, match=r"20260101T000000Z-1-abcd.jsonl line 1 .*bring the keys it deleted back"):
         load_deletions(str(tmp_path / "deletes"))
+
+
+def test_a_garbled_key_in_the_log_stops_the_rebuild(tmp_path: Path) -> None:
+    """A byte that is not UTF-8 would have read as U+FFFD: a key no capture has, so the deleted key
+    would have come back without a word."""
+    (tmp_path / "deletes").mkdir()
+    row = json.dumps({"key": "com,example)/caf\u00e9", "url": "v.warc.gz", "offset": 0, "date": "",
+                      "deleted_at": 1.0}).encode().replace(b"\\u00e9", b"\xe9")
+    (tmp_path / "deletes" / "a.jsonl").write_bytes(row + b"\n")
+    with pytest.raises(CatalogError, match=r"a.jsonl line 1 cannot be read"):
+        load_deletions(str(tmp_path / "deletes"))
+
+
+def test_every_log_file_is_read(tmp_path: Path) -> None:
+    for i in range(30):
+        log_deletions(str(tmp_path / "deletes"), [Deletion(f"k{i}", "v.warc.gz", i, "", 1.0)])
+    log = load_deletions(str(tmp_path / "deletes"))
+    assert log.files == 30 and sorted(log.by_key) == sorted(f"k{i}" for i in range(30))
 
 
 def _four_files_ingested(tmp_path: Path) -> tuple[Path, str]:

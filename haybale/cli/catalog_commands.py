@@ -169,7 +169,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
                            "(check --root; a rebuild reads the volumes a root's jobs wrote)")
     users = None
     if not args.into:  # replacing the live catalog: its owners must not be running, nor commands using it
-        refuse_if_served(layout, "rebuild the catalog in place (or give --into DIR)")
+        refuse_if_served(layout, "a rebuild in place replaces the catalog its owners hold open; give "
+                         "--into DIR to build a copy beside it")
         users = _alone_on(layout)
     target_dir = RootLayout.of(args.root, args.into or layout.rebuild_dir()).catalog_dir
     if args.into and target_dir.exists() and any(target_dir.iterdir()):

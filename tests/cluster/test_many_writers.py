@@ -140,6 +140,12 @@ def test_files_warc_crawl_and_dedup_jobs_at_once_count_exactly(tmp_path: Path) -
             assert all(store.mark_of(f"file://{p}") is None for p in files["b"])
             for url in RACE_URLS:  # the latest WARC-Date won, whichever job registered last
                 assert store.read(url)[0].header("WARC-Date") == NEW, url
+        # the head's owners hold the catalog open: replacing it under them is refused, a copy is the way
+        refused = subprocess.run([sys.executable, "-m", "haybale", "catalog", "rebuild", "--root", str(root)],
+                                 cwd=REPO, capture_output=True, text=True, timeout=120, env=_env())
+        assert refused.returncode == 2, refused.stderr
+        assert "a rebuild in place replaces the catalog its owners hold open; give --into DIR" in refused.stderr
+        assert "haybale down --root" in refused.stderr
     finally:
         server.stop()
         pid = (read_state(state_dir_of(root)) or {}).get("pid")

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 HAYBALE_ROOT ?= ./haybale-data
 # two pytest workers: much of the suite waits on child processes (jobs, servers, Ray nodes)
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=25
 
 .PHONY: help install install-dev demo lint test bench clean
 

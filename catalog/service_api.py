@@ -35,6 +35,7 @@ from catalog.service_common import (
     CONFIG,
     METRICS,
     blocking,
+    error_response,
     flag_param,
     json_answer,
     json_bytes,
@@ -106,7 +107,8 @@ def check_key(request: web.Request, key: str) -> str:
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """(start, end exclusive) of one ``bytes=`` range over ``size`` bytes; None for no header.
-    400 for a malformed or multi-part range, 416 for one outside the content."""
+    400 for a malformed or multi-part range, 416 for one outside the content (every range of empty
+    content is: RFC 9110 has no byte to point at, so no ``Content-Range`` of a 206 could describe it)."""
     if not header:
         return None
     found = _RANGE.match(header.strip())
@@ -114,6 +116,11 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         raise BadRequestError(f"Range {header[:80]!r} is not one 'bytes=FIRST-LAST', 'bytes=FIRST-' or "
                               "'bytes=-SUFFIX' range (multi-part ranges are not served)", 400)
     first, last = found.group(1), found.group(2)
+    if first and last and int(last) < int(first):
+        raise BadRequestError(f"Range {header!r} ends before it starts: give FIRST <= LAST", 400)
+    if size == 0:
+        raise BadRequestError(f"Range {header[:80]!r} asks for bytes of an empty content (0 bytes): read it "
+                              "without a Range header", 416)
     if not first:  # suffix: the last N bytes
         n = int(last)
         if n == 0:
@@ -121,8 +128,6 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return max(0, size - n), size
     start = int(first)
     end = min(size, int(last) + 1) if last else size
-    if last and int(last) < start:
-        raise BadRequestError(f"Range {header!r} ends before it starts: give FIRST <= LAST", 400)
     if start >= size:
         raise BadRequestError(f"Range {header!r} starts at byte {start} but the content has {size} bytes: ask "
                               f"for a range inside 0-{max(size - 1, 0)}", 416)
@@ -155,7 +160,14 @@ async def content(request: web.Request) -> web.StreamResponse:
         headers[WARNINGS_HEADER] = json.dumps(warnings)
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         return web.Response(status=304, headers=headers)
-    span = parse_range(request.headers.get("Range", ""), len(data))
+    try:
+        span = parse_range(request.headers.get("Range", ""), len(data))
+    except BadRequestError as exc:
+        if exc.status != 416:
+            raise
+        # RFC 9110 15.5.17: a 416 says how long the content is, so the client can ask again
+        return error_response(416, "BadRequestError", str(exc),
+                              headers={**headers, "Content-Range": f"bytes */{len(data)}"})
     if span is None:
         return web.Response(body=data, content_type="application/octet-stream", headers=headers)
     start, end = span

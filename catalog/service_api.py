@@ -24,7 +24,6 @@ import json
 import re
 import struct
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -43,6 +42,7 @@ from catalog.service_common import (
     limit_param,
     max_decoded_param,
     parse_key_batch,
+    utf8_param,
 )
 from catalog.service_openapi import openapi_document
 from catalog.wire import LOCATION_FIELDS, WARNINGS_HEADER
@@ -87,14 +87,7 @@ def pack_keys(keys: list[str]) -> bytes:
 
 
 def check_key(request: web.Request, key: str) -> str:
-    """``key`` if it is a usable key: not empty, within ``max_key_bytes``, and percent-encoded UTF-8
-    (invalid bytes are refused, never replaced by U+FFFD and looked up as another key)."""
-    if "\ufffd" in key:
-        try:
-            parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError:
-            raise BadRequestError("query parameter 'key' is not percent-encoded UTF-8: encode the key's UTF-8 "
-                                  "bytes (e.g. curl -G --data-urlencode key=...)", 400) from None
+    """``key`` if it is a usable key: not empty and within ``max_key_bytes``."""
     limit = request.app[CONFIG].max_key_bytes
     size = len(key.encode("utf-8", "surrogatepass"))
     if size == 0:
@@ -202,7 +195,7 @@ async def lookup(request: web.Request) -> web.Response:
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    prefix = request.query.get("prefix", "")
+    prefix = utf8_param(request, "prefix", "") or ""
     if len(prefix.encode("utf-8", "surrogatepass")) > request.app[CONFIG].max_key_bytes:
         raise BadRequestError(f"prefix of {len(prefix):,} characters is longer than any key "
                               f"({request.app[CONFIG].max_key_bytes:,} bytes): give a shorter prefix", 400)

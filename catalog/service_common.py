@@ -7,6 +7,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -42,8 +43,23 @@ async def blocking(request: web.Request, fn: Callable[..., Any], *args: Any) -> 
 
 
 # -- request parameters ----------------------------------------------------------------------------
+def utf8_param(request: web.Request, name: str, default: str | None = None) -> str | None:
+    """Query parameter ``name`` (``default`` when absent); 400 if it is not percent-encoded UTF-8
+    (aiohttp would hand invalid bytes over as U+FFFD, and a key or prefix would be looked up as another)."""
+    value = request.query.get(name, default)
+    if value is not None and "\ufffd" in value:
+        try:
+            parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequestError(f"query parameter {name!r} is not percent-encoded UTF-8: encode its UTF-8 "
+                                  f"bytes (e.g. curl -G --data-urlencode {name}=...)", 400) from None
+    return value
+
+
 def key_param(request: web.Request) -> str:
-    key = request.query.get("key")
+    """The ``key`` query parameter; 400 if it is missing or not percent-encoded UTF-8 (every endpoint
+    taking a key checks that the same way)."""
+    key = utf8_param(request, "key")
     if key is None:
         raise BadRequestError(f"missing query parameter 'key': call {request.method} "
                               f"{request.path}?key=<URL-encoded key>", 400)

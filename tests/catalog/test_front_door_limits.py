@@ -42,6 +42,11 @@ BAD = [  # method, path, body, headers, status, words the message must hold
     ("GET", "/v1/record?key=https%3A%2F%2F%2Fno-host", None, {}, 400, "no host"),
     ("GET", "/v1/record?key=%ff%fe", None, {}, 400, "not percent-encoded UTF-8"),
     ("GET", "/v1/record?key=a%00b", None, {}, 400, "NUL byte"),
+    # the endpoints CatalogClient speaks check keys as the front door's do (they looked up "\ufffd" keys)
+    ("GET", "/v1/get?key=https%3A%2F%2Fexample.com%2F%ff", None, {}, 400, "not percent-encoded UTF-8"),
+    ("GET", "/v1/cat?key=https%3A%2F%2Fexample.com%2F%ff", None, {}, 400, "not percent-encoded UTF-8"),
+    ("GET", "/v1/mark?key=https%3A%2F%2Fexample.com%2F%ff", None, {}, 400, "not percent-encoded UTF-8"),
+    ("GET", "/v1/list?prefix=https%3A%2F%2Fexample.com%2F%ff", None, {}, 400, "'prefix' is not percent-encoded UTF-8"),
     ("GET", "/v1/record?key=file%3A%2F%2F%2Fno%2Fsuch", None, {}, 404, "'file:///no/such' is not in the catalog"),
     ("GET", "/v1/content?key=" + "b" * 600, None, {}, 400, "limit of 512 bytes"),
     ("GET", f"/v1/content?key={KEY}", None, {"Range": "bytes=abc"}, 400, "is not one 'bytes=FIRST-LAST'"),

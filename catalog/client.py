@@ -25,7 +25,7 @@ import json
 import os
 import ssl
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlencode, urlsplit
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
@@ -59,13 +59,15 @@ class CatalogClient:
 
     ``batch_size`` caps keys per batch request (default: the service's own limit, asked once).
     ``timeout`` is per request, in seconds. ``token`` is sent as ``Authorization: Bearer`` (default:
-    ``HAYBALE_TOKEN``, else the file named by ``HAYBALE_TOKEN_FILE``; none: no header). For
+    ``HAYBALE_TOKEN``, else the file named by ``HAYBALE_TOKEN_FILE``, looked up in ``env``, default
+    ``os.environ``; ``env={}`` sends no token unless one is given; none found: no header). For
     ``https://`` URLs, ``cafile`` (default: ``HAYBALE_CA_FILE``) is the certificate authority to trust
     beside the system's (a self-signed service certificate).
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 30.0, batch_size: int | None = None,
-                 token: str | None = None, cafile: str | None = None) -> None:
+                 token: str | None = None, cafile: str | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadRequestError(f"catalog service URL {url!r} is not http://HOST:PORT: give e.g. {DEFAULT_URL}")
@@ -79,7 +81,7 @@ class CatalogClient:
         self._local = threading.local()
         self._conns: list[http.client.HTTPConnection] = []
         self._conns_lock = threading.Lock()
-        self._token = client_token(token)
+        self._token = client_token(token, env)
         self._auth = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         self._ssl: ssl.SSLContext | None = None
         if self._https:

@@ -149,6 +149,14 @@ def error_answer(exc: BaseException) -> web.Response:
                               f"the catalog's owners or store cannot be reached now ({type(exc).__name__}: "
                               f"{str(exc)[:300]}): retry in {RETRY_AFTER_SECONDS} s",
                               headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if isinstance(exc, ServiceError) and exc.status in (401, 403):
+        # the upstream service refused this service's token: the caller's own token was accepted, so
+        # relaying "the token is not this service's" would send them looking at the wrong token
+        base = exc.url.split("/v1/", 1)[0]
+        return error_response(502, "UpstreamAuthError",
+                              f"the catalog service this one relays to ({base}) refused this service's token "
+                              f"(HTTP {exc.status}); your token was accepted: the operator must set "
+                              "HAYBALE_UPSTREAM_TOKEN to the upstream service's token and restart this service")
     if isinstance(exc, ServiceError):
         return error_response(exc.status or 500, type(exc).__name__, str(exc))
     if isinstance(exc, InvalidKeyError):

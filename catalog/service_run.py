@@ -38,7 +38,9 @@ def open_backend(config: ServiceConfig) -> Any:
     if config.upstream:
         from catalog.client import CatalogClient
 
-        return ReaderBackend(CatalogClient(config.upstream, token=config.upstream_token),
+        # only upstream_token goes upstream: never this service's own HAYBALE_TOKEN (env={}), which is
+        # a credential of this service's clients, not of the service it relays to
+        return ReaderBackend(CatalogClient(config.upstream, token=config.upstream_token, env={}),
                              f"catalog service at {config.upstream}")
     if config.reader_factory:
         module_name, _, function = config.reader_factory.partition(":")

@@ -163,6 +163,24 @@ def test_an_upstream_that_goes_away_gives_503_with_retry_after_then_recovers(tmp
             upstream.stop()
 
 
+def test_the_front_door_never_sends_its_own_token_upstream(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without HAYBALE_UPSTREAM_TOKEN the front door sent its own HAYBALE_TOKEN (its clients' credential)
+    to whatever --upstream names, and an upstream 401 reached the client, whose token was fine, as
+    "the token is not this service's"."""
+    root = str(tmp_path / "root")
+    expected = build_root(root)
+    key = expected["keys"][5]
+    monkeypatch.setenv("HAYBALE_TOKEN", TOKEN)  # the front door's own token, as `haybale serve` reads it
+    with ServiceThread(ServiceConfig(root=root, port=0, refresh_seconds=0, token=TOKEN)) as upstream, \
+            ServiceThread(ServiceConfig(port=0, token=TOKEN, upstream=upstream.url)) as front:
+        status, _, answer = call(front.url, "GET", f"/v1/record?key={key}")
+        error = json.loads(answer)["error"]
+        assert status == 502 and error["type"] == "UpstreamAuthError", answer
+        assert upstream.url in error["message"] and "HAYBALE_UPSTREAM_TOKEN" in error["message"]
+        assert TOKEN not in answer.decode()
+        assert call(front.url, "GET", "/v1/list")[0] == 502
+
+
 def test_any_reader_is_served_and_pages_without_list_page(tmp_path: Any) -> None:
     root = str(tmp_path / "root")
     expected = build_root(root)

@@ -44,6 +44,7 @@ from catalog.service_common import (
     parse_key_batch,
     utf8_param,
 )
+from catalog.service_cursors import open_cursor, seal_cursor
 from catalog.service_openapi import openapi_document
 from catalog.wire import LOCATION_FIELDS, WARNINGS_HEADER
 
@@ -205,7 +206,10 @@ async def list_keys(request: web.Request) -> web.Response:
     backend = request.app[BACKEND]
 
     def work() -> bytes:
-        keys, next_cursor, rows = backend.list_page(prefix, limit, cursor)
+        scope = backend.cursor_scope()
+        inner = open_cursor(cursor, scope, prefix) if cursor else None
+        keys, next_inner, rows = backend.list_page(prefix, limit, inner)
+        next_cursor = seal_cursor(next_inner, scope, prefix) if next_inner else None
         out: dict[str, Any] = {"keys": keys, "next_cursor": next_cursor}
         if with_locations:
             out["fields"] = LOCATION_FIELDS

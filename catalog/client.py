@@ -57,7 +57,8 @@ _STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, Connection
 class CatalogClient:
     """Talks to the catalog service at ``url`` (``http://host:port``).
 
-    ``batch_size`` caps keys per batch request (default: the service's own limit, asked once).
+    ``batch_size`` caps keys per batch request (default: the service's own limit, asked once); a batch
+    is also split so that its body stays within the service's ``--max-body`` (asked once as well).
     ``timeout`` is per request, in seconds. ``token`` is sent as ``Authorization: Bearer`` (default:
     ``HAYBALE_TOKEN``, else the file named by ``HAYBALE_TOKEN_FILE``, looked up in ``env``, default
     ``os.environ``; ``env={}`` sends no token unless one is given; none found: no header). For
@@ -78,6 +79,7 @@ class CatalogClient:
         self._base = parts.path.rstrip("/")
         self.timeout = timeout
         self._batch_size = batch_size
+        self._max_body: int | None = None  # the service's request body limit, 0 if it names none
         self._local = threading.local()
         self._conns: list[http.client.HTTPConnection] = []
         self._conns_lock = threading.Lock()
@@ -159,26 +161,51 @@ class CatalogClient:
         """Location of ``key``; raises :class:`KeyNotFoundError` (a ``KeyError``) if absent."""
         return location_from_dict(self.describe(key))
 
+    def _limits(self) -> None:
+        if self._batch_size is None or self._max_body is None:
+            health = self.health()
+            if self._batch_size is None:
+                self._batch_size = int(health["max_batch"])
+            self._max_body = int(health.get("max_body_bytes") or 0)
+
     def batch_size(self) -> int:
-        if self._batch_size is None:
-            self._batch_size = int(self.health()["max_batch"])
+        self._limits()
+        assert self._batch_size is not None
         return self._batch_size
+
+    def _bodies(self, keys: Sequence[str]) -> Iterator[tuple[list[str], bytes]]:
+        """(keys, JSON body) of the batch requests for ``keys``: at most :meth:`batch_size` keys each,
+        halved until the body fits the service's body limit (a lone key over it is sent, and refused
+        with the service's 413 naming the limit)."""
+        size = self.batch_size()
+        for start in range(0, len(keys), size):
+            yield from self._fitted(list(keys[start:start + size]))
+
+    def _fitted(self, chunk: list[str]) -> Iterator[tuple[list[str], bytes]]:
+        body = json.dumps(chunk, ensure_ascii=False).encode("utf-8")
+        if not self._max_body or len(body) <= self._max_body or len(chunk) == 1:
+            yield chunk, body
+            return
+        half = len(chunk) // 2
+        yield from self._fitted(chunk[:half])
+        yield from self._fitted(chunk[half:])
 
     def _batched(self, endpoint: str, field: str, keys: Sequence[str]) -> list[Any]:
         out: list[Any] = []
-        size = self.batch_size()
-        for start in range(0, len(keys), size):
-            out += self._json("POST", endpoint, payload=list(keys[start:start + size]))[field]
+        for _, body in self._bodies(keys):
+            _, data = self._request("POST", endpoint, None, body)
+            try:
+                out += json.loads(data)[field]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ServiceError(f"catalog service at {self.url} sent a malformed {endpoint} answer "
+                                   f"({data[:80]!r}): is the URL a haybale catalog service?", 200, self.url) from exc
         return out
 
     def get_many(self, keys: Sequence[str]) -> list[Location | None]:
         """Locations of ``keys`` in input order, None for keys not registered (any number of keys:
-        sent in batches of :meth:`batch_size`)."""
+        sent in batches within the service's key and body limits)."""
         out: list[Location | None] = []
-        size = self.batch_size()
-        for start in range(0, len(keys), size):
-            chunk = list(keys[start:start + size])
-            body = json.dumps(chunk, ensure_ascii=False).encode("utf-8")
+        for chunk, body in self._bodies(keys):
             _, data = self._request("POST", "get_many", {"format": "packed"}, body)
             try:
                 out += unpack_locations(data, len(chunk))

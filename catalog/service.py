@@ -160,8 +160,10 @@ async def _errors_as_json(request: web.Request,
                                   f"{request.path}: see the endpoints in GET /openapi.json")
         if exc.status == 413:
             return error_response(413, "BadRequestError", f"request body is over "
-                                  f"{request.app[MAX_BODY]:,} bytes: send at most "
-                                  f"{request.app[CONFIG].max_batch:,} keys per request")  # type: ignore[attr-defined]
+                                  f"{request.app[MAX_BODY]:,} bytes, this service's limit (--max-body): send fewer "
+                                  "keys per request, "
+                                  f"at most {request.app[CONFIG].max_batch:,} and within that size "  # type: ignore[attr-defined]
+                                  "(CatalogClient splits batches by both)")
         return error_response(exc.status, type(exc).__name__, exc.text or exc.reason)
     except Exception as exc:
         return error_answer(exc)

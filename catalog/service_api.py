@@ -33,6 +33,7 @@ from catalog.service_common import (
     BACKEND,
     CONFIG,
     METRICS,
+    batch_call,
     blocking,
     error_response,
     flag_param,
@@ -186,8 +187,8 @@ async def lookup(request: web.Request) -> web.Response:
                 raise BadRequestError(f"key #{i} of the lookup ({key[:60]!r}...) is over {config.max_key_bytes:,} "
                                       "bytes: catalog keys are at most that long", 400)
         if fmt == "packed":
-            return backend.packed(keys)  # type: ignore[no-any-return]
-        return json_bytes({"fields": LOCATION_FIELDS, "locations": location_rows(backend.locations(keys))})
+            return batch_call(keys, backend.packed)  # type: ignore[no-any-return]
+        return json_bytes({"fields": LOCATION_FIELDS, "locations": location_rows(batch_call(keys, backend.locations))})
 
     answer = await blocking(request, work)
     if fmt == "packed":

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Sequence, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -26,6 +26,7 @@ from catalog.service_backend import is_unavailable
 from catalog.service_metrics import Metrics
 
 log = logging.getLogger("haybale.catalog.service")
+T = TypeVar("T")
 
 DEFAULT_LIST_LIMIT = 1_000
 RETRY_AFTER_SECONDS = 5
@@ -120,6 +121,22 @@ def parse_key_batch(body: bytes, max_batch: int) -> list[str]:
             raise BadRequestError(f"key #{i} of the batch is a JSON {type(key).__name__} ({str(key)[:40]}), "
                                   "not a string: send every key as a string", 400)
     return data
+
+
+def batch_call(keys: Sequence[str], fn: Callable[[Sequence[str]], T]) -> T:
+    """``fn(keys)``; an :class:`InvalidKeyError` it raises names the batch position of the first key
+    the catalog refuses ("key #7 of the batch: empty key ''..."), so a client can find it in 10,000."""
+    try:
+        return fn(keys)
+    except InvalidKeyError as exc:
+        from catalog.keys import canonical_key
+
+        for i, key in enumerate(keys):
+            try:
+                canonical_key(key)
+            except InvalidKeyError as bad:
+                raise InvalidKeyError(f"key #{i} of the batch: {bad}") from exc
+        raise
 
 
 def json_bytes(obj: Any) -> bytes:

@@ -129,6 +129,13 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+def _none_match(header: str, etag: str) -> bool:
+    """True if ``If-None-Match: header`` matches ``etag`` (RFC 9110 13.1.2: ``*``, or any listed tag by
+    weak comparison, so a cache or proxy that weakened the tag to ``W/"..."`` still gets its 304)."""
+    tags = {t.strip() for t in header.split(",")}
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
+
+
 async def record(request: web.Request) -> web.Response:
     key = check_key(request, key_param(request))
     try:
@@ -153,7 +160,7 @@ async def content(request: web.Request) -> web.StreamResponse:
     headers = {"ETag": etag, "Accept-Ranges": "bytes"}
     if warnings:
         headers[WARNINGS_HEADER] = json.dumps(warnings)
-    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+    if _none_match(request.headers.get("If-None-Match", ""), etag):
         return web.Response(status=304, headers=headers)
     try:
         span = parse_range(request.headers.get("Range", ""), len(data))

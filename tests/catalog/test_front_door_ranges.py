@@ -1,7 +1,8 @@
 """Byte ranges of ``GET /v1/content`` at the edges: empty content (an empty file is a real record) and
 ranges past the end. A 416 names the content's length in ``Content-Range: bytes */N`` (RFC 9110), so
 a client resuming a download knows where the content ends; before, a suffix range of empty content
-was a 206 with the impossible ``Content-Range: bytes 0--1/0``."""
+was a 206 with the impossible ``Content-Range: bytes 0--1/0``. Also conditional requests
+(``If-None-Match``)."""
 from __future__ import annotations
 
 import json
@@ -51,3 +52,14 @@ def test_ranges_at_the_last_byte_and_past_the_end(url: str) -> None:
         assert status == 416 and headers["content-range"] == "bytes */6", (spec, body)
         assert "0-5" in json.loads(body)["error"]["message"] or "last 0 bytes" in json.loads(body)["error"]["message"]
 
+
+
+def test_if_none_match_compares_weakly_and_takes_a_star(url: str) -> None:
+    """A tag weakened by a proxy (W/"...") or ``*`` got the whole body again instead of 304."""
+    status, headers, _ = call(url, "GET", f"/v1/content?key={SIX}")
+    etag = headers["etag"]
+    for given in (f"W/{etag}", "*", f'"other", W/{etag}'):
+        status, _, body = call(url, "GET", f"/v1/content?key={SIX}", headers={"If-None-Match": given})
+        assert (status, body) == (304, b""), given
+    status, _, body = call(url, "GET", f"/v1/content?key={SIX}", headers={"If-None-Match": 'W/"other"'})
+    assert (status, body) == (200, b"abcdef")

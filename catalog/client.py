@@ -80,6 +80,7 @@ class CatalogClient:
         self.timeout = timeout
         self._batch_size = batch_size
         self._max_body: int | None = None  # the service's request body limit, 0 if it names none
+        self._max_list: int | None = None  # the most keys the service sends in one listing page
         self._local = threading.local()
         self._conns: list[http.client.HTTPConnection] = []
         self._conns_lock = threading.Lock()
@@ -162,11 +163,13 @@ class CatalogClient:
         return location_from_dict(self.describe(key))
 
     def _limits(self) -> None:
-        if self._batch_size is None or self._max_body is None:
+        """Ask the service once for its limits (keys per batch, body bytes, keys per page)."""
+        if self._batch_size is None or self._max_body is None or self._max_list is None:
             health = self.health()
             if self._batch_size is None:
                 self._batch_size = int(health["max_batch"])
             self._max_body = int(health.get("max_body_bytes") or 0)
+            self._max_list = int(health.get("max_list_limit") or LIST_PAGE)
 
     def batch_size(self) -> int:
         self._limits()
@@ -232,10 +235,12 @@ class CatalogClient:
         return self._json("GET", "list", params)  # type: ignore[no-any-return]
 
     def _pages(self, prefix: str, limit: int | None, locations: bool) -> Iterator[dict[str, Any]]:
+        self._limits()
+        page_size = min(LIST_PAGE, self._max_list or LIST_PAGE)  # a service may allow fewer per page
         cursor: str | None = None
         remaining = limit
         while remaining is None or remaining > 0:
-            size = LIST_PAGE if remaining is None else min(LIST_PAGE, remaining)
+            size = page_size if remaining is None else min(page_size, remaining)
             page = self.list_page(prefix, size, cursor, locations)
             if remaining is not None:
                 remaining -= len(page["keys"])

@@ -45,9 +45,15 @@ async def blocking(request: web.Request, fn: Callable[..., Any], *args: Any) -> 
 
 # -- request parameters ----------------------------------------------------------------------------
 def utf8_param(request: web.Request, name: str, default: str | None = None) -> str | None:
-    """Query parameter ``name`` (``default`` when absent); 400 if it is not percent-encoded UTF-8
-    (aiohttp would hand invalid bytes over as U+FFFD, and a key or prefix would be looked up as another)."""
-    value = request.query.get(name, default)
+    """Query parameter ``name`` (``default`` when absent); 400 if it is given more than once or is not
+    percent-encoded UTF-8 (aiohttp would hand invalid bytes over as U+FFFD, and a key or prefix would
+    be looked up as another)."""
+    given = request.query.getall(name, [])
+    if len(given) > 1:  # which one was meant? answering for the first would be a silent guess
+        raise BadRequestError(f"query parameter {name!r} is given {len(given)} times ({given[0][:40]!r}, "
+                              f"{given[1][:40]!r}, ...): give it once (one request per key; batches: POST "
+                              "/v1/lookup)", 400)
+    value = given[0] if given else default
     if value is not None and "\ufffd" in value:
         try:
             parse_qsl(request.query_string, keep_blank_values=True, errors="strict")

@@ -25,7 +25,7 @@ import json
 import os
 import ssl
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlencode, urlsplit
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
@@ -57,15 +57,18 @@ _STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, Connection
 class CatalogClient:
     """Talks to the catalog service at ``url`` (``http://host:port``).
 
-    ``batch_size`` caps keys per batch request (default: the service's own limit, asked once).
+    ``batch_size`` caps keys per batch request (default: the service's own limit, asked once); a batch
+    is also split so that its body stays within the service's ``--max-body`` (asked once as well).
     ``timeout`` is per request, in seconds. ``token`` is sent as ``Authorization: Bearer`` (default:
-    ``HAYBALE_TOKEN``, else the file named by ``HAYBALE_TOKEN_FILE``; none: no header). For
+    ``HAYBALE_TOKEN``, else the file named by ``HAYBALE_TOKEN_FILE``, looked up in ``env``, default
+    ``os.environ``; ``env={}`` sends no token unless one is given; none found: no header). For
     ``https://`` URLs, ``cafile`` (default: ``HAYBALE_CA_FILE``) is the certificate authority to trust
     beside the system's (a self-signed service certificate).
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 30.0, batch_size: int | None = None,
-                 token: str | None = None, cafile: str | None = None) -> None:
+                 token: str | None = None, cafile: str | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadRequestError(f"catalog service URL {url!r} is not http://HOST:PORT: give e.g. {DEFAULT_URL}")
@@ -76,10 +79,12 @@ class CatalogClient:
         self._base = parts.path.rstrip("/")
         self.timeout = timeout
         self._batch_size = batch_size
+        self._max_body: int | None = None  # the service's request body limit, 0 if it names none
+        self._max_list: int | None = None  # the most keys the service sends in one listing page
         self._local = threading.local()
         self._conns: list[http.client.HTTPConnection] = []
         self._conns_lock = threading.Lock()
-        self._token = client_token(token)
+        self._token = client_token(token, env)
         self._auth = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         self._ssl: ssl.SSLContext | None = None
         if self._https:
@@ -157,26 +162,53 @@ class CatalogClient:
         """Location of ``key``; raises :class:`KeyNotFoundError` (a ``KeyError``) if absent."""
         return location_from_dict(self.describe(key))
 
+    def _limits(self) -> None:
+        """Ask the service once for its limits (keys per batch, body bytes, keys per page)."""
+        if self._batch_size is None or self._max_body is None or self._max_list is None:
+            health = self.health()
+            if self._batch_size is None:
+                self._batch_size = int(health["max_batch"])
+            self._max_body = int(health.get("max_body_bytes") or 0)
+            self._max_list = int(health.get("max_list_limit") or LIST_PAGE)
+
     def batch_size(self) -> int:
-        if self._batch_size is None:
-            self._batch_size = int(self.health()["max_batch"])
+        self._limits()
+        assert self._batch_size is not None
         return self._batch_size
+
+    def _bodies(self, keys: Sequence[str]) -> Iterator[tuple[list[str], bytes]]:
+        """(keys, JSON body) of the batch requests for ``keys``: at most :meth:`batch_size` keys each,
+        halved until the body fits the service's body limit (a lone key over it is sent, and refused
+        with the service's 413 naming the limit)."""
+        size = self.batch_size()
+        for start in range(0, len(keys), size):
+            yield from self._fitted(list(keys[start:start + size]))
+
+    def _fitted(self, chunk: list[str]) -> Iterator[tuple[list[str], bytes]]:
+        body = json.dumps(chunk, ensure_ascii=False).encode("utf-8")
+        if not self._max_body or len(body) <= self._max_body or len(chunk) == 1:
+            yield chunk, body
+            return
+        half = len(chunk) // 2
+        yield from self._fitted(chunk[:half])
+        yield from self._fitted(chunk[half:])
 
     def _batched(self, endpoint: str, field: str, keys: Sequence[str]) -> list[Any]:
         out: list[Any] = []
-        size = self.batch_size()
-        for start in range(0, len(keys), size):
-            out += self._json("POST", endpoint, payload=list(keys[start:start + size]))[field]
+        for _, body in self._bodies(keys):
+            _, data = self._request("POST", endpoint, None, body)
+            try:
+                out += json.loads(data)[field]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ServiceError(f"catalog service at {self.url} sent a malformed {endpoint} answer "
+                                   f"({data[:80]!r}): is the URL a haybale catalog service?", 200, self.url) from exc
         return out
 
     def get_many(self, keys: Sequence[str]) -> list[Location | None]:
         """Locations of ``keys`` in input order, None for keys not registered (any number of keys:
-        sent in batches of :meth:`batch_size`)."""
+        sent in batches within the service's key and body limits)."""
         out: list[Location | None] = []
-        size = self.batch_size()
-        for start in range(0, len(keys), size):
-            chunk = list(keys[start:start + size])
-            body = json.dumps(chunk, ensure_ascii=False).encode("utf-8")
+        for chunk, body in self._bodies(keys):
             _, data = self._request("POST", "get_many", {"format": "packed"}, body)
             try:
                 out += unpack_locations(data, len(chunk))
@@ -203,10 +235,12 @@ class CatalogClient:
         return self._json("GET", "list", params)  # type: ignore[no-any-return]
 
     def _pages(self, prefix: str, limit: int | None, locations: bool) -> Iterator[dict[str, Any]]:
+        self._limits()
+        page_size = min(LIST_PAGE, self._max_list or LIST_PAGE)  # a service may allow fewer per page
         cursor: str | None = None
         remaining = limit
         while remaining is None or remaining > 0:
-            size = LIST_PAGE if remaining is None else min(LIST_PAGE, remaining)
+            size = page_size if remaining is None else min(page_size, remaining)
             page = self.list_page(prefix, size, cursor, locations)
             if remaining is not None:
                 remaining -= len(page["keys"])

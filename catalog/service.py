@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -81,14 +81,14 @@ class ServiceConfig:
     refresh_seconds: float = DEFAULT_REFRESH_SECONDS
     max_batch: int = DEFAULT_MAX_BATCH
     threads: int = DEFAULT_THREADS
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # a secret: never in a repr, log or traceback
     certfile: str | None = None
     keyfile: str | None = None
     max_body: int = 0
     max_list_limit: int = MAX_LIST_LIMIT
     max_key_bytes: int = MAX_KEY_BYTES
     upstream: str | None = None
-    upstream_token: str | None = None
+    upstream_token: str | None = field(default=None, repr=False)
     address: str | None = None
     reader_factory: str | None = None
     metrics_dir: str | None = None
@@ -160,8 +160,10 @@ async def _errors_as_json(request: web.Request,
                                   f"{request.path}: see the endpoints in GET /openapi.json")
         if exc.status == 413:
             return error_response(413, "BadRequestError", f"request body is over "
-                                  f"{request.app[MAX_BODY]:,} bytes: send at most "
-                                  f"{request.app[CONFIG].max_batch:,} keys per request")  # type: ignore[attr-defined]
+                                  f"{request.app[MAX_BODY]:,} bytes, this service's limit (--max-body): send fewer "
+                                  "keys per request, "
+                                  f"at most {request.app[CONFIG].max_batch:,} and within that size "  # type: ignore[attr-defined]
+                                  "(CatalogClient splits batches by both)")
         return error_response(exc.status, type(exc).__name__, exc.text or exc.reason)
     except Exception as exc:
         return error_answer(exc)

@@ -24,7 +24,6 @@ import json
 import re
 import struct
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -34,7 +33,9 @@ from catalog.service_common import (
     BACKEND,
     CONFIG,
     METRICS,
+    batch_call,
     blocking,
+    error_response,
     flag_param,
     json_answer,
     json_bytes,
@@ -42,7 +43,9 @@ from catalog.service_common import (
     limit_param,
     max_decoded_param,
     parse_key_batch,
+    utf8_param,
 )
+from catalog.service_cursors import open_cursor, seal_cursor
 from catalog.service_openapi import openapi_document
 from catalog.wire import LOCATION_FIELDS, WARNINGS_HEADER
 
@@ -86,14 +89,7 @@ def pack_keys(keys: list[str]) -> bytes:
 
 
 def check_key(request: web.Request, key: str) -> str:
-    """``key`` if it is a usable key: not empty, within ``max_key_bytes``, and percent-encoded UTF-8
-    (invalid bytes are refused, never replaced by U+FFFD and looked up as another key)."""
-    if "\ufffd" in key:
-        try:
-            parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError:
-            raise BadRequestError("query parameter 'key' is not percent-encoded UTF-8: encode the key's UTF-8 "
-                                  "bytes (e.g. curl -G --data-urlencode key=...)", 400) from None
+    """``key`` if it is a usable key: not empty and within ``max_key_bytes``."""
     limit = request.app[CONFIG].max_key_bytes
     size = len(key.encode("utf-8", "surrogatepass"))
     if size == 0:
@@ -106,7 +102,8 @@ def check_key(request: web.Request, key: str) -> str:
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """(start, end exclusive) of one ``bytes=`` range over ``size`` bytes; None for no header.
-    400 for a malformed or multi-part range, 416 for one outside the content."""
+    400 for a malformed or multi-part range, 416 for one outside the content (every range of empty
+    content is: RFC 9110 has no byte to point at, so no ``Content-Range`` of a 206 could describe it)."""
     if not header:
         return None
     found = _RANGE.match(header.strip())
@@ -114,6 +111,11 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         raise BadRequestError(f"Range {header[:80]!r} is not one 'bytes=FIRST-LAST', 'bytes=FIRST-' or "
                               "'bytes=-SUFFIX' range (multi-part ranges are not served)", 400)
     first, last = found.group(1), found.group(2)
+    if first and last and int(last) < int(first):
+        raise BadRequestError(f"Range {header!r} ends before it starts: give FIRST <= LAST", 400)
+    if size == 0:
+        raise BadRequestError(f"Range {header[:80]!r} asks for bytes of an empty content (0 bytes): read it "
+                              "without a Range header", 416)
     if not first:  # suffix: the last N bytes
         n = int(last)
         if n == 0:
@@ -121,12 +123,17 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return max(0, size - n), size
     start = int(first)
     end = min(size, int(last) + 1) if last else size
-    if last and int(last) < start:
-        raise BadRequestError(f"Range {header!r} ends before it starts: give FIRST <= LAST", 400)
     if start >= size:
         raise BadRequestError(f"Range {header!r} starts at byte {start} but the content has {size} bytes: ask "
                               f"for a range inside 0-{max(size - 1, 0)}", 416)
     return start, end
+
+
+def _none_match(header: str, etag: str) -> bool:
+    """True if ``If-None-Match: header`` matches ``etag`` (RFC 9110 13.1.2: ``*``, or any listed tag by
+    weak comparison, so a cache or proxy that weakened the tag to ``W/"..."`` still gets its 304)."""
+    tags = {t.strip() for t in header.split(",")}
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
 
 
 async def record(request: web.Request) -> web.Response:
@@ -153,9 +160,16 @@ async def content(request: web.Request) -> web.StreamResponse:
     headers = {"ETag": etag, "Accept-Ranges": "bytes"}
     if warnings:
         headers[WARNINGS_HEADER] = json.dumps(warnings)
-    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+    if _none_match(request.headers.get("If-None-Match", ""), etag):
         return web.Response(status=304, headers=headers)
-    span = parse_range(request.headers.get("Range", ""), len(data))
+    try:
+        span = parse_range(request.headers.get("Range", ""), len(data))
+    except BadRequestError as exc:
+        if exc.status != 416:
+            raise
+        # RFC 9110 15.5.17: a 416 says how long the content is, so the client can ask again
+        return error_response(416, "BadRequestError", str(exc),
+                              headers={**headers, "Content-Range": f"bytes */{len(data)}"})
     if span is None:
         return web.Response(body=data, content_type="application/octet-stream", headers=headers)
     start, end = span
@@ -180,8 +194,8 @@ async def lookup(request: web.Request) -> web.Response:
                 raise BadRequestError(f"key #{i} of the lookup ({key[:60]!r}...) is over {config.max_key_bytes:,} "
                                       "bytes: catalog keys are at most that long", 400)
         if fmt == "packed":
-            return backend.packed(keys)  # type: ignore[no-any-return]
-        return json_bytes({"fields": LOCATION_FIELDS, "locations": location_rows(backend.locations(keys))})
+            return batch_call(keys, backend.packed)  # type: ignore[no-any-return]
+        return json_bytes({"fields": LOCATION_FIELDS, "locations": location_rows(batch_call(keys, backend.locations))})
 
     answer = await blocking(request, work)
     if fmt == "packed":
@@ -190,7 +204,7 @@ async def lookup(request: web.Request) -> web.Response:
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    prefix = request.query.get("prefix", "")
+    prefix = utf8_param(request, "prefix", "") or ""
     if len(prefix.encode("utf-8", "surrogatepass")) > request.app[CONFIG].max_key_bytes:
         raise BadRequestError(f"prefix of {len(prefix):,} characters is longer than any key "
                               f"({request.app[CONFIG].max_key_bytes:,} bytes): give a shorter prefix", 400)
@@ -200,7 +214,10 @@ async def list_keys(request: web.Request) -> web.Response:
     backend = request.app[BACKEND]
 
     def work() -> bytes:
-        keys, next_cursor, rows = backend.list_page(prefix, limit, cursor)
+        scope = backend.cursor_scope()
+        inner = open_cursor(cursor, scope, prefix) if cursor else None
+        keys, next_inner, rows = backend.list_page(prefix, limit, inner)
+        next_cursor = seal_cursor(next_inner, scope, prefix) if next_inner else None
         out: dict[str, Any] = {"keys": keys, "next_cursor": next_cursor}
         if with_locations:
             out["fields"] = LOCATION_FIELDS

@@ -70,6 +70,10 @@ class ServeBackend(Protocol):
 
     def content(self, key: str, raw: bool, max_decoded: int, warnings: list[str]) -> tuple[bytes, Location]: ...
 
+    def cursor_scope(self) -> str:
+        """What listing cursors are bound to (:mod:`catalog.service_cursors`): the same catalog gives
+        the same scope in every worker and after a restart, another catalog another one."""
+
     def mark(self, key: str) -> dict[str, str] | None: ...
 
     def stats(self) -> dict[str, Any]: ...
@@ -111,6 +115,10 @@ class RootBackend:
                   ) -> tuple[list[str], str | None, list[Any] | None]:
         keys, nxt = self.store.run(lambda s: reads.list_page(s.catalog, prefix, limit, cursor))
         return keys, nxt, None
+
+    def cursor_scope(self) -> str:
+        """The catalog's id (from its meta record, which every worker and restart reads the same)."""
+        return self.store.run(lambda s: f"catalog {s.catalog.meta.catalog_id}")
 
     def content(self, key: str, raw: bool, max_decoded: int, warnings: list[str]) -> tuple[bytes, Location]:
         def read(s: Any) -> tuple[bytes, Location]:
@@ -169,6 +177,10 @@ class ReaderBackend:
         more = len(keys) > limit
         keys = keys[:limit]
         return keys, (encode_cursor(listing_entry(keys[-1])) if more and keys else None), None
+
+    def cursor_scope(self) -> str:
+        """The reader's description (e.g. the upstream service's URL)."""
+        return self.description
 
     def content(self, key: str, raw: bool, max_decoded: int, warnings: list[str]) -> tuple[bytes, Location]:
         loc = self.reader.get(key)

@@ -6,7 +6,8 @@ import asyncio
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Sequence, TypeVar
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from catalog.service_backend import is_unavailable
 from catalog.service_metrics import Metrics
 
 log = logging.getLogger("haybale.catalog.service")
+T = TypeVar("T")
 
 DEFAULT_LIST_LIMIT = 1_000
 RETRY_AFTER_SECONDS = 5
@@ -42,8 +44,29 @@ async def blocking(request: web.Request, fn: Callable[..., Any], *args: Any) -> 
 
 
 # -- request parameters ----------------------------------------------------------------------------
+def utf8_param(request: web.Request, name: str, default: str | None = None) -> str | None:
+    """Query parameter ``name`` (``default`` when absent); 400 if it is given more than once or is not
+    percent-encoded UTF-8 (aiohttp would hand invalid bytes over as U+FFFD, and a key or prefix would
+    be looked up as another)."""
+    given = request.query.getall(name, [])
+    if len(given) > 1:  # which one was meant? answering for the first would be a silent guess
+        raise BadRequestError(f"query parameter {name!r} is given {len(given)} times ({given[0][:40]!r}, "
+                              f"{given[1][:40]!r}, ...): give it once (one request per key; batches: POST "
+                              "/v1/lookup)", 400)
+    value = given[0] if given else default
+    if value is not None and "\ufffd" in value:
+        try:
+            parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequestError(f"query parameter {name!r} is not percent-encoded UTF-8: encode its UTF-8 "
+                                  f"bytes (e.g. curl -G --data-urlencode {name}=...)", 400) from None
+    return value
+
+
 def key_param(request: web.Request) -> str:
-    key = request.query.get("key")
+    """The ``key`` query parameter; 400 if it is missing or not percent-encoded UTF-8 (every endpoint
+    taking a key checks that the same way)."""
+    key = utf8_param(request, "key")
     if key is None:
         raise BadRequestError(f"missing query parameter 'key': call {request.method} "
                               f"{request.path}?key=<URL-encoded key>", 400)
@@ -106,6 +129,22 @@ def parse_key_batch(body: bytes, max_batch: int) -> list[str]:
     return data
 
 
+def batch_call(keys: Sequence[str], fn: Callable[[Sequence[str]], T]) -> T:
+    """``fn(keys)``; an :class:`InvalidKeyError` it raises names the batch position of the first key
+    the catalog refuses ("key #7 of the batch: empty key ''..."), so a client can find it in 10,000."""
+    try:
+        return fn(keys)
+    except InvalidKeyError as exc:
+        from catalog.keys import canonical_key
+
+        for i, key in enumerate(keys):
+            try:
+                canonical_key(key)
+            except InvalidKeyError as bad:
+                raise InvalidKeyError(f"key #{i} of the batch: {bad}") from exc
+        raise
+
+
 def json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -133,6 +172,14 @@ def error_answer(exc: BaseException) -> web.Response:
                               f"the catalog's owners or store cannot be reached now ({type(exc).__name__}: "
                               f"{str(exc)[:300]}): retry in {RETRY_AFTER_SECONDS} s",
                               headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if isinstance(exc, ServiceError) and exc.status in (401, 403):
+        # the upstream service refused this service's token: the caller's own token was accepted, so
+        # relaying "the token is not this service's" would send them looking at the wrong token
+        base = exc.url.split("/v1/", 1)[0]
+        return error_response(502, "UpstreamAuthError",
+                              f"the catalog service this one relays to ({base}) refused this service's token "
+                              f"(HTTP {exc.status}); your token was accepted: the operator must set "
+                              "HAYBALE_UPSTREAM_TOKEN to the upstream service's token and restart this service")
     if isinstance(exc, ServiceError):
         return error_response(exc.status or 500, type(exc).__name__, str(exc))
     if isinstance(exc, InvalidKeyError):

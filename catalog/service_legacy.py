@@ -24,6 +24,7 @@ from catalog.service_backend import location_rows
 from catalog.service_common import (
     BACKEND,
     CONFIG,
+    batch_call,
     blocking,
     flag_param,
     json_answer,
@@ -76,8 +77,8 @@ async def get_many(request: web.Request) -> web.Response:
     def work() -> bytes:
         keys = parse_key_batch(body, config.max_batch)
         if packed:
-            return backend.packed(keys)  # type: ignore[no-any-return]
-        return json_bytes({"fields": LOCATION_FIELDS, "locations": location_rows(backend.locations(keys))})
+            return batch_call(keys, backend.packed)  # type: ignore[no-any-return]
+        return json_bytes({"fields": LOCATION_FIELDS, "locations": location_rows(batch_call(keys, backend.locations))})
 
     answer = await blocking(request, work)
     return web.Response(body=answer, content_type="application/octet-stream") if packed else json_answer(answer)
@@ -89,7 +90,7 @@ async def exists_many(request: web.Request) -> web.Response:
 
     def work() -> bytes:
         keys = parse_key_batch(body, config.max_batch)
-        return json_bytes({"exists": [loc is not None for loc in backend.locations(keys)]})
+        return json_bytes({"exists": [loc is not None for loc in batch_call(keys, backend.locations)]})
 
     return json_answer(await blocking(request, work))
 

@@ -57,8 +57,9 @@ def _errors(*codes: int) -> dict[str, Any]:
     what = {400: "bad input: the message names the parameter and the fix", 401: "no or wrong bearer token",
             404: "key or endpoint not found", 413: "too many keys, body or content too large",
             416: "range outside the content", 500: "corrupt or missing volume data (naming volume and offset)",
+            502: "(--upstream) the upstream service refused this service's token (HAYBALE_UPSTREAM_TOKEN)",
             503: "the owners or store cannot be reached now; retry after Retry-After seconds"}
-    return {str(c): _json("Error", what[c]) for c in (*codes, 401, 503)}
+    return {str(c): _json("Error", what[c]) for c in (*codes, 401, 502, 503)}
 
 
 def _query(name: str, what: str, required: bool = False, schema: dict[str, Any] | None = None) -> dict[str, Any]:

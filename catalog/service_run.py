@@ -30,6 +30,8 @@ from catalog.service_metrics import Metrics
 from catalog.service_store import RefreshingStore
 from catalog.tokens import TOKEN_ENV, generate_token
 
+ORPHAN_CHECK_SECONDS = 0.5
+
 
 def open_backend(config: ServiceConfig) -> Any:
     """The backend ``config`` names: another service (``upstream``), a reader from ``reader_factory``
@@ -38,7 +40,9 @@ def open_backend(config: ServiceConfig) -> Any:
     if config.upstream:
         from catalog.client import CatalogClient
 
-        return ReaderBackend(CatalogClient(config.upstream, token=config.upstream_token),
+        # only upstream_token goes upstream: never this service's own HAYBALE_TOKEN (env={}), which is
+        # a credential of this service's clients, not of the service it relays to
+        return ReaderBackend(CatalogClient(config.upstream, token=config.upstream_token, env={}),
                              f"catalog service at {config.upstream}")
     if config.reader_factory:
         module_name, _, function = config.reader_factory.partition(":")
@@ -141,10 +145,21 @@ async def start_service(config: ServiceConfig, backend: Any = None) -> RunningSe
     return RunningService(runner, backend, pool, refresher, f"{scheme}://{shown}:{port}", metrics)
 
 
-def serve(config: ServiceConfig, announce: Callable[[RunningService], None] | None = None) -> None:
+async def _stop_when_orphaned(parent: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` once this process's parent is no longer ``parent`` (it died, even by SIGKILL)."""
+    while os.getppid() == parent:
+        await asyncio.sleep(ORPHAN_CHECK_SECONDS)
+    log.warning("catalog service: its supervisor (pid %s) is gone: stopping", parent)
+    stop.set()
+
+
+def serve(config: ServiceConfig, announce: Callable[[RunningService], None] | None = None,
+          parent: int | None = None) -> None:
     """Run the service in the foreground until SIGTERM or SIGINT, then shut down cleanly.
 
-    ``announce`` is called once the service answers (the CLI prints the URL there).
+    ``announce`` is called once the service answers (the CLI prints the URL there). ``parent``: the
+    supervisor's pid; the service also stops (cleanly) when it is no longer this process's parent, so a
+    supervisor killed without its cleanup leaves no worker serving the port with its old token.
     """
 
     async def main() -> None:
@@ -152,12 +167,15 @@ def serve(config: ServiceConfig, announce: Callable[[RunningService], None] | No
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        watch = asyncio.create_task(_stop_when_orphaned(parent, stop)) if parent is not None else None
         service = await start_service(config)
         try:
             if announce is not None:
                 announce(service)
             await stop.wait()
         finally:
+            if watch is not None:
+                watch.cancel()
             await service.stop()
 
     asyncio.run(main())

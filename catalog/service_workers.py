@@ -12,7 +12,8 @@ The supervisor (this process) first binds the address itself with ``SO_REUSEPORT
 on it: that reserves the port (``--port 0`` picks one) before any worker starts. It announces the URL
 once every worker is listening, restarts a worker that dies (at most :data:`MAX_RESTARTS_PER_MINUTE`
 a minute, then gives up and stops the rest, saying why), and on SIGTERM or SIGINT passes SIGTERM to
-each worker (they finish requests in flight) and waits for them.
+each worker (they finish requests in flight) and waits for them. A worker whose supervisor is gone
+(SIGKILL, the OOM killer) stops itself within a second.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from catalog.errors import ServiceError
 from catalog.service import SHUTDOWN_GRACE_SECONDS, ServiceConfig, log
 
 CONFIG_ENV = "HAYBALE_SERVE_WORKER_CONFIG"
+SUPERVISOR_ENV = "HAYBALE_SERVE_SUPERVISOR_PID"
 START_TIMEOUT_SECONDS = 120.0
 MAX_RESTARTS_PER_MINUTE = 5
 
@@ -70,7 +72,7 @@ class Supervisor:
         self.url = ""
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, CONFIG_ENV: json.dumps(dataclasses.asdict(self.config))}
+        env = {**os.environ, CONFIG_ENV: json.dumps(dataclasses.asdict(self.config)), SUPERVISOR_ENV: str(os.getpid())}
         return subprocess.Popen([sys.executable, "-m", "catalog.service_workers"], env=env)
 
     def _ready_file(self, pid: int) -> Path:
@@ -156,8 +158,10 @@ def serve_workers(config: ServiceConfig, workers: int, announce: Callable[[str],
 
 
 def _worker_main() -> None:
-    """A worker: the config from the environment, serve until SIGTERM; tell the supervisor when
-    listening by writing ``ready-<pid>`` (holding the URL) into the metrics directory."""
+    """A worker: the config from the environment, serve until SIGTERM or until the supervisor is gone
+    (a supervisor SIGKILLed or OOM-killed runs no cleanup: its workers would serve the port on, with
+    the token it was started with, beside a restarted service); tell the supervisor when listening by
+    writing ``ready-<pid>`` (holding the URL) into the metrics directory."""
     from catalog.service_run import serve
 
     config = ServiceConfig(**json.loads(os.environ[CONFIG_ENV]))
@@ -168,7 +172,7 @@ def _worker_main() -> None:
         tmp.write_text(getattr(service, "url", ""))
         os.replace(tmp, ready)
 
-    serve(config, announce)
+    serve(config, announce, parent=int(os.environ[SUPERVISOR_ENV]))
 
 
 if __name__ == "__main__":

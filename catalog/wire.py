@@ -11,7 +11,9 @@ Wire forms:
   :class:`~catalog.location.Location` values (zeros where absent). Packing skips building a JSON row and
   a Location per key on both sides (see bench/catalog_service_bench.py for what it saves).
 - a listing cursor is an opaque URL-safe string naming the last key of the previous page; the next
-  page starts strictly after that key, in listing order (SURT order for URLs, as ``Catalog.list``).
+  page starts strictly after that key, in listing order (SURT order for URLs, as ``Catalog.list``);
+  the service sends it sealed with a check tag bound to the catalog and the prefix
+  (:mod:`catalog.service_cursors`).
 - ``cat`` answers the content as octet-stream; what was odd about the body (a false Content-Encoding
   used as stored, a cut stream) comes in the :data:`WARNINGS_HEADER` header as a JSON list of strings
   (ASCII-escaped), absent when there is nothing to say.

@@ -228,3 +228,11 @@ def test_tls_with_a_self_signed_certificate(tmp_path: Path) -> None:
             call(plain, "GET", "/healthz")
     with pytest.raises(Exception, match="both --certfile and --keyfile"):
         ServiceThread(ServiceConfig(root=root, port=0, certfile=certfile)).start()
+
+
+def test_the_config_never_shows_its_tokens() -> None:
+    """A ServiceConfig's repr (in a log line, a traceback with locals, a failed assertion) showed the
+    bearer token and the upstream token."""
+    config = ServiceConfig(root="/nowhere", token=TOKEN, upstream_token=TOKEN[::-1])
+    assert TOKEN not in repr(config) and TOKEN[::-1] not in repr(config) and "/nowhere" in repr(config)
+    assert config.token == TOKEN  # still there for the service

@@ -42,6 +42,14 @@ BAD = [  # method, path, body, headers, status, words the message must hold
     ("GET", "/v1/record?key=https%3A%2F%2F%2Fno-host", None, {}, 400, "no host"),
     ("GET", "/v1/record?key=%ff%fe", None, {}, 400, "not percent-encoded UTF-8"),
     ("GET", "/v1/record?key=a%00b", None, {}, 400, "NUL byte"),
+    # the endpoints CatalogClient speaks check keys as the front door's do (they looked up "\ufffd" keys)
+    ("GET", "/v1/get?key=https%3A%2F%2Fexample.com%2F%ff", None, {}, 400, "not percent-encoded UTF-8"),
+    ("GET", "/v1/cat?key=https%3A%2F%2Fexample.com%2F%ff", None, {}, 400, "not percent-encoded UTF-8"),
+    ("GET", "/v1/mark?key=https%3A%2F%2Fexample.com%2F%ff", None, {}, 400, "not percent-encoded UTF-8"),
+    ("GET", "/v1/list?prefix=https%3A%2F%2Fexample.com%2F%ff", None, {}, 400, "'prefix' is not percent-encoded UTF-8"),
+    ("GET", f"/v1/record?key={KEY}&key=https://example.com/", None, {}, 400, "'key' is given 2 times"),
+    ("GET", "/v1/get?key=a&key=b&key=c", None, {}, 400, "'key' is given 3 times"),
+    ("GET", "/v1/list?prefix=file:///data/&prefix=https://", None, {}, 400, "'prefix' is given 2 times"),
     ("GET", "/v1/record?key=file%3A%2F%2F%2Fno%2Fsuch", None, {}, 404, "'file:///no/such' is not in the catalog"),
     ("GET", "/v1/content?key=" + "b" * 600, None, {}, 400, "limit of 512 bytes"),
     ("GET", f"/v1/content?key={KEY}", None, {"Range": "bytes=abc"}, 400, "is not one 'bytes=FIRST-LAST'"),
@@ -57,7 +65,10 @@ BAD = [  # method, path, body, headers, status, words the message must hold
     ("POST", "/v1/lookup", b'["a", ', {}, 400, "not valid JSON"),
     ("POST", "/v1/lookup", b'{"key": 1}', {}, 400, "not a list"),
     ("POST", "/v1/lookup", b'["a", 7]', {}, 400, "key #1 of the batch is a JSON int"),
-    ("POST", "/v1/lookup", b'["a", ""]', {}, 400, "empty key"),
+    ("POST", "/v1/lookup", b'["a", ""]', {}, 400, "key #1 of the batch: empty key"),
+    ("POST", "/v1/lookup?format=packed", b'["a", "b", "https:///no-host"]', {}, 400, "key #2 of the batch: "),
+    ("POST", "/v1/get_many", b'["a", "b", "c\\u0000d"]', {}, 400, "key #2 of the batch: "),
+    ("POST", "/v1/exists_many", b'["", "a"]', {}, 400, "key #0 of the batch: empty key"),
     ("POST", "/v1/lookup", json.dumps(["k"] * (MAX_BATCH + 1)).encode(), {}, 413, f"limit of {MAX_BATCH} keys"),
     ("POST", "/v1/lookup", json.dumps(["c" * 600]).encode(), {}, 400, "over 512 bytes"),
     ("POST", "/v1/lookup", b"[" + b'"x",' * 2000 + b'"x"]', {}, 413, "request body is over 4,096 bytes"),
@@ -156,6 +167,24 @@ def test_an_upstream_that_goes_away_gives_503_with_retry_after_then_recovers(tmp
             assert status == 200 and body == expected["contents"][key]
         finally:
             upstream.stop()
+
+
+def test_the_front_door_never_sends_its_own_token_upstream(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without HAYBALE_UPSTREAM_TOKEN the front door sent its own HAYBALE_TOKEN (its clients' credential)
+    to whatever --upstream names, and an upstream 401 reached the client, whose token was fine, as
+    "the token is not this service's"."""
+    root = str(tmp_path / "root")
+    expected = build_root(root)
+    key = expected["keys"][5]
+    monkeypatch.setenv("HAYBALE_TOKEN", TOKEN)  # the front door's own token, as `haybale serve` reads it
+    with ServiceThread(ServiceConfig(root=root, port=0, refresh_seconds=0, token=TOKEN)) as upstream, \
+            ServiceThread(ServiceConfig(port=0, token=TOKEN, upstream=upstream.url)) as front:
+        status, _, answer = call(front.url, "GET", f"/v1/record?key={key}")
+        error = json.loads(answer)["error"]
+        assert status == 502 and error["type"] == "UpstreamAuthError", answer
+        assert upstream.url in error["message"] and "HAYBALE_UPSTREAM_TOKEN" in error["message"]
+        assert TOKEN not in answer.decode()
+        assert call(front.url, "GET", "/v1/list")[0] == 502
 
 
 def test_any_reader_is_served_and_pages_without_list_page(tmp_path: Any) -> None:

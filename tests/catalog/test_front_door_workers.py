@@ -118,3 +118,32 @@ def test_several_workers_share_one_port(tmp_path: Path) -> None:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
 
 
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """A supervisor SIGKILLed (or OOM-killed) runs no cleanup. Its workers served on as orphans: a
+    restarted service shared the port with them (SO_REUSEPORT), and they still took the old token."""
+    root = str(tmp_path / "root")
+    build_root(root)
+    token = "orphans-test-token-0123456789abcdef"
+    proc, url = start_serve(root, "--workers", "2", env_extra={"HAYBALE_TOKEN": token})
+    pids: set[int] = set()
+    try:
+        for _ in range(40):
+            pids.add(json.loads(call(url, "GET", "/v1/health", token=token)[2])["worker_pid"])
+        assert len(pids) == 2
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)  # the supervisor this test started
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):  # not communicate(): orphaned workers would hold them open
+            if pipe is not None:
+                pipe.close()
+    deadline = time.monotonic() + 15
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = {pid for pid in pids if Path(f"/proc/{pid}").exists()
+                 and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()}
+    for pid in alive:  # the workers this test's service started, left by the old code
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"workers {sorted(alive)} kept serving after their supervisor was killed"

@@ -296,3 +296,27 @@ def test_concurrent_clients_get_correct_answers(served: Any) -> None:
         t.join(timeout=60)
     shared.close()
     assert not failures, failures[:5]
+
+
+def test_client_batches_fit_the_services_body_limit(served: Any) -> None:
+    """With ``--max-body`` below what --max-batch keys take, get_many and exists_many of fewer keys than
+    the batch limit were refused (413 "send at most N keys", which they did): the client split batches
+    by key count only. It now also keeps each body within the limit the service names in /v1/health."""
+    _, root, expected = served
+    keys = list(expected["locations"]) + [f"https://absent.example/{i}" for i in range(20)]
+    with ServiceThread(ServiceConfig(root=root, port=0, refresh_seconds=0, max_batch=MAX_BATCH, max_body=600)) as svc, \
+            CatalogClient(svc.url) as client:
+        assert client.get_many(keys) == [expected["locations"].get(k) for k in keys]
+        assert client.exists_many(keys) == [k in expected["locations"] for k in keys]
+        with pytest.raises(BadRequestError, match="request body is over 600 bytes, this service's limit"):
+            client.get_many(["https://example.com/" + "x" * 700])
+
+
+def test_client_pages_fit_the_services_list_limit(served: Any) -> None:
+    """Against a service started with --max-list-limit below the client's page of 5,000, list() and
+    items() (so `haybale catalog ls --url`) failed on their first page with 400 limit='5000'."""
+    _, root, expected = served
+    with ServiceThread(ServiceConfig(root=root, port=0, refresh_seconds=0, max_list_limit=7)) as svc, \
+            CatalogClient(svc.url) as client:
+        assert list(client.list()) == expected["keys"]
+        assert [k for k, _ in client.items(limit=10)] == expected["keys"][:10]

@@ -327,3 +327,17 @@ def test_rebuild_registers_in_place_files_and_reports_a_missing_one(shared_data_
             assert target.catalog.get("https://an.wikipedia.org/wiki/Escopete").digest == \
                 before["https://an.wikipedia.org/wiki/Escopete"]
             assert len(report.skipped) == 3 and all("missing" in s["reason"] for s in report.skipped)
+
+
+def test_arc_gzipped_as_one_stream_is_repacked_whole(shared_data_dir: Path, tmp_path: Path) -> None:
+    """``gzip example.arc``: one gzip member holding every ARC record. It was taken for an ARC.gz of one
+    record per member, so warcio refused it and both records were quarantined (one at offset -711)."""
+    arc = shared_data_dir / "warc" / "example.arc"
+    whole = tmp_path / "example.arc.gz"
+    whole.write_bytes(gzip.compress(arc.read_bytes()))
+    assert probe_layout(resolve_source(str(whole))).compression is Compression.GZIP_WHOLE_FILE
+    with Store(str(tmp_path / "root")) as store:
+        summary = run_warc_job(store, [str(whole)], WarcJobConfig(), show_progress=False, local=True)
+        assert (summary.records, summary.repacked, summary.quarantined) == (2, 1, 0)
+        assert summary.skipped == {"warcinfo": 1} and summary.unkeyed_copied == 1
+        assert store.cat("http://example.com/") == expected_documents(arc, set())["http://example.com/"]

@@ -5,7 +5,8 @@ WET files) — the record types that carry a document. ``request``, ``metadata``
 ``revisit`` (no body of its own) and any other type get no key and are counted by type as
 ``skipped`` (from the catalog: in place they stay in the file, repacked they are copied into the
 volumes all the same, counted as ``unkeyed_copied``). The key is the canonical form of the record's
-``WARC-Target-URI`` (``<...>`` around it, as wget writes, removed).
+``WARC-Target-URI`` (``<...>`` around it, as wget writes, removed; bytes that are not UTF-8
+percent-escaped, :func:`catalog.keys.uri_text`).
 
 Per file, the mode:
 

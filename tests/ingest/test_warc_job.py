@@ -341,3 +341,25 @@ def test_arc_gzipped_as_one_stream_is_repacked_whole(shared_data_dir: Path, tmp_
         assert (summary.records, summary.repacked, summary.quarantined) == (2, 1, 0)
         assert summary.skipped == {"warcinfo": 1} and summary.unkeyed_copied == 1
         assert store.cat("http://example.com/") == expected_documents(arc, set())["http://example.com/"]
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_target_uris_that_are_not_utf8_keep_their_bytes_in_the_key(shared_data_dir: Path, tmp_path: Path,
+                                                                   gzipped: bool) -> None:
+    """Two captures whose WARC-Target-URI holds a Latin-1 byte (``café``, ``cafè``, as wget writes what it
+    was given): FastWARC decodes both to ``caf\\ufffd``, so they got one key and one capture vanished
+    (counted neither as replaced nor quarantined). Each byte that is not UTF-8 is percent-escaped instead,
+    as a browser sends it, so each keeps its own key."""
+    source = shared_data_dir / "warc" / "example.warc"
+    response = source.read_bytes()[1197:2566]  # its response record (offsets as warcio reads them)
+    assert response.startswith(b"WARC/1.0\r\n") and b"WARC-Target-URI: http://example.com/\r\n" in response
+    records = [response.replace(b"WARC-Target-URI: http://example.com/", b"WARC-Target-URI: http://example.com/caf" + c)
+               .replace(b"04:02:06Z", b"04:02:0" + d) for c, d in ((b"\xe9", b"6Z"), (b"\xe8", b"7Z"))]
+    path = tmp_path / ("latin1.warc.gz" if gzipped else "latin1.warc")
+    path.write_bytes(b"".join(gzip.compress(r) for r in records) if gzipped else b"".join(records))
+    body = expected_documents(source, set())["http://example.com/"]
+    with Store(str(tmp_path / "root")) as store:
+        summary = run_warc_job(store, [str(path)], WarcJobConfig(), show_progress=False, local=True)
+        assert (summary.indexed, summary.added, summary.captures_replaced, summary.quarantined) == (2, 2, 0, 0)
+        assert sorted(k for k, _ in store.catalog.items()) == ["http://example.com/caf%E8", "http://example.com/caf%E9"]
+        assert store.cat("http://example.com/caf%E9") == store.cat("http://example.com/caf%e8") == body

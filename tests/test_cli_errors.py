@@ -93,7 +93,9 @@ CASES = [
     (["ingest", "files", "full", "--max-errors", "-1"], "--max-errors"),
     (["ingest", "files", "memory://somewhere"], "memory://somewhere"),
     (["ingest", "files", "full", "--run-id", "../escape"], "../escape"),
+    (["ingest", "files", "http://127.0.0.1:1/x.txt"], "http://127.0.0.1:1/x.txt"),  # nothing listens there
     (["ingest", "warc", "afile.txt"], "afile.txt"),
+    (["ingest", "warc", "http://127.0.0.1:1/x.warc.gz"], "http://127.0.0.1:1/x.warc.gz"),
     (["ingest", "warc", "missing.warc.gz"], "missing.warc.gz"),
     (["ingest", "warc", "full", "--max-errors", "-1"], "--max-errors"),
     (["ingest", "warc", "full", "--split-bytes", "0"], "--split-bytes"),

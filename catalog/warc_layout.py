@@ -88,11 +88,27 @@ class SourceFile:
             return b""
         if not isinstance(self.fs, LocalFileSystem):
             # Some filesystems hand out one object per path (memory://): never seek a second "handle".
-            return bytes(self.fs.cat_file(self.path, start=start, end=end))
+            data = bytes(self.fs.cat_file(self.path, start=start, end=end))
+            if len(data) > end - start:
+                raise WarcSourceError(f"{self.url!r} sent {len(data):,} bytes for a range of {end - start:,}: its "
+                                      "server ignores HTTP range requests; download the file, or serve it from "
+                                      "storage that supports them")
+            return data
         if self._side is None:
             self._side = self.open()
         self._side.seek(start)
         return bytes(self._side.read(end - start))
+
+    def serves_ranges(self) -> bool:
+        """True if a ranged read returns just that range: always for local files; an HTTP server that
+        ignores range requests sends the whole file instead (``python -m http.server``), so nothing
+        can be indexed in place there or read from it by offset."""
+        if isinstance(self.fs, LocalFileSystem) or self.size < 2:
+            return True
+        try:
+            return len(self.read(1, 2)) == 1
+        except WarcSourceError:
+            return False
 
     def close(self) -> None:
         for handle in (self._handle, self._side):

@@ -363,3 +363,31 @@ def test_target_uris_that_are_not_utf8_keep_their_bytes_in_the_key(shared_data_d
         assert (summary.indexed, summary.added, summary.captures_replaced, summary.quarantined) == (2, 2, 0, 0)
         assert sorted(k for k, _ in store.catalog.items()) == ["http://example.com/caf%E8", "http://example.com/caf%E9"]
         assert store.cat("http://example.com/caf%E9") == store.cat("http://example.com/caf%e8") == body
+
+
+def test_warcs_on_a_server_that_ignores_range_requests_are_repacked(shared_data_dir: Path, tmp_path: Path) -> None:
+    """``python -m http.server`` answers a ranged GET with the whole file (200, not 206), and fsspec hands
+    that over as the range: records were indexed in place with the digest of the file's first record, so
+    every one of them failed to read back. Such a file is copied and repacked instead."""
+    import functools
+    import http.server
+    import threading
+
+    warc_dir = shared_data_dir / "warc"
+    names = ["example.warc", "whirlwind.warc.gz", "example-iana.org-chunked.warc"]
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(warc_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        urls = [f"http://127.0.0.1:{server.server_port}/{name}" for name in names]
+        with Store(str(tmp_path / "root")) as store:
+            summary = run_warc_job(store, urls, WarcJobConfig(), show_progress=False, local=True)
+            assert (summary.indexed, summary.repacked, summary.quarantined) == (0, 3, 0)
+            for name in names:
+                for key, body in expected_documents(warc_dir / name, set()).items():
+                    assert store.cat(key) == body, f"{name} {key}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

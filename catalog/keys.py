@@ -209,8 +209,9 @@ def listing_prefix(prefix: str) -> str:
     """The listing-index prefix that selects keys starting with ``prefix``.
 
     A URL prefix (``https://example.com/a``) becomes its SURT prefix (``ucom,example)/a``), so it also
-    lists ``http://`` and ``www.`` variants; a bare SURT prefix (``com,example)``) is used as it is; any
-    other string selects non-URL keys with that prefix. The empty prefix lists everything.
+    lists ``http://`` and ``www.`` variants; a bare SURT prefix (``com,example)``) is used as it is; a
+    ``file://`` prefix is escaped as :func:`canonical_key` escapes file URIs; any other string selects
+    non-URL keys with that prefix. The empty prefix lists everything.
     """
     if not prefix:
         return ""
@@ -227,6 +228,8 @@ def listing_prefix(prefix: str) -> str:
         return "u" + s
     if ")" in prefix and "," in prefix.split(")", 1)[0] or prefix.endswith(")"):
         return "u" + prefix.lower()
+    if prefix.startswith("file://"):
+        return "k" + canonical_key(prefix)  # spaces and other unsafe characters escaped, as in the keys
     return "k" + prefix
 
 

@@ -165,6 +165,7 @@ class _SegmentEnd:
     failed_at: int | None = None
     error: str = ""
     yielded: int = 0
+    resume_at: int | None = None  # a damaged record was quarantined mid-file: read on from here
 
 
 def _junk_before(src: _Source, prev: RawRecord, next_pos: int) -> int | None:
@@ -225,6 +226,13 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
             problem = None
             if in_place and src.layout.record_format is RecordFormat.WARC:
                 problem = truncation_problem(src.file, prev.pos, length, prev.content_length)
+            # FastWARC ends quietly at a corrupt gzip member: where more members follow, the damaged
+            # record is not the last one, and reading goes on at the next member that starts a record
+            resume = next_record_start(src.file, prev.pos + 1, True) if problem and src.gzipped else None
+            if resume is not None:
+                problem = (problem or "").replace("last record", "record", 1) + \
+                    f"; reading resumes at the next record, at offset {resume}"
+                end.resume_at = resume
             yield Quarantined(url, prev.pos, problem) if problem else \
                 _to_record(url, prev, length, in_place, prev_parser)
             yielded += 1
@@ -275,6 +283,9 @@ def _iter_file(file: SourceFile, read_payload: bool, parsers: tuple[str, ...] | 
         end = _SegmentEnd()
         yield from _parse_segment(src, base, chain, read_payload, end, read_block)
         total += end.yielded
+        if end.resume_at is not None:
+            base = end.resume_at
+            continue
         if end.failed_at is None:
             if total == 0:
                 yield Quarantined(url, base, f"no WARC/ARC record found ({layout.record_format.value} format, "

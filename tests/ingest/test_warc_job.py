@@ -391,3 +391,32 @@ def test_warcs_on_a_server_that_ignores_range_requests_are_repacked(shared_data_
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "member cut short"])
+def test_a_damaged_gzip_member_mid_file_loses_only_its_record(shared_data_dir: Path, tmp_path: Path,
+                                                              damage: str) -> None:
+    """One corrupt member in the middle of a gzip-per-record WARC (a flipped byte: CRC error; or 100
+    bytes lost): FastWARC stopped there as if the file ended, so the damaged record was quarantined as
+    the "last record" and the 43 records after it were neither read nor reported. Now reading resumes
+    at the next member: only the damaged record is lost, and the counts cover the whole file."""
+    source = shared_data_dir / "warc" / "dolma-wget-sample-0000.warc.gz"
+    data = bytearray(source.read_bytes())
+    damaged_at, next_at = 15904, 24476  # the members of the response for .../faculty/weld and the next record
+    if damage == "flipped byte":
+        data[damaged_at + 3000] ^= 0xFF
+    else:
+        del data[next_at - 100:next_at]
+    path = tmp_path / "damaged.warc.gz"
+    path.write_bytes(bytes(data))
+    expected = expected_documents(source, set())
+    with Store(str(tmp_path / "root")) as store:
+        summary = run_warc_job(store, [str(path)], WarcJobConfig(), show_progress=False, local=True)
+        assert summary.quarantined == 1, summary.quarantine
+        entry = summary.quarantine[0]
+        assert entry["offset"] == damaged_at and "last record" not in entry["reason"], entry
+        assert (summary.records, summary.indexed, sum(summary.skipped.values())) == (47, 23, 24)
+        keys = {k for k, _ in store.catalog.items()}
+        assert keys == set(expected) - {"https://www.cs.washington.edu/people/faculty/weld"}
+        for key in keys:
+            assert store.cat(key) == expected[key], key

@@ -420,3 +420,23 @@ def test_a_damaged_gzip_member_mid_file_loses_only_its_record(shared_data_dir: P
         assert keys == set(expected) - {"https://www.cs.washington.edu/people/faculty/weld"}
         for key in keys:
             assert store.cat(key) == expected[key], key
+
+
+def test_an_empty_gzip_member_between_records_hides_nothing(shared_data_dir: Path, tmp_path: Path) -> None:
+    """A gzip member of nothing between two records (``cat`` of WARC.gz files one of which is empty):
+    FastWARC took it for the end of the file, so the 43 records after it were neither read nor reported,
+    and the record before it was indexed with a range running to the end of the file."""
+    source = shared_data_dir / "warc" / "dolma-wget-sample-0000.warc.gz"
+    data = source.read_bytes()
+    after = 24476  # the member after the response for .../faculty/weld (at 15904)
+    path = tmp_path / "concatenated.warc.gz"
+    path.write_bytes(data[:after] + gzip.compress(b"") + data[after:])
+    expected = expected_documents(source, set())
+    with Store(str(tmp_path / "root")) as store:
+        summary = run_warc_job(store, [str(path)], WarcJobConfig(), show_progress=False, local=True)
+        assert (summary.records, summary.indexed, summary.quarantined) == (48, 24, 0), summary.quarantine
+        assert {k for k, _ in store.catalog.items()} == set(expected)
+        for key in expected:
+            assert store.cat(key) == expected[key], key
+        weld = store.get("https://www.cs.washington.edu/people/faculty/weld")
+        assert weld is not None and weld.offset == 15904 and weld.length < after - 15904 + 64

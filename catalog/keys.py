@@ -140,6 +140,17 @@ def canonical_key(key: str) -> str:
     return key
 
 
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def uri_text(raw: bytes) -> str:
+    """A URI as written in an archive's header, as text: UTF-8, and each byte that is not part of UTF-8
+    (a Latin-1 ``é`` some writers leave in) percent-escaped as a browser sends it (``caf%E9``), so two
+    URIs that differ in such bytes keep different keys (decoding with replacement made them one)."""
+    text = raw.decode("utf-8", "surrogateescape")
+    return _ESCAPED_BYTE.sub(lambda m: f"%{ord(m.group()) - 0xDC00:02X}", text)
+
+
 def key_id(canonical: str) -> bytes:
     """16-byte id of a canonical key: xxh3_128 of its UTF-8 bytes, big-endian (top bits pick the slot)."""
     return xxhash.xxh3_128_digest(canonical.encode("utf-8", "surrogatepass"))
@@ -198,8 +209,9 @@ def listing_prefix(prefix: str) -> str:
     """The listing-index prefix that selects keys starting with ``prefix``.
 
     A URL prefix (``https://example.com/a``) becomes its SURT prefix (``ucom,example)/a``), so it also
-    lists ``http://`` and ``www.`` variants; a bare SURT prefix (``com,example)``) is used as it is; any
-    other string selects non-URL keys with that prefix. The empty prefix lists everything.
+    lists ``http://`` and ``www.`` variants; a bare SURT prefix (``com,example)``) is used as it is; a
+    ``file://`` prefix is escaped as :func:`canonical_key` escapes file URIs; any other string selects
+    non-URL keys with that prefix. The empty prefix lists everything.
     """
     if not prefix:
         return ""
@@ -216,6 +228,8 @@ def listing_prefix(prefix: str) -> str:
         return "u" + s
     if ")" in prefix and "," in prefix.split(")", 1)[0] or prefix.endswith(")"):
         return "u" + prefix.lower()
+    if prefix.startswith("file://"):
+        return "k" + canonical_key(prefix)  # spaces and other unsafe characters escaped, as in the keys
     return "k" + prefix
 
 

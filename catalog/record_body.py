@@ -163,12 +163,20 @@ def truncation_warning(truncated: str, stored: int, message: HttpMessage | None)
             f"{stored:,} bytes as stored{sent}")
 
 
+def segment_warning(segment: str) -> str:
+    """The warning for the first segment of a record archived in segments (``WARC-Segment-Number``)."""
+    return (f"the record is segment {segment} of a record archived in segments (WARC-Segment-Number): its "
+            "continuation records are not joined to it, so the body is incomplete")
+
+
 def record_body(record_type: str | None, content_type: str | None, target_uri: str | None, block: bytes, *,
-                source: str, max_decoded: int = DEFAULT_MAX_DECODED_BYTES, truncated: str | None = None) -> Body:
+                source: str, max_decoded: int = DEFAULT_MAX_DECODED_BYTES, truncated: str | None = None,
+                segment: str | None = None) -> Body:
     """The body of a record (its type, WARC Content-Type, target URI and block), decoded as the module
     docstring says. Raises :class:`~catalog.errors.DecodedSizeError` naming ``source`` over the cap.
-    ``truncated``: the record's ``WARC-Truncated`` header; when set, a warning says the body is incomplete."""
-    warnings: list[str] = []
+    ``truncated``: the record's ``WARC-Truncated`` header; when set, a warning says the body is incomplete.
+    ``segment``: its ``WARC-Segment-Number``; when set, a warning says so too (the rest is in other records)."""
+    warnings: list[str] = [segment_warning(segment)] if segment else []
     if not holds_http_message(record_type, target_uri):
         if truncated:
             warnings.append(truncation_warning(truncated, len(block), None))
@@ -186,10 +194,13 @@ def record_body(record_type: str | None, content_type: str | None, target_uri: s
 
 
 def iter_record_body(record_type: str | None, content_type: str | None, target_uri: str | None, block: bytes,
-                     *, source: str, warn: Callable[[str], None], truncated: str | None = None) -> Iterator[bytes]:
+                     *, source: str, warn: Callable[[str], None], truncated: str | None = None,
+                     segment: str | None = None) -> Iterator[bytes]:
     """:func:`record_body`'s bytes in pieces of at most 1 MiB decoded, with no cap: for streaming a
     body whole (``catalog cat --whole``) in bounded memory. Only the innermost content coding is
     streamed; outer ones of stacked codings are decoded within the default cap first."""
+    if segment:
+        warn(segment_warning(segment))
     if not holds_http_message(record_type, target_uri):
         if truncated:
             warn(truncation_warning(truncated, len(block), None))

@@ -210,7 +210,8 @@ class Store:
             return _raw_record(record)
         body = record_body(record.record_type, record.header("Content-Type"), record.header("WARC-Target-URI"),
                            record.block, source=f"{key} (record in {url} at offset {loc.offset})",
-                           max_decoded=max_decoded, truncated=record.header("WARC-Truncated"))
+                           max_decoded=max_decoded, truncated=record.header("WARC-Truncated"),
+                           segment=record.header("WARC-Segment-Number"))
         if warnings is not None:
             warnings.extend(body.warnings)
         return body.data
@@ -224,7 +225,8 @@ class Store:
         for piece in iter_record_body(record.record_type, record.header("Content-Type"),
                                       record.header("WARC-Target-URI"), record.block,
                                       source=f"{key} (record in {url} at offset {loc.offset})", warn=warn,
-                                      truncated=record.header("WARC-Truncated")):
+                                      truncated=record.header("WARC-Truncated"),
+                                      segment=record.header("WARC-Segment-Number")):
             write(piece)
             written += len(piece)
         return written

@@ -205,6 +205,13 @@ class VolumeReader:
             except FileNotFoundError as exc:
                 raise VolumeNotFoundError(f"volume {url} is missing: restore it, or rebuild the "
                                           "catalog without it") from exc
+            except OSError as exc:  # storage that does not answer: its own error, for callers that retry
+                exc.add_note(f"reading volume {url} at offset {offset}")
+                raise
+        if len(data) > length:
+            raise VolumeError(f"volume {url} sent {len(data):,} bytes for the {length:,} of the record at offset "
+                              f"{offset}: its server ignores HTTP range requests; serve it from storage that "
+                              "supports them")
         if len(data) != length:
             raise CorruptRecordError(f"volume {url} ends before the record at offset {offset} "
                                      f"({len(data)} of {length} bytes): the volume is truncated",

@@ -88,11 +88,27 @@ class SourceFile:
             return b""
         if not isinstance(self.fs, LocalFileSystem):
             # Some filesystems hand out one object per path (memory://): never seek a second "handle".
-            return bytes(self.fs.cat_file(self.path, start=start, end=end))
+            data = bytes(self.fs.cat_file(self.path, start=start, end=end))
+            if len(data) > end - start:
+                raise WarcSourceError(f"{self.url!r} sent {len(data):,} bytes for a range of {end - start:,}: its "
+                                      "server ignores HTTP range requests; download the file, or serve it from "
+                                      "storage that supports them")
+            return data
         if self._side is None:
             self._side = self.open()
         self._side.seek(start)
         return bytes(self._side.read(end - start))
+
+    def serves_ranges(self) -> bool:
+        """True if a ranged read returns just that range: always for local files; an HTTP server that
+        ignores range requests sends the whole file instead (``python -m http.server``), so nothing
+        can be indexed in place there or read from it by offset."""
+        if isinstance(self.fs, LocalFileSystem) or self.size < 2:
+            return True
+        try:
+            return len(self.read(1, 2)) == 1
+        except WarcSourceError:
+            return False
 
     def close(self) -> None:
         for handle in (self._handle, self._side):
@@ -129,6 +145,18 @@ def _count_warc_records(data: bytes) -> int:
                                               parse_http=False, fsspec_args=False, quirks_mode=True))
     except OSError:
         return 0
+
+
+def _arc_holds_more_than_one(data: bytes) -> bool:
+    """True if one decompressed member holds bytes past its first ARC record: the record's header line
+    ends with its length (ARC v1 and v2 alike), and anything but line ends after that many bytes is
+    another record. False when the length does not parse (the reader then quarantines the record)."""
+    start = len(data) - len(data.lstrip(b"\r\n"))
+    eol = data.find(b"\n", start)
+    fields = data[start:eol].split() if eol >= 0 else []
+    if not fields or not fields[-1].isdigit():
+        return False
+    return bool(data[eol + 1 + int(fields[-1]):].strip(b"\r\n"))
 
 
 def probe_layout(url: str | SourceFile, storage_options: dict[str, Any] | None = None,
@@ -180,11 +208,13 @@ def _probe(src: SourceFile, max_probe_members: int) -> FileLayout:
             fmt = _record_format(bytes(out[:64]))
             if fmt is RecordFormat.UNKNOWN:
                 return FileLayout(url, size, Compression.GZIP_PER_RECORD, fmt)
-        # ARC.gz writers put one record per member; only WARC members are counted.
-        # Only a second "WARC/1." in the member can mean a second record; FastWARC confirms it.
-        count = _count_warc_records(bytes(out)) if fmt is RecordFormat.WARC and out.find(b"WARC/1.", 5) >= 0 \
-            else 1
-        if count > 1:
+        # Only a second "WARC/1." in the member can mean a second record; FastWARC confirms it. ARC.gz
+        # writers put one record per member, but `gzip x.arc` puts them all in one.
+        if fmt is RecordFormat.ARC:
+            several = _arc_holds_more_than_one(bytes(out))
+        else:
+            several = out.find(b"WARC/1.", 5) >= 0 and _count_warc_records(bytes(out)) > 1
+        if several:
             return FileLayout(url, size, Compression.GZIP_WHOLE_FILE, fmt)
         if not d.eof or not (buf or (buf := fh.read(_READ_BLOCK))):
             break

@@ -41,6 +41,17 @@ class RawRecord:
 Backend = Callable[[Any, bool, int], Iterator[RawRecord]]
 
 
+def _target_uri_bytes(headers: Any) -> str | None:
+    """WARC-Target-URI read from FastWARC's header bytes (:func:`catalog.keys.uri_text`), for a value its
+    decoding replaced bytes of."""
+    from catalog.keys import uri_text
+
+    for name, value in headers.items_bytes():
+        if name.strip().lower() == b"warc-target-uri":
+            return uri_text(value.strip())
+    return None
+
+
 def _fastwarc_backend(quirks: bool) -> Backend:
     def run(stream: Any, read_payload: bool, read_block: int = 0) -> Iterator[RawRecord]:
         from fastwarc.warc import ArchiveIterator, WarcRecordType
@@ -49,6 +60,8 @@ def _fastwarc_backend(quirks: bool) -> Backend:
         for rec in ArchiveIterator(stream, record_types=int(WarcRecordType.any_type), parse_http=parse_http,
                                    fsspec_args=False, quirks_mode=quirks, stream_detect=True):
             hdrs = _wanted_headers(rec.headers.items())
+            if "\ufffd" in hdrs.get("WARC-Target-URI", ""):  # bytes that are not UTF-8
+                hdrs["WARC-Target-URI"] = _target_uri_bytes(rec.headers) or hdrs["WARC-Target-URI"]
             payload = status = http_headers = None
             if read_block:
                 block = rec.reader.read() if rec.content_length <= read_block else None

@@ -80,33 +80,40 @@ def truncation_problem(src: SourceFile, offset: int, length: int, content_length
     complete; the last record of a file is where that happens, so callers check only it: its gzip
     member(s) must end properly and its block must hold ``Content-Length`` bytes after the header.
     """
-    data = src.read(offset, offset + length)
+    stop = offset + length
+    data = src.read(offset, min(stop, offset + _SCAN_BLOCK))
     if data.startswith(b"\x1f\x8b"):
-        # streamed: only the head (for the header end) and a count are kept, so a member that
-        # inflates to gigabytes is checked in bounded memory
+        # streamed: a block read at a time, only the head (for the header end) and a count kept, so a
+        # range of gigabytes (where a parser stopped early) is checked in bounded memory
+        pos = offset + len(data)
         head = bytearray()
         total = 0
-        while data:
-            d = zlib.decompressobj(31)
+        d = zlib.decompressobj(31)
+        in_member = False  # has ``d`` been fed bytes of a member it has not finished?
+        while True:
             try:
                 while data:
+                    in_member = True
                     out = d.decompress(data, _SCAN_BLOCK)
                     total += len(out)
                     if len(head) < 65536:
                         head += out[:65536 - len(head)]
                     data = d.unconsumed_tail
                     if d.eof:
-                        break
+                        data, d, in_member = d.unused_data, zlib.decompressobj(31), False
             except zlib.error as exc:
                 return f"last record's gzip member is corrupt ({exc}): file damaged"
-            if not d.eof:
-                return f"last record's gzip member ends early after {total} bytes: file truncated"
-            data = d.unused_data
+            data = src.read(pos, min(stop, pos + _SCAN_BLOCK))
+            pos += len(data)
+            if not data:
+                break
+        if in_member:
+            return f"last record's gzip member ends early after {total} bytes: file truncated"
         header_end = bytes(head).find(b"\r\n\r\n")
         block = total - header_end - 4 if header_end >= 0 else -1
-    else:
+    else:  # the header is in the first block; the block runs to the end of the range (clipped to the file)
         header_end = data.find(b"\r\n\r\n")
-        block = len(data) - header_end - 4 if header_end >= 0 else -1
+        block = min(stop, src.size) - offset - header_end - 4 if header_end >= 0 else -1
     if block < content_length:
         return f"last record holds {max(block, 0)} of its {content_length} Content-Length bytes: file truncated"
     return None

@@ -106,54 +106,71 @@ def expand_inputs(inputs: list[str], *, follow_links: bool = False, own: tuple[s
     seen: dict[str, FileRef] = {}
     passed: dict[str, str] = {}
     for raw in inputs:
-        fs, path = fsspec.core.url_to_fs(raw)
-        local = is_local(raw)
-
-        def url_of(p: str, fs: Any = fs, local: bool = local) -> str:
-            return os.path.abspath(p) if local else fs.unstrip_protocol(p)
-
-        def sort_out(found: dict[str, Any], infos: dict[str, Any], local: bool = local) -> None:
-            for p, i in found.items():
-                place = _own_place(url_of(p), own)
-                if place is not None:
-                    passed[place] = "the deployment's own files (catalog, volumes, runs): never read as input"
-                    continue
-                if is_regular_input(p, i, follow_links=follow_links):
-                    infos[p] = i
-                elif i.get("type") != "directory":
-                    passed[url_of(p)] = not_read_reason(p, i, local=local, follow_links=follow_links)
-
-        infos: dict[str, Any] = {}
-        passed_before = len(passed)
-        if any(ch in path for ch in GLOB_CHARS) and not (local and os.path.lexists(path)):
-            matches = fs.glob(path, detail=True)
-            sort_out(matches, infos)
-            for d in [p for p, i in matches.items() if i.get("type") == "directory"]:
-                sort_out(fs.find(d, detail=True), infos)
-        elif _own_place(url_of(path), own) is not None:
-            raise IngestError(f"input {raw!r} is the deployment's own (its catalog, volumes or runs): give "
-                              "inputs outside them")
-        elif fs.isdir(path):
-            sort_out(fs.find(path, detail=True), infos)
-        elif fs.isfile(path):
-            infos = {path: fs.info(path)}
-        elif local and os.path.lexists(path):
-            what = "a symbolic link to nothing" if os.path.islink(path) else "not a regular file or directory"
-            raise IngestError(f"input {raw!r} is {what}: give regular files, directories or globs")
-        else:
-            raise IngestError(f"input {raw!r} does not exist: check the path or URL (globs like "
-                              "'dir/*.txt' must be quoted so the shell does not expand them)")
-        if not infos and len(passed) == passed_before:
-            raise IngestError(f"input {raw!r} matches no files: check the pattern")
-        for p, info in infos.items():
-            url = url_of(p)
-            if local and info.get("islink"):  # a followed link: the target's size and time
-                target = os.stat(p)
-                seen[url] = FileRef(url, target.st_size, key_for(url), target.st_mtime)
-            else:
-                seen[url] = FileRef(url, int(info.get("size") or 0), key_for(url), _mtime(info))
+        try:
+            _expand_one(raw, seen, passed, follow_links, own)
+        except OSError as exc:  # storage that does not answer (aiohttp, botocore and OS errors are OSErrors)
+            raise input_unreachable(raw, exc) from exc
     not_read = [{"url": u, "reason": passed[u]} for u in sorted(passed) if u not in seen]
     return Inputs([seen[u] for u in sorted(seen)], not_read)
+
+
+def input_unreachable(raw: str, exc: OSError) -> IngestError:
+    """The error for an input whose storage failed while it was being looked at."""
+    detail = " ".join(str(exc).split())[:300] or "no message"
+    return IngestError(f"input {raw!r} cannot be read or listed ({type(exc).__name__}: {detail}): check the path "
+                       "or URL, that its storage is reachable (network, server) and the access rights or "
+                       "credentials, then run again")
+
+
+def _expand_one(raw: str, seen: dict[str, FileRef], passed: dict[str, str], follow_links: bool,
+                own: tuple[str, ...]) -> None:
+    """:func:`expand_inputs` of one input: its files into ``seen``, what is passed over into ``passed``."""
+    fs, path = fsspec.core.url_to_fs(raw)
+    local = is_local(raw)
+
+    def url_of(p: str, fs: Any = fs, local: bool = local) -> str:
+        return os.path.abspath(p) if local else fs.unstrip_protocol(p)
+
+    def sort_out(found: dict[str, Any], infos: dict[str, Any], local: bool = local) -> None:
+        for p, i in found.items():
+            place = _own_place(url_of(p), own)
+            if place is not None:
+                passed[place] = "the deployment's own files (catalog, volumes, runs): never read as input"
+                continue
+            if is_regular_input(p, i, follow_links=follow_links):
+                infos[p] = i
+            elif i.get("type") != "directory":
+                passed[url_of(p)] = not_read_reason(p, i, local=local, follow_links=follow_links)
+
+    infos: dict[str, Any] = {}
+    passed_before = len(passed)
+    if any(ch in path for ch in GLOB_CHARS) and not (local and os.path.lexists(path)):
+        matches = fs.glob(path, detail=True)
+        sort_out(matches, infos)
+        for d in [p for p, i in matches.items() if i.get("type") == "directory"]:
+            sort_out(fs.find(d, detail=True), infos)
+    elif _own_place(url_of(path), own) is not None:
+        raise IngestError(f"input {raw!r} is the deployment's own (its catalog, volumes or runs): give "
+                          "inputs outside them")
+    elif fs.isdir(path):
+        sort_out(fs.find(path, detail=True), infos)
+    elif fs.isfile(path):
+        infos = {path: fs.info(path)}
+    elif local and os.path.lexists(path):
+        what = "a symbolic link to nothing" if os.path.islink(path) else "not a regular file or directory"
+        raise IngestError(f"input {raw!r} is {what}: give regular files, directories or globs")
+    else:
+        raise IngestError(f"input {raw!r} does not exist: check the path or URL (globs like "
+                          "'dir/*.txt' must be quoted so the shell does not expand them)")
+    if not infos and len(passed) == passed_before:
+        raise IngestError(f"input {raw!r} matches no files: check the pattern")
+    for p, info in infos.items():
+        url = url_of(p)
+        if local and info.get("islink"):  # a followed link: the target's size and time
+            target = os.stat(p)
+            seen[url] = FileRef(url, target.st_size, key_for(url), target.st_mtime)
+        else:
+            seen[url] = FileRef(url, int(info.get("size") or 0), key_for(url), _mtime(info))
 
 
 def _mtime(info: dict[str, Any]) -> float | None:

@@ -7,7 +7,7 @@ volumes never sealed, or volumes entered in the volume table whose records were 
 :func:`sweep_run` runs when no worker of the run is writing — before a rerun redoes the unfinished
 splits, and after a run that finished — and removes:
 
-- temporary files (``*.tmp``) of unsealed volumes and sidecars;
+- temporary files (``*.tmp``, ``*.tmp-<hex>``) of unsealed volumes and sidecars;
 - sealed volumes (and their sidecars) the volume table does not know (the catalog can point only into
   volumes in the table, so these are garbage whatever their split);
 - for splits not marked done: volumes in the table none of whose sidecar keys the catalog points to
@@ -27,6 +27,9 @@ from catalog.store import Store
 from catalog.volume import VOLUME_SUFFIX, SealedVolume
 
 _SPLIT_IN_NAME = re.compile(r"-s(\d{6})-")
+# a temporary file: ``NAME.tmp`` (a volume being written) or ``NAME.tmp-<32 hex>`` (an atomic write,
+# catalog.storage.atomic_writer, killed before its rename)
+_TMP_NAME = re.compile(re.escape(TMP_SUFFIX) + r"(-[0-9a-f]{32})?$")
 
 
 def _split_of(path: str) -> int | None:
@@ -55,9 +58,10 @@ def sweep_run(store: Store, run_volumes_url: str, done: set[int]) -> int:
         split = _split_of(path)
         if split is None:
             continue
-        if path.endswith(TMP_SUFFIX):
+        tmp = _TMP_NAME.search(path)
+        if tmp:
             fs.rm(path)
-            removed += path.endswith(VOLUME_SUFFIX + TMP_SUFFIX)
+            removed += path[:tmp.start()].endswith(VOLUME_SUFFIX)
             continue
         if not path.endswith(VOLUME_SUFFIX):
             continue

@@ -5,7 +5,8 @@ WET files) — the record types that carry a document. ``request``, ``metadata``
 ``revisit`` (no body of its own) and any other type get no key and are counted by type as
 ``skipped`` (from the catalog: in place they stay in the file, repacked they are copied into the
 volumes all the same, counted as ``unkeyed_copied``). The key is the canonical form of the record's
-``WARC-Target-URI`` (``<...>`` around it, as wget writes, removed).
+``WARC-Target-URI`` (``<...>`` around it, as wget writes, removed; bytes that are not UTF-8
+percent-escaped, :func:`catalog.keys.uri_text`).
 
 Per file, the mode:
 
@@ -15,7 +16,8 @@ Per file, the mode:
   The split writes a CDXJ index of the file under ``indexes_url`` (data first: the index exists before
   the driver registers anything). A record that cannot be served by one ranged read (e.g. split over
   several gzip members) is repacked into a volume instead.
-- **repack** (``repack=True``, whole-file gzip, ARC): every record is copied into volumes faithfully:
+- **repack** (``repack=True``, whole-file gzip, ARC, a file on a server that ignores HTTP range requests,
+  copied locally first): every record is copied into volumes faithfully:
   its headers as stored (``WARC-Record-ID``, dates, payload and block digests, ``WARC-Warcinfo-ID``,
   ``WARC-Concurrent-To``, ``WARC-TREC-ID``, ...), its version line and block unchanged, followed by
   ``Haybale-Source-File`` (the source file's URL) and ``Haybale-Source-Offset`` (the record's byte
@@ -202,13 +204,16 @@ def _process_file(url: str, work: _SplitWork) -> FileCounts:
     counts = FileCounts(url, REPACK)
     try:
         layout = probe_layout(src)
-        if not work.options.repack and layout.record_format is RecordFormat.WARC and layout.indexable_in_place:
+        if not work.options.repack and layout.record_format is RecordFormat.WARC and layout.indexable_in_place \
+                and src.serves_ranges():
             counts.mode = IN_PLACE
             _index_in_place(src, layout.compression is Compression.GZIP_PER_RECORD, counts, work)
             return counts
         arc = layout.record_format is RecordFormat.ARC
         if layout.compression is Compression.GZIP_WHOLE_FILE:
             _repack_decompressed(src, arc, counts, work)
+        elif not src.serves_ranges():
+            _repack_copy(src, arc, counts, work)
         else:
             _repack(src, src, arc, False, counts, work)
     except (WarcSourceError, OSError) as exc:
@@ -394,6 +399,23 @@ def _repack(read_from: SourceFile, original: SourceFile, arc: bool, decompressed
                             decompressed)
             continue
         _repack_one(read_from, key, item.offset, item.length, arc, counts, work, file, decompressed)
+
+
+def _repack_copy(src: SourceFile, arc: bool, counts: FileCounts, work: _SplitWork) -> None:
+    """Copy a file whose storage ignores range requests to a local temporary file (the same bytes, so
+    the same offsets), then repack from it."""
+    fd, tmp = tempfile.mkstemp(suffix=".arc" if arc else ".warc", prefix="hb-copy-")
+    try:
+        with os.fdopen(fd, "wb") as out, src.open() as fh:
+            while block := fh.read(1 << 20):
+                out.write(block)
+        copy = resolve_source(tmp)
+        try:
+            _repack(copy, src, arc, False, counts, work)
+        finally:
+            copy.close()
+    finally:
+        os.unlink(tmp)
 
 
 def _repack_decompressed(src: SourceFile, arc: bool, counts: FileCounts, work: _SplitWork) -> None:

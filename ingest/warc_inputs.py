@@ -12,7 +12,7 @@ import fsspec
 
 from catalog.warc_layout import RecordFormat, probe_layout
 from ingest.errors import IngestError
-from ingest.file_sources import GLOB_CHARS
+from ingest.file_sources import GLOB_CHARS, input_unreachable
 
 
 def check_named_inputs(inputs: list[str]) -> None:
@@ -20,9 +20,12 @@ def check_named_inputs(inputs: list[str]) -> None:
     WARC/WET/ARC file (plain, gzip per record or gzip as one stream)."""
     for raw in inputs:
         fs, path = fsspec.core.url_to_fs(raw)
-        if any(ch in path for ch in GLOB_CHARS) or not fs.isfile(path):
-            continue  # globs and directories: checked per record by the job; missing: by the planner
-        layout = probe_layout(raw)
+        try:
+            if any(ch in path for ch in GLOB_CHARS) or not fs.isfile(path):
+                continue  # globs and directories: checked per record by the job; missing: by the planner
+            layout = probe_layout(raw)
+        except OSError as exc:  # storage that does not answer (aiohttp's errors are OSErrors)
+            raise input_unreachable(raw, exc) from exc
         if layout.record_format is RecordFormat.UNKNOWN:
             raise IngestError(f"input {raw!r} is not a WARC, WET or ARC file (no WARC/1.x or ARC header at "
                               "its start): give WARC/WET/ARC files (.warc, .warc.gz, .wet.gz, .arc.gz), or "

@@ -93,7 +93,9 @@ CASES = [
     (["ingest", "files", "full", "--max-errors", "-1"], "--max-errors"),
     (["ingest", "files", "memory://somewhere"], "memory://somewhere"),
     (["ingest", "files", "full", "--run-id", "../escape"], "../escape"),
+    (["ingest", "files", "http://127.0.0.1:1/x.txt"], "http://127.0.0.1:1/x.txt"),  # nothing listens there
     (["ingest", "warc", "afile.txt"], "afile.txt"),
+    (["ingest", "warc", "http://127.0.0.1:1/x.warc.gz"], "http://127.0.0.1:1/x.warc.gz"),
     (["ingest", "warc", "missing.warc.gz"], "missing.warc.gz"),
     (["ingest", "warc", "full", "--max-errors", "-1"], "--max-errors"),
     (["ingest", "warc", "full", "--split-bytes", "0"], "--split-bytes"),
@@ -170,3 +172,53 @@ def test_haybale_debug_shows_the_traceback(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "haybale", "catalog", "stats", "--root", str(tmp_path / "none")],
                          cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode != 0 and "Traceback" in out.stderr and "CatalogNotFoundError" in out.stderr
+
+
+def test_cat_of_a_record_whose_storage_stopped_answering_names_it(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A WARC indexed in place over HTTP, its server then gone: ``catalog cat`` names the file it could
+    not read and says to check that its storage is reachable (exit 1), not "unexpected ... (a bug)"."""
+    import functools
+    import http.server
+    import io
+    import threading
+
+    from ingest.warc_job import WarcJobConfig, run_warc_job
+    from tests.conftest import shared_data
+
+    class RangeHandler(http.server.SimpleHTTPRequestHandler):
+        """Answers ``Range: bytes=A-B`` with 206 and those bytes, as web servers and object stores do."""
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def send_head(self):  # type: ignore[no-untyped-def]
+            wanted = self.headers.get("Range", "")
+            if not wanted.startswith("bytes=") or self.command != "GET":
+                return super().send_head()
+            data = Path(self.translate_path(self.path)).read_bytes()
+            first, _, last = wanted[len("bytes="):].partition("-")
+            start, stop = int(first), min(int(last) + 1 if last else len(data), len(data))
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
+            self.send_header("Content-Length", str(stop - start))
+            self.end_headers()
+            return io.BytesIO(data[start:stop])
+
+    handler = functools.partial(RangeHandler, directory=str(shared_data() / "warc"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/example.warc.gz"
+    try:
+        with Store(str(tmp_path / "root")) as store:
+            assert run_warc_job(store, [url], WarcJobConfig(), show_progress=False, local=True).indexed == 1
+            assert store.cat("http://example.com/").startswith(b"<!doctype html>")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    status = main(["catalog", "cat", "http://example.com/", "--root", str(tmp_path / "root")])
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1, err
+    assert url in err and "reachable" in err and "a bug" not in err, err

@@ -92,6 +92,11 @@ def describe_failure(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)):
         where = f"{exc.filename}: " if exc.filename else ""
         return _one_line(f"{where}{exc.strerror or exc}: check the path"), 2
+    if isinstance(exc, OSError) and getattr(exc, "__notes__", None):
+        # storage that did not answer, with a note of what was being read (catalog.volume)
+        doing = "; ".join(exc.__notes__)
+        return _one_line(f"{doing}: {type(exc).__name__}: {exc}: check that this storage is reachable "
+                         "(network, server, credentials), then run the command again"), 1
     return (f"unexpected {type(exc).__name__}: {_one_line(str(exc)) or 'no message'} (a bug: rerun with "
             "HAYBALE_DEBUG=1 to see where, and report it)"), 1
 

@@ -66,6 +66,15 @@ def test_listing_prefix_forms() -> None:
     assert listing_prefix("https://") == "u"
 
 
+def test_a_file_uri_prefix_is_escaped_as_its_keys_are(tmp_path) -> None:
+    """``catalog ls 'file:///data/a b'`` lists ``file:///data/a%20b.txt``, as ``catalog cat`` of the whole
+    URI finds it (the prefix was used unescaped and listed nothing)."""
+    key = canonical_key(f"file://{tmp_path}/sub dir/a b.txt")
+    assert key.endswith("/sub%20dir/a%20b.txt")
+    for prefix in (f"file://{tmp_path}/sub dir", f"file://{tmp_path}/sub dir/a b", f"file://{tmp_path}/sub%20dir/"):
+        assert sort_key(key).startswith(listing_prefix(prefix)), prefix
+
+
 def test_file_uri_is_absolute_and_escaped(tmp_path) -> None:
     uri = file_uri(str(tmp_path / "a b.txt"))
     assert uri.startswith("file:///") and uri.endswith("/a%20b.txt")

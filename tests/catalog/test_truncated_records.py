@@ -60,3 +60,32 @@ def test_dedup_counts_the_cut_page_as_a_warning(tmp_path: Path) -> None:
     assert main(["--quiet", "dedup", "run", "--input", str(tmp_path / "root" / "volumes"), "--output", str(warc_out)]) == 0
     documents = json.loads((warc_out / "summary.json").read_text())["documents"]
     assert documents["input"] == 2 and documents["warnings"] == 1
+
+
+def test_the_first_segment_of_a_segmented_record_reads_back_with_a_warning(tmp_path: Path) -> None:
+    """A response archived in two segments (``WARC-Segment-Number``; the rest in a ``continuation``
+    record): it is indexed as the URL's capture, and ``cat`` gave its first 38 KB of a 73 KB page
+    without a word."""
+    from ingest.warc_job import WarcJobConfig, run_warc_job
+    from tests.conftest import shared_data
+
+    data = (shared_data() / "warc" / "whirlwind.warc").read_bytes()
+    record = data[1375:76549]  # its response, 74,581 bytes of block
+    start = record.find(b"\r\n\r\n") + 4
+    head, block = record[:start], record[start:start + 74581]
+    first = head.replace(b"Content-Length: 74581", b"Content-Length: 40000").replace(
+        b"WARC-Type: response\r\n", b"WARC-Type: response\r\nWARC-Segment-Number: 1\r\n")
+    rest = (b"WARC/1.0\r\nWARC-Type: continuation\r\nWARC-Target-URI: https://an.wikipedia.org/wiki/Escopete\r\n"
+            b"WARC-Date: 2024-05-18T01:58:10Z\r\nWARC-Segment-Number: 2\r\nWARC-Segment-Total-Length: 74581\r\n"
+            b"Content-Length: %d\r\n\r\n" % (74581 - 40000))
+    path = tmp_path / "segmented.warc"
+    path.write_bytes(first + block[:40000] + b"\r\n\r\n" + rest + block[40000:] + b"\r\n\r\n")
+    with Store(str(tmp_path / "root")) as store:
+        assert run_warc_job(store, [str(path)], WarcJobConfig(), show_progress=False, local=True).indexed == 1
+        for read in ("cat", "cat_whole"):
+            warnings: list[str] = []
+            if read == "cat":
+                store.cat("https://an.wikipedia.org/wiki/Escopete", warnings=warnings)
+            else:
+                store.cat_whole("https://an.wikipedia.org/wiki/Escopete", lambda _: None, warnings)
+            assert any("segment 1" in w and "incomplete" in w for w in warnings), (read, warnings)

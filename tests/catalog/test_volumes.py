@@ -207,3 +207,31 @@ def test_reader_refuses_a_misdirected_location(store: Store) -> None:
 
 def test_gzip_member_is_standard_gzip() -> None:
     assert gzip.decompress(gzip_member(b"abc" * 100)) == b"abc" * 100
+
+
+def test_a_server_that_ignores_range_requests_is_named_as_such(tmp_path: Path) -> None:
+    """``python -m http.server`` answers a ranged read with the whole file; the reader called that
+    volume "truncated" (it holds more than asked, not less)."""
+    import functools
+    import http.server
+    import threading
+
+    from catalog.errors import VolumeError
+
+    (tmp_path / "v.warc").write_bytes(b"x" * 5000)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(VolumeError, match="ignores HTTP range requests") as caught:
+            VolumeReader().read_bytes(f"http://127.0.0.1:{server.server_port}/v.warc", 1000, 200)
+        assert "truncated" not in str(caught.value)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -170,3 +170,22 @@ def test_crawl_without_ray(http_server: Any, tmp_path: Path) -> None:
                             show_progress=False, local=True).as_dict()
         assert out["results"] == out["added"] == 12 and out["splits"] == 3
         assert store.cat(pages[4]) == page("local4")
+
+
+def test_the_sweep_removes_what_a_killed_atomic_write_left(tmp_path: Path) -> None:
+    """SIGKILLed inside an atomic write (catalog.storage.atomic_writer), a job leaves
+    ``NAME.tmp-<32 hex>``: the sweep removed only names ending in ``.tmp``, so a volume's or sidecar's
+    temporary file stayed for good (seen once in the files job's SIGKILL test)."""
+    from ingest.volume_sweep import sweep_run
+
+    make_files(tmp_path / "in", 5)
+    with Store(str(tmp_path / "root")) as store:
+        run_files_job(store, [str(tmp_path / "in")], FilesJobConfig(run_id="r"), show_progress=False, local=True)
+        run_dir = tmp_path / "root" / "volumes" / "r"
+        kept = sorted(p.name for p in run_dir.iterdir())
+        left = ["vol-s000001-20261201034651-742f4431bd-00001.cdxj.tmp-c52b46659874484dabc3b318fa9d1e04",
+                "vol-s000001-20261201034651-742f4431bd-00001.warc.gz.tmp-0f1e2d3c4b5a69788796a5b4c3d2e1f0"]
+        for name in left:
+            (run_dir / name).write_bytes(b"half written")
+        assert sweep_run(store, store.volumes_url + "/r", {0}) == 1  # the volume's temporary file counts
+        assert sorted(p.name for p in run_dir.iterdir()) == kept

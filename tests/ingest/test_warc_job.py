@@ -327,3 +327,116 @@ def test_rebuild_registers_in_place_files_and_reports_a_missing_one(shared_data_
             assert target.catalog.get("https://an.wikipedia.org/wiki/Escopete").digest == \
                 before["https://an.wikipedia.org/wiki/Escopete"]
             assert len(report.skipped) == 3 and all("missing" in s["reason"] for s in report.skipped)
+
+
+def test_arc_gzipped_as_one_stream_is_repacked_whole(shared_data_dir: Path, tmp_path: Path) -> None:
+    """``gzip example.arc``: one gzip member holding every ARC record. It was taken for an ARC.gz of one
+    record per member, so warcio refused it and both records were quarantined (one at offset -711)."""
+    arc = shared_data_dir / "warc" / "example.arc"
+    whole = tmp_path / "example.arc.gz"
+    whole.write_bytes(gzip.compress(arc.read_bytes()))
+    assert probe_layout(resolve_source(str(whole))).compression is Compression.GZIP_WHOLE_FILE
+    with Store(str(tmp_path / "root")) as store:
+        summary = run_warc_job(store, [str(whole)], WarcJobConfig(), show_progress=False, local=True)
+        assert (summary.records, summary.repacked, summary.quarantined) == (2, 1, 0)
+        assert summary.skipped == {"warcinfo": 1} and summary.unkeyed_copied == 1
+        assert store.cat("http://example.com/") == expected_documents(arc, set())["http://example.com/"]
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_target_uris_that_are_not_utf8_keep_their_bytes_in_the_key(shared_data_dir: Path, tmp_path: Path,
+                                                                   gzipped: bool) -> None:
+    """Two captures whose WARC-Target-URI holds a Latin-1 byte (``café``, ``cafè``, as wget writes what it
+    was given): FastWARC decodes both to ``caf\\ufffd``, so they got one key and one capture vanished
+    (counted neither as replaced nor quarantined). Each byte that is not UTF-8 is percent-escaped instead,
+    as a browser sends it, so each keeps its own key."""
+    source = shared_data_dir / "warc" / "example.warc"
+    response = source.read_bytes()[1197:2566]  # its response record (offsets as warcio reads them)
+    assert response.startswith(b"WARC/1.0\r\n") and b"WARC-Target-URI: http://example.com/\r\n" in response
+    records = [response.replace(b"WARC-Target-URI: http://example.com/", b"WARC-Target-URI: http://example.com/caf" + c)
+               .replace(b"04:02:06Z", b"04:02:0" + d) for c, d in ((b"\xe9", b"6Z"), (b"\xe8", b"7Z"))]
+    path = tmp_path / ("latin1.warc.gz" if gzipped else "latin1.warc")
+    path.write_bytes(b"".join(gzip.compress(r) for r in records) if gzipped else b"".join(records))
+    body = expected_documents(source, set())["http://example.com/"]
+    with Store(str(tmp_path / "root")) as store:
+        summary = run_warc_job(store, [str(path)], WarcJobConfig(), show_progress=False, local=True)
+        assert (summary.indexed, summary.added, summary.captures_replaced, summary.quarantined) == (2, 2, 0, 0)
+        assert sorted(k for k, _ in store.catalog.items()) == ["http://example.com/caf%E8", "http://example.com/caf%E9"]
+        assert store.cat("http://example.com/caf%E9") == store.cat("http://example.com/caf%e8") == body
+
+
+def test_warcs_on_a_server_that_ignores_range_requests_are_repacked(shared_data_dir: Path, tmp_path: Path) -> None:
+    """``python -m http.server`` answers a ranged GET with the whole file (200, not 206), and fsspec hands
+    that over as the range: records were indexed in place with the digest of the file's first record, so
+    every one of them failed to read back. Such a file is copied and repacked instead."""
+    import functools
+    import http.server
+    import threading
+
+    warc_dir = shared_data_dir / "warc"
+    names = ["example.warc", "whirlwind.warc.gz", "example-iana.org-chunked.warc"]
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(warc_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        urls = [f"http://127.0.0.1:{server.server_port}/{name}" for name in names]
+        with Store(str(tmp_path / "root")) as store:
+            summary = run_warc_job(store, urls, WarcJobConfig(), show_progress=False, local=True)
+            assert (summary.indexed, summary.repacked, summary.quarantined) == (0, 3, 0)
+            for name in names:
+                for key, body in expected_documents(warc_dir / name, set()).items():
+                    assert store.cat(key) == body, f"{name} {key}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "member cut short"])
+def test_a_damaged_gzip_member_mid_file_loses_only_its_record(shared_data_dir: Path, tmp_path: Path,
+                                                              damage: str) -> None:
+    """One corrupt member in the middle of a gzip-per-record WARC (a flipped byte: CRC error; or 100
+    bytes lost): FastWARC stopped there as if the file ended, so the damaged record was quarantined as
+    the "last record" and the 43 records after it were neither read nor reported. Now reading resumes
+    at the next member: only the damaged record is lost, and the counts cover the whole file."""
+    source = shared_data_dir / "warc" / "dolma-wget-sample-0000.warc.gz"
+    data = bytearray(source.read_bytes())
+    damaged_at, next_at = 15904, 24476  # the members of the response for .../faculty/weld and the next record
+    if damage == "flipped byte":
+        data[damaged_at + 3000] ^= 0xFF
+    else:
+        del data[next_at - 100:next_at]
+    path = tmp_path / "damaged.warc.gz"
+    path.write_bytes(bytes(data))
+    expected = expected_documents(source, set())
+    with Store(str(tmp_path / "root")) as store:
+        summary = run_warc_job(store, [str(path)], WarcJobConfig(), show_progress=False, local=True)
+        assert summary.quarantined == 1, summary.quarantine
+        entry = summary.quarantine[0]
+        assert entry["offset"] == damaged_at and "last record" not in entry["reason"], entry
+        assert (summary.records, summary.indexed, sum(summary.skipped.values())) == (47, 23, 24)
+        keys = {k for k, _ in store.catalog.items()}
+        assert keys == set(expected) - {"https://www.cs.washington.edu/people/faculty/weld"}
+        for key in keys:
+            assert store.cat(key) == expected[key], key
+
+
+def test_an_empty_gzip_member_between_records_hides_nothing(shared_data_dir: Path, tmp_path: Path) -> None:
+    """A gzip member of nothing between two records (``cat`` of WARC.gz files one of which is empty):
+    FastWARC took it for the end of the file, so the 43 records after it were neither read nor reported,
+    and the record before it was indexed with a range running to the end of the file."""
+    source = shared_data_dir / "warc" / "dolma-wget-sample-0000.warc.gz"
+    data = source.read_bytes()
+    after = 24476  # the member after the response for .../faculty/weld (at 15904)
+    path = tmp_path / "concatenated.warc.gz"
+    path.write_bytes(data[:after] + gzip.compress(b"") + data[after:])
+    expected = expected_documents(source, set())
+    with Store(str(tmp_path / "root")) as store:
+        summary = run_warc_job(store, [str(path)], WarcJobConfig(), show_progress=False, local=True)
+        assert (summary.records, summary.indexed, summary.quarantined) == (48, 24, 0), summary.quarantine
+        assert {k for k, _ in store.catalog.items()} == set(expected)
+        for key in expected:
+            assert store.cat(key) == expected[key], key
+        weld = store.get("https://www.cs.washington.edu/people/faculty/weld")
+        assert weld is not None and weld.offset == 15904 and weld.length < after - 15904 + 64

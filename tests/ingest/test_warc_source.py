@@ -165,3 +165,39 @@ def test_missing_file_is_quarantined_by_iter_files_and_raises_alone(tmp_path: Pa
 def test_read_record_at_wrong_offset_raises(warc_dir: Path) -> None:
     with pytest.raises(WarcSourceError, match="not exactly one"):
         read_record_at(str(warc_dir / "example.warc.gz"), 10, 300)
+
+
+def test_checking_the_record_a_parser_stopped_at_reads_in_bounded_blocks(warc_dir: Path, tmp_path: Path) -> None:
+    """When a parser stops early (a corrupt member mid-file), the record it stopped at is checked over
+    the rest of the file: that range was read into memory at once (a whole 1 GB WARC for a corrupt
+    member near its start). It is read a block at a time now, with the same answers."""
+    from catalog.warc_layout import resolve_source
+    from catalog.warc_recovery import _SCAN_BLOCK, truncation_problem
+
+    members = (warc_dir / "dolma-wget-sample-0000.warc.gz").read_bytes()
+    damaged = bytearray(members)
+    damaged[15904 + 3000] ^= 0xFF  # inside the member of the record at 15904
+    plain = (warc_dir / "whirlwind.warc").read_bytes()
+    response = plain[1375:76549]  # its 74,581-byte response record, whole
+    start = response.find(b"\r\n\r\n") + 4
+    block = response[start:start + 74581] * 30  # one record of 30 copies of that block (2.2 MB)
+    big = response[:start].replace(b"Content-Length: 74581", b"Content-Length: %d" % len(block)) + block + b"\r\n\r\n"
+    cases = {  # file bytes, record offset, answer (None: whole)
+        "damaged.warc.gz": (bytes(damaged) + members * 11, 15904, "gzip member is corrupt"),
+        "whole.warc.gz": (members * 12, 15904, None),
+        "cut.warc.gz": ((members * 12)[:-10], 15904, "ends early"),
+        "big.warc": (big, 0, None),
+        "bigcut.warc": (big[:-100], 0, "holds"),
+    }
+    for name, (data, offset, answer) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        src = resolve_source(str(path))
+        sizes: list[int] = []
+        read = src.read
+        src.read = lambda start, end, read=read, sizes=sizes: sizes.append(end - start) or read(start, end)  # type: ignore
+        clen = len(block) if name.startswith("big") else 0
+        problem = truncation_problem(src, offset, len(data) - offset, clen)
+        src.close()
+        assert (problem is None) if answer is None else (problem is not None and answer in problem), (name, problem)
+        assert len(data) - offset > 2 * _SCAN_BLOCK and max(sizes) <= _SCAN_BLOCK, (name, max(sizes))

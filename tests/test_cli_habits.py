@@ -77,6 +77,21 @@ def test_a_local_path_means_its_file_key(root: tuple[str, Path], capsys: pytest.
     assert run(["--root", path, "catalog", "ls", "https://"], capsys) == ""
 
 
+def test_a_local_directory_lists_what_is_under_it_not_its_namesakes(root: tuple[str, Path], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """``ls /data/in`` named a plain string prefix: it also listed ``/data/in2/…`` and ``/data/in.bak``."""
+    path, src = root
+    sibling = tmp_path / "in2"
+    sibling.mkdir()
+    (sibling / "d.txt").write_text("d")
+    assert main(["--root", path, "--quiet", "ingest", "files", str(sibling), "--no-ray"]) == 0
+    capsys.readouterr()
+    assert len(run(["--root", path, "catalog", "ls", str(src)], capsys).split()) == 3
+    assert run(["--root", path, "catalog", "ls", str(sibling)], capsys).split() == [f"file://{sibling}/d.txt"]
+    # a key prefix typed as a URI is the string prefix it always was
+    assert len(run(["--root", path, "catalog", "ls", f"file://{src}"], capsys).split()) == 4
+
+
 def test_human_output_is_prose_with_rounded_figures(root: tuple[str, Path],
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     path, _ = root

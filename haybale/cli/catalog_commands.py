@@ -22,6 +22,7 @@ from haybale.cli.serve_command import add_serve_options, cmd_serve
 from haybale.cli.stores import (
     job_store,
     key_argument,
+    listing_prefix_argument,
     new_paths,
     open_reader,
     refuse_if_served,
@@ -52,7 +53,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     add_url_option(p)
 
     p = command(cmds, "ls", "list keys by URL, SURT, key or local path prefix (SURT order for URLs)", cmd_ls)
-    p.add_argument("prefix", nargs="?", default="", help="prefix to list (default: every key)")
+    p.add_argument("prefix", nargs="?", default="",
+                   help="prefix to list (default: every key); a local directory lists the files under it")
     p.add_argument("--limit", type=positive_int, default=None, help="list at most this many keys")
     p.add_argument("--long", "-l", action="store_true", help="also print each key's location")
     add_url_option(p)
@@ -116,7 +118,7 @@ def cmd_cat(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    prefix = key_argument(args.prefix)
+    prefix = listing_prefix_argument(args.prefix)
     with open_reader(args) as reader:
         if args.long or args.json:
             _print_items(reader.items(prefix, limit=args.limit), as_json=args.json)

@@ -199,6 +199,16 @@ def key_argument(text: str) -> str:
     return text
 
 
+def listing_prefix_argument(text: str) -> str:
+    """The listing prefix meant by ``text`` as typed: :func:`key_argument`, and a local path naming an
+    existing directory lists that directory (its ``file://`` key and ``/``), so ``catalog ls /data/in``
+    does not also list ``/data/in2/…``. A URI or key typed as such stays a plain string prefix."""
+    prefix = key_argument(text)
+    if prefix != text and not prefix.endswith("/") and os.path.isdir(os.path.expanduser(text)):
+        prefix += "/"
+    return prefix
+
+
 def volume_defaults(args: argparse.Namespace) -> None:
     """Fill in ``--volume-bytes`` and ``--compress-level`` left out (parsed as None, so that building
     the command line does not import the volume writer for its defaults)."""

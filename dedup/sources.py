@@ -17,6 +17,7 @@ error is raised. A file that cannot be opened at all raises :class:`~dedup.error
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
@@ -282,7 +283,25 @@ def _parse_json_line(raw: bytes, source: str, line_number: int) -> dict[str, Any
         raise RecordError(source, line_number, f"invalid JSON: {exc.msg} at column {exc.colno}") from exc
     if not isinstance(record, dict):
         raise RecordError(source, line_number, f"expected a JSON object, got {type(record).__name__}")
+    if _SURROGATE_ESCAPE.search(raw):
+        _refuse_lone_surrogates(record, source, line_number)
     return record
+
+
+# A \uD800-\uDFFF escape: JSON allows it unpaired (json.loads gives a str with a lone surrogate),
+# but such a string is not Unicode text and no Arrow or Parquet string can hold it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def _refuse_lone_surrogates(record: dict[str, Any], source: str, line_number: int) -> None:
+    """RecordError when a string of ``record`` (a key or a value, at any depth) holds an unpaired
+    surrogate; before, one such line failed the whole job with a UnicodeEncodeError."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(exc.object[exc.start])
+        raise RecordError(source, line_number, f"unpaired surrogate escape \\u{code:04x} in a string: not valid "
+                                               "Unicode text; fix the line (e.g. \\ufffd instead)") from exc
 
 
 def _report(error: RecordError, on_bad_record: BadRecordHandler | None) -> None:

@@ -191,3 +191,24 @@ def test_a_dedup_output_inside_an_input_directory_is_not_read(tmp_path: Path) ->
         JsonlSource([str(data / "out")]).splits()
     kept = ParquetSource([str(data / "out" / "data")]).splits()
     assert kept and all("/_work/" not in s.url for s in kept)
+
+
+def test_jsonl_unpaired_surrogate_escapes_are_quarantined(tmp_path: Path) -> None:
+    # JSON allows "\ud800" alone (JavaScript writes it); no Arrow string can hold it. One such line
+    # failed the whole job with a UnicodeEncodeError; now it is a bad record like invalid UTF-8.
+    path = tmp_path / "surrogates.jsonl"
+    path.write_bytes(
+        b'{"id": "ok1", "text": "fine"}\n'
+        b'{"id": "t", "text": "lone \\ud800 high"}\n'
+        b'{"id": "i\\udc00", "text": "lone low in the id"}\n'
+        b'{"id": "m", "text": "in nested metadata", "meta": {"a": ["x", "\\uDBFF"]}}\n'
+        b'{"id": "k", "text": "in a key", "\\ud801": 1}\n'
+        b'{"id": "pair", "text": "a pair \\ud83d\\ude00 is fine", "u": "\\\\ud800 is a backslash"}\n'
+    )
+    bad: list[RecordError] = []
+    table = _read_all(JsonlSource([str(path)]), bad)
+    assert table.column("id").to_pylist() == ["ok1", "pair"]
+    assert table.column("text").to_pylist()[1] == "a pair \U0001F600 is fine"
+    assert json.loads(table.column("metadata")[1].as_py()) == {"u": "\\ud800 is a backslash"}
+    assert [e.offset for e in bad] == [2, 3, 4, 5]
+    assert all("unpaired surrogate" in e.reason for e in bad), [e.reason for e in bad]

@@ -195,5 +195,8 @@ def describe_clean_result(result: dict[str, Any], where: str) -> str:
              f"characters removed by filter: {output.counts(result['removals'])}"]
     if result["errors"]:
         lines.append(output.listed(result["errors"], 20, lambda e: f"{e['path']}: {e['reason']}", "error"))
+    if result.get("empty"):
+        lines.append(f"{output.count(len(result['empty']))} pages cleaned to no text (their .txt files are empty):")
+        lines.append(output.listed(result["empty"], 20, lambda e: f"{e['path']}: {e['reason']}", "empty"))
     lines += output.not_read_lines(result)
     return "\n".join(lines)

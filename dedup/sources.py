@@ -304,6 +304,35 @@ def _refuse_lone_surrogates(record: dict[str, Any], source: str, line_number: in
                                                "Unicode text; fix the line (e.g. \\ufffd instead)") from exc
 
 
+def _castable(kind: pa.DataType, target: pa.DataType) -> bool:
+    """Whether Arrow casts values of ``kind`` to ``target`` (a struct or list column cannot be text)."""
+    try:
+        pa.array([], kind).cast(target)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return True
+
+
+def _as_text(column: pa.Array, target: pa.DataType) -> tuple[pa.Array, dict[int, str]]:
+    """``column`` cast to the string type ``target``; a binary value that is not UTF-8 becomes null and
+    is returned by row with what is wrong (before, one such value failed the whole job)."""
+    try:
+        return column.cast(target), {}
+    except pa.ArrowInvalid:
+        if not (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)
+                or pa.types.is_fixed_size_binary(column.type)):
+            raise
+    values: list[str | None] = []
+    bad: dict[int, str] = {}
+    for index, value in enumerate(column.to_pylist()):
+        try:
+            values.append(None if value is None else value.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            values.append(None)
+            bad[index] = f"{exc.reason} at byte {exc.start}"
+    return pa.array(values, target), bad
+
+
 def _report(error: RecordError, on_bad_record: BadRecordHandler | None) -> None:
     if on_bad_record is None:
         raise error
@@ -351,6 +380,11 @@ class ParquetSource:
         for required in (text_field, id_field):
             if required not in names:
                 raise SourceError(f"{split.url}: no column {required!r} (columns: {sorted(names)}); use --text-field/--id-field")
+            kind = parquet.schema_arrow.field(required).type
+            if not _castable(kind, pa.string()):
+                raise SourceError(f"{split.url}: column {required!r} holds {kind}, which is not text; name the "
+                                  f"{'text' if required == text_field else 'id'} column with "
+                                  f"{'--text-field' if required == text_field else '--id-field'}")
         others = [c for c in names if c not in (text_field, id_field)]
         meta_columns = others
         if "metadata" in others and pa.types.is_string(parquet.schema_arrow.field("metadata").type):
@@ -359,15 +393,20 @@ class ParquetSource:
         row = 0
         with handle:
             for batch in parquet.iter_batches(batch_size=self.batch_size):
-                ids = batch.column(id_field).cast(pa.string())
-                texts = batch.column(text_field).cast(pa.large_string())
+                ids, bad_ids = _as_text(batch.column(id_field), pa.string())
+                texts, bad_texts = _as_text(batch.column(text_field), pa.large_string())
                 valid = pa.compute.and_(pa.compute.is_valid(ids), pa.compute.is_valid(texts))
                 if valid.false_count:
                     for index, ok in enumerate(valid.to_pylist()):
                         if not ok:
-                            _report(RecordError(split.url, row + index, f"null {id_field!r} or {text_field!r}"), on_bad_record)
+                            bad = [f"{name!r} is not UTF-8 ({bad_rows[index]})" for name, bad_rows in
+                                   ((id_field, bad_ids), (text_field, bad_texts)) if index in bad_rows]
+                            reason = "; ".join(bad) or f"null {id_field!r} or {text_field!r}"
+                            _report(RecordError(split.url, row + index, reason), on_bad_record)
                 n = batch.num_rows
-                urls = batch.column(url_field).cast(pa.string()) if url_field in others else pa.nulls(n, pa.string())
+                urls = pa.nulls(n, pa.string())
+                if url_field in others and _castable(batch.schema.field(url_field).type, pa.string()):
+                    urls = _as_text(batch.column(url_field), pa.string())[0]  # not UTF-8: null (metadata keeps it)
                 metadata = pa.array(metadata_json(batch, meta_columns), pa.string())
                 out = pa.RecordBatch.from_arrays([ids, urls, texts, metadata], schema=DOCUMENT_SCHEMA)
                 row += n

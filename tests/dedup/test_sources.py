@@ -212,3 +212,25 @@ def test_jsonl_unpaired_surrogate_escapes_are_quarantined(tmp_path: Path) -> Non
     assert json.loads(table.column("metadata")[1].as_py()) == {"u": "\\ud800 is a backslash"}
     assert [e.offset for e in bad] == [2, 3, 4, 5]
     assert all("unpaired surrogate" in e.reason for e in bad), [e.reason for e in bad]
+
+
+def test_parquet_binary_values_not_utf8_are_quarantined_and_a_non_text_column_is_named(tmp_path: Path) -> None:
+    """A binary text or id column with one value that is not UTF-8 failed the whole job
+    (ArrowInvalid: Invalid UTF8 payload, naming no file); a list column named as the text failed
+    with an Arrow cast error. Now the row is quarantined, and the column is named."""
+    pq.write_table(pa.table({
+        "id": pa.array([b"a", b"\xffb", b"c", b"d"], pa.binary()),
+        "text": pa.array([b"first text", b"second text", b"bad \xe9 byte", None], pa.large_binary()),
+        "url": pa.array([b"http://x/\xff", b"http://x/b", None, b"http://x/d"], pa.binary()),
+    }), tmp_path / "bytes.parquet")
+    bad: list[RecordError] = []
+    table = _read_all(ParquetSource([str(tmp_path / "bytes.parquet")]), bad)
+    assert table.to_pylist() == [{"id": "a", "url": None, "text": "first text", "metadata": '{"url": "aHR0cDovL3gv/w=="}'}]
+    assert [(e.offset, e.reason) for e in bad] == [
+        (1, "'id' is not UTF-8 (invalid start byte at byte 0)"),
+        (2, "'text' is not UTF-8 (invalid continuation byte at byte 4)"),
+        (3, "null 'id' or 'text'"),
+    ]
+    pq.write_table(pa.table({"id": ["a"], "text": pa.array([["x", "y"]])}), tmp_path / "lists.parquet")
+    with pytest.raises(SourceError, match=r"lists\.parquet: column 'text' holds list<.*not text.*--text-field"):
+        _read_all(ParquetSource([str(tmp_path / "lists.parquet")]))

@@ -304,6 +304,28 @@ def _refuse_lone_surrogates(record: dict[str, Any], source: str, line_number: in
                                                "Unicode text; fix the line (e.g. \\ufffd instead)") from exc
 
 
+def _readable_batches(parquet: pq.ParquetFile, url: str, batch_size: int,
+                      on_bad_record: BadRecordHandler | None) -> Iterator[pa.RecordBatch]:
+    """The batches of a Parquet file, row group by row group. A row group that cannot be read (a
+    corrupt page) has each of its rows not yet read reported as a bad record (offset = row number in
+    the file, the reason naming the group) and reading goes on with the next group, as a cut JSONL or
+    WARC file keeps what it can read; before, one corrupt page failed the whole job naming no file."""
+    start = 0
+    for group in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        done = 0
+        try:
+            for batch in parquet.iter_batches(batch_size=batch_size, row_groups=[group]):
+                done += batch.num_rows
+                yield batch
+        except (OSError, pa.ArrowException) as exc:
+            reason = (f"row group {group} (rows {start:,}-{start + rows - 1:,}) is unreadable "
+                      f"({''.join(c if c.isprintable() else ' ' for c in ' '.join(str(exc).split()))[:300]}): repair or rewrite the file to read these rows")
+            for index in range(start + done, start + rows):
+                _report(RecordError(url, index, reason), on_bad_record)
+        start += rows
+
+
 def _castable(kind: pa.DataType, target: pa.DataType) -> bool:
     """Whether Arrow casts values of ``kind`` to ``target`` (a struct or list column cannot be text)."""
     try:
@@ -392,7 +414,7 @@ class ParquetSource:
             meta_columns = [c for c in others if c != url_field]
         row = 0
         with handle:
-            for batch in parquet.iter_batches(batch_size=self.batch_size):
+            for batch in _readable_batches(parquet, split.url, self.batch_size, on_bad_record):
                 ids, bad_ids = _as_text(batch.column(id_field), pa.string())
                 texts, bad_texts = _as_text(batch.column(text_field), pa.large_string())
                 valid = pa.compute.and_(pa.compute.is_valid(ids), pa.compute.is_valid(texts))

@@ -234,3 +234,22 @@ def test_parquet_binary_values_not_utf8_are_quarantined_and_a_non_text_column_is
     pq.write_table(pa.table({"id": ["a"], "text": pa.array([["x", "y"]])}), tmp_path / "lists.parquet")
     with pytest.raises(SourceError, match=r"lists\.parquet: column 'text' holds list<.*not text.*--text-field"):
         _read_all(ParquetSource([str(tmp_path / "lists.parquet")]))
+
+
+def test_parquet_corrupt_row_group_is_quarantined_row_by_row_and_reading_goes_on(tmp_path: Path) -> None:
+    """A corrupt page failed the whole job (OSError from Arrow, naming no file); now the rows of the
+    unreadable row group are bad records and the other groups are read."""
+    path = tmp_path / "corrupt.parquet"
+    table = pa.table({"id": [f"i{i}" for i in range(300)], "text": [f"document {i} " + "word " * (i % 40) for i in range(300)]})
+    pq.write_table(table, path, row_group_size=100, compression="zstd")
+    page = pq.ParquetFile(path).metadata.row_group(1).column(1).data_page_offset
+    data = bytearray(path.read_bytes())
+    for index in range(page, page + 64):  # the page header of group 1's text column
+        data[index] ^= 0x5A
+    path.write_bytes(bytes(data))
+    bad: list[RecordError] = []
+    read = _read_all(ParquetSource([str(path)]), bad)
+    assert read.column("id").to_pylist() == [f"i{i}" for i in list(range(100)) + list(range(200, 300))]
+    assert [e.offset for e in bad] == list(range(100, 200))
+    assert bad[0].reason.startswith("row group 1 (rows 100-199) is unreadable (")
+    assert bad[0].reason.endswith("): repair or rewrite the file to read these rows") and bad[0].reason.isprintable()

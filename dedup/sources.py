@@ -399,6 +399,10 @@ class ParquetSource:
         except (OSError, pa.ArrowException) as exc:
             raise SourceError(f"cannot open {split.url} as Parquet: {exc}") from exc
         names = parquet.schema_arrow.names
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:  # Arrow finds no column by a repeated name, and metadata JSON holds one value per name
+            raise SourceError(f"{split.url}: column names repeat ({', '.join(map(repr, repeated))}); give each "
+                              "column its own name (write the file again) to read it")
         for required in (text_field, id_field):
             if required not in names:
                 raise SourceError(f"{split.url}: no column {required!r} (columns: {sorted(names)}); use --text-field/--id-field")

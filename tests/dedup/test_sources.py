@@ -253,3 +253,13 @@ def test_parquet_corrupt_row_group_is_quarantined_row_by_row_and_reading_goes_on
     assert [e.offset for e in bad] == list(range(100, 200))
     assert bad[0].reason.startswith("row group 1 (rows 100-199) is unreadable (")
     assert bad[0].reason.endswith("): repair or rewrite the file to read these rows") and bad[0].reason.isprintable()
+
+
+def test_parquet_repeated_column_names_are_named(tmp_path: Path) -> None:
+    """Parquet allows two columns of one name (a join's output); reading one failed the job with
+    Arrow's KeyError, naming no file. Now the error names the file and the repeated names."""
+    for name, columns in (("dup_id.parquet", ["id", "text", "id"]), ("dup_extra.parquet", ["id", "text", "x", "x"])):
+        arrays = [pa.array(["a", "b"]), pa.array(["text one", "text two"])] + [pa.array([1, 2])] * (len(columns) - 2)
+        pq.write_table(pa.Table.from_arrays(arrays, names=columns), tmp_path / name)
+        with pytest.raises(SourceError, match=rf"{name}: column names repeat \('{columns[-1]}'\); give each column"):
+            _read_all(ParquetSource([str(tmp_path / name)]))

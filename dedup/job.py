@@ -224,6 +224,8 @@ def _run(
 
     summary = _summary(work, config, inputs, splits, read_stats, pairs, histogram, cluster_stats, write_stats, timings)
     summary["partitions"] = partitions
+    # ids that name more than one document: kept_id and the marks are ambiguous for them (dedup/id_hashes.py)
+    summary["ids"] = waves.shared_ids
     # files and entries the inputs named that no source reads (no known format, links, FIFOs), by name
     summary["not_read"] = list(getattr(source, "not_read", []))
     if mark_sink is not None:
@@ -258,7 +260,8 @@ def _partitions(work: WorkDir, config: DedupConfig, documents: int, cpus: int) -
 
 # Version of what stage 1 spills: a resume must not mix work files of two versions. 2: exact
 # digests by dedup/digests.py (1, unrecorded: xxh3-128), which two versions would not compare.
-WORK_FORMAT = 2
+# 3: ids/S.rows, the hashes of the documents' ids (dedup/id_hashes.py).
+WORK_FORMAT = 3
 
 
 def _check_resume(splits: list[Split], work: WorkDir, config: DedupConfig) -> list[list[list[Any]]]:

@@ -3,7 +3,8 @@
 For each ``X.html`` or ``X.html.gz`` under ``src_dir`` (recursively; any fsspec URL), writes
 ``X.txt`` at the same relative place under ``dst_dir``: the cleaned main text, exactly what the dedup
 job keeps for that page. A file that cannot be read (truncated gzip, I/O error) or parsed is
-skipped and listed in the summary's ``errors`` with its path and reason; the run goes on. A page
+skipped and listed in the summary's ``errors`` with its path and reason (the ``X.txt`` an earlier run
+wrote from it is removed: it no longer matches the page); the run goes on. A page
 that cleans to no text (only navigation, scripts, an empty file) gets an empty ``X.txt`` and is listed
 in ``empty`` with what the filters removed.
 
@@ -77,6 +78,9 @@ class _LocalFiles:
     def cat_file(self, path: str) -> bytes:
         with open(path, "rb") as fh:
             return fh.read()
+
+    def rm_file(self, path: str) -> None:
+        os.remove(path)
 
     def makedirs(self, path: str, exist_ok: bool = False) -> None:
         os.makedirs(path, exist_ok=exist_ok)
@@ -176,7 +180,13 @@ def clean_html_dir(
                 data = pending.result()
                 result = clean_html(data, None, config)
             except (OSError, EOFError, zlib.error, ContentDecodingError, DecodedSizeError, HtmlParseError) as exc:
-                summary["errors"].append({"path": path, "reason": f"{type(exc).__name__}: {exc}"})
+                reason = f"{type(exc).__name__}: {exc}"
+                name = targets[path[len(src_root) + 1:]]
+                if name in written_names and dst_fs.exists(f"{dst_root}/{name}"):
+                    # an earlier run's text of this page no longer matches it: left, it passed for current
+                    dst_fs.rm_file(f"{dst_root}/{name}")
+                    reason += f" (the {name} an earlier run wrote from it is removed)"
+                summary["errors"].append({"path": path, "reason": reason})
                 continue
             target = f"{dst_root}/{targets[path[len(src_root) + 1:]]}"
             writes.append((path, target, pool.submit(write, target, result.text.encode("utf-8")), len(data), result))

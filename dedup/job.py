@@ -144,6 +144,13 @@ def _run_dedup_leased(source: DocumentSource, output: str, config: DedupConfig, 
     run_id = run_id or new_run_id()
     work = WorkDir(output, run_id)
     reporter = _Reporter(progress)
+    if config.adblock_list:
+        # AdblockListError (exit 2) here, before any work: in the workers a list that cannot be read
+        # failed every HTML page's cleaning, and each was removed as a clean_error (a typo in the
+        # path removed the whole HTML input)
+        from dedup.clean.adblock_filter import load_rules
+
+        load_rules(config.adblock_list)
     # Listing first: a missing input fails in milliseconds, before a local Ray is started.
     source, splits = plan_splits(source, config.split_bytes)
     refuse_output_over_inputs(output, splits, protected, overwrite)  # before --overwrite deletes anything

@@ -26,8 +26,9 @@ from dedup.tokens import fmix64, tokenize_batch
 from dedup.workdir import WorkDir
 
 try:  # The cleaner lives in dedup.clean (written separately); text inputs work without it.
-    from dedup.clean import CleanConfig, clean_html, clean_text
+    from dedup.clean import AdblockListError, CleanConfig, clean_html, clean_text
 except ImportError:  # pragma: no cover - depends on the other package being present
+    AdblockListError = ()  # type: ignore[assignment,misc]  (catches nothing)
     CleanConfig = None  # type: ignore[assignment,misc]
     clean_html = None  # type: ignore[assignment]
     clean_text = None  # type: ignore[assignment]
@@ -130,6 +131,8 @@ class _Cleaner:
             for html, url in zip(batch.column("html").to_pylist(), batch.column("url").to_pylist()):
                 try:
                     result = clean_html(html or "", url=url, config=self.clean_config)
+                except AdblockListError:  # the run's setting, not this page: every page would fail
+                    raise
                 except Exception as exc:  # one unparseable page must not fail the split
                     texts.append("")
                     details.append(f"clean_error:{type(exc).__name__}: {exc}"[:300])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from dedup.id_hashes import shared_id_counts
 from dedup.join_kernels import distinct_sorted_pairs, shared_key_rows
 from dedup.shuffle import SLOTS, read_row_range, slot_range, write_table_buckets
 from dedup.split_stage import BAND_DTYPE, DIGEST_DTYPE, split_name
@@ -104,7 +105,8 @@ def process_partition(partition: int, partitions: int, n_splits: int, work: Work
     Reads the partition's band keys and exact digests from every split's spill file (one ranged
     read each), and writes to ``out`` the LSH candidate pairs (unique within the partition) and the
     exact-digest pairs, routed by the split of ``a`` (where the pairs are verified, dedup/pair_join).
-    Returns counts for the summary.
+    Returns counts for the summary, also of the ids held by more than one document
+    (dedup/id_hashes.py).
     """
     first, end = slot_range(partition, partitions)
     names = [split_name(s) for s in range(n_splits)]
@@ -113,6 +115,10 @@ def process_partition(partition: int, partitions: int, n_splits: int, work: Work
     del bands
     digests = read_row_range(work, [work.path("digests", f"{n}.rows") for n in names], SLOTS, first, end, DIGEST_DTYPE)
     exact = _exact_pairs(digests)
+    del digests
+    ids = read_row_range(work, [work.path("ids", f"{n}.rows") for n in names], SLOTS, first, end, DIGEST_DTYPE)
+    shared_ids, documents_sharing_ids = shared_id_counts(ids)
+    del ids
     table = pa.table(
         {
             "a": np.concatenate([candidates[:, 0], exact[:, 0]]),
@@ -122,7 +128,8 @@ def process_partition(partition: int, partitions: int, n_splits: int, work: Work
         schema=PAIRS_SCHEMA,
     )
     write_table_buckets(work, out, table, (table.column("a").to_numpy() >> _SPLIT_SHIFT).astype(np.int64), n_splits)
-    return {"partition": partition, "partition_candidate_pairs": int(len(candidates)), "exact_pairs": int(len(exact))}
+    return {"partition": partition, "partition_candidate_pairs": int(len(candidates)), "exact_pairs": int(len(exact)),
+            "shared_ids": shared_ids, "documents_sharing_ids": documents_sharing_ids}
 
 
 def _exact_pairs(digests: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from dedup.output_lease import output_lease
 from dedup.output_place import refuse_output_over_inputs
 from dedup.plots import PLOT_DESCRIPTIONS, plot_cluster_sizes, plot_removals, plot_s_curve
 from dedup.sources import DocumentSource, Split
-from dedup.split_plan import plan_splits, split_size
+from dedup.split_plan import GROUP_KIND, members_of, plan_splits, split_size
 from dedup.units import Executor
 from dedup.workdir import WorkDir
 
@@ -144,6 +144,13 @@ def _run_dedup_leased(source: DocumentSource, output: str, config: DedupConfig, 
     run_id = run_id or new_run_id()
     work = WorkDir(output, run_id)
     reporter = _Reporter(progress)
+    if config.adblock_list:
+        # AdblockListError (exit 2) here, before any work: in the workers a list that cannot be read
+        # failed every HTML page's cleaning, and each was removed as a clean_error (a typo in the
+        # path removed the whole HTML input)
+        from dedup.clean.adblock_filter import load_rules
+
+        load_rules(config.adblock_list)
     # Listing first: a missing input fails in milliseconds, before a local Ray is started.
     source, splits = plan_splits(source, config.split_bytes)
     refuse_output_over_inputs(output, splits, protected, overwrite)  # before --overwrite deletes anything
@@ -186,14 +193,14 @@ def _run(
     cpus: int,
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
-    _check_resume(splits, work, config)
+    stamps = _check_resume(splits, work, config)
     n_splits = len(splits)
     reporter.line(f"run {work.run_id}: {n_splits} splits, LSH {config.lsh.bands}x{config.lsh.rows}")
 
     from dedup.waves import Waves  # the steps of every wave: see the imports at the top
 
     clock = time.monotonic()
-    sizes = _input_sizes(splits)
+    sizes = _input_sizes(splits, stamps)
     units = [(f"read-{i:06d}", _read_split, (work, i, s, source, config)) for i, s in enumerate(splits)]
     read_stats = execute(units, "read+signatures", _read_progress(sizes, clock))
     timings["read_clean_signature"] = time.monotonic() - clock
@@ -224,6 +231,8 @@ def _run(
 
     summary = _summary(work, config, inputs, splits, read_stats, pairs, histogram, cluster_stats, write_stats, timings)
     summary["partitions"] = partitions
+    # ids that name more than one document: kept_id and the marks are ambiguous for them (dedup/id_hashes.py)
+    summary["ids"] = waves.shared_ids
     # files and entries the inputs named that no source reads (no known format, links, FIFOs), by name
     summary["not_read"] = list(getattr(source, "not_read", []))
     if mark_sink is not None:
@@ -258,13 +267,18 @@ def _partitions(work: WorkDir, config: DedupConfig, documents: int, cpus: int) -
 
 # Version of what stage 1 spills: a resume must not mix work files of two versions. 2: exact
 # digests by dedup/digests.py (1, unrecorded: xxh3-128), which two versions would not compare.
-WORK_FORMAT = 2
+# 3: ids/S.rows, the hashes of the documents' ids (dedup/id_hashes.py).
+WORK_FORMAT = 3
 
 
-def _check_resume(splits: list[Split], work: WorkDir, config: DedupConfig) -> None:
-    """Record the run's splits and settings at its first start; refuse a resume with others."""
+def _check_resume(splits: list[Split], work: WorkDir, config: DedupConfig) -> list[list[list[Any]]]:
+    """Record the run's splits, settings and input files (:func:`_file_stamps`) at its first start;
+    refuse a resume with other ones, or after an input file changed: the units the first start
+    finished read the old content, so a resume would mix two versions of the input (before, a line
+    appended to a file after a crash was silently left out). Returns the stamps."""
     config_file = work.path("config.json")
     listed = [[s.kind, s.url, [list(o) for o in s.options]] for s in splits]
+    stamps = _file_stamps(splits)
     if work.exists(config_file):
         recorded = work.read_json(config_file)
         if recorded.get("work_format", 1) != WORK_FORMAT:
@@ -274,13 +288,53 @@ def _check_resume(splits: list[Split], work: WorkDir, config: DedupConfig) -> No
             raise ConfigError(f"run {work.run_id} was started with other settings; use a new --run-id")
         if recorded["splits"] != listed:
             raise ConfigError(f"run {work.run_id} was started with other inputs; use a new --run-id")
+        before = {url: (size, modified) for files in recorded.get("input_files", stamps) for url, size, modified in files}
+        for url, size, modified in (f for files in stamps for f in files):
+            if before.get(url, (size, modified)) != (size, modified):
+                was_size, was_modified = before[url]
+                raise ConfigError(f"input {url} changed since run {work.run_id} started (size {was_size} -> {size} "
+                                  f"bytes, modified {was_modified} -> {modified}); what the run read of it is stale: "
+                                  "start a new run (a new --run-id, with --overwrite to replace this output)")
     else:
-        work.write_json(config_file, {"config": config.fingerprint(), "splits": listed, "work_format": WORK_FORMAT})
+        work.write_json(config_file, {"config": config.fingerprint(), "splits": listed, "input_files": stamps,
+                                      "work_format": WORK_FORMAT})
+    return stamps
 
 
-def _input_sizes(splits: list[Split]) -> list[int]:
-    """Size of each split's input (0 when unknown), for the throughput and ETA lines."""
-    return [split_size(split) for split in splits]
+# Splits whose url is an input file (a group's members are such splits); a catalog split names
+# pieces its run planned, which do not change.
+_FILE_KINDS = ("jsonl", "parquet", "warc")
+# The first of these that a file system's info holds stamps a version of a file (local mtime, S3
+# LastModified, GCS updated, an ETag).
+_MODIFIED_KEYS = ("mtime", "LastModified", "last_modified", "updated", "modified", "ETag", "etag", "md5Hash")
+
+
+def _file_stamps(splits: list[Split]) -> list[list[list[Any]]]:
+    """Per split, ``[url, size, modified]`` of each input file it reads (none for other kinds)."""
+    return [[_stamp(member.url) for member in _members(split) if member.kind in _FILE_KINDS] for split in splits]
+
+
+def _members(split: Split) -> list[Split]:
+    return members_of(split) if split.kind == GROUP_KIND else [split]
+
+
+def _stamp(url: str) -> list[Any]:
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+        info = fs.info(path)
+    except (OSError, ValueError):  # gone since it was listed: its split's read names it
+        return [url, None, None]
+    modified = next((info[key] for key in _MODIFIED_KEYS if info.get(key) is not None), None)
+    return [url, int(info.get("size") or 0), None if modified is None else str(modified)]
+
+
+def _input_sizes(splits: list[Split], stamps: list[list[list[Any]]] | None = None) -> list[int]:
+    """Size of each split's input (0 when unknown), for the throughput and ETA lines: from the
+    files' stamps when it has any, else asked of the file system."""
+    stamps = stamps or [[] for _ in splits]
+    return [sum(size for _, size, _ in files) if files else split_size(split) for split, files in zip(splits, stamps)]
 
 
 def _read_progress(sizes: list[int], started: float) -> Callable[[list[dict[str, Any]]], str]:

@@ -45,9 +45,11 @@ def warm_later_kernels() -> None:
     (tests/dedup/test_local_pool.py runs a job after this and checks that no kernel gained one).
     """
     import numpy as np
+    import pyarrow as pa
 
     from dedup.candidates import distinct_sorted_pairs, shared_key_rows
     from dedup.digests import sequence_digests
+    from dedup.id_hashes import id_hashes
     from dedup.jaccard import _repeat_sets, jaccard_of_sets
     from dedup.jaccard import warm_kernels as warm_pair_check_kernels
     from dedup.join_kernels import group_rows_by_bucket
@@ -61,6 +63,7 @@ def warm_later_kernels() -> None:
     tokens = tokenize_batch(["warm the spill kernels"])
     sequence_digests(tokens.hashes, tokens.doc_offsets, np.flatnonzero(tokens.token_counts() > 0))
     band_keys(np.zeros((1, 128), np.uint32), 32, 4)
+    id_hashes(pa.array(["warm the id hashes"]))
     group_rows_by_bucket(np.zeros((1, 2), np.uint64), np.zeros(1, np.int64), 4096)
     shared_key_rows(np.zeros(1, np.uint64), np.zeros(1, np.uint64))
     distinct_sorted_pairs(np.zeros(1, np.uint64), np.zeros(1, np.uint64))

@@ -17,6 +17,7 @@ error is raised. A file that cannot be opened at all raises :class:`~dedup.error
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
@@ -282,7 +283,76 @@ def _parse_json_line(raw: bytes, source: str, line_number: int) -> dict[str, Any
         raise RecordError(source, line_number, f"invalid JSON: {exc.msg} at column {exc.colno}") from exc
     if not isinstance(record, dict):
         raise RecordError(source, line_number, f"expected a JSON object, got {type(record).__name__}")
+    if _SURROGATE_ESCAPE.search(raw):
+        _refuse_lone_surrogates(record, source, line_number)
     return record
+
+
+# A \uD800-\uDFFF escape: JSON allows it unpaired (json.loads gives a str with a lone surrogate),
+# but such a string is not Unicode text and no Arrow or Parquet string can hold it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def _refuse_lone_surrogates(record: dict[str, Any], source: str, line_number: int) -> None:
+    """RecordError when a string of ``record`` (a key or a value, at any depth) holds an unpaired
+    surrogate; before, one such line failed the whole job with a UnicodeEncodeError."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(exc.object[exc.start])
+        raise RecordError(source, line_number, f"unpaired surrogate escape \\u{code:04x} in a string: not valid "
+                                               "Unicode text; fix the line (e.g. \\ufffd instead)") from exc
+
+
+def _readable_batches(parquet: pq.ParquetFile, url: str, batch_size: int,
+                      on_bad_record: BadRecordHandler | None) -> Iterator[pa.RecordBatch]:
+    """The batches of a Parquet file, row group by row group. A row group that cannot be read (a
+    corrupt page) has each of its rows not yet read reported as a bad record (offset = row number in
+    the file, the reason naming the group) and reading goes on with the next group, as a cut JSONL or
+    WARC file keeps what it can read; before, one corrupt page failed the whole job naming no file."""
+    start = 0
+    for group in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        done = 0
+        try:
+            for batch in parquet.iter_batches(batch_size=batch_size, row_groups=[group]):
+                done += batch.num_rows
+                yield batch
+        except (OSError, pa.ArrowException) as exc:
+            reason = (f"row group {group} (rows {start:,}-{start + rows - 1:,}) is unreadable "
+                      f"({''.join(c if c.isprintable() else ' ' for c in ' '.join(str(exc).split()))[:300]}): repair or rewrite the file to read these rows")
+            for index in range(start + done, start + rows):
+                _report(RecordError(url, index, reason), on_bad_record)
+        start += rows
+
+
+def _castable(kind: pa.DataType, target: pa.DataType) -> bool:
+    """Whether Arrow casts values of ``kind`` to ``target`` (a struct or list column cannot be text)."""
+    try:
+        pa.array([], kind).cast(target)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return True
+
+
+def _as_text(column: pa.Array, target: pa.DataType) -> tuple[pa.Array, dict[int, str]]:
+    """``column`` cast to the string type ``target``; a binary value that is not UTF-8 becomes null and
+    is returned by row with what is wrong (before, one such value failed the whole job)."""
+    try:
+        return column.cast(target), {}
+    except pa.ArrowInvalid:
+        if not (pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)
+                or pa.types.is_fixed_size_binary(column.type)):
+            raise
+    values: list[str | None] = []
+    bad: dict[int, str] = {}
+    for index, value in enumerate(column.to_pylist()):
+        try:
+            values.append(None if value is None else value.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            values.append(None)
+            bad[index] = f"{exc.reason} at byte {exc.start}"
+    return pa.array(values, target), bad
 
 
 def _report(error: RecordError, on_bad_record: BadRecordHandler | None) -> None:
@@ -329,9 +399,18 @@ class ParquetSource:
         except (OSError, pa.ArrowException) as exc:
             raise SourceError(f"cannot open {split.url} as Parquet: {exc}") from exc
         names = parquet.schema_arrow.names
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:  # Arrow finds no column by a repeated name, and metadata JSON holds one value per name
+            raise SourceError(f"{split.url}: column names repeat ({', '.join(map(repr, repeated))}); give each "
+                              "column its own name (write the file again) to read it")
         for required in (text_field, id_field):
             if required not in names:
                 raise SourceError(f"{split.url}: no column {required!r} (columns: {sorted(names)}); use --text-field/--id-field")
+            kind = parquet.schema_arrow.field(required).type
+            if not _castable(kind, pa.string()):
+                raise SourceError(f"{split.url}: column {required!r} holds {kind}, which is not text; name the "
+                                  f"{'text' if required == text_field else 'id'} column with "
+                                  f"{'--text-field' if required == text_field else '--id-field'}")
         others = [c for c in names if c not in (text_field, id_field)]
         meta_columns = others
         if "metadata" in others and pa.types.is_string(parquet.schema_arrow.field("metadata").type):
@@ -339,16 +418,21 @@ class ParquetSource:
             meta_columns = [c for c in others if c != url_field]
         row = 0
         with handle:
-            for batch in parquet.iter_batches(batch_size=self.batch_size):
-                ids = batch.column(id_field).cast(pa.string())
-                texts = batch.column(text_field).cast(pa.large_string())
+            for batch in _readable_batches(parquet, split.url, self.batch_size, on_bad_record):
+                ids, bad_ids = _as_text(batch.column(id_field), pa.string())
+                texts, bad_texts = _as_text(batch.column(text_field), pa.large_string())
                 valid = pa.compute.and_(pa.compute.is_valid(ids), pa.compute.is_valid(texts))
                 if valid.false_count:
                     for index, ok in enumerate(valid.to_pylist()):
                         if not ok:
-                            _report(RecordError(split.url, row + index, f"null {id_field!r} or {text_field!r}"), on_bad_record)
+                            bad = [f"{name!r} is not UTF-8 ({bad_rows[index]})" for name, bad_rows in
+                                   ((id_field, bad_ids), (text_field, bad_texts)) if index in bad_rows]
+                            reason = "; ".join(bad) or f"null {id_field!r} or {text_field!r}"
+                            _report(RecordError(split.url, row + index, reason), on_bad_record)
                 n = batch.num_rows
-                urls = batch.column(url_field).cast(pa.string()) if url_field in others else pa.nulls(n, pa.string())
+                urls = pa.nulls(n, pa.string())
+                if url_field in others and _castable(batch.schema.field(url_field).type, pa.string()):
+                    urls = _as_text(batch.column(url_field), pa.string())[0]  # not UTF-8: null (metadata keeps it)
                 metadata = pa.array(metadata_json(batch, meta_columns), pa.string())
                 out = pa.RecordBatch.from_arrays([ids, urls, texts, metadata], schema=DOCUMENT_SCHEMA)
                 row += n

@@ -17,6 +17,7 @@ import pyarrow as pa
 from dedup.config import DedupConfig
 from dedup.digests import sequence_digests
 from dedup.errors import JobError, RecordError, RecordWarning
+from dedup.id_hashes import id_hashes
 from dedup.join_kernels import band_keys_kernel
 from dedup.minhash import MinHasher
 from dedup.shuffle import SLOTS, slot_of, write_row_buckets
@@ -25,8 +26,9 @@ from dedup.tokens import fmix64, tokenize_batch
 from dedup.workdir import WorkDir
 
 try:  # The cleaner lives in dedup.clean (written separately); text inputs work without it.
-    from dedup.clean import CleanConfig, clean_html, clean_text
+    from dedup.clean import AdblockListError, CleanConfig, clean_html, clean_text
 except ImportError:  # pragma: no cover - depends on the other package being present
+    AdblockListError = ()  # type: ignore[assignment,misc]  (catches nothing)
     CleanConfig = None  # type: ignore[assignment,misc]
     clean_html = None  # type: ignore[assignment]
     clean_text = None  # type: ignore[assignment]
@@ -129,6 +131,8 @@ class _Cleaner:
             for html, url in zip(batch.column("html").to_pylist(), batch.column("url").to_pylist()):
                 try:
                     result = clean_html(html or "", url=url, config=self.clean_config)
+                except AdblockListError:  # the run's setting, not this page: every page would fail
+                    raise
                 except Exception as exc:  # one unparseable page must not fail the split
                     texts.append("")
                     details.append(f"clean_error:{type(exc).__name__}: {exc}"[:300])
@@ -187,6 +191,7 @@ def process_split(
     signatures: list[np.ndarray] = []
     ordinal_parts: list[np.ndarray] = []
     digest_parts: list[np.ndarray] = []
+    id_parts: list[np.ndarray] = []  # the hash of every document's id, kept or dropped (dedup/id_hashes.py)
     dropped: dict[str, list[Any]] = {"id": [], "reason": [], "detail": []}
     row = 0
     docs_in = bytes_in = 0
@@ -196,6 +201,7 @@ def process_split(
     # (num_perm x 4 bytes per document), digests and keys are kept until the end.
     with work.ipc_writer(work.path("docs", f"{name}.arrow"), DOCS_SCHEMA) as docs_writer:
         for batch in source.read(split, on_bad_record=on_bad_record):
+            id_parts.append(id_hashes(batch.column("id")))
             docs_in += batch.num_rows
             texts, details = cleaner.clean(batch)
             tokens = tokenize_batch(texts)
@@ -253,6 +259,9 @@ def process_split(
     work.write_table(work.path("keys", f"{name}.parquet"), keys)
     _spill_bands(work, name, band_keys(sig_all, lsh.bands, lsh.rows), ordinals)
     _spill_digests(work, name, digests_all[:, 0], digests_all[:, 1], ordinals)
+    ids_all = np.concatenate(id_parts) if id_parts else np.zeros((0, 2), np.uint64)
+    # the locator of a row is (split, input row), so the rows of dropped documents count too
+    _spill_ids(work, name, ids_all, (np.uint64(split_index) << np.uint64(32)) + np.arange(len(ids_all), dtype=np.uint64))
     work.write_table(work.path("dropped", f"{name}.parquet"), pa.table(dropped, schema=DROPPED_SCHEMA))
     work.write_table(
         work.path("quarantine", f"{name}.parquet"),
@@ -275,6 +284,13 @@ def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarra
     rows["key"] = keys.reshape(-1)
     rows["ordinal"] = np.repeat(ordinals, keys.shape[1])
     write_row_buckets(work, work.path("bands", f"{name}.rows"), rows, slot_of(rows["key"]), SLOTS)
+
+
+def _spill_ids(work: WorkDir, name: str, hashes: np.ndarray, locators: np.ndarray) -> None:
+    """``ids/S.rows``: (id hash, split << 32 | input row) of every document read, grouped by slot."""
+    rows = np.empty(len(hashes), dtype=DIGEST_DTYPE)
+    rows["hi"], rows["lo"], rows["ordinal"] = hashes[:, 0], hashes[:, 1], locators
+    write_row_buckets(work, work.path("ids", f"{name}.rows"), rows, slot_of(rows["hi"]), SLOTS)
 
 
 def _spill_digests(work: WorkDir, name: str, high: np.ndarray, low: np.ndarray, ordinals: np.ndarray) -> None:

@@ -68,6 +68,9 @@ class Waves:
         histogram of the candidate pairs' similarities (merged / rejected, for s_curve.png)."""
         p = self.partitions
         cand = self.run("cand", _candidates, lambda i: (i, p, self.n, self.out("cand", i)), count=p, label="candidates")
+        # ids held by more than one document (dedup/id_hashes.py), for the summary
+        self.shared_ids = {"shared": sum(int(c.get("shared_ids", 0)) for c in cand),
+                           "documents_sharing": sum(int(c.get("documents_sharing_ids", 0)) for c in cand)}
         first = self.run("vfirst", pair_join.verify_first,
                          lambda s: (s, self.outs("cand", p), self.n, self.num_perm, self.out("vfirst", s),
                                     self.out("vfirst-edges", s)), label="verify (signatures of a)")

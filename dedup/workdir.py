@@ -10,6 +10,7 @@ Layout under ``{output}/_work/{run_id}/``::
     sigs/S.npy                  their signatures, row for row (uint32, n x num_perm)
     bands/S.rows                (band key, ordinal) of split S, grouped by key slot (dedup/shuffle)
     digests/S.rows              (digest, ordinal) of split S, grouped by digest slot
+    ids/S.rows                  (id hash, split << 32 | input row) of every document read, by slot
     dropped/S.parquet           documents of split S removed by cleaning (id, reason, detail)
     quarantine/S.parquet        bad records of split S (source, offset, reason)
     sh/WAVE/I.shuf              the shuffle file written by task I of a later wave (dedup/waves.py)

@@ -3,7 +3,10 @@
 For each ``X.html`` or ``X.html.gz`` under ``src_dir`` (recursively; any fsspec URL), writes
 ``X.txt`` at the same relative place under ``dst_dir``: the cleaned main text, exactly what the dedup
 job keeps for that page. A file that cannot be read (truncated gzip, I/O error) or parsed is
-skipped and listed in the summary's ``errors`` with its path and reason; the run goes on.
+skipped and listed in the summary's ``errors`` with its path and reason (the ``X.txt`` an earlier run
+wrote from it is removed: it no longer matches the page); the run goes on. A page
+that cleans to no text (only navigation, scripts, an empty file) gets an empty ``X.txt`` and is listed
+in ``empty`` with what the filters removed.
 
 Local folders are read and written with the standard library: importing fsspec costs more start-up
 than cleaning dozens of pages, and this command is run on a folder at a time (``bench.dedup_clean``
@@ -76,11 +79,22 @@ class _LocalFiles:
         with open(path, "rb") as fh:
             return fh.read()
 
+    def rm_file(self, path: str) -> None:
+        os.remove(path)
+
     def makedirs(self, path: str, exist_ok: bool = False) -> None:
         os.makedirs(path, exist_ok=exist_ok)
 
     def open(self, path: str, mode: str) -> IO[bytes]:
         return open(path, mode)  # noqa: SIM115 (the caller closes it)
+
+
+def empty_reason(result: CleanResult) -> str:
+    """Why a page cleaned to no text: what the filters removed, or that it showed none."""
+    removed = ", ".join(f"{name} {chars:,}" for name, chars in result.removals if chars)
+    if removed:
+        return f"no text left after cleaning (characters removed by filter: {removed})"
+    return "no visible text in the page"
 
 
 def _url_to_fs(url: str) -> tuple[Any, str]:
@@ -106,7 +120,8 @@ def clean_html_dir(
 
     Progress lines go to ``progress`` (stderr by default; None for silence) every ~2 s and at the end.
     Returns a summary: ``files`` (HTML files found), ``written``, ``errors`` (list of
-    ``{"path", "reason"}``: unreadable or unparseable inputs, unwritable outputs), ``bytes_in`` (HTML
+    ``{"path", "reason"}``: unreadable or unparseable inputs, unwritable outputs), ``empty`` (list of
+    ``{"path", "reason"}``: pages that cleaned to no text, whose ``.txt`` is written empty), ``bytes_in`` (HTML
     bytes read, after gunzip), ``chars_out`` (text characters written), ``removals`` (filter name ->
     characters removed, summed), ``fallbacks`` (fallback name -> pages whose main content alone would
     have left almost nothing, see ``CleanResult.fallback``), ``seconds``, ``files_per_second``.
@@ -131,7 +146,7 @@ def clean_html_dir(
     written_names = refuse_foreign_outputs(dst_fs, dst_root, targets.values(), overwrite)
     summary: dict[str, Any] = {
         "files": len(paths), "written": 0, "errors": [], "bytes_in": 0, "chars_out": 0, "removals": {},
-        "fallbacks": {},
+        "fallbacks": {}, "empty": [],
         "not_read": [{"url": p, "reason": "not an HTML file by its name (.html, .htm, .xhtml, optionally .gz)"}
                      for p in found if not is_html_name(p)],
     }
@@ -156,7 +171,7 @@ def clean_html_dir(
     # I/O overlaps the cleaning, which holds the GIL; results are taken in input order.
     with ThreadPoolExecutor(max_workers=_IO_THREADS, thread_name_prefix="clean-html-io") as pool:
         reads = deque(pool.submit(read, p) for p in paths[:_READ_AHEAD])
-        writes: list[tuple[str, Future[None], int, CleanResult]] = []
+        writes: list[tuple[str, str, Future[None], int, CleanResult]] = []
         for done, path in enumerate(paths, 1):
             pending = reads.popleft()
             if done - 1 + _READ_AHEAD < len(paths):
@@ -165,15 +180,21 @@ def clean_html_dir(
                 data = pending.result()
                 result = clean_html(data, None, config)
             except (OSError, EOFError, zlib.error, ContentDecodingError, DecodedSizeError, HtmlParseError) as exc:
-                summary["errors"].append({"path": path, "reason": f"{type(exc).__name__}: {exc}"})
+                reason = f"{type(exc).__name__}: {exc}"
+                name = targets[path[len(src_root) + 1:]]
+                if name in written_names and dst_fs.exists(f"{dst_root}/{name}"):
+                    # an earlier run's text of this page no longer matches it: left, it passed for current
+                    dst_fs.rm_file(f"{dst_root}/{name}")
+                    reason += f" (the {name} an earlier run wrote from it is removed)"
+                summary["errors"].append({"path": path, "reason": reason})
                 continue
             target = f"{dst_root}/{targets[path[len(src_root) + 1:]]}"
-            writes.append((target, pool.submit(write, target, result.text.encode("utf-8")), len(data), result))
+            writes.append((path, target, pool.submit(write, target, result.text.encode("utf-8")), len(data), result))
             now = time.monotonic()
             if report_to is not None and now - last_report >= _PROGRESS_EVERY_SECONDS:
                 print(f"clean-html: {done}/{len(paths)} files, {len(summary['errors'])} errors", file=report_to)
                 last_report = now
-        for target, future, size, result in writes:
+        for path, target, future, size, result in writes:
             try:
                 future.result()
             except OSError as exc:
@@ -181,6 +202,8 @@ def clean_html_dir(
                 continue
             summary["written"] += 1
             written_names.add(target[len(dst_root) + 1:])
+            if not result.text.strip():
+                summary["empty"].append({"path": path, "reason": empty_reason(result)})
             summary["bytes_in"] += size
             summary["chars_out"] += len(result.text)
             for name, chars in result.removals:

@@ -147,6 +147,11 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
         text += f"; {output.count(summary['catalog_marks'])} catalog keys marked"
     missing = summary.get("catalog_marks_missing") or []
     lines = [text, *output.not_read_lines(summary)]
+    shared = summary.get("ids", {}).get("shared", 0)
+    if shared:
+        lines.append(f"warning: {output.count(shared)} ids are each held by more than one document "
+                     f"({output.count(summary['ids']['documents_sharing'])} documents): kept_id in removed/ and the "
+                     "ids in data/ name several documents for them; give each document its own id (--id-field)")
     if missing:
         count = summary.get("catalog_marks_missing_count", len(missing))
         lines.append(f"{output.count(count)} keys deleted from the catalog during the run, so not marked (the run "
@@ -195,5 +200,8 @@ def describe_clean_result(result: dict[str, Any], where: str) -> str:
              f"characters removed by filter: {output.counts(result['removals'])}"]
     if result["errors"]:
         lines.append(output.listed(result["errors"], 20, lambda e: f"{e['path']}: {e['reason']}", "error"))
+    if result.get("empty"):
+        lines.append(f"{output.count(len(result['empty']))} pages cleaned to no text (their .txt files are empty):")
+        lines.append(output.listed(result["empty"], 20, lambda e: f"{e['path']}: {e['reason']}", "empty"))
     lines += output.not_read_lines(result)
     return "\n".join(lines)

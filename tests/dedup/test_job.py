@@ -173,6 +173,33 @@ def test_resume_of_a_run_started_by_an_older_version_is_refused(tmp_path: Path) 
     assert current.read_json(current.path("config.json"))["work_format"] == WORK_FORMAT
     _check_resume(source.splits(), current, config)  # a resume by this version goes on
 
+
+def test_resume_after_an_input_file_changed_is_refused(tmp_path: Path) -> None:
+    """A resume reused what the first start read of a file changed since (a line appended after a
+    crash was left out of every output without a word); now it is refused, naming the file."""
+    from dedup.job import _check_resume
+    from dedup.split_plan import plan_splits
+    from dedup.workdir import WorkDir
+
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.jsonl").write_text(f'{{"id": "{name}", "text": "words of {name}"}}\n')
+    config = DedupConfig(partitions=1)
+    source, splits = plan_splits(JsonlSource([str(tmp_path / "*.jsonl")]), split_bytes=1 << 20)  # one group
+    assert [s.kind for s in splits] == ["group"]
+    work = WorkDir(str(tmp_path / "out"), "r")
+    _check_resume(splits, work, config)
+    _check_resume(splits, work, config)  # nothing changed: the resume goes on
+    with open(tmp_path / "b.jsonl", "a") as handle:
+        handle.write('{"id": "b2", "text": "appended after the crash"}\n')
+    with pytest.raises(ConfigError, match=r"input .*b\.jsonl changed since run r started .*new --run-id"):
+        _check_resume(splits, work, config)
+    # a run recorded before files were stamped resumes as it did
+    recorded = work.read_json(work.path("config.json"))
+    del recorded["input_files"]
+    work.write_json(work.path("config.json"), recorded)
+    _check_resume(splits, work, config)
+
+
 @pytest.mark.chaos
 @pytest.mark.parametrize("wave", ["read", "vsecond", "large-0"])
 def test_killed_job_resumes_to_the_same_output(ray_session: None, corpus: dict[str, Any], tmp_path: Path, wave: str) -> None:

@@ -191,3 +191,75 @@ def test_a_dedup_output_inside_an_input_directory_is_not_read(tmp_path: Path) ->
         JsonlSource([str(data / "out")]).splits()
     kept = ParquetSource([str(data / "out" / "data")]).splits()
     assert kept and all("/_work/" not in s.url for s in kept)
+
+
+def test_jsonl_unpaired_surrogate_escapes_are_quarantined(tmp_path: Path) -> None:
+    # JSON allows "\ud800" alone (JavaScript writes it); no Arrow string can hold it. One such line
+    # failed the whole job with a UnicodeEncodeError; now it is a bad record like invalid UTF-8.
+    path = tmp_path / "surrogates.jsonl"
+    path.write_bytes(
+        b'{"id": "ok1", "text": "fine"}\n'
+        b'{"id": "t", "text": "lone \\ud800 high"}\n'
+        b'{"id": "i\\udc00", "text": "lone low in the id"}\n'
+        b'{"id": "m", "text": "in nested metadata", "meta": {"a": ["x", "\\uDBFF"]}}\n'
+        b'{"id": "k", "text": "in a key", "\\ud801": 1}\n'
+        b'{"id": "pair", "text": "a pair \\ud83d\\ude00 is fine", "u": "\\\\ud800 is a backslash"}\n'
+    )
+    bad: list[RecordError] = []
+    table = _read_all(JsonlSource([str(path)]), bad)
+    assert table.column("id").to_pylist() == ["ok1", "pair"]
+    assert table.column("text").to_pylist()[1] == "a pair \U0001F600 is fine"
+    assert json.loads(table.column("metadata")[1].as_py()) == {"u": "\\ud800 is a backslash"}
+    assert [e.offset for e in bad] == [2, 3, 4, 5]
+    assert all("unpaired surrogate" in e.reason for e in bad), [e.reason for e in bad]
+
+
+def test_parquet_binary_values_not_utf8_are_quarantined_and_a_non_text_column_is_named(tmp_path: Path) -> None:
+    """A binary text or id column with one value that is not UTF-8 failed the whole job
+    (ArrowInvalid: Invalid UTF8 payload, naming no file); a list column named as the text failed
+    with an Arrow cast error. Now the row is quarantined, and the column is named."""
+    pq.write_table(pa.table({
+        "id": pa.array([b"a", b"\xffb", b"c", b"d"], pa.binary()),
+        "text": pa.array([b"first text", b"second text", b"bad \xe9 byte", None], pa.large_binary()),
+        "url": pa.array([b"http://x/\xff", b"http://x/b", None, b"http://x/d"], pa.binary()),
+    }), tmp_path / "bytes.parquet")
+    bad: list[RecordError] = []
+    table = _read_all(ParquetSource([str(tmp_path / "bytes.parquet")]), bad)
+    assert table.to_pylist() == [{"id": "a", "url": None, "text": "first text", "metadata": '{"url": "aHR0cDovL3gv/w=="}'}]
+    assert [(e.offset, e.reason) for e in bad] == [
+        (1, "'id' is not UTF-8 (invalid start byte at byte 0)"),
+        (2, "'text' is not UTF-8 (invalid continuation byte at byte 4)"),
+        (3, "null 'id' or 'text'"),
+    ]
+    pq.write_table(pa.table({"id": ["a"], "text": pa.array([["x", "y"]])}), tmp_path / "lists.parquet")
+    with pytest.raises(SourceError, match=r"lists\.parquet: column 'text' holds list<.*not text.*--text-field"):
+        _read_all(ParquetSource([str(tmp_path / "lists.parquet")]))
+
+
+def test_parquet_corrupt_row_group_is_quarantined_row_by_row_and_reading_goes_on(tmp_path: Path) -> None:
+    """A corrupt page failed the whole job (OSError from Arrow, naming no file); now the rows of the
+    unreadable row group are bad records and the other groups are read."""
+    path = tmp_path / "corrupt.parquet"
+    table = pa.table({"id": [f"i{i}" for i in range(300)], "text": [f"document {i} " + "word " * (i % 40) for i in range(300)]})
+    pq.write_table(table, path, row_group_size=100, compression="zstd")
+    page = pq.ParquetFile(path).metadata.row_group(1).column(1).data_page_offset
+    data = bytearray(path.read_bytes())
+    for index in range(page, page + 64):  # the page header of group 1's text column
+        data[index] ^= 0x5A
+    path.write_bytes(bytes(data))
+    bad: list[RecordError] = []
+    read = _read_all(ParquetSource([str(path)]), bad)
+    assert read.column("id").to_pylist() == [f"i{i}" for i in list(range(100)) + list(range(200, 300))]
+    assert [e.offset for e in bad] == list(range(100, 200))
+    assert bad[0].reason.startswith("row group 1 (rows 100-199) is unreadable (")
+    assert bad[0].reason.endswith("): repair or rewrite the file to read these rows") and bad[0].reason.isprintable()
+
+
+def test_parquet_repeated_column_names_are_named(tmp_path: Path) -> None:
+    """Parquet allows two columns of one name (a join's output); reading one failed the job with
+    Arrow's KeyError, naming no file. Now the error names the file and the repeated names."""
+    for name, columns in (("dup_id.parquet", ["id", "text", "id"]), ("dup_extra.parquet", ["id", "text", "x", "x"])):
+        arrays = [pa.array(["a", "b"]), pa.array(["text one", "text two"])] + [pa.array([1, 2])] * (len(columns) - 2)
+        pq.write_table(pa.Table.from_arrays(arrays, names=columns), tmp_path / name)
+        with pytest.raises(SourceError, match=rf"{name}: column names repeat \('{columns[-1]}'\); give each column"):
+            _read_all(ParquetSource([str(tmp_path / name)]))

@@ -126,3 +126,46 @@ def test_the_clean_html_command_imports_only_what_cleaning_needs(tmp_path: Path,
         assert "argparse" in loaded  # the check sees imports
         assert not heavy & loaded, sorted(heavy & loaded)
     assert (tmp_path / "dst" / page.name.replace(".html.gz", ".txt")).read_text(encoding="utf-8")
+
+
+def test_a_page_that_cleans_to_no_text_is_listed(tmp_path: Path, aeb_pages: dict[str, BenchmarkPage]) -> None:
+    """A page of navigation or scripts only, or an empty file, was written as an empty X.txt and
+    counted as written, with no word of it: now each is listed under ``empty`` with its reason."""
+    from haybale.cli.dedup_commands import describe_clean_result
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "article.html").write_bytes(aeb_pages["4a44ab3e"].html)
+    (src / "empty.html").write_bytes(b"")
+    (src / "nav.html").write_text('<html><body><nav><a href="/a">Home</a> <a href="/b">About</a></nav></body></html>')
+    (src / "script.html.gz").write_bytes(gzip.compress(b"<html><head><script>var x = 1;</script></head></html>"))
+    summary = clean_html_dir(str(src), str(dst), progress=None)
+    assert summary["written"] == summary["files"] == 4 and not summary["errors"]
+    assert (dst / "article.txt").read_text() and (dst / "nav.txt").read_text() == ""
+    empty = {Path(e["path"]).name: e["reason"] for e in summary["empty"]}
+    assert sorted(empty) == ["empty.html", "nav.html", "script.html.gz"]
+    assert empty["empty.html"] == "no visible text in the page"
+    assert empty["nav.html"].startswith("no text left after cleaning (characters removed by filter: ")
+    text = describe_clean_result(summary, str(dst))
+    assert "3 pages cleaned to no text" in text and f"empty: {src / 'nav.html'}: no text left" in text
+
+
+def test_a_rerun_removes_the_earlier_text_of_a_page_that_now_fails(tmp_path: Path,
+                                                                  aeb_pages: dict[str, BenchmarkPage]) -> None:
+    """Rerun into the same folder after a page was damaged (a cut .gz): the page was listed as an
+    error, but its X.txt from the earlier run stayed and passed for its current text."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    a, b = aeb_pages["4a44ab3e"], aeb_pages["0d461229"]
+    (src / "a.html.gz").write_bytes(gzip.compress(a.html))
+    (src / "b.html").write_bytes(b.html)
+    assert clean_html_dir(str(src), str(dst), progress=None)["written"] == 2
+    (dst / "notes.txt").write_text("the user's own file")
+    (src / "a.html.gz").write_bytes(gzip.compress(a.html)[:300])  # damaged since
+    (src / "notes.html.gz").write_bytes(b"not gzip")  # fails too, and its notes.txt is not ours
+    summary = clean_html_dir(str(src), str(dst), progress=None, overwrite=True)
+    reasons = {Path(e["path"]).name: e["reason"] for e in summary["errors"]}
+    assert sorted(reasons) == ["a.html.gz", "notes.html.gz"]
+    assert not (dst / "a.txt").exists() and reasons["a.html.gz"].endswith("(the a.txt an earlier run wrote from it is removed)")
+    assert (dst / "notes.txt").read_text() == "the user's own file" and "removed" not in reasons["notes.html.gz"]
+    assert (dst / "b.txt").read_text() == clean_html(b.html).text

@@ -68,7 +68,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                      help="shuffle partitions, 1-4096 (default: chosen from the number of documents and CPUs)")
     run.add_argument("--split-bytes", type=positive_int, default=None,
                      help="group consecutive input files into splits of about this many bytes "
-                          "(default: one split per file, grouped only beyond 4096 files)")
+                          "(default: one split per file up to 64 files; past that, consecutive files grouped to 16 MiB, "
+                          "at most 4096 splits)")
     run.add_argument("--clean-text", action="store_true", help="apply the line filters to text inputs too")
     run.add_argument("--adblock-list", help="EasyList-format rules for HTML cleaning")
     run.add_argument("--max-decoded-bytes", type=positive_int, default=DEFAULT_MAX_DECODED_BYTES, metavar="N",

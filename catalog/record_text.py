@@ -120,13 +120,14 @@ def body_document(body: Body, *, name: str | None, source: str,
 
 def record_document(record_type: str | None, content_type: str | None, target_uri: str | None, block: bytes, *,
                     source: str, max_decoded: int = DEFAULT_MAX_DECODED_BYTES,
-                    truncated: str | None = None) -> RecordDocument:
+                    truncated: str | None = None, segment: str | None = None) -> RecordDocument:
     """The document a WARC record holds. Raises :class:`NotTextError` for record types that carry no
     document (request, metadata, warcinfo, revisit) and for non-text bodies, DecodedSizeError over
-    the cap. ``truncated`` (the record's WARC-Truncated header) adds a warning: the text is incomplete."""
+    the cap. ``truncated`` (the record's WARC-Truncated header) adds a warning: the text is incomplete;
+    so does ``segment`` (its WARC-Segment-Number: the rest is in continuation records, not joined)."""
     kind = (record_type or "").lower()
     if kind not in DOCUMENT_RECORD_TYPES:
         raise NotTextError(f"a {kind or 'untyped'} record holds no document")
     body = record_body(kind, content_type, target_uri, block, source=source, max_decoded=max_decoded,
-                       truncated=truncated)
+                       truncated=truncated, segment=segment)
     return body_document(body, name=target_uri, source=source, max_decoded=max_decoded)

@@ -180,7 +180,8 @@ def _document(reader: VolumeReader, row: dict[str, Any], on_bad: BadRecordHandle
         doc = record_document(record.record_type, record.header("Content-Type"), record.header("WARC-Target-URI"),
                               record.block, source=f"{row['key']} (record in {row['volume_url']} at offset "
                                                    f"{row['offset']})", max_decoded=cap,
-                              truncated=record.header("WARC-Truncated"))
+                              truncated=record.header("WARC-Truncated"),
+                              segment=record.header("WARC-Segment-Number"))
     except CatalogError as exc:  # corrupt, missing volume, not text, over the cap
         _report(RecordError(row["volume_url"], row["offset"], f"{row['key']}: {exc}"), on_bad)
         return None

@@ -80,7 +80,8 @@ class WarcSource:
                 try:
                     doc = record_document(item.record_type, item.content_type, item.target_uri, item.block,
                                           source=where, max_decoded=cap,
-                                          truncated=header_value(item.headers, "WARC-Truncated"))
+                                          truncated=header_value(item.headers, "WARC-Truncated"),
+                                          segment=header_value(item.headers, "WARC-Segment-Number"))
                 except (NotTextError, DecodedSizeError) as exc:
                     _report(RecordError(split.url, item.offset, str(exc)), on_bad_record)
                     continue

@@ -67,6 +67,37 @@ def test_the_first_segment_of_a_segmented_record_reads_back_with_a_warning(tmp_p
     record): it is indexed as the URL's capture, and ``cat`` gave its first 38 KB of a 73 KB page
     without a word."""
     from ingest.warc_job import WarcJobConfig, run_warc_job
+
+    path = _segmented_warc(tmp_path)
+    with Store(str(tmp_path / "root")) as store:
+        assert run_warc_job(store, [str(path)], WarcJobConfig(), show_progress=False, local=True).indexed == 1
+        for read in ("cat", "cat_whole"):
+            warnings: list[str] = []
+            if read == "cat":
+                store.cat("https://an.wikipedia.org/wiki/Escopete", warnings=warnings)
+            else:
+                store.cat_whole("https://an.wikipedia.org/wiki/Escopete", lambda _: None, warnings)
+            assert any("segment 1" in w and "incomplete" in w for w in warnings), (read, warnings)
+
+
+def test_dedup_counts_the_first_segment_as_a_warning(tmp_path: Path) -> None:
+    """Both dedup inputs took the first segment for the whole page without a word."""
+    path = _segmented_warc(tmp_path)
+    out = tmp_path / "warc-out"
+    assert main(["--quiet", "dedup", "run", "--input", str(path), "--output", str(out)]) == 0
+    documents = json.loads((out / "summary.json").read_text())["documents"]
+    assert documents["input"] == 1 and documents["warnings"] == 1
+    root = str(tmp_path / "root")
+    assert main(["--root", root, "--quiet", "ingest", "warc", str(path), "--no-ray"]) == 0
+    out = tmp_path / "catalog-out"
+    assert main(["--root", root, "--quiet", "dedup", "run", "--input", "catalog:https://", "--output", str(out)]) == 0
+    documents = json.loads((out / "summary.json").read_text())["documents"]
+    assert documents["input"] == 1 and documents["warnings"] == 1
+
+
+def _segmented_warc(tmp_path: Path) -> Path:
+    """A response of whirlwind.warc archived in two segments: its first 40,000 bytes, then the rest in a
+    continuation record."""
     from tests.conftest import shared_data
 
     data = (shared_data() / "warc" / "whirlwind.warc").read_bytes()
@@ -80,12 +111,4 @@ def test_the_first_segment_of_a_segmented_record_reads_back_with_a_warning(tmp_p
             b"Content-Length: %d\r\n\r\n" % (74581 - 40000))
     path = tmp_path / "segmented.warc"
     path.write_bytes(first + block[:40000] + b"\r\n\r\n" + rest + block[40000:] + b"\r\n\r\n")
-    with Store(str(tmp_path / "root")) as store:
-        assert run_warc_job(store, [str(path)], WarcJobConfig(), show_progress=False, local=True).indexed == 1
-        for read in ("cat", "cat_whole"):
-            warnings: list[str] = []
-            if read == "cat":
-                store.cat("https://an.wikipedia.org/wiki/Escopete", warnings=warnings)
-            else:
-                store.cat_whole("https://an.wikipedia.org/wiki/Escopete", lambda _: None, warnings)
-            assert any("segment 1" in w and "incomplete" in w for w in warnings), (read, warnings)
+    return path

@@ -402,6 +402,9 @@ def _summary(
             "records": documents_in + sum(int(s["quarantined"]) for s in read_stats),
             "warnings": sum(int(s.get("warnings", 0)) for s in read_stats),
         },
+        **({"priority": {"field": config.priority_field,
+                         "documents_without": sum(int(s.get("no_priority", 0)) for s in read_stats)}}
+           if config.keep == "priority" and config.priority_field else {}),
         "bytes_input_text": sum(int(s["bytes_in"]) for s in read_stats),
         "pairs": pairs,
         "candidate_similarity_histogram": histogram,

@@ -72,6 +72,7 @@ class SplitStats:
     dropped: int
     quarantined: int
     warnings: int = 0  # documents kept although something was odd (see dedup.record_rows.RecordWarning)
+    no_priority: int = 0  # with --keep priority: documents with no number in the priority field (ranked 0)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -103,14 +104,17 @@ def band_keys_reference(signatures: np.ndarray, bands: int, rows: int) -> np.nda
     return keys
 
 
-def _priority(metadata: str | None, field: str | None) -> float:
+def _priority(metadata: str | None, field: str | None) -> float | None:
+    """The number in ``field`` of a document's metadata (JSON), or None if it has none there (a missing
+    field, null, or a value that is not a number): such a document ranks as 0, and is counted."""
     if not field or not metadata:
-        return 0.0
+        return None
     try:
         value = json.loads(metadata).get(field)
-        return float(value) if value is not None else 0.0
+        number = float(value) if value is not None else None  # true/false rank as 1/0
     except (ValueError, TypeError, AttributeError):
-        return 0.0
+        return None
+    return number if number is not None and number == number else None  # NaN is no rank
 
 
 class _Cleaner:
@@ -194,7 +198,7 @@ def process_split(
     id_parts: list[np.ndarray] = []  # the hash of every document's id, kept or dropped (dedup/id_hashes.py)
     dropped: dict[str, list[Any]] = {"id": [], "reason": [], "detail": []}
     row = 0
-    docs_in = bytes_in = 0
+    docs_in = bytes_in = no_priority = 0
     key_parts: list[pa.Table] = []
     # Documents stream to an Arrow IPC file batch by batch (uncompressed: cheap to write, read back
     # whole by the write stage): a split's text is never all in memory; only its signatures
@@ -226,7 +230,8 @@ def process_split(
                 digests = sequence_digests(tokens.hashes, tokens.doc_offsets, kept_index)
                 # Every input field but id and text, as JSON (dedup/metadata.py), always carried.
                 metadata = kept(batch.column("metadata")).cast(pa.string())
-                priorities = metadata.to_pylist() if config.priority_field else []
+                ranks = [_priority(m, config.priority_field) for m in metadata.to_pylist()] if config.priority_field else []
+                no_priority += sum(1 for rank in ranks if rank is None)
                 n = len(kept_index)
                 ordinals = (np.uint64(split_index) << np.uint64(32)) + np.arange(row, row + n, dtype=np.uint64)
                 ordinal_parts.append(ordinals)
@@ -239,7 +244,7 @@ def process_split(
                             "metadata": metadata,
                             "ordinal": pa.array(ordinals),
                             "length": pa.array(tokens.byte_lengths[kept_index].astype(np.int64)),
-                            "priority": pa.array([_priority(m, config.priority_field) for m in priorities], pa.float64())
+                            "priority": pa.array([0.0 if p is None else p for p in ranks], pa.float64())
                             if config.priority_field else pa.array(np.zeros(n)),
                             "digest_hi": pa.array(digests[:, 0]),
                             "digest_lo": pa.array(digests[:, 1]),
@@ -275,7 +280,7 @@ def process_split(
         ),
     )
     return SplitStats(split_index, split.url, docs_in, len(ordinals), bytes_in, len(dropped["id"]), len(quarantine),
-                      len(warnings))
+                      len(warnings), no_priority)
 
 
 def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarray) -> None:

@@ -153,6 +153,12 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
         lines.append(f"warning: {output.count(shared)} ids are each held by more than one document "
                      f"({output.count(summary['ids']['documents_sharing'])} documents): kept_id in removed/ and the "
                      "ids in data/ name several documents for them; give each document its own id (--id-field)")
+    without = summary.get("priority", {}).get("documents_without", 0)
+    if without:
+        lines.append(f"warning: {output.count(without)} of {output.count(documents['input'])} documents have no number "
+                     f"in the priority field {summary['priority']['field']!r} (missing, null or not a number): "
+                     "they ranked as 0, so their duplicates kept the earliest in input order; check "
+                     "--priority-field against the input's metadata")
     if missing:
         count = summary.get("catalog_marks_missing_count", len(missing))
         lines.append(f"{output.count(count)} keys deleted from the catalog during the run, so not marked (the run "

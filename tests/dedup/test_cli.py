@@ -57,3 +57,27 @@ def test_json_stdout_holds_the_summary_alone(capfd: pytest.CaptureFixture[str]) 
     out, err = capfd.readouterr()
     assert out == '{"summary": 1}\n'
     assert "python noise" in err and "descriptor noise" in err and "child noise" in err
+
+
+def test_a_priority_field_no_document_holds_is_counted_and_said(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in --priority-field ranked every document 0 without a word: the run kept the earliest of
+    each duplicate set, as --keep first does, and exited 0 as if the ranks had been used."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in.jsonl"
+    text = "the same words in the same order, copied from one page to another page of the same site"
+    rows = [{"id": "a", "text": text, "score": 1}, {"id": "b", "text": text, "score": 5},
+            {"id": "c", "text": "a document of its own with different words", "score": "n/a"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for field, without, kept in (("score", 1, ["b", "c"]), ("scroe", 3, ["a", "c"])):
+        out = tmp_path / field
+        assert haybale_main(["dedup", "run", "--input", str(src), "--output", str(out), "--keep", "priority",
+                             "--priority-field", field, "--quiet"]) == 0
+        said = capsys.readouterr().out
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["priority"] == {"field": field, "documents_without": without}
+        assert f"{without} of 3 documents have no number in the priority field '{field}'" in said
+        assert sorted(pq.read_table(out / "data").column("id").to_pylist()) == kept

@@ -50,8 +50,12 @@ def coding_of(url: str) -> str | None:
 
 def iter_line_blocks(raw: Any, url: str, *, block_bytes: int, max_line: int) -> Iterator[Block | Problem]:
     """Blocks of about ``block_bytes`` complete lines of the open binary file ``raw`` (named ``url``),
-    then a :class:`Problem` where reading stopped early; also a Problem for each line over
-    ``max_line`` bytes (skipped)."""
+    then a :class:`Problem` where reading stopped early on bad data (a corrupt or cut compressed
+    stream); also a Problem for each line over ``max_line`` bytes (skipped).
+
+    An ``OSError`` from reading ``raw`` (a disk or network error: the data may be fine) is raised, not
+    reported as a Problem: the lines after it were never seen, and a rerun must read them again.
+    (The decoders turn their own errors on bad data into ``ContentDecodingError``.)"""
     coding = coding_of(url)
     if coding is None and hasattr(raw, "readinto"):
         yield from _plain_line_blocks(raw, block_bytes=block_bytes, max_line=max_line)
@@ -64,7 +68,7 @@ def iter_line_blocks(raw: Any, url: str, *, block_bytes: int, max_line: int) -> 
     while True:
         try:
             chunk = reader.read(READ_SIZE) if reader is not None else raw.read(READ_SIZE)
-        except (ContentDecodingError, OSError, EOFError) as exc:
+        except (ContentDecodingError, EOFError) as exc:  # bad data; an OSError (I/O) propagates
             cut = pending.rfind(b"\n") if skipping is None else -1
             yield from _cut_short(bytearray(pending[:cut + 1]), line, offset, max_line, skipping, coding or "file", exc)
             return
@@ -138,7 +142,7 @@ def _plain_line_blocks(raw: Any, *, block_bytes: int, max_line: int) -> Iterator
         try:
             with memoryview(buffer) as view:
                 got = _read_full(raw, view[used:used + READ_SIZE])
-        except (OSError, EOFError) as exc:
+        except EOFError as exc:  # an OSError (an I/O error, not bad data) propagates: see iter_line_blocks
             cut = buffer.rfind(b"\n", 0, used) if skipping is None else -1
             yield from _cut_short(bytearray(buffer[:cut + 1]), line, offset, max_line, skipping, "file", exc)
             return

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.input_entries import is_regular_input, not_read_reason
 from dedup.errors import RecordError, SourceError
-from dedup.line_blocks import Problem, iter_line_blocks
+from dedup.line_blocks import Block, Problem, iter_line_blocks
 from dedup.metadata import metadata_json
 
 DOCUMENT_SCHEMA = pa.schema(
@@ -180,7 +180,8 @@ class JsonlSource:
         except (OSError, ValueError) as exc:
             raise SourceError(f"cannot open {split.url}: {exc}") from exc
         with handle:
-            for item in iter_line_blocks(handle, split.url, block_bytes=_BLOCK_BYTES, max_line=self.max_line):
+            for item in _read_or_fail(iter_line_blocks(handle, split.url, block_bytes=_BLOCK_BYTES,
+                                                       max_line=self.max_line), split.url):
                 if isinstance(item, Problem):
                     where = f"line {item.line} (decompressed byte {item.offset:,})"
                     _report(RecordError(split.url, item.line, f"{where}: {item.reason}"), on_bad_record)
@@ -231,6 +232,26 @@ class JsonlSource:
 
 
 _BLOCK_BYTES = 8 << 20
+
+
+def read_failed(url: str, where: str, exc: OSError) -> SourceError:
+    """The error that fails a split when reading ``url`` raised an I/O error (``OSError``: a disk or
+    object-storage read that failed, not bad data). Nothing after ``where`` was read, so nothing
+    of it can be accounted for record by record: the split fails and a resume reads the file again."""
+    return SourceError(f"reading {url} failed {where} with an I/O error ({type(exc).__name__}: {exc}); "
+                       "this is not bad data, so nothing was quarantined: check the storage is reachable, then "
+                       "rerun with the same --run-id to resume (the file is read again)")
+
+
+def _read_or_fail(items: Iterator[Any], url: str) -> Iterator[Any]:
+    """``items`` (a file's line blocks), an ``OSError`` while reading them raised as :func:`read_failed`."""
+    last_line = 0
+    try:
+        for item in items:
+            last_line = item.first_line if isinstance(item, Block) else item.line
+            yield item
+    except OSError as exc:
+        raise read_failed(url, f"after line {last_line:,}" if last_line else "at its start", exc) from exc
 
 
 def _parse_block_fast(block: bytes, fields: tuple[str, str, str]) -> pa.Table | None:
@@ -304,8 +325,35 @@ def _refuse_lone_surrogates(record: dict[str, Any], source: str, line_number: in
                                                "Unicode text; fix the line (e.g. \\ufffd instead)") from exc
 
 
+class _WatchedFile:
+    """A binary file whose read errors are remembered (``error``): Arrow raises a corrupt page and a
+    read that failed on the storage alike as ``OSError``, and only the second must fail the split."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def read(self, *args: Any) -> bytes:
+        try:
+            return self.raw.read(*args)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self.raw.readinto(buffer)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:  # seek, tell, size, closed, ...: the file's own
+        return getattr(self.raw, name)
+
+
 def _readable_batches(parquet: pq.ParquetFile, url: str, batch_size: int,
-                      on_bad_record: BadRecordHandler | None) -> Iterator[pa.RecordBatch]:
+                      on_bad_record: BadRecordHandler | None, watched: _WatchedFile | None = None,
+                      ) -> Iterator[pa.RecordBatch]:
     """The batches of a Parquet file, row group by row group. A row group that cannot be read (a
     corrupt page) has each of its rows not yet read reported as a bad record (offset = row number in
     the file, the reason naming the group) and reading goes on with the next group, as a cut JSONL or
@@ -319,6 +367,9 @@ def _readable_batches(parquet: pq.ParquetFile, url: str, batch_size: int,
                 done += batch.num_rows
                 yield batch
         except (OSError, pa.ArrowException) as exc:
+            if watched is not None and watched.error is not None:  # the storage failed, not the data
+                raise read_failed(url, f"in row group {group} (rows {start:,}-{start + rows - 1:,})",
+                                  watched.error) from exc
             reason = (f"row group {group} (rows {start:,}-{start + rows - 1:,}) is unreadable "
                       f"({''.join(c if c.isprintable() else ' ' for c in ' '.join(str(exc).split()))[:300]}): repair or rewrite the file to read these rows")
             for index in range(start + done, start + rows):
@@ -395,7 +446,8 @@ class ParquetSource:
         url_field = options.get("url_field", "url")
         try:
             handle = fsspec.open(split.url, "rb").open()
-            parquet = pq.ParquetFile(handle)
+            watched = _WatchedFile(handle)
+            parquet = pq.ParquetFile(watched)
         except (OSError, pa.ArrowException) as exc:
             raise SourceError(f"cannot open {split.url} as Parquet: {exc}") from exc
         names = parquet.schema_arrow.names
@@ -418,7 +470,7 @@ class ParquetSource:
             meta_columns = [c for c in others if c != url_field]
         row = 0
         with handle:
-            for batch in _readable_batches(parquet, split.url, self.batch_size, on_bad_record):
+            for batch in _readable_batches(parquet, split.url, self.batch_size, on_bad_record, watched):
                 ids, bad_ids = _as_text(batch.column(id_field), pa.string())
                 texts, bad_texts = _as_text(batch.column(text_field), pa.large_string())
                 valid = pa.compute.and_(pa.compute.is_valid(ids), pa.compute.is_valid(texts))

@@ -52,6 +52,16 @@ def _target_uri_bytes(headers: Any) -> str | None:
     return None
 
 
+def _all_headers(headers: Any, target_uri: str | None) -> list[tuple[str, str]]:
+    """Every WARC header in order; WARC-Target-URI given as ``target_uri`` (its bytes that are not UTF-8
+    percent-escaped, :func:`_target_uri_bytes`) when set, so readers of this list (dedup's url column
+    and metadata) do not get the U+FFFD that made two different URIs one."""
+    items = list(headers.items())
+    if target_uri is None:
+        return items
+    return [(name, target_uri if name.strip().lower() == "warc-target-uri" else value) for name, value in items]
+
+
 def _fastwarc_backend(quirks: bool) -> Backend:
     def run(stream: Any, read_payload: bool, read_block: int = 0) -> Iterator[RawRecord]:
         from fastwarc.warc import ArchiveIterator, WarcRecordType
@@ -60,13 +70,15 @@ def _fastwarc_backend(quirks: bool) -> Backend:
         for rec in ArchiveIterator(stream, record_types=int(WarcRecordType.any_type), parse_http=parse_http,
                                    fsspec_args=False, quirks_mode=quirks, stream_detect=True):
             hdrs = _wanted_headers(rec.headers.items())
+            escaped = None
             if "\ufffd" in hdrs.get("WARC-Target-URI", ""):  # bytes that are not UTF-8
-                hdrs["WARC-Target-URI"] = _target_uri_bytes(rec.headers) or hdrs["WARC-Target-URI"]
+                escaped = _target_uri_bytes(rec.headers)
+                hdrs["WARC-Target-URI"] = escaped or hdrs["WARC-Target-URI"]
             payload = status = http_headers = None
             if read_block:
                 block = rec.reader.read() if rec.content_length <= read_block else None
                 yield RawRecord(rec.stream_pos, None, hdrs.pop("WARC-Type", None) or "unknown", hdrs,
-                                rec.content_length, None, None, None, block, list(rec.headers.items()))
+                                rec.content_length, None, None, None, block, _all_headers(rec.headers, escaped))
                 continue
             if read_payload:
                 if rec.is_http and rec.http_headers is not None:

@@ -1,0 +1,44 @@
+"""dedup's WARC input keeps the bytes of a WARC-Target-URI that are not UTF-8, percent-escaped.
+
+FastWARC decodes header bytes as UTF-8 and replaces the others with U+FFFD, so a Latin-1 ``café``
+and ``cafè`` both became ``caf\\ufffd`` in the url column and metadata, with no warning: two pages at
+two addresses looked like one. Ingest escapes such bytes in its keys (``caf%E9``, as a browser sends
+it; catalog.keys.uri_text); dedup now gives the same form.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from dedup.errors import RecordError
+from dedup.warc_source import WarcSource
+
+
+def _response(uri: bytes, number: int) -> bytes:
+    body = b"<html><body><p>Page number %d about coffee and cafes.</p></body></html>" % number
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    head = (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: " + uri + b"\r\n"
+            b"WARC-Date: 2024-01-01T00:00:0%dZ\r\n" % number
+            + b"WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-00000000000%d>\r\n" % number
+            + b"Content-Type: application/http; msgtype=response\r\nContent-Length: %d\r\n\r\n" % len(http))
+    return head + http + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_target_uri_bytes_that_are_not_utf8_are_escaped_not_replaced(tmp_path: Path, gzipped: bool) -> None:
+    uris = [b"http://example.com/caf\xe9", b"http://example.com/caf\xe8", "http://example.com/café".encode()]
+    records = [_response(uri, n) for n, uri in enumerate(uris, start=1)]
+    path = tmp_path / ("latin1.warc.gz" if gzipped else "latin1.warc")
+    path.write_bytes(b"".join(gzip.compress(r) for r in records) if gzipped else b"".join(records))
+    source = WarcSource([str(path)])
+    bad: list[RecordError] = []
+    rows = [row for split in source.splits() for batch in source.read(split, bad.append)
+            for row in batch.to_pylist()]
+    assert bad == []
+    assert [row["url"] for row in rows] == ["http://example.com/caf%E9", "http://example.com/caf%E8",
+                                            "http://example.com/café"]
+    assert [json.loads(row["metadata"])["warc_headers"]["WARC-Target-URI"] for row in rows] == \
+        [row["url"] for row in rows]

@@ -124,7 +124,9 @@ def clean_html_dir(
     ``{"path", "reason"}``: pages that cleaned to no text, whose ``.txt`` is written empty), ``bytes_in`` (HTML
     bytes read, after gunzip), ``chars_out`` (text characters written), ``removals`` (filter name ->
     characters removed, summed), ``fallbacks`` (fallback name -> pages whose main content alone would
-    have left almost nothing, see ``CleanResult.fallback``), ``seconds``, ``files_per_second``.
+    have left almost nothing, see ``CleanResult.fallback``), ``flattened`` (list of ``{"path", "tags"}``:
+    pages nested deeper than 512 levels, whose deeper tags were cut out before parsing, text kept;
+    see :mod:`dedup.clean.nesting`), ``seconds``, ``files_per_second``.
     Raises CleanDirError if ``src_dir`` is not a directory, or if an output would replace a file in
     ``dst_dir`` that no clean-html run wrote and ``overwrite`` is not set
     (:mod:`dedup.clean.clean_outputs`); AdblockListError if the configured list cannot be loaded
@@ -146,7 +148,7 @@ def clean_html_dir(
     written_names = refuse_foreign_outputs(dst_fs, dst_root, targets.values(), overwrite)
     summary: dict[str, Any] = {
         "files": len(paths), "written": 0, "errors": [], "bytes_in": 0, "chars_out": 0, "removals": {},
-        "fallbacks": {}, "empty": [],
+        "fallbacks": {}, "empty": [], "flattened": [],
         "not_read": [{"url": p, "reason": "not an HTML file by its name (.html, .htm, .xhtml, optionally .gz)"}
                      for p in found if not is_html_name(p)],
     }
@@ -208,6 +210,8 @@ def clean_html_dir(
             summary["chars_out"] += len(result.text)
             for name, chars in result.removals:
                 summary["removals"][name] = summary["removals"].get(name, 0) + chars
+            if result.flattened_tags:
+                summary["flattened"].append({"path": path, "tags": result.flattened_tags})
             if result.fallback is not None:
                 summary["fallbacks"][result.fallback] = summary["fallbacks"].get(result.fallback, 0) + 1
     if summary["written"]:

@@ -60,9 +60,12 @@ class CleanResult:
     fallback: None when the main-content selection kept enough text; otherwise the name of the
         broader selection used so that a real page does not vanish (``main_content``):
         ``page_blocks`` or ``visible_text``.
+    flattened_tags: how many tags of elements nested deeper than 512 levels were cut out before
+        parsing (their text kept; ``nesting``): 0 for any normal page.
     """
 
     text: str
     removals: tuple[tuple[str, int], ...] = field(default=())
     fallback: str | None = None
+    flattened_tags: int = 0
 

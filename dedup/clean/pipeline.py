@@ -2,7 +2,9 @@
 
 ``clean_html`` runs, in order (each step's removals are reported under its name):
 
-1. decode bytes (BOM / meta charset / UTF-8 with replacement; never raises) and parse;
+1. decode bytes (BOM / meta charset / UTF-8 with replacement; never raises), bound how deep elements
+   nest (``nesting``: tags past 512 levels cut out, their text kept; counted in
+   ``CleanResult.flattened_tags``) and parse;
 2. scripts, styles, templates go (not reported: they are not text);
 3. ``adblock_network``: links to ad hosts, if ``config.adblock_list`` is set;
 4. ``adblock_cosmetic``: EasyList element-hiding rules, if ``config.adblock_list`` is set;
@@ -25,6 +27,7 @@ from .decode import decode_html
 from .html_text import drop_elements, parse_html, remove_non_text
 from .line_filters import apply_line_filters
 from .main_content import SelectionParams, locate_main_content, select_main_blocks
+from .nesting import bound_nesting
 from .removals import RemovalLog
 
 _DEFAULT_CONFIG = CleanConfig()
@@ -44,11 +47,12 @@ def clean_html(html: str | bytes, url: str | None = None, config: CleanConfig = 
     """
     text = decode_html(bytes(html)) if isinstance(html, (bytes, bytearray, memoryview)) else html
     log = RemovalLog()
+    text, flattened = bound_nesting(text)  # parsing is quadratic in the depth (see nesting.py)
     tree = parse_html(text)
     remove_non_text(tree)
     body = tree.body
     if body is None:
-        return CleanResult(text="", removals=())
+        return CleanResult(text="", removals=(), flattened_tags=flattened)
     if config.drop_elements:
         drop_elements(body, config.drop_elements, log, "page_chrome")
     params = SelectionParams(config.container_share, config.guard_share, config.max_link_density, config.keep_comments)
@@ -62,7 +66,7 @@ def clean_html(html: str | bytes, url: str | None = None, config: CleanConfig = 
         log.add(reason, chars)
     main_text = "\n".join(block.text for block in selection.kept)
     cleaned = apply_line_filters(main_text, config.line_filters, log)
-    return CleanResult(text=cleaned, removals=log.as_tuple(), fallback=selection.fallback)
+    return CleanResult(text=cleaned, removals=log.as_tuple(), fallback=selection.fallback, flattened_tags=flattened)
 
 
 def clean_text(text: str, config: CleanConfig = _DEFAULT_CONFIG) -> CleanResult:

@@ -210,5 +210,10 @@ def describe_clean_result(result: dict[str, Any], where: str) -> str:
     if result.get("empty"):
         lines.append(f"{output.count(len(result['empty']))} pages cleaned to no text (their .txt files are empty):")
         lines.append(output.listed(result["empty"], 20, lambda e: f"{e['path']}: {e['reason']}", "empty"))
+    if result.get("flattened"):
+        lines.append(f"{output.count(len(result['flattened']))} pages nest deeper than 512 levels: the tags past "
+                     "that depth were cut out before parsing, their text kept:")
+        lines.append(output.listed(result["flattened"], 20, lambda e: f"{e['path']}: {e['tags']:,} tags",
+                                   "flattened"))
     lines += output.not_read_lines(result)
     return "\n".join(lines)

@@ -12,7 +12,9 @@ back (ids become strings). A record with no other field has NULL metadata. See d
 
 Bad records: ``read(split, on_bad_record=callback)`` hands each unusable record to the callback as a
 :class:`~dedup.errors.RecordError` (file, line/offset, reason) and goes on; without a callback the
-error is raised. A file that cannot be opened at all raises :class:`~dedup.errors.SourceError`.
+error is raised. A file that cannot be opened at all raises :class:`~dedup.errors.SourceError`, and
+so does an I/O error while a JSONL or Parquet file is read (:func:`read_failed`: the storage failed,
+not the data, so the split fails and a resume reads the file again; corrupt data is a bad record).
 """
 from __future__ import annotations
 

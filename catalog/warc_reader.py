@@ -35,6 +35,7 @@ from catalog.warc_layout import (
     resolve_source,
 )
 from catalog.warc_parsers import BACKENDS, RawRecord
+from catalog.warc_raw_uri import raw_target_uri
 from catalog.warc_recovery import foreign_member, next_record_start, record_end, truncation_problem
 
 __all__ = ["FileLayout", "Quarantined", "SourceRecord", "is_indexable_in_place", "iter_files", "iter_records",
@@ -210,6 +211,10 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                     skip -= 1
                     continue
                 raw.pos += base
+                if parser == "warcio" and in_place and not (raw.headers.get("WARC-Target-URI") or "").isascii():
+                    uri = raw_target_uri(src.file, raw.pos, src.gzipped, src.layout.record_format is RecordFormat.ARC)
+                    if uri is not None:
+                        raw.headers["WARC-Target-URI"] = uri
                 if pending is not None and check_gap:
                     check_gap = False
                     prev, prev_parser = pending

@@ -6,7 +6,9 @@ index writes it — ``url`` (``key`` for non-web keys), ``mime`` (for an HTTP re
 its HTTP ``Content-Type``, else of the record's), ``status`` (HTTP status, a string, responses only),
 ``digest`` (SHA-1 of the payload in base32, the record's ``WARC-Payload-Digest`` when it has one),
 ``length``, ``offset``, ``filename`` — plus ``xxh3`` (the catalog's xxh3-64 payload digest, hex) and
-``type`` (the WARC record type). Lines are sorted, as CDX tools expect.
+``type`` (the WARC record type). Lines are sorted, as CDX tools expect. A record whose WARC-Date is not
+a date (``garbage``) gets the timestamp its digits give (zeros if none), the one the catalog orders it
+by, and its date as written in ``warc_date``, which ``catalog rebuild`` orders by.
 
 Sidecars written before the ``xxh3`` field held the xxh3 digest in ``digest`` (16 hex digits):
 :func:`parse_cdxj` reads both.
@@ -36,9 +38,35 @@ def sidecar_url(volume_url: str) -> str:
 _NOT_DIGITS = str.maketrans("", "", "-:TZ. ")
 
 
+_ZEROS = "00000000000000"
+
+
+def date_problem(warc_date: str | None) -> str | None:
+    """Why ``warc_date`` gives no CDX timestamp of its own (it is neither a WARC-Date nor an ARC date:
+    something besides digits and ``-:TZ.`` and blanks), or None if it does (an absent date too)."""
+    if not warc_date:
+        return None
+    kept = warc_date.translate(_NOT_DIGITS)
+    if kept and kept.isascii() and kept.isdigit():
+        return None
+    return f"WARC-Date {warc_date[:64]!r} is not a date"
+
+
 def _timestamp(warc_date: str) -> str:
-    """``2026-11-28T01:02:03Z`` → ``20261128010203`` (CDX's 14-digit timestamp)."""
-    return (warc_date.translate(_NOT_DIGITS) + "00000000000000")[:14]
+    """``2026-11-28T01:02:03Z`` → ``20261128010203`` (CDX's 14-digit timestamp). A date that is not
+    one (:func:`date_problem`) gets the timestamp of its digits as :func:`catalog.captures.date_order`
+    orders it (all zeros if it has none: the oldest), so CDX tools read 14 digits that sort the record
+    where the catalog does; the line keeps the date as written in ``warc_date``."""
+    kept = warc_date.translate(_NOT_DIGITS)
+    if kept.isascii() and kept.isdigit() or not kept:
+        return (kept + _ZEROS)[:14]
+    digits = "".join(ch for ch in warc_date if ch.isdigit())  # as date_order takes them
+    return (digits + _ZEROS)[:14] if digits.isascii() else _ZEROS
+
+
+def _date_field(warc_date: str) -> str:
+    """``,"warc_date":"..."`` for a date that is not one (kept as written), else nothing."""
+    return f',"warc_date":{_json_str(warc_date)}' if date_problem(warc_date) else ""
 
 
 def http_fields(block: bytes) -> tuple[int | None, str | None]:
@@ -73,7 +101,7 @@ def _line(key: str, *, record_type: str, mime: str, date: str, offset: int, leng
     if sha1:
         text += f',"digest":{_json_str(sha1.split(":", 1)[-1])}'
     text += (f',"length":{length},"offset":{offset},"filename":{_json_str(filename)},'
-             f'"xxh3":"{digest:016x}","type":"{record_type}"')
+             f'"xxh3":"{digest:016x}","type":"{record_type}"{_date_field(date)}')
     if extra:
         text += "," + json.dumps(extra, separators=(",", ":"))[1:-1]
     return f"{head} {_timestamp(date)} {text}}}\n"
@@ -123,7 +151,7 @@ def external_cdxj_lines(filename: str, rows: Iterable[ExternalRow]) -> list[str]
         if sha1:
             text += f',"digest":{_json_str(sha1.split(":", 1)[-1])}'
         append(f'{head} {_timestamp(date or "")} {text},"length":{length},"offset":{offset},"filename":{name},'
-               f'"xxh3":"{digest:016x}","type":"{record_type}"}}\n')
+               f'"xxh3":"{digest:016x}","type":"{record_type}"{_date_field(date or "")}}}\n')
     return out
 
 
@@ -136,7 +164,7 @@ class CdxEntry:
     length: int
     digest: int
     fields: dict[str, Any]
-    timestamp: str = ""  # the line's 14-digit timestamp (the record's WARC-Date)
+    timestamp: str = ""  # the line's 14-digit timestamp, or its ``warc_date`` (a WARC-Date that is not a date)
 
 
 def parse_cdxj(text: str, source: str) -> Iterator[CdxEntry | tuple[int, str]]:
@@ -149,6 +177,8 @@ def parse_cdxj(text: str, source: str) -> Iterator[CdxEntry | tuple[int, str]]:
             fields = json.loads(payload)
             key = fields.get("url") or fields["key"]
             xxh3 = fields["xxh3"] if "xxh3" in fields else fields["digest"]  # older sidecars: digest was xxh3
+            # a line whose record's date is not one keeps it as written: ordered as the ingest job ordered it
+            timestamp = fields.get("warc_date", timestamp)
             yield CdxEntry(key, int(fields["offset"]), int(fields["length"]), int(xxh3, 16), fields, timestamp)
         except (ValueError, KeyError) as exc:
             yield (n, f"{source} line {n}: {exc}")

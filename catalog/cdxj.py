@@ -52,21 +52,17 @@ def date_problem(warc_date: str | None) -> str | None:
     return f"WARC-Date {warc_date[:64]!r} is not a date"
 
 
-def _timestamp(warc_date: str) -> str:
-    """``2026-11-28T01:02:03Z`` → ``20261128010203`` (CDX's 14-digit timestamp). A date that is not
-    one (:func:`date_problem`) gets the timestamp of its digits as :func:`catalog.captures.date_order`
-    orders it (all zeros if it has none: the oldest), so CDX tools read 14 digits that sort the record
-    where the catalog does; the line keeps the date as written in ``warc_date``."""
+def _stamp(warc_date: str) -> tuple[str, str]:
+    """(CDX's 14-digit timestamp, ``,"warc_date":"..."`` or ""): ``2026-11-28T01:02:03Z`` →
+    ``20261128010203``. A date that is not one (:func:`date_problem`) gets the timestamp of its digits
+    as :func:`catalog.captures.date_order` orders it (all zeros if it has none: the oldest), so CDX
+    tools read 14 digits that sort the record where the catalog does, and the line keeps the date as
+    written in ``warc_date``."""
     kept = warc_date.translate(_NOT_DIGITS)
-    if kept.isascii() and kept.isdigit() or not kept:
-        return (kept + _ZEROS)[:14]
+    if kept.isdigit() and kept.isascii() or not warc_date:
+        return (kept + _ZEROS)[:14], ""
     digits = "".join(ch for ch in warc_date if ch.isdigit())  # as date_order takes them
-    return (digits + _ZEROS)[:14] if digits.isascii() else _ZEROS
-
-
-def _date_field(warc_date: str) -> str:
-    """``,"warc_date":"..."`` for a date that is not one (kept as written), else nothing."""
-    return f',"warc_date":{_json_str(warc_date)}' if date_problem(warc_date) else ""
+    return ((digits + _ZEROS)[:14] if digits.isascii() else _ZEROS), f',"warc_date":{_json_str(warc_date)}'
 
 
 def http_fields(block: bytes) -> tuple[int | None, str | None]:
@@ -94,6 +90,7 @@ def _line(key: str, *, record_type: str, mime: str, date: str, offset: int, leng
           sha1: str | None, filename: str, status: int | None, extra: dict[str, Any] | None) -> str:
     web = is_web_url(key)
     head = surt(key) if web else key.replace(" ", "%20")
+    timestamp, date_field = _stamp(date)
     # Written by hand rather than json.dumps(dict): this runs once per record on the ingest hot path.
     text = f'{{"{"url" if web else "key"}":{_json_str(key)},"mime":{_json_str(mime)}'
     if record_type == "response" and status is not None:
@@ -101,10 +98,10 @@ def _line(key: str, *, record_type: str, mime: str, date: str, offset: int, leng
     if sha1:
         text += f',"digest":{_json_str(sha1.split(":", 1)[-1])}'
     text += (f',"length":{length},"offset":{offset},"filename":{_json_str(filename)},'
-             f'"xxh3":"{digest:016x}","type":"{record_type}"{_date_field(date)}')
+             f'"xxh3":"{digest:016x}","type":"{record_type}"{date_field}')
     if extra:
         text += "," + json.dumps(extra, separators=(",", ":"))[1:-1]
-    return f"{head} {_timestamp(date)} {text}}}\n"
+    return f"{head} {timestamp} {text}}}\n"
 
 
 def cdxj_line(key: str, record: WarcRecord, offset: int, length: int, digest: int,
@@ -150,8 +147,9 @@ def external_cdxj_lines(filename: str, rows: Iterable[ExternalRow]) -> list[str]
             text += f',"status":"{int(status)}"'
         if sha1:
             text += f',"digest":{_json_str(sha1.split(":", 1)[-1])}'
-        append(f'{head} {_timestamp(date or "")} {text},"length":{length},"offset":{offset},"filename":{name},'
-               f'"xxh3":"{digest:016x}","type":"{record_type}"{_date_field(date or "")}}}\n')
+        timestamp, date_field = _stamp(date or "")
+        append(f'{head} {timestamp} {text},"length":{length},"offset":{offset},"filename":{name},'
+               f'"xxh3":"{digest:016x}","type":"{record_type}"{date_field}}}\n')
     return out
 
 

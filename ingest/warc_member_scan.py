@@ -13,7 +13,7 @@ record by record, in ``tests/ingest/test_warc_member_scan.py``):
   ``CRLF CRLF``;
 - its type is ``response`` (with an ``application/http`` block whose HTTP head is printable ASCII
   lines ending in CRLF, without continuations), ``resource`` or ``conversion``;
-- its ``WARC-Date`` (if any) is digits and the bytes ``catalog.cdxj._timestamp`` drops;
+- its ``WARC-Date`` (if any) is digits and the bytes ``catalog.cdxj._stamp`` drops;
 - its ``WARC-Target-URI`` is already a canonical key (what :func:`catalog.keys.canonical_url` returns
   unchanged: the ``_SIMPLE_CANONICAL`` shape, no ``/.``, not ending in ``?``, at most 4096 bytes), its
   query has no ``&`` (the SURT sorts query arguments) and nothing written into the JSON needs escaping.
@@ -54,7 +54,7 @@ for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$
 _HOST_OK = np.zeros(256, np.bool_)
 for _c in b"abcdefghijklmnopqrstuvwxyz0123456789.-":
     _HOST_OK[_c] = True
-_TS_DROP = np.zeros(256, np.bool_)  # catalog.cdxj._timestamp removes these from the WARC-Date
+_TS_DROP = np.zeros(256, np.bool_)  # catalog.cdxj._stamp removes these from the WARC-Date
 for _c in b"-:TZ. ":
     _TS_DROP[_c] = True
 _DATE_OK = _TS_DROP.copy()

@@ -6,7 +6,9 @@ index writes it — ``url`` (``key`` for non-web keys), ``mime`` (for an HTTP re
 its HTTP ``Content-Type``, else of the record's), ``status`` (HTTP status, a string, responses only),
 ``digest`` (SHA-1 of the payload in base32, the record's ``WARC-Payload-Digest`` when it has one),
 ``length``, ``offset``, ``filename`` — plus ``xxh3`` (the catalog's xxh3-64 payload digest, hex) and
-``type`` (the WARC record type). Lines are sorted, as CDX tools expect.
+``type`` (the WARC record type). Lines are sorted, as CDX tools expect. A record whose WARC-Date is not
+a date (``garbage``) gets the timestamp its digits give (zeros if none), the one the catalog orders it
+by, and its date as written in ``warc_date``, which ``catalog rebuild`` orders by.
 
 Sidecars written before the ``xxh3`` field held the xxh3 digest in ``digest`` (16 hex digits):
 :func:`parse_cdxj` reads both.
@@ -36,9 +38,31 @@ def sidecar_url(volume_url: str) -> str:
 _NOT_DIGITS = str.maketrans("", "", "-:TZ. ")
 
 
-def _timestamp(warc_date: str) -> str:
-    """``2026-11-28T01:02:03Z`` → ``20261128010203`` (CDX's 14-digit timestamp)."""
-    return (warc_date.translate(_NOT_DIGITS) + "00000000000000")[:14]
+_ZEROS = "00000000000000"
+
+
+def date_problem(warc_date: str | None) -> str | None:
+    """Why ``warc_date`` gives no CDX timestamp of its own (it is neither a WARC-Date nor an ARC date:
+    something besides digits and ``-:TZ.`` and blanks), or None if it does (an absent date too)."""
+    if not warc_date:
+        return None
+    kept = warc_date.translate(_NOT_DIGITS)
+    if kept and kept.isascii() and kept.isdigit():
+        return None
+    return f"WARC-Date {warc_date[:64]!r} is not a date"
+
+
+def _stamp(warc_date: str) -> tuple[str, str]:
+    """(CDX's 14-digit timestamp, ``,"warc_date":"..."`` or ""): ``2026-11-28T01:02:03Z`` →
+    ``20261128010203``. A date that is not one (:func:`date_problem`) gets the timestamp of its digits
+    as :func:`catalog.captures.date_order` orders it (all zeros if it has none: the oldest), so CDX
+    tools read 14 digits that sort the record where the catalog does, and the line keeps the date as
+    written in ``warc_date``."""
+    kept = warc_date.translate(_NOT_DIGITS)
+    if kept.isdigit() and kept.isascii() or not warc_date:
+        return (kept + _ZEROS)[:14], ""
+    digits = "".join(ch for ch in warc_date if ch.isdigit())  # as date_order takes them
+    return ((digits + _ZEROS)[:14] if digits.isascii() else _ZEROS), f',"warc_date":{_json_str(warc_date)}'
 
 
 def http_fields(block: bytes) -> tuple[int | None, str | None]:
@@ -66,6 +90,7 @@ def _line(key: str, *, record_type: str, mime: str, date: str, offset: int, leng
           sha1: str | None, filename: str, status: int | None, extra: dict[str, Any] | None) -> str:
     web = is_web_url(key)
     head = surt(key) if web else key.replace(" ", "%20")
+    timestamp, date_field = _stamp(date)
     # Written by hand rather than json.dumps(dict): this runs once per record on the ingest hot path.
     text = f'{{"{"url" if web else "key"}":{_json_str(key)},"mime":{_json_str(mime)}'
     if record_type == "response" and status is not None:
@@ -73,10 +98,10 @@ def _line(key: str, *, record_type: str, mime: str, date: str, offset: int, leng
     if sha1:
         text += f',"digest":{_json_str(sha1.split(":", 1)[-1])}'
     text += (f',"length":{length},"offset":{offset},"filename":{_json_str(filename)},'
-             f'"xxh3":"{digest:016x}","type":"{record_type}"')
+             f'"xxh3":"{digest:016x}","type":"{record_type}"{date_field}')
     if extra:
         text += "," + json.dumps(extra, separators=(",", ":"))[1:-1]
-    return f"{head} {_timestamp(date)} {text}}}\n"
+    return f"{head} {timestamp} {text}}}\n"
 
 
 def cdxj_line(key: str, record: WarcRecord, offset: int, length: int, digest: int,
@@ -122,8 +147,9 @@ def external_cdxj_lines(filename: str, rows: Iterable[ExternalRow]) -> list[str]
             text += f',"status":"{int(status)}"'
         if sha1:
             text += f',"digest":{_json_str(sha1.split(":", 1)[-1])}'
-        append(f'{head} {_timestamp(date or "")} {text},"length":{length},"offset":{offset},"filename":{name},'
-               f'"xxh3":"{digest:016x}","type":"{record_type}"}}\n')
+        timestamp, date_field = _stamp(date or "")
+        append(f'{head} {timestamp} {text},"length":{length},"offset":{offset},"filename":{name},'
+               f'"xxh3":"{digest:016x}","type":"{record_type}"{date_field}}}\n')
     return out
 
 
@@ -136,7 +162,7 @@ class CdxEntry:
     length: int
     digest: int
     fields: dict[str, Any]
-    timestamp: str = ""  # the line's 14-digit timestamp (the record's WARC-Date)
+    timestamp: str = ""  # the line's 14-digit timestamp, or its ``warc_date`` (a WARC-Date that is not a date)
 
 
 def parse_cdxj(text: str, source: str) -> Iterator[CdxEntry | tuple[int, str]]:
@@ -149,6 +175,8 @@ def parse_cdxj(text: str, source: str) -> Iterator[CdxEntry | tuple[int, str]]:
             fields = json.loads(payload)
             key = fields.get("url") or fields["key"]
             xxh3 = fields["xxh3"] if "xxh3" in fields else fields["digest"]  # older sidecars: digest was xxh3
+            # a line whose record's date is not one keeps it as written: ordered as the ingest job ordered it
+            timestamp = fields.get("warc_date", timestamp)
             yield CdxEntry(key, int(fields["offset"]), int(fields["length"]), int(xxh3, 16), fields, timestamp)
         except (ValueError, KeyError) as exc:
             yield (n, f"{source} line {n}: {exc}")

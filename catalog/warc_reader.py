@@ -35,7 +35,8 @@ from catalog.warc_layout import (
     resolve_source,
 )
 from catalog.warc_parsers import BACKENDS, RawRecord
-from catalog.warc_recovery import next_record_start, record_end, truncation_problem
+from catalog.warc_raw_uri import raw_target_uri
+from catalog.warc_recovery import foreign_member, next_record_start, record_end, truncation_problem
 
 __all__ = ["FileLayout", "Quarantined", "SourceRecord", "is_indexable_in_place", "iter_files", "iter_records",
            "probe_layout", "read_record_at"]
@@ -177,6 +178,22 @@ def _junk_before(src: _Source, prev: RawRecord, next_pos: int) -> int | None:
     return expected if gap.strip(b"\r\n \t") else None
 
 
+def _record_and_foreign(src: _Source, prev: RawRecord, stop: int, parser: str) -> Iterator[SourceRecord | Quarantined]:
+    """The record at ``prev.pos`` whose range runs to ``stop`` (where the next record starts, or the
+    file ends); in a gzip-per-record file read in place, a gzip member in that range that is not part
+    of the record (a gzipped file concatenated between records) is cut off the record's range and
+    quarantined, so a ranged read of the record returns only its own members."""
+    in_place = not src.decompressed
+    foreign = foreign_member(src.file, prev.pos, stop, prev.content_length) if src.gzipped and in_place else None
+    if foreign is None:
+        yield _to_record(src.url, prev, stop - prev.pos, in_place, parser)
+        return
+    yield _to_record(src.url, prev, foreign - prev.pos, in_place, parser)
+    yield Quarantined(src.url, foreign, f"{stop - foreign} bytes of gzip members between records are not part of "
+                                        "any WARC record (a gzip member that is not a record, e.g. a gzipped file "
+                                        "concatenated into the WARC); skipped")
+
+
 def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload: bool, end: _SegmentEnd,
                    read_block: int = 0) -> Iterator[SourceRecord | Quarantined]:
     url = src.url
@@ -194,6 +211,10 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                     skip -= 1
                     continue
                 raw.pos += base
+                if parser == "warcio" and in_place and not (raw.headers.get("WARC-Target-URI") or "").isascii():
+                    uri = raw_target_uri(src.file, raw.pos, src.gzipped, src.layout.record_format is RecordFormat.ARC)
+                    if uri is not None:
+                        raw.headers["WARC-Target-URI"] = uri
                 if pending is not None and check_gap:
                     check_gap = False
                     prev, prev_parser = pending
@@ -207,7 +228,7 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                 if pending is not None:
                     prev, prev_parser = pending
                     if raw.pos > prev.pos:
-                        yield _to_record(url, prev, raw.pos - prev.pos, in_place, prev_parser)
+                        yield from _record_and_foreign(src, prev, raw.pos, prev_parser)
                     else:  # several records in one gzip member: no ranged read returns one of them alone
                         yield _to_record(url, prev, prev.length, False, prev_parser)
                     yielded += 1
@@ -243,8 +264,10 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                 problem = problem.replace("last record", "record", 1) + \
                     f"; reading resumes at the next record, at offset {resume}"
                 end.resume_at = resume
-            yield Quarantined(url, prev.pos, problem) if problem else \
-                _to_record(url, prev, length, in_place, prev_parser)
+            if problem:
+                yield Quarantined(url, prev.pos, problem)
+            else:
+                yield from _record_and_foreign(src, prev, prev.pos + length, prev_parser)
             yielded += 1
         end.yielded = yielded
         return

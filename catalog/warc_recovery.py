@@ -117,3 +117,64 @@ def truncation_problem(src: SourceFile, offset: int, length: int, content_length
     if block < content_length:
         return f"last record holds {max(block, 0)} of its {content_length} Content-Length bytes: file truncated"
     return None
+
+
+def _member_end(src: SourceFile, pos: int, stop: int) -> tuple[int, int, bytes, bool] | None:
+    """Inflate the gzip member at ``pos`` (not past ``stop``) a block at a time: (its end offset, its
+    decompressed size, its first 64 KiB decompressed, whether every byte of it is blank), or None if
+    no whole member starts there."""
+    d = zlib.decompressobj(31)
+    head = bytearray()
+    total, blank, at = 0, True, pos
+    while at < stop and not d.eof:
+        data = src.read(at, min(stop, at + _SCAN_BLOCK))
+        at += len(data)
+        try:
+            while data and not d.eof:
+                out = d.decompress(data, _SCAN_BLOCK)
+                total += len(out)
+                if len(head) < 65536:
+                    head += out[:65536 - len(head)]
+                if blank and out.strip(b"\r\n \t"):
+                    blank = False
+                data = d.unconsumed_tail
+        except zlib.error:
+            return None
+        if d.eof:
+            return at - len(d.unused_data) - len(data), total, bytes(head), blank
+    return None
+
+
+def foreign_member(src: SourceFile, start: int, stop: int, content_length: int) -> int | None:
+    """Offset of a gzip member in ``[start, stop)`` that is not part of the record at ``start``: one
+    after the members holding the record's header and ``Content-Length`` bytes that decompresses to
+    anything but line ends and blanks (a gzipped file concatenated between records). None if there is
+    none, or if the members cannot be told apart (a corrupt member: the caller's checks report it).
+
+    Cheap for the common range of one member: only its compressed bytes are searched for a second
+    member's magic; members are inflated only when one is found."""
+    pos, found = start + 1, False
+    while pos < stop and not found:
+        block = src.read(pos, min(stop, pos + _SCAN_BLOCK + 2))
+        found = block.find(_GZIP_MEMBER_START) >= 0
+        pos += _SCAN_BLOCK
+    if not found:
+        return None
+    pos, total, need, head = start, 0, None, b""
+    while pos < stop:
+        member = _member_end(src, pos, stop)
+        if member is None:
+            return None
+        end, size, first, blank = member
+        if need is not None and total >= need:
+            if not blank:
+                return pos
+        else:
+            total += size
+            if len(head) < 65536:
+                head += first
+            header_end = head.find(b"\r\n\r\n")
+            if header_end >= 0:
+                need = header_end + 4 + content_length
+        pos = end
+    return None

@@ -42,7 +42,7 @@ from typing import Any
 
 import xxhash
 
-from catalog.cdxj import external_cdxj_line
+from catalog.cdxj import date_problem, external_cdxj_line
 from catalog.errors import InvalidKeyError
 from catalog.failpoints import failpoint
 from catalog.keys import canonical_key
@@ -108,6 +108,9 @@ class WarcSplitResult:
     external: list[ExternalIndex] = field(default_factory=list)
     sealed: list[SealedVolume] = field(default_factory=list)
     quarantined: list[dict[str, Any]] = field(default_factory=list)
+    # records indexed or repacked with something odd the job reports (file, offset, key, reason): a
+    # WARC-Date that is not a date (its CDXJ line gets the timestamp the catalog orders it by)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     # (file position in the split, offset in the source) of each repacked record, in the order of the
     # sealed volumes' records: registration orders all records by source position ("later wins")
     repack_sources: list[tuple[int, int]] = field(default_factory=list)
@@ -150,6 +153,15 @@ class _SplitWork:
         self.volumes_url, self.indexes_url, self.options = volumes_url, indexes_url.rstrip("/"), options
         self._writer: VolumeWriter | None = None
         self.file_index = 0
+
+    def warn_date(self, file: str, offset: int, key: str, date: str | None) -> None:
+        """Report a record whose WARC-Date is not a date (:func:`catalog.cdxj.date_problem`)."""
+        problem = date_problem(date)
+        if problem:
+            self.result.warnings.append({"file": file, "offset": offset, "key": key,
+                                         "reason": f"{problem}: its CDXJ line has the timestamp its digits give, "
+                                                   "as the catalog orders it (the oldest if none), and keeps the "
+                                                   "date as written in warc_date"})
 
     def quarantine(self, counts: FileCounts, file: str, offset: int, reason: str, decompressed: bool = False
                    ) -> None:
@@ -330,6 +342,8 @@ def _index_in_place(src: SourceFile, gzipped: bool, counts: FileCounts, work: _S
     for key, offset, length, problem in plan.repack:
         _repack_one(src, key, offset, length, False, counts, work, url, False, problem)
     counts.indexed = len(plan.records)
+    for (key, offset, _, _), date in zip(plan.records, plan.dates):
+        work.warn_date(url, offset, key, date)
     if plan.records:
         index_url = f"{work.indexes_url}/{index_file_name(url)}"
         write_atomic(index_url, "".join(sorted(plan.lines)).encode("utf-8"))
@@ -353,6 +367,7 @@ def _repack_one(src: SourceFile, key: str, offset: int, length: int, arc: bool, 
         return
     work.append(key, record, file, offset)
     counts.repacked += 1
+    work.warn_date(file, offset, key, record.date)
 
 
 def _copy_unkeyed(read_from: SourceFile, item: SourceRecord, arc: bool, counts: FileCounts, work: _SplitWork,

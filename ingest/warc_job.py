@@ -88,6 +88,8 @@ class WarcJobSummary(JobSummary):
     per_file: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # the first SUMMARY_QUARANTINE_LIMIT
     quarantine_file: str = ""
+    warned: int = 0  # records kept with a warning (a WARC-Date that is not a date)
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # the first SUMMARY_QUARANTINE_LIMIT
 
     def as_dict(self) -> dict[str, Any]:
         out = super().as_dict()
@@ -248,6 +250,9 @@ class WarcJob(SplitJob):
             summary.captures_replaced += marker.get("captures_replaced", 0)
         room = SUMMARY_QUARANTINE_LIMIT - len(summary.quarantine)
         summary.quarantine += marker["quarantined"][:max(room, 0)]
+        warnings = marker.get("warnings", [])  # markers written before warnings have none
+        summary.warned += len(warnings)
+        summary.warnings += warnings[:max(SUMMARY_QUARANTINE_LIMIT - len(summary.warnings), 0)]
 
     def progress(self, split: Split, payload: WarcWork, result: WarcSplitResult) -> tuple[int, int, int]:
         return len(result.files), result.bytes, len(result.quarantined)

@@ -13,6 +13,7 @@ record by record, in ``tests/ingest/test_warc_member_scan.py``):
   ``CRLF CRLF``;
 - its type is ``response`` (with an ``application/http`` block whose HTTP head is printable ASCII
   lines ending in CRLF, without continuations), ``resource`` or ``conversion``;
+- its ``WARC-Date`` (if any) is digits and the bytes ``catalog.cdxj._stamp`` drops;
 - its ``WARC-Target-URI`` is already a canonical key (what :func:`catalog.keys.canonical_url` returns
   unchanged: the ``_SIMPLE_CANONICAL`` shape, no ``/.``, not ending in ``?``, at most 4096 bytes), its
   query has no ``&`` (the SURT sorts query arguments) and nothing written into the JSON needs escaping.
@@ -53,9 +54,26 @@ for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$
 _HOST_OK = np.zeros(256, np.bool_)
 for _c in b"abcdefghijklmnopqrstuvwxyz0123456789.-":
     _HOST_OK[_c] = True
-_TS_DROP = np.zeros(256, np.bool_)  # catalog.cdxj._timestamp removes these from the WARC-Date
+_TS_DROP = np.zeros(256, np.bool_)  # catalog.cdxj._stamp removes these from the WARC-Date
 for _c in b"-:TZ. ":
     _TS_DROP[_c] = True
+_DATE_OK = _TS_DROP.copy()
+for _c in b"0123456789":
+    _DATE_OK[_c] = True
+
+
+@nb.njit(cache=True, nogil=True)
+def _plain_date(buf: np.ndarray, start: int, end: int) -> bool:
+    """True if ``buf[start:end]`` has a digit and nothing but digits and the bytes ``_timestamp`` drops
+    (what :func:`catalog.cdxj.date_problem` finds no problem in; an empty date has none either)."""
+    digits = 0
+    for j in range(start, end):
+        if not _DATE_OK[buf[j]]:
+            return False
+        digits += 48 <= buf[j] <= 57
+    return digits > 0 or end == start
+
+
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8).copy()
 
 _L_URL = np.frombuffer(b' {"url":"', np.uint8).copy()
@@ -376,6 +394,8 @@ def scan_records(buf: np.ndarray, out_starts: np.ndarray, out_sizes: np.ndarray,
             if not _printable_json(buf, ss, se):
                 continue
         ds, de = spans[_DATE, 0], spans[_DATE, 1]
+        if ds >= 0 and not _plain_date(buf, ds, de):
+            continue  # a WARC-Date that is not a date: Python writes its line (and warns)
         # answered: the SURT (host labels reversed, a leading "www" dropped, the rest lower-cased)
         label_end = he
         j = he - 1

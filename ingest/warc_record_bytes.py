@@ -24,6 +24,7 @@ import zlib
 from catalog.errors import CorruptRecordError
 from catalog.record_body import holds_http_message
 from catalog.warc_layout import SourceFile
+from catalog.warc_raw_uri import target_uri_from_head
 from catalog.warc_records import ParsedRecord, WarcRecord, parse_record, payload_digest, warc_date
 from ingest.errors import IngestError
 
@@ -220,7 +221,10 @@ def read_arc_record(src: SourceFile, offset: int, length: int, origin: list[tupl
         raise
     except Exception as exc:  # noqa: BLE001 - warcio raises many types for bad ARC bytes
         raise RecordUnreadable(f"warcio cannot read the ARC record ({type(exc).__name__}: {exc})") from exc
-    uri = clean_target_uri(rec.rec_headers.get_header("WARC-Target-URI")) or ""
+    uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
+    if not uri.isascii():  # warcio decoded a line that is not UTF-8 as Latin-1: keep its bytes as the key does
+        uri = target_uri_from_head(data, True) or uri
+    uri = clean_target_uri(uri) or ""
     date = rec.rec_headers.get_header("WARC-Date") or warc_date()
     extra = [("WARC-IP-Address", ip)] if (ip := rec.rec_headers.get_header("WARC-IP-Address")) else []
     extra += origin or []

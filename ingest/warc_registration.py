@@ -108,4 +108,4 @@ def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> t
 
 def _marker_fields(result: WarcSplitResult, replaced: int) -> dict[str, Any]:
     return {"files": [asdict(f) for f in result.files], "bytes": result.bytes, "quarantined": result.quarantined,
-            "captures_replaced": replaced}
+            "captures_replaced": replaced, "warnings": result.warnings}

@@ -67,5 +67,9 @@ def describe_warc_summary(out: dict[str, Any]) -> str:
                                    "quarantined"))
     if out["quarantined"]:
         lines.append(f"  all quarantined records: {out['quarantine_file']}")
+    if out.get("warned"):
+        lines.append(f"  {output.count(out['warned'])} records kept with a warning:")
+        lines.append(output.listed(out["warnings"], 20, lambda w: f"{w['file']} at {w['offset']}: {w['reason']}",
+                                   "warning"))
     lines += output.not_read_lines(out)
     return "\n".join(lines)

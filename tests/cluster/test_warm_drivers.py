@@ -150,24 +150,33 @@ def test_the_head_keeps_one_jobless_worker_per_cpu_between_jobs(warm_root: Path)
 
 def _caught_in_its_warm_driver(warm_root: Path, tmp_path: Path, src: Path,
                                argv: tuple[str, ...]) -> tuple[subprocess.Popen[str], Any] | None:
-    """Start the command; return it and its warm driver (found by the driver's process title) while the
-    driver runs, or None if the command ended first, having run in a warm driver."""
+    """Start the command; return it and its warm driver while the driver runs, or None if the command
+    ended first, having run in a warm driver. The driver is the new child of the head's warm-driver
+    server (its process title names the command too, but under a full suite's load beside other work
+    a poll over every process's title missed it twice, with jobs of 3,000 and 12,000 files)."""
     import psutil
 
+    state = read_state(state_dir_of(warm_root))
+    assert state is not None and state.get("driver_socket"), state
+    servers = [p for p in psutil.process_iter(["cmdline"])
+               if "haybale.cli.warm_drivers" in " ".join(p.info["cmdline"] or [])
+               and state["driver_socket"] in " ".join(p.info["cmdline"] or [])]
+    assert len(servers) == 1, f"the head's warm-driver server is not running: {servers}"
+    server = servers[0]
+    before = {child.pid for child in server.children()}
     proc = _command(warm_root, tmp_path / "r.json", *argv)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        for p in psutil.process_iter(["cmdline"]):
-            cmdline = " ".join(p.info["cmdline"] or [])
-            if cmdline.startswith("haybale ingest files") and str(src) in cmdline:  # the warm driver's title
-                return proc, p
-        time.sleep(0.05)
+        for child in server.children():
+            if child.pid not in before:
+                return proc, child
+        time.sleep(0.02)
     if proc.poll() is None:
         proc.kill()
     _, err = proc.communicate(timeout=300)
     report = (tmp_path / "r.json").read_text() if (tmp_path / "r.json").exists() else "no report"
     if proc.returncode == 0 and json.loads(report).get("ray_imported") is False:
-        return None  # a warm driver ran the whole job before this loop saw it (a machine under load)
+        return None  # a warm driver ran the whole job before this loop saw it
     pytest.fail(f"no warm driver ran the command (exit {proc.returncode}; report {report}; stderr "
                 f"{err[-1500:]!r}; head log {(state_dir_of(warm_root) / 'head.log').read_text()[-1500:]!r})")
 

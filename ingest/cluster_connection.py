@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from catalog.errors import ClusterUnreachableError
 from catalog.layout import RootLayout
 from catalog.ray_address import check_reachable
-from ingest.ray_token import MODE_ENV, set_auth_mode, token_advice
+from ingest.ray_token import MODE_ENV, reread_auth_settings, set_auth_mode, token_advice
 
 # a local head under heavy load can miss Ray's connection deadline once; it is alive (pid checked), so retry
 LOCAL_HEAD_ATTEMPTS = 3
@@ -40,6 +41,7 @@ class RootConnection:
     def __call__(self) -> None:
         # before Ray is imported, which reads it: tokens for the local head, for a cluster if this
         # machine has one (ingest.ray_token)
+        imported_before = "ray" in sys.modules
         set_auth_mode(self.address)
         import ray
 
@@ -48,6 +50,8 @@ class RootConnection:
         if ray.is_initialized():  # tests, notebooks, a driver `ray job submit` started and connected
             self.connected = True
             return
+        if imported_before:  # it read RAY_AUTH_MODE before set_auth_mode set it
+            reread_auth_settings()
         from ingest.local_head import local_head_address, user_of
 
         if self.address:

@@ -97,6 +97,22 @@ def set_auth_mode(address: str | None, environ: dict[str, str] | None = None) ->
     return None
 
 
+def reread_auth_settings() -> None:
+    """Make a Ray imported before :func:`set_auth_mode` ran read ``RAY_AUTH_MODE`` and its token again.
+
+    Ray reads them when it is first imported; a program that imported Ray before calling haybale (a
+    notebook, a script that imports ``ray`` at its top) kept "no authentication" and could not join
+    the root's local head ("InvalidAuthToken", then "the local Ray head … did not answer"). Ray's own
+    tests reset the same two caches (``ray._private.authentication_test_utils``). Call it only while
+    this process is not connected to a Ray cluster."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:  # a Ray without these caches reads the environment when it connects
+        return
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
 def token_advice(sending_one: bool = False) -> str:
     """What to do when a cluster wants a token this machine does not have, or (``sending_one``) a token
     other than the one this machine sends (for error messages)."""

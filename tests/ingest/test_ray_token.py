@@ -144,3 +144,38 @@ def test_a_cluster_that_does_not_answer_is_explained_with_tokens_in_mind(
     message = str(connection._unreachable("10.1.2.3:6379", ConnectionError("Failed to connect")))
     assert message.startswith("could not connect to the Ray cluster at 10.1.2.3:6379 (--address / RAY_ADDRESS)")
     assert expected in message and str(home / ".ray" / "auth_token") in message
+
+
+_IMPORTS_RAY_FIRST = """
+import sys
+import ray  # a script or notebook that imports Ray at its top, before it calls haybale
+from haybale.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_program_that_imported_ray_first_joins_the_local_head(home: Path, tmp_path: Path) -> None:
+    """Ray reads RAY_AUTH_MODE when it is first imported: a program that imported it before haybale set
+    tokens for the root's local head kept no authentication and was refused by the head
+    (InvalidAuthToken for a minute, then "the local Ray head ... did not answer", exit 1)."""
+    import os
+    import subprocess
+    import sys
+
+    from ingest.local_head import read_state, state_dir_of, stop_head
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    root = tmp_path / "root"
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+    env.update(HOME=str(home), HAYBALE_CLUSTER_IDLE_SECONDS="20")
+    try:
+        done = subprocess.run([sys.executable, "-c", _IMPORTS_RAY_FIRST, "--root", str(root), "--quiet", "ingest",
+                               "files", str(src)], cwd=Path(__file__).resolve().parents[2], env=env,
+                              capture_output=True, text=True, timeout=240)
+    finally:
+        if read_state(state_dir_of(root)) is not None:  # the test must not leave a head running
+            stop_head(root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("ingested 1 files"), done.stdout

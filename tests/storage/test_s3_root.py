@@ -189,3 +189,31 @@ def test_a_rebuild_in_place_on_s3_becomes_the_roots_catalog(s3_bucket: str, s3_e
     again = json.loads(haybale("ingest", "files", "--no-ray", f"s3://{s3_bucket}/src", "--json", "--quiet", *where).stdout)
     assert (again["added"], again["unchanged"]) == (1, len(files))
     assert haybale("catalog", "cat", f"s3://{s3_bucket}/src/new.txt", *where).stdout == b"new"
+
+
+def test_odd_keys_and_directory_markers_on_s3(s3_bucket: str, tmp_path: Path) -> None:
+    """Keys with spaces, unicode, '%', '+', '#', '?' and empty objects are read byte-exact; an empty key
+    ending in '/' (a console's "Create folder") is reported as a directory marker, not an unreadable file;
+    a key ending in '/' that holds bytes is its own file, never read as its namesake without the '/'."""
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    objects = {"with space.txt": b"space", "\u00fcn\u00efcode.txt": "\u00fcn\u00ef".encode(), "pct%41.txt": b"pct",
+               "plus+sign.txt": b"plus", "hash#frag.txt": b"hash", "q?x=1.txt": b"query", "zero.txt": b"",
+               "sub/inner.txt": b"inner", "trail": b"the file without a slash", "trail/": b"the object with one"}
+    for name, data in objects.items():
+        fs.call_s3("put_object", Bucket=s3_bucket, Key=f"src/{name}", Body=data)
+    fs.call_s3("put_object", Bucket=s3_bucket, Key="src/folder/", Body=b"")
+    where = ["--root", f"s3://{s3_bucket}/hb", "--catalog-dir", str(tmp_path / "catalog")]
+    summary = json.loads(haybale("ingest", "files", "--no-ray", f"s3://{s3_bucket}/src", "--json", "--quiet",
+                                 *where).stdout)
+    assert summary["rejected"] == []
+    assert [(e["url"], "directory marker" in e["reason"]) for e in summary["not_read"]] == \
+        [(f"s3://{s3_bucket}/src/folder/", True)]
+    assert summary["files"] == summary["added"] == len(objects)
+    listed = haybale("catalog", "ls", *where).stdout.decode().splitlines()
+    assert listed == sorted(f"s3://{s3_bucket}/src/{name}" for name in objects)
+    assert haybale("catalog", "cat", f"s3://{s3_bucket}/src/trail/", *where).stdout == objects["trail/"]
+    from catalog.store import Store
+
+    with Store(where[1], catalog_dir=where[3], read_only=True, create=False) as store:
+        for name, data in objects.items():
+            assert store.cat(f"s3://{s3_bucket}/src/{name}") == data, name

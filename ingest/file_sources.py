@@ -17,7 +17,7 @@ import fsspec
 
 from catalog.input_entries import is_regular_input, not_read_reason
 from catalog.keys import canonical_key, file_uri
-from catalog.storage import is_local, local_path
+from catalog.storage import is_local, is_storage_error, local_path
 from ingest.checkpoint import RunState
 from ingest.errors import IngestError
 
@@ -108,13 +108,15 @@ def expand_inputs(inputs: list[str], *, follow_links: bool = False, own: tuple[s
     for raw in inputs:
         try:
             _expand_one(raw, seen, passed, follow_links, own)
-        except OSError as exc:  # storage that does not answer (aiohttp, botocore and OS errors are OSErrors)
+        except Exception as exc:  # storage that does not answer (OSErrors, and botocore's own errors)
+            if not is_storage_error(exc):
+                raise
             raise input_unreachable(raw, exc) from exc
     not_read = [{"url": u, "reason": passed[u]} for u in sorted(passed) if u not in seen]
     return Inputs([seen[u] for u in sorted(seen)], not_read)
 
 
-def input_unreachable(raw: str, exc: OSError) -> IngestError:
+def input_unreachable(raw: str, exc: BaseException) -> IngestError:
     """The error for an input whose storage failed while it was being looked at."""
     detail = " ".join(str(exc).split())[:300] or "no message"
     return IngestError(f"input {raw!r} cannot be read or listed ({type(exc).__name__}: {detail}): check the path "

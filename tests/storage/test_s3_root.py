@@ -217,3 +217,26 @@ def test_odd_keys_and_directory_markers_on_s3(s3_bucket: str, tmp_path: Path) ->
     with Store(where[1], catalog_dir=where[3], read_only=True, create=False) as store:
         for name, data in objects.items():
             assert store.cat(f"s3://{s3_bucket}/src/{name}") == data, name
+
+
+def test_an_endpoint_that_does_not_answer_is_one_line_naming_it(tmp_path: Path) -> None:
+    """An s3:// root, an s3:// ingest input and an s3:// dedup input on an endpoint where nothing listens:
+    one line naming the root or input and saying to check the endpoint, never "bucket does not exist"
+    (the bucket may well exist) nor an "unexpected ... a bug" line."""
+    from tests.s3_server import _free_port
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("hello")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}",
+           "AWS_MAX_ATTEMPTS": "1"}
+    cases = {"root": ["ingest", "files", "--no-ray", str(src), "--root", "s3://hb-down/hb"],
+             "input": ["ingest", "files", "--no-ray", "s3://hb-down/src", "--root", str(tmp_path / "root")],
+             "dedup": ["dedup", "run", "--input", "s3://hb-down/src", "--output", str(tmp_path / "out")]}
+    for what, args in cases.items():
+        out = subprocess.run([sys.executable, "-m", "haybale", *args, "--catalog-dir", str(tmp_path / what)],
+                             cwd=REPO, env=env, capture_output=True, timeout=120)
+        message = out.stderr.decode().strip().splitlines()[-1]
+        assert out.returncode in (1, 2), (what, out.returncode, message)
+        assert "s3://hb-down/" in message and "cannot be" in message, (what, message)
+        assert "does not exist" not in message and "a bug" not in message, (what, message)

@@ -194,7 +194,8 @@ def test_a_rebuild_in_place_on_s3_becomes_the_roots_catalog(s3_bucket: str, s3_e
 def test_odd_keys_and_directory_markers_on_s3(s3_bucket: str, tmp_path: Path) -> None:
     """Keys with spaces, unicode, '%', '+', '#', '?' and empty objects are read byte-exact; an empty key
     ending in '/' (a console's "Create folder") is reported as a directory marker, not an unreadable file;
-    a key ending in '/' that holds bytes is its own file, never read as its namesake without the '/'."""
+    a key ending in '/' that holds bytes is its own file, never read as its namesake without the '/'; a key
+with glob characters named as an input is read, not taken as a pattern."""
     fs = fsspec.filesystem("s3", skip_instance_cache=True)
     objects = {"with space.txt": b"space", "\u00fcn\u00efcode.txt": "\u00fcn\u00ef".encode(), "pct%41.txt": b"pct",
                "plus+sign.txt": b"plus", "hash#frag.txt": b"hash", "q?x=1.txt": b"query", "zero.txt": b"",
@@ -212,11 +213,18 @@ def test_odd_keys_and_directory_markers_on_s3(s3_bucket: str, tmp_path: Path) ->
     listed = haybale("catalog", "ls", *where).stdout.decode().splitlines()
     assert listed == sorted(f"s3://{s3_bucket}/src/{name}" for name in objects)
     assert haybale("catalog", "cat", f"s3://{s3_bucket}/src/trail/", *where).stdout == objects["trail/"]
+    # a key with glob characters named as an input is that object, not a pattern matching its namesakes
+    fs.pipe({f"{s3_bucket}/glob/data[1].txt": b"bracket", f"{s3_bucket}/glob/data1.txt": b"one"})
+    named = json.loads(haybale("ingest", "files", "--no-ray", f"s3://{s3_bucket}/glob/data[1].txt", "--json",
+                               "--quiet", *where).stdout)
+    assert (named["files"], named["added"]) == (1, 1)
     from catalog.store import Store
 
     with Store(where[1], catalog_dir=where[3], read_only=True, create=False) as store:
         for name, data in objects.items():
             assert store.cat(f"s3://{s3_bucket}/src/{name}") == data, name
+        assert store.cat(f"s3://{s3_bucket}/glob/data[1].txt") == b"bracket"
+        assert store.catalog.get_many([f"s3://{s3_bucket}/glob/data1.txt"]) == [None]
 
 
 def test_an_endpoint_that_does_not_answer_is_one_line_naming_it(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@ the others. One rule for ingest (``ingest.file_sources``) and dedup (``dedup.sou
 only in whether they follow symbolic links (``follow_links``).
 
 ``info`` is fsspec's entry info (``type``; ``islink`` on local filesystems, where a link's ``type`` is
-``other``).
+``other``). On object stores an empty object whose key ends in ``/`` is a "directory marker" (what a
+console's "Create folder" writes): it is not read and is reported as such; an object whose key ends in
+``/`` and that holds bytes is a file like any other.
 """
 from __future__ import annotations
 
@@ -15,7 +17,12 @@ def is_regular_input(path: str, info: dict[str, Any], *, follow_links: bool) -> 
     """A regular file, or (``follow_links``) a local symbolic link to one."""
     if info.get("islink"):
         return follow_links and os.path.isfile(path)
-    return info.get("type") == "file"
+    return info.get("type") == "file" and not is_directory_marker(path, info)
+
+
+def is_directory_marker(path: str, info: dict[str, Any]) -> bool:
+    """An empty object whose key ends in ``/`` (an object store's placeholder for a folder)."""
+    return path.endswith("/") and not int(info.get("size") or 0)
 
 
 def not_read_reason(path: str, info: dict[str, Any], *, local: bool, follow_links: bool) -> str:
@@ -30,4 +37,6 @@ def not_read_reason(path: str, info: dict[str, Any], *, local: bool, follow_link
                 "or its target as an input, to read it")
     if local:
         return "not a regular file (a FIFO, socket or device)"
+    if is_directory_marker(path, info):
+        return "a directory marker (an empty object whose key ends in '/'), not a file"
     return f"not a file ({info.get('type')})"

@@ -130,6 +130,12 @@ def is_multipart_store(fs: Any) -> bool:
     return protocol_of(fs) in _MULTIPART_PROTOCOLS
 
 
+def is_storage_error(exc: BaseException) -> bool:
+    """True if ``exc`` is a storage failure: an OSError (aiohttp's and s3fs's are) or a botocore error
+    (an endpoint that does not answer, missing credentials), which is not an OSError."""
+    return isinstance(exc, OSError) or any(cls.__name__ == "BotoCoreError" for cls in type(exc).__mro__)
+
+
 def check_bucket(url: str) -> None:
     """Raise :class:`RootError` if ``url`` is on an S3 bucket that does not exist (or that these
     credentials cannot see). Never creates anything. Local paths and other stores pass. Each bucket is
@@ -152,8 +158,20 @@ def check_bucket(url: str) -> None:
     except PermissionError as exc:
         raise RootError(f"bucket {bucket!r} of {url} cannot be read with these credentials ({exc}): "
                         "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy") from exc
+    where = f" at endpoint {endpoint}" if endpoint else ""
     if not exists:
-        where = f" at endpoint {endpoint}" if endpoint else ""
+        # fs.exists answers False for an endpoint that does not answer too: ask once more, for the reason
+        try:
+            fs.call_s3("head_bucket", Bucket=bucket)
+        except (FileNotFoundError, PermissionError):
+            pass
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
+            detail = " ".join(str(exc).split())[:300] or "no message"
+            raise RootError(f"the object store{where} holding {url} cannot be reached ({type(exc).__name__}: "
+                            f"{detail}): check AWS_ENDPOINT_URL, the network and that the server is up, then run "
+                            "again") from exc
         raise RootError(f"bucket {bucket!r} of {url} does not exist{where}: haybale never creates buckets; "
                         "check the name for a typo, or create the bucket first (aws s3 mb s3://"
                         f"{bucket}) and run again")

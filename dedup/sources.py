@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.input_entries import is_regular_input, not_read_reason
+from catalog.storage import is_storage_error
 from dedup.errors import RecordError, SourceError
 from dedup.line_blocks import Block, Problem, iter_line_blocks
 from dedup.metadata import metadata_json
@@ -82,7 +83,21 @@ class Listing:
 
 def list_input(url: str) -> Listing:
     """What ``url`` names: the file itself; every file under a directory (recursively); or a glob's
-    matches (directories among them walked). Errors: SourceError if the URL names nothing."""
+    matches (directories among them walked). Errors: SourceError if the URL names nothing, or naming
+    the URL when its storage does not answer."""
+    try:
+        return _list_input(url)
+    except Exception as exc:
+        if not is_storage_error(exc):
+            raise
+        detail = " ".join(str(exc).split())[:300] or "no message"
+        raise SourceError(f"input {url} cannot be read or listed ({type(exc).__name__}: {detail}): check the path "
+                          "or URL, that its storage is reachable (network, server) and the credentials, then run "
+                          "again") from exc
+
+
+def _list_input(url: str) -> Listing:
+    """:func:`list_input` without the translation of storage errors."""
     fs, path = fsspec.core.url_to_fs(url)
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
 

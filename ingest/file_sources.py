@@ -17,7 +17,7 @@ import fsspec
 
 from catalog.input_entries import is_regular_input, not_read_reason
 from catalog.keys import canonical_key, file_uri
-from catalog.storage import is_local, local_path
+from catalog.storage import is_local, is_storage_error, local_path
 from ingest.checkpoint import RunState
 from ingest.errors import IngestError
 
@@ -97,7 +97,7 @@ def expand_inputs(inputs: list[str], *, follow_links: bool = False, own: tuple[s
     directory or a glob's matches, links are followed to regular files only with ``follow_links`` (a
     file's key is the link's path, its bytes the target's; links to directories are never walked), and
     the entries not read are listed in :attr:`Inputs.not_read` with their reason. A local name with
-    glob characters that exists as it is (``data[1].txt``) is that file, not a pattern. ``own``: the
+    glob characters that exists as it is (``data[1].txt``, local or an object) is that file, not a pattern. ``own``: the
     deployment's root and catalog directory (:func:`own_places`); the files the deployment writes there
     (catalog, volumes, runs, ...; ``haybale ingest files .`` with the root in ``.``) are never read, one
     ``not_read`` entry per such directory. Other files under the root are inputs like any. Raises :class:`IngestError` naming an input that matches
@@ -108,13 +108,15 @@ def expand_inputs(inputs: list[str], *, follow_links: bool = False, own: tuple[s
     for raw in inputs:
         try:
             _expand_one(raw, seen, passed, follow_links, own)
-        except OSError as exc:  # storage that does not answer (aiohttp, botocore and OS errors are OSErrors)
+        except Exception as exc:  # storage that does not answer (OSErrors, and botocore's own errors)
+            if not is_storage_error(exc):
+                raise
             raise input_unreachable(raw, exc) from exc
     not_read = [{"url": u, "reason": passed[u]} for u in sorted(passed) if u not in seen]
     return Inputs([seen[u] for u in sorted(seen)], not_read)
 
 
-def input_unreachable(raw: str, exc: OSError) -> IngestError:
+def input_unreachable(raw: str, exc: BaseException) -> IngestError:
     """The error for an input whose storage failed while it was being looked at."""
     detail = " ".join(str(exc).split())[:300] or "no message"
     return IngestError(f"input {raw!r} cannot be read or listed ({type(exc).__name__}: {detail}): check the path "
@@ -144,7 +146,7 @@ def _expand_one(raw: str, seen: dict[str, FileRef], passed: dict[str, str], foll
 
     infos: dict[str, Any] = {}
     passed_before = len(passed)
-    if any(ch in path for ch in GLOB_CHARS) and not (local and os.path.lexists(path)):
+    if any(ch in path for ch in GLOB_CHARS) and not _exists_as_named(fs, path, local):
         matches = fs.glob(path, detail=True)
         sort_out(matches, infos)
         for d in [p for p, i in matches.items() if i.get("type") == "directory"]:
@@ -171,6 +173,12 @@ def _expand_one(raw: str, seen: dict[str, FileRef], passed: dict[str, str], foll
             seen[url] = FileRef(url, target.st_size, key_for(url), target.st_mtime)
         else:
             seen[url] = FileRef(url, int(info.get("size") or 0), key_for(url), _mtime(info))
+
+
+def _exists_as_named(fs: Any, path: str, local: bool) -> bool:
+    """True if a name with glob characters is an existing entry as it is (local ``data[1].txt``, or the
+    object ``s3://b/data[1].txt``): then it is that entry, not a pattern (as dedup's inputs are)."""
+    return os.path.lexists(path) if local else fs.isfile(path)
 
 
 def _mtime(info: dict[str, Any]) -> float | None:

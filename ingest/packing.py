@@ -71,9 +71,12 @@ def pack_split(split: Split, work: PackWork) -> PackResult:
     fetched: dict[str, bytes | Exception] = {}
     if remote:
         fs, _ = fsspec.core.url_to_fs(remote[0].url)
-        # one concurrent request batch for async filesystems (s3, gcs, http); errors come back per file
-        fetched = fs.cat([f.url for f in remote], on_error="return")
-        fetched = {fs.unstrip_protocol(k) if "://" not in k else k: v for k, v in fetched.items()}
+        # one concurrent request batch for async filesystems (s3, gcs, http); errors come back per file.
+        # cat_ranges reads each key as it is: fs.cat expands paths, which drops a key's trailing "/"
+        # (s3://b/dir/ holding bytes was read as s3://b/dir)
+        urls = [f.url for f in remote]
+        data = fs.cat_ranges(urls, [None] * len(urls), [None] * len(urls), on_error="return")
+        fetched = dict(zip(urls, data))
     for f in split.files:
         if f.size > MAX_FILE_BYTES:  # known from the listing: not read at all
             result.rejects.append({"url": f.url, "reason": (

@@ -97,6 +97,10 @@ def describe_failure(exc: BaseException) -> tuple[str, int]:
         doing = "; ".join(exc.__notes__)
         return _one_line(f"{doing}: {type(exc).__name__}: {exc}: check that this storage is reachable "
                          "(network, server, credentials), then run the command again"), 1
+    if any(cls.__name__ == "BotoCoreError" for cls in type(exc).__mro__):
+        # the object store did not answer, or these credentials were not found (botocore's own errors)
+        return _one_line(f"object storage failed: {type(exc).__name__}: {exc}: check AWS_ENDPOINT_URL, the network, "
+                         "that the server is up and the credentials, then run the command again"), 1
     return (f"unexpected {type(exc).__name__}: {_one_line(str(exc)) or 'no message'} (a bug: rerun with "
             "HAYBALE_DEBUG=1 to see where, and report it)"), 1
 

@@ -189,3 +189,62 @@ def test_a_rebuild_in_place_on_s3_becomes_the_roots_catalog(s3_bucket: str, s3_e
     again = json.loads(haybale("ingest", "files", "--no-ray", f"s3://{s3_bucket}/src", "--json", "--quiet", *where).stdout)
     assert (again["added"], again["unchanged"]) == (1, len(files))
     assert haybale("catalog", "cat", f"s3://{s3_bucket}/src/new.txt", *where).stdout == b"new"
+
+
+def test_odd_keys_and_directory_markers_on_s3(s3_bucket: str, tmp_path: Path) -> None:
+    """Keys with spaces, unicode, '%', '+', '#', '?' and empty objects are read byte-exact; an empty key
+    ending in '/' (a console's "Create folder") is reported as a directory marker, not an unreadable file;
+    a key ending in '/' that holds bytes is its own file, never read as its namesake without the '/'; a key
+with glob characters named as an input is read, not taken as a pattern."""
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    objects = {"with space.txt": b"space", "\u00fcn\u00efcode.txt": "\u00fcn\u00ef".encode(), "pct%41.txt": b"pct",
+               "plus+sign.txt": b"plus", "hash#frag.txt": b"hash", "q?x=1.txt": b"query", "zero.txt": b"",
+               "sub/inner.txt": b"inner", "trail": b"the file without a slash", "trail/": b"the object with one"}
+    for name, data in objects.items():
+        fs.call_s3("put_object", Bucket=s3_bucket, Key=f"src/{name}", Body=data)
+    fs.call_s3("put_object", Bucket=s3_bucket, Key="src/folder/", Body=b"")
+    where = ["--root", f"s3://{s3_bucket}/hb", "--catalog-dir", str(tmp_path / "catalog")]
+    summary = json.loads(haybale("ingest", "files", "--no-ray", f"s3://{s3_bucket}/src", "--json", "--quiet",
+                                 *where).stdout)
+    assert summary["rejected"] == []
+    assert [(e["url"], "directory marker" in e["reason"]) for e in summary["not_read"]] == \
+        [(f"s3://{s3_bucket}/src/folder/", True)]
+    assert summary["files"] == summary["added"] == len(objects)
+    listed = haybale("catalog", "ls", *where).stdout.decode().splitlines()
+    assert listed == sorted(f"s3://{s3_bucket}/src/{name}" for name in objects)
+    assert haybale("catalog", "cat", f"s3://{s3_bucket}/src/trail/", *where).stdout == objects["trail/"]
+    # a key with glob characters named as an input is that object, not a pattern matching its namesakes
+    fs.pipe({f"{s3_bucket}/glob/data[1].txt": b"bracket", f"{s3_bucket}/glob/data1.txt": b"one"})
+    named = json.loads(haybale("ingest", "files", "--no-ray", f"s3://{s3_bucket}/glob/data[1].txt", "--json",
+                               "--quiet", *where).stdout)
+    assert (named["files"], named["added"]) == (1, 1)
+    from catalog.store import Store
+
+    with Store(where[1], catalog_dir=where[3], read_only=True, create=False) as store:
+        for name, data in objects.items():
+            assert store.cat(f"s3://{s3_bucket}/src/{name}") == data, name
+        assert store.cat(f"s3://{s3_bucket}/glob/data[1].txt") == b"bracket"
+        assert store.catalog.get_many([f"s3://{s3_bucket}/glob/data1.txt"]) == [None]
+
+
+def test_an_endpoint_that_does_not_answer_is_one_line_naming_it(tmp_path: Path) -> None:
+    """An s3:// root, an s3:// ingest input and an s3:// dedup input on an endpoint where nothing listens:
+    one line naming the root or input and saying to check the endpoint, never "bucket does not exist"
+    (the bucket may well exist) nor an "unexpected ... a bug" line."""
+    from tests.s3_server import _free_port
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("hello")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}",
+           "AWS_MAX_ATTEMPTS": "1"}
+    cases = {"root": ["ingest", "files", "--no-ray", str(src), "--root", "s3://hb-down/hb"],
+             "input": ["ingest", "files", "--no-ray", "s3://hb-down/src", "--root", str(tmp_path / "root")],
+             "dedup": ["dedup", "run", "--input", "s3://hb-down/src", "--output", str(tmp_path / "out")]}
+    for what, args in cases.items():
+        out = subprocess.run([sys.executable, "-m", "haybale", *args, "--catalog-dir", str(tmp_path / what)],
+                             cwd=REPO, env=env, capture_output=True, timeout=120)
+        message = out.stderr.decode().strip().splitlines()[-1]
+        assert out.returncode in (1, 2), (what, out.returncode, message)
+        assert "s3://hb-down/" in message and "cannot be" in message, (what, message)
+        assert "does not exist" not in message and "a bug" not in message, (what, message)

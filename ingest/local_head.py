@@ -306,7 +306,7 @@ def _head_command(ports: dict[str, int], temp_dir: str, num_cpus: int) -> list[s
     from ingest.ray_head_process import lightweight_head_available
 
     options = {"node_ip_address": "127.0.0.1", "temp_dir": temp_dir, "num_cpus": num_cpus,
-               "resources": {"catalog_disk": 1},
+               "resources": {"catalog_disk": 1}, "supervisor": os.getpid(),  # called in the supervisor
                **{name: ports[name] for name in PORT_NAMES if name != "ray_client_server_port"}}
     if lightweight_head_available():
         return [sys.executable, "-m", "ingest.ray_head_process", json.dumps(options)]

@@ -141,3 +141,21 @@ def test_the_head_node_stops_when_its_supervisor_is_killed(tmp_path: Path) -> No
             if proc.is_running():
                 proc.kill()
         stop_head(root)
+
+
+def test_a_head_node_whose_supervisor_died_before_it_ran_does_not_start(tmp_path: Path) -> None:
+    """A supervisor SIGKILLed while its head node was still importing Ray left the node a child of init
+    before the node read its parent's pid: it took init for its supervisor and ran on for good (one held
+    2 CPUs beside the suite for two hours). The supervisor now names itself in the options; a node that
+    finds another parent does not start."""
+    import json
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that is not this node's parent
+    options = {"node_ip_address": "127.0.0.1", "temp_dir": str(tmp_path / "ray"), "num_cpus": 1,
+               "resources": {}, "supervisor": gone.pid}
+    done = subprocess.run([sys.executable, "-m", "ingest.ray_head_process", json.dumps(options)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, (done.stdout, done.stderr[-2000:])
+    assert f"the supervisor (pid {gone.pid}) is gone before the node started" in done.stdout
+    assert not (tmp_path / "ray").exists()  # no session was started

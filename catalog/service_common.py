@@ -104,10 +104,11 @@ def limit_param(request: web.Request) -> int:
     return limit
 
 
-def parse_key_batch(body: bytes, max_batch: int) -> list[str]:
+def parse_key_batch(body: bytes, max_batch: int, max_key_bytes: int) -> list[str]:
     """The keys of a batch request body: a JSON list of strings, or ``{"keys": [...]}``.
 
-    Raises :class:`BadRequestError` (400 bad JSON or element, 413 over ``max_batch``).
+    Raises :class:`BadRequestError` (400 bad JSON or element, or a key over ``max_key_bytes`` in
+    UTF-8, naming its position; 413 over ``max_batch``).
     """
     try:
         data = json.loads(body)
@@ -126,7 +127,16 @@ def parse_key_batch(body: bytes, max_batch: int) -> list[str]:
         if not isinstance(key, str):
             raise BadRequestError(f"key #{i} of the batch is a JSON {type(key).__name__} ({str(key)[:40]}), "
                                   "not a string: send every key as a string", 400)
+        check_key_size(key, i, max_key_bytes)
     return data
+
+
+def check_key_size(key: str, position: int, max_key_bytes: int) -> None:
+    """Raise a 400 naming key #``position`` of a batch when it is over ``max_key_bytes`` in UTF-8: no
+    catalog key is that long, so answering "not found" would hide a client's mistake."""
+    if len(key) > max_key_bytes // 4 and len(key.encode("utf-8", "surrogatepass")) > max_key_bytes:
+        raise BadRequestError(f"key #{position} of the batch ({key[:60]!r}...) is over {max_key_bytes:,} bytes: "
+                              "catalog keys are at most that long", 400)
 
 
 def batch_call(keys: Sequence[str], fn: Callable[[Sequence[str]], T]) -> T:

@@ -75,7 +75,7 @@ async def get_many(request: web.Request) -> web.Response:
     packed = _format_param(request) == "packed"
 
     def work() -> bytes:
-        keys = parse_key_batch(body, config.max_batch)
+        keys = parse_key_batch(body, config.max_batch, config.max_key_bytes)
         if packed:
             return batch_call(keys, backend.packed)  # type: ignore[no-any-return]
         return json_bytes({"fields": LOCATION_FIELDS, "locations": location_rows(batch_call(keys, backend.locations))})
@@ -89,7 +89,7 @@ async def exists_many(request: web.Request) -> web.Response:
     backend, config = request.app[BACKEND], request.app[CONFIG]
 
     def work() -> bytes:
-        keys = parse_key_batch(body, config.max_batch)
+        keys = parse_key_batch(body, config.max_batch, config.max_key_bytes)
         return json_bytes({"exists": [loc is not None for loc in batch_call(keys, backend.locations)]})
 
     return json_answer(await blocking(request, work))

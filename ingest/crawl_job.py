@@ -126,13 +126,23 @@ class _ExchangeServer:
 
 
 class AskTheDriver:
-    """How a fetcher actor asks the driver's catalog which URLs are stored (through the exchange)."""
+    """How a fetcher actor asks the driver's catalog which URLs are stored (through the exchange).
 
-    def __init__(self, exchange: Any) -> None:
-        self.exchange = exchange
+    Holds the exchange's name, not its handle: an actor handle among a restartable actor's constructor
+    arguments puts them in the object store, from where Ray cannot restore them for a restart after a
+    node loss (ray-project/ray#53727); the name is looked up on first use, in every incarnation."""
+
+    def __init__(self, exchange_name: str, namespace: str) -> None:
+        self.exchange_name, self.namespace = exchange_name, namespace
+        self._exchange: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"exchange_name": self.exchange_name, "namespace": self.namespace, "_exchange": None}
 
     def __call__(self, urls: list[str]) -> list[bool]:
-        return list(ray.get(self.exchange.ask.remote(urls), timeout=300))
+        if self._exchange is None:
+            self._exchange = ray.get_actor(self.exchange_name, namespace=self.namespace)
+        return list(ray.get(self._exchange.ask.remote(urls), timeout=300))
 
 
 @dataclass(frozen=True)
@@ -230,8 +240,9 @@ class CrawlJob(SplitJob):
         summary.urls_planned = sum(len(b.urls) for b in batches)
         return batches
 
-    def items(self, batch: CrawlBatch) -> int:
-        return len(batch.urls)
+    def items(self, batch: CrawlBatch) -> int | None:
+        """The batch's URLs; None when links are followed (pages found on the way are crawled too)."""
+        return None if self.crawl_config.follow_links else len(batch.urls)
 
     def executor(self, ctx: RunContext) -> Executor:
         t0 = time.perf_counter()
@@ -243,8 +254,11 @@ class CrawlJob(SplitJob):
         else:
             cpus = float(ray.cluster_resources().get("CPU", 1))
             count = self.config.actors or max(1, int(cpus))
-            exchange = KnownUrlExchange.remote() if follow else None  # type: ignore[attr-defined]
-            ask = AskTheDriver(exchange) if exchange is not None else None
+            exchange_name = f"haybale-crawl-known-{ctx.run_id}-{uuid.uuid4().hex[:8]}"
+            namespace = ray.get_runtime_context().namespace
+            exchange = (KnownUrlExchange.options(name=exchange_name).remote()  # type: ignore[attr-defined]
+                        if follow else None)
+            ask = AskTheDriver(exchange_name, namespace) if exchange is not None else None
             actor_cls = ray.remote(FetcherActor)
             actors = [actor_cls.options(
                 name=f"haybale-crawl-{ctx.run_id}-{i}", num_cpus=min(1.0, cpus / count),

@@ -122,8 +122,9 @@ class SplitJob:
         Bad inputs raise here, before anything is created."""
         raise NotImplementedError
 
-    def items(self, split: Any) -> int:
-        """How many units of progress ``split`` holds."""
+    def items(self, split: Any) -> int | None:
+        """How many units of progress ``split`` holds; None when the work grows as it runs (a crawl
+        following links), so the progress line shows no total or ETA."""
         return 1
 
     def executor(self, ctx: RunContext) -> Executor:
@@ -269,8 +270,9 @@ def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool,
         executor = WithDriverWorker(executor, early, _cluster_cpus())
     t_work = time.perf_counter()
     # created once the executor is ready, so its rates and ETA are the work's, not Ray's start-up
-    progress = Progress(f"ingest {job.kind} [{ctx.run_id}]", total=sum(job.items(s) for s in todo),
-                        unit=job.unit, enabled=show_progress)
+    counts = [job.items(s) for s in todo]
+    progress = Progress(f"ingest {job.kind} [{ctx.run_id}]", unit=job.unit, enabled=show_progress,
+                        total=None if None in counts else sum(c for c in counts if c is not None))
     order = [s.index for s in todo]
     waiting: dict[int, tuple[Any, Any, Any]] = {}  # finished, not registered yet: index -> (split, payload, result)
     try:

@@ -9,9 +9,12 @@
         │   └── RecordError    one record is bad (undecodable line, missing field); carries file + line
         │       └── RecordWarning   one record is odd but kept (a false Content-Encoding used as stored)
         ├── JobError           a stage of the batch job failed; names the stage and the split
+        │   └── StageError     a unit of a wave failed: a rerun with the run id resumes
         └── CleanError         the cleaning stage (dedup.clean.errors) failed
 """
 from __future__ import annotations
+
+import errno
 
 from catalog.errors import HaybaleError
 
@@ -54,3 +57,32 @@ class JobError(DedupError):
     """A stage of the batch job failed; the message names the stage and the unit of work."""
 
     exit_status = 1
+
+
+class StageError(JobError):
+    """A unit of a wave failed for good; the message names the stage and says how to resume."""
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True if ``exc`` or what it was raised from (a Ray task's ``cause`` included) is ENOSPC/EDQUOT."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        todo += [e.__cause__, e.__context__, getattr(e, "cause", None)]
+    return False
+
+
+def with_resume_hint(exc: StageError, run_id: str, output: str) -> StageError:
+    """``exc`` with what to do next: free space when a disk was full, then rerun with ``run_id``."""
+    message = str(exc)
+    if "--run-id" in message:  # the failure already says how to resume
+        return exc
+    full = (f"the disk holding {output} (its work dir included) or a temporary directory is full or over quota: "
+            "free space there, then " if disk_full(exc) else "")
+    return StageError(f"{message}; {full}rerun with --run-id {run_id} to resume (the units done are kept)")

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from dedup.errors import JobError
+from dedup.errors import StageError
 from dedup.pool_start import start_fork_server
 from dedup.units import Unit, ray_run_unit, run_unit
 from dedup.worker_memory import keep_freed_memory
@@ -77,7 +77,7 @@ class RayExecutor:
         try:
             return list(ray.get(refs))
         except ray.exceptions.RayTaskError as exc:
-            raise JobError(f"stage {label} failed: {exc.cause if hasattr(exc, 'cause') else exc}") from exc
+            raise StageError(f"stage {label} failed: {exc.cause if hasattr(exc, 'cause') else exc}") from exc
 
 
 # Packages that libraries import in a pool worker only to probe for them, never used by a unit:
@@ -166,7 +166,7 @@ class LocalExecutor:
         try:
             return [f.result() for f in futures]
         except Exception as exc:
-            raise JobError(f"stage {label} failed: {type(exc).__name__}: {exc}") from exc
+            raise StageError(f"stage {label} failed: {type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -28,7 +28,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from catalog.progress import human_bytes
 from dedup.config import DedupConfig
-from dedup.errors import ConfigError, JobError
+from dedup.errors import ConfigError, JobError, StageError, with_resume_hint
 from dedup.executors import LocalExecutor, RayExecutor
 from dedup.output_lease import output_lease
 from dedup.output_place import refuse_output_over_inputs
@@ -133,9 +133,13 @@ def run_dedup(
     (:mod:`dedup.output_lease`), and when ``output`` holds an input file or one of the ``protected``
     places (a catalog input's root), which ``overwrite`` would delete (:mod:`dedup.output_place`).
     """
+    run_id = run_id or new_run_id()
     with output_lease(output):
-        return _run_dedup_leased(source, output, config, run_id, address, mark_sink, progress, inputs, overwrite,
-                                 protected)
+        try:
+            return _run_dedup_leased(source, output, config, run_id, address, mark_sink, progress, inputs, overwrite,
+                                     protected)
+        except StageError as exc:
+            raise with_resume_hint(exc, run_id, output) from exc
 
 
 def _run_dedup_leased(source: DocumentSource, output: str, config: DedupConfig, run_id: str | None,

@@ -14,6 +14,7 @@ the run id to resume with.
 """
 from __future__ import annotations
 
+import errno
 from typing import Any, Callable, Protocol, Sequence
 
 from catalog.errors import HaybaleError
@@ -41,8 +42,11 @@ class Executor(Protocol):
 
 def _failed(split: Any, run_id: str, exc: BaseException) -> IngestJobError:
     cause = getattr(exc, "cause", None) or exc
+    full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
+    hint = ("a disk the job writes to (the root's volumes, its catalog or the run's files) is full or over "
+            "quota: free space there, then " if full else "")
     return IngestJobError(f"split {split.index} failed ({type(cause).__name__}: {cause}); what is registered "
-                          f"stays: rerun with --run-id {run_id} to resume")
+                          f"stays: {hint}rerun with --run-id {run_id} to resume")
 
 
 class LocalExecutor:

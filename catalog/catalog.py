@@ -125,20 +125,24 @@ class Catalog(CatalogWrites):
         if getattr(self, "_closed", False):
             return
         self._closed = True
-        self._pool.shutdown(wait=True)
-        if self._readers is not None:
-            self._readers.close()
-        if self.journal is not None:
-            self.journal.close()
-        with closing_together():
-            for shard in self.shards:
-                shard.close()
-            # after the shards' databases are closed, not before: the lock says they are free
-            after_collection(self._close_volumes_and_release, collect=False)
+        try:
+            self._pool.shutdown(wait=True)
+            if self._readers is not None:
+                self._readers.close()
+            if self.journal is not None:
+                self.journal.close()
+        finally:  # the shards close and the lock is released whatever failed above (a full disk)
+            with closing_together():
+                for shard in self.shards:
+                    shard.close()
+                # after the shards' databases are closed, not before: the lock says they are free
+                after_collection(self._close_volumes_and_release, collect=False)
 
     def _close_volumes_and_release(self) -> None:
-        self.volumes.close()
-        self._release_lock()
+        try:
+            self.volumes.close()
+        finally:
+            self._release_lock()
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:

@@ -34,12 +34,24 @@ def closing_together() -> Iterator[None]:
         if collect:
             gc.collect()
         try:
-            for step, _ in pending:
-                step()
+            _run_all(pending)
         finally:
             pending.clear()  # the steps hold the databases: drop them before the last collection
             if collect:
                 gc.collect()
+
+
+def _run_all(pending: list[tuple[Callable[[], None], bool]]) -> None:
+    """Every step, even after one fails (a shard whose flush hit a full disk must not leave the others
+    open and the catalog's lock held); then the first failure is raised."""
+    first: BaseException | None = None
+    for step, _ in pending:
+        try:
+            step()
+        except BaseException as exc:  # noqa: BLE001 - raised below, after the other steps ran
+            first = first or exc
+    if first is not None:
+        raise first
 
 
 def after_collection(step: Callable[[], None], *, collect: bool) -> None:

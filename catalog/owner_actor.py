@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from catalog.disk_full import rocksdb_io_error
+from catalog.errors import CatalogError
 from catalog.owner_cache import CACHE_ENV, owner_cache_bytes, owner_process_env
 from catalog.owner_settle import SETTLE_ENV, SettleState, settle_seconds, start_settler
 from catalog.owner_warm import WARM_ENV, warm_wanted
@@ -169,12 +171,40 @@ class OwnerServer:
                                                     warm=warm_wanted())
         self.last_checkpoint = time.monotonic()
         self.settling = SettleState(settle_seconds())
+        # RocksDB stops writing after an I/O error (a full disk) until it is opened again, so once space
+        # is freed the owner would still refuse every write until it restarted: it reopens instead
+        self.io_failure: Exception | None = None
         ask = _settle_asker()
         if ask is not None:  # in an owner actor (not an OwnerServer built in-process, as tests do)
             start_settler(self.settling, ask)
 
+    def _reopen_after_io_failure(self) -> None:
+        """Open the store again if a call hit a RocksDB I/O error; raise a :class:`CatalogError` naming the
+        directory, the first error and what to do when it cannot be opened yet (the next call tries again)."""
+        if self.io_failure is None:
+            return
+        owner, meta, directory = self.store.owner, self.store.meta, self.store.directory
+        try:
+            self.store.close()
+        except Exception:  # noqa: BLE001 - RocksDB repeats its error on close; the files stay as they are
+            pass
+        try:
+            self.store, _ = open_or_restore(self.root, meta, owner, directory, cache_bytes=owner_cache_bytes(),
+                                            warm=warm_wanted())
+        except Exception as exc:
+            raise CatalogError(f"owner {owner}: its catalog directory {directory} failed ({self.io_failure}) and "
+                               f"cannot be opened again yet ({exc}): free space on that disk (or fix it), then "
+                               "run the command again") from exc
+        self.io_failure = None
+
     def call(self, method: str, *args: Any) -> Any:
-        result = getattr(self.store, method)(*args)
+        self._reopen_after_io_failure()
+        try:
+            result = getattr(self.store, method)(*args)
+        except Exception as exc:
+            if rocksdb_io_error(exc):
+                self.io_failure = exc
+            raise
         if method in WRITE_METHODS:
             self.settling.wrote()
         if method in WRITE_METHODS and CHECKPOINT_SECONDS > 0 and not _is_local(self.root) \
@@ -192,6 +222,7 @@ class OwnerServer:
     def settle(self) -> dict[str, Any] | None:
         """Compact the location index if no write came for the settle time (:mod:`catalog.owner_settle`);
         the read shape after it, or None if nothing was due."""
+        self._reopen_after_io_failure()
         return self.settling.settle(self.store)
 
     def next_volume_number(self) -> int:

@@ -298,13 +298,15 @@ class OwnerStore:
         return result
 
     def close(self) -> None:
-        if self._cache_warmer is not None:  # its iterators must be gone before the database closes
-            self._cache_warmer.stop()
-        if self._warming is not None:  # no import left running when the process goes on to exit
-            self._warming.join()
-        if self._load_mode is not None:
-            self._load_mode.close()
-        self.catalog.close()
+        try:
+            if self._cache_warmer is not None:  # its iterators must be gone before the database closes
+                self._cache_warmer.stop()
+            if self._warming is not None:  # no import left running when the process goes on to exit
+                self._warming.join()
+            if self._load_mode is not None:
+                self._load_mode.close()
+        finally:  # the catalog closes (and releases its lock) whatever failed above
+            self.catalog.close()
 
 
 def _warm_imports() -> threading.Thread:

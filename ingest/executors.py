@@ -14,9 +14,9 @@ the run id to resume with.
 """
 from __future__ import annotations
 
-import errno
 from typing import Any, Callable, Protocol, Sequence
 
+from catalog.disk_full import disk_full
 from catalog.errors import HaybaleError
 from ingest.errors import IngestJobError
 
@@ -40,13 +40,18 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _failed(split: Any, run_id: str, exc: BaseException) -> IngestJobError:
+def split_failure(split: Any, run_id: str, exc: BaseException, what: str = "failed") -> IngestJobError:
+    """The job's error for split ``split`` whose work (or, ``what``, its registration) raised ``exc``:
+    the cause, a full disk named as such, and the run id that resumes."""
     cause = getattr(exc, "cause", None) or exc
-    full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
     hint = ("a disk the job writes to (the root's volumes, its catalog or the run's files) is full or over "
-            "quota: free space there, then " if full else "")
-    return IngestJobError(f"split {split.index} failed ({type(cause).__name__}: {cause}); what is registered "
-                          f"stays: {hint}rerun with --run-id {run_id} to resume")
+            "quota: free space there, then " if disk_full(exc) else "")
+    return IngestJobError(f"split {split.index} {what} ({type(cause).__name__}: {_one_line(cause)}); what is "
+                          f"registered stays: {hint}rerun with --run-id {run_id} to resume")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 class LocalExecutor:
@@ -65,7 +70,7 @@ class LocalExecutor:
         except HaybaleError:
             raise  # already names the input and the fix
         except Exception as exc:  # as a Ray task's failure would be reported
-            raise _failed(split, self.run_id, exc) from exc
+            raise split_failure(split, self.run_id, exc) from exc
         self._done.append((split, result))
 
     def running(self) -> list[Any]:
@@ -118,13 +123,24 @@ class TaskExecutor:
             try:
                 done.append((split, self._ray.get(ref)))
             except self._ray.exceptions.RayError as exc:
-                raise _failed(split, self.run_id, exc) from exc
+                raise split_failure(split, self.run_id, exc) from exc
         return done
 
     def close(self) -> None:
-        for ref in self._pending:
-            self._ray.cancel(ref)
+        pending = list(self._pending)
         self._pending.clear()
+        if not pending:
+            return
+        # splits that failed too while the run stopped on another: fetched and dropped (the run's error
+        # names the first), so Ray does not print each one's remote traceback as an "Unhandled error"
+        finished, running = self._ray.wait(pending, num_returns=len(pending), timeout=0)
+        for ref in finished:
+            try:
+                self._ray.get(ref)
+            except self._ray.exceptions.RayError:
+                pass
+        for ref in running:
+            self._ray.cancel(ref)
 
 
 class ActorPoolExecutor:
@@ -167,7 +183,7 @@ class ActorPoolExecutor:
                 raise IngestJobError(f"split {split.index}: its actor died more often than it may be restarted "
                                      f"({exc}); rerun with --run-id {self.run_id} to resume") from exc
             except self._ray.exceptions.RayError as exc:
-                raise _failed(split, self.run_id, exc) from exc
+                raise split_failure(split, self.run_id, exc) from exc
         return done
 
     def close(self) -> None:

@@ -42,10 +42,13 @@ import fsspec
 from catalog.failpoints import failpoint
 from catalog.layout import refuse_local_root_on_cluster
 from catalog.progress import Progress
+from catalog.storage import url_of
 from catalog.store import Store
+from catalog.volume import VOLUME_SUFFIX
 from ingest.checkpoint import RunState
 from ingest.driver_split import DriverWorker, WithDriverWorker, starts_local_head
-from ingest.executors import Executor
+from ingest.errors import IngestJobError
+from ingest.executors import Executor, split_failure
 from ingest.ray_runtime import ray_connection
 from ingest.registration import Registration
 from ingest.run_lease import run_lease
@@ -239,14 +242,22 @@ def _run_split_job(store: Store, job: SplitJob, *, local: bool, address: str | N
         try:
             job.finish(ctx)
         finally:
-            if finished_ok or ctx.state.done_splits():
-                ctx.state.save_summary(summary.as_dict())
+            if finished_ok or ctx.state.done_splits() or _registered_any(leftovers, store):
+                ctx.state.save_summary(summary.as_dict())  # a rerun with the run id sweeps what is not referenced
             else:
                 keep = job.keeps_report() and ctx.state.exists()
                 leftovers.remove(keep_run_folder=keep)
                 if keep:
                     ctx.state.save_summary(summary.as_dict())
     return summary
+
+
+def _registered_any(leftovers: _Leftovers, store: Store) -> bool:
+    """:meth:`_Leftovers.registered`, and True when the catalog cannot say (keep rather than lose)."""
+    try:
+        return leftovers.registered(store)
+    except Exception:  # noqa: BLE001 - a failing catalog is being reported already; keep everything
+        return True
 
 
 def _start_driver_worker(store: Store, job: SplitJob, todo: list[Any], local: bool,
@@ -311,10 +322,15 @@ def _run(ctx: RunContext, job: SplitJob, todo: list[Any], show_progress: bool,
 def _complete(ctx: RunContext, job: SplitJob, split: Any, payload: Any, result: Any, progress: Progress) -> None:
     """Budget check, registration and sweep, completion marker, summary and progress of one split."""
     job.check_budget(split, result)
-    registration, fields = job.register(ctx, split, payload, result)
-    failpoint(f"{job.kind}_job.after_register")
-    marker = {"volumes": registration.volume_urls, **fields}
-    ctx.state.mark_done(split.index, marker)
+    try:
+        registration, fields = job.register(ctx, split, payload, result)
+        failpoint(f"{job.kind}_job.after_register")
+        marker = {"volumes": registration.volume_urls, **fields}
+        ctx.state.mark_done(split.index, marker)
+    except IngestJobError:
+        raise  # names the split and the run id already
+    except Exception as exc:  # the catalog or the run's files failed (a full disk): the run id resumes
+        raise split_failure(split, ctx.run_id, exc, "failed to register") from exc
     summary = job.summary
     summary.added += registration.added
     summary.updated += registration.updated
@@ -328,24 +344,42 @@ def _complete(ctx: RunContext, job: SplitJob, split: Any, payload: Any, result: 
 
 class _Leftovers:
     """The run's folder, volumes and indexes, if this attempt is the one creating them: removed when
-    the run fails before any split is done (nothing in them is registered)."""
+    the run fails with nothing of them registered (see :meth:`registered`)."""
 
     def __init__(self, ctx: RunContext) -> None:
         layout, run_id = ctx.store.layout, ctx.run_id
         # (parent, the run's own directory): the first of the two that does not exist yet is removed
         pairs = [(layout.runs_url, layout.run_url(run_id)), (layout.volumes_url, layout.run_volumes_url(run_id)),
                  (layout.indexes_url, layout.run_indexes_url(run_id))]
-        self._new: list[tuple[Any, str, bool]] = []  # (filesystem, path, is it the run's folder or its parent)
+        # (filesystem, path, its URL, which of the three: 0 the run's folder, 1 volumes, 2 indexes)
+        self._new: list[tuple[Any, str, str, int]] = []
         for n, urls in enumerate(pairs):
             for url in urls:
                 fs, path = fsspec.core.url_to_fs(url)
                 if not fs.exists(path):
-                    self._new.append((fs, path, n == 0))
+                    self._new.append((fs, path, url, n))
                     break
 
+    def registered(self, store: Store) -> bool:
+        """True if the catalog may point into these leftovers: a volume of theirs is in the volume table
+        (a registration began: entries follow their volume's row), or an index sidecar was written
+        (in-place records are registered beside it). A run can fail after registering with no split
+        marked done (the catalog's disk filled mid-batch, the marker's write failed, a worker
+        registered through the owners and then died for good); removing its volumes then left
+        entries pointing at nothing, and a rerun counted them "unchanged"."""
+        for fs, path, url, kind in self._new:
+            if kind == 0 or not fs.exists(path):
+                continue
+            for found in fs.find(path):
+                if kind == 2:
+                    return True
+                if found.endswith(VOLUME_SUFFIX) and store.catalog.volumes.number_of(url_of(fs, found, url)) is not None:
+                    return True
+        return False
+
     def remove(self, keep_run_folder: bool = False) -> None:
-        for fs, path, is_run_folder in self._new:
-            if keep_run_folder and is_run_folder:
+        for fs, path, _, kind in self._new:
+            if keep_run_folder and kind == 0:
                 continue
             try:
                 if fs.exists(path):

@@ -222,3 +222,29 @@ def test_cat_of_a_record_whose_storage_stopped_answering_names_it(tmp_path: Path
     err = capsys.readouterr().err
     assert status == 1 and err.count("\n") == 1, err
     assert url in err and "reachable" in err and "a bug" not in err, err
+
+
+def test_an_error_raised_in_a_ray_task_is_its_own_one_line_message() -> None:
+    """A haybale error raised in a Ray task or actor (an owner that cannot open its directory) reached
+    the user as Ray's whole remote traceback, ANSI colours and all, on one line."""
+    from ray.exceptions import RayTaskError
+
+    from catalog.errors import CatalogError
+    from haybale.cli import describe_failure
+
+    try:
+        raise CatalogError("owner 0: its catalog directory /d failed (IO error): free space on that disk")
+    except CatalogError as exc:
+        remote = RayTaskError("OwnerServer.call", "Traceback (most recent call last):\n  File \"x\", line 1\n"
+                              "catalog.errors.CatalogError: owner 0 ...", exc).as_instanceof_cause()
+    assert isinstance(remote, CatalogError)  # how Ray hands it back: its text is the traceback
+    assert describe_failure(remote) == ("owner 0: its catalog directory /d failed (IO error): free space on that "
+                                        "disk", 2)
+    try:
+        raise Exception("IO error: No space left on device: While appending to file: /d/000004.log")
+    except Exception as exc:  # noqa: BLE001 - RocksDB's own error, a plain Exception
+        remote = RayTaskError("OwnerServer.call", "Traceback ...", exc).as_instanceof_cause()
+    message, status = describe_failure(remote)
+    assert status == 1 and message.startswith("Exception: IO error: No space left on device")
+    assert message.endswith("a disk this command writes to is full or over quota: free space there, then run "
+                            "the command again"), message

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
+from catalog.disk_full import disk_full
 from catalog.errors import HaybaleError
 from haybale.cli.options import CommandParser, add_global_options
 from haybale.version import __version__
@@ -81,6 +82,11 @@ def main(argv: list[str] | None = None, warm: bool | None = None) -> int:
 
 def describe_failure(exc: BaseException) -> tuple[str, int]:
     """One line for ``exc`` and the exit status it calls for."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException) and type(exc).__module__.startswith("ray."):
+        # a Ray task's error (RayTaskError, also an instance of its cause's class): its text is the
+        # remote traceback; the cause says what happened
+        exc = cause
     if isinstance(exc, HaybaleError):
         return _one_line(str(exc)), exc.exit_status
     if is_ray_authentication_error(exc):
@@ -97,6 +103,9 @@ def describe_failure(exc: BaseException) -> tuple[str, int]:
         doing = "; ".join(exc.__notes__)
         return _one_line(f"{doing}: {type(exc).__name__}: {exc}: check that this storage is reachable "
                          "(network, server, credentials), then run the command again"), 1
+    if disk_full(exc):  # RocksDB says so in a plain Exception; a bare OSError named nothing to do
+        return _one_line(f"{type(exc).__name__}: {exc}: a disk this command writes to is full or over quota: free "
+                         "space there, then run the command again"), 1
     if any(cls.__name__ == "BotoCoreError" for cls in type(exc).__mro__):
         # the object store did not answer, or these credentials were not found (botocore's own errors)
         return _one_line(f"object storage failed: {type(exc).__name__}: {exc}: check AWS_ENDPOINT_URL, the network, "

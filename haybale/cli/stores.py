@@ -91,14 +91,20 @@ def writable_store(args: argparse.Namespace, **options: object) -> Iterator[Stor
             raise
         try:
             yield store
-        except BaseException:
-            empty = not _holds_anything(store) and not _holds_a_run_report(layout)
+        except BaseException as failure:
+            try:
+                empty = not _holds_anything(store) and not _holds_a_run_report(layout)
+            except Exception:  # noqa: BLE001 - a catalog that cannot say keeps what it holds
+                empty = False
             alone = empty and users.alone()
             if alone and store.cluster and store.catalog._connect is None:  # the owners were started: stop them
                 from catalog.owner_actor import stop_owners
 
                 stop_owners(store.catalog.meta.catalog_id, store.catalog.meta.num_owners)
-            store.close()
+            try:
+                store.close()
+            except Exception as close_error:  # noqa: BLE001 - the command's own failure is the one to report
+                failure.add_note(f"closing the catalog failed too: {type(close_error).__name__}: {close_error}")
             if alone:
                 _remove_created(layout, created, meta_existed)
             raise

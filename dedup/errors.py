@@ -14,8 +14,7 @@
 """
 from __future__ import annotations
 
-import errno
-
+from catalog.disk_full import disk_full
 from catalog.errors import HaybaleError
 
 
@@ -61,21 +60,6 @@ class JobError(DedupError):
 
 class StageError(JobError):
     """A unit of a wave failed for good; the message names the stage and says how to resume."""
-
-
-def disk_full(exc: BaseException) -> bool:
-    """True if ``exc`` or what it was raised from (a Ray task's ``cause`` included) is ENOSPC/EDQUOT."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        todo += [e.__cause__, e.__context__, getattr(e, "cause", None)]
-    return False
 
 
 def with_resume_hint(exc: StageError, run_id: str, output: str) -> StageError:

@@ -226,7 +226,12 @@ class CatalogClient:
     def list_page(self, prefix: str = "", limit: int = LIST_PAGE, cursor: str | None = None,
                   locations: bool = False) -> dict[str, Any]:
         """One page: ``{"keys", "next_cursor"}`` (+ ``"locations"`` rows when asked); pass
-        ``next_cursor`` back to get the next page; it is None after the last page."""
+        ``next_cursor`` back to get the next page; it is None after the last page. A page holds at most
+        the service's page limit: fewer keys than ``limit``, with a cursor, when the service allows fewer
+        (a front door over an upstream with a smaller limit answered 400)."""
+        self._limits()
+        if self._max_list:
+            limit = min(limit, self._max_list)
         params: dict[str, Any] = {"prefix": prefix, "limit": limit}
         if cursor:
             params["cursor"] = cursor

@@ -231,3 +231,27 @@ def test_a_reader_factory_plugs_a_reader_in_by_name(tmp_path: Any) -> None:
         ServiceThread(ServiceConfig(root=root, port=0, address="x", reader_factory="no.such.module:f")).start()
     with pytest.raises(Exception, match="needs their client"):
         ServiceConfig(root=root, address="ray://x:10001")
+
+
+def test_a_front_door_pages_within_a_smaller_upstream_limit(tmp_path: Any) -> None:
+    """A front door allowing bigger pages than its --upstream answered a page it allows with the
+    upstream's 400 ("limit ... from 1 to 7"); it now asks the upstream for what it allows and pages on."""
+    root = str(tmp_path / "root")
+    expected = build_root(root)
+    upstream_token = "upstream-token-0123456789abcdef"
+    with ServiceThread(ServiceConfig(root=root, port=0, refresh_seconds=0, token=upstream_token,
+                                     max_list_limit=7)) as upstream, \
+            ServiceThread(ServiceConfig(port=0, token=TOKEN, upstream=upstream.url, upstream_token=upstream_token,
+                                        max_list_limit=MAX_LIST)) as front:
+        seen: list[str] = []
+        cursor = ""
+        while True:
+            status, _, answer = call(front.url, "GET", f"/v1/list?limit={MAX_LIST}" + (f"&cursor={cursor}" if cursor else ""))
+            assert status == 200, answer[:300]
+            page = json.loads(answer)
+            assert 0 < len(page["keys"]) <= 7
+            seen += page["keys"]
+            cursor = page["next_cursor"] or ""
+            if not cursor:
+                break
+    assert len(seen) == len(set(seen)) == len(expected["keys"]) and set(seen) == set(expected["keys"])

@@ -3,7 +3,8 @@
 An executor takes splits (with the payload the job prepared for each) while it has room, and hands
 back finished ones. It never registers anything: the runner does, on the driver. A split whose work
 fails for good (after Ray's retries) raises :class:`~ingest.errors.IngestJobError` naming the split and
-the run id to resume with.
+the run id to resume with; a read that failed on the input's storage
+(:class:`~catalog.errors.SourceReadError`, not bad data) is told as such (:func:`read_failed`).
 
 - :class:`TaskExecutor` — one Ray task per split, at most ``cap`` in flight (default twice the
   cluster's CPUs), retried ``retries`` times if its worker dies.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol, Sequence
 
-from catalog.errors import HaybaleError
+from catalog.errors import HaybaleError, SourceReadError
 from ingest.errors import IngestJobError
 
 Work = Callable[[Any, Any], Any]  # work(split, payload) -> result
@@ -45,6 +46,26 @@ def _failed(split: Any, run_id: str, exc: BaseException) -> IngestJobError:
                           f"stays: rerun with --run-id {run_id} to resume")
 
 
+def _split_failed(split: Any, run_id: str, exc: BaseException) -> IngestJobError:
+    """The error of a split whose work failed for good: :func:`read_failed` when it stopped on a read
+    of an input that failed on the storage, else :func:`_failed`."""
+    cause = getattr(exc, "cause", None) or exc
+    if isinstance(cause, SourceReadError):
+        return read_failed(split, run_id, cause)
+    return _failed(split, run_id, exc)
+
+
+def read_failed(split: Any, run_id: str, error: SourceReadError) -> IngestJobError:
+    """The error of a split stopped by a read that failed on the storage (not bad data): nothing of the
+    split is registered, marked, quarantined or counted, so a rerun with the run id reads it again."""
+    where = f"a read from byte {error.offset:,}" if error.offset is not None else "a read"
+    return IngestJobError(f"split {split.index} stopped: {where} of {error.url} failed on its storage ({error.detail}). "
+                          "This is not bad data: nothing of the split was registered, quarantined or counted "
+                          f"against --max-errors, and what earlier splits registered stays. Check the storage, "
+                          f"then rerun with --run-id {run_id} to resume (the split is read again); if the file "
+                          "stays unreadable, move it out of the inputs and start a new run")
+
+
 class LocalExecutor:
     """Runs each split's work in this process when it is submitted."""
 
@@ -58,6 +79,8 @@ class LocalExecutor:
     def submit(self, split: Any, payload: Any) -> None:
         try:
             result = self.work(split, payload)
+        except SourceReadError as exc:  # the storage failed: the rerun that reads it again needs the run id
+            raise read_failed(split, self.run_id, exc) from exc
         except HaybaleError:
             raise  # already names the input and the fix
         except Exception as exc:  # as a Ray task's failure would be reported
@@ -114,7 +137,7 @@ class TaskExecutor:
             try:
                 done.append((split, self._ray.get(ref)))
             except self._ray.exceptions.RayError as exc:
-                raise _failed(split, self.run_id, exc) from exc
+                raise _split_failed(split, self.run_id, exc) from exc
         return done
 
     def close(self) -> None:
@@ -163,7 +186,7 @@ class ActorPoolExecutor:
                 raise IngestJobError(f"split {split.index}: its actor died more often than it may be restarted "
                                      f"({exc}); rerun with --run-id {self.run_id} to resume") from exc
             except self._ray.exceptions.RayError as exc:
-                raise _failed(split, self.run_id, exc) from exc
+                raise _split_failed(split, self.run_id, exc) from exc
         return done
 
     def close(self) -> None:

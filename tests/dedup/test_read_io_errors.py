@@ -23,6 +23,7 @@ from dedup import line_blocks, sources
 from dedup.errors import RecordError, SourceError
 from dedup.sources import JsonlSource, ParquetSource
 from dedup.warc_source import WarcSource
+from tests.dedup.inline_job import run_inline
 from tests.failing_storage import path_of, put
 
 
@@ -95,20 +96,8 @@ def test_an_io_error_in_a_parquet_row_group_fails_the_split(flaky: Any) -> None:
     assert ids == [str(i) for i in range(300)] and bad == []
 
 
-def _warc_job(url: list[str], output: Path, run_id: str) -> dict[str, Any]:
-    """The dedup job's own driver loop (dedup.job._run) over WARC input, its units run in this process
-    (the flaky filesystem is in this process's memory): the same waves, markers and resume rule."""
-    from dedup.config import DedupConfig
-    from dedup.job import _Reporter, _run
-    from dedup.split_plan import plan_splits
-    from dedup.units import inline_executor
-    from dedup.workdir import WorkDir
-
-    config = DedupConfig()
-    source, splits = plan_splits(WarcSource(url), config.split_bytes)
-    work = WorkDir(str(output), run_id)
-    work.claim_output(False)
-    return _run(source, splits, work, config, _Reporter(False), None, url, inline_executor, 1)
+def _warc_job(urls: list[str], output: Path, run_id: str) -> dict[str, Any]:
+    return run_inline(WarcSource(urls), str(output), run_id, urls)  # in this process: the flaky fs is in its memory
 
 
 def _outputs(output: Path) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from dedup.errors import RecordError, SourceError
 from dedup.sources import JsonlSource, ParquetSource
 from dedup.warc_source import WarcSource
 from tests.dedup.inline_job import run_inline
-from tests.failing_storage import path_of, put
+from tests.failing_storage import FlakyFileSystem, path_of, put
 
 
 def _lines(n: int) -> bytes:
@@ -136,3 +136,35 @@ def test_a_corrupt_warc_is_still_quarantined_not_failed(flaky: Any, shared_data_
     data[len(data) // 2: len(data) // 2 + 64] = bytes(64)  # bytes gone bad on a disk that reads them fine
     ids, bad = _read(WarcSource([put("corrupt.warc.gz", bytes(data))]))
     assert 0 < len(ids) < 24 and bad and all("I/O error" not in error.reason for error in bad)
+
+
+def test_an_io_error_reading_a_catalog_volume_fails_the_split_naming_it(flaky: Any, tmp_path: Path) -> None:
+    """Before, the volume's OSError escaped bare: the stage failed with "[Errno 5] Input/output error",
+    naming neither the volume nor the record (VolumeReader only noted them on the exception)."""
+    from catalog.volume import VolumeWriter
+    from catalog.warc_records import resource_record
+    from dedup.catalog_source import CatalogSource
+
+    writer = VolumeWriter(f"{FlakyFileSystem.protocol}://volumes", name_prefix="v")
+    keys = [f"https://c.example/page-{i}" for i in range(40)]
+    for key in keys:
+        writer.append(key, resource_record(key, f"<p>page {key} has a paragraph of words</p>".encode(),
+                                           content_type="text/html"))
+    (volume,) = writer.close()
+    piece, volumes = tmp_path / "piece.parquet", tmp_path / "volumes.json"
+    pq.write_table(pa.table({"key": [r[0] for r in volume.records], "volume": [1] * len(keys),
+                             "offset": [r[1] for r in volume.records], "length": [r[2] for r in volume.records],
+                             "digest": pa.array([r[3] for r in volume.records], pa.uint64())}), piece)
+    volumes.write_text(json.dumps({"1": volume.url}))
+    source = CatalogSource([[str(piece)]], volumes_url=str(volumes))
+    middle = volume.records[20]
+    flaky.bad = (middle[1], middle[1] + 1)
+    bad: list[RecordError] = []
+    with pytest.raises(SourceError) as caught:
+        for _ in source.read(source.splits()[0], on_bad_record=bad.append):
+            pass
+    message = str(caught.value)
+    assert volume.url in message and keys[20] in message and "same --run-id" in message and bad == []
+    flaky.bad = None
+    ids, bad = _read(source)
+    assert ids == keys and bad == []

@@ -402,10 +402,11 @@ def _summary(
             # every input record: documents read (= kept + removed) plus the quarantined ones
             "records": documents_in + sum(int(s["quarantined"]) for s in read_stats),
             "warnings": sum(int(s.get("warnings", 0)) for s in read_stats),
-            # HTML pages nested deeper than the bound (dedup/clean/nesting.py): deeper tags cut, text kept
-            "flattened": sum(int(s.get("flattened", 0)) for s in read_stats),
         },
-        # the first LISTED_FLATTENED of them in input order, as clean-html names them: {"id", "url", "tags"}
+        # HTML pages nested deeper than the bound (dedup/clean/nesting.py): the tags past it cut before
+        # cleaning, the text kept; all counted, the first LISTED_FLATTENED in input order named (as
+        # clean-html names them): {"id", "url", "tags"}
+        "flattened_count": sum(int(s.get("flattened", 0)) for s in read_stats),
         "flattened": [page for s in read_stats for page in s.get("flattened_pages", [])][:LISTED_FLATTENED],
         **({"priority": {"field": config.priority_field,
                          "documents_without": sum(int(s.get("no_priority", 0)) for s in read_stats)}}

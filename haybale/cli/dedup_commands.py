@@ -148,7 +148,7 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
         text += f"; {output.count(summary['catalog_marks'])} catalog keys marked"
     missing = summary.get("catalog_marks_missing") or []
     lines = [text, *output.not_read_lines(summary)]
-    flattened = documents.get("flattened", 0)
+    flattened = summary.get("flattened_count", 0)
     if flattened:
         listed = summary.get("flattened") or []
         lines.append(f"{output.count(flattened)} HTML pages nest deeper than 512 levels: the tags past that depth were "

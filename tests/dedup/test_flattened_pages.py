@@ -3,7 +3,7 @@
 A page nested deeper than 512 levels has the tags past that depth cut out before it is parsed
 (dedup/clean/nesting.py), its text kept. ``haybale dedup clean-html`` lists such pages; ``dedup run``
 cleaned them the same way and said nothing, so a changed page went unreported. Its summary now counts
-them (``documents.flattened``) and names the first ``LISTED_FLATTENED`` in input order (``flattened``:
+them (``flattened_count``) and names the first ``LISTED_FLATTENED`` in input order (``flattened``:
 id, url, tags cut); the command's text output says so. The input is real WARC files written with warcio.
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ def test_a_run_counts_and_names_flattened_pages(inputs: list[str], tmp_path: Pat
     summary = run_inline(WarcSource(inputs), str(tmp_path / "out"), "r", inputs)
     deep_a, deep_b = _ids(inputs[0])[0], _ids(inputs[1])[0]
     assert summary["documents"]["input"] == summary["documents"]["kept"] == 3
-    assert summary["documents"]["flattened"] == 2
+    assert summary["flattened_count"] == 2
     assert summary["flattened"] == [{"id": deep_a, "url": "https://a.example/deep", "tags": CUT},
                                     {"id": deep_b, "url": "https://b.example/deep", "tags": CUT}]
     text = describe_dedup_summary(summary, "out")
@@ -74,5 +74,5 @@ def test_the_summary_names_only_the_first_pages_past_the_cap_and_counts_all(
     for module in (job, split_stage):
         monkeypatch.setattr(module, "LISTED_FLATTENED", 1)
     summary: dict[str, Any] = run_inline(WarcSource(inputs), str(tmp_path / "out"), "r", inputs)
-    assert summary["documents"]["flattened"] == 2
+    assert summary["flattened_count"] == 2
     assert [page["url"] for page in summary["flattened"]] == ["https://a.example/deep"]  # the first, in input order

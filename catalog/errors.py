@@ -21,6 +21,8 @@ in :mod:`haybale.errors`.
         │   └── VolumeNotFoundError   a volume file named by the catalog is missing
         ├── ArchiveError              a WARC/ARC source file cannot be opened, or a byte range of it
         │                             is not one record (also ingest's WarcSourceError)
+        ├── SourceReadError           reading a WARC/ARC source file failed on its storage (an I/O
+        │                             error, not bad bytes): the file must be read again
         ├── DecodedSizeError          a body would decode past the decoded-size cap (a gzip bomb?)
         └── ServiceError              the catalog service failed to answer a request
             ├── ServiceUnavailableError  nothing answers at the service URL (not started, stopped)
@@ -116,6 +118,33 @@ class VolumeNotFoundError(VolumeError):
 
 class ArchiveError(CatalogError):
     """A WARC/ARC source file cannot be opened, or bytes at an offset are not one record."""
+
+
+class SourceReadError(CatalogError):
+    """Reading a WARC/ARC source file failed on its storage — an ``OSError`` from the disk or the
+    object store in the middle of the file — not on its bytes: nothing from ``offset`` on was read, so
+    nothing of it may be quarantined as bad data (it may be fine). Whoever reads the file fails the unit
+    of work that reads it, so that a rerun reads the file again.
+
+    ``url`` names the file, ``offset`` where the failed read started (None: unknown), ``detail`` the
+    storage's error (type and message). Picklable (it crosses Ray task boundaries).
+    """
+
+    exit_status = 1
+
+    def __init__(self, url: str, offset: int | None, detail: str) -> None:
+        where = f"a read from byte {offset:,}: " if offset is not None else ""
+        super().__init__(f"reading {url} failed with an I/O error ({where}{detail}): this is the storage "
+                         "failing, not bad data; check the storage is reachable, then read the file again")
+        self.url, self.offset, self.detail = url, offset, detail
+
+    def __reduce__(self) -> tuple[type, tuple[str, int | None, str]]:
+        return type(self), (self.url, self.offset, self.detail)
+
+
+def io_detail(exc: BaseException) -> str:
+    """An I/O error as ``Type: message`` on one line (at most 300 characters), for messages."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no message'}"[:300]
 
 
 class DecodedSizeError(CatalogError):

@@ -20,6 +20,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from catalog.errors import ArchiveError as WarcSourceError
+from catalog.errors import SourceReadError, io_detail
 
 GZIP_MAGIC = b"\x1f\x8b"
 _READ_BLOCK = 1 << 16
@@ -57,22 +58,40 @@ class FileLayout:
 
 class SourceFile:
     """A file resolved once to its fsspec filesystem and path, with one shared handle for small reads
-    (for small files, resolving and opening cost more than reading). Close it when done."""
+    (for small files, resolving and opening cost more than reading). Close it when done.
+
+    Storage failures: a read that fails on the storage (an ``OSError`` from :meth:`read` or from a
+    handle :meth:`open` gave, mid-file) raises :class:`~catalog.errors.SourceReadError`, never an
+    ``OSError`` a parser could take for bad bytes (gzip's own ``BadGzipFile`` is one), and the first
+    such failure is kept in :attr:`read_error` for readers whose parser swallows errors."""
 
     def __init__(self, url: str, fs: Any, path: str, size: int) -> None:
         self.url, self.fs, self.path, self.size = url, fs, path, size
         self._handle: Any = None  # streamed by parsers
         self._side: Any = None  # ranged reads while a parser streams the other handle
+        self.read_error: SourceReadError | None = None  # the first read that failed on the storage
+
+    def failed(self, offset: int | None, exc: BaseException) -> SourceReadError:
+        """The :class:`SourceReadError` for a read from ``offset`` that raised ``exc``; remembered."""
+        error = SourceReadError(self.url, offset, io_detail(exc))
+        if self.read_error is None:
+            self.read_error = error
+        return error
+
+    def _open_raw(self) -> Any:
+        if isinstance(self.fs, LocalFileSystem):
+            # The builtin file is read from C by FastWARC; fsspec's wrapper adds a Python call per read.
+            return open(self.path, "rb")
+        return self.fs.open(self.path, "rb")
 
     def open(self) -> Any:
-        """A new handle at offset 0; the caller closes it."""
+        """A new handle at offset 0; the caller closes it. Its reads raise :class:`SourceReadError`
+        when the storage fails."""
         try:
-            if isinstance(self.fs, LocalFileSystem):
-                # The builtin file is read from C by FastWARC; fsspec's wrapper adds a Python call per read.
-                return open(self.path, "rb")
-            return self.fs.open(self.path, "rb")
+            raw = self._open_raw()
         except (OSError, ValueError) as exc:
             raise WarcSourceError(f"cannot open WARC source {self.url!r}: {exc}") from exc
+        return _WatchedHandle(raw, self)
 
     def shared(self, offset: int = 0) -> Any:
         """The shared handle, positioned at ``offset``; do not close it (see :meth:`close`)."""
@@ -82,22 +101,27 @@ class SourceFile:
         return self._handle
 
     def read(self, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` (clipped to the file), without moving the shared handle."""
+        """Bytes ``[start, end)`` (clipped to the file), without moving the shared handle. Raises
+        :class:`SourceReadError` when the storage fails."""
         end = min(end, self.size)
         if end <= start:
             return b""
-        if not isinstance(self.fs, LocalFileSystem):
-            # Some filesystems hand out one object per path (memory://): never seek a second "handle".
-            data = bytes(self.fs.cat_file(self.path, start=start, end=end))
-            if len(data) > end - start:
-                raise WarcSourceError(f"{self.url!r} sent {len(data):,} bytes for a range of {end - start:,}: its "
-                                      "server ignores HTTP range requests; download the file, or serve it from "
-                                      "storage that supports them")
-            return data
-        if self._side is None:
-            self._side = self.open()
-        self._side.seek(start)
-        return bytes(self._side.read(end - start))
+        try:
+            if not isinstance(self.fs, LocalFileSystem):
+                # Some filesystems hand out one object per path (memory://): never seek a second "handle".
+                data = bytes(self.fs.cat_file(self.path, start=start, end=end))
+            else:
+                if self._side is None:
+                    self._side = self._open_raw()
+                self._side.seek(start)
+                return bytes(self._side.read(end - start))
+        except OSError as exc:
+            raise self.failed(start, exc) from exc
+        if len(data) > end - start:
+            raise WarcSourceError(f"{self.url!r} sent {len(data):,} bytes for a range of {end - start:,}: its "
+                                  "server ignores HTTP range requests; download the file, or serve it from "
+                                  "storage that supports them")
+        return data
 
     def serves_ranges(self) -> bool:
         """True if a ranged read returns just that range: always for local files; an HTTP server that
@@ -115,6 +139,55 @@ class SourceFile:
             if handle is not None:
                 handle.close()
         self._handle = self._side = None
+
+
+class _WatchedHandle:
+    """A handle of a :class:`SourceFile` whose reads raise :class:`SourceReadError` (and remember it on
+    the file) when the storage fails; everything else is the handle's own. One Python call per read
+    on top of the handle's (FastWARC reads 64 KiB and more at a time)."""
+
+    def __init__(self, raw: Any, file: SourceFile) -> None:
+        self._raw, self._file = raw, file
+
+    def _failed(self, exc: OSError) -> SourceReadError:
+        try:
+            at: int | None = self._raw.tell()
+        except (OSError, ValueError):
+            at = None
+        return self._file.failed(at, exc)
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(size)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def read1(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read1(size)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._raw.readinto(buffer)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def readline(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.readline(size)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def __enter__(self) -> "_WatchedHandle":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._raw.close()
+
+    def __getattr__(self, name: str) -> Any:  # seek, tell, close, closed, seekable, ...: the handle's own
+        return getattr(self._raw, name)
 
 
 def resolve_source(url: str, storage_options: dict[str, Any] | None = None) -> SourceFile:

@@ -3,7 +3,10 @@
 For every record :func:`iter_records` yields a :class:`SourceRecord` (where it is in the file, its WARC
 headers, optionally its payload) or a :class:`Quarantined` (file, offset, reason) for bytes no parser
 could read, then reads on from the next record it can find. It never raises for bad bytes; it raises
-:class:`~catalog.errors.ArchiveError` only when the file itself cannot be opened.
+:class:`~catalog.errors.ArchiveError` only when the file itself cannot be opened, and
+:class:`~catalog.errors.SourceReadError` when a read fails on the storage mid-file (an I/O error says
+nothing about the bytes: they are never quarantined as bad, and the caller fails its work so that a
+rerun reads the file again).
 
 Parsers, fastest first (measured in ``bench/ingest_warc_index.py``): FastWARC strict, then FastWARC
 quirks mode, then warcio (the only one that reads ARC). When a parser fails part-way, the next one
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from catalog.errors import ArchiveError as WarcSourceError
+from catalog.errors import SourceReadError
 from catalog.warc_layout import (
     Compression,
     FileLayout,
@@ -234,8 +238,10 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                     yielded += 1
                 pending = (raw, parser)
         except BaseException as exc:  # noqa: BLE001 - FastWARC's Rust panics derive from BaseException
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, SourceReadError)):
                 raise
+            if src.file.read_error is not None:  # the storage failed under the parser, not the bytes
+                raise src.file.read_error from exc
             end.error = f"{parser}: {type(exc).__name__}: {exc}".replace("\n", " ").strip()[:300]
             continue
         finally:
@@ -292,11 +298,17 @@ def iter_records(url: str, *, read_payload: bool = False, storage_options: dict[
     ``parsers`` overrides the parser chain (names in :data:`catalog.warc_parsers.BACKENDS`); ARC files
     always use warcio. ``read_block=N`` fills each record's ``block`` and ``headers`` (blocks over N
     bytes are not read: memory stays bounded). Raises :class:`WarcSourceError` only if the file cannot
-    be opened.
+    be opened, and :class:`SourceReadError` if a read fails on the storage (every item yielded before
+    it was read whole; nothing after it is yielded).
     """
     file = resolve_source(url, storage_options)
     try:
-        yield from _iter_file(file, read_payload, parsers, read_block)
+        for item in _iter_file(file, read_payload, parsers, read_block):
+            if file.read_error is not None:  # a parser went on past a failed read: the rest is not the file
+                raise file.read_error
+            yield item
+        if file.read_error is not None:
+            raise file.read_error
     finally:
         file.close()
 
@@ -354,7 +366,7 @@ def read_record_at(url: str, offset: int, length: int, *, storage_options: dict[
     """
     try:
         data = resolve_source(url, storage_options).read(offset, offset + length)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SourceReadError) as exc:
         raise WarcSourceError(f"cannot read {url!r} at {offset}+{length}: {exc}") from exc
     for parser in DEFAULT_PARSERS:
         try:

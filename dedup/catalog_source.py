@@ -22,7 +22,9 @@ the HTTP header, BOM or ``<meta>``): HTML as ``html``, other text as ``text``. `
 (or the WARC header named by ``id_field``), ``url`` the key for web keys (or the header named by
 ``url_field``); ``metadata`` as :mod:`dedup.record_rows` describes, plus ``key``. Records that are not
 text, over the cap, or fail verification, are reported as bad records with volume URL, offset and
-reason — the job counts and quarantines them and goes on; odd but readable ones as warnings.
+reason — the job counts and quarantines them and goes on; odd but readable ones as warnings. A volume
+read that fails on the storage (an ``OSError``: not the record's fault) fails the split naming the
+volume (:func:`dedup.sources.read_failed`), and a resume reads it again.
 
 :class:`CatalogMarkSink` writes each document's verdict back as a catalog mark
 (``kept`` / ``removed`` + reason), so ``haybale catalog get KEY`` shows it.
@@ -49,7 +51,7 @@ from catalog.volume import VolumeReader
 from dedup.defaults import CATALOG_INPUT_PREFIX  # noqa: F401  (re-exported)
 from dedup.errors import RecordError, SourceError
 from dedup.record_rows import KEY_FIELD, RecordWarning, RowBatches, header_value, record_metadata
-from dedup.sources import BadRecordHandler, Split, _report
+from dedup.sources import BadRecordHandler, Split, _report, read_failed
 
 KIND = "catalog"
 DEFAULT_RECORDS_PER_SPLIT = 2000
@@ -185,6 +187,8 @@ def _document(reader: VolumeReader, row: dict[str, Any], on_bad: BadRecordHandle
     except CatalogError as exc:  # corrupt, missing volume, not text, over the cap
         _report(RecordError(row["volume_url"], row["offset"], f"{row['key']}: {exc}"), on_bad)
         return None
+    except OSError as exc:  # the volume's storage failed, not the record: the split fails, a resume reads again
+        raise read_failed(row["volume_url"], f"at offset {row['offset']:,} (record {row['key']})", exc) from exc
     return record.headers, doc
 
 

@@ -19,3 +19,7 @@ DEFAULT_NUM_PERM = 128
 # The --input prefix that names a catalog (dedup/catalog_source.py); here so that the command line
 # can tell, before it imports the job, whether the job will read a catalog.
 CATALOG_INPUT_PREFIX = "catalog:"
+
+# HTML pages whose nesting was flattened (dedup/clean/nesting.py) that a run's summary names, the first
+# in input order (all of them are counted): a bound on the summary and on each read unit's marker.
+LISTED_FLATTENED = 1000

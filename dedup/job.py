@@ -28,6 +28,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from catalog.progress import human_bytes
 from dedup.config import DedupConfig
+from dedup.defaults import LISTED_FLATTENED
 from dedup.errors import ConfigError, JobError, StageError, with_resume_hint
 from dedup.executors import LocalExecutor, RayExecutor
 from dedup.output_lease import output_lease
@@ -406,6 +407,11 @@ def _summary(
             "records": documents_in + sum(int(s["quarantined"]) for s in read_stats),
             "warnings": sum(int(s.get("warnings", 0)) for s in read_stats),
         },
+        # HTML pages nested deeper than the bound (dedup/clean/nesting.py): the tags past it cut before
+        # cleaning, the text kept; all counted, the first LISTED_FLATTENED in input order named (as
+        # clean-html names them): {"id", "url", "tags"}
+        "flattened_count": sum(int(s.get("flattened", 0)) for s in read_stats),
+        "flattened": [page for s in read_stats for page in s.get("flattened_pages", [])][:LISTED_FLATTENED],
         **({"priority": {"field": config.priority_field,
                          "documents_without": sum(int(s.get("no_priority", 0)) for s in read_stats)}}
            if config.keep == "priority" and config.priority_field else {}),

@@ -13,8 +13,9 @@ back (ids become strings). A record with no other field has NULL metadata. See d
 Bad records: ``read(split, on_bad_record=callback)`` hands each unusable record to the callback as a
 :class:`~dedup.errors.RecordError` (file, line/offset, reason) and goes on; without a callback the
 error is raised. A file that cannot be opened at all raises :class:`~dedup.errors.SourceError`, and
-so does an I/O error while a JSONL or Parquet file is read (:func:`read_failed`: the storage failed,
-not the data, so the split fails and a resume reads the file again; corrupt data is a bad record).
+so does an I/O error while a JSONL, Parquet or WARC file is read (:func:`read_failed`: the storage
+failed, not the data, so the split fails and a resume reads the file again; corrupt data is a bad
+record).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
+from catalog.errors import SourceReadError
 from catalog.input_entries import is_regular_input, not_read_reason
 from catalog.storage import is_storage_error
 from dedup.errors import RecordError, SourceError
@@ -251,11 +253,13 @@ class JsonlSource:
 _BLOCK_BYTES = 8 << 20
 
 
-def read_failed(url: str, where: str, exc: OSError) -> SourceError:
-    """The error that fails a split when reading ``url`` raised an I/O error (``OSError``: a disk or
-    object-storage read that failed, not bad data). Nothing after ``where`` was read, so nothing
-    of it can be accounted for record by record: the split fails and a resume reads the file again."""
-    return SourceError(f"reading {url} failed {where} with an I/O error ({type(exc).__name__}: {exc}); "
+def read_failed(url: str, where: str, exc: OSError | SourceReadError) -> SourceError:
+    """The error that fails a split when reading ``url`` raised an I/O error (``OSError``, or the WARC
+    reader's :class:`~catalog.errors.SourceReadError`: a disk or object-storage read that failed, not
+    bad data). Nothing after ``where`` was read, so nothing of it can be accounted for record by
+    record: the split fails and a resume reads the file again."""
+    detail = exc.detail if isinstance(exc, SourceReadError) else f"{type(exc).__name__}: {exc}"
+    return SourceError(f"reading {url} failed {where} with an I/O error ({detail}); "
                        "this is not bad data, so nothing was quarantined: check the storage is reachable, then "
                        "rerun with the same --run-id to resume (the file is read again)")
 

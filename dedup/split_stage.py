@@ -8,13 +8,14 @@ A document's *ordinal* is ``split_index << 32 | row``: unique, and ordered like 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
 
 from dedup.config import DedupConfig
+from dedup.defaults import LISTED_FLATTENED
 from dedup.digests import sequence_digests
 from dedup.errors import JobError, RecordError, RecordWarning
 from dedup.id_hashes import id_hashes
@@ -73,6 +74,9 @@ class SplitStats:
     quarantined: int
     warnings: int = 0  # documents kept although something was odd (see dedup.record_rows.RecordWarning)
     no_priority: int = 0  # with --keep priority: documents with no number in the priority field (ranked 0)
+    flattened: int = 0  # HTML pages nested deeper than the bound: deeper tags cut before parsing, text kept
+    # the first LISTED_FLATTENED of them, in input order: {"id", "url", "tags"} (tags: how many were cut)
+    flattened_pages: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -118,21 +122,24 @@ def _priority(metadata: str | None, field: str | None) -> float | None:
 
 
 class _Cleaner:
-    """Turns a source batch (``text`` or ``html`` column) into clean texts plus drop reasons."""
+    """Turns a source batch (``text`` or ``html`` column) into clean texts plus drop reasons, and
+    remembers the pages of the batch whose nesting was flattened (:attr:`flattened`: row, tags cut)."""
 
     def __init__(self, config: DedupConfig) -> None:
         self.config = config
+        self.flattened: list[tuple[int, int]] = []  # of the last batch: (row, tags cut), see dedup/clean/nesting.py
         self.clean_config: Any = None
         if CleanConfig is not None:
             self.clean_config = CleanConfig(adblock_list=config.adblock_list) if config.adblock_list else CleanConfig()
 
     def clean(self, batch: pa.RecordBatch) -> tuple[pa.Array, list[str | None]]:
         """(texts, detail) where detail names the filters that removed text (None if nothing)."""
+        self.flattened = []
         if "html" in batch.schema.names:
             if clean_html is None:
                 raise JobError("HTML input needs dedup.clean (clean_html), which is not installed")
             texts, details = [], []
-            for html, url in zip(batch.column("html").to_pylist(), batch.column("url").to_pylist()):
+            for row, (html, url) in enumerate(zip(batch.column("html").to_pylist(), batch.column("url").to_pylist())):
                 try:
                     result = clean_html(html or "", url=url, config=self.clean_config)
                 except AdblockListError:  # the run's setting, not this page: every page would fail
@@ -143,6 +150,8 @@ class _Cleaner:
                     continue
                 texts.append(result.text)
                 details.append(_removal_detail(result.removals))
+                if result.flattened_tags:
+                    self.flattened.append((row, result.flattened_tags))
             return pa.array(texts, pa.large_string()), details
         column = batch.column("text").cast(pa.large_string())
         if not self.config.clean_text:
@@ -198,7 +207,8 @@ def process_split(
     id_parts: list[np.ndarray] = []  # the hash of every document's id, kept or dropped (dedup/id_hashes.py)
     dropped: dict[str, list[Any]] = {"id": [], "reason": [], "detail": []}
     row = 0
-    docs_in = bytes_in = no_priority = 0
+    docs_in = bytes_in = no_priority = flattened = 0
+    flattened_pages: list[dict[str, Any]] = []
     key_parts: list[pa.Table] = []
     # Documents stream to an Arrow IPC file batch by batch (uncompressed: cheap to write, read back
     # whole by the write stage): a split's text is never all in memory; only its signatures
@@ -208,6 +218,10 @@ def process_split(
             id_parts.append(id_hashes(batch.column("id")))
             docs_in += batch.num_rows
             texts, details = cleaner.clean(batch)
+            flattened += len(cleaner.flattened)
+            for index, tags in cleaner.flattened[:max(0, LISTED_FLATTENED - len(flattened_pages))]:
+                flattened_pages.append({"id": batch.column("id")[index].as_py(), "url": batch.column("url")[index].as_py(),
+                                        "tags": tags})
             tokens = tokenize_batch(texts)
             counts = tokens.token_counts()
             bytes_in += int(tokens.byte_lengths.sum())
@@ -280,7 +294,7 @@ def process_split(
         ),
     )
     return SplitStats(split_index, split.url, docs_in, len(ordinals), bytes_in, len(dropped["id"]), len(quarantine),
-                      len(warnings), no_priority)
+                      len(warnings), no_priority, flattened, flattened_pages)
 
 
 def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarray) -> None:

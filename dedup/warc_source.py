@@ -13,6 +13,9 @@ cap, charset from the HTTP header, BOM or ``<meta>``.
   or whose bytes no parser reads, is reported through ``on_bad_record`` with file, byte offset and
   reason; reading goes on. Odd but readable records (a false Content-Encoding) are reported as
   :class:`~dedup.record_rows.RecordWarning` and kept.
+- A read that fails on the storage (an I/O error mid-file) is not bad bytes: the split fails
+  (:func:`~dedup.sources.read_failed`, naming the file and saying to rerun with the same ``--run-id``)
+  and nothing of the file is quarantined for it; a resume reads the file again.
 - ``id`` is the WARC header named by ``id_field`` (default ``WARC-Record-ID``), ``url`` the header named
   by ``url_field`` (default ``WARC-Target-URI``, without wget's ``<...>``); ``metadata`` as
   :mod:`dedup.record_rows` describes. A record without the id header is a bad record.
@@ -24,12 +27,12 @@ from typing import Iterator
 import pyarrow as pa
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
-from catalog.errors import ArchiveError, DecodedSizeError
+from catalog.errors import ArchiveError, DecodedSizeError, SourceReadError
 from catalog.record_text import DOCUMENT_RECORD_TYPES, NotTextError, record_document
 from catalog.warc_reader import Quarantined, iter_records
 from dedup.errors import RecordError, SourceError
 from dedup.record_rows import RecordWarning, RowBatches, clean_uri, header_value, record_metadata
-from dedup.sources import BadRecordHandler, Split, _report, expand_urls
+from dedup.sources import BadRecordHandler, Split, _report, expand_urls, read_failed
 
 DEFAULT_ID_FIELD = "WARC-Record-ID"
 DEFAULT_URL_FIELD = "WARC-Target-URI"
@@ -97,6 +100,9 @@ class WarcSource:
                         on_bad_record(RecordWarning(split.url, item.offset, warning))
                 yield from rows.add(doc.kind, doc_id, url, doc.text,
                                     record_metadata(item.headers, doc, split.url, item.offset))
+        except SourceReadError as exc:  # the storage failed, not the bytes: nothing is quarantined for it
+            where = f"at byte {exc.offset:,}" if exc.offset is not None else "mid-file"
+            raise read_failed(split.url, where, exc) from exc
         except ArchiveError as exc:
             raise SourceError(f"cannot read {split.url}: {exc}") from exc
         yield from rows.flush()

@@ -27,7 +27,8 @@ from haybale.version import __version__
 _ERRORS = (
     "HaybaleError", "MissingDependencyError", "CatalogError", "InvalidKeyError", "KeyNotFoundError",
     "CatalogLockedError", "SchemaVersionError", "CatalogNotFoundError", "RootError", "OwnerDiskLostError",
-    "ClusterUnreachableError", "VolumeError", "CorruptRecordError", "VolumeNotFoundError", "ArchiveError", "DecodedSizeError", "ServiceError",
+    "ClusterUnreachableError", "VolumeError", "CorruptRecordError", "VolumeNotFoundError", "ArchiveError", "SourceReadError", "DecodedSizeError",
+    "ServiceError",
     "ServiceUnavailableError", "BadRequestError",
     "IngestError", "IngestJobError", "WarcJobError", "FilesJobError", "CrawlConfigError", "UnsupportedURLError",
     "DedupError", "ConfigError", "SourceError", "RecordError", "JobError", "CleanError", "AdblockListError",

@@ -22,6 +22,8 @@ that started and failed (what it registered stays; rerun with the same run id to
     │   │   └── VolumeNotFoundError       a volume named by the catalog is missing
     │   ├── ArchiveError                  a WARC/ARC file cannot be opened, or a byte range of it is not
     │   │                                 one record (ingest calls it WarcSourceError)
+    │   ├── SourceReadError               reading a WARC/ARC file failed on its storage (an I/O error, not
+    │   │                                 bad data): rerun to read it again (exit status 1)
     │   ├── DecodedSizeError              a body would decode past the decoded-size cap (a gzip bomb?):
     │   │                                 refused, never truncated
     │   └── ServiceError                  the catalog service failed to answer
@@ -65,6 +67,7 @@ from catalog.errors import (
                             SchemaVersionError,
                             ServiceError,
                             ServiceUnavailableError,
+                            SourceReadError,
                             VolumeError,
                             VolumeNotFoundError,
 )
@@ -85,6 +88,6 @@ __all__ = [
     "DedupError", "FilesJobError",
     "HaybaleError", "HtmlParseError", "IngestError", "IngestJobError", "InvalidKeyError", "JobError",
     "KeyNotFoundError", "MissingDependencyError", "OwnerDiskLostError", "RecordError", "RootError", "SchemaVersionError",
-    "ServiceError", "ServiceUnavailableError", "SourceError", "UnsupportedURLError", "VolumeError",
+    "ServiceError", "ServiceUnavailableError", "SourceError", "SourceReadError", "UnsupportedURLError", "VolumeError",
     "VolumeNotFoundError", "WarcJobError",
 ]

@@ -3,7 +3,8 @@
 An executor takes splits (with the payload the job prepared for each) while it has room, and hands
 back finished ones. It never registers anything: the runner does, on the driver. A split whose work
 fails for good (after Ray's retries) raises :class:`~ingest.errors.IngestJobError` naming the split and
-the run id to resume with.
+the run id to resume with; a read that failed on the input's storage
+(:class:`~catalog.errors.SourceReadError`, not bad data) is told as such (:func:`read_failed`).
 
 - :class:`TaskExecutor` — one Ray task per split, at most ``cap`` in flight (default twice the
   cluster's CPUs), retried ``retries`` times if its worker dies.
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol, Sequence
 
 from catalog.disk_full import disk_full
-from catalog.errors import HaybaleError
+from catalog.errors import HaybaleError, SourceReadError
 from ingest.errors import IngestJobError
 
 Work = Callable[[Any, Any], Any]  # work(split, payload) -> result
@@ -42,8 +43,11 @@ class Executor(Protocol):
 
 def split_failure(split: Any, run_id: str, exc: BaseException, what: str = "failed") -> IngestJobError:
     """The job's error for split ``split`` whose work (or, ``what``, its registration) raised ``exc``:
-    the cause, a full disk named as such, and the run id that resumes."""
+    the cause, a full disk named as such, and the run id that resumes; :func:`read_failed` when the
+    work stopped on a read that failed on the input's storage."""
     cause = getattr(exc, "cause", None) or exc
+    if isinstance(cause, SourceReadError) and what == "failed":
+        return read_failed(split, run_id, cause)
     hint = ("a disk the job writes to (the root's volumes, its catalog or the run's files) is full or over "
             "quota: free space there, then " if disk_full(exc) else "")
     return IngestJobError(f"split {split.index} {what} ({type(cause).__name__}: {_one_line(cause)}); what is "
@@ -52,6 +56,17 @@ def split_failure(split: Any, run_id: str, exc: BaseException, what: str = "fail
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+def read_failed(split: Any, run_id: str, error: SourceReadError) -> IngestJobError:
+    """The error of a split stopped by a read that failed on the storage (not bad data): nothing of the
+    split is registered, marked, quarantined or counted, so a rerun with the run id reads it again."""
+    where = f"a read from byte {error.offset:,}" if error.offset is not None else "a read"
+    return IngestJobError(f"split {split.index} stopped: {where} of {error.url} failed on its storage ({error.detail}). "
+                          "This is not bad data: nothing of the split was registered, quarantined or counted "
+                          f"against --max-errors, and what earlier splits registered stays. Check the storage, "
+                          f"then rerun with --run-id {run_id} to resume (the split is read again); if the file "
+                          "stays unreadable, move it out of the inputs and start a new run")
 
 
 class LocalExecutor:
@@ -67,6 +82,8 @@ class LocalExecutor:
     def submit(self, split: Any, payload: Any) -> None:
         try:
             result = self.work(split, payload)
+        except SourceReadError as exc:  # the storage failed: the rerun that reads it again needs the run id
+            raise read_failed(split, self.run_id, exc) from exc
         except HaybaleError:
             raise  # already names the input and the fix
         except Exception as exc:  # as a Ray task's failure would be reported

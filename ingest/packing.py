@@ -2,10 +2,12 @@
 worker or in its own process).
 
 Contract: returns only *sealed* volumes (durable, final names), plus a reject for every file that could
-not be read, with its URL and reason, and the count of files skipped because their content equals what
+not be read as named (gone, not allowed, not a file: :data:`UNREADABLE_FILE`), with its URL and reason,
+and the count of files skipped because their content equals what
 the catalog holds for their key (``PackWork.known``). Nothing is registered here — the job registers a
 split's volumes and only then marks the split done, so a crash anywhere leaves at worst unreferenced
-volumes.
+volumes. A read that fails on the storage (any other ``OSError``: the file may be fine) raises
+:class:`~catalog.errors.SourceReadError`: the split fails, and a rerun with the run id reads it again.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 
 import fsspec
 
+from catalog.errors import SourceReadError, io_detail
 from catalog.storage import is_local
 from catalog.volume import DEFAULT_VOLUME_BYTES, SealedVolume, VolumeWriter
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, payload_digest, resource_record
@@ -54,6 +57,13 @@ class PackResult:
 MAX_FILE_BYTES = (1 << 32) - (64 << 20)
 
 
+# What a file that cannot be read as it is named raises: gone since it was listed, not allowed, not a
+# file (KeyError: an in-memory store's missing key). Such a file is a reject. Any other OSError (EIO,
+# a connection reset, a timeout, an object store's server error) is the storage failing on a file
+# that may be fine: the split fails with SourceReadError, and a rerun with the run id reads it again.
+UNREADABLE_FILE = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, KeyError)
+
+
 def _read_local(url: str) -> bytes:
     with open(url, "rb") as fh:
         return fh.read()
@@ -62,7 +72,8 @@ def _read_local(url: str) -> bytes:
 def pack_split(split: Split, work: PackWork) -> PackResult:
     """Read every file of ``split`` and append it as a WARC resource record (dated when it is packed,
     with the file's modification time, when known, in ``WARC-File-Modified``) to volumes under ``work.volumes_url``; seal them. Unreadable files
-    become rejects and files whose digest equals ``work.known[key]`` are skipped; the split goes on."""
+    become rejects and files whose digest equals ``work.known[key]`` are skipped; the split goes on.
+    Raises :class:`SourceReadError` when the storage fails a read (see the module docstring)."""
     started = time.perf_counter()
     result = PackResult(split.index)
     writer = VolumeWriter(work.volumes_url, max_bytes=work.volume_bytes, compresslevel=work.compresslevel,
@@ -88,6 +99,8 @@ def pack_split(split: Split, work: PackWork) -> PackResult:
             if isinstance(data, Exception):
                 raise data
         except (OSError, KeyError) as exc:
+            if not isinstance(exc, UNREADABLE_FILE):  # the storage failed, not the file: read it again
+                raise SourceReadError(f.url, None, io_detail(exc)) from exc
             result.rejects.append({"url": f.url, "reason": f"unreadable: {exc!r}"})
             continue
         result.bytes += len(data)

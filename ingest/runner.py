@@ -75,6 +75,7 @@ class JobSummary:
     work_seconds: float = 0.0  # from the executor being ready to the last split registered
     seconds: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
+    failed: str = ""  # why the run stopped (the error the command ended with), "" when it finished
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -237,6 +238,9 @@ def _run_split_job(store: Store, job: SplitJob, *, local: bool, address: str | N
             # a worker killed mid-task (retried by Ray) may have sealed a volume nothing registered
             summary.unreferenced_volumes_removed += sweep_run(store, ctx.volumes_url, set(ctx.state.done_splits()))
         finished_ok = True
+    except IngestJobError as exc:  # the saved summary says why the run stopped, and how to resume
+        summary.failed = str(exc)
+        raise
     finally:
         summary.seconds = round(time.perf_counter() - started, 3)
         try:

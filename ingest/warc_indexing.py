@@ -29,7 +29,8 @@ Per file, the mode:
 
 Contract of :func:`index_split`: never raises for bad bytes — every record the reader yields ends up
 indexed, repacked, skipped or quarantined (file, offset, reason), and every unreadable byte range the
-reader reports is quarantined. Nothing is registered here; only sealed volumes and written index files
+reader reports is quarantined. A read that fails on the storage is not bad bytes: it raises
+:class:`~catalog.errors.SourceReadError` (the split fails, and a rerun with the run id reads it again). Nothing is registered here; only sealed volumes and written index files
 are returned, so a crash leaves at worst files nothing points to.
 """
 from __future__ import annotations
@@ -228,10 +229,14 @@ def _process_file(url: str, work: _SplitWork) -> FileCounts:
             _repack_copy(src, arc, counts, work)
         else:
             _repack(src, src, arc, False, counts, work)
-    except (WarcSourceError, OSError) as exc:
-        # the file went away or its storage failed mid-read: what was read stands, the rest is reported
+    except WarcSourceError as exc:
+        # the file went away, or its server stopped answering ranged reads: what was read stands
         work.quarantine(counts, url, 0, f"file could not be read to the end ({type(exc).__name__}: {exc}); "
                                         "records not counted as indexed or repacked were not ingested")
+    # A read that failed on the storage (SourceReadError) is not bad data: it fails the split, which is
+    # then neither registered nor marked, so a rerun with the run id reads the file again (before, it
+    # was one quarantine entry counted against --max-errors and the rest of the file was never read).
+    # So does an OSError writing this split's volumes or index, or a local temporary copy.
     finally:
         src.close()
     return counts

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fsspec
 
+from catalog.errors import SourceReadError
 from catalog.warc_layout import RecordFormat, probe_layout
 from ingest.errors import IngestError
 from ingest.file_sources import GLOB_CHARS, input_unreachable
@@ -26,6 +27,8 @@ def check_named_inputs(inputs: list[str]) -> None:
             layout = probe_layout(raw)
         except OSError as exc:  # storage that does not answer (aiohttp's errors are OSErrors)
             raise input_unreachable(raw, exc) from exc
+        except SourceReadError as exc:  # the same, from the probe's reads (catalog.warc_layout)
+            raise input_unreachable(raw, exc.__cause__ or exc) from exc
         if layout.record_format is RecordFormat.UNKNOWN:
             raise IngestError(f"input {raw!r} is not a WARC, WET or ARC file (no WARC/1.x or ARC header at "
                               "its start): give WARC/WET/ARC files (.warc, .warc.gz, .wet.gz, .arc.gz), or "

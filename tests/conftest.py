@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from tests import s3_server
+from tests import failing_storage, s3_server
 
 # A home of the session's own, as on a machine where nothing ran before (set before Ray or any process
 # starts): a Ray token the developer's home held once hid that a fresh machine could not start the
@@ -113,3 +113,12 @@ def s3_bucket(s3_endpoint: s3_server.S3Server, request: pytest.FixtureRequest) -
     name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + "-" + uuid.uuid4().hex[:8]
     s3_endpoint.make_bucket(name)
     return name
+
+
+@pytest.fixture
+def flaky() -> Iterator[type[failing_storage.FlakyFileSystem]]:
+    """The in-memory fsspec filesystem whose reads fail on a byte range (tests/failing_storage.py),
+    registered, empty and healthy; emptied again after the test."""
+    failing_storage.reset()
+    yield failing_storage.FlakyFileSystem
+    failing_storage.reset()

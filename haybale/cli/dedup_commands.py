@@ -148,6 +148,12 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
         text += f"; {output.count(summary['catalog_marks'])} catalog keys marked"
     missing = summary.get("catalog_marks_missing") or []
     lines = [text, *output.not_read_lines(summary)]
+    flattened = summary.get("flattened_count", 0)
+    if flattened:
+        listed = summary.get("flattened") or []
+        lines.append(f"{output.count(flattened)} HTML pages nest deeper than 512 levels: the tags past that depth were "
+                     f"cut out before cleaning, their text kept (summary.json names the first {len(listed):,}):")
+        lines.append(output.listed(listed, 20, lambda e: f"{e['id']} ({e['url']}): {e['tags']:,} tags", "flattened"))
     shared = summary.get("ids", {}).get("shared", 0)
     if shared:
         lines.append(f"warning: {output.count(shared)} ids are each held by more than one document "

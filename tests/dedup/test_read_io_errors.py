@@ -3,80 +3,28 @@
 A read that fails on the storage (object storage, a disk error) says nothing about the data: the
 lines after it were never seen. Before, dedup quarantined it as "cut or corrupt data" and dropped
 the rest of the file under one entry, so the records were lost unaccounted and a resume did not read
-them again. The storage here is a real fsspec filesystem (an in-memory one) whose files fail every
-read that touches a given byte range, as a bad sector or a failing ranged GET does.
+them again. The storage here is a real fsspec filesystem (an in-memory one, tests/failing_storage.py)
+whose files fail every read that touches a given byte range, as a bad sector or a failing ranged GET
+does.
 """
 from __future__ import annotations
 
 import gzip
 import io
 import json
+from pathlib import Path
 from typing import Any
 
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
 from dedup import line_blocks, sources
 from dedup.errors import RecordError, SourceError
 from dedup.sources import JsonlSource, ParquetSource
-
-
-class _FlakyFile(MemoryFile):
-    """A file whose reads fail (OSError) when they touch ``fs.bad`` = (start, stop) byte range."""
-
-    def _check(self, size: int) -> None:
-        bad = self.fs.bad
-        at = self.tell()
-        end = len(self.getbuffer()) if size is None or size < 0 else at + size
-        if bad is not None and at < bad[1] and end > bad[0]:
-            raise OSError(5, "Input/output error (simulated failing read)")
-
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        self._check(size)
-        return super().read(size)
-
-    def readinto(self, buffer: Any) -> int:  # type: ignore[override]
-        self._check(len(memoryview(buffer)))
-        return super().readinto(buffer)
-
-
-class FlakyFileSystem(MemoryFileSystem):
-    """An in-memory fsspec filesystem whose files fail reads in the byte range ``bad`` (None: healthy)."""
-
-    protocol = "haybaleflaky"
-    store: dict[str, Any] = {}
-    pseudo_dirs = [""]
-    bad: tuple[int, int] | None = None
-
-    @classmethod
-    def _strip_protocol(cls, path: str) -> str:
-        return super()._strip_protocol(path.removeprefix(f"{cls.protocol}://"))
-
-    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-        handle = super()._open(path, mode, **kwargs)
-        if "r" not in mode:
-            return handle
-        return _FlakyFile(self, handle.path, bytes(handle.getbuffer()))
-
-
-@pytest.fixture
-def flaky() -> Any:
-    fsspec.register_implementation(FlakyFileSystem.protocol, FlakyFileSystem, clobber=True)
-    FlakyFileSystem.store.clear()
-    FlakyFileSystem.bad = None
-    yield FlakyFileSystem
-    FlakyFileSystem.store.clear()
-    FlakyFileSystem.bad = None
-
-
-def _put(name: str, data: bytes) -> str:
-    url = f"{FlakyFileSystem.protocol}://{name}"
-    with fsspec.open(url, "wb") as out:
-        out.write(data)
-    return url
+from dedup.warc_source import WarcSource
+from tests.dedup.inline_job import run_inline
+from tests.failing_storage import FlakyFileSystem, path_of, put
 
 
 def _lines(n: int) -> bytes:
@@ -97,7 +45,7 @@ def test_an_io_error_mid_jsonl_fails_the_split_and_a_resume_reads_everything(
     monkeypatch.setattr(sources, "_BLOCK_BYTES", 1024)
     data = _lines(400)
     stored = gzip.compress(data) if name.endswith(".gz") else data
-    url = _put(name, stored)
+    url = put(name, stored)
     size = len(stored)
     flaky.bad = (size // 2, size // 2 + 1)
     source = JsonlSource([url])
@@ -115,7 +63,7 @@ def test_an_io_error_mid_jsonl_fails_the_split_and_a_resume_reads_everything(
 
 def test_a_cut_gzip_jsonl_is_still_quarantined_not_failed(flaky: Any) -> None:
     packed = gzip.compress(_lines(400))
-    url = _put("cut.jsonl.gz", packed[: len(packed) // 2])
+    url = put("cut.jsonl.gz", packed[: len(packed) // 2])
     ids, bad = _read(JsonlSource([url]))
     assert 0 < len(ids) < 400 and len(bad) == 1 and "truncated" in bad[0].reason
 
@@ -123,7 +71,7 @@ def test_a_cut_gzip_jsonl_is_still_quarantined_not_failed(flaky: Any) -> None:
 def test_a_corrupt_gzip_jsonl_is_still_quarantined_not_failed(flaky: Any) -> None:
     packed = bytearray(gzip.compress(_lines(2000), mtime=0))
     packed[len(packed) // 2] ^= 0xFF
-    url = _put("corrupt.jsonl.gz", bytes(packed))
+    url = put("corrupt.jsonl.gz", bytes(packed))
     ids, bad = _read(JsonlSource([url]))
     assert len(ids) < 2000 and len(bad) == 1 and "cut or corrupt" in bad[0].reason
 
@@ -132,7 +80,7 @@ def test_an_io_error_in_a_parquet_row_group_fails_the_split(flaky: Any) -> None:
     table = pa.table({"id": [str(i) for i in range(300)], "text": [f"text {i} " * 300 for i in range(300)]})
     out = io.BytesIO()
     pq.write_table(table, out, row_group_size=100, compression="none")
-    url = _put("docs.parquet", out.getvalue())
+    url = put("docs.parquet", out.getvalue())
     second = pq.ParquetFile(io.BytesIO(out.getvalue())).metadata.row_group(1).column(1).data_page_offset
     flaky.bad = (second + 10, second + 11)
     source = ParquetSource([url])
@@ -146,3 +94,77 @@ def test_an_io_error_in_a_parquet_row_group_fails_the_split(flaky: Any) -> None:
     flaky.bad = None
     ids, bad = _read(source)
     assert ids == [str(i) for i in range(300)] and bad == []
+
+
+def _warc_job(urls: list[str], output: Path, run_id: str) -> dict[str, Any]:
+    return run_inline(WarcSource(urls), str(output), run_id, urls)  # in this process: the flaky fs is in its memory
+
+
+def _outputs(output: Path) -> dict[str, Any]:
+    """What a run leaves for its users: kept documents, removal reports, quarantine, document counts."""
+    tables = {name: pq.read_table(output / name).to_pylist()
+              for name in ("data/part-000000.parquet", "removed/part-000000.parquet", "quarantine.parquet")}
+    return {**tables, "documents": json.loads((output / "summary.json").read_text())["documents"]}
+
+
+@pytest.mark.parametrize("ranged", [True, False], ids=["every-read-fails", "stream-fails"])
+def test_an_io_error_mid_warc_fails_the_split_and_a_resume_ends_as_a_clean_run(
+        ranged: bool, flaky: Any, tmp_path: Path, shared_data_dir: Path) -> None:
+    """Before, a failed read of the stream the parsers read was quarantined as "unreadable by every
+    parser" and the records after it were in no output, no removal report and no quarantine (a resume
+    did not read them again); a failed ranged read (the reader's resynchronisation) failed the job with
+    a bare OSError naming no file."""
+    data = (shared_data_dir / "warc" / "dolma-wget-sample-0000.warc.gz").read_bytes()
+    urls = [put("in/a.warc.gz", data), put("in/b.warc.gz", data)]  # b: exact duplicates of a's pages
+    clean = _warc_job(urls, tmp_path / "clean", "r1")
+    assert clean["documents"]["input"] == 48 and clean["documents"]["removed"] == 24
+    flaky.bad, flaky.bad_path, flaky.ranged = (len(data) // 2, len(data) // 2 + 1), path_of(urls[1]), ranged
+    with pytest.raises(SourceError) as caught:
+        _warc_job(urls, tmp_path / "out", "r2")
+    message = str(caught.value)
+    assert WarcSource(urls).splits()[1].url in message and "I/O error" in message and "same --run-id" in message
+    assert not isinstance(caught.value, RecordError)
+    spilled = (tmp_path / "out" / "_work" / "r2" / "quarantine").glob("*.parquet")
+    assert sum(pq.read_table(path).num_rows for path in spilled) == 0  # nothing quarantined for the failed read
+    flaky.bad = None  # the storage is back: the resume reads b again
+    _warc_job(urls, tmp_path / "out", "r2")
+    assert _outputs(tmp_path / "out") == _outputs(tmp_path / "clean")
+
+
+def test_a_corrupt_warc_is_still_quarantined_not_failed(flaky: Any, shared_data_dir: Path) -> None:
+    data = bytearray((shared_data_dir / "warc" / "dolma-wget-sample-0000.warc.gz").read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = bytes(64)  # bytes gone bad on a disk that reads them fine
+    ids, bad = _read(WarcSource([put("corrupt.warc.gz", bytes(data))]))
+    assert 0 < len(ids) < 24 and bad and all("I/O error" not in error.reason for error in bad)
+
+
+def test_an_io_error_reading_a_catalog_volume_fails_the_split_naming_it(flaky: Any, tmp_path: Path) -> None:
+    """Before, the volume's OSError escaped bare: the stage failed with "[Errno 5] Input/output error",
+    naming neither the volume nor the record (VolumeReader only noted them on the exception)."""
+    from catalog.volume import VolumeWriter
+    from catalog.warc_records import resource_record
+    from dedup.catalog_source import CatalogSource
+
+    writer = VolumeWriter(f"{FlakyFileSystem.protocol}://volumes", name_prefix="v")
+    keys = [f"https://c.example/page-{i}" for i in range(40)]
+    for key in keys:
+        writer.append(key, resource_record(key, f"<p>page {key} has a paragraph of words</p>".encode(),
+                                           content_type="text/html"))
+    (volume,) = writer.close()
+    piece, volumes = tmp_path / "piece.parquet", tmp_path / "volumes.json"
+    pq.write_table(pa.table({"key": [r[0] for r in volume.records], "volume": [1] * len(keys),
+                             "offset": [r[1] for r in volume.records], "length": [r[2] for r in volume.records],
+                             "digest": pa.array([r[3] for r in volume.records], pa.uint64())}), piece)
+    volumes.write_text(json.dumps({"1": volume.url}))
+    source = CatalogSource([[str(piece)]], volumes_url=str(volumes))
+    middle = volume.records[20]
+    flaky.bad = (middle[1], middle[1] + 1)
+    bad: list[RecordError] = []
+    with pytest.raises(SourceError) as caught:
+        for _ in source.read(source.splits()[0], on_bad_record=bad.append):
+            pass
+    message = str(caught.value)
+    assert volume.url in message and keys[20] in message and "same --run-id" in message and bad == []
+    flaky.bad = None
+    ids, bad = _read(source)
+    assert ids == keys and bad == []

@@ -198,7 +198,8 @@ def read_warc_record(src: SourceFile, offset: int, length: int, origin: list[tup
     ctype = parsed.header("Content-Type") or "application/octet-stream"
     return WarcRecord((parsed.header("WARC-Type") or "resource").lower(), uri, parsed.block, ctype,
                       parsed.payload_offset, parsed.header("WARC-Date") or warc_date(), list(origin or []),
-                      original_headers=parsed.headers, version=parsed.version or "WARC/1.0")
+                      original_headers=parsed.headers, version=parsed.version or "WARC/1.0",
+                      original_head=parsed.head)
 
 
 def read_arc_record(src: SourceFile, offset: int, length: int, origin: list[tuple[str, str]] | None = None

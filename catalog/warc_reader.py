@@ -36,7 +36,14 @@ from catalog.warc_layout import (
 )
 from catalog.warc_parsers import BACKENDS, RawRecord
 from catalog.warc_raw_uri import raw_target_uri
-from catalog.warc_recovery import foreign_member, next_record_start, record_end, truncation_problem
+from catalog.warc_recovery import (
+    foreign_member,
+    is_blank,
+    next_record_start,
+    record_end,
+    starts_member,
+    truncation_problem,
+)
 
 __all__ = ["FileLayout", "Quarantined", "SourceRecord", "is_indexable_in_place", "iter_files", "iter_records",
            "probe_layout", "read_record_at"]
@@ -194,12 +201,31 @@ def _record_and_foreign(src: _Source, prev: RawRecord, stop: int, parser: str) -
                                         "concatenated into the WARC); skipped")
 
 
+def _not_gzip(src: _Source, at: int, end: _SegmentEnd) -> Iterator[Quarantined]:
+    """Bytes at ``at`` of a gzip-per-record file read in place that are not a gzip member: up to the next
+    member that starts a record (reading resumes there: ``end.resume_at``), or the end of the file, they
+    belong to no record. Parsers read such bytes as they can — warcio made records of a plain-text
+    block's lines, or one record that ran over every later member — so they are cut off here: quarantined
+    with their offset, unless they are only line ends, blanks or zero padding (nothing is lost then)."""
+    resume = next_record_start(src.file, at, True)
+    stop = resume if resume is not None else src.file.size
+    end.resume_at = resume
+    if is_blank(src.file, at, stop):
+        return
+    where, then = ("between gzip members", f"reading resumes at the next record, at offset {resume}") \
+        if resume is not None else ("after the last gzip member", "they run to the end of the file")
+    yield Quarantined(src.url, at, f"{stop - at} bytes {where} are not a gzip member of any WARC record (junk, or "
+                                   f"a file concatenated into the WARC uncompressed); skipped, {then}")
+
+
 def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload: bool, end: _SegmentEnd,
                    read_block: int = 0) -> Iterator[SourceRecord | Quarantined]:
     url = src.url
     in_place = not src.decompressed
     yielded = 0
     pending: tuple[RawRecord, str] | None = None
+    members = src.gzipped and in_place  # every record starts a gzip member: a parser read bytes that do not
+    not_gzip_at: int | None = None
     for parser in chain:
         skip = yielded + (1 if pending is not None else 0)
         # Where a stricter parser gave up, a lenient one may have skipped junk: look for it once.
@@ -211,6 +237,9 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                     skip -= 1
                     continue
                 raw.pos += base
+                if members and not starts_member(src.file, raw.pos):
+                    not_gzip_at = raw.pos
+                    break
                 if parser == "warcio" and in_place and not (raw.headers.get("WARC-Target-URI") or "").isascii():
                     uri = raw_target_uri(src.file, raw.pos, src.gzipped, src.layout.record_format is RecordFormat.ARC)
                     if uri is not None:
@@ -241,6 +270,14 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
         finally:
             if src.decompressed:
                 stream.close()
+        if not_gzip_at is not None:
+            if pending is not None:
+                prev, prev_parser = pending
+                yield from _record_and_foreign(src, prev, not_gzip_at, prev_parser)
+                yielded += 1
+            yield from _not_gzip(src, not_gzip_at, end)
+            end.yielded = yielded
+            return
         if pending is not None:
             prev, prev_parser = pending
             length = src.end - prev.pos  # to the end of the file: trailing bytes belong to it
@@ -324,6 +361,13 @@ def _iter_file(file: SourceFile, read_payload: bool, parsers: tuple[str, ...] | 
                 yield Quarantined(url, base, f"no WARC/ARC record found ({layout.record_format.value} format, "
                                              f"{layout.compression.value}): not an archive file?")
             return
+        if src.gzipped and not starts_member(file, end.failed_at):
+            not_gzip = _SegmentEnd()
+            yield from _not_gzip(src, end.failed_at, not_gzip)
+            if not_gzip.resume_at is None:
+                return
+            base = not_gzip.resume_at
+            continue
         resume = next_record_start(file, end.failed_at, src.gzipped) if can_resync else None
         if resume is not None and resume <= base:
             resume = next_record_start(file, base + 1, src.gzipped)

@@ -61,7 +61,8 @@ class SourceRecord:
     the payload is the record's payload as stored: for ``response``/``request`` records the HTTP body
     after the HTTP headers (not de-chunked, not decompressed), otherwise the whole record block.
     ``length`` is None only if the record's end could not be told (a damaged file right after it).
-    ``parser`` names the parser that read it. For ARC records (read through warcio's ARC-to-WARC
+    ``parser`` names the parser that read it; ``notes`` what it warned of while reading it (warcio writes
+    such warnings to stderr: :mod:`catalog.warc_messages` catches them here instead). For ARC records (read through warcio's ARC-to-WARC
     conversion) ``record_id`` is generated anew on each read.
     """
 
@@ -82,6 +83,7 @@ class SourceRecord:
     http_headers: list[tuple[str, str]] | None = field(default=None)
     block: bytes | None = None
     headers: list[tuple[str, str]] | None = None
+    notes: list[str] | None = None  # what the parser warned of while reading it (warcio's, caught: not printed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ def _to_record(url: str, raw: RawRecord, length: int | None, in_place: bool, par
     return SourceRecord(url, raw.pos, length, in_place, raw.record_type, h.get("WARC-Target-URI"),
                         h.get("WARC-Date"), h.get("WARC-Record-ID"), h.get("Content-Type"),
                         h.get("WARC-Payload-Digest"), raw.content_length, parser, raw.payload,
-                        raw.http_status, raw.http_headers, raw.block, raw.all_headers)
+                        raw.http_status, raw.http_headers, raw.block, raw.all_headers, raw.notes)
 
 
 class _Source:

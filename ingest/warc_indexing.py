@@ -163,6 +163,17 @@ class _SplitWork:
                                                    "as the catalog orders it (the oldest if none), and keeps the "
                                                    "date as written in warc_date"})
 
+    def warn_parser(self, file: str, offset: int, key: str | None, parser: str, notes: list[str] | None,
+                    decompressed: bool = False) -> None:
+        """Report what the parser warned of while reading a record (warcio's warnings, caught instead of
+        printed on stderr: :mod:`catalog.warc_messages`), one entry per record."""
+        if notes:
+            entry: dict[str, Any] = {"file": file, "offset": offset, "key": key,
+                                     "reason": f"{parser} warned: {'; '.join(notes)}"}
+            if decompressed:
+                entry["decompressed"] = True
+            self.result.warnings.append(entry)
+
     def quarantine(self, counts: FileCounts, file: str, offset: int, reason: str, decompressed: bool = False
                    ) -> None:
         entry: dict[str, Any] = {"file": file, "offset": offset, "reason": reason}
@@ -258,6 +269,7 @@ class _InPlacePlan:
     repack: list[tuple[str, int, int, str]] = field(default_factory=list)  # key, offset, length, problem
     quarantine: list[tuple[int, str]] = field(default_factory=list)
     dates: list[str] = field(default_factory=list)
+    notes: list[tuple[int, str | None, str, list[str]]] = field(default_factory=list)  # offset, key, parser, notes
     # the records as column batches (keys, offsets, lengths, digests), in order, from the batch member
     # pass; None once any record was added otherwise
     column_parts: list[tuple[list[str], Any, Any, Any]] | None = field(default_factory=list)
@@ -296,6 +308,9 @@ def _in_place_pass(src: SourceFile, gzipped: bool, counts: FileCounts, read_payl
         except RecordUnreadable as exc:
             plan.quarantine.append((item.offset, str(exc)))
             continue
+        finally:
+            if item.notes:
+                plan.notes.append((item.offset, clean_target_uri(item.target_uri), item.parser, item.notes))
         if key is None:
             continue
         offset, length = item.offset, item.length
@@ -339,6 +354,8 @@ def _index_in_place(src: SourceFile, gzipped: bool, counts: FileCounts, work: _S
     url = src.url
     for offset, reason in plan.quarantine:
         work.quarantine(counts, url, offset, reason)
+    for offset, uri, parser, notes in plan.notes:
+        work.warn_parser(url, offset, uri, parser, notes)
     for key, offset, length, problem in plan.repack:
         _repack_one(src, key, offset, length, False, counts, work, url, False, problem)
     counts.indexed = len(plan.records)
@@ -400,6 +417,7 @@ def _repack(read_from: SourceFile, original: SourceFile, arc: bool, decompressed
         if isinstance(item, Quarantined):
             work.quarantine(counts, file, item.offset, item.reason, decompressed)
             continue
+        work.warn_parser(file, item.offset, clean_target_uri(item.target_uri), item.parser, item.notes, decompressed)
         try:
             key = _keyed(item, counts)
         except RecordUnreadable as exc:

@@ -195,8 +195,8 @@ class _SplitWork:
         self.result.repack_sources.append((self.file_index, offset))
         self.result.repack_dates.append(record.date)
 
-    def append_unkeyed(self, record: WarcRecord) -> None:
-        self.result.sealed += self._volume_writer().append_unkeyed(record)
+    def append_unkeyed(self, record: WarcRecord, source: str, offset: int) -> None:
+        self.result.sealed += self._volume_writer().append_unkeyed(record, source=source, source_offset=offset)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -404,7 +404,7 @@ def _copy_unkeyed(read_from: SourceFile, item: SourceRecord, arc: bool, counts: 
         counts.skipped[kind] -= 1
         work.quarantine(counts, file, item.offset, str(exc), decompressed)
         return
-    work.append_unkeyed(record)
+    work.append_unkeyed(record, file, item.offset)
     counts.unkeyed_copied += 1
 
 

@@ -88,11 +88,14 @@ class SourceRecord:
 
 @dataclass(frozen=True, slots=True)
 class Quarantined:
-    """Bytes of ``file`` from ``offset`` on that no parser could read, and why."""
+    """Bytes of ``file`` from ``offset`` on that no parser could read, and why. ``record``: they are one
+    record whose header a parser read (cut short or damaged); else bytes in which no record was read
+    (junk, a gzip member that is not a record, an unreadable stretch)."""
 
     file: str
     offset: int
     reason: str
+    record: bool = False
 
 
 def _to_record(url: str, raw: RawRecord, length: int | None, in_place: bool, parser: str) -> SourceRecord:
@@ -304,7 +307,7 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                     f"; reading resumes at the next record, at offset {resume}"
                 end.resume_at = resume
             if problem:
-                yield Quarantined(url, prev.pos, problem)
+                yield Quarantined(url, prev.pos, problem, record=True)
             else:
                 yield from _record_and_foreign(src, prev, prev.pos + length, prev_parser)
             yielded += 1

@@ -248,6 +248,8 @@ class WarcJob(SplitJob):
             for kind, n in f["skipped"].items():
                 summary.skipped[kind] = summary.skipped.get(kind, 0) + n
             summary.per_file[f["url"]] = {k: f[k] for k in ("mode", "records", "indexed", "repacked", "quarantined")}
+            if "quarantined_records" in f:  # markers written before it have none
+                summary.per_file[f["url"]]["quarantined_records"] = f["quarantined_records"]
             summary.per_file[f["url"]]["skipped"] = sum(f["skipped"].values())
         summary.bytes += marker["bytes"]
         summary.unkeyed_held += marker.get("unkeyed_held", 0)  # markers written before it have none

@@ -70,7 +70,9 @@ def test_job_in_place_repacked_and_rebuilt_count_every_record(shared_data_dir: P
             # 48 records = 24 with keys + 24 skipped (warcinfo, request, metadata); one range of bytes
             assert (summary.records, summary.indexed + summary.repacked, sum(summary.skipped.values()),
                     summary.quarantined) == (48, 24, 24, 1), repack
-            assert [q["offset"] for q in summary.quarantine] == [at]
+            assert [(q["offset"], q["record"]) for q in summary.quarantine] == [(at, False)]  # bytes, no record
+            f = summary.per_file[str(path)]
+            assert (f["quarantined"], f["quarantined_records"]) == (1, 0)
             assert {k for k, _ in store.catalog.items()} == set(expected)
             for key in expected:
                 assert store.cat(key) == expected[key], key

@@ -285,7 +285,12 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
             return
         if pending is not None:
             prev, prev_parser = pending
-            length = src.end - prev.pos  # to the end of the file: trailing bytes belong to it
+            length = src.end - prev.pos  # to the end of the file: trailing blank bytes belong to it
+            trailing = None  # where bytes after the last record's end start that are not blank
+            if in_place and not src.gzipped and src.layout.record_format is RecordFormat.WARC:
+                trailing = _junk_before(src, prev, src.end)
+                if trailing is not None:
+                    length = trailing - prev.pos
             if src.gzipped and in_place:
                 # FastWARC also ends quietly at an empty gzip member: where a member that starts a
                 # record follows this record's own, it was not the last, and reading goes on there
@@ -310,6 +315,9 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                 yield Quarantined(url, prev.pos, problem, record=True)
             else:
                 yield from _record_and_foreign(src, prev, prev.pos + length, prev_parser)
+                if trailing is not None:
+                    yield Quarantined(url, trailing, f"{src.end - trailing} bytes after the last record are not "
+                                                     "part of any record (junk appended to the WARC); skipped")
             yielded += 1
         end.yielded = yielded
         return

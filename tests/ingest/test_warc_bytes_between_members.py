@@ -81,3 +81,27 @@ def test_job_in_place_repacked_and_rebuilt_count_every_record(shared_data_dir: P
                 report = rebuild(store.volumes_url, target, progress=lambda _: None)
                 assert not report.skipped
                 assert {k: (loc.offset, loc.length, loc.digest) for k, loc in target.catalog.items()} == before
+
+
+def test_bytes_after_the_last_record_of_an_uncompressed_warc_are_quarantined(shared_data_dir: Path,
+                                                                             tmp_path: Path) -> None:
+    """Bytes after the last record of an uncompressed WARC (and of one gzipped as a stream, which is
+    repacked from its decompressed copy) were folded into that record's range and reported nowhere."""
+    import gzip
+
+    plain = (shared_data_dir / "warc" / "example.warc").read_bytes()  # its last record ends the file
+    junk = b"this is a plain text block\n" * 3
+    path = tmp_path / "trailing.warc"
+    path.write_bytes(plain + junk)
+    items = list(iter_records(str(path)))
+    last = [i for i in items if isinstance(i, SourceRecord)][-1]
+    assert last.offset + last.length == len(plain)
+    assert [(q.offset, q.record, f"{len(junk)} bytes after the last record" in q.reason)
+            for q in items if isinstance(q, Quarantined)] == [(len(plain), False, True)]
+    whole = tmp_path / "trailing.warc.gz"
+    whole.write_bytes(gzip.compress(plain + junk))
+    for name, source in (("in-place", path), ("whole-gzip", whole)):
+        with Store(str(tmp_path / name)) as store:
+            summary = run_warc_job(store, [str(source)], WarcJobConfig(), show_progress=False, local=True)
+            assert (summary.records, summary.quarantined) == (6, 1), name
+            assert [(q["offset"], q["record"]) for q in summary.quarantine] == [(len(plain), False)], name

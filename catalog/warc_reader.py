@@ -233,8 +233,10 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
     not_gzip_at: int | None = None
     for parser in chain:
         skip = yielded + (1 if pending is not None else 0)
-        # Where a stricter parser gave up, a lenient one may have skipped junk: look for it once.
-        check_gap = pending is not None and in_place and not src.gzipped
+        # Where the strict parser gave up, a lenient one may skip junk before any record it reads on: look
+        # for it before each one (uncompressed WARC; a record's end is told by its headers)
+        check_gap = parser != "fastwarc" and in_place and not src.gzipped and \
+            src.layout.record_format is RecordFormat.WARC
         stream = src.open(base)
         try:
             for raw in BACKENDS[parser](stream, read_payload, read_block):
@@ -250,7 +252,6 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                     if uri is not None:
                         raw.headers["WARC-Target-URI"] = uri
                 if pending is not None and check_gap:
-                    check_gap = False
                     prev, prev_parser = pending
                     junk_at = _junk_before(src, prev, raw.pos)
                     if junk_at is not None:

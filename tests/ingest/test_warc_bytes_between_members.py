@@ -105,3 +105,16 @@ def test_bytes_after_the_last_record_of_an_uncompressed_warc_are_quarantined(sha
             summary = run_warc_job(store, [str(source)], WarcJobConfig(), show_progress=False, local=True)
             assert (summary.records, summary.quarantined) == (6, 1), name
             assert [(q["offset"], q["record"]) for q in summary.quarantine] == [(len(plain), False)], name
+
+
+def test_every_stretch_of_junk_in_an_uncompressed_warc_is_quarantined(shared_data_dir: Path, tmp_path: Path) -> None:
+    """Once the strict parser gave up on a plain WARC, the lenient one skipped junk silently: only the
+    first stretch was looked for, a second went into the range of the record before it."""
+    plain = (shared_data_dir / "warc" / "example.warc").read_bytes()  # records at 0, 488, 1197, 2566, 3370, 4316
+    junk = b"this is junk\r\n"
+    path = tmp_path / "two.warc"
+    path.write_bytes(plain[:1197] + junk + plain[1197:4316] + junk + plain[4316:])
+    items = list(iter_records(str(path)))
+    assert [(q.offset, q.record) for q in items if isinstance(q, Quarantined)] == [(1197, False), (4316 + len(junk), False)]
+    records = [i for i in items if isinstance(i, SourceRecord)]
+    assert [r.length for r in records] == [488, 709, 1369, 804, 946, 804]  # each its own bytes only

@@ -360,4 +360,4 @@ def _parse_raw_record(raw: bytes, source: str) -> "ParsedRecord":
                            "a haybale catalog service of the same version? Read with --root instead")
     lines = head.decode("utf-8", errors="replace").split("\r\n")
     headers = [(name.strip(), value.strip()) for name, _, value in (line.partition(":") for line in lines[1:])]
-    return ParsedRecord(headers, rest[:-4], lines[0])
+    return ParsedRecord(headers, rest[:-4], lines[0], head)

@@ -25,7 +25,7 @@ import fsspec
 from catalog.cdxj import SIDECAR_SUFFIX, CdxEntry, parse_cdxj, sidecar_url
 from catalog.deletions import DELETED, DELETES_DIR, WRITTEN_AFTER, DeletionLog, load_deletions
 from catalog.errors import CatalogError, CorruptRecordError, VolumeError, VolumeNotFoundError
-from catalog.keys import canonical_key
+from catalog.keys import canonical_key, uri_text
 from catalog.storage import TMP_SUFFIX, url_of
 from catalog.store import Store
 from catalog.volume import VOLUME_SUFFIX, SealedVolume
@@ -147,7 +147,8 @@ def _entries_by_scanning(url: str, data: bytes, skipped: list[dict[str, object]]
             continue
         if rec.record_type not in KEYED_RECORD_TYPES:
             continue  # a repacked request/metadata/warcinfo record: stored, never registered
-        key = (rec.header("WARC-Target-URI") or "").strip()
+        raw_uri = rec.raw_header("WARC-Target-URI")  # bytes that are not UTF-8 escaped, as ingest keyed them
+        key = uri_text(raw_uri).strip() if raw_uri is not None else ""
         if key.startswith("<") and key.endswith(">"):
             key = key[1:-1].strip()  # wget's <...>, kept as is by a faithful repack
         if not key:

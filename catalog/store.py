@@ -259,5 +259,9 @@ def catalog_dir_meta(catalog_dir: Path) -> CatalogMeta | None:
 
 
 def _raw_record(record: ParsedRecord) -> bytes:
+    """The whole uncompressed record: its header bytes as stored (version line included, a header that
+    is not UTF-8 as written), the blank line, the block and the two CRLFs that end a record."""
+    if record.head:
+        return record.head + b"\r\n\r\n" + record.block + b"\r\n\r\n"
     head = "WARC/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in record.headers) + "\r\n"
     return head.encode("utf-8") + record.block + b"\r\n\r\n"

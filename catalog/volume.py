@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
+import xxhash
 
 from catalog.cdxj import cdxj_line, sidecar_url
 from catalog.errors import CorruptRecordError, VolumeError, VolumeNotFoundError
@@ -63,6 +64,12 @@ class SealedVolume:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def unkeyed_fingerprint(source_offset: int, block: bytes) -> int:
+    """What tells one copied record without a key from another of the same source file: its offset
+    there and its block (a file changed in place gives other blocks), hashed to 64 bits."""
+    return xxhash.xxh3_64_intdigest(b"%d\0" % source_offset + block)
+
+
 class VolumeWriter:
     """Appends WARC records to volumes under ``volumes_url``; not thread-safe (one writer per thread).
 
@@ -94,6 +101,7 @@ class VolumeWriter:
         self._records: list[tuple[str, int, int, int]] = []
         self._cdx: list[str] = []
         self._unkeyed = 0
+        self._unkeyed_sources: dict[str, list[int]] = {}  # source file -> [count, XOR of fingerprints]
 
     def _open(self) -> None:
         self._counter += 1
@@ -107,6 +115,7 @@ class VolumeWriter:
         self._records = []
         self._cdx = []
         self._unkeyed = 0
+        self._unkeyed_sources = {}
 
     def append(self, key: str, record: WarcRecord, *, gzip_bytes: bytes | None = None,
                cdx_extra: dict[str, Any] | None = None) -> list[SealedVolume]:
@@ -126,16 +135,24 @@ class VolumeWriter:
             return [self._seal()]
         return []
 
-    def append_unkeyed(self, record: WarcRecord) -> list[SealedVolume]:
+    def append_unkeyed(self, record: WarcRecord, *, source: str | None = None, source_offset: int = 0
+                       ) -> list[SealedVolume]:
         """Append a record that gets no catalog key (a request, metadata, warcinfo or revisit record
         copied from a WARC being repacked): stored in the volume, counted in ``info["unkeyed"]`` of the
-        sealed volume, in neither its records nor its sidecar."""
+        sealed volume, in neither its records nor its sidecar. With ``source`` (the file it was copied
+        from) and ``source_offset`` (where it is there), ``info["unkeyed_sources"]`` holds per source
+        file ``[count, fingerprint]`` of these records (:func:`unkeyed_fingerprint`, XORed): a rerun
+        over the same file can tell that an earlier volume holds them (:mod:`ingest.warc_registration`)."""
         if self._fh is None:
             self._open()
         member = gzip_member(record.to_bytes(), self.level)
         self._fh.write(member)
         self._size += len(member)
         self._unkeyed += 1
+        if source is not None:
+            entry = self._unkeyed_sources.setdefault(source, [0, 0])
+            entry[0] += 1
+            entry[1] ^= unkeyed_fingerprint(source_offset, record.block)
         if self._size >= self.max_bytes:
             return [self._seal()]
         return []
@@ -183,7 +200,10 @@ class VolumeWriter:
         if not self._local:
             url = self._fs.unstrip_protocol(final)
         side_url = sidecar_url(url)
-        return SealedVolume(url, self._size, self._records, side_url, {"unkeyed": self._unkeyed} if self._unkeyed else {})
+        info: dict[str, Any] = {"unkeyed": self._unkeyed} if self._unkeyed else {}
+        if self._unkeyed_sources:
+            info["unkeyed_sources"] = self._unkeyed_sources
+        return SealedVolume(url, self._size, self._records, side_url, info)
 
 
 class VolumeReader:

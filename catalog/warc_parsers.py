@@ -36,6 +36,7 @@ class RawRecord:
     http_headers: list[tuple[str, str]] | None
     block: bytes | None = None  # the whole content block (``read_block``; None if over that many bytes)
     all_headers: list[tuple[str, str]] | None = None
+    notes: list[str] | None = None  # what the parser warned of while reading it (catalog.warc_messages)
 
 
 Backend = Callable[[Any, bool, int], Iterator[RawRecord]]
@@ -94,28 +95,44 @@ def _fastwarc_backend(quirks: bool) -> Backend:
 def _warcio_backend(stream: Any, read_payload: bool, read_block: int = 0) -> Iterator[RawRecord]:
     from warcio.archiveiterator import ArchiveIterator
 
-    it = ArchiveIterator(stream, arc2warc=True, no_record_parse=read_block or not read_payload)
-    for rec in it:
-        # ask for the offset only after reading: for ARC records asking first empties raw_stream
-        hdrs = {name: v for name in HEADER_FIELDS if (v := rec.rec_headers.get_header(name)) is not None}
-        payload = status = http_headers = block = all_headers = None
-        if read_block:
-            declared = rec.rec_headers.get_header("Content-Length") or ""
-            if not declared.isdigit() or int(declared) <= read_block:
-                block = rec.raw_stream.read(read_block + 1)
-                block = block if len(block) <= read_block else None
-            all_headers = list(rec.rec_headers.headers)
-        elif read_payload:
-            if rec.http_headers is not None:
-                code = rec.http_headers.get_statuscode()
-                status = int(code) if code and code.isdigit() else None
-                http_headers = list(rec.http_headers.headers)
-            payload = rec.raw_stream.read()
-        pos = it.get_record_offset()
-        it.read_to_end(rec)
-        clen = rec.rec_headers.get_header("Content-Length")
-        yield RawRecord(pos, it.get_record_length(), rec.rec_type or "unknown", hdrs,
-                        int(clen) if clen and clen.isdigit() else 0, payload, status, http_headers, block, all_headers)
+    from catalog.warc_messages import as_notes, caught
+
+    messages: list[str] = []
+    with caught(messages):
+        it = ArchiveIterator(stream, arc2warc=True, no_record_parse=read_block or not read_payload)
+        records = iter(it)
+    while True:
+        messages = []
+        with caught(messages):  # what warcio prints while reading this record, never what the caller does
+            rec = next(records, None)
+            if rec is None:
+                return
+            raw = _warcio_record(it, rec, read_payload, read_block)
+        raw.notes = as_notes(messages) or None
+        yield raw
+
+
+def _warcio_record(it: Any, rec: Any, read_payload: bool, read_block: int) -> RawRecord:
+    # ask for the offset only after reading: for ARC records asking first empties raw_stream
+    hdrs = {name: v for name in HEADER_FIELDS if (v := rec.rec_headers.get_header(name)) is not None}
+    payload = status = http_headers = block = all_headers = None
+    if read_block:
+        declared = rec.rec_headers.get_header("Content-Length") or ""
+        if not declared.isdigit() or int(declared) <= read_block:
+            block = rec.raw_stream.read(read_block + 1)
+            block = block if len(block) <= read_block else None
+        all_headers = list(rec.rec_headers.headers)
+    elif read_payload:
+        if rec.http_headers is not None:
+            code = rec.http_headers.get_statuscode()
+            status = int(code) if code and code.isdigit() else None
+            http_headers = list(rec.http_headers.headers)
+        payload = rec.raw_stream.read()
+    pos = it.get_record_offset()
+    it.read_to_end(rec)
+    clen = rec.rec_headers.get_header("Content-Length")
+    return RawRecord(pos, it.get_record_length(), rec.rec_type or "unknown", hdrs,
+                     int(clen) if clen and clen.isdigit() else 0, payload, status, http_headers, block, all_headers)
 
 
 BACKENDS: dict[str, Backend] = {

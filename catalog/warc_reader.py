@@ -40,7 +40,14 @@ from catalog.warc_layout import (
 )
 from catalog.warc_parsers import BACKENDS, RawRecord
 from catalog.warc_raw_uri import raw_target_uri
-from catalog.warc_recovery import foreign_member, next_record_start, record_end, truncation_problem
+from catalog.warc_recovery import (
+    foreign_member,
+    is_blank,
+    next_record_start,
+    record_end,
+    starts_member,
+    truncation_problem,
+)
 
 __all__ = ["FileLayout", "Quarantined", "SourceRecord", "is_indexable_in_place", "iter_files", "iter_records",
            "probe_layout", "read_record_at"]
@@ -58,7 +65,8 @@ class SourceRecord:
     the payload is the record's payload as stored: for ``response``/``request`` records the HTTP body
     after the HTTP headers (not de-chunked, not decompressed), otherwise the whole record block.
     ``length`` is None only if the record's end could not be told (a damaged file right after it).
-    ``parser`` names the parser that read it. For ARC records (read through warcio's ARC-to-WARC
+    ``parser`` names the parser that read it; ``notes`` what it warned of while reading it (warcio writes
+    such warnings to stderr: :mod:`catalog.warc_messages` catches them here instead). For ARC records (read through warcio's ARC-to-WARC
     conversion) ``record_id`` is generated anew on each read.
     """
 
@@ -79,15 +87,19 @@ class SourceRecord:
     http_headers: list[tuple[str, str]] | None = field(default=None)
     block: bytes | None = None
     headers: list[tuple[str, str]] | None = None
+    notes: list[str] | None = None  # what the parser warned of while reading it (warcio's, caught: not printed)
 
 
 @dataclass(frozen=True, slots=True)
 class Quarantined:
-    """Bytes of ``file`` from ``offset`` on that no parser could read, and why."""
+    """Bytes of ``file`` from ``offset`` on that no parser could read, and why. ``record``: they are one
+    record whose header a parser read (cut short or damaged); else bytes in which no record was read
+    (junk, a gzip member that is not a record, an unreadable stretch)."""
 
     file: str
     offset: int
     reason: str
+    record: bool = False
 
 
 def _to_record(url: str, raw: RawRecord, length: int | None, in_place: bool, parser: str) -> SourceRecord:
@@ -95,7 +107,7 @@ def _to_record(url: str, raw: RawRecord, length: int | None, in_place: bool, par
     return SourceRecord(url, raw.pos, length, in_place, raw.record_type, h.get("WARC-Target-URI"),
                         h.get("WARC-Date"), h.get("WARC-Record-ID"), h.get("Content-Type"),
                         h.get("WARC-Payload-Digest"), raw.content_length, parser, raw.payload,
-                        raw.http_status, raw.http_headers, raw.block, raw.all_headers)
+                        raw.http_status, raw.http_headers, raw.block, raw.all_headers, raw.notes)
 
 
 class _Source:
@@ -198,16 +210,37 @@ def _record_and_foreign(src: _Source, prev: RawRecord, stop: int, parser: str) -
                                         "concatenated into the WARC); skipped")
 
 
+def _not_gzip(src: _Source, at: int, end: _SegmentEnd) -> Iterator[Quarantined]:
+    """Bytes at ``at`` of a gzip-per-record file read in place that are not a gzip member: up to the next
+    member that starts a record (reading resumes there: ``end.resume_at``), or the end of the file, they
+    belong to no record. Parsers read such bytes as they can — warcio made records of a plain-text
+    block's lines, or one record that ran over every later member — so they are cut off here: quarantined
+    with their offset, unless they are only line ends, blanks or zero padding (nothing is lost then)."""
+    resume = next_record_start(src.file, at, True)
+    stop = resume if resume is not None else src.file.size
+    end.resume_at = resume
+    if is_blank(src.file, at, stop):
+        return
+    where, then = ("between gzip members", f"reading resumes at the next record, at offset {resume}") \
+        if resume is not None else ("after the last gzip member", "they run to the end of the file")
+    yield Quarantined(src.url, at, f"{stop - at} bytes {where} are not a gzip member of any WARC record (junk, or "
+                                   f"a file concatenated into the WARC uncompressed); skipped, {then}")
+
+
 def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload: bool, end: _SegmentEnd,
                    read_block: int = 0) -> Iterator[SourceRecord | Quarantined]:
     url = src.url
     in_place = not src.decompressed
     yielded = 0
     pending: tuple[RawRecord, str] | None = None
+    members = src.gzipped and in_place  # every record starts a gzip member: a parser read bytes that do not
+    not_gzip_at: int | None = None
     for parser in chain:
         skip = yielded + (1 if pending is not None else 0)
-        # Where a stricter parser gave up, a lenient one may have skipped junk: look for it once.
-        check_gap = pending is not None and in_place and not src.gzipped
+        # Where the strict parser gave up, a lenient one may skip junk before any record it reads on: look
+        # for it before each one (uncompressed WARC; a record's end is told by its headers)
+        check_gap = parser != "fastwarc" and in_place and not src.gzipped and \
+            src.layout.record_format is RecordFormat.WARC
         stream = src.open(base)
         try:
             for raw in BACKENDS[parser](stream, read_payload, read_block):
@@ -215,12 +248,14 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                     skip -= 1
                     continue
                 raw.pos += base
+                if members and not starts_member(src.file, raw.pos):
+                    not_gzip_at = raw.pos
+                    break
                 if parser == "warcio" and in_place and not (raw.headers.get("WARC-Target-URI") or "").isascii():
                     uri = raw_target_uri(src.file, raw.pos, src.gzipped, src.layout.record_format is RecordFormat.ARC)
                     if uri is not None:
                         raw.headers["WARC-Target-URI"] = uri
                 if pending is not None and check_gap:
-                    check_gap = False
                     prev, prev_parser = pending
                     junk_at = _junk_before(src, prev, raw.pos)
                     if junk_at is not None:
@@ -247,9 +282,22 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
         finally:
             if src.decompressed:
                 stream.close()
+        if not_gzip_at is not None:
+            if pending is not None:
+                prev, prev_parser = pending
+                yield from _record_and_foreign(src, prev, not_gzip_at, prev_parser)
+                yielded += 1
+            yield from _not_gzip(src, not_gzip_at, end)
+            end.yielded = yielded
+            return
         if pending is not None:
             prev, prev_parser = pending
-            length = src.end - prev.pos  # to the end of the file: trailing bytes belong to it
+            length = src.end - prev.pos  # to the end of the file: trailing blank bytes belong to it
+            trailing = None  # where bytes after the last record's end start that are not blank
+            if in_place and not src.gzipped and src.layout.record_format is RecordFormat.WARC:
+                trailing = _junk_before(src, prev, src.end)
+                if trailing is not None:
+                    length = trailing - prev.pos
             if src.gzipped and in_place:
                 # FastWARC also ends quietly at an empty gzip member: where a member that starts a
                 # record follows this record's own, it was not the last, and reading goes on there
@@ -271,9 +319,12 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                     f"; reading resumes at the next record, at offset {resume}"
                 end.resume_at = resume
             if problem:
-                yield Quarantined(url, prev.pos, problem)
+                yield Quarantined(url, prev.pos, problem, record=True)
             else:
                 yield from _record_and_foreign(src, prev, prev.pos + length, prev_parser)
+                if trailing is not None:
+                    yield Quarantined(url, trailing, f"{src.end - trailing} bytes after the last record are not "
+                                                     "part of any record (junk appended to the WARC); skipped")
             yielded += 1
         end.yielded = yielded
         return
@@ -336,6 +387,13 @@ def _iter_file(file: SourceFile, read_payload: bool, parsers: tuple[str, ...] | 
                 yield Quarantined(url, base, f"no WARC/ARC record found ({layout.record_format.value} format, "
                                              f"{layout.compression.value}): not an archive file?")
             return
+        if src.gzipped and not starts_member(file, end.failed_at):
+            not_gzip = _SegmentEnd()
+            yield from _not_gzip(src, end.failed_at, not_gzip)
+            if not_gzip.resume_at is None:
+                return
+            base = not_gzip.resume_at
+            continue
         resume = next_record_start(file, end.failed_at, src.gzipped) if can_resync else None
         if resume is not None and resume <= base:
             resume = next_record_start(file, base + 1, src.gzipped)

@@ -47,7 +47,11 @@ class WarcRecord:
 
     ``original_headers`` (a record copied from another WARC file): the headers are written exactly as
     given, in order — record id, dates, digests and all — with ``extra_headers`` after them and
-    ``Content-Length`` set from the block; ``version`` is the original version line.
+    ``Content-Length`` set from the block; ``version`` is the original version line. ``original_head``
+    (the copied record's header bytes as written, :attr:`ParsedRecord.head`), when given, is what is
+    written instead of ``version`` and ``original_headers``: its lines keep their bytes, so a header
+    that is not UTF-8 (a Latin-1 ``caf\\xe9`` in WARC-Target-URI) is copied as written, not as U+FFFD;
+    ``original_headers`` then serve only lookups (:meth:`header`).
     """
 
     record_type: str
@@ -59,6 +63,7 @@ class WarcRecord:
     extra_headers: list[tuple[str, str]] = field(default_factory=list)
     original_headers: list[tuple[str, str]] | None = None
     version: str = "WARC/1.0"
+    original_head: bytes | None = None
     _sha1: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -81,6 +86,13 @@ class WarcRecord:
 
     def to_bytes(self) -> bytes:
         """The uncompressed record: version line, headers, blank line, block, two CRLFs."""
+        if self.original_head is not None:
+            lines = [b"%s: %s\r\n" % (name, _clean_bytes(value)) for name, value in header_lines(self.original_head)
+                     if name.lower() != b"content-length"]
+            lines += [f"{k}: {_clean(v)}\r\n".encode("utf-8") for k, v in
+                      [*self.extra_headers, ("Content-Length", str(len(self.block)))]]
+            version = self.original_head.split(b"\r\n", 1)[0].strip()
+            return version + CRLF + b"".join(lines) + CRLF + self.block + CRLF + CRLF
         if self.original_headers is not None:
             kept = [(k, v) for k, v in self.original_headers if k.lower() != "content-length"]
             lines = [*kept, *self.extra_headers, ("Content-Length", str(len(self.block)))]
@@ -108,6 +120,22 @@ class WarcRecord:
 def _clean(value: str) -> str:
     """Header values may not contain line breaks (they would inject headers)."""
     return value.replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _clean_bytes(value: bytes) -> bytes:
+    """:func:`_clean` of a header value's bytes."""
+    return value.replace(b"\r", b"%0D").replace(b"\n", b"%0A")
+
+
+def header_lines(head: bytes) -> list[tuple[bytes, bytes]]:
+    """(name, value) of each header line of ``head`` (a record's header bytes, version line first),
+    split and stripped as :func:`parse_record` splits them — the same lines, their bytes not decoded."""
+    out = []
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            out.append((name.strip(), value.strip()))
+    return out
 
 
 FILE_MODIFIED = "WARC-File-Modified"  # a packed file's modification time (a named field of our own)
@@ -161,11 +189,22 @@ def gzip_member(data: bytes, level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
 
 @dataclass
 class ParsedRecord:
-    """A record read back: its WARC headers (in order), its block and its version line."""
+    """A record read back: its WARC headers (in order), its block and its version line.
+
+    ``headers`` are decoded as UTF-8 (a byte that is not UTF-8 becomes U+FFFD); ``head`` is the header
+    bytes as written (version line and header lines, without the blank line after them): what a faithful
+    copy writes and :meth:`raw_header` reads.
+    """
 
     headers: list[tuple[str, str]]
     block: bytes
     version: str = "WARC/1.0"
+    head: bytes = b""
+
+    def raw_header(self, name: str) -> bytes | None:
+        """The first ``name`` header's value as written (bytes, stripped), or None if absent."""
+        lname = name.lower().encode("ascii")
+        return next((v for k, v in header_lines(self.head) if k.lower() == lname), None)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         lname = name.lower()
@@ -223,7 +262,7 @@ def parse_record(raw: bytes, *, source: str = "", offset: int = -1) -> ParsedRec
         name, sep, value = line.partition(":")
         if sep:
             headers.append((name.strip(), value.strip()))
-    rec = ParsedRecord(headers, b"", all_lines[0].strip())
+    rec = ParsedRecord(headers, b"", all_lines[0].strip(), data[:end])
     try:
         length = int(rec.header("Content-Length", "-1") or -1)
     except ValueError:

@@ -73,6 +73,25 @@ def next_record_start(src: SourceFile, start: int, gzipped: bool) -> int | None:
     return None
 
 
+def starts_member(src: SourceFile, offset: int) -> bool:
+    """True if a gzip member starts at ``offset`` (its magic bytes and deflate method are there)."""
+    return src.read(offset, offset + 3) == _GZIP_MEMBER_START
+
+
+def is_blank(src: SourceFile, start: int, stop: int) -> bool:
+    """True if ``[start, stop)`` holds only line ends, blanks and zero bytes (padding some writers leave)."""
+    pos = start
+    while pos < stop:
+        block = src.read(pos, min(stop, pos + _SCAN_BLOCK))
+        if not block or block.strip(_BLANK):
+            return bool(not block)
+        pos += len(block)
+    return True
+
+
+_BLANK = b"\r\n \t\x00"
+
+
 def truncation_problem(src: SourceFile, offset: int, length: int, content_length: int) -> str | None:
     """Why the record at ``[offset, offset+length)`` is cut short, or None if it is whole.
 

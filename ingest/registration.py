@@ -11,7 +11,7 @@ is deleted at once, unless it holds records without keys (a faithful WARC repack
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 from catalog.location import Location
 from catalog.store import Store
@@ -43,7 +43,8 @@ def sealed_entries(sealed: Sequence[SealedVolume], numbers: list[int]) -> list[t
 def register_split(store: Store, sealed: Sequence[SealedVolume], *,
                    external: Sequence[tuple[str, dict[str, Any]]] = (), order: EntryOrder | None = None,
                    also_keys: Iterable[str] = (),
-                   registered: tuple[int, int, int] | None = None) -> Registration:
+                   registered: tuple[int, int, int] | None = None,
+                   unkeyed_held: Callable[[list[int], set[int]], Collection[int]] | None = None) -> Registration:
     """Register a split's ``sealed`` volumes and ``external`` files ((url, volume-table info) each).
 
     ``order`` builds the entries from the volume numbers (default: the sealed volumes' records in
@@ -52,6 +53,8 @@ def register_split(store: Store, sealed: Sequence[SealedVolume], *,
     same split again changes nothing and deletes the volumes it wrote again. ``registered``: the
     worker registered the records through the catalog's owners already ((added, updated, unchanged)
     as the owners answered): only the volume rows (same URL, same number) and the sweep are done here.
+    ``unkeyed_held(sealed numbers, referenced numbers)``: the sealed volumes whose records without keys
+    other volumes hold already (dropped when nothing points into them).
     """
     volumes = store.catalog.volumes
     external_numbers = [volumes.add(url, info) for url, info in external]
@@ -66,16 +69,18 @@ def register_split(store: Store, sealed: Sequence[SealedVolume], *,
         out = Registration(*registered)
     keys = list(dict.fromkeys([key for key, _ in entries] + list(also_keys)))
     referenced = {loc.volume for loc in store.catalog.get_many(keys) if loc is not None} if keys else set()
-    sweep_unreferenced(store, sealed, sealed_numbers, referenced, out)
+    held = unkeyed_held(sealed_numbers, referenced) if unkeyed_held is not None else ()
+    sweep_unreferenced(store, sealed, sealed_numbers, referenced, out, held)
     return out
 
 
 def sweep_unreferenced(store: Any, sealed: Sequence[Any], sealed_numbers: Sequence[int], referenced: set[int],
-                       out: Registration) -> None:
-    """Keep the sealed volumes a catalog location points into (or holding records without keys), drop
-    the others (every record in them lost to a later capture), and note the referenced volumes' URLs."""
+                       out: Registration, unkeyed_held: Collection[int] = ()) -> None:
+    """Keep the sealed volumes a catalog location points into (or holding records without keys, unless
+    ``unkeyed_held`` names them: other volumes hold those records already), drop the others (every
+    record in them lost to a later capture, or stored before), and note the referenced volumes' URLs."""
     for volume, number in zip(sealed, sealed_numbers):
-        if number in referenced or volume.info.get("unkeyed"):  # records without keys are kept all the same
+        if number in referenced or (volume.info.get("unkeyed") and number not in unkeyed_held):
             out.kept.append(volume)
         else:
             store.drop_volume(volume)

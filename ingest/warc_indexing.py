@@ -73,9 +73,10 @@ IN_PLACE, REPACK = "in-place", "repack"
 
 @dataclass
 class FileCounts:
-    """What happened to one input file's records. ``records`` counts the records the reader yielded
-    (quarantined byte ranges are not records, so ``records == indexed + repacked + skipped +`` the
-    quarantined *records*)."""
+    """What happened to one input file's records. ``records`` counts the records read (a record cut short
+    or damaged, quarantined, included); ``quarantined`` counts quarantine entries, ``quarantined_records``
+    those that are records (the others are byte ranges holding no record a parser could read), so
+    ``records == indexed + repacked + skipped + quarantined_records``."""
 
     url: str
     mode: str
@@ -84,6 +85,7 @@ class FileCounts:
     repacked: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
+    quarantined_records: int = 0
     unkeyed_copied: int = 0  # repack: records without a key (request, metadata, ...) copied into volumes
 
 
@@ -164,13 +166,27 @@ class _SplitWork:
                                                    "as the catalog orders it (the oldest if none), and keeps the "
                                                    "date as written in warc_date"})
 
-    def quarantine(self, counts: FileCounts, file: str, offset: int, reason: str, decompressed: bool = False
-                   ) -> None:
-        entry: dict[str, Any] = {"file": file, "offset": offset, "reason": reason}
+    def warn_parser(self, file: str, offset: int, key: str | None, parser: str, notes: list[str] | None,
+                    decompressed: bool = False) -> None:
+        """Report what the parser warned of while reading a record (warcio's warnings, caught instead of
+        printed on stderr: :mod:`catalog.warc_messages`), one entry per record."""
+        if notes:
+            entry: dict[str, Any] = {"file": file, "offset": offset, "key": key,
+                                     "reason": f"{parser} warned: {'; '.join(notes)}"}
+            if decompressed:
+                entry["decompressed"] = True
+            self.result.warnings.append(entry)
+
+    def quarantine(self, counts: FileCounts, file: str, offset: int, reason: str, decompressed: bool = False,
+                   record: bool = False) -> None:
+        """Report ``reason`` for ``file`` at ``offset``: one record (``record``, counted in
+        ``quarantined_records``) or a byte range holding none."""
+        entry: dict[str, Any] = {"file": file, "offset": offset, "reason": reason, "record": record}
         if decompressed:
             entry["decompressed"] = True
         self.result.quarantined.append(entry)
         counts.quarantined += 1
+        counts.quarantined_records += record
 
     def _volume_writer(self) -> VolumeWriter:
         if self._writer is None:
@@ -185,8 +201,8 @@ class _SplitWork:
         self.result.repack_sources.append((self.file_index, offset))
         self.result.repack_dates.append(record.date)
 
-    def append_unkeyed(self, record: WarcRecord) -> None:
-        self.result.sealed += self._volume_writer().append_unkeyed(record)
+    def append_unkeyed(self, record: WarcRecord, source: str, offset: int) -> None:
+        self.result.sealed += self._volume_writer().append_unkeyed(record, source=source, source_offset=offset)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -261,8 +277,9 @@ class _InPlacePlan:
     records: list[tuple[str, int, int, int]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     repack: list[tuple[str, int, int, str]] = field(default_factory=list)  # key, offset, length, problem
-    quarantine: list[tuple[int, str]] = field(default_factory=list)
+    quarantine: list[tuple[int, str, bool]] = field(default_factory=list)  # offset, reason, is a record
     dates: list[str] = field(default_factory=list)
+    notes: list[tuple[int, str | None, str, list[str]]] = field(default_factory=list)  # offset, key, parser, notes
     # the records as column batches (keys, offsets, lengths, digests), in order, from the batch member
     # pass; None once any record was added otherwise
     column_parts: list[tuple[list[str], Any, Any, Any]] | None = field(default_factory=list)
@@ -292,22 +309,26 @@ def _in_place_pass(src: SourceFile, gzipped: bool, counts: FileCounts, read_payl
         if isinstance(item, Quarantined):
             if read_payload:
                 return None
-            plan.quarantine.append((item.offset, item.reason))
+            plan.quarantine.append((item.offset, item.reason, item.record))
+            counts.records += item.record
             continue
         if read_payload and item.parser != "fastwarc":
             return None
         try:
             key = _keyed(item, counts)
         except RecordUnreadable as exc:
-            plan.quarantine.append((item.offset, str(exc)))
+            plan.quarantine.append((item.offset, str(exc), True))
             continue
+        finally:
+            if item.notes:
+                plan.notes.append((item.offset, clean_target_uri(item.target_uri), item.parser, item.notes))
         if key is None:
             continue
         offset, length = item.offset, item.length
         if not item.in_place or not length:
             plan.quarantine.append((offset, "record shares its gzip member with other records or its end is "
                                             "unknown, so no ranged read returns it alone: gunzip the file and "
-                                            "ingest the plain WARC"))
+                                            "ingest the plain WARC", True))
             continue
         digest = fast_digest(src, offset, length, gzipped, item.payload) if item.payload is not None else None
         if digest is None:
@@ -342,8 +363,10 @@ def _index_in_place(src: SourceFile, gzipped: bool, counts: FileCounts, work: _S
         plan = _in_place_pass(src, gzipped, counts, False)
     assert plan is not None
     url = src.url
-    for offset, reason in plan.quarantine:
-        work.quarantine(counts, url, offset, reason)
+    for offset, reason, record in plan.quarantine:
+        work.quarantine(counts, url, offset, reason, record=record)
+    for offset, uri, parser, notes in plan.notes:
+        work.warn_parser(url, offset, uri, parser, notes)
     for key, offset, length, problem in plan.repack:
         _repack_one(src, key, offset, length, False, counts, work, url, False, problem)
     counts.indexed = len(plan.records)
@@ -368,7 +391,7 @@ def _repack_one(src: SourceFile, key: str, offset: int, length: int, arc: bool, 
     except RecordUnreadable as exc:
         reason = f"cannot be indexed in place ({in_place_problem}) nor repacked ({exc})" if in_place_problem \
             else str(exc)
-        work.quarantine(counts, file, offset, reason, decompressed)
+        work.quarantine(counts, file, offset, reason, decompressed, record=True)
         return
     work.append(key, record, file, offset)
     counts.repacked += 1
@@ -384,15 +407,15 @@ def _copy_unkeyed(read_from: SourceFile, item: SourceRecord, arc: bool, counts: 
         counts.skipped[kind] -= 1
         work.quarantine(counts, file, item.offset, f"{item.record_type} record shares its gzip member with other "
                                                    "records or its end is unknown, so it cannot be copied alone: "
-                                                   "gunzip the file and ingest the plain WARC", decompressed)
+                                                   "gunzip the file and ingest the plain WARC", decompressed, True)
         return
     try:
         record = _read_copy(read_from, item.offset, item.length, arc, file, decompressed)
     except RecordUnreadable as exc:
         counts.skipped[kind] -= 1
-        work.quarantine(counts, file, item.offset, str(exc), decompressed)
+        work.quarantine(counts, file, item.offset, str(exc), decompressed, True)
         return
-    work.append_unkeyed(record)
+    work.append_unkeyed(record, file, item.offset)
     counts.unkeyed_copied += 1
 
 
@@ -403,12 +426,14 @@ def _repack(read_from: SourceFile, original: SourceFile, arc: bool, decompressed
     file = original.url
     for item in iter_records(read_from.url):
         if isinstance(item, Quarantined):
-            work.quarantine(counts, file, item.offset, item.reason, decompressed)
+            counts.records += item.record
+            work.quarantine(counts, file, item.offset, item.reason, decompressed, item.record)
             continue
+        work.warn_parser(file, item.offset, clean_target_uri(item.target_uri), item.parser, item.notes, decompressed)
         try:
             key = _keyed(item, counts)
         except RecordUnreadable as exc:
-            work.quarantine(counts, file, item.offset, str(exc), decompressed)
+            work.quarantine(counts, file, item.offset, str(exc), decompressed, True)
             continue
         if key is None:
             _copy_unkeyed(read_from, item, arc, counts, work, file, decompressed)
@@ -416,7 +441,7 @@ def _repack(read_from: SourceFile, original: SourceFile, arc: bool, decompressed
         if not item.in_place or not item.length:
             work.quarantine(counts, file, item.offset, "record shares its gzip member with other records or its "
                                                        "end is unknown: gunzip the file and ingest the plain WARC",
-                            decompressed)
+                            decompressed, True)
             continue
         _repack_one(read_from, key, item.offset, item.length, arc, counts, work, file, decompressed)
 

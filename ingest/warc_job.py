@@ -20,7 +20,11 @@ WARC and the WET made from it share target URIs: in one root one replaces the ot
 
 Exactly once: the run id names the plan and the markers (:mod:`ingest.checkpoint`); a rerun skips
 marked splits and redoes the rest, and a redone split changes nothing already registered (in-place
-locations are the same; repacked volumes whose records are all registered already are deleted).
+locations are the same; repacked volumes whose records are all registered already are deleted). A run
+under a new run id over files repacked before writes their records again; a volume of it that nothing
+points into is deleted unless it holds records without keys that no earlier split's volumes hold
+(:func:`ingest.warc_registration.unkeyed_held_elsewhere`; counted as ``unkeyed_held``). Files indexed in
+place get a CDXJ index file per run (small; ``catalog rebuild`` counts the second as duplicates).
 
 Quarantined records (file, offset, reason) are counted in the summary and written, in split order, to
 ``ROOT/runs/RUN_ID/quarantine.jsonl``. ``max_errors`` is an error budget, decided before registration
@@ -85,6 +89,8 @@ class WarcJobSummary(JobSummary):
     external_files: int = 0
     captures_replaced: int = 0  # captures of a key not kept because a later one (by WARC-Date) was
     unkeyed_copied: int = 0  # repack: request/metadata/warcinfo/revisit records copied into volumes
+    # of those, copied again by a rerun and not kept: the volumes of an earlier split hold them already
+    unkeyed_held: int = 0
     per_file: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # the first SUMMARY_QUARANTINE_LIMIT
     quarantine_file: str = ""
@@ -242,8 +248,11 @@ class WarcJob(SplitJob):
             for kind, n in f["skipped"].items():
                 summary.skipped[kind] = summary.skipped.get(kind, 0) + n
             summary.per_file[f["url"]] = {k: f[k] for k in ("mode", "records", "indexed", "repacked", "quarantined")}
+            if "quarantined_records" in f:  # markers written before it have none
+                summary.per_file[f["url"]]["quarantined_records"] = f["quarantined_records"]
             summary.per_file[f["url"]]["skipped"] = sum(f["skipped"].values())
         summary.bytes += marker["bytes"]
+        summary.unkeyed_held += marker.get("unkeyed_held", 0)  # markers written before it have none
         summary.quarantined += len(marker["quarantined"])
         if result is not None:  # catalog counts cover this attempt
             summary.external_files += len(result.external)

@@ -203,7 +203,7 @@ def _python_add(plan: Any, url: str, record_key: Callable[[str | None], str], un
     try:
         key = record_key(fields.get("warc-target-uri"))
     except unreadable as exc:
-        plan.quarantine.append((offset, str(exc)))
+        plan.quarantine.append((offset, str(exc), True))
         return
     digest = payload_digest(memoryview(record.block)[record.payload_offset:])  # type: ignore[arg-type]
     plan.records.append((key, offset, length, digest))

@@ -24,6 +24,7 @@ import zlib
 from catalog.errors import CorruptRecordError
 from catalog.record_body import holds_http_message
 from catalog.warc_layout import SourceFile
+from catalog.warc_messages import caught
 from catalog.warc_raw_uri import target_uri_from_head
 from catalog.warc_records import ParsedRecord, WarcRecord, parse_record, payload_digest, warc_date
 from ingest.errors import IngestError
@@ -198,7 +199,8 @@ def read_warc_record(src: SourceFile, offset: int, length: int, origin: list[tup
     ctype = parsed.header("Content-Type") or "application/octet-stream"
     return WarcRecord((parsed.header("WARC-Type") or "resource").lower(), uri, parsed.block, ctype,
                       parsed.payload_offset, parsed.header("WARC-Date") or warc_date(), list(origin or []),
-                      original_headers=parsed.headers, version=parsed.version or "WARC/1.0")
+                      original_headers=parsed.headers, version=parsed.version or "WARC/1.0",
+                      original_head=parsed.head)
 
 
 def read_arc_record(src: SourceFile, offset: int, length: int, origin: list[tuple[str, str]] | None = None
@@ -210,13 +212,16 @@ def read_arc_record(src: SourceFile, offset: int, length: int, origin: list[tupl
 
     where = f"{src.url} at offset {offset}"
     data = _all_members(src.read(offset, offset + length), where)
+    # warcio's warnings on these bytes were caught and reported when the reader read them
+    # (SourceRecord.notes): here they are caught again, not printed
     try:
-        records = ArchiveIterator(io.BytesIO(data), arc2warc=True, no_record_parse=True)
-        rec = next(iter(records))
-        declared = rec.rec_headers.get_header("Content-Length") or ""
-        if not declared.isdigit():
-            raise RecordUnreadable(f"ARC header length field {declared!r} is not a number")
-        block = rec.raw_stream.read()
+        with caught([]):
+            records = ArchiveIterator(io.BytesIO(data), arc2warc=True, no_record_parse=True)
+            rec = next(iter(records))
+            declared = rec.rec_headers.get_header("Content-Length") or ""
+            if not declared.isdigit():
+                raise RecordUnreadable(f"ARC header length field {declared!r} is not a number")
+            block = rec.raw_stream.read()
     except RecordUnreadable:
         raise
     except Exception as exc:  # noqa: BLE001 - warcio raises many types for bad ARC bytes

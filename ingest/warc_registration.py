@@ -31,6 +31,7 @@ from catalog.catalog_writes import RegisterResult
 from catalog.location import Location
 from catalog.owner_replay import LATEST_CAPTURE
 from catalog.store import Store
+from catalog.volume import SealedVolume
 from ingest import warc_bulk_registration
 from ingest.registration import Registration, sweep_unreferenced
 from ingest.registration import register_split as register_volumes
@@ -70,8 +71,52 @@ def _register_unique(store: Store, result: WarcSplitResult, captures: list[Captu
     """Register a split whose keys are all different (see the module docstring)."""
     stored = store.catalog.get_many([c.key for c in captures])
     out, replaced, referenced = decide_and_write(store, captures, stored)
-    sweep_unreferenced(store, result.sealed, sealed_numbers, referenced, out)
+    _sweep(store, result, sealed_numbers, referenced, out)
     return out, replaced
+
+
+def _sweep(store: Store, result: WarcSplitResult, sealed_numbers: list[int], referenced: set[int],
+           out: Registration) -> None:
+    """:func:`sweep_unreferenced`, also dropping the volumes whose records without keys other volumes
+    hold already (:func:`unkeyed_held_elsewhere`)."""
+    held = unkeyed_held_elsewhere(store, result.sealed, sealed_numbers, referenced)
+    sweep_unreferenced(store, result.sealed, sealed_numbers, referenced, out, held)
+
+
+def unkeyed_held_elsewhere(store: Store, sealed: list[SealedVolume], numbers: list[int], referenced: set[int]
+                           ) -> set[int]:
+    """The split's sealed volumes that no catalog location points into and whose records without keys
+    (requests, metadata, warcinfo, ... copied by a repack) are all held already by the volumes of one
+    earlier split (a rerun of ``ingest warc`` over the same file under a new run id copied them again).
+
+    A source file's records without keys are held when the kept (not dropped) volumes of one earlier
+    split hold as many of them with the same fingerprints (``unkeyed_sources``, by offset and block:
+    :func:`catalog.volume.unkeyed_fingerprint`) as this split's volumes do; a file changed since gives
+    other fingerprints, and volumes written before fingerprints were recorded are never taken to hold
+    anything. Reads the volume table only when some volume is a candidate."""
+    candidates = [(v, n) for v, n in zip(sealed, numbers) if v.info.get("unkeyed") and n not in referenced]
+    if not candidates:
+        return set()
+    mine: dict[str, list[int]] = {}  # source file -> [count, XOR] over every volume of this split
+    for volume in sealed:
+        for source, (count, xor) in volume.info.get("unkeyed_sources", {}).items():
+            entry = mine.setdefault(source, [0, 0])
+            entry[0] += count
+            entry[1] ^= xor
+    own = set(numbers)
+    earlier: dict[tuple[Any, Any, str], list[int]] = {}  # (run, split, source file) -> [count, XOR]
+    for row in store.catalog.volumes:
+        if row.get("number") in own or row.get("dropped") or row.get("split") is None:
+            continue
+        for source, (count, xor) in (row.get("unkeyed_sources") or {}).items():
+            if source in mine:
+                entry = earlier.setdefault((row.get("run_id"), row.get("split"), source), [0, 0])
+                entry[0] += count
+                entry[1] ^= xor
+    held = {source for (_, _, source), entry in earlier.items() if entry == mine[source]}
+    return {n for v, n in candidates
+            if sum(c for c, _ in v.info.get("unkeyed_sources", {}).values()) == v.info["unkeyed"]
+            and set(v.info["unkeyed_sources"]) <= held}
 
 
 def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> tuple[Registration, dict[str, Any]]:
@@ -83,8 +128,8 @@ def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> t
     columns = split_columns(result, external_numbers, sealed_numbers) if big else None
     if columns is not None and len(set(columns.keys)) == size:
         registration, replaced, referenced = register_unique_columns(store, columns)
-        sweep_unreferenced(store, result.sealed, sealed_numbers, referenced, registration)
-        return registration, _marker_fields(result, replaced)
+        _sweep(store, result, sealed_numbers, referenced, registration)
+        return registration, _marker_fields(result, replaced, registration)
     captures = _captures(result, external_numbers, sealed_numbers)
     if len({c.key for c in captures}) == len(captures):
         registration, replaced = _register_unique(store, result, captures, sealed_numbers)
@@ -99,13 +144,16 @@ def register_warc_split(store: Store, result: WarcSplitResult, run_id: str) -> t
             return []
 
         # every key of the split, also those whose stored capture is later: the marker lists where each lives
-        registration = register_volumes(store, result.sealed, order=latest_by_date,
-                                        also_keys=[c.key for c in captures])
+        registration = register_volumes(
+            store, result.sealed, order=latest_by_date, also_keys=[c.key for c in captures],
+            unkeyed_held=lambda numbers, referenced: unkeyed_held_elsewhere(store, result.sealed, numbers, referenced))
         registration.added, registration.updated, registration.unchanged = (written.added, written.updated,
                                                                             written.unchanged)
-    return registration, _marker_fields(result, replaced)
+    return registration, _marker_fields(result, replaced, registration)
 
 
-def _marker_fields(result: WarcSplitResult, replaced: int) -> dict[str, Any]:
+def _marker_fields(result: WarcSplitResult, replaced: int, registration: Registration) -> dict[str, Any]:
+    # records without keys copied again and dropped with their volume, because earlier volumes hold them
+    held = sum(v.info.get("unkeyed", 0) for v in registration.dropped)
     return {"files": [asdict(f) for f in result.files], "bytes": result.bytes, "quarantined": result.quarantined,
-            "captures_replaced": replaced, "warnings": result.warnings}
+            "captures_replaced": replaced, "warnings": result.warnings, "unkeyed_held": held}

@@ -62,6 +62,9 @@ def describe_warc_summary(out: dict[str, Any]) -> str:
     if out["unkeyed_copied"]:
         lines.append(f"  {output.count(out['unkeyed_copied'])} records without a key (request, metadata, warcinfo, "
                      "revisit) copied into the volumes as they are")
+    if out.get("unkeyed_held"):
+        lines.append(f"  {output.count(out['unkeyed_held'])} of them not kept: the volumes of an earlier run hold "
+                     "them already")
     if out["quarantine"]:
         lines.append(output.listed(out["quarantine"], 20, lambda q: f"{q['file']} at {q['offset']}: {q['reason']}",
                                    "quarantined"))

@@ -95,6 +95,8 @@ class WarcSource:
                     continue
                 url = header_value(item.headers, url_field)
                 url = clean_uri(url) if url_field.lower() == DEFAULT_URL_FIELD.lower() else url
+                # warcio's own warnings, caught instead of printed: counted and listed in the metadata
+                doc.warnings.extend(f"{item.parser} warned: {note}" for note in item.notes or ())
                 if on_bad_record is not None:
                     for warning in doc.warnings:
                         on_bad_record(RecordWarning(split.url, item.offset, warning))

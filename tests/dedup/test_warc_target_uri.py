@@ -42,3 +42,16 @@ def test_target_uri_bytes_that_are_not_utf8_are_escaped_not_replaced(tmp_path: P
                                             "http://example.com/café"]
     assert [json.loads(row["metadata"])["warc_headers"]["WARC-Target-URI"] for row in rows] == \
         [row["url"] for row in rows]
+
+
+def test_warcio_warnings_are_the_documents_warnings(shared_data_dir: Path) -> None:
+    """warcio's own warnings ("Replacing spaces in invalid WARC-Target-URI") were printed on stderr, and,
+    once the reader caught them instead, in no report of dedup's: they are the document's warnings
+    now (counted in the summary, listed in its metadata)."""
+    source = WarcSource([str(shared_data_dir / "warc" / "example-space-in-url.arc")])
+    seen: list[RecordError] = []
+    rows = [row for split in source.splits() for batch in source.read(split, seen.append)
+            for row in batch.to_pylist()]
+    assert len(rows) == 1 and len(seen) == 1 and seen[0].offset == 151
+    assert "warcio warned: Replacing spaces in invalid WARC-Target-URI" in seen[0].reason
+    assert json.loads(rows[0]["metadata"])["warnings"] == [seen[0].reason]

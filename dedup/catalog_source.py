@@ -48,6 +48,7 @@ from catalog.owner_export import Piece, export_owner_pieces
 from catalog.record_text import RecordDocument, record_document
 from catalog.storage import ensure_dir
 from catalog.volume import VolumeReader
+from catalog.warc_raw_uri import target_uri_from_head
 from dedup.defaults import CATALOG_INPUT_PREFIX  # noqa: F401  (re-exported)
 from dedup.errors import RecordError, SourceError
 from dedup.record_rows import KEY_FIELD, RecordWarning, RowBatches, header_value, record_metadata
@@ -189,7 +190,16 @@ def _document(reader: VolumeReader, row: dict[str, Any], on_bad: BadRecordHandle
         return None
     except OSError as exc:  # the volume's storage failed, not the record: the split fails, a resume reads again
         raise read_failed(row["volume_url"], f"at offset {row['offset']:,} (record {row['key']})", exc) from exc
-    return record.headers, doc
+    return _with_escaped_uri(record.headers, record.head), doc
+
+
+def _with_escaped_uri(headers: list[tuple[str, str]], head: bytes) -> list[tuple[str, str]]:
+    """``headers`` with a WARC-Target-URI whose bytes are not UTF-8 given as the catalog keys it (each
+    such byte percent-escaped), not with U+FFFD: two URIs must not read as one (as the WARC input does)."""
+    escaped = target_uri_from_head(head, arc=False) if head else None
+    if escaped is None:
+        return headers
+    return [(k, escaped if k.lower() == "warc-target-uri" else v) for k, v in headers]
 
 
 def plan_catalog_source(catalog: Any, prefix: str, manifest_dir: str,

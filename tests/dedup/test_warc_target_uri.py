@@ -55,3 +55,25 @@ def test_warcio_warnings_are_the_documents_warnings(shared_data_dir: Path) -> No
     assert len(rows) == 1 and len(seen) == 1 and seen[0].offset == 151
     assert "warcio warned: Replacing spaces in invalid WARC-Target-URI" in seen[0].reason
     assert json.loads(rows[0]["metadata"])["warnings"] == [seen[0].reason]
+
+
+@pytest.mark.parametrize("repack", [False, True], ids=["in-place", "repacked"])
+def test_the_catalog_input_gives_the_same_escaped_uri(tmp_path: Path, repack: bool) -> None:
+    """dedup's catalog input put the record's WARC-Target-URI in the metadata as decoded, U+FFFD for
+    each byte that is not UTF-8, beside a url column holding the escaped key: now both escape alike."""
+    from catalog.store import Store
+    from dedup.catalog_source import plan_catalog_source
+    from ingest.warc_job import WarcJobConfig, run_warc_job
+
+    uris = [b"http://example.com/caf\xe9", b"http://example.com/caf\xe8"]
+    path = tmp_path / "latin1.warc.gz"
+    path.write_bytes(b"".join(gzip.compress(_response(uri, n)) for n, uri in enumerate(uris, start=1)))
+    with Store(str(tmp_path / "root")) as store:
+        run_warc_job(store, [str(path)], WarcJobConfig(run_id="w1", repack=repack), local=True, show_progress=False)
+        source = plan_catalog_source(store.catalog, "", str(tmp_path / "manifests"))
+        bad: list[RecordError] = []
+        rows = [row for split in source.splits() for batch in source.read(split, bad.append)
+                for row in batch.to_pylist()]
+    assert bad == []
+    assert sorted(row["url"] for row in rows) == ["http://example.com/caf%E8", "http://example.com/caf%E9"]
+    assert all(json.loads(row["metadata"])["warc_headers"]["WARC-Target-URI"] == row["url"] for row in rows)

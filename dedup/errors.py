@@ -7,7 +7,8 @@
         ├── ConfigError        a setting is invalid (flag values, LSH parameters, keep policy)
         ├── SourceError        an input cannot be listed or read at all (missing path, unknown format)
         │   └── RecordError    one record is bad (undecodable line, missing field); carries file + line
-        │       └── RecordWarning   one record is odd but kept (a false Content-Encoding used as stored)
+        │       ├── RecordWarning   one record is odd but kept (a false Content-Encoding used as stored)
+        │       └── RecordSkipped   one record is not a document (a WARC request, warcinfo, metadata record)
         ├── JobError           a stage of the batch job failed; names the stage and the split
         │   └── StageError     a unit of a wave failed: a rerun with the run id resumes
         └── CleanError         the cleaning stage (dedup.clean.errors) failed
@@ -50,6 +51,12 @@ class RecordWarning(RecordError):
     """A record was read, but something was odd (a false Content-Encoding used as stored, undecodable
     bytes replaced by U+FFFD): handed to ``on_bad_record`` like a bad record, the job counts it as a
     warning and keeps the document."""
+
+
+class RecordSkipped(RecordError):
+    """A record that is not a document (a WARC request, warcinfo, metadata or revisit record): handed
+    to ``on_bad_record`` so the job counts it by type (``reason`` is the type); neither output nor
+    quarantined."""
 
 
 class JobError(DedupError):

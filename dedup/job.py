@@ -24,7 +24,7 @@ import os
 import sys
 import time
 import uuid
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from catalog.progress import human_bytes
 from dedup.config import DedupConfig
@@ -411,6 +411,9 @@ def _summary(
         # cleaning, the text kept; all counted, the first LISTED_FLATTENED in input order named (as
         # clean-html names them): {"id", "url", "tags"}
         "flattened_count": sum(int(s.get("flattened", 0)) for s in read_stats),
+        # WARC records that are not documents, by type (request, warcinfo, metadata, revisit...): read
+        # and counted, neither output nor quarantined; with documents.records, every record of the input
+        "not_documents": _summed(s.get("not_documents", {}) for s in read_stats),
         "flattened": [page for s in read_stats for page in s.get("flattened_pages", [])][:LISTED_FLATTENED],
         **({"priority": {"field": config.priority_field,
                          "documents_without": sum(int(s.get("no_priority", 0)) for s in read_stats)}}
@@ -428,3 +431,12 @@ def _summary(
             "work_dir": work.root,
         },
     }
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """The per-split counts by name added up, names sorted."""
+    total: dict[str, int] = {}
+    for one in counts:
+        for name, n in one.items():
+            total[name] = total.get(name, 0) + int(n)
+    return dict(sorted(total.items()))

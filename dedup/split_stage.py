@@ -17,7 +17,7 @@ import pyarrow as pa
 from dedup.config import DedupConfig
 from dedup.defaults import LISTED_FLATTENED
 from dedup.digests import sequence_digests
-from dedup.errors import JobError, RecordError, RecordWarning
+from dedup.errors import JobError, RecordError, RecordSkipped, RecordWarning
 from dedup.id_hashes import id_hashes
 from dedup.join_kernels import band_keys_kernel
 from dedup.minhash import MinHasher
@@ -77,6 +77,8 @@ class SplitStats:
     flattened: int = 0  # HTML pages nested deeper than the bound: deeper tags cut before parsing, text kept
     # the first LISTED_FLATTENED of them, in input order: {"id", "url", "tags"} (tags: how many were cut)
     flattened_pages: list[dict[str, Any]] = field(default_factory=list)
+    # WARC records that are not documents (request, warcinfo, metadata, revisit...), by type
+    not_documents: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -198,7 +200,12 @@ def process_split(
     quarantine: list[RecordError] = []
     warnings: list[RecordError] = []
 
+    not_documents: dict[str, int] = {}
+
     def on_bad_record(error: RecordError) -> None:
+        if isinstance(error, RecordSkipped):
+            not_documents[error.reason] = not_documents.get(error.reason, 0) + 1
+            return
         (warnings if isinstance(error, RecordWarning) else quarantine).append(error)
 
     signatures: list[np.ndarray] = []
@@ -294,7 +301,7 @@ def process_split(
         ),
     )
     return SplitStats(split_index, split.url, docs_in, len(ordinals), bytes_in, len(dropped["id"]), len(quarantine),
-                      len(warnings), no_priority, flattened, flattened_pages)
+                      len(warnings), no_priority, flattened, flattened_pages, not_documents)
 
 
 def _spill_bands(work: WorkDir, name: str, keys: np.ndarray, ordinals: np.ndarray) -> None:

@@ -30,7 +30,7 @@ from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.errors import ArchiveError, DecodedSizeError, SourceReadError
 from catalog.record_text import DOCUMENT_RECORD_TYPES, NotTextError, record_document
 from catalog.warc_reader import Quarantined, iter_records
-from dedup.errors import RecordError, SourceError
+from dedup.errors import RecordError, RecordSkipped, SourceError
 from dedup.record_rows import RecordWarning, RowBatches, clean_uri, header_value, record_metadata
 from dedup.sources import BadRecordHandler, Split, _report, expand_urls, read_failed
 
@@ -74,6 +74,9 @@ class WarcSource:
                     _report(RecordError(split.url, item.offset, item.reason), on_bad_record)
                     continue
                 if item.record_type.lower() not in DOCUMENT_RECORD_TYPES:
+                    # counted by type, so the file's records add up (documents + these + quarantined)
+                    if on_bad_record is not None:
+                        on_bad_record(RecordSkipped(split.url, item.offset, item.record_type.lower() or "(no type)"))
                     continue
                 where = f"{split.url} at offset {item.offset}"
                 if item.block is None:

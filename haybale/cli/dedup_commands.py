@@ -148,6 +148,10 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
         text += f"; {output.count(summary['catalog_marks'])} catalog keys marked"
     missing = summary.get("catalog_marks_missing") or []
     lines = [text, *output.not_read_lines(summary)]
+    not_documents = summary.get("not_documents") or {}
+    if not_documents:
+        lines.append(f"{output.count(sum(not_documents.values()))} WARC records are not documents "
+                     f"({output.counts(not_documents)}): counted, not deduplicated")
     flattened = summary.get("flattened_count", 0)
     if flattened:
         listed = summary.get("flattened") or []

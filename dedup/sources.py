@@ -104,7 +104,8 @@ def _list_input(url: str) -> Listing:
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
 
     def full(p: str) -> str:
-        return p if protocol in ("file", "local") else f"{protocol}://{p}"
+        # unstrip_protocol: fsspec's HTTP paths keep their scheme ("http://" + it was "http://http://...")
+        return p if protocol in ("file", "local") else fs.unstrip_protocol(p)
 
     found: dict[str, Any] = {}
     if any(ch in path for ch in "*?[") and not fs.exists(path):

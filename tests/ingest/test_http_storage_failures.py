@@ -1,4 +1,4 @@
-"""Inputs on a real HTTP server (127.0.0.1, tests/ingest/failing_http.py) that fails reads mid-job,
+"""Inputs on a real HTTP server (127.0.0.1, tests/failing_http.py) that fails reads mid-job,
 through Ray workers: a failure is told as the storage's (not bad data, not quarantined, not counted
 against --max-errors, the URL and the run id named), a brief one is retried by Ray without a manual
 rerun, and a rerun with the run id after a lasting one ends with every record exactly once.
@@ -21,7 +21,7 @@ from ingest.file_sources import FileRef, Split, key_for
 from ingest.files_job import FilesJobConfig, run_files_job
 from ingest.warc_indexing import IndexOptions, index_split
 from ingest.warc_job import WarcJobConfig, run_warc_job
-from tests.ingest.failing_http import FailingFileServer
+from tests.failing_http import FailingFileServer
 
 WARCS = ("example.warc.gz", "dolma-wget-sample-0000.warc.gz", "whirlwind.warc")
 FLAKY = WARCS[1]

@@ -131,9 +131,33 @@ def is_multipart_store(fs: Any) -> bool:
 
 
 def is_storage_error(exc: BaseException) -> bool:
-    """True if ``exc`` is a storage failure: an OSError (aiohttp's and s3fs's are) or a botocore error
-    (an endpoint that does not answer, missing credentials), which is not an OSError."""
-    return isinstance(exc, OSError) or any(cls.__name__ == "BotoCoreError" for cls in type(exc).__mro__)
+    """True if ``exc`` is a storage failure: an OSError (s3fs's are, and some of aiohttp's), a botocore
+    error (an endpoint that does not answer, missing credentials) or an aiohttp ``ClientError`` — which
+    fsspec's HTTP reads raise as they are: a *503* (``ClientResponseError``), a connection dropped
+    mid-body (``ClientPayloadError``, ``ServerDisconnectedError``) are not OSErrors."""
+    return isinstance(exc, OSError) or any(
+        cls.__name__ == "BotoCoreError" or (cls.__name__ == "ClientError" and cls.__module__.startswith("aiohttp"))
+        for cls in type(exc).__mro__)
+
+
+# What reading a file that cannot be read as it is named raises: gone, not allowed, not a file (KeyError:
+# an in-memory store's missing key). Any other storage error (EIO, a connection reset, a timeout, an
+# object store's or web server's 5xx) is the storage failing on a file that may be fine.
+MISSING_OR_REFUSED = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, KeyError)
+_GONE_OR_REFUSED_STATUS = (401, 403, 404, 410)
+
+
+def is_missing_or_refused(exc: BaseException) -> bool:
+    """True if ``exc`` says the file is gone, not allowed or not a file (:data:`MISSING_OR_REFUSED`):
+    reading it again will not help. fsspec's HTTP turns *every* failure of its size check into a
+    ``FileNotFoundError`` (a 503 or a refused connection too); such an error counts only when its cause
+    is an answer of 401, 403, 404 or 410."""
+    if not isinstance(exc, MISSING_OR_REFUSED):
+        return False
+    cause = exc.__cause__
+    if isinstance(exc, FileNotFoundError) and cause is not None and is_storage_error(cause):
+        return getattr(cause, "status", None) in _GONE_OR_REFUSED_STATUS
+    return True
 
 
 def check_bucket(url: str) -> None:

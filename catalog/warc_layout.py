@@ -21,6 +21,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from catalog.errors import ArchiveError as WarcSourceError
 from catalog.errors import SourceReadError, io_detail
+from catalog.storage import is_missing_or_refused, is_storage_error
 
 GZIP_MAGIC = b"\x1f\x8b"
 _READ_BLOCK = 1 << 16
@@ -115,7 +116,9 @@ class SourceFile:
                     self._side = self._open_raw()
                 self._side.seek(start)
                 return bytes(self._side.read(end - start))
-        except OSError as exc:
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
             raise self.failed(start, exc) from exc
         if len(data) > end - start:
             raise WarcSourceError(f"{self.url!r} sent {len(data):,} bytes for a range of {end - start:,}: its "
@@ -149,36 +152,32 @@ class _WatchedHandle:
     def __init__(self, raw: Any, file: SourceFile) -> None:
         self._raw, self._file = raw, file
 
-    def _failed(self, exc: OSError) -> SourceReadError:
+    def _failed(self, exc: BaseException) -> SourceReadError:
         try:
             at: int | None = self._raw.tell()
         except (OSError, ValueError):
             at = None
         return self._file.failed(at, exc)
 
-    def read(self, size: int = -1) -> bytes:
+    def _call(self, method: str, *args: Any) -> Any:
         try:
-            return self._raw.read(size)
-        except OSError as exc:
+            return getattr(self._raw, method)(*args)
+        except Exception as exc:  # OSErrors, and aiohttp's errors (a 503, a dropped connection), which are not
+            if not is_storage_error(exc):
+                raise
             raise self._failed(exc) from exc
+
+    def read(self, size: int = -1) -> bytes:
+        return self._call("read", size)
 
     def read1(self, size: int = -1) -> bytes:
-        try:
-            return self._raw.read1(size)
-        except OSError as exc:
-            raise self._failed(exc) from exc
+        return self._call("read1", size)
 
     def readinto(self, buffer: Any) -> int:
-        try:
-            return self._raw.readinto(buffer)
-        except OSError as exc:
-            raise self._failed(exc) from exc
+        return self._call("readinto", buffer)
 
     def readline(self, size: int = -1) -> bytes:
-        try:
-            return self._raw.readline(size)
-        except OSError as exc:
-            raise self._failed(exc) from exc
+        return self._call("readline", size)
 
     def __enter__(self) -> "_WatchedHandle":
         return self
@@ -192,12 +191,22 @@ class _WatchedHandle:
 
 def resolve_source(url: str, storage_options: dict[str, Any] | None = None) -> SourceFile:
     """Resolve ``url`` (any fsspec URL or local path). Raises :class:`WarcSourceError` naming the URL
-    when it does not exist or cannot be reached."""
+    when it does not exist, is not allowed or is not a file (:func:`~catalog.storage.is_missing_or_refused`),
+    or the URL is not one; :class:`SourceReadError` when its storage fails the size check (an I/O
+    error, a 503, a dropped or refused connection: the file may be fine, so it must be read again)."""
     try:
         fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
         return SourceFile(url, fs, path, int(fs.size(path)))
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:
         raise WarcSourceError(f"cannot open WARC source {url!r}: {exc}; check the path and storage options") from exc
+    except Exception as exc:
+        if not is_storage_error(exc):
+            raise
+        if is_missing_or_refused(exc):
+            raise WarcSourceError(f"cannot open WARC source {url!r}: {exc}; check the path and storage "
+                                  "options") from exc
+        cause = exc.__cause__ if isinstance(exc, FileNotFoundError) and exc.__cause__ is not None else exc
+        raise SourceReadError(url, None, io_detail(cause)) from exc
 
 
 def _record_format(head: bytes) -> RecordFormat:

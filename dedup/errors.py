@@ -72,6 +72,8 @@ class StageError(JobError):
 def with_resume_hint(exc: StageError, run_id: str, output: str) -> StageError:
     """``exc`` with what to do next: free space when a disk was full, then rerun with ``run_id``."""
     message = str(exc)
+    if "the same --run-id" in message:  # a unit's error says to resume (dedup.sources.read_failed): name the id
+        return StageError(message.replace("the same --run-id", f"--run-id {run_id}"))
     if "--run-id" in message:  # the failure already says how to resume
         return exc
     full = (f"the disk holding {output} (its work dir included) or a temporary directory is full or over quota: "

@@ -339,7 +339,8 @@ def _input_sizes(splits: list[Split], stamps: list[list[list[Any]]] | None = Non
     """Size of each split's input (0 when unknown), for the throughput and ETA lines: from the
     files' stamps when it has any, else asked of the file system."""
     stamps = stamps or [[] for _ in splits]
-    return [sum(size for _, size, _ in files) if files else split_size(split) for split, files in zip(splits, stamps)]
+    # a size is None when the file could not be looked at (gone since it was listed): its read names it
+    return [sum(size or 0 for _, size, _ in files) if files else split_size(split) for split, files in zip(splits, stamps)]
 
 
 def _read_progress(sizes: list[int], started: float) -> Callable[[list[dict[str, Any]]], str]:

@@ -104,7 +104,8 @@ def _list_input(url: str) -> Listing:
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
 
     def full(p: str) -> str:
-        return p if protocol in ("file", "local") else f"{protocol}://{p}"
+        # unstrip_protocol: fsspec's HTTP paths keep their scheme ("http://" + it was "http://http://...")
+        return p if protocol in ("file", "local") else fs.unstrip_protocol(p)
 
     found: dict[str, Any] = {}
     if any(ch in path for ch in "*?[") and not fs.exists(path):
@@ -253,7 +254,7 @@ class JsonlSource:
 _BLOCK_BYTES = 8 << 20
 
 
-def read_failed(url: str, where: str, exc: OSError | SourceReadError) -> SourceError:
+def read_failed(url: str, where: str, exc: BaseException) -> SourceError:
     """The error that fails a split when reading ``url`` raised an I/O error (``OSError``, or the WARC
     reader's :class:`~catalog.errors.SourceReadError`: a disk or object-storage read that failed, not
     bad data). Nothing after ``where`` was read, so nothing of it can be accounted for record by
@@ -271,7 +272,9 @@ def _read_or_fail(items: Iterator[Any], url: str) -> Iterator[Any]:
         for item in items:
             last_line = item.first_line if isinstance(item, Block) else item.line
             yield item
-    except OSError as exc:
+    except Exception as exc:  # OSErrors, and aiohttp's (a 503, a dropped connection), which are not
+        if not is_storage_error(exc):
+            raise
         raise read_failed(url, f"after line {last_line:,}" if last_line else "at its start", exc) from exc
 
 
@@ -352,21 +355,33 @@ class _WatchedFile:
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
-        self.error: OSError | None = None
+        self.error: BaseException | None = None  # the first read the storage failed (see is_storage_error)
 
     def read(self, *args: Any) -> bytes:
         try:
             return self.raw.read(*args)
-        except OSError as exc:
-            self.error = exc
-            raise
+        except Exception as exc:
+            failed = self._failed(exc)
+            if failed is exc:
+                raise
+            raise failed from exc
 
     def readinto(self, buffer: Any) -> int:
         try:
             return self.raw.readinto(buffer)
-        except OSError as exc:
-            self.error = exc
-            raise
+        except Exception as exc:
+            failed = self._failed(exc)
+            if failed is exc:
+                raise
+            raise failed from exc
+
+    def _failed(self, exc: Exception) -> Exception:
+        """What a failed read raises: the error itself, remembered if it is the storage's; an aiohttp
+        error (not an OSError) as an OSError, which Arrow and the row-group loop handle as one."""
+        if not is_storage_error(exc):
+            return exc
+        self.error = exc
+        return exc if isinstance(exc, OSError) else OSError(f"{type(exc).__name__}: {exc}")
 
     def __getattr__(self, name: str) -> Any:  # seek, tell, size, closed, ...: the file's own
         return getattr(self.raw, name)

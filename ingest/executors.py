@@ -7,7 +7,11 @@ the run id to resume with; a read that failed on the input's storage
 (:class:`~catalog.errors.SourceReadError`, not bad data) is told as such (:func:`read_failed`).
 
 - :class:`TaskExecutor` — one Ray task per split, at most ``cap`` in flight (default twice the
-  cluster's CPUs), retried ``retries`` times if its worker dies.
+  cluster's CPUs), retried ``retries`` times if its worker dies or its read of an input fails on the
+  storage (:class:`~catalog.errors.SourceReadError`, after a pause of :data:`READ_RETRY_PAUSE`): a
+  brief storage hiccup needs no manual rerun. A retry is safe: a failed attempt registered nothing
+  (reads end before a worker registers; a worker's registration is idempotent by key and digest
+  anyway), and the volumes it sealed are unreferenced, swept when the run finishes.
 - :class:`ActorPoolExecutor` — calls on long-lived actors (the crawl's fetchers, each holding a
   connection pool and robots cache), at most ``calls_per_actor`` queued on each; a dead actor is
   restarted by Ray and its call retried.
@@ -15,6 +19,7 @@ the run id to resume with; a read that failed on the input's storage
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Protocol, Sequence
 
 from catalog.disk_full import disk_full
@@ -22,6 +27,10 @@ from catalog.errors import HaybaleError, SourceReadError
 from ingest.errors import IngestJobError
 
 Work = Callable[[Any, Any], Any]  # work(split, payload) -> result
+
+# Seconds a Ray task whose read failed on the storage waits before it fails (and Ray runs it again):
+# a storage hiccup (a 503, a dropped connection, a restarting server) gets a moment to pass.
+READ_RETRY_PAUSE = 1.0
 
 
 class Executor(Protocol):
@@ -41,13 +50,14 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def split_failure(split: Any, run_id: str, exc: BaseException, what: str = "failed") -> IngestJobError:
+def split_failure(split: Any, run_id: str, exc: BaseException, what: str = "failed", tries: int = 1
+                  ) -> IngestJobError:
     """The job's error for split ``split`` whose work (or, ``what``, its registration) raised ``exc``:
     the cause, a full disk named as such, and the run id that resumes; :func:`read_failed` when the
-    work stopped on a read that failed on the input's storage."""
+    work stopped on a read that failed on the input's storage (``tries``: how often it was run)."""
     cause = getattr(exc, "cause", None) or exc
     if isinstance(cause, SourceReadError) and what == "failed":
-        return read_failed(split, run_id, cause)
+        return read_failed(split, run_id, cause, tries)
     hint = ("a disk the job writes to (the root's volumes, its catalog or the run's files) is full or over "
             "quota: free space there, then " if disk_full(exc) else "")
     return IngestJobError(f"split {split.index} {what} ({type(cause).__name__}: {_one_line(cause)}); what is "
@@ -58,11 +68,14 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def read_failed(split: Any, run_id: str, error: SourceReadError) -> IngestJobError:
+def read_failed(split: Any, run_id: str, error: SourceReadError, tries: int = 1) -> IngestJobError:
     """The error of a split stopped by a read that failed on the storage (not bad data): nothing of the
-    split is registered, marked, quarantined or counted, so a rerun with the run id reads it again."""
+    split is registered, marked, quarantined or counted, so a rerun with the run id reads it again.
+    ``tries`` > 1: the split was run that often (the last run failed so)."""
     where = f"a read from byte {error.offset:,}" if error.offset is not None else "a read"
-    return IngestJobError(f"split {split.index} stopped: {where} of {error.url} failed on its storage ({error.detail}). "
+    again = f" (the split was tried {tries} times)" if tries > 1 else ""
+    return IngestJobError(f"split {split.index} stopped: {where} of {error.url} failed on its storage "
+                          f"({error.detail}){again}. "
                           "This is not bad data: nothing of the split was registered, quarantined or counted "
                           f"against --max-errors, and what earlier splits registered stays. Check the storage, "
                           f"then rerun with --run-id {run_id} to resume (the split is read again); if the file "
@@ -111,7 +124,17 @@ class TaskExecutor:
 
         self._ray = ray
         self.run_id = run_id
-        self._task = ray.remote(max_retries=retries, retry_exceptions=False)(work)
+        self.tries = retries + 1
+
+        def task(split: Any, payload: Any) -> Any:
+            try:
+                return work(split, payload)
+            except SourceReadError:
+                time.sleep(READ_RETRY_PAUSE)  # then Ray runs the task again, while retries last
+                raise
+
+        task.__name__ = task.__qualname__ = getattr(work, "__name__", "split_work")  # as Ray names the task
+        self._task = ray.remote(max_retries=retries, retry_exceptions=[SourceReadError])(task)
         self.cap = cap or max(2, 2 * int(ray.cluster_resources().get("CPU", 2)))
         self._pending: dict[Any, Any] = {}
         self.keep_refs = keep_refs
@@ -140,7 +163,7 @@ class TaskExecutor:
             try:
                 done.append((split, self._ray.get(ref)))
             except self._ray.exceptions.RayError as exc:
-                raise split_failure(split, self.run_id, exc) from exc
+                raise split_failure(split, self.run_id, exc, tries=self.tries) from exc
         return done
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import fsspec
 
 from catalog.errors import SourceReadError, io_detail
-from catalog.storage import is_local
+from catalog.storage import MISSING_OR_REFUSED, is_local, is_missing_or_refused, is_storage_error
 from catalog.volume import DEFAULT_VOLUME_BYTES, SealedVolume, VolumeWriter
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, payload_digest, resource_record
 from ingest.file_sources import Split
@@ -58,10 +58,11 @@ MAX_FILE_BYTES = (1 << 32) - (64 << 20)
 
 
 # What a file that cannot be read as it is named raises: gone since it was listed, not allowed, not a
-# file (KeyError: an in-memory store's missing key). Such a file is a reject. Any other OSError (EIO,
-# a connection reset, a timeout, an object store's server error) is the storage failing on a file
-# that may be fine: the split fails with SourceReadError, and a rerun with the run id reads it again.
-UNREADABLE_FILE = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, KeyError)
+# file (KeyError: an in-memory store's missing key). Such a file is a reject. Any other storage error
+# (EIO, a connection reset, a timeout, an object store's or web server's 5xx, which aiohttp raises as
+# errors that are not OSErrors) is the storage failing on a file that may be fine: the split fails
+# with SourceReadError, and a rerun with the run id reads it again (catalog.storage.is_missing_or_refused).
+UNREADABLE_FILE = MISSING_OR_REFUSED
 
 
 def _read_local(url: str) -> bytes:
@@ -98,8 +99,10 @@ def pack_split(split: Split, work: PackWork) -> PackResult:
             data = fetched[f.url] if f.url in fetched else _read_local(f.url)
             if isinstance(data, Exception):
                 raise data
-        except (OSError, KeyError) as exc:
-            if not isinstance(exc, UNREADABLE_FILE):  # the storage failed, not the file: read it again
+        except Exception as exc:
+            if not is_storage_error(exc) and not isinstance(exc, KeyError):
+                raise
+            if not is_missing_or_refused(exc):  # the storage failed, not the file: read it again
                 raise SourceReadError(f.url, None, io_detail(exc)) from exc
             result.rejects.append({"url": f.url, "reason": f"unreadable: {exc!r}"})
             continue

@@ -65,7 +65,12 @@ def register_from_worker(result: WarcSplitResult, work: WorkerRegistration) -> W
     from ingest.warc_registration import register_warc_split
 
     if work.after is not None:
-        ray.get(work.after)  # raises if that split failed for good: this one then registers nothing
+        try:
+            ray.get(work.after)
+        except ray.exceptions.RayError as exc:  # that split failed for good: this one registers nothing
+            # as its own error, not that split's (a SourceReadError would make Ray retry this task for nothing)
+            raise RuntimeError(f"split {result.split} was not registered: the split before it in plan order "
+                               f"failed ({type(exc).__name__})") from None
     with Store(work.root, catalog_dir=work.catalog_dir, cluster=True, create=False) as store:
         registration, fields = register_warc_split(store, result, work.run_id)
     failpoint("warc_worker.after_register")

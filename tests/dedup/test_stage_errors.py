@@ -46,5 +46,13 @@ def test_any_failed_unit_says_how_to_resume(tmp_path: Path) -> None:
 
 
 def test_a_failure_that_says_how_to_resume_already_is_left_as_it_is() -> None:
-    said = StageError("stage read+signatures failed: data/a.jsonl: read failed: rerun with the same --run-id")
+    said = StageError("stage read+signatures failed: data/a.jsonl: read failed: rerun with --run-id r1")
     assert with_resume_hint(said, "r1", "out") is said
+
+
+def test_a_failure_that_says_to_resume_with_the_same_run_id_names_it() -> None:
+    """A unit's read error says "rerun with the same --run-id" (dedup.sources.read_failed); a run whose
+    id was generated was never told which: the hint took the sentence for its own and added nothing."""
+    said = StageError("stage read+signatures failed: data/a.jsonl: read failed: rerun with the same --run-id to resume")
+    assert str(with_resume_hint(said, "r1", "out")) == ("stage read+signatures failed: data/a.jsonl: read failed: "
+                                                        "rerun with --run-id r1 to resume")

@@ -25,8 +25,8 @@ _EXPORTS = {
     "ParquetSource": "dedup.sources", "WarcSource": "dedup.warc_source", "MultiSource": "dedup.inputs",
     "source_for_inputs": "dedup.inputs", "CatalogMarkSink": "dedup.catalog_source",
     "plan_catalog_source": "dedup.catalog_source",
-    **{name: "dedup.errors" for name in ("DedupError", "ConfigError", "SourceError", "RecordError", "RecordWarning",
-                                                 "JobError")},
+    **{name: "dedup.errors" for name in ("DedupError", "ConfigError", "SourceError", "InputReadError", "RecordError",
+                                                 "RecordWarning", "RecordSkipped", "JobError", "StageError")},
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

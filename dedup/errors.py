@@ -6,6 +6,7 @@
     └── DedupError
         ├── ConfigError        a setting is invalid (flag values, LSH parameters, keep policy)
         ├── SourceError        an input cannot be listed or read at all (missing path, unknown format)
+        │   ├── InputReadError a read of an input failed on its storage (not bad data): retried
         │   └── RecordError    one record is bad (undecodable line, missing field); carries file + line
         │       ├── RecordWarning   one record is odd but kept (a false Content-Encoding used as stored)
         │       └── RecordSkipped   one record is not a document (a WARC request, warcinfo, metadata record)
@@ -29,6 +30,12 @@ class ConfigError(DedupError, ValueError):
 
 class SourceError(DedupError):
     """An input cannot be listed or opened; the message names the input URL."""
+
+
+class InputReadError(SourceError):
+    """Reading an input failed on its storage (an I/O error, a failed object-store read), not on its
+    data: the unit is tried again (:func:`dedup.units.run_unit`), then its split fails and a resume
+    with the run id reads the file again."""
 
 
 class RecordError(SourceError):

@@ -33,7 +33,7 @@ from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
 from catalog.errors import SourceReadError
 from catalog.input_entries import is_regular_input, not_read_reason
 from catalog.storage import is_storage_error
-from dedup.errors import RecordError, SourceError
+from dedup.errors import InputReadError, RecordError, SourceError
 from dedup.line_blocks import Block, Problem, iter_line_blocks
 from dedup.metadata import metadata_json
 
@@ -254,13 +254,13 @@ class JsonlSource:
 _BLOCK_BYTES = 8 << 20
 
 
-def read_failed(url: str, where: str, exc: BaseException) -> SourceError:
+def read_failed(url: str, where: str, exc: BaseException) -> InputReadError:
     """The error that fails a split when reading ``url`` raised an I/O error (``OSError``, or the WARC
     reader's :class:`~catalog.errors.SourceReadError`: a disk or object-storage read that failed, not
     bad data). Nothing after ``where`` was read, so nothing of it can be accounted for record by
     record: the split fails and a resume reads the file again."""
     detail = exc.detail if isinstance(exc, SourceReadError) else f"{type(exc).__name__}: {exc}"
-    return SourceError(f"reading {url} failed {where} with an I/O error ({detail}); "
+    return InputReadError(f"reading {url} failed {where} with an I/O error ({detail}); "
                        "this is not bad data, so nothing was quarantined: check the storage is reachable, then "
                        "rerun with the same --run-id to resume (the file is read again)")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from dedup.errors import InputReadError
 from dedup.workdir import WorkDir
 from dedup.worker_memory import keep_freed_memory
 
@@ -14,14 +15,26 @@ Unit = tuple[str, Callable[..., dict[str, Any]], tuple[Any, ...]]
 # Runs a wave's units (name, step, args) and returns their results in order; the second argument
 # names the wave for progress lines (dedup/executors.py).
 Executor = Callable[..., list[dict[str, Any]]]
+READ_TRIES = 3  # runs of a unit whose read of an input failed on its storage, the first included
+READ_RETRY_PAUSE = 1.0  # seconds between them
 
 
 def run_unit(name: str, step: Callable[..., dict[str, Any]], work: WorkDir, *args: Any) -> dict[str, Any]:
-    """One unit of work: skipped when its marker exists, else run and marked (data first)."""
+    """One unit of work: skipped when its marker exists, else run and marked (data first). A read of an
+    input that fails on its storage (:class:`~dedup.errors.InputReadError`) is tried again, up to
+    :data:`READ_TRIES` times in all, :data:`READ_RETRY_PAUSE` seconds apart (a storage hiccup passes
+    without a manual resume; a step rewrites its files whole, so a second try is safe)."""
     if work.done(name):
         return work.marker_info(name)
     wall, cpu = time.monotonic(), time.process_time()
-    info = step(work, *args)
+    for attempt in range(1, READ_TRIES + 1):
+        try:
+            info = step(work, *args)
+            break
+        except InputReadError as exc:
+            if attempt == READ_TRIES:
+                raise InputReadError(f"{exc}; it was tried {READ_TRIES} times") from exc
+            time.sleep(READ_RETRY_PAUSE)
     # CPU seconds of the worker process (all its threads) beside the wall time: on a shared
     # machine the two tell apart work done and time spent waiting for a core.
     info["unit_seconds"] = round(time.monotonic() - wall, 3)

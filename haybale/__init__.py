@@ -31,7 +31,8 @@ _ERRORS = (
     "ServiceError",
     "ServiceUnavailableError", "BadRequestError",
     "IngestError", "IngestJobError", "WarcJobError", "FilesJobError", "CrawlConfigError", "UnsupportedURLError",
-    "DedupError", "ConfigError", "SourceError", "RecordError", "JobError", "CleanError", "AdblockListError",
+    "DedupError", "ConfigError", "SourceError", "InputReadError", "RecordError", "JobError", "StageError", "CleanError",
+    "AdblockListError",
     "HtmlParseError", "CleanDirError",
 )
 _EXPORTS = {

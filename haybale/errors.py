@@ -38,10 +38,14 @@ that started and failed (what it registered stays; rerun with the same run id to
     └── DedupError                        (dedup.errors) the dedup job
         ├── ConfigError                   a dedup setting is invalid (also a ValueError)
         ├── SourceError                   an input cannot be listed or opened
-        │   └── RecordError               one record of an input is unusable (its subclass
-        │                                     dedup.errors.RecordWarning, an odd record that is kept, is
+        │   ├── InputReadError            a read of an input failed on its storage (not bad data): the
+        │   │                                 unit is tried again, then the split fails; resume with the run id
+        │   └── RecordError               one record of an input is unusable (its subclasses
+        │                                     dedup.errors.RecordWarning, an odd record that is kept, and
+        │                                     RecordSkipped, a WARC record that is not a document, are
         │                                     handed to on_bad_record, never raised)
         ├── JobError                      a stage of the job failed (exit status 1)
+        │   └── StageError                a unit of a wave failed: names the run id to resume with
         └── CleanError                    (dedup.clean.errors) HTML and text cleaning
             ├── AdblockListError          the EasyList file cannot be read or has no rules
             ├── HtmlParseError            the HTML parser rejected a document
@@ -72,7 +76,7 @@ from catalog.errors import (
                             VolumeNotFoundError,
 )
 from dedup.clean.errors import AdblockListError, CleanDirError, CleanError, HtmlParseError
-from dedup.errors import ConfigError, DedupError, JobError, RecordError, SourceError
+from dedup.errors import ConfigError, DedupError, InputReadError, JobError, RecordError, SourceError, StageError
 from ingest.errors import (
                             CrawlConfigError,
                             FilesJobError,
@@ -86,8 +90,9 @@ __all__ = [
     "AdblockListError", "ArchiveError", "BadRequestError", "CatalogError", "CatalogLockedError", "CatalogNotFoundError",
     "CleanDirError", "CleanError", "ClusterUnreachableError", "ConfigError", "CorruptRecordError", "CrawlConfigError", "DecodedSizeError",
     "DedupError", "FilesJobError",
-    "HaybaleError", "HtmlParseError", "IngestError", "IngestJobError", "InvalidKeyError", "JobError",
+    "HaybaleError", "HtmlParseError", "IngestError", "IngestJobError", "InputReadError", "InvalidKeyError", "JobError",
     "KeyNotFoundError", "MissingDependencyError", "OwnerDiskLostError", "RecordError", "RootError", "SchemaVersionError",
-    "ServiceError", "ServiceUnavailableError", "SourceError", "SourceReadError", "UnsupportedURLError", "VolumeError",
+    "ServiceError", "ServiceUnavailableError", "SourceError", "SourceReadError", "StageError", "UnsupportedURLError",
+    "VolumeError",
     "VolumeNotFoundError", "WarcJobError",
 ]

@@ -4,7 +4,8 @@
 raise ``OSError(EIO)`` for every read — streamed (``read``/``readinto``) or ranged (``cat_file``) —
 that touches the byte range ``FlakyFileSystem.bad`` (``None``: healthy), in the file
 ``FlakyFileSystem.bad_path`` (``None``: in every file); ``FlakyFileSystem.ranged = False`` lets ranged
-reads through (a failure of the stream a parser reads only). Take the ``flaky`` fixture of
+reads through (a failure of the stream a parser reads only); ``FlakyFileSystem.heal_after = N``
+makes the range heal after N failed reads (a storage hiccup). Take the ``flaky`` fixture of
 tests/conftest.py (it registers the protocol and empties the store before and after the test);
 :func:`put` stores a file. In-memory: only code running in the test's own process sees it.
 """
@@ -18,7 +19,12 @@ from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
 def _fails(path: str, start: int, stop: int) -> bool:
     bad, where = FlakyFileSystem.bad, FlakyFileSystem.bad_path
-    return bad is not None and (where is None or where == path) and start < bad[1] and stop > bad[0]
+    failing = bad is not None and (where is None or where == path) and start < bad[1] and stop > bad[0]
+    if failing and FlakyFileSystem.heal_after is not None:  # a hiccup: healthy after that many failed reads
+        FlakyFileSystem.heal_after -= 1
+        if FlakyFileSystem.heal_after <= 0:
+            FlakyFileSystem.bad = None
+    return failing
 
 
 def _eio() -> OSError:
@@ -53,6 +59,7 @@ class FlakyFileSystem(MemoryFileSystem):
     bad: tuple[int, int] | None = None
     bad_path: str | None = None
     ranged: bool = True  # False: ranged reads (cat_file) never fail
+    heal_after: int | None = None  # reads that fail before the range heals by itself (None: never)
 
     @classmethod
     def _strip_protocol(cls, path: str) -> str:
@@ -78,6 +85,7 @@ def reset() -> None:
     FlakyFileSystem.store.clear()
     FlakyFileSystem.bad = FlakyFileSystem.bad_path = None
     FlakyFileSystem.ranged = True
+    FlakyFileSystem.heal_after = None
 
 
 def put(name: str, data: bytes) -> str:

@@ -27,6 +27,14 @@ from tests.dedup.inline_job import run_inline
 from tests.failing_storage import FlakyFileSystem, path_of, put
 
 
+@pytest.fixture(autouse=True)
+def no_retry_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit whose read failed is tried again at once here (dedup.units waits a second between tries)."""
+    from dedup import units
+
+    monkeypatch.setattr(units, "READ_RETRY_PAUSE", 0.0)
+
+
 def _lines(n: int) -> bytes:
     return b"".join(json.dumps({"id": str(i), "text": f"document number {i} " * 5}).encode() + b"\n" for i in range(n))
 
@@ -168,3 +176,19 @@ def test_an_io_error_reading_a_catalog_volume_fails_the_split_naming_it(flaky: A
     flaky.bad = None
     ids, bad = _read(source)
     assert ids == keys and bad == []
+
+
+def test_a_storage_hiccup_is_tried_again_and_the_run_ends_as_a_clean_run(
+        flaky: Any, tmp_path: Path, shared_data_dir: Path) -> None:
+    """A read that fails once and then works (a 503, a dropped connection) failed the whole run, to be
+    resumed by hand; the unit is now tried again, and a lasting failure says how often it was tried."""
+    data = (shared_data_dir / "warc" / "dolma-wget-sample-0000.warc.gz").read_bytes()
+    urls = [put("in/a.warc.gz", data), put("in/b.warc.gz", data)]
+    _warc_job(urls, tmp_path / "clean", "r1")
+    flaky.bad, flaky.bad_path, flaky.heal_after = (len(data) // 2, len(data) // 2 + 1), path_of(urls[1]), 1
+    _warc_job(urls, tmp_path / "out", "r2")
+    assert flaky.bad is None  # it failed once, then healed
+    assert _outputs(tmp_path / "out") == _outputs(tmp_path / "clean")
+    flaky.bad, flaky.heal_after = (len(data) // 2, len(data) // 2 + 1), None
+    with pytest.raises(SourceError, match=r"I/O error .* it was tried 3 times"):
+        _warc_job(urls, tmp_path / "lasting", "r3")

@@ -153,11 +153,11 @@ class LoopbackCluster:
                 # CI); a node that misses it is started once more, in a new temp dir
                 self._launch(index)
                 try:
-                    self._wait_for_start(index)
+                    self._wait_for_nodes(index + 1)
                 except NodeStartTimedOut:
                     self._end_node(index)
                     self._launch(index)
-                    self._wait_for_start(index)
+                    self._wait_for_nodes(index + 1)
             self.nodes = self._wait_for_nodes(self.workers + 1)
             if self.jobs_api:
                 self._wait_for_jobs_api()
@@ -177,23 +177,6 @@ class LoopbackCluster:
         (thin / "_haybale_tests_parent_venv.pth").write_text(
             "".join(f"import site; site.addsitedir({d!r})\n" for d in ours))
         return str(Path(venv) / "bin" / "python")
-
-    def _wait_for_start(self, index: int) -> None:
-        """Until node ``index``'s ``ray start`` says it started: it says so once the node's raylet is
-        registered with the GCS (ray._private.node waits for that). Read from its log, not asked of the
-        cluster: a probe is a new Ray driver, seconds of CPU on the cores the starting node needs."""
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            self._remember_descendants()
-            if "Ray runtime started" in self._log_of(index):
-                return
-            proc = self.procs[index]
-            if proc.poll() is not None:
-                if "timed out during startup" in self._log_of(index):
-                    raise NodeStartTimedOut(f"node {index}: {self.log_tail()}")
-                raise RuntimeError(f"ray start exited with {proc.returncode}: {self.log_tail()}")
-            time.sleep(0.1)
-        raise RuntimeError(f"node {index} did not start in {self.start_timeout} s:\n{self.log_tail()}")
 
     def _wait_for_nodes(self, count: int) -> list[dict[str, Any]]:
         deadline = time.monotonic() + self.start_timeout

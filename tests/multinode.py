@@ -22,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -65,21 +64,13 @@ class LoopbackCluster:
 
     def __init__(self, workers: int = 2, cpus_per_worker: int = 1, start_timeout: float = 120, *,
                  jobs_api: bool = False, node_env: dict[int, dict[str, str]] | None = None,
-                 resources: dict[int, dict[str, float]] | None = None, venv_on_path: bool = True,
-                 thin_venv: bool = False) -> None:
+                 resources: dict[int, dict[str, float]] | None = None, venv_on_path: bool = True) -> None:
         """``jobs_api``: the head runs the dashboard, so ``ray job submit`` works (:attr:`dashboard_url`);
         ``node_env``: extra environment of node ``i`` (0 = the head), e.g. its own catalog disk;
         ``resources``: custom resources node ``i`` offers (``ray start --resources``);
         ``venv_on_path=False``: the nodes' ``PATH`` lacks this interpreter's directory (Ray itself still
-        runs on it), so a job's ``python`` is whatever its runtime environment provides;
-        ``thin_venv``: the nodes run Ray from a virtualenv of their own that holds no packages and sees this
-        interpreter's through a ``.pth`` file. A pip runtime environment (deploy/runtime_env.yaml) starts
-        with a copy of the virtualenv a node runs in, made once per node: of this one, 1.3 GB on every node
-        (tens of seconds of disk work to copy and to remove); of the thin one, a few kB. The packages the
-        job sees are the same."""
+        runs on it), so a job's ``python`` is whatever its runtime environment provides."""
         self.venv_on_path = venv_on_path
-        self.thin_venv = thin_venv
-        self.python = sys.executable
         self.jobs_api = jobs_api
         self.node_env = node_env or {}
         self.resources = resources or {}
@@ -88,6 +79,7 @@ class LoopbackCluster:
         self.workers = workers
         self.cpus_per_worker = cpus_per_worker
         self.start_timeout = start_timeout
+        self.ray_bin = str(Path(sys.executable).with_name("ray"))
         self.gcs_port = cluster_ports["gcs"]
         self.procs: list[subprocess.Popen[bytes]] = []
         self.temp_dirs: list[str] = []
@@ -120,7 +112,7 @@ class LoopbackCluster:
         # all of a node's ports picked at once: one at a time, the OS can hand the same port out twice
         p = free_ports(("node_manager", "object_manager", "metrics", "agent_listen", "agent_grpc", "runtime_env",
                         "client"))
-        command = [self.python, "-m", "ray.scripts.scripts", "start", "--block", "--node-ip-address", ip, "--temp-dir", temp_dir,
+        command = [self.ray_bin, "start", "--block", "--node-ip-address", ip, "--temp-dir", temp_dir,
                    "--node-manager-port", str(p["node_manager"]), "--object-manager-port", str(p["object_manager"]),
                    "--metrics-export-port", str(p["metrics"]), "--dashboard-agent-listen-port", str(p["agent_listen"]),
                    "--dashboard-agent-grpc-port", str(p["agent_grpc"]), "--runtime-env-agent-port", str(p["runtime_env"]),
@@ -152,8 +144,6 @@ class LoopbackCluster:
     def start(self) -> "LoopbackCluster":
         ensure_local_token()  # `ray start` with token auth needs one: a fresh machine has none
         try:
-            if self.thin_venv:
-                self.python = self._make_thin_venv()
             for index in range(self.workers + 1):
                 # one node at a time: nodes starting together on 2 busy cores can miss Ray's fixed 30 s
                 # deadline for a raylet to register ("The current node timed out during startup", seen in
@@ -172,18 +162,6 @@ class LoopbackCluster:
             self.stop()
             raise
         return self
-
-    def _make_thin_venv(self) -> str:
-        """A virtualenv without packages (removed with the temp dirs) whose ``site`` adds this interpreter's
-        site-packages (their ``.pth`` files included); returns its ``python``."""
-        venv = tempfile.mkdtemp(prefix="hb-ray-venv-")
-        self.temp_dirs.append(venv)
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True, capture_output=True)
-        thin = Path(sysconfig.get_path("purelib", vars={"base": venv, "platbase": venv}))
-        ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
-        (thin / "_haybale_tests_parent_venv.pth").write_text(
-            "".join(f"import site; site.addsitedir({d!r})\n" for d in ours))
-        return str(Path(venv) / "bin" / "python")
 
     def _wait_for_nodes(self, count: int) -> list[dict[str, Any]]:
         deadline = time.monotonic() + self.start_timeout

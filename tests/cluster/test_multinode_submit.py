@@ -92,11 +92,9 @@ def test_a_submitted_job_survives_a_node_sigkill_and_the_dead_nodes_owners_resto
     # worker node that does not run the driver
     resources = {i: {"catalog_disk": 1} for i in range(3)}
     # the nodes' PATH has no `python` with haybale's dependencies (venv_on_path=False): the job's runtime
-    # environment (deploy/runtime_env.yaml: this checkout + requirements.lock) provides the interpreter.
-    # thin_venv: that environment starts as a copy of the virtualenv a node runs Ray from; the nodes run
-    # from a thin one that sees this venv's packages (a few kB to copy instead of 1.3 GB on each node)
+    # environment (deploy/runtime_env.yaml: this checkout + requirements.lock) provides the interpreter
     with LoopbackCluster(workers=2, cpus_per_worker=1, jobs_api=True, node_env=node_env,
-                         resources=resources, venv_on_path=False, thin_venv=True) as cluster:
+                         resources=resources, venv_on_path=False) as cluster:
         placed = _probe(root, driver_dir, cluster, owners=6)["owners"]
         ray_bin = str(Path(sys.executable).with_name("ray"))
         submit = subprocess.Popen(

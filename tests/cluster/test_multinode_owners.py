@@ -60,7 +60,7 @@ def test_a_worker_node_dies_mid_job_and_every_input_lands_exactly_once(tmp_path:
     src = tmp_path / "in"
     generate_files(src, 1500, seed=5)
     files = sorted(src.rglob("*.txt"))
-    with LoopbackCluster(workers=2, cpus_per_worker=1) as cluster:
+    with LoopbackCluster(workers=2, cpus_per_worker=1, quick_node_death=True) as cluster:
         placed = _where(root, cluster)["owners"]
         worker_ips = [n["ip"] for n in cluster.nodes if n["cpus"] > 0]
         victim_ip = max(worker_ips, key=placed.count)

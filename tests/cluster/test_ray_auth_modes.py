@@ -64,7 +64,10 @@ def test_a_cluster_with_tokens_from_a_machine_without_its_token(tmp_path: Path, 
                                                                 small_files: Path) -> None:
     with LocalRayCluster(num_cpus=2) as cluster:  # tokens, this machine's ~/.ray/auth_token
         asked = _ingest(small_files, tmp_path / "root", cluster.gcs_address, _environment(no_token_home, "token"))
-        unasked = _ingest(small_files, tmp_path / "root", cluster.gcs_address, _environment(no_token_home, None))
+        # the refused driver retries the GCS once a second, 20 times by default (RAY_NUM_REDIS_GET_RETRIES,
+        # ray._private.node): 3 reach the same refusal and message, without 17 s of waiting
+        unasked = _ingest(small_files, tmp_path / "root", cluster.gcs_address,
+                          {**_environment(no_token_home, None), "RAY_NUM_REDIS_GET_RETRIES": "3"})
     advice = f"copy it (`ray get-auth-token` on the cluster's head prints it) to {no_token_home}/.ray/auth_token"
     # RAY_AUTH_MODE=token and no token: Ray refuses at once; a bad setting, exit 2
     assert asked.returncode == 2, asked.stderr[-3000:]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from catalog.store import Store
 from catalog.warc_reader import Quarantined, iter_records
-from dedup.errors import RecordError, RecordWarning
+from dedup.errors import RecordError, RecordSkipped, RecordWarning
 from dedup.warc_source import WarcSource
 from ingest.file_sources import FileRef, Split
 from ingest.warc_indexing import IndexOptions, index_split
@@ -106,6 +106,8 @@ def test_truncated_warc_gz_keeps_every_complete_record(tmp_path: Path) -> None:
     source = WarcSource([str(cut)])
     rows = [r for split in source.splits() for b in source.read(split, reports.append) for r in b.to_pylist()]
     documents = [r for r in records if r.record_type in ("response", "resource", "conversion")]
-    bad = [r for r in reports if not isinstance(r, RecordWarning)]
+    skipped = [r for r in reports if isinstance(r, RecordSkipped)]  # requests, warcinfo: not documents
+    assert len(skipped) == len(records) - len(documents)
+    bad = [r for r in reports if not isinstance(r, (RecordWarning, RecordSkipped))]
     assert len(rows) + len([b for b in bad if b.offset != cuts[0].offset]) == len(documents)
     assert any(b.offset == cuts[0].offset and "truncated" in b.reason for b in bad)

@@ -15,7 +15,7 @@ from pathlib import Path
 import fsspec
 
 from haybale.demo import generate_files
-from tests.cluster.test_multinode_owners import _kill_node
+from tests.cluster.test_multinode_owners import _kill_node, _running_a_split
 from tests.multinode import LoopbackCluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def test_a_submitted_job_survives_a_node_sigkill_and_the_dead_nodes_owners_resto
         done = f"{s3_bucket}/hb/runs/submitted/done"
         manifests = [f"{s3_bucket}/hb/catalog-checkpoints/{{}}/owner-{i:04d}/manifests" for i in victims]
         deadline = time.monotonic() + 400
-        checkpointed = False
+        checkpointed = running = False
         while time.monotonic() < deadline and submit.poll() is None:
             fs.invalidate_cache()
             marked = len(fs.ls(done)) if fs.exists(done) else 0
@@ -120,10 +120,16 @@ def test_a_submitted_job_survives_a_node_sigkill_and_the_dead_nodes_owners_resto
                     if fs.exists(f"{s3_bucket}/hb/catalog-checkpoints") else []
                 checkpointed = bool(ids) and all(fs.exists(m.format(ids[0])) for m in manifests)
             if checkpointed and marked >= 6:
+                # and a split's task runs on the victim now, so killing it exercises the task retries
+                until = time.monotonic() + 60
+                while time.monotonic() < until and submit.poll() is None and not running:
+                    running = _running_a_split(cluster.procs[victim_index])
+                    time.sleep(0 if running else 0.02)
                 break
             time.sleep(0.3)
         assert submit.poll() is None, f"the job ended before the node could be killed: {submit.stdout.read()[-3000:]}"
         assert checkpointed, "the victim node's owners never checkpointed"
+        assert running, "no split's task was seen running on the victim node before the job ended"
         assert _kill_node(cluster.procs[victim_index]) >= 2
         out, _ = submit.communicate(timeout=600)
         assert submit.returncode == 0 and "succeeded" in out, out[-4000:]

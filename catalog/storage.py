@@ -31,7 +31,7 @@ import threading
 import uuid
 from typing import Any, Iterator
 
-from catalog.errors import RootError
+from catalog.errors import RootError, io_detail
 
 # fsspec is imported where a URL is resolved, not with this module: `haybale dedup clean-html` on local
 # folders uses the helpers here and must not pay fsspec's start-up (tests/dedup/clean checks it)
@@ -192,10 +192,8 @@ def check_bucket(url: str) -> None:
         except Exception as exc:
             if not is_storage_error(exc):
                 raise
-            detail = " ".join(str(exc).split())[:300] or "no message"
-            raise RootError(f"the object store{where} holding {url} cannot be reached ({type(exc).__name__}: "
-                            f"{detail}): check AWS_ENDPOINT_URL, the network and that the server is up, then run "
-                            "again") from exc
+            raise RootError(f"the object store{where} holding {url} cannot be reached ({io_detail(exc)}): check "
+                            "AWS_ENDPOINT_URL, the network and that the server is up, then run again") from exc
         raise RootError(f"bucket {bucket!r} of {url} does not exist{where}: haybale never creates buckets; "
                         "check the name for a typo, or create the bucket first (aws s3 mb s3://"
                         f"{bucket}) and run again")

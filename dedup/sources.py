@@ -30,7 +30,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from catalog.content_coding import DEFAULT_MAX_DECODED_BYTES
-from catalog.errors import SourceReadError
+from catalog.errors import SourceReadError, io_detail
 from catalog.input_entries import is_regular_input, not_read_reason
 from catalog.storage import is_storage_error
 from dedup.errors import InputReadError, RecordError, SourceError
@@ -92,8 +92,7 @@ def list_input(url: str) -> Listing:
     except Exception as exc:
         if not is_storage_error(exc):
             raise
-        detail = " ".join(str(exc).split())[:300] or "no message"
-        raise SourceError(f"input {url} cannot be read or listed ({type(exc).__name__}: {detail}): check the path "
+        raise SourceError(f"input {url} cannot be read or listed ({io_detail(exc)}): check the path "
                           "or URL, that its storage is reachable (network, server) and the credentials, then run "
                           "again") from exc
 
@@ -259,7 +258,7 @@ def read_failed(url: str, where: str, exc: BaseException) -> InputReadError:
     reader's :class:`~catalog.errors.SourceReadError`: a disk or object-storage read that failed, not
     bad data). Nothing after ``where`` was read, so nothing of it can be accounted for record by
     record: the split fails and a resume reads the file again."""
-    detail = exc.detail if isinstance(exc, SourceReadError) else f"{type(exc).__name__}: {exc}"
+    detail = exc.detail if isinstance(exc, SourceReadError) else io_detail(exc)
     return InputReadError(f"reading {url} failed {where} with an I/O error ({detail}); "
                        "this is not bad data, so nothing was quarantined: check the storage is reachable, then "
                        "rerun with the same --run-id to resume (the file is read again)")
@@ -358,17 +357,14 @@ class _WatchedFile:
         self.error: BaseException | None = None  # the first read the storage failed (see is_storage_error)
 
     def read(self, *args: Any) -> bytes:
-        try:
-            return self.raw.read(*args)
-        except Exception as exc:
-            failed = self._failed(exc)
-            if failed is exc:
-                raise
-            raise failed from exc
+        return self._call("read", *args)
 
     def readinto(self, buffer: Any) -> int:
+        return self._call("readinto", buffer)
+
+    def _call(self, method: str, *args: Any) -> Any:
         try:
-            return self.raw.readinto(buffer)
+            return getattr(self.raw, method)(*args)
         except Exception as exc:
             failed = self._failed(exc)
             if failed is exc:

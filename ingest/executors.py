@@ -23,7 +23,7 @@ import time
 from typing import Any, Callable, Protocol, Sequence
 
 from catalog.disk_full import disk_full
-from catalog.errors import HaybaleError, SourceReadError
+from catalog.errors import HaybaleError, SourceReadError, io_detail
 from ingest.errors import IngestJobError
 
 Work = Callable[[Any, Any], Any]  # work(split, payload) -> result
@@ -60,12 +60,8 @@ def split_failure(split: Any, run_id: str, exc: BaseException, what: str = "fail
         return read_failed(split, run_id, cause, tries)
     hint = ("a disk the job writes to (the root's volumes, its catalog or the run's files) is full or over "
             "quota: free space there, then " if disk_full(exc) else "")
-    return IngestJobError(f"split {split.index} {what} ({type(cause).__name__}: {_one_line(cause)}); what is "
-                          f"registered stays: {hint}rerun with --run-id {run_id} to resume")
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    return IngestJobError(f"split {split.index} {what} ({io_detail(cause)}); what is registered stays: "
+                          f"{hint}rerun with --run-id {run_id} to resume")
 
 
 def read_failed(split: Any, run_id: str, error: SourceReadError, tries: int = 1) -> IngestJobError:

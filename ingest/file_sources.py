@@ -15,6 +15,7 @@ from typing import Any
 
 import fsspec
 
+from catalog.errors import io_detail
 from catalog.input_entries import is_regular_input, not_read_reason
 from catalog.keys import canonical_key, file_uri
 from catalog.storage import is_local, is_storage_error, local_path
@@ -118,8 +119,7 @@ def expand_inputs(inputs: list[str], *, follow_links: bool = False, own: tuple[s
 
 def input_unreachable(raw: str, exc: BaseException) -> IngestError:
     """The error for an input whose storage failed while it was being looked at."""
-    detail = " ".join(str(exc).split())[:300] or "no message"
-    return IngestError(f"input {raw!r} cannot be read or listed ({type(exc).__name__}: {detail}): check the path "
+    return IngestError(f"input {raw!r} cannot be read or listed ({io_detail(exc)}): check the path "
                        "or URL, that its storage is reachable (network, server) and the access rights or "
                        "credentials, then run again")
 

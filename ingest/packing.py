@@ -2,7 +2,7 @@
 worker or in its own process).
 
 Contract: returns only *sealed* volumes (durable, final names), plus a reject for every file that could
-not be read as named (gone, not allowed, not a file: :data:`UNREADABLE_FILE`), with its URL and reason,
+not be read as named (gone, not allowed, not a file: :func:`catalog.storage.is_missing_or_refused`), with its URL and reason,
 and the count of files skipped because their content equals what
 the catalog holds for their key (``PackWork.known``). Nothing is registered here — the job registers a
 split's volumes and only then marks the split done, so a crash anywhere leaves at worst unreferenced
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import fsspec
 
 from catalog.errors import SourceReadError, io_detail
-from catalog.storage import MISSING_OR_REFUSED, is_local, is_missing_or_refused, is_storage_error
+from catalog.storage import is_local, is_missing_or_refused, is_storage_error
 from catalog.volume import DEFAULT_VOLUME_BYTES, SealedVolume, VolumeWriter
 from catalog.warc_records import DEFAULT_COMPRESS_LEVEL, payload_digest, resource_record
 from ingest.file_sources import Split
@@ -55,14 +55,6 @@ class PackResult:
 # the largest file packed: its record (WARC header + gzip of the bytes, which can grow incompressible
 # data by ~0.03%) must fit a location's 32-bit length
 MAX_FILE_BYTES = (1 << 32) - (64 << 20)
-
-
-# What a file that cannot be read as it is named raises: gone since it was listed, not allowed, not a
-# file (KeyError: an in-memory store's missing key). Such a file is a reject. Any other storage error
-# (EIO, a connection reset, a timeout, an object store's or web server's 5xx, which aiohttp raises as
-# errors that are not OSErrors) is the storage failing on a file that may be fine: the split fails
-# with SourceReadError, and a rerun with the run id reads it again (catalog.storage.is_missing_or_refused).
-UNREADABLE_FILE = MISSING_OR_REFUSED
 
 
 def _read_local(url: str) -> bytes:

@@ -248,7 +248,10 @@ def _parse_segment(src: _Source, base: int, chain: tuple[str, ...], read_payload
                     skip -= 1
                     continue
                 raw.pos += base
-                if members and not starts_member(src.file, raw.pos):
+                # FastWARC's strict parser stops at bytes that are not a member (it never reads a record
+                # out of them), so only the lenient parsers' records are checked: a 3-byte read per record
+                # cost the index pass ~7% (250,000 records: 2.29 vs 2.13 s)
+                if members and parser != "fastwarc" and not starts_member(src.file, raw.pos):
                     not_gzip_at = raw.pos
                     break
                 if parser == "warcio" and in_place and not (raw.headers.get("WARC-Target-URI") or "").isascii():

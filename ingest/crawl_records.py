@@ -152,6 +152,7 @@ class BatchResult:
     skipped_known: int = 0
     hosts_dropped: int = 0
     links_found: int = 0
+    links_nofollow: int = 0
     links_off_domain: int = 0
     stored_keys: list[str] = field(default_factory=list)
     rejects: list[dict[str, object]] = field(default_factory=list)
@@ -209,6 +210,7 @@ def crawl_batch(session: CrawlSession, index: int, urls: list[str], volumes_url:
     out.skipped_known = summary.skipped_known
     out.hosts_dropped = summary.hosts_dropped
     out.links_found = summary.links_found
+    out.links_nofollow = summary.links_nofollow
     out.links_off_domain = summary.links_off_domain
     out.seconds = time.perf_counter() - started
     out.cpu_seconds = time.process_time() - cpu_started

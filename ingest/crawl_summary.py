@@ -44,7 +44,8 @@ class CrawlJobSummary(JobSummary):
     robots_fetched: int = 0
     hosts_dropped: int = 0
     links_found: int = 0  # on pages whose links were followed (below --max-depth), distinct per page
-    links_off_domain: int = 0  # of those, outside --allow-domain: not followed
+    links_nofollow: int = 0  # of those, rel="nofollow" or on a page saying nofollow: not followed
+    links_off_domain: int = 0  # of the rest, outside --allow-domain: not followed
     rejects_total: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     actor_seconds: float = 0.0  # summed over batches: crawl + write inside the actors
@@ -71,6 +72,7 @@ class CrawlJobSummary(JobSummary):
         self.robots_fetched += result.robots_fetched
         self.hosts_dropped += result.hosts_dropped
         self.links_found += result.links_found
+        self.links_nofollow += result.links_nofollow
         self.links_off_domain += result.links_off_domain
         self.skipped_known += result.skipped_known
         self.rejects_total += len(result.rejects)

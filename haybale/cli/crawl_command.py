@@ -77,8 +77,9 @@ def format_summary(out: dict[str, Any]) -> str:
              f"duplicate), {output.count(out['skipped_known'])} already in the catalog; {out['splits']} batches "
              f"({out['splits_skipped_done']} done before); {output.count(out['rejects_total'])} rejects"]
     if out.get("links_found"):
-        lines.append(f"links: {output.count(out['links_found'])} on the pages below --max-depth, "
-                     f"{output.count(out['links_off_domain'])} of them outside --allow-domain (not followed)")
+        lines.append(f"links: {output.count(out['links_found'])} on the pages below --max-depth; not followed: "
+                     f"{output.count(out.get('links_nofollow', 0))} nofollow (rel or the page's robots tags), "
+                     f"{output.count(out['links_off_domain'])} outside --allow-domain")
     if out["rejected"]:
         lines.append(output.listed(out["rejected"], 20, _reject_line, "rejected"))
     return "\n".join(lines)

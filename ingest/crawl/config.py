@@ -27,6 +27,9 @@ class CrawlConfig:
     delay: float = 1.0
     max_crawl_delay: float = 30.0
     obey_robots: bool = True
+    obey_nofollow: bool = True
+    """When following links: skip links marked ``rel="nofollow"``, and every link of a page whose robots
+    meta tag or ``X-Robots-Tag`` header (for all crawlers or ``robots_agent``) says ``nofollow``/``none``."""
     robots_max_bytes: int = 512 * 1024
     max_retries: int = 3
     backoff_base: float = 0.5

@@ -25,7 +25,7 @@ from urllib.parse import urljoin
 from catalog.keys import canonical_url
 from ingest.crawl.config import CrawlConfig
 from ingest.crawl.fetcher import REDIRECT_STATUSES, Attempt, Fetcher
-from ingest.crawl.links import extract_links, in_domains
+from ingest.crawl.links import extract_links, in_domains, page_links
 from ingest.crawl.result import CrawlSummary, FetchResult, HttpExchange, Outcome
 from ingest.crawl.robots import RobotsCache, origin_of
 from ingest.crawl.scheduler import Scheduler, WorkItem
@@ -274,9 +274,15 @@ class Crawler:
         cfg = self.config
         if (cfg.follow_links and item.depth < cfg.max_depth and result.outcome is Outcome.OK
                 and result.response is not None and _is_html(result.response)):
-            found = extract_links(result.response.body, result.response.url)
+            response = result.response
+            if cfg.obey_nofollow:
+                page = page_links(response.body, response.url, response.headers, agent=self._agent)
+                found, nofollow = page.follow, page.nofollow
+            else:
+                found, nofollow = extract_links(response.body, response.url), 0
             links = [u for u in found if in_domains(u, cfg.allowed_domains)]
-            self.summary.links_found += len(found)
+            self.summary.links_found += len(found) + nofollow
+            self.summary.links_nofollow += nofollow
             self.summary.links_off_domain += len(found) - len(links)
             if links:
                 if not self._discovered:

@@ -98,7 +98,8 @@ class CrawlSummary:
     robots_fetched: int = 0
     hosts_dropped: int = 0
     links_found: int = 0  # distinct links per page, on the pages whose links were followed
-    links_off_domain: int = 0  # of those, to hosts outside --allow-domain: not followed
+    links_nofollow: int = 0  # of those, marked rel="nofollow" or on a page that says nofollow: not followed
+    links_off_domain: int = 0  # of the rest, to hosts outside --allow-domain: not followed
     elapsed_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
@@ -106,4 +107,4 @@ class CrawlSummary:
                 "requests": self.requests, "skipped_known": self.skipped_known,
                 "skipped_invalid": self.skipped_invalid, "robots_fetched": self.robots_fetched,
                 "hosts_dropped": self.hosts_dropped, "links_found": self.links_found,
-                "links_off_domain": self.links_off_domain, "elapsed_seconds": round(self.elapsed_seconds, 3)}
+                "links_nofollow": self.links_nofollow, "links_off_domain": self.links_off_domain, "elapsed_seconds": round(self.elapsed_seconds, 3)}

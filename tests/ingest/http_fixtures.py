@@ -9,7 +9,10 @@ Paths: ``/page/<n>`` small HTML; ``/hang`` never answers; ``/drip`` sends header
 redirects n times then serves a page; ``/flaky/<key>?fail=N`` 500 for the first N hits then 200;
 ``/limited/<key>`` 429 + ``Retry-After: 1`` once then 200; ``/bomb/gzip`` and ``/bomb/br`` compression
 bombs (64 MiB of zeros); ``/gzip`` a small gzip-encoded page; ``/image`` a PNG; ``/always500``;
-``/links`` a page linking to ``/page/*``, an external host, ``mailto:`` and itself.
+``/links`` a page linking to ``/page/*``, an external host, ``mailto:`` and itself; ``/nofollow/rel``
+links ``/page/3`` plainly and ``/page/4``, ``/page/5`` with ``rel`` nofollow; ``/nofollow/meta`` and
+``/nofollow/header`` (robots meta tag, ``X-Robots-Tag: haybale: nofollow``) link ``/page/6`` and
+``/page/7``; ``/nofollow/otherbot`` (``X-Robots-Tag: otherbot: nofollow``) links ``/page/8``.
 """
 from __future__ import annotations
 
@@ -23,6 +26,22 @@ from aiohttp import web
 
 BOMB_SIZE = 64 << 20
 PAGE = "<html><head><title>p{n}</title></head><body><p>page {n} " + "lorem ipsum " * 20 + "</p></body></html>"
+
+
+def _nofollow_page(kind: str) -> web.Response:
+    """Pages asking crawlers not to follow some or all of their links (see the module docstring)."""
+    if kind == "rel":
+        body = ('<a href="/page/3">3</a><a rel="nofollow" href="/page/4">4</a>'
+                '<a rel="Sponsored NoFollow" href="/page/5">5</a><a rel="nofollow" href="/page/4">4 again</a>'
+                '<a rel="nofollow" href="/page/3">3 again</a>')
+        return web.Response(text=f"<html><body>{body}</body></html>", content_type="text/html")
+    if kind == "meta":
+        return web.Response(text='<html><head><meta name="ROBOTS" content="noindex, NoFollow"></head>'
+                                 '<body><a href="/page/6">6</a></body></html>', content_type="text/html")
+    agent = "haybale" if kind == "header" else "otherbot"
+    link = "/page/7" if kind == "header" else "/page/8"
+    return web.Response(text=f'<html><body><a href="{link}">x</a></body></html>', content_type="text/html",
+                        headers={"X-Robots-Tag": f"{agent}: nofollow"})
 
 
 def _robots(host: str) -> web.Response:
@@ -127,4 +146,6 @@ class MisbehavingServer:
                     '<a href="http://elsewhere.test/page/9">x</a><a href="mailto:a@b">m</a>'
                     '<a href="/links">self</a></body></html>')
             return web.Response(text=body, content_type="text/html")
+        if path.startswith("/nofollow/"):
+            return _nofollow_page(path.rsplit("/", 1)[-1])
         return web.Response(status=404, text="not found")

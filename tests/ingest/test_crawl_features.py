@@ -29,6 +29,26 @@ def test_follow_links_within_domains_to_depth(http_server: MisbehavingServer) ->
     assert (summary.links_found, summary.links_off_domain) == (4, 1)
 
 
+def test_nofollow_links_and_pages_are_not_followed(http_server: MisbehavingServer) -> None:
+    """rel=nofollow (a token among others), a robots meta tag and an X-Robots-Tag for haybale keep
+    links from being fetched; an X-Robots-Tag for another crawler does not; the summary counts them."""
+    port = http_server.port
+    seeds = [f"http://site.test:{port}/nofollow/{kind}" for kind in ("rel", "meta", "header", "otherbot")]
+    cfg = config(follow_links=True, max_depth=1, allowed_domains=("site.test",))
+    results, summary = crawl_collect(seeds, cfg)
+    fetched = sorted(r.final_url.rsplit("/", 2)[-2] + "/" + r.final_url.rsplit("/", 1)[-1] for r in results)
+    assert fetched == ["nofollow/header", "nofollow/meta", "nofollow/otherbot", "nofollow/rel", "page/3", "page/8"]
+    assert all(http_server.hits[f"site.test/page/{n}"] == 0 for n in (4, 5, 6, 7))
+    # distinct links: rel page 3 (/page/3 is also linked plainly, so followed), one on each other page
+    assert (summary.links_found, summary.links_nofollow, summary.links_off_domain) == (6, 4, 0)
+
+
+def test_nofollow_can_be_switched_off(http_server: MisbehavingServer) -> None:
+    cfg = config(follow_links=True, max_depth=1, allowed_domains=("site.test",), obey_nofollow=False)
+    results, summary = crawl_collect([f"http://site.test:{http_server.port}/nofollow/meta"], cfg)
+    assert len(results) == 2 and (summary.links_found, summary.links_nofollow) == (1, 0)
+
+
 def test_depth_zero_follows_nothing(http_server: MisbehavingServer) -> None:
     cfg = config(follow_links=True, max_depth=0, allowed_domains=("site.test",))
     results, _ = crawl_collect([f"http://site.test:{http_server.port}/links"], cfg)
@@ -173,3 +193,20 @@ def test_failing_already_known_hook_stops_the_crawl_with_its_error(http_server: 
     with pytest.raises(RuntimeError, match="catalog unreachable"):
         crawl_collect([f"http://site.test:{http_server.port}/links"], cfg, flaky_hook)
     assert time.monotonic() - t0 < 5
+
+
+@pytest.mark.parametrize("headers, html, expected", [
+    ([], b'<a href="/a" rel="nofollow">a</a><a href="/b">b</a>', (["http://h.test/b"], 1)),
+    ([], b'<meta name="haybale" content="none"><a href="/a">a</a>', ([], 1)),
+    ([], b'<meta name="googlebot" content="nofollow"><a href="/a">a</a>', (["http://h.test/a"], 0)),
+    ([("X-Robots-Tag", "noindex, nofollow")], b'<a href="/a">a</a>', ([], 1)),
+    ([("x-robots-tag", "unavailable_after: 25 Jun 2010 15:00:00 PST")], b'<a href="/a">a</a>',
+     (["http://h.test/a"], 0)),
+    ([("X-Robots-Tag", "otherbot: nofollow"), ("X-Robots-Tag", "HayBale: noindex,nofollow")],
+     b'<a href="/a">a</a>', ([], 1)),
+])
+def test_page_links_reads_every_nofollow_form(headers: list[tuple[str, str]], html: bytes,
+                                              expected: tuple[list[str], int]) -> None:
+    from ingest.crawl.links import page_links
+    page = page_links(html, "http://h.test/p", headers, agent="haybale")
+    assert (page.follow, page.nofollow) == expected

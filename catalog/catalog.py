@@ -251,7 +251,7 @@ class Catalog(CatalogWrites):
         value = self.shards[self.shard_of(kid)].get(kid)
         if value is None:
             raise KeyNotFoundError(f"key {key!r} is not in the catalog at {self.directory}: "
-                                   "check the spelling, or list nearby keys with `haybale catalog ls`")
+                                   "check the spelling, or list nearby keys with `haybale catalog ls`", key=key)
         return Location.unpack(value)
 
     def exists(self, key: str) -> bool:

@@ -55,7 +55,15 @@ class InvalidKeyError(CatalogError, ValueError):
 
 
 class KeyNotFoundError(CatalogError, KeyError):
-    """The key is not in the catalog."""
+    """The key is not in the catalog. ``key``, when the raiser gives it, is the key as asked for (the
+    query service answers with it rather than with the message, which names the server's directory)."""
+
+    def __init__(self, message: str = "key not found", key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None]]:  # pickled (Ray) with its key
+        return type(self), (str(self), self.key)
 
     def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
         return str(self.args[0]) if self.args else "key not found"

@@ -53,7 +53,7 @@ class MemoryCatalog:
             return self._locations[canon]
         except KeyError:
             raise KeyNotFoundError(f"key {key!r} is not in the catalog at {self.name}: check the spelling, or "
-                                   "list nearby keys with `haybale catalog ls`") from None
+                                   "list nearby keys with `haybale catalog ls`", key=key) from None
 
     def get(self, key: str) -> Location:
         return self._require(canonical_key(key), key)

@@ -205,7 +205,7 @@ class OwnedCatalog:
         loc = self.get_many([key])[0]
         if loc is None:
             raise KeyNotFoundError(f"key {key!r} is not in the catalog at {self.directory}: "
-                                   "check the spelling, or list nearby keys with `haybale catalog ls`")
+                                   "check the spelling, or list nearby keys with `haybale catalog ls`", key=key)
         return loc
 
     def exists(self, key: str) -> bool:

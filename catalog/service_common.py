@@ -174,7 +174,10 @@ def error_answer(exc: BaseException) -> web.Response:
     """The HTTP answer for an exception raised while serving a request. A backend that cannot be
     reached is 503 with ``Retry-After`` (the client should retry), never 500."""
     if isinstance(exc, KeyNotFoundError):
-        return error_response(404, "KeyNotFoundError", str(exc), key=getattr(exc, "key", None))
+        key = getattr(exc, "key", None)
+        message = (f"key {key!r} is not in the catalog: check the spelling, or list nearby keys "
+                   "(GET /v1/ls?prefix=...)") if key is not None else str(exc)
+        return error_response(404, "KeyNotFoundError", message, key=key)
     if isinstance(exc, BadRequestError):
         return error_response(exc.status or 400, "BadRequestError", str(exc))
     if is_unavailable(exc):

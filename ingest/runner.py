@@ -76,6 +76,7 @@ class JobSummary:
     seconds: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
     failed: str = ""  # why the run stopped (the error the command ended with), "" when it finished
+    run_state: str = ""  # the run's folder on the root: plan.json, done/ (every split's marker), summary.json
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -207,6 +208,7 @@ def run_split_job(store: Store, job: SplitJob, *, local: bool = False, address: 
 def _run_split_job(store: Store, job: SplitJob, *, local: bool, address: str | None, num_cpus: int | None,
                    show_progress: bool) -> JobSummary:
     summary = job.summary
+    summary.run_state = store.layout.run_url(summary.run_id)
     ctx = RunContext(store, RunState(store.layout.runs_url, summary.run_id), local)
     leftovers = _Leftovers(ctx)
     started = time.perf_counter()

@@ -104,3 +104,30 @@ def test_human_output_is_prose_with_rounded_figures(root: tuple[str, Path],
     text = describe_files_summary(summary)
     assert "6.6 s" in text and "132 MB" in text and "1,234 files" in text and "6.594" not in text
     assert "{" not in text and "/x/y: unreadable" in text
+
+
+def test_a_long_list_says_how_many_more_and_where_all_of_them_are() -> None:
+    from haybale.cli.crawl_command import format_summary
+    rejected = [{"url": f"/x/{i}", "reason": "unreadable: FileNotFoundError(2)"} for i in range(25)]
+    summary = {"run_id": "r1", "files": 10, "bytes": 100, "volumes": 1, "seconds": 1.0, "added": 10,
+               "updated": 0, "unchanged": 0, "rejected": rejected, "run_state": "/root/runs/r1"}
+    text = describe_files_summary(summary)
+    assert text.count("rejected: /x/") == 20
+    assert '... and 5 more (all of them: "rejects" in /root/runs/r1/done/*.json)' in text
+    # a crawl lists at most 1,000 rejects in its summary: the count of the rest is of all of them
+    crawl = {"run_id": "c1", "results": 5, "seconds": 1.0, "pages": 5, "records": 5, "body_bytes": 10,
+             "volumes": 1, "added": 5, "updated": 0, "unchanged": 0, "outcomes": {"ok": 5}, "seeds": 5,
+             "seeds_invalid": 0, "seeds_duplicate": 0, "skipped_known": 0, "splits": 1, "splits_skipped_done": 0,
+             "rejects_total": 1500, "rejected": [{"url": f"http://h/{i}", "outcome": "http_error"}
+                                                  for i in range(1000)], "run_state": "/root/runs/c1"}
+    assert "... and 1,480 more (all of them: " in format_summary(crawl)
+    # a WARC run keeps the first 1,000 quarantine entries and warnings in its summary, every one elsewhere
+    from haybale.cli.warc_command import describe_warc_summary
+    entries = [{"file": "a.warc", "offset": i, "reason": "bad"} for i in range(1000)]
+    warc = {"run_id": "w1", "records": 9, "files": 1, "bytes": 9, "seconds": 1.0, "indexed": 0, "repacked": 0,
+            "volumes": 0, "skipped": {}, "quarantined": 3000, "quarantine": entries, "added": 0, "updated": 0,
+            "unchanged": 0, "captures_replaced": 0, "unkeyed_copied": 0, "quarantine_file": "/root/runs/w1/q.jsonl",
+            "warned": 1001, "warnings": entries, "run_state": "/root/runs/w1"}
+    text = describe_warc_summary(warc)
+    assert "... and 2,980 more (all of them: /root/runs/w1/q.jsonl)" in text
+    assert '... and 981 more (all of them: "warnings" in /root/runs/w1/done/*.json)' in text

@@ -81,7 +81,9 @@ def format_summary(out: dict[str, Any]) -> str:
                      f"{output.count(out.get('links_nofollow', 0))} nofollow (rel or the page's robots tags), "
                      f"{output.count(out['links_off_domain'])} outside --allow-domain")
     if out["rejected"]:
-        lines.append(output.listed(out["rejected"], 20, _reject_line, "rejected"))
+        state = out.get("run_state", "the run")
+        lines.append(output.listed(out["rejected"], 20, _reject_line, "rejected", total=out["rejects_total"],
+                                   all_in=f'"invalid" in {state}/plan.json and "rejects" in {state}/done/*.json'))
     return "\n".join(lines)
 
 

@@ -157,7 +157,8 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
         listed = summary.get("flattened") or []
         lines.append(f"{output.count(flattened)} HTML pages nest deeper than 512 levels: the tags past that depth were "
                      f"cut out before cleaning, their text kept (summary.json names the first {len(listed):,}):")
-        lines.append(output.listed(listed, 20, lambda e: f"{e['id']} ({e['url']}): {e['tags']:,} tags", "flattened"))
+        lines.append(output.listed(listed, 20, lambda e: f"{e['id']} ({e['url']}): {e['tags']:,} tags", "flattened",
+                                   total=flattened))
     shared = summary.get("ids", {}).get("shared", 0)
     if shared:
         lines.append(f"warning: {output.count(shared)} ids are each held by more than one document "
@@ -173,7 +174,7 @@ def describe_dedup_summary(summary: dict[str, Any], where: str) -> str:
         count = summary.get("catalog_marks_missing_count", len(missing))
         lines.append(f"{output.count(count)} keys deleted from the catalog during the run, so not marked (the run "
                      "read them before the delete: they are in this output)")
-        lines.append(output.listed(missing, 20, str, "not marked"))
+        lines.append(output.listed(missing, 20, str, "not marked", total=count))
     return "\n".join(lines)
 
 

@@ -63,6 +63,6 @@ def describe_files_summary(out: dict) -> str:
              f"{output.count(out['unchanged'])} unchanged, {output.count(len(out['rejected']))} rejected"]
     if out["rejected"]:
         lines.append(output.listed(out["rejected"], 20, lambda r: f"{r.get('url') or r.get('path')}: {r['reason']}",
-                                   "rejected"))
+                                   "rejected", all_in=f'"rejects" in {out.get("run_state", "the run")}/done/*.json'))
     lines += output.not_read_lines(out)
     return "\n".join(lines)

@@ -82,11 +82,14 @@ def table(rows: Iterable[Sequence[Any]], indent: str = "") -> str:
     return "\n".join(lines)
 
 
-def listed(items: Sequence[Any], limit: int, describe: Any, label: str) -> str:
-    """Up to ``limit`` items, one per line (``describe(item)``), and how many more there are."""
+def listed(items: Sequence[Any], limit: int, describe: Any, label: str, *, total: int | None = None,
+           all_in: str = "") -> str:
+    """Up to ``limit`` items, one per line (``describe(item)``), and how many more there are: ``total``
+    (default ``len(items)``) less those shown, and where all of them are kept (``all_in``), if given."""
     lines = [f"  {label}: {describe(item)}" for item in items[:limit]]
-    if len(items) > limit:
-        lines.append(f"  ... and {len(items) - limit:,} more")
+    more = (len(items) if total is None else total) - len(lines)
+    if more > 0:
+        lines.append(f"  ... and {more:,} more" + (f" (all of them: {all_in})" if all_in else ""))
     return "\n".join(lines)
 
 

@@ -67,12 +67,13 @@ def describe_warc_summary(out: dict[str, Any]) -> str:
                      "them already")
     if out["quarantine"]:
         lines.append(output.listed(out["quarantine"], 20, lambda q: f"{q['file']} at {q['offset']}: {q['reason']}",
-                                   "quarantined"))
-    if out["quarantined"]:
+                                   "quarantined", total=out["quarantined"], all_in=out["quarantine_file"]))
+    if out["quarantined"] and out["quarantined"] <= 20:
         lines.append(f"  all quarantined records: {out['quarantine_file']}")
     if out.get("warned"):
         lines.append(f"  {output.count(out['warned'])} records kept with a warning:")
         lines.append(output.listed(out["warnings"], 20, lambda w: f"{w['file']} at {w['offset']}: {w['reason']}",
-                                   "warning"))
+                                   "warning", total=out["warned"],
+                                   all_in=f'"warnings" in {out.get("run_state", "the run")}/done/*.json'))
     lines += output.not_read_lines(out)
     return "\n".join(lines)

@@ -148,15 +148,22 @@ def _start(state_dir: Path, num_cpus: int) -> str:
             if proc.poll() is not None:
                 break
             time.sleep(0.05)
-        if proc.poll() is None:
+        timed_out = proc.poll() is None
+        if timed_out:
             proc.terminate()
     finally:
         starting.unlink(missing_ok=True)
+    tail = (state_dir / "head.log").read_text(errors="replace")[-2000:]
+    if timed_out:
+        load = os.getloadavg()[0]
+        raise IngestJobError(f"the local Ray head for {state_dir.parent} did not start within {START_TIMEOUT:.0f} s "
+                             f"(load average {load:.1f} on {os.cpu_count()} cores; log {state_dir / 'head.log'}): "
+                             f"{tail}\nrun the command again when the machine is less busy, or give --address of a "
+                             "running cluster")
     # SIGTERM before its handler was set: it had started nothing yet
     if proc.returncode in (STOPPED_WHILE_STARTING, -signal.SIGTERM):
         raise IngestJobError(f"the local Ray head for {state_dir.parent} was stopped while it started "
                              "(`haybale down`): run the command again to start a new one")
-    tail = (state_dir / "head.log").read_text(errors="replace")[-2000:]
     raise IngestJobError(f"could not start the local Ray head for {state_dir.parent} (log {state_dir / 'head.log'}): "
                          f"{tail}\nfix what the log says, or give --address of a running cluster")
 

@@ -96,7 +96,7 @@ def pack_split(split: Split, work: PackWork) -> PackResult:
                 raise
             if not is_missing_or_refused(exc):  # the storage failed, not the file: read it again
                 raise SourceReadError(f.url, None, io_detail(exc)) from exc
-            result.rejects.append({"url": f.url, "reason": f"unreadable: {exc!r}"})
+            result.rejects.append({"url": f.url, "reason": _reject_reason(exc)})
             continue
         result.bytes += len(data)
         known = work.known.get(f.key)
@@ -150,3 +150,13 @@ def register_on_worker(owners: tuple[str, str, int], sealed: list[SealedVolume])
         return 0, 0, 0
     r = catalog.register_bulk_entries(keys, np.concatenate(columns))
     return r.added, r.updated, r.unchanged
+
+
+def _reject_reason(exc: BaseException) -> str:
+    """Why a listed file was not read, and what to do about it (the file is in no volume)."""
+    if isinstance(exc, (FileNotFoundError, KeyError)):
+        return (f"gone since the inputs were listed ({io_detail(exc)}): not ingested; if it comes back, "
+                "ingest it again")
+    if isinstance(exc, PermissionError):
+        return f"refused ({io_detail(exc)}): give the job read access to it, then ingest it again"
+    return f"unreadable ({io_detail(exc)}): ingest it again once it reads"

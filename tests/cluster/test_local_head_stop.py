@@ -55,3 +55,23 @@ def test_down_stops_a_head_that_is_still_starting(tmp_path: Path, when: str) -> 
         if starter.is_alive() or read_state(state_dir) is not None:
             stop_head(root)
         starter.join(timeout=120)
+
+
+def test_a_head_that_does_not_start_in_time_is_stopped_and_the_error_says_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A head slower than the wait (a busy machine: Ray's own raylet wait is 30 s) is stopped, leaving no
+    process, and the message says it timed out and what the load was, not only a log tail."""
+    import ingest.local_head as local_head
+
+    monkeypatch.setattr(local_head, "START_TIMEOUT", 1.0)
+    root = tmp_path / "root"
+    before = {p.pid for p in psutil.Process().children()}
+    with pytest.raises(IngestJobError) as caught:
+        local_head_address(root, 1)
+    message = str(caught.value)
+    assert f"the local Ray head for {root} did not start within 1 s (load average " in message
+    assert "run the command again when the machine is less busy" in message
+    started = [p for p in psutil.Process().children() if p.pid not in before]
+    gone, alive = psutil.wait_procs(started, timeout=60)
+    assert not alive, f"the timed-out head's supervisor still runs: {alive}"
+    assert read_state(state_dir_of(root)) is None and not (state_dir_of(root) / STARTING_NAME).exists()

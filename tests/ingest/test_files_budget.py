@@ -71,7 +71,7 @@ def test_max_errors_0_refuses_the_split_before_registering(tmp_path: Path, pages
     err = capsys.readouterr().err
     assert code == 1, err
     assert "--max-errors 0" in err and "nothing of that split was registered" in err
-    assert f"{bad}: unreadable" in err and "--run-id b" in err
+    assert f"{bad}: refused (PermissionError" in err and "give the job read access" in err and "--run-id b" in err
     with Store(str(root), read_only=True) as store:
         assert store.catalog.stats()["records"] == 0
     leftovers = [p for p in (root / "volumes").rglob("*") if p.is_file()] if (root / "volumes").exists() else []

@@ -70,7 +70,7 @@ def test_plan_and_pack_units(tmp_path: Path) -> None:
     ghost = FileRef(str(tmp_path / "vanished.txt"), 10, f"file://{tmp_path}/vanished.txt")
     result = pack_split(Split(0, (refs[0], ghost)), PackWork(str(tmp_path / "vols"), 1 << 20))
     assert result.files == 1 and len(result.sealed) == 1
-    assert result.rejects[0]["url"] == ghost.url and "unreadable" in result.rejects[0]["reason"]
+    assert result.rejects[0]["url"] == ghost.url and "gone since the inputs were listed" in result.rejects[0]["reason"]
 
 
 def test_a_file_over_the_record_limit_is_rejected_unread(tmp_path: Path) -> None:
